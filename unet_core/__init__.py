@@ -12,14 +12,15 @@ module                    paper
 ``weight_map``            Eq. 2, Fig. 3: separation-border weight map
 ``elastic``               Sec. 3.1: elastic deformation on a coarse grid
 ``augment``               Sec. 3.1: shift, rotation, flips, gray values, tiles
-``metrics``               Tables 1, 2: pixel/Rand/warping error, V_rand, SEG
+``metrics``               Tables 1, 2: pixel/Rand error, V_rand, V_info, SEG
+``warping``               Table 1: warping error (simple points, Jain et al. 2010)
 ``synthetic``             synthetic stand-ins for tests and smoke runs
 ``data``                  readers of the converted datasets, torch Dataset
 ========================  =====================================================
 """
 from __future__ import annotations
 
-from . import augment, data, elastic, loss, metrics, network, synthetic, tiling, train, weight_map
+from . import augment, data, elastic, loss, metrics, network, synthetic, tiling, train, warping, weight_map
 from .augment import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
 from .elastic import *  # noqa: F401,F403
@@ -29,6 +30,7 @@ from .network import *  # noqa: F401,F403
 from .synthetic import *  # noqa: F401,F403
 from .tiling import *  # noqa: F401,F403
 from .train import *  # noqa: F401,F403
+from .warping import *  # noqa: F401,F403
 from .weight_map import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
@@ -43,6 +45,7 @@ __all__ = sorted(
         *elastic.__all__,
         *augment.__all__,
         *metrics.__all__,
+        *warping.__all__,
         *synthetic.__all__,
         *data.__all__,
     }

@@ -1,0 +1,2 @@
+"""Placeholder: being written (see the issue tracker)."""
+__all__: list[str] = []
