@@ -1,0 +1,305 @@
+"""Size arithmetic of the U-Net (paper Fig. 1, Sec. 2): which tiles fit, what comes out, at what cost.
+
+Pure-Python integer functions, no torch. With unpadded ("valid") 3x3 convolutions
+every convolution loses one pixel per side and every 2x2 max-pooling needs an even
+size, so only some input sizes work: for the paper's depth-5 network these are
+``16 k + 12`` from 188 on (572 -> 388). With ``padding="same"`` the convolutions keep
+the size, valid inputs are the multiples of ``2**(depth - 1)`` and output == input.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ._utils import fmt
+
+__all__ = [
+    "PADDINGS",
+    "unet_output_size",
+    "is_valid_input_size",
+    "valid_input_sizes",
+    "nearest_valid_input_sizes",
+    "input_size_for_output",
+    "unet_flops",
+]
+
+PADDINGS = ("valid", "same")
+
+
+def _check_config(depth: int, padding: str) -> None:
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"depth={fmt(depth)} must be an integer >= 1; the paper's network has depth=5")
+    if padding not in PADDINGS:
+        raise ValueError(f"padding={fmt(padding)} must be 'valid' (unpadded, as in the paper) or 'same'")
+
+
+def _check_int(n: int, name: str) -> None:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{name} must be an int, got {fmt(n)}")
+
+
+def _trace(n: int, depth: int, padding: str) -> list[tuple[str, int, int]] | None:
+    """Follow one spatial dimension through the U: ``[(stage, size_in, size_out), ...]``, None if invalid."""
+    loss = 4 if padding == "valid" else 0  # two 3x3 convolutions per level
+    stages, skips, size = [], [], n
+    for level in range(1, depth + 1):  # contracting path; level ``depth`` is the bottleneck
+        out = size - loss
+        stages.append((f"enc{level}", size, out))
+        if size < 1 or out < 1:
+            return None
+        if level == depth:
+            size = out
+            break
+        if out % 2:  # the 2x2 max-pooling needs an even size
+            return None
+        skips.append(out)
+        stages.append((f"pool{level}", out, out // 2))
+        size = out // 2
+    for level in range(depth - 1, 0, -1):  # expanding path
+        up = 2 * size
+        stages.append((f"up{level}", size, up))
+        assert skips[level - 1] >= up and (skips[level - 1] - up) % 2 == 0, "skip map must crop symmetrically"
+        stages.append((f"crop{level}", skips[level - 1], up))
+        out = up - loss
+        stages.append((f"dec{level}", up, out))
+        if out < 1:
+            return None
+        size = out
+    stages.append(("final", size, size))
+    return stages
+
+
+@lru_cache(maxsize=None)
+def _progression(depth: int, padding: str) -> tuple[int, int]:
+    """(smallest valid input, step): the valid inputs are ``first + step * k``, k >= 0."""
+    step = 2 ** (depth - 1)
+    first = 1
+    while _trace(first, depth, padding) is None:
+        first += 1
+    return first, step
+
+
+def is_valid_input_size(n: int, depth: int = 5, padding: str = "valid") -> bool:
+    """Whether a tile side of ``n`` pixels passes through the network.
+
+    Parameters
+    ----------
+    n : int
+        Input height or width in pixels.
+    depth : int
+        Number of resolution levels (5 in the paper).
+    padding : {"valid", "same"}
+        Unpadded (paper) or zero-padded 3x3 convolutions.
+
+    Returns
+    -------
+    bool
+        True iff every 2x2 pooling sees an even size and every feature map has >= 1 pixel.
+
+    Notes
+    -----
+    For ``padding="valid"``, depth 5: valid sizes are ``16 k + 12`` from 188 on.
+
+    Examples
+    --------
+    >>> is_valid_input_size(572), is_valid_input_size(500)
+    (True, False)
+    """
+    _check_config(depth, padding)
+    _check_int(n, "n")
+    first, step = _progression(depth, padding)
+    return n >= first and (n - first) % step == 0
+
+
+def nearest_valid_input_sizes(n: int, depth: int = 5, padding: str = "valid") -> tuple[int | None, int]:
+    """Largest valid size ``<= n`` (None if there is none) and smallest valid size ``>= n``.
+
+    Parameters
+    ----------
+    n : int
+        Any size in pixels.
+    depth, padding
+        As in :func:`is_valid_input_size`.
+
+    Returns
+    -------
+    (below, above) : tuple of (int or None, int)
+        Both equal ``n`` when ``n`` is valid.
+
+    Examples
+    --------
+    >>> nearest_valid_input_sizes(500)
+    (492, 508)
+    """
+    _check_config(depth, padding)
+    _check_int(n, "n")
+    first, step = _progression(depth, padding)
+    if n < first:
+        return None, first
+    below = first + (n - first) // step * step
+    return below, below if below == n else below + step
+
+
+def _size_error(what: str, n: int, depth: int, padding: str) -> ValueError:
+    below, above = nearest_valid_input_sizes(n, depth, padding)
+    near = f"nearest valid sizes are {below} and {above}" if below is not None else f"the smallest valid size is {above}"
+    return ValueError(f"{what} {n} is not a valid input size for depth={depth} padding={padding!r}; {near}")
+
+
+def unet_output_size(input_size: int, depth: int = 5, padding: str = "valid") -> int:
+    """Output side length for an input side length (one spatial dimension).
+
+    Parameters
+    ----------
+    input_size : int
+        Input height or width in pixels.
+    depth, padding
+        As in :func:`is_valid_input_size`.
+
+    Returns
+    -------
+    int
+        ``input_size - 2 * (3 * 2**depth - 4)`` for "valid" (572 -> 388), ``input_size`` for "same".
+
+    Raises
+    ------
+    ValueError
+        If ``input_size`` is not valid; the message names the nearest valid sizes.
+
+    Notes
+    -----
+    Each level loses 4 px at its own scale on the way down and up, hence a border of
+    ``3 * 2**depth - 4`` px per side (92 for depth 5).
+
+    Examples
+    --------
+    >>> unet_output_size(572)
+    388
+    """
+    _check_config(depth, padding)
+    _check_int(input_size, "input_size")
+    trace = _trace(input_size, depth, padding)
+    if trace is None:
+        raise _size_error("input_size", input_size, depth, padding)
+    return trace[-1][2]
+
+
+def valid_input_sizes(max_size: int, depth: int = 5, min_size: int | None = None, padding: str = "valid") -> list[int]:
+    """All valid input sizes in ``[min_size, max_size]``.
+
+    Parameters
+    ----------
+    max_size : int
+        Upper bound (inclusive).
+    depth, padding
+        As in :func:`is_valid_input_size`.
+    min_size : int, optional
+        Lower bound (inclusive); default: the smallest size that works.
+
+    Returns
+    -------
+    list of int
+        Ascending; empty if none fits.
+
+    Examples
+    --------
+    >>> valid_input_sizes(240)
+    [188, 204, 220, 236]
+    """
+    _check_config(depth, padding)
+    _check_int(max_size, "max_size")
+    first, step = _progression(depth, padding)
+    lo = first if min_size is None else nearest_valid_input_sizes(max(int(min_size), 1), depth, padding)[1]
+    return list(range(lo, max_size + 1, step))
+
+
+def input_size_for_output(output_size: int, depth: int = 5, padding: str = "valid") -> int:
+    """Smallest valid input size whose output is at least ``output_size``.
+
+    Parameters
+    ----------
+    output_size : int
+        Wanted output side length, >= 1.
+    depth, padding
+        As in :func:`is_valid_input_size`.
+
+    Returns
+    -------
+    int
+        For "valid", ``output_size + 2 * border`` rounded up to a valid size.
+
+    Raises
+    ------
+    ValueError
+        If ``output_size < 1``.
+
+    Examples
+    --------
+    >>> input_size_for_output(388), input_size_for_output(389)
+    (572, 588)
+    """
+    _check_config(depth, padding)
+    _check_int(output_size, "output_size")
+    if output_size < 1:
+        raise ValueError(f"output_size={output_size} must be >= 1")
+    border = 3 * 2**depth - 4 if padding == "valid" else 0
+    return nearest_valid_input_sizes(output_size + 2 * border, depth, padding)[1]
+
+
+def unet_flops(
+    input_size: int | tuple[int, int] = 572,
+    in_channels: int = 1,
+    num_classes: int = 2,
+    base_channels: int = 64,
+    depth: int = 5,
+    padding: str = "valid",
+) -> int:
+    """Floating-point operations of one forward pass (2 x multiply-adds), batch 1.
+
+    Parameters
+    ----------
+    input_size : int or (H, W)
+        Input tile size; must be valid.
+    in_channels, num_classes, base_channels, depth, padding
+        As in :class:`unet_core.network.UNet`.
+
+    Returns
+    -------
+    int
+        ``2 * sum(MACs)`` over the 3x3 convolutions, the 2x2 up-convolutions and the final 1x1
+        convolution. Biases, ReLU, max-pooling, crop and concatenation are not counted.
+
+    Notes
+    -----
+    A 3x3 convolution costs ``H_out W_out C_in C_out 9`` MACs; a 2x2 stride-2 up-convolution
+    ``H_out W_out C_in C_out`` (each output pixel sees one input pixel); the 1x1 head
+    ``H_out W_out C_in K``. For the paper's network at 572 x 572 this is 300,856,848,896 FLOP (about 301 GFLOP).
+
+    Examples
+    --------
+    >>> unet_flops(572) / 1e9  # doctest: +ELLIPSIS
+    300.85...
+    """
+    h, w = (input_size, input_size) if isinstance(input_size, int) else input_size
+    unet_output_size(h, depth, padding), unet_output_size(w, depth, padding)  # validates both
+    p = 2 if padding == "valid" else 0
+    macs, c_in, total = 0, in_channels, 0
+
+    def block(h: int, w: int, cin: int, cout: int) -> tuple[int, int, int]:
+        m = (h - p) * (w - p) * cin * cout * 9  # first 3x3 conv
+        m += (h - 2 * p) * (w - 2 * p) * cout * cout * 9  # second 3x3 conv
+        return m, h - 2 * p, w - 2 * p
+
+    for level in range(depth):  # contracting path and bottleneck
+        c = base_channels * 2**level
+        macs, h, w = block(h, w, c_in, c)
+        total, c_in = total + macs, c
+        if level < depth - 1:
+            h, w = h // 2, w // 2
+    for level in range(depth - 2, -1, -1):  # expanding path
+        c = base_channels * 2**level
+        h, w = 2 * h, 2 * w
+        total += h * w * c_in * c  # up-convolution
+        macs, h, w = block(h, w, 2 * c, c)
+        total, c_in = total + macs, c
+    total += h * w * c_in * num_classes  # 1x1 head
+    return 2 * total
