@@ -89,7 +89,7 @@ def _raw_forward(net: UNet, x: torch.Tensor) -> torch.Tensor:
             x = net.pool(x)
     for up, dec, skip in zip(net.upconvs, net.decoders, reversed(skips)):
         x = up(x)
-        x = dec(torch.cat([center_crop(skip, tuple(x.shape[-2:])), x], 1))
+        x = dec(torch.cat([x, center_crop(skip, tuple(x.shape[-2:]))], 1))
     if x.shape[-1] < 1:
         raise RuntimeError("empty output")
     return net.head(x)
@@ -210,6 +210,20 @@ def test_dropout_placement():
     net.eval()
     assert torch.equal(net(x), net(x))
     hook.remove()
+
+
+def test_dropout_reaches_skip_connection():
+    """As with Caffe's in-place dropout_d3c, the level-4 skip map is the dropped-out tensor."""
+    torch.manual_seed(4)
+    net = UNet(base_channels=2, depth=5).train()
+    dropped, dec_in = [], []
+    h1 = net.drop.register_forward_hook(lambda m, i, o: dropped.append(o.detach().clone()))
+    h2 = net.decoders[0].register_forward_hook(lambda m, i, o: dec_in.append(i[0].detach().clone()))
+    net(torch.randn(1, 1, 188, 188))
+    h1.remove(), h2.remove()
+    skip_part = dec_in[0][:, 16:]  # (1, 16, 8, 8): [up-convolved, cropped skip]
+    assert torch.equal(skip_part, center_crop(dropped[0], 8))
+    assert (dropped[0] == 0).float().mean() > 0.4  # ~half of the units dropped (ReLU zeros add a few)
 
 
 def test_center_crop():

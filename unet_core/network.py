@@ -122,12 +122,15 @@ class UNet(nn.Module):
     padding : {"valid", "same"}
         "valid" = unpadded 3x3 convolutions as in the paper; "same" = zero padding 1.
     dropout : float
-        Drop probability in ``[0, 1)``; 0 disables it. Following the authors' released Caffe
-        model (phseg, "dropout_d3c" and "dropout_d4c", ratio 0.5), element-wise dropout is
-        applied to the outputs of the last two contracting levels: the level-``depth-1`` block
-        (before its pooling, so the skip connection sees it too, as with Caffe's in-place
-        dropout) and the bottleneck block. The paper only says "Drop-out layers at the end of
-        the contracting path". With ``depth=1`` only the single block gets dropout.
+        Drop probability in ``[0, 1)``; 0 disables it. The paper only says "Drop-out layers at
+        the end of the contracting path" (Sec. 3.1). The authors' released Caffe network
+        (u-net-release-2015-10-02, phseg_v5 prototxt) has two Dropout layers, ratio 0.5, named
+        ``dropout_d3c`` and ``dropout_d4c``: after the last ReLU of the 512-channel level and
+        of the 1024-channel bottleneck. We follow it: element-wise dropout on the output of
+        the last two contracting levels (``dropout_levels``, 0-based). The first is applied
+        before pooling and, as Caffe's in-place layer, also reaches the skip connection.
+        (Verified against re-implementations that mirror the release's layer names; the
+        prototxt itself was not in our search index.) ``depth=1``: the one block only.
     init : {"he", "naive"}
         Weight initialisation, see :func:`he_init_`.
 
@@ -139,6 +142,13 @@ class UNet(nn.Module):
         Pixels lost per side (92 for the paper's net, 0 for "same").
     stride : int
         ``2**(depth - 1)``; valid input sizes are spaced by it.
+
+    Notes
+    -----
+    Deliberate differences from the Caffe release, which the paper does not describe: the
+    release applies a ReLU after each up-convolution and gives its last up-convolution 128
+    channels; here, as in Fig. 1, the up-convolution is linear and halves the channels. The
+    concatenation order ``[up-convolved, cropped skip]`` is the release's.
 
     Examples
     --------
@@ -215,7 +225,7 @@ class UNet(nn.Module):
                 x = self.pool(x)
         for up, dec, skip in zip(self.upconvs, self.decoders, reversed(skips)):
             x = up(x)
-            x = torch.cat([center_crop(skip, tuple(x.shape[-2:])), x], dim=1)  # (B, 2c, h, w)
+            x = torch.cat([x, center_crop(skip, tuple(x.shape[-2:]))], dim=1)  # (B, 2c, h, w): [up, skip]
             x = dec(x)
         return self.head(x)
 
