@@ -1,2 +1,285 @@
-"""Placeholder: being written (see the issue tracker)."""
-__all__: list[str] = []
+"""Sec. 3: training by SGD with momentum 0.99 on one large tile per step.
+
+"The input images and their corresponding segmentation maps are used to train
+the network with the stochastic gradient descent implementation of Caffe. [...]
+we favor large input tiles over a large batch size and hence reduce the batch to
+a single image. Accordingly we use a high momentum (0.99) such that a large
+number of the previously seen training samples determine the update in the
+current optimization step."
+
+:func:`train` runs that loop with the loss of Eq. 1 (:mod:`unet_core.loss`).
+It is deterministic and exactly resumable: step ``k`` reads the dataset items
+``k * batch_size ... k * batch_size + batch_size - 1`` (modulo its length) and
+reseeds torch with ``seed + k`` before the step (dropout), so a run stopped at
+step ``k`` and resumed from its checkpoint ends bit-identical on CPU to an
+uninterrupted run. Checkpoints are handled by :mod:`unet_core.checkpoint`.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import warnings
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from ._utils import fmt, resolve_device
+from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .loss import weighted_cross_entropy
+
+__all__ = ["TrainConfig", "TrainResult", "train", "save_checkpoint", "load_checkpoint", "model_from_checkpoint"]
+
+# Fields that may change between a run and its resumption without breaking exactness.
+_RESUME_FREE = {"iterations", "device", "log_every", "val_every", "checkpoint_every", "num_workers"}
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of :func:`train`; every field is validated on creation.
+
+    Raises
+    ------
+    ValueError, TypeError
+        On an out-of-range or wrongly typed field (the message names it and the fix).
+    """
+
+    # SGD step size. The paper gives none and the 2015 release ships no solver file.
+    # With the loss averaged over pixels (loss.py) and momentum 0.99 the effective
+    # step is lr / (1 - 0.99) = 100 * lr; 0.01 is the largest power-of-ten-ish value
+    # that trains the demo network stably from the paper's He initialisation
+    # (benchmarks/bench_train.py sweeps it), and 1e-2 * 388^2 ~ 1.5e3 would be the
+    # equivalent step for Caffe's un-normalised (summed) loss.
+    learning_rate: float = 0.01
+    momentum: float = 0.99  # paper, Sec. 3: "a high momentum (0.99)"
+    batch_size: int = 1  # paper, Sec. 3: "reduce the batch to a single image" (one large tile)
+    iterations: int = 1000  # number of SGD steps (the paper does not give it)
+    weight_decay: float = 0.0  # L2 penalty; the paper uses none (dropout + augmentation regularise)
+    seed: int = 0  # step k runs after torch.manual_seed(seed + k): dropout is reproducible
+    device: str = "auto"  # "auto" = cuda, then mps, then cpu
+    amp: bool | str = "auto"  # "auto": bf16 autocast on CUDA, off elsewhere; True: bf16 anywhere; False: fp32
+    channels_last: bool = False  # NHWC memory layout (faster convolutions on recent GPUs)
+    log_every: int = 10  # refresh the progress bar's loss every this many steps
+    val_every: int = 0  # call validate(model, step) every this many steps (0: only after the last)
+    checkpoint_every: int = 0  # write the checkpoint every this many steps (0: only after the last)
+    num_workers: int = 0  # DataLoader worker processes (items are deterministic, so any number is exact)
+
+    def __post_init__(self) -> None:
+        for name in ("learning_rate", "momentum", "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise TypeError(f"TrainConfig.{name} must be a finite number, got {fmt(value)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate}; try 0.01")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"TrainConfig.momentum must lie in [0, 1), got {self.momentum}; the paper uses 0.99")
+        if self.weight_decay < 0:
+            raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay}")
+        for name, low in (("batch_size", 1), ("iterations", 0), ("seed", 0), ("log_every", 1),
+                          ("val_every", 0), ("checkpoint_every", 0), ("num_workers", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"TrainConfig.{name} must be an int, got {fmt(value)}")
+            if value < low:
+                raise ValueError(f"TrainConfig.{name} must be >= {low}, got {value}")
+        if self.amp not in ("auto", True, False):
+            raise ValueError(f"TrainConfig.amp must be 'auto', True or False, got {fmt(self.amp)}")
+        if not isinstance(self.channels_last, bool):
+            raise TypeError(f"TrainConfig.channels_last must be True or False, got {fmt(self.channels_last)}")
+        if not isinstance(self.device, str):
+            raise TypeError(f"TrainConfig.device must be a string such as 'auto' or 'cpu', got {fmt(self.device)}")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    losses : list of float
+        Training loss of every step from step 0 (a resumed run includes the earlier steps).
+    validation : list of dict
+        ``{"step": k, **validate(model, k)}`` for every validation.
+    step : int
+        Number of completed steps.
+    """
+
+    losses: list[float] = field(default_factory=list)
+    validation: list[dict[str, Any]] = field(default_factory=list)
+    step: int = 0
+
+
+class _StepSampler(torch.utils.data.Sampler):
+    """Dataset indices of steps ``start .. stop-1``, ``batch_size`` consecutive ones per step."""
+
+    def __init__(self, start: int, stop: int, batch_size: int, length: int) -> None:
+        self.start, self.stop, self.batch_size, self.length = start, stop, batch_size, length
+
+    def __iter__(self):
+        first, last = self.start * self.batch_size, self.stop * self.batch_size
+        return (i % self.length for i in range(first, last))
+
+    def __len__(self) -> int:
+        return (self.stop - self.start) * self.batch_size
+
+
+def _plain(metrics: dict) -> dict[str, Any]:
+    """Validation results as plain python values, so that checkpoints load with weights_only=True."""
+    out: dict[str, Any] = {}
+    for key, value in dict(metrics).items():
+        size = value.numel() if isinstance(value, torch.Tensor) else np.size(value)
+        if isinstance(value, (torch.Tensor, np.ndarray, np.generic)) and size == 1:
+            value = value.item()
+        if not isinstance(value, (int, float, str, bool, type(None))):
+            raise TypeError(f"validate() must return a dict of numbers or strings, got {key!r}: {fmt(value)}")
+        out[str(key)] = value
+    return out
+
+
+def train(
+    model: nn.Module,
+    dataset: Dataset,
+    config: TrainConfig | None = None,
+    validate: Callable[[nn.Module, int], dict] | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` on ``dataset`` with SGD + momentum and the loss of Eq. 1.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps (B, C, H_in, W_in) images to (B, K, H_out, W_out) scores, e.g. ``UNet``.
+    dataset : torch Dataset
+        Item ``i`` is ``(image (C, H_in, W_in), label (H_out, W_out) int64, weight (H_out, W_out) float)``
+        or ``(image, label)`` (unit weights); it should be deterministic in ``i`` for exact resumption.
+    config : TrainConfig or None
+        Hyper-parameters; None uses the defaults.
+    validate : callable or None
+        ``validate(model, step) -> dict`` called (in eval mode, without gradients) every
+        ``config.val_every`` steps and after the last; its RNG use does not affect training.
+    checkpoint_path : path or None
+        Where to write the checkpoint (every ``config.checkpoint_every`` steps and at the end).
+    resume : bool
+        Continue from ``checkpoint_path`` if it exists (the model and optimizer state, the step
+        and the history); with False an existing checkpoint is overwritten.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    TrainResult
+        Per-step losses, validation results and the final step; the model is left in eval mode.
+
+    Raises
+    ------
+    ValueError
+        If the dataset is empty, the checkpoint belongs to another model configuration,
+        or an item has the wrong layout.
+    FloatingPointError
+        If the loss becomes NaN or infinite (lower ``learning_rate``).
+
+    Notes
+    -----
+    Caffe's momentum SGD, ``v <- m v - lr g; w <- w + v``, equals PyTorch's
+    ``v <- m v + g; w <- w - lr v`` for a constant learning rate. Per step, the
+    loss is :func:`~unet_core.loss.weighted_cross_entropy` averaged over pixels.
+
+    References
+    ----------
+    Ronneberger et al. (2015), Sec. 3 "Training".
+
+    Examples
+    --------
+    >>> import torch
+    >>> data = [(torch.randn(1, 8, 8), torch.zeros(8, 8, dtype=torch.int64), torch.ones(8, 8))]
+    >>> net = torch.nn.Conv2d(1, 2, 1)
+    >>> result = train(net, data, TrainConfig(iterations=3, device="cpu"), progress=False)
+    >>> result.step, len(result.losses)
+    (3, 3)
+    """
+    from tqdm.auto import tqdm
+
+    config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {fmt(config)}")
+    if validate is not None and not callable(validate):
+        raise TypeError(f"validate must be a callable validate(model, step) -> dict or None, got {fmt(validate)}")
+    if len(dataset) == 0:
+        raise ValueError("dataset is empty; train needs at least one (image, label, weight) item")
+    device = resolve_device(config.device)
+    use_amp = config.amp is True or (config.amp == "auto" and device.type == "cuda")
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model.to(device=device, memory_format=memory_format)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    result = TrainResult()
+    if checkpoint_path is not None and resume and Path(checkpoint_path).exists():
+        ckpt = load_checkpoint(checkpoint_path, model, optimizer, map_location=device)
+        result = TrainResult(list(ckpt["history"]["losses"]), list(ckpt["history"]["validation"]), ckpt["step"])
+        changed = [f.name for f in fields(config) if f.name not in _RESUME_FREE
+                   and ckpt["train_config"].get(f.name) != getattr(config, f.name)]
+        if changed:
+            warnings.warn(f"resuming {checkpoint_path} with changed {', '.join(changed)}; the run will not "
+                          "match an uninterrupted one", stacklevel=2)
+        for group in optimizer.param_groups:  # the config, not the checkpoint, sets the hyper-parameters
+            group.update(lr=config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay)
+
+    def checkpoint() -> None:
+        history = {"losses": result.losses, "validation": result.validation}
+        save_checkpoint(checkpoint_path, model, optimizer, result.step, config, history)
+
+    def run_validation() -> None:
+        model.eval()
+        with torch.no_grad():
+            result.validation.append({"step": result.step, **_plain(validate(model, result.step))})
+        model.train()
+
+    start = result.step
+    sampler = _StepSampler(start, config.iterations, config.batch_size, len(dataset))
+    loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, num_workers=config.num_workers)
+    bar = tqdm(total=config.iterations, initial=start, disable=not progress, desc="train", unit="step")
+    model.train()
+    for batch in loader:
+        if not isinstance(batch, (list, tuple)) or len(batch) not in (2, 3):
+            raise ValueError("dataset items must be (image, label, weight) or (image, label) tuples")
+        image = batch[0].to(device, torch.float32, memory_format=memory_format)  # (B, C, H_in, W_in)
+        label = batch[1].to(device, torch.int64)  # (B, H_out, W_out)
+        weight = batch[2].to(device, torch.float32) if len(batch) == 3 else None  # (B, H_out, W_out)
+        torch.manual_seed(config.seed + result.step)  # dropout of step k depends on (seed, k) only
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
+        with autocast:
+            logits = model(image)  # (B, K, H_out, W_out)
+        loss = weighted_cross_entropy(logits, label, weight)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the loss became {loss.item()} at step {result.step}; lower "
+                                     f"learning_rate (now {config.learning_rate}) or check the data")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        result.losses.append(loss.item())
+        result.step += 1
+        bar.update(1)
+        if result.step % config.log_every == 0:
+            bar.set_postfix(loss=f"{result.losses[-1]:.4f}")
+        last = result.step == config.iterations
+        if validate is not None and (last or (config.val_every and result.step % config.val_every == 0)):
+            run_validation()
+        if checkpoint_path is not None and (last or (config.checkpoint_every
+                                                     and result.step % config.checkpoint_every == 0)):
+            checkpoint()
+    bar.close()
+    model.eval()
+    return result
+
+
+# ``from .train import *`` in unet_core/__init__.py rebinds the name ``unet_core.train`` from this
+# module to this function, and __init__ then reads ``train.__all__``: give the function the list too.
+train.__all__ = __all__  # type: ignore[attr-defined]

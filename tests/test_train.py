@@ -1,0 +1,228 @@
+"""Tests of the Sec. 3 training loop and checkpoints (unet_core.train, unet_core.checkpoint)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from unet_core.checkpoint import load_checkpoint, save_checkpoint
+from unet_core.train import TrainConfig, TrainResult, train
+
+
+class TinyNet(nn.Module):
+    """Valid 3x3 conv, dropout, 1x1 conv: (B, 1, H, W) -> (B, 2, H-2, W-2), with a ``config`` like UNet."""
+
+    def __init__(self, width: int = 4, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.config = {"width": width, "dropout": dropout}
+        self.body = nn.Sequential(nn.Conv2d(1, width, 3), nn.ReLU(), nn.Dropout2d(dropout), nn.Conv2d(width, 2, 1))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class Triples(torch.utils.data.Dataset):
+    """Deterministic random (image (1, 12, 12), label (10, 10), weight (10, 10)); label = image > 0 inside."""
+
+    def __init__(self, n: int = 5, seed: int = 0) -> None:
+        self.n, self.seed = n, seed
+        self.seen: list[int] = []
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        self.seen.append(i)
+        rng = np.random.default_rng([self.seed, i])
+        image = rng.normal(size=(1, 12, 12)).astype(np.float32)
+        label = (image[0, 1:-1, 1:-1] > 0).astype(np.int64)
+        weight = rng.uniform(0.5, 2.0, size=(10, 10)).astype(np.float32)
+        return image, label, weight
+
+
+def _net(seed: int = 0) -> TinyNet:
+    torch.manual_seed(seed)
+    return TinyNet()
+
+
+def _cfg(**kw) -> TrainConfig:
+    return TrainConfig(**{"iterations": 6, "device": "cpu", "learning_rate": 0.05, **kw})
+
+
+def _same_weights(a: nn.Module, b: nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_defaults_follow_the_paper():
+    cfg = TrainConfig()
+    assert (cfg.momentum, cfg.batch_size, cfg.learning_rate) == (0.99, 1, 0.01)
+
+
+def test_loss_decreases_and_result_shape():
+    model = _net()
+    result = train(model, Triples(), _cfg(iterations=40, momentum=0.9), progress=False)
+    assert isinstance(result, TrainResult) and result.step == 40 and len(result.losses) == 40
+    assert np.mean(result.losses[-5:]) < 0.8 * np.mean(result.losses[:5])
+    assert not model.training  # left in eval mode
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    a, b, c = _net(), _net(), _net()
+    ra = train(a, Triples(), _cfg(), progress=False)
+    rb = train(b, Triples(), _cfg(), progress=False)
+    train(c, Triples(), _cfg(seed=1), progress=False)  # other dropout masks
+    assert _same_weights(a, b) and ra.losses == rb.losses
+    assert not _same_weights(a, c)
+
+
+def test_resume_is_bit_identical(tmp_path):
+    straight = _net()
+    full = train(straight, Triples(), _cfg(iterations=6, checkpoint_every=2), checkpoint_path=tmp_path / "a.pt", progress=False)
+    ckpt = tmp_path / "b.pt"
+    first = train(_net(), Triples(), _cfg(iterations=3), checkpoint_path=ckpt, progress=False)
+    assert first.step == 3 and load_checkpoint(ckpt)["step"] == 3
+    resumed_model = _net(seed=123)  # other initial weights: all must come from the checkpoint
+    resumed = train(resumed_model, Triples(), _cfg(iterations=6), checkpoint_path=ckpt, progress=False)
+    assert resumed.step == 6 and resumed.losses == full.losses
+    assert _same_weights(straight, resumed_model)
+    assert load_checkpoint(ckpt)["history"]["losses"] == full.losses
+    assert not list(tmp_path.glob("*.part"))  # atomic writes leave no temporary files
+
+
+def test_resume_false_restarts_and_finished_run_is_a_no_op(tmp_path):
+    ckpt = tmp_path / "c.pt"
+    train(_net(), Triples(), _cfg(iterations=2), checkpoint_path=ckpt, progress=False)
+    again = train(_net(), Triples(), _cfg(iterations=2), checkpoint_path=ckpt, progress=False)
+    assert again.step == 2 and len(again.losses) == 2
+    fresh = train(_net(), Triples(), _cfg(iterations=1), checkpoint_path=ckpt, resume=False, progress=False)
+    assert fresh.step == 1 and load_checkpoint(ckpt)["step"] == 1
+
+
+def test_step_k_reads_consecutive_items_modulo_length(tmp_path):
+    data = Triples(n=5)
+    train(_net(), data, _cfg(iterations=3, batch_size=2), checkpoint_path=tmp_path / "d.pt", progress=False)
+    assert data.seen == [0, 1, 2, 3, 4, 0]
+    data.seen.clear()
+    train(_net(), data, _cfg(iterations=4, batch_size=2), checkpoint_path=tmp_path / "d.pt", progress=False)
+    assert data.seen == [1, 2]  # step 3 only
+
+
+def test_validation_hook_schedule_and_no_effect_on_training():
+    calls = []
+
+    def validate(model, step):
+        calls.append((step, model.training, torch.is_grad_enabled()))
+        torch.rand(100)  # consumes RNG: must not change training
+        return {"score": torch.tensor(step * 0.5), "name": "x"}
+
+    a, b = _net(), _net()
+    result = train(a, Triples(), _cfg(iterations=5, val_every=2), validate=validate, progress=False)
+    train(b, Triples(), _cfg(iterations=5), progress=False)
+    assert [c[0] for c in calls] == [2, 4, 5] and not any(c[1] or c[2] for c in calls)
+    assert result.validation == [{"step": 2, "score": 1.0, "name": "x"}, {"step": 4, "score": 2.0, "name": "x"},
+                                 {"step": 5, "score": 2.5, "name": "x"}]
+    assert _same_weights(a, b)
+
+
+def test_validation_must_return_plain_values():
+    with pytest.raises(TypeError, match=r"validate\(\) must return a dict of numbers or strings, got 'map'"):
+        train(_net(), Triples(), _cfg(iterations=1), validate=lambda m, s: {"map": np.zeros(3)}, progress=False)
+
+
+def test_checkpoint_contents_load_with_weights_only(tmp_path):
+    model = _net()
+    train(model, Triples(), _cfg(iterations=2), checkpoint_path=tmp_path / "e.pt", progress=False)
+    ckpt = torch.load(tmp_path / "e.pt", weights_only=True)
+    assert ckpt["format"] == "unet_core.checkpoint" and ckpt["step"] == 2
+    assert ckpt["model_config"] == {"width": 4, "dropout": 0.5}
+    assert ckpt["train_config"]["momentum"] == 0.99 and ckpt["train_config"]["iterations"] == 2
+    assert ckpt["optimizer_state"]["param_groups"][0]["momentum"] == 0.99
+    assert len(ckpt["history"]["losses"]) == 2
+
+
+def test_loading_into_other_configuration_names_fields(tmp_path):
+    save_checkpoint(tmp_path / "f.pt", TinyNet(width=4), step=1)
+    with pytest.raises(ValueError, match=r"width: checkpoint 4 vs model 8.*build the model with UNet\(width=4, "
+                                         r"dropout=0.5\) or use model_from_checkpoint"):
+        load_checkpoint(tmp_path / "f.pt", TinyNet(width=8))
+
+
+def test_load_checkpoint_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="is not a readable unet_core checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="is not a unet_core checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_resume_with_changed_seed_warns(tmp_path):
+    train(_net(), Triples(), _cfg(iterations=1), checkpoint_path=tmp_path / "g.pt", progress=False)
+    with pytest.warns(UserWarning, match="with changed seed"):
+        train(_net(), Triples(), _cfg(iterations=2, seed=5), checkpoint_path=tmp_path / "g.pt", progress=False)
+
+
+def test_nan_loss_raises():
+    class Bad(Triples):
+        def __getitem__(self, i):
+            image, label, weight = super().__getitem__(i)
+            return image * np.nan, label, weight
+
+    with pytest.raises(FloatingPointError, match=r"the loss became nan at step 0; lower learning_rate"):
+        train(_net(), Bad(), _cfg(iterations=1), progress=False)
+
+
+def test_amp_channels_last_and_pairs_run_on_cpu():
+    pairs = [(torch.randn(1, 12, 12), torch.zeros(10, 10, dtype=torch.uint8))]  # no weight, uint8 labels
+    result = train(_net(), pairs, _cfg(iterations=2, amp=True, channels_last=True), progress=False)
+    assert result.step == 2 and all(np.isfinite(result.losses))
+
+
+def test_empty_dataset():
+    with pytest.raises(ValueError, match="dataset is empty"):
+        train(_net(), [], _cfg(), progress=False)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"learning_rate": 0}, ValueError, r"learning_rate must be > 0, got 0"),
+        ({"learning_rate": "0.1"}, TypeError, r"learning_rate must be a finite number"),
+        ({"momentum": 1.0}, ValueError, r"momentum must lie in \[0, 1\), got 1.0; the paper uses 0.99"),
+        ({"weight_decay": -1e-4}, ValueError, r"weight_decay must be >= 0"),
+        ({"batch_size": 0}, ValueError, r"batch_size must be >= 1, got 0"),
+        ({"iterations": 2.5}, TypeError, r"iterations must be an int, got 2.5"),
+        ({"val_every": -1}, ValueError, r"val_every must be >= 0"),
+        ({"amp": "fp16"}, ValueError, r"amp must be 'auto', True or False, got 'fp16'"),
+        ({"channels_last": 1}, TypeError, r"channels_last must be True or False"),
+        ({"device": None}, TypeError, r"device must be a string"),
+    ],
+)
+def test_config_validation(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        TrainConfig(**kwargs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_bad_device_is_a_clear_error():
+    with pytest.raises(ValueError, match="device='cuda:7' was requested but CUDA is not available"):
+        train(_net(), Triples(), _cfg(device="cuda:7"), progress=False)
+
+
+def test_save_checkpoint_is_atomic_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "h.pt"
+    save_checkpoint(path, _net(), step=1)
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, _net(), step=2)
+    assert path.read_bytes() == before and sorted(p.name for p in Path(tmp_path).iterdir()) == ["h.pt"]
