@@ -127,10 +127,12 @@ def upsample_grid_displacements(coarse: np.ndarray, shape: tuple[int, int]) -> n
         raise ValueError(f"coarse must have shape (2, gh, gw) with gh, gw >= 2, got {fmt(coarse)}")
     h, w = _check_shape(shape)
     mh, mw = _interp_matrix(h, coarse.shape[1]), _interp_matrix(w, coarse.shape[2])
-    field = np.empty((2, h, w), dtype=np.float32)
-    for k in range(2):
-        field[k] = (mh @ coarse[k]) @ mw.T  # (H, gh) @ (gh, gw) @ (gw, W) -> (H, W)
-    return field
+    field = np.zeros((2, h, w), dtype=np.float64)
+    for k in range(2):  # sum of outer products instead of BLAS: tiny inner dimension, no thread start-up
+        a = (mh[:, :, None] * coarse[k][None]).sum(axis=1)  # (H, gh) x (gh, gw) -> (H, gw)
+        for j in range(coarse.shape[2]):
+            field[k] += np.multiply.outer(a[:, j], mw[:, j])  # (H,) x (W,) -> (H, W)
+    return field.astype(np.float32)
 
 
 def random_elastic_field(shape: tuple[int, int], grid: int = ELASTIC_GRID, std: float = ELASTIC_STD,
