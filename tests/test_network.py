@@ -137,6 +137,8 @@ def test_channel_and_shape_errors():
         net(torch.zeros(1, 3, 188, 188))
     with pytest.raises(ValueError, match=r"x\[None, None\]"):
         net(torch.zeros(188, 188))
+    with pytest.raises(TypeError, match=r"floating-point tensor.*x.float\(\)"):
+        net(torch.zeros(1, 1, 188, 188, dtype=torch.uint8))
 
 
 @pytest.mark.parametrize(

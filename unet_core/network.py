@@ -212,6 +212,8 @@ class UNet(nn.Module):
                 f"x must have shape (B, in_channels={self.in_channels}, H, W), got {fmt(x)}; "
                 f"add a batch/channel axis (x[None, None]) or build UNet(in_channels={x.shape[1] if x.ndim == 4 else '...'})"
             )
+        if not torch.is_floating_point(x):
+            raise TypeError(f"x must be a floating-point tensor, got {fmt(x)}; convert it with x.float()")
         for what, n in (("input height", x.shape[2]), ("input width", x.shape[3])):
             if not is_valid_input_size(int(n), self.depth, self.padding):
                 raise _size_error(what, int(n), self.depth, self.padding)
