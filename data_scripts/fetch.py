@@ -1,0 +1,388 @@
+#!/usr/bin/env python
+"""Download (or import), verify and convert the three datasets of the U-Net paper.
+
+    python data_scripts/fetch.py isbi2012|phc-u373|dic-hela|all [--source DIR] [--dest DIR]
+
+Without ``--source`` the official files are downloaded (registry.txt: URLs and byte
+hashes). With ``--source`` a local folder or archive is used exactly as a download
+would be: for ``all``, DIR holds one folder (or archive) per dataset, e.g.
+``isbi2012/``, ``PhC-C2DH-U373/`` (or ``PhC-C2DH-U373.zip``), ``DIC-C2DH-HeLa/``;
+for one dataset DIR may be that dataset's folder or archive. Verification: byte
+hashes for official files and archives (registry.txt), otherwise sha256 of the
+decoded pixels (content_registry.txt). The converted layout is described in
+data_scripts/README.md and in ``unet_core.data``; nothing is left half-written.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _archive import (  # noqa: E402
+    FetchError, content_sha256, download, file_hash, group_sha256, hash_matches, is_archive, read_registry,
+    safe_extract)
+
+HERE = Path(__file__).resolve().parent
+REGISTRY = read_registry(HERE / "registry.txt")  # name -> (hash, url)
+CONTENT_REGISTRY = read_registry(HERE / "content_registry.txt")  # group -> (content sha256, n files)
+LAYOUT_VERSION = 1
+
+CTC_TERMS = (
+    "Cell Tracking Challenge terms (celltrackingchallenge.net/datasets): cite the CTC paper and acknowledge the "
+    "CTC as the data source; public non-CTC scientific use needs permission from the data providers named in the "
+    "dataset description; commercial use needs explicit permission from the organizers and the providers.")
+CTC_CITATION = (
+    "Maska M. et al. (2023) The Cell Tracking Challenge: 10 years of objective benchmarking. Nature Methods "
+    "20:1010-1020; Ulman V. et al. (2017) An objective comparison of cell-tracking algorithms. Nature Methods "
+    "14:1141-1152, doi:10.1038/nmeth.4473")
+DATASETS = {
+    "isbi2012": {
+        "title": "ISBI 2012 EM segmentation challenge (Drosophila first-instar larva VNC, ssTEM)",
+        "folders": ("isbi2012", "ISBI2012", "isbi-2012", "isbi_2012", "membrane"),
+        "where": "http://brainiac2.mit.edu/isbi_challenge/ (free registration; train-volume.tif, train-labels.tif, "
+                 "test-volume.tif), or the copies in GitHub zhixuhao/unet (data/membrane/: the stacks or the "
+                 "per-slice PNGs train/image, train/label, test)",
+        "citation": "Cardona A. et al. (2010) An Integrated Micro- and Macroarchitectural Analysis of the Drosophila "
+                    "Brain by Computer-Assisted Serial Section Electron Microscopy. PLoS Biol 8(10): e1000502, "
+                    "doi:10.1371/journal.pbio.1000502; and TrakEM2. Challenge: Arganda-Carreras I. et al. (2015) "
+                    "Front. Neuroanat. 9:142, doi:10.3389/fnana.2015.00142",
+        "terms": "\"You are free to use this data set for the purpose of generating or testing non-commercial image "
+                 "segmentation software. If any scientific publications derive from the usage of this data set, you "
+                 "must cite TrakEM2 and the following publication: Cardona A. et al. 2010 (above).\"",
+    },
+}
+
+
+def _ctc_entry(ctc: str, key: str, title: str) -> dict:
+    url = f"https://data.celltrackingchallenge.net/training-datasets/{ctc}.zip"
+    return {"title": f"Cell Tracking Challenge {ctc} ({title}), training set", "ctc": ctc,
+            "folders": (ctc, key, f"{ctc}.zip"), "citation": CTC_CITATION, "terms": CTC_TERMS,
+            "where": f"https://celltrackingchallenge.net/2d-datasets/ (training zip {url})"}
+
+
+DATASETS["phc-u373"] = _ctc_entry("PhC-C2DH-U373", "phc-u373", "glioblastoma-astrocytoma U373 on polyacrylamide, "
+                                  "phase contrast; data provider Dr. S. Kumar, UC Berkeley")
+DATASETS["dic-hela"] = _ctc_entry("DIC-C2DH-HeLa", "dic-hela", "HeLa on flat glass, DIC; data provider Dr. G. van "
+                                  "Cappellen, Erasmus MC Rotterdam")
+ISBI_STACKS = ("train-volume", "train-labels", "test-volume")
+ISBI_VAL = list(range(25, 30))  # fixed validation slices; 0-24 train; test labels are secret
+
+
+def log(msg: str, quiet: bool = False) -> None:
+    if not quiet:
+        print(msg, flush=True)
+
+
+# --------------------------------------------------------------------------- reading
+def read_image(path: Path) -> np.ndarray:
+    """Decode a PNG or TIFF: Pillow first (it decodes the CTC's LZW without imagecodecs), else tifffile."""
+    from PIL import Image, ImageSequence
+    try:
+        with Image.open(path) as im:
+            frames = [np.asarray(f) for f in ImageSequence.Iterator(im)]
+        return frames[0] if len(frames) == 1 else np.stack(frames)  # (N, H, W) for stacks
+    except (OSError, ValueError) as exc:
+        if path.suffix.lower() not in (".tif", ".tiff"):
+            raise FetchError(f"cannot decode {path}: {exc}") from exc
+    import tifffile
+    try:
+        return tifffile.imread(path)
+    except ValueError as exc:
+        raise FetchError(f"cannot decode {path}: {exc}") from exc
+
+
+def write_tif(path: Path, array: np.ndarray) -> None:
+    import tifffile
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, array, compression="zlib", compressionargs={"level": 1},
+                     photometric="minisblack")
+
+
+def _dirs(root: Path, depth: int = 3):
+    """``root`` and its sub-folders, breadth first, to ``depth`` levels."""
+    level = [root]
+    for _ in range(depth + 1):
+        yield from level
+        level = [d for p in level for d in sorted(p.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+
+
+# --------------------------------------------------------------------------- ISBI 2012
+def _isbi_arrays(root: Path) -> tuple[dict[str, np.ndarray], dict[str, str], str]:
+    """Find the stacks (or the per-slice PNGs) under ``root``; return arrays, matched byte hashes, layout."""
+    for d in _dirs(root):
+        if all((d / f"{s}.tif").is_file() for s in ISBI_STACKS):
+            arrays = {s: read_image(d / f"{s}.tif") for s in ISBI_STACKS}
+            matched = {f"{s}.tif": REGISTRY[f"isbi2012/{s}.tif"][0] for s in ISBI_STACKS
+                       if hash_matches(d / f"{s}.tif", REGISTRY[f"isbi2012/{s}.tif"][0])}
+            return arrays, matched, f"stacks in {d}"
+    for d in _dirs(root):
+        parts = {"train-volume": d / "train" / "image", "train-labels": d / "train" / "label", "test-volume": d / "test"}
+        if all(p.is_dir() for p in parts.values()):
+            arrays = {}
+            for name, folder in parts.items():
+                files = sorted((p for p in folder.iterdir() if re.fullmatch(r"\d+\.png", p.name)),
+                               key=lambda p: int(p.stem))
+                if not files:
+                    raise FetchError(f"{folder} has no slice files named 0.png, 1.png, ...")
+                arrays[name] = np.stack([read_image(p) for p in files])  # (N, H, W)
+            return arrays, {}, f"per-slice PNGs in {d}"
+    raise FetchError(
+        f"{root} does not contain the ISBI 2012 data: expected train-volume.tif, train-labels.tif and "
+        "test-volume.tif, or slice folders train/image, train/label, test with 0.png, 1.png, ...")
+
+
+def convert_isbi(root: Path, out: Path, verify: bool) -> dict:
+    arrays, matched, layout = _isbi_arrays(root)
+    vol, lab, test = arrays["train-volume"], arrays["train-labels"], arrays["test-volume"]
+    if vol.ndim != 3 or vol.shape != lab.shape or test.ndim != 3 or vol.dtype != np.uint8:
+        raise FetchError(f"ISBI stacks have unexpected shapes/dtypes: train-volume {vol.shape} {vol.dtype}, "
+                         f"train-labels {lab.shape}, test-volume {test.shape}; expected (30, 512, 512) uint8 each")
+    values = np.unique(lab)
+    if not set(values.tolist()) <= {0, 255}:
+        raise FetchError(f"ISBI train labels must hold only 0 (membrane) and 255 (cell), found {values[:10].tolist()}")
+    hashes = {f"isbi2012/{name}": content_sha256(a) for name, a in arrays.items()}
+    verification = _verdict(matched, hashes, verify, "isbi2012")
+    write_tif(out / "train-volume.tif", vol)
+    write_tif(out / "train-labels.tif", (lab == 255).astype(np.uint8))  # 1 = cell, 0 = membrane
+    write_tif(out / "test-volume.tif", test)
+    n = len(vol)
+    return {
+        "layout": layout, "verification": verification,
+        "files": {"train-volume.tif": list(vol.shape), "train-labels.tif": list(lab.shape),
+                  "test-volume.tif": list(test.shape)},
+        "labels": "train-labels.tif: 1 = cell (object interior), 0 = membrane (was 255/0 in the official file)",
+        "split": {"train": [i for i in range(n) if i not in ISBI_VAL], "val": [i for i in ISBI_VAL if i < n],
+                  "test": "test-volume.tif (labels are secret: score by submission to the challenge)",
+                  "rule": "fixed: training slices 0-24 train, 25-29 validation"},
+    }
+
+
+# --------------------------------------------------------------------------- CTC
+def _ctc_root(root: Path, ctc: str) -> Path:
+    for d in _dirs(root):
+        if any(re.fullmatch(r"\d\d(_GT|_ST)?", c.name) and c.is_dir() for c in d.iterdir()):
+            return d
+    raise FetchError(f"{root} does not look like the {ctc} training data: expected folders 01, 02 (frames "
+                     f"t000.tif, ...), 01_GT/SEG, 02_GT/SEG and/or 01_ST/SEG (man_seg000.tif, ...)")
+
+
+def _frames(folder: Path, pattern: str) -> dict[int, Path]:
+    if not folder.is_dir():
+        return {}
+    return {int(m.group(1)): p for p in folder.iterdir() if (m := re.fullmatch(pattern, p.name))}
+
+
+def convert_ctc(root: Path, out: Path, verify: bool, ctc: str, matched: dict[str, str]) -> dict:
+    root = _ctc_root(root, ctc)
+    seqs = sorted({c.name[:2] for c in root.iterdir() if c.is_dir() and re.fullmatch(r"\d\d(_GT|_ST)?", c.name)})
+    hashes, sequences = {}, {}
+    for seq in seqs:
+        images = _frames(root / seq, r"t(\d+)\.tif")
+        truths = {kind: _frames(root / f"{seq}_{kind.upper()}" / "SEG", r"man_seg(\d+)\.tif") for kind in ("gt", "st")}
+        info = {"frames_with_images": len(images)}
+        groups = {seq: images, f"{seq}_GT/SEG": truths["gt"], f"{seq}_ST/SEG": truths["st"]}
+        shapes = {}
+        for group, files in groups.items():
+            if not files:
+                continue
+            kind = "images" if group == seq else ("gt_seg" if "_GT" in group else "st_seg")
+            named = {}
+            for frame, path in sorted(files.items()):
+                a = read_image(path)
+                named[path.name] = content_sha256(a)
+                if kind == "images":
+                    shapes[frame] = a.shape
+                    write_tif(out / seq / "images" / path.name, a)
+                elif frame in images:
+                    if a.shape != shapes[frame]:
+                        raise FetchError(f"{path} has shape {a.shape} but its image {images[frame].name} has "
+                                         f"{shapes[frame]}")
+                    write_tif(out / seq / kind / path.name, a.astype(np.uint16))
+            hashes[f"{ctc}/{group}"] = group_sha256(named)
+        for kind, files in truths.items():
+            info[f"{kind}_frames"] = sorted(f for f in files if f in images)
+            info[f"{kind}_masks_without_images"] = sorted(f for f in files if f not in images)
+        sequences[seq] = info
+    if not any(info["frames_with_images"] for info in sequences.values()):
+        raise FetchError(f"{root} holds no images (folders 01/, 02/ with t000.tif, ...): nothing to convert")
+    verification = _verdict(matched, hashes, verify, ctc)
+    split = {kind: _ctc_split(sequences, kind) for kind in ("gt", "st")}
+    return {"layout": f"CTC folders in {root}", "verification": verification, "sequences": sequences,
+            "truth_kinds": {"gt": "gold truth (manual annotation, CTC GT SEG)",
+                            "st": "silver truth (computer-generated consensus, CTC ST SEG): NOT manual labels"},
+            "truth_available": [k for k in ("gt", "st") if any(s[f"{k}_frames"] for s in sequences.values())],
+            "split": split, "not_converted": "tracking (TRA) markers; masks whose frame has no image"}
+
+
+def _ctc_split(sequences: dict, kind: str) -> dict:
+    """Whole sequences when two or more are annotated, else the last quarter of frames by index for validation."""
+    usable = {s: info[f"{kind}_frames"] for s, info in sequences.items() if info[f"{kind}_frames"]}
+    if len(usable) >= 2:
+        *train, val = sorted(usable)
+        return {"train": [f"{s}/{f:03d}" for s in train for f in usable[s]],
+                "val": [f"{val}/{f:03d}" for f in usable[val]],
+                "rule": f"sequence(s) {', '.join(train)} train, sequence {val} validation"}
+    if len(usable) == 1:
+        (s, frames), = usable.items()
+        n_val = max(1, round(len(frames) / 4)) if len(frames) > 1 else 0
+        return {"train": [f"{s}/{f:03d}" for f in frames[:len(frames) - n_val]],
+                "val": [f"{s}/{f:03d}" for f in frames[len(frames) - n_val:]],
+                "rule": f"fallback (only sequence {s} has images and {kind} masks): its last {n_val} annotated "
+                        f"frames by index validation, the earlier {len(frames) - n_val} train"}
+    return {"train": [], "val": [], "rule": f"no frames with both an image and a {kind} mask"}
+
+
+# --------------------------------------------------------------------------- verification
+def _verdict(matched: dict[str, str], hashes: dict[str, str], verify: bool, what: str) -> dict:
+    known = {g: h for g, h in hashes.items() if g in CONTENT_REGISTRY}
+    good = sorted(g for g, h in known.items() if CONTENT_REGISTRY[g][0] == h)
+    bad = sorted(g for g, h in known.items() if CONTENT_REGISTRY[g][0] != h)
+    result = {"byte_hashes_matched": matched, "content_sha256": hashes, "content_matched": good,
+              "content_differs": bad, "content_not_in_registry": sorted(set(hashes) - set(known))}
+    if matched:
+        result["method"] = "byte hash of the official file(s) (registry.txt)"
+    elif good and not bad:
+        result["method"] = "sha256 of the decoded pixels (content_registry.txt)"
+    elif not verify:
+        result["method"] = "NOT verified (--no-verify)"
+    elif bad:
+        raise FetchError(f"the {what} data differ from the registered copy in {', '.join(bad)} (sha256 of the "
+                         "decoded pixels); the files are corrupt or a different release. Get the official files "
+                         "again, or pass --no-verify to import them unverified")
+    else:
+        raise FetchError(f"the {what} data could not be verified: no official file hash and no registered pixel "
+                         "hash matches; pass --no-verify to import them unverified")
+    return result
+
+
+# --------------------------------------------------------------------------- sources
+def _find_source(key: str, source: Path, single: bool) -> Path:
+    """The folder or archive for dataset ``key`` inside (or being) ``source``."""
+    if not source.exists():
+        raise FetchError(f"--source {source} does not exist")
+    for name in DATASETS[key]["folders"]:
+        if (source / name).exists():
+            return source / name
+    if single:
+        return source
+    raise FetchError(f"--source {source} has no folder or archive for {key}: expected one of "
+                     f"{', '.join(DATASETS[key]['folders'])}")
+
+
+def _download(key: str, work: Path, dest: Path, quiet: bool) -> tuple[Path, dict[str, str]]:
+    """Download the official file(s) into ``dest/.downloads`` (kept, so a retry does not download twice)."""
+    cache = dest / ".downloads"
+    names = [f"isbi2012/{s}.tif" for s in ISBI_STACKS] if key == "isbi2012" else [f"{DATASETS[key]['ctc']}.zip"]
+    matched, errors = {}, []
+    for name in names:
+        known, url = REGISTRY[name]
+        target = cache / name
+        if not (target.is_file() and hash_matches(target, known)):
+            mirrors = [REGISTRY[m][1] for m in (name.replace("isbi2012/", "isbi2012-mirror/"),) if m in REGISTRY]
+            for u in [url, *[m for m in mirrors if m != url]]:
+                try:
+                    log(f"downloading {u}", quiet)
+                    download(u, target, known, quiet=quiet)
+                    break
+                except FetchError as exc:
+                    errors.append(str(exc))
+            else:
+                raise FetchError(
+                    "; ".join(errors) + f".\nGet the {key} files from {DATASETS[key]['where']} and pass them with "
+                    f"python data_scripts/fetch.py {key} --source DIR_OR_ARCHIVE")
+        matched[target.name] = known
+    if key == "isbi2012":
+        return cache / "isbi2012", matched
+    return safe_extract(cache / names[0], work / "extracted"), matched
+
+
+def fetch(key: str, dest: Path, source: Path | None = None, *, single: bool = True, force: bool = False,
+          verify: bool = True, quiet: bool = False) -> Path:
+    """Import one dataset into ``dest/<key>``; return that folder. Raises FetchError with a user-facing message."""
+    info = DATASETS[key]
+    out = dest / key
+    if (out / "meta.json").is_file() and not force:
+        log(f"{key}: already converted in {out} (meta.json present); nothing to do (--force re-converts)", quiet)
+        return out
+    if out.exists() and not force:
+        raise FetchError(f"{out} exists but has no meta.json (an interrupted import?); remove it or pass --force")
+    log(f"\n== {info['title']}\nCite: {info['citation']}\nTerms of use: {info['terms']}", quiet)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{key}.", dir=dest) as tmp:
+        work = Path(tmp)
+        if source is None:
+            root, matched = _download(key, work, dest, quiet)
+            kind, where = "download", ", ".join(REGISTRY[n][1] for n in REGISTRY if n.startswith(info.get("ctc", key)))
+        else:
+            src = _find_source(key, Path(source), single)
+            matched, kind, where, root = {}, "folder", str(src.resolve()), src
+            if src.is_file():
+                if not is_archive(src):
+                    raise FetchError(f"{src} is neither a folder nor a zip/tar archive of the {key} data")
+                kind = "archive"
+                zname = f"{info.get('ctc', '')}.zip"
+                if zname in REGISTRY and hash_matches(src, REGISTRY[zname][0]):
+                    matched = {src.name: REGISTRY[zname][0]}
+                root = safe_extract(src, work / "extracted")
+        log(f"{key}: verifying and converting {where} ...", quiet)
+        staged = work / "out"
+        staged.mkdir()
+        meta = convert_isbi(root, staged, verify) if key == "isbi2012" else \
+            convert_ctc(root, staged, verify, info["ctc"], matched)
+        meta["layout"] = meta["layout"].replace(str(work / "extracted"), f"archive {where}")
+        meta = {"dataset": key, "title": info["title"], "layout_version": LAYOUT_VERSION, "source": where,
+                "source_kind": kind, "converted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "citation": info["citation"], "terms": info["terms"], **meta}
+        (staged / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")  # inside the staged folder
+        if out.exists():  # --force: swap the old folder out first, delete it after the rename
+            os.replace(out, work / "old")
+        os.replace(staged, out)
+    v = meta["verification"]
+    log(f"{key}: done -> {out}; verified by {v['method']}; {_summary(meta)}", quiet)
+    return out
+
+
+def _summary(meta: dict) -> str:
+    if meta["dataset"] == "isbi2012":
+        return f"train {meta['files']['train-volume.tif']}, split {len(meta['split']['train'])}/{len(meta['split']['val'])}"
+    parts = []
+    for seq, s in meta["sequences"].items():
+        parts.append(f"seq {seq}: {s['frames_with_images']} images, {len(s['gt_frames'])} GT, {len(s['st_frames'])} ST"
+                     + (f", skipped {len(s['gt_masks_without_images'])} GT / {len(s['st_masks_without_images'])} ST"
+                        " masks without images" if s["gt_masks_without_images"] or s["st_masks_without_images"] else ""))
+    return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- CLI
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dataset", choices=[*DATASETS, "all"])
+    parser.add_argument("--source", type=Path, help="local folder or archive to import instead of downloading")
+    parser.add_argument("--dest", type=Path, default=Path("data"), help="output folder (default ./data)")
+    parser.add_argument("--force", action="store_true", help="re-convert even if converted data are present")
+    parser.add_argument("--no-verify", action="store_true", help="import data whose hashes cannot be checked")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    keys = list(DATASETS) if args.dataset == "all" else [args.dataset]
+    failed = []
+    for key in keys:
+        try:
+            fetch(key, args.dest, args.source, single=args.dataset != "all", force=args.force,
+                  verify=not args.no_verify, quiet=args.quiet)
+        except FetchError as exc:
+            print(f"error: {key}: {exc}", file=sys.stderr)
+            failed.append(key)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
