@@ -190,7 +190,7 @@ def test_arbitrary_rotation_rotates_about_centre():
         ({"p_elastic": 1.5}, r"p_elastic must be a probability in \[0, 1\], got 1.5"),
         ({"contrast": 1.0}, r"contrast must be < 1"),
         ({"image_order": 0}, r"image_order must be 1 or 3, got 0"),
-        ({"elastic_grid": 1}, r"elastic_grid must be an int >= 2, got 1"),
+        ({"elastic_grid": 1}, r"elastic_grid must be an int >= 2 \(paper: 3\), got 1"),
     ],
 )
 def test_config_bad_values(kwargs, match):

@@ -6,13 +6,8 @@ import pytest
 import scipy.ndimage as ndi
 import torch
 
-from unet_core.elastic import (
-    apply_elastic_field,
-    apply_elastic_field_torch,
-    random_elastic_field,
-    random_elastic_field_torch,
-    upsample_grid_displacements,
-)
+from unet_core.elastic import apply_elastic_field, random_elastic_field, upsample_grid_displacements
+from unet_core.elastic_torch import apply_elastic_field_torch, random_elastic_field_torch
 
 
 def _smooth_image(shape, seed=0):
