@@ -162,6 +162,15 @@ def test_gray_values_touch_only_the_image():
     np.testing.assert_array_equal(w, wts)
 
 
+def test_integer_image_is_interpolated_in_float():
+    img = (_image((24, 24)) * 200).astype(np.uint8)
+    params = AugmentParams((24, 24), angle_deg=33.0, image_order=1)
+    out, _, _ = apply_augmentation(params, img)
+    ref, _, _ = apply_augmentation(params, img.astype(np.float32))
+    assert out.dtype == np.float32 and not np.array_equal(out, np.rint(out))  # not rounded to the uint8 grid
+    np.testing.assert_array_equal(out, ref)
+
+
 def test_draw_rotation_modes_and_off():
     angles = {draw_augmentation(s, (8, 8), AugmentConfig(rotation="rot90")).angle_deg for s in range(40)}
     assert angles == {0.0, 90.0, 180.0, 270.0}

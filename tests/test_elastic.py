@@ -128,6 +128,23 @@ def test_integer_image_with_order1_rounds():
     np.testing.assert_array_equal(out[:, :19], (img[:, :19].astype(int) + img[:, 1:]) // 2)
 
 
+def test_integer_cubic_overshoot_clips_instead_of_wrapping():
+    img = np.zeros((16, 16), np.uint8)
+    img[:, 8:] = 255  # sharp edge: cubic B-spline over/undershoots
+    field = np.zeros((2, 16, 16), np.float32)
+    field[1] = 0.5
+    out = apply_elastic_field(img, field, order=3)
+    ref = apply_elastic_field(img.astype(np.float64), field, order=3)
+    assert ref.min() < -0.5 and ref.max() > 255.5  # the float result leaves the uint8 range...
+    np.testing.assert_array_equal(out, np.clip(np.rint(ref), 0, 255).astype(np.uint8))  # ...the uint8 one is clipped
+
+
+def test_random_field_is_upsampled_standard_normal_draw():
+    coarse = np.random.default_rng(11).standard_normal((2, 5, 5)) * 4.0  # what the book shows as arrows
+    np.testing.assert_array_equal(random_elastic_field((30, 40), grid=5, std=4.0, rng=11),
+                                  upsample_grid_displacements(coarse, (30, 40)))
+
+
 @pytest.mark.parametrize(
     "array, field, kwargs, err, match",
     [
@@ -225,6 +242,27 @@ def test_torch_random_fields_match_numpy_upsampling():
     assert fields.shape == (3, 2, 30, 20) and fields.dtype == torch.float32
     coarse = torch.randn((3, 2, 3, 3), generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 10.0
     np.testing.assert_allclose(fields[1].numpy(), upsample_grid_displacements(coarse[1].numpy(), (30, 20)), atol=1e-4)
+
+
+def test_torch_dtypes_half_bool_uint8():
+    img = _smooth_image((1, 1, 40, 40))
+    field = torch.from_numpy(random_elastic_field((40, 40), std=5.0, rng=0))[None]
+    ref = apply_elastic_field_torch(torch.from_numpy(img), field)
+    half = apply_elastic_field_torch(torch.from_numpy(img).half(), field)
+    assert half.dtype == torch.float16
+    torch.testing.assert_close(half.float(), ref, atol=2e-3, rtol=0)  # only the final cast rounds
+    mask = torch.from_numpy(_labels((40, 40)) > 10)[None, None]
+    out = apply_elastic_field_torch(mask, field, mode="nearest")
+    assert out.dtype == torch.bool
+    assert torch.equal(out, apply_elastic_field_torch(mask.to(torch.uint8), field, mode="nearest").bool())
+    edge = torch.zeros(1, 1, 16, 16, dtype=torch.uint8)
+    edge[..., 8:] = 255
+    shift = torch.zeros(1, 2, 16, 16)
+    shift[:, 1] = 0.5
+    cubic = apply_elastic_field_torch(edge.float(), shift, mode="bicubic")  # uint8 is sampled in float32
+    assert cubic.min() < -0.5 and cubic.max() > 255.5  # Keys cubic overshoots...
+    torch.testing.assert_close(apply_elastic_field_torch(edge, shift, mode="bicubic"),
+                               cubic.round().clamp(0, 255).to(torch.uint8), atol=0, rtol=0)  # ...uint8 clips
 
 
 def test_torch_bad_input():

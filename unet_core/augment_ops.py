@@ -264,7 +264,8 @@ def _augment(params, image, labels, weights, coords, pad):
     """Resample all arrays through ``coords``; labels/weights only in the centre (crop ``pad``)."""
     maybe = params.coarse is None and params.angle_deg % 90 == 0  # otherwise certainly not integer
     exact = maybe and bool(np.array_equal(coords, np.rint(coords)))
-    img = _gray(_resample(image, coords, params.image_order, exact), params, float(image.min()), float(image.max()))
+    img = _resample(image.astype(np.float32, copy=False), coords, params.image_order, exact)  # float: no rounding
+    img = _gray(img, params, float(image.min()), float(image.max()))
     inner = coords[:, pad:coords.shape[1] - pad, pad:coords.shape[2] - pad]  # (2, out, out)
     lbl = None if labels is None else _resample(labels, inner, 0, True)
     wts = None if weights is None else _resample(weights.astype(np.float32, copy=False), inner, 1, exact)

@@ -212,7 +212,8 @@ def apply_elastic_field(array: np.ndarray, field: np.ndarray, order: int = 3, mo
     Notes
     -----
     Integer arrays with ``order > 0`` are interpolated in float64 and rounded
-    back, so prefer ``order=0`` for labels. Boolean masks always use nearest.
+    back (clipped to the dtype's range), so prefer ``order=0`` for labels.
+    Boolean masks always use nearest.
 
     Examples
     --------
@@ -245,5 +246,6 @@ def apply_elastic_field(array: np.ndarray, field: np.ndarray, order: int = 3, mo
             ndi.map_coordinates(plane, coords, output=out[i], order=order, mode=mode)
         else:
             res = ndi.map_coordinates(plane.astype(np.float64), coords, order=order, mode=mode)
-            out[i] = np.rint(res).astype(plane.dtype)
+            info = np.iinfo(plane.dtype)  # cubic overshoot must clip, not wrap around
+            out[i] = np.clip(np.rint(res), info.min, info.max).astype(plane.dtype)
     return out.reshape(array.shape)

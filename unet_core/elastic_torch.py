@@ -67,7 +67,8 @@ def apply_elastic_field_torch(batch: torch.Tensor, fields: torch.Tensor, mode: s
     ``align_corners=True``: normalised -1 and +1 are the centres of the first and
     last pixel, so pixel coordinates map exactly as in the numpy path. Integer
     inputs are sampled in float32 (float64 when some |id| >= 2**24, so every
-    label id stays exact) and cast back. Bicubic is Keys cubic convolution,
+    label id stays exact), rounded, clipped to the dtype and cast back;
+    float16/bfloat16 batches are sampled in float32; bool masks use nearest. Bicubic is Keys cubic convolution,
     not scipy's B-spline. Differentiable in ``batch`` and ``fields`` for float modes.
 
     Examples
@@ -86,15 +87,21 @@ def apply_elastic_field_torch(batch: torch.Tensor, fields: torch.Tensor, mode: s
         raise ValueError(f"fields must have shape (B, 2, H, W) = {(b, 2, h, w)} to match batch, got {fmt(fields)}")
     if mode not in _TORCH_MODES:
         raise ValueError(f"mode must be one of {_TORCH_MODES}, got {mode!r}")
-    work = batch
-    if not batch.is_floating_point():
+    if batch.dtype == torch.bool:
+        return apply_elastic_field_torch(batch.to(torch.uint8), fields, "nearest", padding_mode).bool()
+    if batch.dtype in (torch.float32, torch.float64):
+        work = batch
+    elif batch.is_floating_point():  # half precision would put pixel coordinates off by ~0.3 px at 572
+        work = batch.float()
+    else:
         exact32 = batch.element_size() <= 2 or bool(batch.abs().max() < 2**24)  # float32 holds these ids exactly
         work = batch.to(torch.float32 if exact32 else torch.float64)
-    fields = fields.to(device=batch.device, dtype=work.dtype if work.dtype == torch.float64 else torch.float32)
-    grid = _pixel_to_grid(fields, h, w).to(work.dtype)  # (B, H, W, 2)
+    fields = fields.to(device=batch.device, dtype=work.dtype)
+    grid = _pixel_to_grid(fields, h, w)  # (B, H, W, 2)
     out = F.grid_sample(work, grid, mode=mode, padding_mode=padding_mode, align_corners=True)
-    if not batch.is_floating_point():
-        out = out.round().to(batch.dtype)
+    if not batch.is_floating_point():  # round; clip cubic overshoot instead of wrapping around
+        out = out.round().clamp(torch.iinfo(batch.dtype).min, torch.iinfo(batch.dtype).max)
+    out = out.to(batch.dtype)
     zero = fields.flatten(1).abs().amax(dim=1) == 0  # (B,) samples with an identity field
     return torch.where(zero[:, None, None, None], batch, out)
 
