@@ -1,2 +1,332 @@
-"""Placeholder: being written (see the issue tracker)."""
-__all__: list[str] = []
+"""Readers of the converted datasets and the training-tile Dataset (paper Sec. 3).
+
+``data_scripts/fetch.py`` downloads, verifies and converts the paper's data into
+one layout (``layout_version`` 1), under ``default_data_dir()``::
+
+    isbi2012/train-volume.tif   (30, 512, 512) uint8
+    isbi2012/train-labels.tif   (30, 512, 512) uint8, 1 = cell, 0 = membrane
+    isbi2012/test-volume.tif    (30, 512, 512) uint8 (labels are secret)
+    isbi2012/meta.json          hashes, source, date, citation, split
+    phc-u373/<seq>/images/tNNN.tif         (H, W) uint8
+    phc-u373/<seq>/gt_seg/man_segNNN.tif   (H, W) uint16 gold truth, 0 = background
+    phc-u373/<seq>/st_seg/man_segNNN.tif   (H, W) uint16 silver truth (computer-generated)
+    phc-u373/meta.json                     counts, truth kinds, split
+    dic-hela/...                           as phc-u373
+
+Splits (fixed, from meta.json): ISBI slices 0-24 train, 25-29 validation; CTC:
+sequence 01 train / 02 validation when both are annotated, otherwise the last
+quarter of the annotated frames of the one sequence (see data_scripts/README.md).
+Nothing here touches the network.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from ._utils import atomic_write, check_finite_image, fmt
+from .augment import AugmentConfig, sample_training_tile
+from .weight_map import foreground_with_borders, weight_map
+
+__all__ = ["default_data_dir", "normalize_image", "instances_from_labels", "IsbiData", "load_isbi2012",
+           "CtcSample", "load_ctc", "TrainingTiles"]
+
+_CTC = {"phc-u373": "phc-u373", "PhC-C2DH-U373": "phc-u373", "dic-hela": "dic-hela", "DIC-C2DH-HeLa": "dic-hela"}
+
+
+def default_data_dir() -> Path:
+    """Root of the converted data: ``$UNET_DATA_DIR`` if set, else ``./data``."""
+    return Path(os.environ.get("UNET_DATA_DIR") or "data")
+
+
+def normalize_image(image: np.ndarray) -> np.ndarray:
+    """Per-image standardisation to zero mean and unit standard deviation (float32).
+
+    Parameters
+    ----------
+    image : (H, W) or (C, H, W) ndarray
+        Any integer or float image.
+
+    Returns
+    -------
+    normalized : ndarray of the same shape, float32
+        ``(image - mean) / std`` over all pixels; a constant image gives zeros.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For non-numeric, empty or non-finite images.
+
+    Notes
+    -----
+    Used by training (``TrainingTiles``) and must be used for prediction. Chosen over
+    scaling by the dtype range because the three datasets differ in brightness,
+    contrast and bit depth (EM, phase contrast, DIC): standardising removes the
+    global gray-value offset and gain that the paper's gray-value augmentation is
+    meant to make irrelevant, and is independent of the file's dtype.
+
+    Examples
+    --------
+    >>> normalize_image(np.array([[0, 2], [4, 6]], np.uint8)).std()
+    np.float32(1.0)
+    """
+    check_finite_image(image, "image")
+    x = np.asarray(image, dtype=np.float64)
+    std = x.std()
+    return ((x - x.mean()) / std if std > 0 else np.zeros_like(x)).astype(np.float32)
+
+
+def instances_from_labels(labels: np.ndarray) -> np.ndarray:
+    """Instances of a semantic label image: the 4-connected components of the cell class (1).
+
+    Parameters
+    ----------
+    labels : (H, W) integer ndarray, 1 = cell, 0 = membrane/background
+
+    Returns
+    -------
+    instances : (H, W) int32 ndarray, components numbered 1..N, 0 elsewhere
+
+    Examples
+    --------
+    >>> instances_from_labels(np.array([[1, 0, 1], [1, 0, 0]])).tolist()
+    [[1, 0, 2], [1, 0, 0]]
+    """
+    return ndimage.label(np.asarray(labels) == 1)[0].astype(np.int32)  # default structure: 4-connected
+
+
+def _read_meta(folder: Path, key: str) -> dict:
+    meta = folder / "meta.json"
+    if not meta.is_file():
+        raise FileNotFoundError(
+            f"{key} data not found: {meta} does not exist; run `python data_scripts/fetch.py {key} --source DIR` "
+            f"(or without --source to download) and set UNET_DATA_DIR to its --dest folder")
+    return json.loads(meta.read_text())
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:  # a file object: np.save would append ".npy" to a path
+        np.save(f, array)
+
+
+def _imread(path: Path) -> np.ndarray:
+    import tifffile
+    return tifffile.imread(path)
+
+
+@dataclass
+class IsbiData:
+    """The converted ISBI 2012 stacks; ``labels``: 1 = cell, 0 = membrane."""
+
+    train_images: np.ndarray  # (30, 512, 512) uint8
+    train_labels: np.ndarray  # (30, 512, 512) uint8
+    test_images: np.ndarray  # (30, 512, 512) uint8
+    split: dict = field(default_factory=dict)  # {"train": [0..24], "val": [25..29]}
+    meta: dict = field(default_factory=dict, repr=False)
+
+    def subset(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(images, labels)`` of the slices of split ``name`` ("train" or "val")."""
+        if name not in ("train", "val"):
+            raise ValueError(f"name must be 'train' or 'val', got {name!r}")
+        idx = self.split[name]
+        return self.train_images[idx], self.train_labels[idx]
+
+
+def load_isbi2012(root: str | os.PathLike | None = None) -> IsbiData:
+    """Read the converted ISBI 2012 data (see the module docstring for the layout).
+
+    Parameters
+    ----------
+    root : path or None
+        Converted-data root; None means :func:`default_data_dir`.
+
+    Returns
+    -------
+    data : IsbiData
+
+    Raises
+    ------
+    FileNotFoundError
+        If the data were not converted there (the message says how to fetch them).
+
+    References
+    ----------
+    Cardona et al. (2010), PLoS Biol 8(10): e1000502; Arganda-Carreras et al. (2015).
+    """
+    folder = Path(root if root is not None else default_data_dir()) / "isbi2012"
+    meta = _read_meta(folder, "isbi2012")
+    split = {k: list(meta["split"][k]) for k in ("train", "val")}
+    return IsbiData(_imread(folder / "train-volume.tif"), _imread(folder / "train-labels.tif"),
+                    _imread(folder / "test-volume.tif"), split, meta)
+
+
+class CtcSample(NamedTuple):
+    """One annotated CTC frame; ``truth`` is "gt" (gold, manual) or "st" (silver, computer-generated)."""
+
+    image: np.ndarray  # (H, W) uint8
+    instances: np.ndarray  # (H, W) int32, 0 = background
+    frame_id: str  # "<sequence>/<frame>", e.g. "02/010"
+    truth: str
+
+
+def load_ctc(name: str, root: str | os.PathLike | None = None, truth: str = "gt",
+             sequences=None, split: str | None = None) -> list[CtcSample]:
+    """Annotated frames of a converted Cell Tracking Challenge dataset.
+
+    Parameters
+    ----------
+    name : {"phc-u373", "dic-hela"} (or the CTC names "PhC-C2DH-U373", "DIC-C2DH-HeLa")
+    root : path or None
+        Converted-data root; None means :func:`default_data_dir`.
+    truth : {"gt", "st"}
+        Gold truth (manual, the paper's labels) or silver truth (computer-generated).
+    sequences : iterable of str or None
+        Sequences to read, e.g. ``["02"]``; None reads all.
+    split : {"train", "val"} or None
+        Only the frames of that split (meta.json); None reads all.
+
+    Returns
+    -------
+    samples : list of CtcSample ``(image, instances, frame_id, truth)`` in frame order
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, truth or split, or when no frame has that truth kind
+        (DIC-HeLa here has silver truth only).
+    FileNotFoundError
+        If the dataset was not converted under ``root``.
+    """
+    if name not in _CTC:
+        raise ValueError(f"name must be one of {sorted(_CTC)}, got {name!r}")
+    if truth not in ("gt", "st"):
+        raise ValueError(f"truth must be 'gt' (gold, manual) or 'st' (silver, computer-generated), got {truth!r}")
+    if split not in (None, "train", "val"):
+        raise ValueError(f"split must be None, 'train' or 'val', got {split!r}")
+    key = _CTC[name]
+    folder = Path(root if root is not None else default_data_dir()) / key
+    meta = _read_meta(folder, key)
+    wanted = set(meta["split"][truth][split]) if split else None
+    samples = []
+    for seq, info in sorted(meta["sequences"].items()):
+        if sequences is not None and seq not in sequences:
+            continue
+        for frame in info[f"{truth}_frames"]:
+            fid = f"{seq}/{frame:03d}"
+            if wanted is None or fid in wanted:
+                image = _imread(folder / seq / "images" / f"t{frame:03d}.tif")
+                mask = _imread(folder / seq / f"{truth}_seg" / f"man_seg{frame:03d}.tif").astype(np.int32)
+                samples.append(CtcSample(image, mask, fid, truth))
+    if not samples:
+        have = ", ".join(meta.get("truth_available", [])) or "none"
+        raise ValueError(f"{key} in {folder} has no frames with truth={truth!r} (sequences={sequences}, "
+                         f"split={split}); truth kinds available: {have}. 'st' is silver truth (computer-generated), "
+                         "not the paper's manual labels")
+    return samples
+
+
+class TrainingTiles(torch.utils.data.Dataset):
+    """Random augmented training tiles with Eq. 2 weight maps; item ``i`` is deterministic in (seed, i).
+
+    Parameters
+    ----------
+    images : sequence of (H, W) or (C, H, W) ndarrays, or an (N, H, W) stack
+        Raw images; each is standardised with :func:`normalize_image`.
+    targets : sequence of (H, W) integer ndarrays, or an (N, H, W) stack
+        Instance labels (0 = background; touching cells get separation borders,
+        Fig. 3c) or, with ``semantic=True``, class labels 1 = cell, 0 = membrane
+        (ISBI): their instances are the 4-connected components of class 1.
+    in_size, out_size : int, default 572 and 388 (Fig. 1)
+    augment : AugmentConfig, bool or None
+        True/None: ``AugmentConfig()`` (paper's elastic deformation); False: off.
+    seed : int
+        Item i draws from ``np.random.default_rng([seed, i])``.
+    length : int or None
+        Items per epoch; None means one per image. Item i uses image ``i % N``.
+    w0, sigma : float, default 10.0 and 5.0
+        Eq. 2 constants.
+    semantic : bool
+        Targets are class labels (see ``targets``).
+    cache_dir : path or None
+        Also keep weight maps as ``.npy`` files there, keyed by a hash of the
+        labels and parameters (written atomically); always cached in memory.
+
+    Notes
+    -----
+    Returns ``(image (C, in, in) float32, label (out, out) int64, weight (out, out) float32)``
+    tensors. Label = ``foreground_with_borders(instances)`` (or the class labels
+    when ``semantic``); weight = ``weight_map(instances, w0, sigma, "balanced")``
+    (Eq. 2). Tiles and augmentation come from ``sample_training_tile``.
+
+    Examples
+    --------
+    >>> from unet_core.synthetic import synthetic_cells
+    >>> image, inst = synthetic_cells((64, 64), seed=0)
+    >>> x, y, w = TrainingTiles([image], [inst], in_size=60, out_size=20, augment=False)[0]
+    >>> tuple(x.shape), tuple(y.shape), w.dtype
+    ((1, 60, 60), (20, 20), torch.float32)
+    """
+
+    def __init__(self, images, targets, *, in_size: int = 572, out_size: int = 388, augment=True,
+                 seed: int = 0, length: int | None = None, w0: float = 10.0, sigma: float = 5.0,
+                 semantic: bool = False, cache_dir: str | os.PathLike | None = None):
+        images, targets = list(images), list(targets)
+        if not images or len(images) != len(targets):
+            raise ValueError(f"images and targets must be non-empty and of equal length, got {len(images)} "
+                             f"images and {len(targets)} targets")
+        for k, (img, tgt) in enumerate(zip(images, targets)):
+            tgt = np.asarray(tgt)
+            if tgt.ndim != 2 or np.asarray(img).shape[-2:] != tgt.shape or not np.issubdtype(tgt.dtype, np.integer):
+                raise ValueError(f"targets[{k}] must be an integer (H, W) array matching images[{k}] "
+                                 f"{fmt(np.asarray(img))}, got {fmt(tgt)}")
+        self.images = [normalize_image(np.asarray(img)) for img in images]
+        self.targets = [np.asarray(t) for t in targets]
+        self.config = augment if isinstance(augment, AugmentConfig) else (
+            AugmentConfig.off() if augment is False else AugmentConfig())
+        self.in_size, self.out_size, self.seed = in_size, out_size, seed
+        self.length = len(images) if length is None else int(length)
+        if self.length < 1:
+            raise ValueError(f"length must be a positive int or None, got {length!r}")
+        self.w0, self.sigma, self.semantic = w0, sigma, semantic
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return self.length
+
+    def label_and_weights(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(label (H, W) int64, weights (H, W) float32)`` of image k, computed once and cached."""
+        if k not in self._cache:
+            tgt = self.targets[k]
+            instances = instances_from_labels(tgt) if self.semantic else tgt
+            label = (tgt == 1) if self.semantic else foreground_with_borders(instances)
+            self._cache[k] = (label.astype(np.int64), self._weights(instances))
+        return self._cache[k]
+
+    def _weights(self, instances: np.ndarray) -> np.ndarray:
+        if self.cache_dir is None:
+            return weight_map(instances, self.w0, self.sigma, "balanced")
+        a = np.ascontiguousarray(instances, dtype=np.int64)
+        key = hashlib.sha256(f"v1 {a.shape} w0={self.w0!r} sigma={self.sigma!r} balanced".encode() + a.tobytes())
+        path = self.cache_dir / f"weights-{key.hexdigest()[:32]}.npy"
+        if path.is_file():
+            return np.load(path)
+        w = weight_map(instances, self.w0, self.sigma, "balanced")
+        atomic_write(path, lambda tmp: _save_npy(tmp, w))
+        return w
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < self.length:
+            raise IndexError(f"index {i} is out of range for {self.length} items")
+        rng = np.random.default_rng([self.seed, i])
+        k = i % len(self.images)
+        label, weights = self.label_and_weights(k)
+        x, y, w = sample_training_tile(self.images[k], label, weights, rng, self.in_size, self.out_size, self.config)
+        return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(w)
