@@ -179,6 +179,15 @@ def test_seg_pools_frames_and_ignores_extra_predictions():
     assert per == {(0, 5): 0.0, (1, 5): 1.0} and seg == 0.5
 
 
+def test_seg_accepts_torch_and_rejects_lists():
+    torch = pytest.importorskip("torch")
+    ref = np.zeros((4, 4), np.int64)
+    ref[1:3, 1:3] = 4
+    assert seg_score(torch.from_numpy(ref), torch.from_numpy(ref)) == 1.0
+    with pytest.raises(TypeError, match="numpy array"):
+        seg_score(ref.tolist(), ref)
+
+
 # ----------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     "prob, truth, error, match",
@@ -233,3 +242,17 @@ def test_real_isbi_truth_against_itself_and_a_dilated_membrane(data_dir):
     err = {b: rand_error(dilated.astype(float), truth, boundary=b) for b in ("singletons", "grow")}
     # measured on slices 0-2: about 0.07 (singletons) and 0.002 (grow)
     assert 0.02 < err["singletons"] < 0.15 and err["grow"] < 0.01
+
+
+@pytest.mark.realdata
+def test_real_phc_u373_gold_masks_seg(data_dir):
+    image = pytest.importorskip("PIL.Image")  # reads the LZW-compressed CTC masks without imagecodecs
+    found = sorted(data_dir.glob("**/PhC-C2DH-U373/02_GT/SEG/man_seg*.tif"))
+    if not found:
+        pytest.skip("no PhC-C2DH-U373 02_GT/SEG masks under UNET_DATA_DIR")
+    ref = np.stack([np.array(image.open(f)) for f in found[:3]]).astype(np.int64)  # (3, 520, 696)
+    assert seg_score(ref, ref) == 1.0
+    interior = ndimage.minimum_filter(ref, (1, 5, 5)) == ndimage.maximum_filter(ref, (1, 5, 5))
+    shrunk = np.where(interior, ref, 0)  # every cell loses a 2-pixel rim
+    seg, per = seg_score(shrunk, ref, return_per_object=True)
+    assert 0.7 < seg < 1.0 and len(per) == sum(np.unique(r).size - 1 for r in ref)

@@ -1,4 +1,4 @@
-"""Evaluation measures of Tables 1 and 2: pixel error, Rand error, V_rand/V_info, SEG.
+"""Evaluation measures of Table 1: pixel error, Rand error, V_rand/V_info (SEG: :mod:`.seg`).
 
 ``prob`` is the probability of CELL (1 = cell, 0 = membrane), ``truth`` is binary
 with 1 = cell (ISBI 2012 after ``labels > 0``). Segments are 4-connected
@@ -7,7 +7,8 @@ components of cell pixels (membrane 8-connected), as in the Fiji
 for every ``t`` in ``thresholds`` and the best value is kept (``ISBI_THRESHOLDS``:
 0.0, 0.1, ..., 0.9). A stack ``(N, H, W)`` is one sample with one threshold:
 counts are pooled over slices, segments stay within a slice (as the challenge
-scored its 30-slice test stack). The warping error is in :mod:`.warping`.
+scored its 30-slice test stack). The warping error is in :mod:`.warping`; the
+Cell Tracking Challenge SEG of Table 2 lives in :mod:`.seg` and is re-exported here.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from ._utils import fmt
+from .seg import seg_score
 
 __all__ = ["ISBI_THRESHOLDS", "pixel_error", "rand_error", "rand_scores", "seg_score"]
 
@@ -269,67 +271,3 @@ def rand_error(prob, truth, *, thresholds=ISBI_THRESHOLDS, boundary: str = "sing
     True
     """
     return 1.0 - rand_scores(prob, truth, thresholds=thresholds, boundary=boundary)["v_rand"]
-
-
-def seg_score(pred_instances, truth_instances, *, return_per_object: bool = False):
-    """Cell Tracking Challenge SEG: mean Jaccard index of matched reference objects.
-
-    Parameters
-    ----------
-    pred_instances, truth_instances : (H, W) or (N, H, W) integer arrays
-        Instance labels, 0 = background; a stack is N independent frames.
-    return_per_object : bool
-        Also return ``{label: J}`` (2D) or ``{(frame, label): J}`` (stack).
-
-    Returns
-    -------
-    float or (float, dict)
-        Mean over all reference objects of J(R, S) = |R & S| / |R | S| where S is
-        the predicted object with |R & S| > 0.5 |R| (at most one exists), else 0.
-
-    Raises
-    ------
-    TypeError
-        Non-integer (float or bool) labels.
-    ValueError
-        Shape mismatch, negative labels, empty arrays, no reference object.
-
-    Notes
-    -----
-    The strict ``>``: an object covering exactly half of R is not a match.
-
-    References
-    ----------
-    Maska et al. (2014) Bioinformatics 30:1609-1617; Ulman et al. (2017) Nat. Methods 14:1141.
-
-    Examples
-    --------
-    >>> r = np.zeros((4, 4), int); r[:2] = 1
-    >>> seg_score(r, r)
-    1.0
-    """
-    s, r = _as_array(pred_instances, "pred_instances"), _as_array(truth_instances, "truth_instances")
-    for name, x in (("pred_instances", s), ("truth_instances", r)):
-        if not np.issubdtype(x.dtype, np.integer):
-            raise TypeError(f"{name} must hold integer instance labels, got dtype {x.dtype}; "
-                            "label a binary mask first (skimage.measure.label)")
-        if x.min() < 0:
-            raise ValueError(f"{name} must hold labels >= 0, got min {x.min()}")
-    if s.shape != r.shape:
-        raise ValueError(f"pred_instances and truth_instances must have the same shape, got {s.shape} and {r.shape}")
-    scores: dict = {}
-    for k in range(r.shape[0]):
-        rk, sk = r[k].ravel().astype(np.int64), s[k].ravel().astype(np.int64)
-        r_ids, r_size = np.unique(rk[rk > 0], return_counts=True)
-        s_ids, s_size = np.unique(sk[sk > 0], return_counts=True)
-        both = (rk > 0) & (sk > 0)
-        (ri, si), inter = np.unique(np.stack([rk[both], sk[both]]), axis=1, return_counts=True)  # (2, P), (P,)
-        size_r, size_s = r_size[np.searchsorted(r_ids, ri)], s_size[np.searchsorted(s_ids, si)]
-        ok = 2 * inter > size_r  # |R & S| > 0.5 |R|: at most one S per R
-        jac = dict(zip(ri[ok].tolist(), (inter / (size_r + size_s - inter))[ok].tolist()))
-        for rid in r_ids.tolist():
-            scores[rid if np.ndim(truth_instances) == 2 else (k, rid)] = jac.get(rid, 0.0)
-    if not scores:
-        raise ValueError("truth_instances has no object (all labels are 0); SEG is undefined")
-    seg = float(np.mean(list(scores.values())))
-    return (seg, scores) if return_per_object else seg

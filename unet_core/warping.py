@@ -157,21 +157,21 @@ def _flat_offsets(wp: int) -> np.ndarray:
 
 
 def _cuts_cell(lab: np.ndarray, p: tuple[int, int], boxes) -> bool:
-    """Does removing cell pixel p disconnect its 4-neighbours? Try a 7x7 window, then the whole cell."""
+    """Does removing cell pixel p disconnect its 4-neighbours? Relabel p's cell without p."""
     y, x = p
     nbrs = [(y + dy, x + dx) for dy, dx in ((-1, 0), (0, -1), (0, 1), (1, 0)) if lab[y + dy, x + dx]]
     box = boxes[lab[y, x] - 1]
-    for sl in ((slice(max(y - 3, 0), y + 4), slice(max(x - 3, 0), x + 4)), box):
-        crop = lab[sl] == lab[y, x]
-        crop[y - sl[0].start, x - sl[1].start] = False
-        sub = _label4(crop)
-        if len({sub[yy - sl[0].start, xx - sl[1].start] for yy, xx in nbrs}) < 2:
-            return False  # joined inside this window, hence joined
-    return True
+    crop = lab[box] == lab[y, x]
+    crop[y - box[0].start, x - box[1].start] = False
+    sub = _label4(crop)
+    return len({sub[yy - box[0].start, xx - box[1].start] for yy, xx in nbrs}) >= 2
 
 
-def _classify(warped: np.ndarray, target: np.ndarray) -> dict:
-    """Count the remaining disagreements: split and merge pixels, and all others."""
+def _classify(warped: np.ndarray, target: np.ndarray, limit: float = np.inf) -> dict:
+    """Count the remaining disagreements: split and merge pixels, and all others.
+
+    Counting stops (``"exceeded": True``) once split + merge reaches ``limit``.
+    """
     lab = np.pad(_label4(warped), 1)
     ys, xs = np.nonzero(warped != target)
     four = [(-1, 0), (0, -1), (0, 1), (1, 0)]
@@ -181,9 +181,19 @@ def _classify(warped: np.ndarray, target: np.ndarray) -> dict:
     wp = warped.shape[1] + 2
     cand = (ys[is_cell] + 1) * wp + xs[is_cell] + 1  # flat padded index of disagreeing cell pixels
     cand = cand[_topology_numbers()[0][_codes((lab > 0).ravel(), cand, _flat_offsets(wp))] >= 2]
-    boxes = ndimage.find_objects(lab)
-    split = sum(_cuts_cell(lab, divmod(int(i), wp), boxes) for i in cand)
-    return {"split": split, "merge": merge, "other": len(ys) - split - merge, "mismatch": len(ys)}
+    if cand.size:  # still joined once ALL candidates are removed => not a split; test the rest one by one
+        rest = lab > 0
+        rest.ravel()[cand] = False
+        near = _label4(rest).ravel()[cand[:, None] + np.array([-wp, -1, 1, wp])]  # (K, 4)
+        n_cell = (lab.ravel()[cand[:, None] + np.array([-wp, -1, 1, wp])] > 0).sum(axis=1)
+        cand = cand[((near > 0).sum(axis=1) < n_cell) | (_distinct_nonzero(near) >= 2)]
+    boxes, split = ndimage.find_objects(lab), 0
+    for i in cand:
+        if split + merge >= limit:
+            break
+        split += _cuts_cell(lab, divmod(int(i), wp), boxes)
+    return {"split": split, "merge": merge, "other": len(ys) - split - merge, "mismatch": len(ys),
+            "exceeded": split + merge >= limit}
 
 
 def warping_error(prob, truth, *, thresholds=ISBI_THRESHOLDS, count: str = "split_merge",
@@ -242,10 +252,15 @@ def warping_error(prob, truth, *, thresholds=ISBI_THRESHOLDS, count: str = "spli
     best, cuts = None, list(_binarizations(p, thresholds))
     for th, b in [c for c in cuts if c[1].any()] or cuts:  # an all-membrane cut would score 0
         agg = {"split": 0, "merge": 0, "other": 0, "mismatch": 0}
-        for tk, bk in zip(t, b):
-            for key, val in _classify(warp_labels(tk, bk), bk).items():
+        for tk, bk in zip(t, b):  # with "split_merge", stop as soon as this cut cannot win
+            limit = best[2] - agg["split"] - agg["merge"] if best and count == "split_merge" else np.inf
+            res = _classify(warp_labels(tk, bk), bk, limit)
+            if res.pop("exceeded"):
+                break
+            for key, val in res.items():
                 agg[key] += val
-        err = (agg["split"] + agg["merge"] if count == "split_merge" else agg["mismatch"]) / t.size
-        if best is None or err < best[0]:
-            best = (err, {"threshold": th, **agg})
+        else:
+            n_err = agg["split"] + agg["merge"] if count == "split_merge" else agg["mismatch"]
+            if best is None or n_err < best[2]:
+                best = (n_err / t.size, {"threshold": th, **agg}, n_err)
     return (best[0], best[1]) if return_details else best[0]
