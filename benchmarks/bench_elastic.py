@@ -15,7 +15,11 @@ image (cubic) and an int64 label map (nearest):
 Targets: ours_numpy at least as fast as elasticdeform on the CPU; on a GPU the
 torch batch-16 path at least 20x faster per sample than elasticdeform.
 
-Usage: ``python benchmarks/bench_elastic.py [--quick] [--device cpu|cuda]``.
+Everything runs single-threaded by default (``--threads`` for torch): on a
+shared, oversubscribed machine torch's intra-op threads otherwise spin and
+the torch CPU path looks ~10x slower than it is.
+
+Usage: ``python benchmarks/bench_elastic.py [--quick] [--device cpu|cuda] [--threads N]``.
 """
 from __future__ import annotations
 
@@ -55,12 +59,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
     ap.add_argument("--device", default="cpu", help="device of the torch path: cpu or cuda")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (default 1: scipy and elasticdeform are single-threaded too)")
     args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
     repeat = 3 if args.quick else 10
     device = torch.device(args.device)
     img, lbl = _inputs()
     rng = np.random.default_rng(1)
-    results: dict = {"device": device.type, "size": SIZE, "grid": 3, "std": 10.0, "repeat": repeat, "per_sample_ms": {}}
+    results: dict = {"device": device.type, "torch_threads": args.threads, "size": SIZE, "grid": 3, "std": 10.0, "repeat": repeat, "per_sample_ms": {}}
     ms = results["per_sample_ms"]
 
     def ours_numpy():
