@@ -150,6 +150,11 @@ class UNet(nn.Module):
     channels; here, as in Fig. 1, the up-convolution is linear and halves the channels. The
     concatenation order ``[up-convolved, cropped skip]`` is the release's.
 
+    References
+    ----------
+    Ronneberger, Fischer, Brox (2015), U-Net: Convolutional networks for biomedical image
+    segmentation, MICCAI, LNCS 9351, 234-241.
+
     Examples
     --------
     >>> net = UNet(base_channels=4)
@@ -233,12 +238,24 @@ class UNet(nn.Module):
 
 
 def count_conv_layers(model: nn.Module) -> int:
-    """Number of Conv2d + ConvTranspose2d layers (23 for the paper's network)."""
+    """Number of Conv2d + ConvTranspose2d layers (23 for the paper's network).
+
+    Examples
+    --------
+    >>> count_conv_layers(UNet(base_channels=2))
+    23
+    """
     return sum(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules())
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameters (31,030,658 for the paper's network)."""
+    """Number of parameters, weights and biases (31,030,658 for the paper's network).
+
+    Examples
+    --------
+    >>> count_parameters(UNet())
+    31030658
+    """
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
