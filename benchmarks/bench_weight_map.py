@@ -74,6 +74,28 @@ def brute_force_estimate(cells: np.ndarray, n_sample: int) -> dict:
     }
 
 
+def kdtree_alternative(cells: np.ndarray, k: int = 16) -> dict:
+    """The k-nearest alternative: KD-tree of cell boundary pixels, k nearest per background pixel.
+
+    Only build + query are timed (no exactness fix-up), so this is a lower bound on its cost.
+    """
+    from scipy.spatial import cKDTree
+
+    kept = np.where(wm.separation_border(cells), 0, cells)
+    c0 = time.process_time()
+    inner = ndi.grey_erosion(kept, size=(3, 3)) == ndi.grey_dilation(kept, size=(3, 3))
+    boundary = (kept != 0) & ~inner
+    points, labels = np.argwhere(boundary), kept[boundary]
+    tree = cKDTree(points)
+    dist, idx = tree.query(np.argwhere(kept == 0), k=k, distance_upper_bound=27.0)
+    cpu = time.process_time() - c0
+    found = np.where(np.isfinite(dist), np.append(labels, 0)[idx], 0)  # (n_background, k) labels
+    second = ((found != found[:, :1]) & (found != 0)).any(axis=1)
+    k_too_small = np.isfinite(dist[:, -1]) & ~second  # all k within reach, yet all from one cell
+    return {"k": k, "cpu_s_build_and_query_only": round(cpu, 3),
+            "fraction_of_background_where_k_is_too_small": round(float(k_too_small.mean()), 3)}
+
+
 def run_case(shape, n_cells, seed, repeat, brute: str) -> dict:
     cells = voronoi_cells(shape, n_cells, seed)
     fg = wm.foreground_with_borders(cells)
@@ -100,6 +122,7 @@ def run_case(shape, n_cells, seed, repeat, brute: str) -> dict:
         row["brute_force_estimate"] = est
         row["speedup_lower_bound"] = round(est["estimated_s"] / fast["median_s"], 1)
         row["speedup_cpu_lower_bound"] = round(est["estimated_cpu_s"] / row["fast_cpu_s"], 1)
+        row["alternative_kdtree"] = kdtree_alternative(cells)
     print(row, flush=True)
     return row
 
@@ -114,6 +137,7 @@ def main() -> None:
     cases = [((512, 512), 30, "full"), ((512, 512), 200, "full")]
     if not args.quick:
         cases += [((512, 512), 1000, "full"), ((2048, 2048), 2000, "estimate")]
+    load_before = os.getloadavg()
     rows = [run_case(shape, n, seed=0, repeat=3 if shape[0] > 1000 else 5, brute=b) for shape, n, b in cases]
     by_key = {f"{r['shape'][0]}x{r['shape'][1]}_{r['cells_requested']}": r for r in rows}
     target_200 = min(by_key["512x512_200"]["speedup"], by_key["512x512_200"]["speedup_cpu"])
@@ -126,7 +150,9 @@ def main() -> None:
         "generator": "benchmark-local Voronoi cells cut to discs of radius 0.5-0.9 x spacing (synthetic)",
         "cases": by_key,
         "timing_note": "wall times on a shared 2-core machine are noisy; *_cpu_s are process CPU seconds",
-        "target_speedup_512_200": {"target": 50, "measured_min_of_wall_and_cpu": target_200, "met": target_200 >= 50},
+        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "target_speedup_512_200": {"target": 50, "measured_lower_of_wall_and_cpu_ratio": target_200,
+                                   "met": target_200 >= 50},
     }
     if not args.quick:
         big = by_key["2048x2048_2000"]
@@ -135,7 +161,8 @@ def main() -> None:
             "measured_median_s": round(big["fast"]["median_s"], 3),
             "measured_min_s": round(big["fast"]["min_s"], 3),
             "cpu_s": round(big["fast_cpu_s"], 3),
-            "met": min(big["fast"]["median_s"], big["fast_cpu_s"]) < 1.0,
+            "met_in_cpu_time": big["fast_cpu_s"] < 1.0,
+            "met_in_wall_time": big["fast"]["median_s"] < 1.0,
         }
     write_result("weight_map", results)
 

@@ -175,6 +175,15 @@ def test_weight_map_equals_brute_force_random(seed):
     _assert_close(weight_map(cells, **kwargs), weight_map_brute_force(cells, **kwargs))
 
 
+@pytest.mark.parametrize("touching", [0.0, 0.5, 1.0])
+def test_weight_map_equals_brute_force_on_synthetic_cells(touching):
+    from unet_core.synthetic import synthetic_cells
+
+    cells = synthetic_cells((80, 96), n_cells=14, seed=5, touching=touching)[1]
+    assert len(np.unique(cells)) > 3
+    _assert_close(weight_map(cells), weight_map_brute_force(cells))
+
+
 def test_large_eps_error_stays_below_eps():
     cells = _touching_cells((64, 64), 12, seed=20)
     exact = weight_map_brute_force(cells, class_weights=None)

@@ -1,13 +1,9 @@
 """Eq. 2 and Fig. 3c-d: separation borders and the pixel-wise loss weight map.
 
-Touching cells are separated by turning the pixels where they meet into
-background (Fig. 3c), and the cross-entropy of Eq. 1 is weighted by
-
-    w(x) = w_c(x) + w0 * exp(-(d1(x) + d2(x))^2 / (2 sigma^2))        (Eq. 2)
-
-so that the thin background gaps between cells get a large weight (Fig. 3d).
-``weight_map`` computes each cell's distances only near the cell;
-``weight_map_brute_force`` is the literal definition used to check it.
+Touching cells are separated by turning the pixels where they meet into background (Fig. 3c); the
+cross-entropy of Eq. 1 is weighted by ``w = w_c + w0 exp(-(d1 + d2)^2 / (2 sigma^2))`` so that thin gaps
+between cells weigh most (Fig. 3d). ``weight_map`` computes each cell's distances near the cell only;
+``weight_map_brute_force`` is the literal definition that checks it.
 """
 from __future__ import annotations
 
@@ -20,38 +16,27 @@ from ._utils import fmt
 
 __all__ = ["separation_border", "foreground_with_borders", "weight_map", "weight_map_brute_force"]
 
-# (p, q) slice pairs: q is the right, lower, lower-right and lower-left neighbour of p
-_PAIRS = (
-    ((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
-    ((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
-    ((slice(None, -1), slice(None, -1)), (slice(1, None), slice(1, None))),
-    ((slice(None, -1), slice(1, None)), (slice(1, None), slice(None, -1))),
-)
+_A, _B, _ALL = slice(None, -1), slice(1, None), slice(None)
+# (p, q) slice pairs: q is the right, lower, lower-right and lower-left 8-neighbour of p
+_PAIRS = (((_ALL, _A), (_ALL, _B)), ((_A, _ALL), (_B, _ALL)), ((_A, _A), (_B, _B)), ((_A, _B), (_B, _A)))
 
 
 def _check_instances(instances) -> np.ndarray:
     labels = np.asarray(instances)
     if labels.dtype == bool:
-        raise TypeError(
-            "instances must be an instance label image (0 = background, 1..N = cells), got a boolean mask; "
-            "label its connected components first: scipy.ndimage.label(instances)[0]"
-        )
+        raise TypeError("instances must be an instance label image (0 = background, 1..N = cells), got a boolean "
+                        "mask; label its connected components first: scipy.ndimage.label(instances)[0]")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(
-            f"instances must have an integer dtype (labels are never truncated silently), got {fmt(labels)}; "
-            "if the values are whole numbers convert with instances.astype(np.int32)"
-        )
+        raise TypeError(f"instances must have an integer dtype (labels are never truncated silently), got "
+                        f"{fmt(labels)}; if the values are whole numbers convert with instances.astype(np.int32)")
     if labels.ndim != 2:
-        raise ValueError(
-            f"instances must be a 2-D (H, W) label image, got shape {labels.shape}; pass one image at a time"
-        )
+        raise ValueError(f"instances must be a 2-D (H, W) label image, got shape {labels.shape}; "
+                         "pass one image at a time")
     if labels.size == 0:
         raise ValueError(f"instances must not be empty, got shape {labels.shape}")
     if np.issubdtype(labels.dtype, np.signedinteger) and labels.min() < 0:
-        raise ValueError(
-            f"instances must be >= 0 (0 = background, 1..N = cells), got minimum {labels.min()}; "
-            "set negative pixels to 0 or relabel them"
-        )
+        raise ValueError(f"instances must be >= 0 (0 = background, 1..N = cells), got minimum {labels.min()}; "
+                         "set negative pixels to 0 or relabel them")
     return labels
 
 
@@ -86,32 +71,30 @@ def separation_border(instances: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     instances : (H, W) integer ndarray
-        Instance labels: 0 = background, any other value = one cell (labels need
-        not be consecutive; uint16 as in the cell tracking challenge is fine).
+        Instance labels: 0 = background, any other value = one cell (labels need not be consecutive;
+        uint16 as in the cell tracking challenge is fine).
 
     Returns
     -------
     border : (H, W) bool ndarray
-        True at every cell pixel that has, among its 8 neighbours (inside the
-        image), a pixel of a *different* cell. Both sides of a contact are
-        marked, so a straight contact becomes a 2-pixel gap; contacts with the
-        background or the image edge are not borders. The result does not
-        depend on the label values (relabelling the cells gives the same mask).
+        True at every cell pixel that has, among its 8 neighbours (inside the image), a pixel of a
+        *different* cell. Both sides of a contact are marked, so a straight contact becomes a 2-pixel
+        gap; contacts with the background or the image edge are not borders. Relabelling the cells
+        gives the same mask (no side is chosen by label value).
 
     Raises
     ------
     TypeError
-        If ``instances`` is boolean or not integer (float labels are rejected,
-        never truncated).
+        If ``instances`` is boolean or not integer (float labels are rejected, never truncated).
     ValueError
         If ``instances`` is not 2-D, is empty or has negative labels.
 
     Notes
     -----
-    The 8-neighbourhood guarantees that after removing the border no pixel of
-    one cell is an 8-neighbour of a pixel of another, so the cells stay separate
-    components under either connectivity. A cell only one or two pixels thick
-    where it touches another may lose those pixels entirely.
+    With the 8-neighbourhood, after removing the border no pixel of one cell is an 8-neighbour of a
+    pixel of another: different cells are separate components under either connectivity. The remaining
+    pixels keep their label (a cell cut in two by a border stays one cell); a cell whose every pixel
+    touches another cell disappears.
 
     References
     ----------
@@ -136,16 +119,12 @@ def foreground_with_borders(instances: np.ndarray) -> np.ndarray:
     Returns
     -------
     foreground : (H, W) bool ndarray
-        ``(instances != 0) & ~separation_border(instances)``.
+        ``(instances != 0) & ~separation_border(instances)``: the foreground class of Eq. 1's softmax.
 
     Raises
     ------
     TypeError, ValueError
         As :func:`separation_border`.
-
-    Notes
-    -----
-    This is the foreground class of the two-class softmax of Eq. 1.
 
     References
     ----------
@@ -165,35 +144,31 @@ def _prepare(instances, w0, sigma, class_weights) -> tuple[np.ndarray, np.ndarra
     w0 = _check_number(w0, "w0", 0.0, False, "the paper uses w0=10.0 (0 switches the border term off)")
     sigma = _check_number(sigma, "sigma", 0.0, True, "the paper uses sigma=5.0 pixels")
     cells = _separate(labels)[1]
-    fg = cells != 0
+    fg = cells != 0  # (H, W) target foreground
     if class_weights is None:
         w_bg = w_fg = 1.0
     elif isinstance(class_weights, str):
         if class_weights != "balanced":
-            raise ValueError(
-                f"class_weights={class_weights!r} is not valid; use 'balanced', None or a pair (w_background, w_foreground)"
-            )
+            raise ValueError(f"class_weights={class_weights!r} is not valid; use 'balanced', None or a pair "
+                             "(w_background, w_foreground)")
         n_fg = int(np.count_nonzero(fg))
-        n_bg = fg.size - n_fg
-        n_max = max(n_fg, n_bg)
-        w_bg = n_max / n_bg if n_bg else 1.0
-        w_fg = n_max / n_fg if n_fg else 1.0
+        n_bg, n_max = fg.size - n_fg, max(n_fg, fg.size - n_fg)
+        w_bg, w_fg = (n_max / n if n else 1.0 for n in (n_bg, n_fg))
     else:
         try:
             pair = np.asarray(class_weights, dtype=np.float64)
         except (TypeError, ValueError):
             pair = None
         if pair is None or pair.shape != (2,) or not np.isfinite(pair).all() or (pair < 0).any():
-            raise ValueError(
-                f"class_weights must be 'balanced', None or a pair (w_background, w_foreground) of finite numbers >= 0, "
-                f"got {fmt(class_weights)}; e.g. class_weights=(1.0, 3.0)"
-            )
+            raise ValueError(f"class_weights must be 'balanced', None or a pair (w_background, w_foreground) of "
+                             f"finite numbers >= 0, got {fmt(class_weights)}; e.g. class_weights=(1.0, 3.0)")
         w_bg, w_fg = float(pair[0]), float(pair[1])
     base = np.where(fg, w_fg, w_bg)  # (H, W) float64
     return cells, base, w0, sigma
 
 
-def _finish(base: np.ndarray, background: np.ndarray, d1: np.ndarray, d2: np.ndarray, w0: float, sigma: float) -> np.ndarray:
+def _finish(base: np.ndarray, background: np.ndarray, d1: np.ndarray, d2: np.ndarray, w0: float,
+            sigma: float) -> np.ndarray:
     """Add the border term on ``background``; d1, d2: (n_background,) distances (inf: no cell)."""
     s = d1 + d2  # (n_background,)
     base[background] += w0 * np.exp(-(s * s) / (2.0 * sigma * sigma))
@@ -209,37 +184,28 @@ def _cell_boxes(cells: np.ndarray) -> tuple[np.ndarray, list]:
     return cells, [(i + 1, box) for i, box in enumerate(boxes) if box is not None]
 
 
-def weight_map(
-    instances: np.ndarray,
-    w0: float = 10.0,
-    sigma: float = 5.0,
-    class_weights="balanced",
-    *,
-    eps: float = 1e-6,
-) -> np.ndarray:
-    """Pixel-wise loss weight map of Eq. 2 (fast, each cell's distances computed near it only).
+def weight_map(instances: np.ndarray, w0: float = 10.0, sigma: float = 5.0, class_weights="balanced", *,
+               eps: float = 1e-6) -> np.ndarray:
+    """Pixel-wise loss weight map of Eq. 2 (fast: each cell's distances are computed near it only).
 
     Parameters
     ----------
     instances : (H, W) integer ndarray
-        Instance labels: 0 = background, other values = cells (need not be
-        consecutive; any integer dtype). Touching cells are first separated by
-        :func:`separation_border`; the border pixels become background.
+        Instance labels: 0 = background, other values = cells (need not be consecutive; any integer
+        dtype). Touching cells are first separated (:func:`separation_border`): borders become background.
     w0 : float, default 10.0
         Border weight (paper: 10). 0 gives ``w = w_c``.
     sigma : float, default 5.0
         Border width in pixels (paper: about 5).
     class_weights : 'balanced', None or (w_background, w_foreground), default 'balanced'
-        ``w_c``. ``'balanced'``: ``w_c(k) = n_max / n_k`` with ``n_k`` the pixel
-        count of class k in the target (:func:`foreground_with_borders`) of this
-        image and ``n_max`` that of the more frequent class, so the frequent
-        class keeps weight 1 (the scale w0 = 10 was chosen against) and both
-        classes get the same total weight; a class with no pixels gets 1.
-        ``None``: ``w_c = 1``. A pair: those two weights (e.g. from dataset-wide
-        frequencies); ``(0, 0)`` leaves the border term alone.
+        ``w_c``. ``'balanced'``: ``w_c(k) = n_max / n_k``, ``n_k`` the pixel count of class k in this
+        image's target (:func:`foreground_with_borders`), ``n_max`` that of the more frequent class: the
+        frequent class keeps weight 1 (the scale against which w0 = 10 was chosen) and both classes get
+        the same total weight; a class with no pixels gets 1. ``None``: ``w_c = 1``. A pair: those
+        weights (e.g. from dataset-wide frequencies); ``(0, 0)`` leaves the border term alone.
     eps : float, default 1e-6
-        Tolerance: the result differs from :func:`weight_map_brute_force` by
-        less than ``eps`` (before rounding to float32).
+        Tolerance: the result differs from :func:`weight_map_brute_force` by less than ``eps`` (before
+        rounding to float32).
 
     Returns
     -------
@@ -250,30 +216,27 @@ def weight_map(
     TypeError
         For boolean or non-integer ``instances`` or non-numeric scalars.
     ValueError
-        For non-2-D, empty or negative ``instances``, ``w0 < 0``, ``sigma <= 0``,
-        ``eps <= 0`` or a malformed ``class_weights``.
+        For non-2-D, empty or negative ``instances``, ``w0 < 0``, ``sigma <= 0``, ``eps <= 0`` or a
+        malformed ``class_weights``.
 
     Notes
     -----
-    Eq. 2: ``w(x) = w_c(x) + w0 exp(-(d1(x) + d2(x))^2 / (2 sigma^2))``. The
-    border term is added on background pixels of the target only (including the
-    separation borders). ``d_k(x)`` is the Euclidean distance from x to the
-    nearest pixel of cell k (cells taken after border removal), i.e. the exact
-    EDT of ``cells != k`` at x; d1 <= d2 are the two smallest over all cells.
-    With fewer than two cells the border term is 0.
+    Eq. 2: ``w(x) = w_c(x) + w0 exp(-(d1(x) + d2(x))^2 / (2 sigma^2))``, the border term added on the
+    background pixels of the target only (separation borders included). The cells are those left after
+    border removal; ``d_k(x)`` is the Euclidean distance from x to the nearest pixel of cell k (the EDT
+    of ``cells != k`` at x); d1 <= d2 are the two smallest over all cells. With fewer than two cells
+    the border term is 0.
 
-    Speed-up and its error bound: let ``R = sigma sqrt(2 ln(w0 / eps))``. If
-    ``d1 + d2 > R`` the term is ``< w0 exp(-R^2 / (2 sigma^2)) = eps``. Each cell
-    k is processed in its bounding box grown by ``floor(R)`` pixels (clipped to
-    the image): every pixel with ``d_k <= R`` lies in it, and the EDT computed
-    on the crop is exact there because the crop contains *all* pixels of cell k
-    (the EDT is a distance to a feature set, not a path length, so cutting away
-    feature-free pixels changes nothing). A running (min1, min2) per pixel then
-    equals (d1, d2) wherever ``d1 + d2 <= R`` (both cells are within R). Elsewhere
-    the running values are minima over a subset of cells, hence ``>= (d1, d2)``,
-    so both terms are in ``[0, eps)`` and differ by less than ``eps``. If
-    ``w0 <= eps`` the term (``<= w0``) is dropped. Cost: one EDT per cell on
-    about ``(cell size + 2R)^2`` pixels instead of on the whole image.
+    Speed-up and its error bound: let ``R = sigma sqrt(2 ln(w0 / eps))``; if ``d1 + d2 > R`` the term
+    is ``< w0 exp(-R^2 / (2 sigma^2)) = eps``. A background pixel has ``d1 >= 1``, so ``d1 + d2 <= R``
+    implies ``d1 <= R/2 <= R - 1`` and ``d2 <= R - 1`` (for ``R < 2`` it never holds). Each cell k is
+    processed in its bounding box grown by ``floor(R - 1)`` pixels (clipped to the image), which holds
+    every pixel with ``d_k <= R - 1``; the EDT on the crop is exact at every crop pixel because the crop
+    contains *all* pixels of cell k (the EDT is a distance to a feature set, not a path length: cutting
+    away feature-free pixels changes nothing). The running two smallest values per pixel thus equal
+    (d1, d2) wherever ``d1 + d2 <= R``; elsewhere they are the two smallest over a subset of the cells,
+    hence ``>= (d1, d2)``, and both terms lie in ``[0, eps)``. If ``w0 <= eps`` the term (``< w0``) is
+    dropped. Cost: one EDT per cell on about ``(cell size + 2R)^2`` pixels, not on the whole image.
 
     References
     ----------
@@ -296,16 +259,18 @@ def weight_map(
     # squared distances are integers: track them exactly in int32 (int64 for huge images)
     itype = np.int32 if (height - 1) ** 2 + (width - 1) ** 2 < np.iinfo(np.int32).max else np.int64
     far = np.iinfo(itype).max  # "no cell in range yet"
-    min1 = np.full(cells.shape, far, dtype=itype)  # (H, W) running nearest squared distance
-    min2 = np.full(cells.shape, far, dtype=itype)  # (H, W) running second-nearest squared distance
+    min1, min2 = (np.full(cells.shape, far, dtype=itype) for _ in "12")  # (H, W) running two smallest
+    ramp = np.arange(max(height, width), dtype=itype)
     for label, (rows, cols) in boxes:
         y0, y1 = max(rows.start - margin, 0), min(rows.stop + margin, height)
         x0, x1 = max(cols.start - margin, 0), min(cols.stop + margin, width)
         crop = cells[y0:y1, x0:x1] != label  # (h, w), False on the cell
         near = ndi.distance_transform_edt(crop, return_distances=False, return_indices=True)  # (2, h, w)
-        dy = near[0] - np.arange(y1 - y0, dtype=np.int32)[:, None]  # (h, w)
-        dx = near[1] - np.arange(x1 - x0, dtype=np.int32)[None, :]  # (h, w)
-        dist2 = (dy * dy + dx * dx).astype(itype, copy=False)  # (h, w) exact squared EDT
+        near = near.astype(itype, copy=False)  # nearest cell pixel (row, col) in crop coordinates
+        near[0] -= ramp[: y1 - y0, None]
+        near[1] -= ramp[None, : x1 - x0]
+        near *= near
+        dist2 = np.add(near[0], near[1], out=near[0])  # (h, w) exact squared EDT
         m1, m2 = min1[y0:y1, x0:x1], min2[y0:y1, x0:x1]  # views
         np.minimum(m2, np.maximum(m1, dist2), out=m2)
         np.minimum(m1, dist2, out=m1)
@@ -315,18 +280,13 @@ def weight_map(
     return _finish(base, background, d1, d2, w0, sigma)
 
 
-def weight_map_brute_force(
-    instances: np.ndarray, w0: float = 10.0, sigma: float = 5.0, class_weights="balanced"
-) -> np.ndarray:
+def weight_map_brute_force(instances: np.ndarray, w0: float = 10.0, sigma: float = 5.0,
+                           class_weights="balanced") -> np.ndarray:
     """Reference for :func:`weight_map`: one full-image EDT per cell, stacked and sorted.
 
-    Parameters, Returns, Raises and Notes are those of :func:`weight_map`
-    (without ``eps``: this computes Eq. 2 exactly). Memory is ``8 N H W`` bytes
-    for N cells, time N full-image EDTs: use it for checks and small images.
-
-    References
-    ----------
-    Ronneberger, Fischer, Brox (2015), U-Net, Eq. 2.
+    Parameters, Returns, Raises, Notes and References: those of :func:`weight_map`, without ``eps``
+    (this computes Eq. 2 exactly). It needs ``8 N H W`` bytes and N full-image EDTs for N cells: use it
+    for checks and small images.
 
     Examples
     --------
@@ -336,8 +296,7 @@ def weight_map_brute_force(
     True
     """
     cells, base, w0, sigma = _prepare(instances, w0, sigma, class_weights)
-    labels = np.unique(cells)
-    labels = labels[labels != 0]
+    labels = np.unique(cells[cells != 0])
     if len(labels) < 2:
         return base.astype(np.float32)
     dist = np.empty((len(labels), *cells.shape))  # (N, H, W)
@@ -348,6 +307,6 @@ def weight_map_brute_force(
     return _finish(base, background, dist[0][background], dist[1][background], w0, sigma)
 
 
-# ``from .weight_map import *`` in unet_core/__init__.py rebinds the name ``weight_map`` from this
-# module to the function above, and __init__ then reads ``weight_map.__all__``: give the function the list too.
+# ``from .weight_map import *`` in unet_core/__init__.py rebinds ``unet_core.weight_map`` to the function,
+# and __init__ then reads ``weight_map.__all__``: give the function the list too.
 weight_map.__all__ = __all__  # type: ignore[attr-defined]
