@@ -11,6 +11,7 @@ module                    paper
 ``train``                 Sec. 3: SGD, momentum 0.99, one large tile per batch
 ``weight_map``            Eq. 2, Fig. 3: separation-border weight map
 ``elastic``               Sec. 3.1: elastic deformation on a coarse grid
+``elastic_torch``         Sec. 3.1: the same deformation, batched with grid_sample
 ``augment``               Sec. 3.1: shift, rotation, flips, gray values, tiles
 ``metrics``               Tables 1, 2: pixel/Rand error, V_rand, V_info, SEG
 ``warping``               Table 1: warping error (simple points, Jain et al. 2010)
@@ -20,10 +21,11 @@ module                    paper
 """
 from __future__ import annotations
 
-from . import augment, data, elastic, loss, metrics, network, synthetic, tiling, train, warping, weight_map
+from . import augment, data, elastic, elastic_torch, loss, metrics, network, synthetic, tiling, train, warping, weight_map
 from .augment import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
 from .elastic import *  # noqa: F401,F403
+from .elastic_torch import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .metrics import *  # noqa: F401,F403
 from .network import *  # noqa: F401,F403
@@ -43,6 +45,7 @@ __all__ = sorted(
         *train.__all__,
         *weight_map.__all__,
         *elastic.__all__,
+        *elastic_torch.__all__,
         *augment.__all__,
         *metrics.__all__,
         *warping.__all__,
