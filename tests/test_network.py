@@ -246,6 +246,8 @@ def test_layer_table():
     assert by["up1"]["channels_in"] == 128 and by["up1"]["size_out"] == (392, 392)
     with pytest.raises(ValueError, match="input height 500"):
         layer_table(UNet(base_channels=2), 500)
+    same = layer_table(UNet(base_channels=2, depth=3, padding="same"), (32, 48))
+    assert [r["size_out"] for r in same if r["stage"].startswith(("enc", "final"))] == [(32, 48), (16, 24), (8, 12), (32, 48)]
 
 
 def test_layer_table_matches_hooks():
