@@ -13,6 +13,8 @@ The flips are made in parity classes (row mod 2, column mod 2): two pixels of
 one class are never 8-neighbours, so a whole class can be flipped at once and
 each flip is still a simple-point flip of the current image; after the first
 sweep only the disagreeing pixels next to a flip are re-tested (frontier).
+The ISBI 2012 leaderboard (U-Net Table 1) counts only the split and merge
+pixels left after warping, minimised over the thresholds 0.0, 0.1, ..., 0.9.
 """
 from __future__ import annotations
 
@@ -233,8 +235,8 @@ def warping_error(prob, truth, *, thresholds=ISBI_THRESHOLDS, count: str = "spli
     joins two cells), not Fiji's count of labels in the 8-neighbourhood, and
     the flip order differs from Fiji's, so counts can differ by a few pixels.
     With ``"split_merge"`` a cut that deletes cells is not penalised, so
-    thresholds leaving no cell pixel at all are skipped (Fiji's script stops
-    0.1 below the map's maximum for the same reason).
+    thresholds leaving no cell pixel at all are skipped (a Fiji evaluation
+    script likewise sweeps only up to 0.1 below the map's maximum).
 
     References
     ----------
