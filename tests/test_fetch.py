@@ -118,6 +118,42 @@ def test_offline_message_names_source_and_sites(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "data" / "phc-u373").exists()
 
 
+def test_download_verifies_bytes_and_reuses_cache(tmp_path, monkeypatch):
+    _ctc_folder(tmp_path / "src")
+    zpath = Path(shutil.make_archive(str(tmp_path / "PhC-C2DH-U373"), "zip", tmp_path / "src"))
+    sha = archive.file_hash(zpath)
+    monkeypatch.setitem(fetch.REGISTRY, "PhC-C2DH-U373.zip", (sha, zpath.as_uri()))
+    out = fetch.fetch("phc-u373", tmp_path / "data", quiet=True)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["source_kind"] == "download"
+    assert meta["verification"]["method"] == "byte hash of the official file(s) (registry.txt)"
+    assert meta["verification"]["byte_hashes_matched"] == {"PhC-C2DH-U373.zip": sha}
+    assert (tmp_path / "data" / ".downloads" / "PhC-C2DH-U373.zip").is_file()
+    # the verified archive is kept: re-converting needs no network
+    monkeypatch.setitem(fetch.REGISTRY, "PhC-C2DH-U373.zip", (sha, "http://127.0.0.1:9/PhC-C2DH-U373.zip"))
+    fetch.fetch("phc-u373", tmp_path / "data", force=True, quiet=True)
+    assert _leftovers(tmp_path / "data") == [".downloads"]
+
+
+def test_isbi_download_falls_back_to_mirror(tmp_path, monkeypatch):
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    stacks = [synthetic_em((32, 32), n_cells=2, seed=i) for i in range(2)]
+    arrays = {"train-volume": np.stack([(a[0] * 255).astype(np.uint8) for a in stacks]),
+              "train-labels": np.stack([a[1] * 255 for a in stacks]),
+              "test-volume": np.zeros((2, 32, 32), np.uint8)}
+    for name, a in arrays.items():
+        tifffile.imwrite(remote / f"{name}.tif", a, photometric="minisblack")
+        md5 = "md5:" + archive.file_hash(remote / f"{name}.tif", "md5")
+        monkeypatch.setitem(fetch.REGISTRY, f"isbi2012/{name}.tif", (md5, "http://127.0.0.1:9/" + name))
+        monkeypatch.setitem(fetch.REGISTRY, f"isbi2012-mirror/{name}.tif", (md5, (remote / f"{name}.tif").as_uri()))
+    out = fetch.fetch("isbi2012", tmp_path / "data", quiet=True)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["verification"]["method"] == "byte hash of the official file(s) (registry.txt)"
+    assert len(meta["verification"]["byte_hashes_matched"]) == 3
+    np.testing.assert_array_equal(tifffile.imread(out / "train-labels.tif"), arrays["train-labels"] // 255)
+
+
 # --------------------------------------------------------------------------- import from --source
 def _ctc_folder(root: Path) -> Path:
     """A tiny synthetic stand-in of a CTC training folder: 2 sequences, GT on some frames, ST on all."""

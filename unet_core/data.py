@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import tifffile
 import torch
 from scipy import ndimage
 
@@ -42,7 +43,18 @@ _CTC = {"phc-u373": "phc-u373", "PhC-C2DH-U373": "phc-u373", "dic-hela": "dic-he
 
 
 def default_data_dir() -> Path:
-    """Root of the converted data: ``$UNET_DATA_DIR`` if set, else ``./data``."""
+    """Root of the converted data: ``$UNET_DATA_DIR`` if set, else ``./data``.
+
+    Returns
+    -------
+    root : pathlib.Path
+        Not checked for existence; the loaders say how to fetch missing data.
+
+    Examples
+    --------
+    >>> isinstance(default_data_dir(), Path)
+    True
+    """
     return Path(os.environ.get("UNET_DATA_DIR") or "data")
 
 
@@ -117,7 +129,6 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def _imread(path: Path) -> np.ndarray:
-    import tifffile
     return tifffile.imread(path)
 
 
