@@ -311,8 +311,12 @@ def fetch(key: str, dest: Path, source: Path | None = None, *, single: bool = Tr
     info = DATASETS[key]
     out = dest / key
     if (out / "meta.json").is_file() and not force:
-        log(f"{key}: already converted in {out} (meta.json present); nothing to do (--force re-converts)", quiet)
-        return out
+        version = json.loads((out / "meta.json").read_text()).get("layout_version")
+        if version == LAYOUT_VERSION:
+            log(f"{key}: already converted in {out} (meta.json present); nothing to do (--force re-converts)", quiet)
+            return out
+        log(f"{key}: {out} has layout_version {version}, this script writes {LAYOUT_VERSION}: re-converting", quiet)
+        force = True
     if out.exists() and not force:
         raise FetchError(f"{out} exists but has no meta.json (an interrupted import?); remove it or pass --force")
     log(f"\n== {info['title']}\nCite: {info['citation']}\nTerms of use: {info['terms']}", quiet)

@@ -272,6 +272,11 @@ def test_idempotent_interrupted_and_force(tmp_path, capsys):
     assert (dest / "phc-u373" / "meta.json").stat().st_mtime_ns == stamp
     assert fetch.main(argv + ["--force", "--quiet"]) == 0
     assert (dest / "phc-u373" / "meta.json").stat().st_mtime_ns != stamp
+    meta = json.loads((dest / "phc-u373" / "meta.json").read_text())
+    (dest / "phc-u373" / "meta.json").write_text(json.dumps({**meta, "layout_version": 0}))
+    assert fetch.main(argv) == 0  # an older layout is converted again
+    assert "has layout_version 0, this script writes 1: re-converting" in capsys.readouterr().out
+    assert json.loads((dest / "phc-u373" / "meta.json").read_text())["layout_version"] == 1
     (dest / "phc-u373" / "meta.json").unlink()  # as after an interrupted import
     assert fetch.main(argv + ["--quiet"]) == 1
     assert "exists but has no meta.json" in capsys.readouterr().err
