@@ -1,0 +1,257 @@
+"""The book: chapter/notebook pairing and conventions, the build, and the static slider in a real browser.
+
+The chapters themselves are executed by ``pytest --nbmake book/`` (see book/CONTRIBUTING.md); the
+whole-book build (``python book/build.py``) runs in the book-smoke workflow. Here: fast checks of the
+sources, plus (slow) a tiny book built with the real ``_config.yml``, the real slider helper and the
+vendored widget JavaScript, served on 127.0.0.1 and driven in headless Chromium via chromedriver.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import http.server
+import importlib.util
+import json
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def _load_build():
+    spec = importlib.util.spec_from_file_location("book_build", BOOK / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load_build()
+CHAPTERS = build.chapter_sources()
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+# --- sources -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("py", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_and_notebook_are_in_sync_and_output_free(py):
+    nb = nbformat.read(py.with_suffix(".ipynb"), as_version=4)
+    expected = build.paired_notebook(py)
+    assert [(c.cell_type, c.source) for c in nb.cells] == [(c.cell_type, c.source) for c in expected.cells], (
+        f"{py.name} and its .ipynb differ; run `python book/build.py --sync`"
+    )
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_sync_is_idempotent(tmp_path):
+    for py in CHAPTERS[:2]:
+        shutil.copy2(py, tmp_path / py.name)
+    assert len(build.sync(tmp_path)) == min(2, len(CHAPTERS))
+    assert build.sync(tmp_path) == []
+
+
+def test_toc_lists_existing_pages_and_every_chapter():
+    pages = build.toc_files()
+    assert pages[0] == "book/intro"
+    for page in pages:
+        assert (ROOT / f"{page}.md").exists() or (ROOT / f"{page}.ipynb").exists(), f"{page} is in _toc.yml but missing"
+    assert sorted(f"book/{p.stem}" for p in CHAPTERS) == sorted(p for p in pages if p != "book/intro")
+    assert pages[-1] == "book/results"
+
+
+@pytest.mark.parametrize("py", [p for p in CHAPTERS if p.stem[:2].isdigit()], ids=lambda p: p.stem)
+def test_chapter_conventions(py):
+    nb = build.paired_notebook(py)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged 'parameters'"
+    code = params[0].source
+    for line in ('SCALE = "smoke"', 'DEVICE = "auto"', "SEED = 0", "DATA_DIR = None"):
+        assert re.search(rf"^{re.escape(line)}(?=\s|$)", code, re.M), f"parameters cell lacks `{line}`"
+    repo, branch = CONFIG["repository"]["url"].rstrip("/"), CONFIG["repository"]["branch"]
+    slug = repo.split("github.com/")[1]
+    badge = f"https://colab.research.google.com/github/{slug}/blob/{branch}/book/{py.stem}.ipynb"
+    assert badge in nb.cells[0].source, f"first cell needs the Open-in-Colab badge linking {badge}"
+    text = py.read_text()
+    assert 'if "google.colab" in sys.modules:' in text
+    assert f"git+{repo}@{branch}" in text, "the Colab install cell must install from _config.yml's repository"
+
+
+def test_vendored_widget_js_is_local_and_matches_the_lockfile():
+    sphinx = CONFIG["sphinx"]["config"]
+    assert CONFIG["execute"]["execute_notebooks"] == "off"
+    for js in sphinx["html_js_files"]:
+        assert not js.startswith(("http:", "https:", "//")), js
+        assert (BOOK / "_static" / js).is_file(), f"{js} is not vendored under book/_static"
+    assert sphinx["nb_ipywidgets_js"] == {}  # never myst-nb's CDN default
+    info = json.loads((BOOK / "_static/vendor/html-manager/VERSIONS.json").read_text())
+    lock = json.loads((BOOK / "package-lock.json").read_text())["packages"]
+    for name, version in info["versions"].items():
+        assert lock[f"node_modules/{name}"]["version"] == version, f"{name}: re-run `npm ci && npm run vendor`"
+    pinned = json.loads((BOOK / "package.json").read_text())["devDependencies"]["@jupyter-widgets/html-manager"]
+    assert pinned == info["versions"]["@jupyter-widgets/html-manager"]
+
+
+def test_results_json_files_are_well_formed():
+    for path in sorted((BOOK / "results").glob("*.json")):
+        doc = json.loads(path.read_text())
+        assert doc["chapter"] == path.stem
+        assert set(doc["runs"]) <= {"smoke", "cpu", "full"}
+        for run in doc["runs"].values():
+            assert {"values", "device", "date", "versions", "notes"} <= set(run)
+
+
+# --- a tiny book with a slider: real config, real helper, real vendored JS --------------------------
+
+def _color(a: int, b: int) -> np.ndarray:
+    img = np.zeros((40, 80, 3), np.uint8)
+    img[..., 0], img[..., 1], img[..., 2] = 60 * a, 100 * b, 200
+    return img
+
+
+@pytest.fixture(scope="module")
+def tiny_book():
+    from unet_core import viz
+
+    tmp = Path(tempfile.mkdtemp(prefix="unet-tiny-book-"))
+    (tmp / "book").mkdir()
+    shutil.copy2(ROOT / "_config.yml", tmp / "_config.yml")
+    shutil.copytree(BOOK / "_static", tmp / "book" / "_static")
+    (tmp / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/slider\n")
+    (tmp / "book" / "intro.md").write_text("# Tiny book\n\n```{tableofcontents}\n```\n")
+    slider = viz.parameter_slider(_color, {"a": [1, 2, 3], "b": [0, 1]}, title="colour test")
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_markdown_cell("# Slider"),
+                nbformat.v4.new_code_cell("viz.parameter_slider(...)", execution_count=1, outputs=[
+                    nbformat.v4.new_output("display_data", data=slider._repr_mimebundle_())])]
+    nbformat.write(nb, tmp / "book" / "slider.ipynb")
+    status = build.build_html(staging=tmp, output=tmp, quiet=True)
+    yield tmp, status
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_tiny_book_builds_with_warnings_as_errors(tiny_book):
+    tmp, status = tiny_book
+    assert status == 0, "jupyter-book build -W failed (output above)"
+    page = (tmp / "_build/html/book/slider.html").read_text()
+    assert page.count('type="application/vnd.jupyter.widget-state+json"') == 1  # our text/html, not the live view
+    assert re.search(r'<script src="\.\./_static/vendor/html-manager/embed\.js(\?v=[0-9a-f]+)?"></script>', page)
+    assert (tmp / "_build/html/_static/vendor/html-manager/embed.js").stat().st_size > 1_000_000
+
+
+class _WebDriver:
+    """Just enough of the W3C WebDriver protocol (chromedriver) over urllib: no selenium needed."""
+
+    ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", "--window-size=900,700"]
+
+    def __init__(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.proc = subprocess.Popen([str(CHROMEDRIVER), f"--port={port}"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        self.base, self.profile, self.sid = f"http://127.0.0.1:{port}", tempfile.mkdtemp(prefix="chromium-"), None
+        deadline = time.time() + 20
+        while True:
+            try:
+                self._call("GET", "/status")
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        opts = {"binary": str(CHROMIUM), "args": [*self.ARGS, f"--user-data-dir={self.profile}"]}
+        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": opts}}}
+        self.sid = self._call("POST", "/session", caps)["sessionId"]
+
+    def _call(self, method, path, body=None):
+        req = urllib.request.Request(self.base + path, method=method, headers={"Content-Type": "application/json"},
+                                     data=None if body is None else json.dumps(body).encode())
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read())["value"]
+
+    def __call__(self, method, path, body=None):
+        return self._call(method, f"/session/{self.sid}{path}", body)
+
+    def js(self, script, *args):
+        return self("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def wait_js(self, script, timeout=30.0):
+        deadline = time.time() + timeout
+        while not (value := self.js(script)):
+            if time.time() > deadline:
+                raise TimeoutError(script)
+            time.sleep(0.1)
+        return value
+
+    def close(self):
+        try:
+            if self.sid:
+                self("DELETE", "")
+        finally:
+            self.proc.terminate()
+            self.proc.wait(10)
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+
+_VISIBLE_PIXEL = """
+const imgs = [...document.querySelectorAll('.unet-param-slider img')].filter(i => i.offsetParent !== null
+    && i.complete && i.naturalWidth > 0);
+if (imgs.length !== 1) return null;
+const c = document.createElement('canvas'); c.width = imgs[0].naturalWidth; c.height = imgs[0].naturalHeight;
+const ctx = c.getContext('2d'); ctx.drawImage(imgs[0], 0, 0);
+return [...ctx.getImageData(5, 5, 1, 1).data.slice(0, 3)];
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+                    reason="needs Debian's chromium and chromium-driver: run .ci/install-chromium as root")
+def test_static_slider_changes_the_image_in_headless_chromium(tiny_book):
+    tmp, status = tiny_book
+    assert status == 0
+    html_dir = tmp / "_build" / "html"
+    handler = functools.partial(type("Quiet", (http.server.SimpleHTTPRequestHandler,),
+                                     {"log_message": lambda *a: None}), directory=str(html_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    driver = _WebDriver()
+    try:
+        origin = f"http://127.0.0.1:{server.server_address[1]}"
+        driver("POST", "/url", {"url": f"{origin}/book/slider.html"})
+        assert driver.wait_js("return document.querySelectorAll('.unet-param-slider .noUi-handle').length") == 2
+        before = driver.wait_js(_VISIBLE_PIXEL)
+        assert before == [60, 0, 200]  # the initial image: a=1, b=0
+        handle = list(driver("POST", "/element", {"using": "css selector",
+                                                  "value": ".unet-param-slider .noUi-handle"}).values())[0]
+        driver("POST", f"/element/{handle}/click", {})
+        driver("POST", f"/element/{handle}/value", {"text": "\ue014"})  # ArrowRight: slider a -> 2
+        after = driver.wait_js(f"const p = (() => {{ {_VISIBLE_PIXEL} }})(); "
+                               f"return p && p[0] !== {before[0]} ? p : null")
+        assert after == [120, 0, 200]
+        shot = base64.b64decode(driver("GET", "/screenshot"))
+        assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 2000
+        (tmp / "screenshot.png").write_bytes(shot)  # kept while the fixture lives, for debugging
+        resources = driver.js("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert any(r.endswith("embed.js") or "embed.js?" in r for r in resources)
+        assert all(r.startswith(origin) for r in resources), [r for r in resources if not r.startswith(origin)]
+    finally:
+        driver.close()
+        server.shutdown()
