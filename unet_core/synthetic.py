@@ -214,6 +214,11 @@ def synthetic_cells(shape=(512, 512), n_cells: int | None = None, seed: int | np
     cells are then 8-adjacent (1 pixel) or within chessboard distance 2 (2 pixels).
     These narrow gaps are where the weight map of Eq. 2 of the paper is large.
 
+    References
+    ----------
+    Ronneberger, Fischer, Brox (2015), U-Net, Fig. 3 (touching HeLa cells, DIC);
+    Ulman et al. (2017), Nature Methods 14:1141 (the CTC data this imitates).
+
     Examples
     --------
     >>> image, instances = synthetic_cells((96, 96), n_cells=6, seed=3)
