@@ -197,7 +197,7 @@ def test_label_values_and_dtype_do_not_matter():
     ref = weight_map(cells)
     dense = _dense(cells)
     huge = dense.astype(np.uint64) * np.uint64(2**40)  # far beyond the image size: relabelled internally
-    for variant in (dense.astype(np.int16), dense.astype(np.int64), huge):
+    for variant in (dense.astype(np.int16), dense.astype(np.int64), cells.astype(">u2"), np.asfortranarray(cells), huge):
         np.testing.assert_array_equal(weight_map(variant), ref)
     _assert_close(weight_map_brute_force(huge), ref)
 
