@@ -21,35 +21,29 @@ module                    paper
 """
 from __future__ import annotations
 
-from . import augment, data, elastic, elastic_torch, loss, metrics, network, synthetic, tiling, train, warping, weight_map
-from .augment import *  # noqa: F401,F403
-from .data import *  # noqa: F401,F403
-from .elastic import *  # noqa: F401,F403
-from .elastic_torch import *  # noqa: F401,F403
-from .loss import *  # noqa: F401,F403
-from .metrics import *  # noqa: F401,F403
-from .network import *  # noqa: F401,F403
-from .synthetic import *  # noqa: F401,F403
-from .tiling import *  # noqa: F401,F403
-from .train import *  # noqa: F401,F403
-from .warping import *  # noqa: F401,F403
-from .weight_map import *  # noqa: F401,F403
+import importlib as _importlib
+
+# Each concept module defines its public names in ``__all__``; they are all re-exported here.
+# (Some modules share a name with their main function - ``weight_map``, ``train`` - so the
+# modules are looked up by name below, not through the package attributes.)
+_MODULES = (
+    "network", "tiling", "loss", "train", "weight_map", "elastic", "elastic_torch",
+    "augment", "metrics", "warping", "synthetic", "data",
+)
+
+from .augment import *  # noqa: E402,F401,F403
+from .data import *  # noqa: E402,F401,F403
+from .elastic import *  # noqa: E402,F401,F403
+from .elastic_torch import *  # noqa: E402,F401,F403
+from .loss import *  # noqa: E402,F401,F403
+from .metrics import *  # noqa: E402,F401,F403
+from .network import *  # noqa: E402,F401,F403
+from .synthetic import *  # noqa: E402,F401,F403
+from .tiling import *  # noqa: E402,F401,F403
+from .train import *  # noqa: E402,F401,F403
+from .warping import *  # noqa: E402,F401,F403
+from .weight_map import *  # noqa: E402,F401,F403
 
 __version__ = "0.1.0"
 
-__all__ = sorted(
-    {
-        *network.__all__,
-        *tiling.__all__,
-        *loss.__all__,
-        *train.__all__,
-        *weight_map.__all__,
-        *elastic.__all__,
-        *elastic_torch.__all__,
-        *augment.__all__,
-        *metrics.__all__,
-        *warping.__all__,
-        *synthetic.__all__,
-        *data.__all__,
-    }
-)
+__all__ = sorted({name for mod in _MODULES for name in _importlib.import_module(f"{__name__}.{mod}").__all__})

@@ -305,8 +305,3 @@ def weight_map_brute_force(instances: np.ndarray, w0: float = 10.0, sigma: float
     dist.sort(axis=0)  # (N, H, W), nearest first
     background = cells == 0
     return _finish(base, background, dist[0][background], dist[1][background], w0, sigma)
-
-
-# ``from .weight_map import *`` in unet_core/__init__.py rebinds ``unet_core.weight_map`` to the function,
-# and __init__ then reads ``weight_map.__all__``: give the function the list too.
-weight_map.__all__ = __all__  # type: ignore[attr-defined]
