@@ -177,9 +177,7 @@ class UNet(nn.Module):
         self.depth, self.padding, self.dropout = depth, padding, float(dropout)
         pad = 1 if padding == "same" else 0
         chans = [base_channels * 2**level for level in range(depth)]
-        self.encoders = nn.ModuleList(
-            _double_conv(c_in, c, pad) for c_in, c in zip([in_channels] + chans[:-1], chans)
-        )
+        self.encoders = nn.ModuleList(_double_conv(c_in, c, pad) for c_in, c in zip([in_channels] + chans[:-1], chans))
         self.pool = nn.MaxPool2d(2, 2)
         self.drop = nn.Dropout(self.dropout)
         self.dropout_levels = tuple(range(max(depth - 2, 0), depth)) if dropout > 0 else ()  # 0-based
@@ -195,11 +193,11 @@ class UNet(nn.Module):
                 "depth": self.depth, "padding": self.padding, "dropout": self.dropout}
 
     @property
-    def border(self) -> int:
+    def border(self) -> int:  # pixels lost per side: 2 per 3x3 conv at each level's scale, down and up
         return 3 * 2**self.depth - 4 if self.padding == "valid" else 0
 
     @property
-    def stride(self) -> int:
+    def stride(self) -> int:  # spacing of valid input sizes; tiles must start on this grid
         return 2 ** (self.depth - 1)
 
     def output_size(self, n: int) -> int:
@@ -231,9 +229,8 @@ class UNet(nn.Module):
                 skips.append(x)
                 x = self.pool(x)
         for up, dec, skip in zip(self.upconvs, self.decoders, reversed(skips)):
-            x = up(x)
-            x = torch.cat([x, center_crop(skip, tuple(x.shape[-2:]))], dim=1)  # (B, 2c, h, w): [up, skip]
-            x = dec(x)
+            x = up(x)  # (B, c, 2h, 2w)
+            x = dec(torch.cat([x, center_crop(skip, tuple(x.shape[-2:]))], dim=1))  # [up, skip]: (B, 2c, 2h, 2w)
         return self.head(x)
 
 
@@ -288,18 +285,16 @@ def layer_table(model: UNet, input_size: int | tuple[int, int] = 572) -> list[di
     h, w = (input_size, input_size) if isinstance(input_size, int) else input_size
     traces = []
     for what, n in (("input height", h), ("input width", w)):
-        t = _trace(n, model.depth, model.padding) if is_valid_input_size(n, model.depth, model.padding) else None
-        if t is None:
+        if not is_valid_input_size(n, model.depth, model.padding):
             raise _size_error(what, n, model.depth, model.padding)
-        traces.append(t)
+        traces.append(_trace(n, model.depth, model.padding))
     chans = [model.base_channels * 2**level for level in range(model.depth)]
     rows = []
     for (stage, h_in, h_out), (_, w_in, w_out) in zip(*traces):
         kind = stage.rstrip("0123456789")
-        level = int(stage[len(kind):]) - 1 if kind != "final" else 0
-        c = chans[level]
+        c = chans[int(stage[len(kind):]) - 1 if kind != "final" else 0]
         c_in, c_out = {
-            "enc": (model.in_channels if level == 0 else c // 2, c),
+            "enc": (model.in_channels if stage == "enc1" else c // 2, c),
             "pool": (c, c), "up": (2 * c, c), "crop": (c, c), "dec": (2 * c, c),
             "final": (chans[0], model.num_classes),
         }[kind]

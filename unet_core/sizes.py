@@ -281,8 +281,7 @@ def unet_flops(
     """
     h, w = (input_size, input_size) if isinstance(input_size, int) else input_size
     unet_output_size(h, depth, padding), unet_output_size(w, depth, padding)  # validates both
-    p = 2 if padding == "valid" else 0
-    macs, c_in, total = 0, in_channels, 0
+    p, c_in, total = (2 if padding == "valid" else 0), in_channels, 0
 
     def block(h: int, w: int, cin: int, cout: int) -> tuple[int, int, int]:
         m = (h - p) * (w - p) * cin * cout * 9  # first 3x3 conv
@@ -292,14 +291,11 @@ def unet_flops(
     for level in range(depth):  # contracting path and bottleneck
         c = base_channels * 2**level
         macs, h, w = block(h, w, c_in, c)
-        total, c_in = total + macs, c
-        if level < depth - 1:
-            h, w = h // 2, w // 2
+        total, c_in, (h, w) = total + macs, c, ((h // 2, w // 2) if level < depth - 1 else (h, w))
     for level in range(depth - 2, -1, -1):  # expanding path
         c = base_channels * 2**level
-        h, w = 2 * h, 2 * w
-        total += h * w * c_in * c  # up-convolution
-        macs, h, w = block(h, w, 2 * c, c)
+        total += (2 * h) * (2 * w) * c_in * c  # up-convolution
+        macs, h, w = block(2 * h, 2 * w, 2 * c, c)
         total, c_in = total + macs, c
     total += h * w * c_in * num_classes  # 1x1 head
     return 2 * total
