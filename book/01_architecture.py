@@ -65,10 +65,11 @@ print(f"scale={SCALE}, device={viz.device_name(DEVICE)}, unet_core {uc.__version
 # level of the contracting path maps a side $n$ to $(n - 4)/2$ and a level of the expansive path maps
 # $n$ to $2n - 4$. With five levels (four poolings) the output side of an input side $n$ is
 #
-# $$ o(n) = \Bigl(\bigl(\bigl(\bigl((n-4)/2-4\bigr)/2-4\bigr)/2-4\bigr)/2 - 4\Bigr)\cdot 16 - 124
-#       \;=\; n - 184 \quad\text{for valid } n, $$
+# $$ a(n) = \Bigl(\bigl(\bigl((n-4)/2-4\bigr)/2-4\bigr)/2-4\Bigr)/2-4 = \frac{n}{16} - 7.75, \qquad
+#    o(n) = 16\,a(n) - 4\,(8+4+2+1) = n - 184, $$
 #
-# valid meaning that every pooling sees an even side; $o(572) = 388$. The network is built with the
+# where $a(n)$ is the side at the bottom of the U; this holds for *valid* $n$, meaning that every
+# pooling sees an even side. $a(572) = 28$ and $o(572) = 388$. The network is built with the
 # paper's defaults: one input channel, two classes, 64 channels on the first level doubling to 1024.
 
 # %%
@@ -119,6 +120,8 @@ result = {
     "convolution layers": n_conv,
     "parameters": n_params,
     "valid input sides in [400, 600]": valid,
+    "o(n) = n - 184 for every valid n <= 1000": all(uc.unet_output_size(n) == n - 184
+                                                  for n in uc.valid_input_sizes(1000)),
 }
 published = {
     "input tile side": 572,
@@ -126,6 +129,7 @@ published = {
     "bottleneck side (after 2 convs)": 28,
     "bottleneck channels": 1024,
     "convolution layers": 23,
+    "o(n) = n - 184 for every valid n <= 1000": True,
 }
 print(f"{'quantity':<34} {'paper':>10} {'here':>12}")
 for key, value in result.items():

@@ -2,7 +2,7 @@
 
     python book/build.py [--scale smoke|cpu|full] [--jobs N] [--only 01_architecture ...]
     python book/build.py --sync          # only rewrite book/*.ipynb from book/*.py
-    python book/build.py --html-only     # only re-run jupyter-book on the existing staging
+    python book/build.py --html-only     # re-stage config/markdown/static, re-run jupyter-book only
 
 Steps: (1) jupytext: every chapter ``book/<name>.py`` (percent format, the source
 of truth) -> its paired, output-free ``book/<name>.ipynb`` (the Colab copy);
@@ -78,17 +78,44 @@ def sync(book: Path = BOOK) -> list[Path]:
     return written
 
 
-def execute(name: str, params: dict, log_dir: Path) -> tuple[str, int, float]:
-    """Run ``book/<name>.ipynb`` with papermill into the staging folder; return (name, status, seconds)."""
-    cmd = [sys.executable, "-m", "papermill", str(BOOK / f"{name}.ipynb"), str(STAGING / "book" / f"{name}.ipynb"),
-           "-k", "python3", "--cwd", str(BOOK), "--no-progress-bar"]
+def run_notebook(src: Path, dst: Path, params: dict, log: Path, cwd: Path = BOOK,
+                 results_dir: Path = BOOK / "results") -> int:
+    """Execute ``src`` with papermill (kernel python3) into ``dst``, then :func:`postprocess` it; return the status."""
+    cmd = [sys.executable, "-m", "papermill", str(src), str(dst), "-k", "python3", "--cwd", str(cwd),
+           "--no-progress-bar"]
     for key, value in params.items():
         cmd += ["-p", key, str(value)] if not isinstance(value, str) else ["-r", key, value]
-    env = dict(os.environ, UNET_RESULTS_DIR=str(BOOK / "results"), PYTHONWARNINGS="ignore")
+    env = dict(os.environ, UNET_RESULTS_DIR=str(results_dir), PYTHONWARNINGS="ignore")
+    with open(log, "w") as out:
+        status = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    if status == 0:
+        postprocess(dst)
+    return status
+
+
+def execute(name: str, params: dict, log_dir: Path) -> tuple[str, int, float]:
+    """Run ``book/<name>.ipynb`` into the staging folder; return (name, status, seconds)."""
     start = time.perf_counter()
-    with open(log_dir / f"{name}.log", "w") as log:
-        status = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=BOOK)
+    status = run_notebook(BOOK / f"{name}.ipynb", STAGING / "book" / f"{name}.ipynb", params, log_dir / f"{name}.log")
     return name, status, time.perf_counter() - start
+
+
+def postprocess(path: Path) -> None:
+    """Prepare an executed notebook for the static site.
+
+    * Drop ``metadata.widgets``: nbclient (papermill) saves the state of every widget the kernel
+      created; myst-nb would embed it in the page head, and the html manager would then render the
+      static sliders (which carry their own state in their ``text/html`` output) a second time, and
+      the kernel-backed live twins as dead widgets.
+    * Tag papermill's "injected-parameters" cell ``remove-cell``: the page shows the parameters cell.
+    """
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, path)
 
 
 def stage_static(pages: list[str]) -> None:
@@ -135,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     pages = toc_files()
     t0 = time.perf_counter()
+    stage_static(pages)  # config, toc, markdown pages and static files are always re-copied
     if not args.html_only:
-        stage_static(pages)
         log_dir = ROOT / "_build" / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         params = {"SCALE": args.scale}

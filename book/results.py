@@ -20,13 +20,13 @@
 # paper's value (where the paper states one) and the value of every recorded run, followed by the
 # machine, date and versions of each run.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 SCALE = "smoke"  # unused: this page only reads what the chapters recorded
 DEVICE = "auto"
 SEED = 0
 DATA_DIR = None
 
-# %%
+# %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
 from unet_core import viz
@@ -52,7 +52,7 @@ if not results:
     lines.append("*No chapter has recorded results yet: run `python book/build.py`.*")
 for chapter, doc in results.items():
     keys = list(dict.fromkeys(k for s in scales if s in doc["runs"] for k in doc["runs"][s]["values"]))
-    lines += [f"## {chapter}", "", "| quantity | paper | " + " | ".join(f"{s} run" for s in scales) + " |",
+    lines += [f"**{chapter}**", "", "| quantity | paper | " + " | ".join(f"{s} run" for s in scales) + " |",
               "|---|---|" + "---|" * len(scales)]
     for key in keys:
         runs = [cell(doc["runs"].get(s, {}).get("values", {}).get(key)) for s in scales]

@@ -1,38 +1,65 @@
 // Copy the prebuilt JavaScript the static book needs from node_modules into
-// _static/vendor (committed), and record exact versions. Run after `npm ci`:
+// _static/vendor (committed) and record the exact versions in VERSIONS.json.
+// Run after installing the locked packages:
 //   cd book && npm ci --ignore-scripts && npm run vendor
-// Nothing is fetched at page load from a CDN: _config.yml points Sphinx at these files.
+// _config.yml points Sphinx at these files: the built site loads nothing from a CDN.
 const fs = require("fs");
 const path = require("path");
 
 const here = __dirname;
-const pkgDir = path.join(here, "node_modules", "@jupyter-widgets", "html-manager");
-const dist = path.join(pkgDir, "dist");
-const dest = path.join(here, "_static", "vendor", "html-manager");
+const modules = path.join(here, "node_modules");
+const vendor = path.join(here, "_static", "vendor");
 
-fs.rmSync(dest, { recursive: true, force: true });
-fs.mkdirSync(dest, { recursive: true });
-// embed.js: the standalone (non-AMD) widget manager with the base, controls and
-// output widgets built in; it renders every widget-state/view script pair on load.
-// The font files are Font Awesome icons that its CSS references (woff2/woff suffice).
-const wanted = fs.readdirSync(dist).filter(
-  (f) => f === "embed.js" || f === "embed.js.LICENSE.txt" || /\.(woff2?)$/.test(f)
-);
-for (const f of wanted) fs.copyFileSync(path.join(dist, f), path.join(dest, f));
-// The package ships no LICENSE file; its licence (BSD-3-Clause) is in package.json, and
-// embed.js.LICENSE.txt lists the bundled third-party licences.
+// package -> what to copy (paths relative to the package; folders are copied whole), destination folder
+const WANTED = [
+  {
+    // The standalone (non-AMD) ipywidgets manager with the base, controls and output widgets built in:
+    // it renders every widget-state/view script pair on page load (unet_core.widgets.parameter_slider).
+    // The woff/woff2 files are the Font Awesome icons its CSS references (modern browsers need no more).
+    name: "@jupyter-widgets/html-manager",
+    dest: "html-manager",
+    files: (pkg) =>
+      fs.readdirSync(path.join(pkg, "dist"))
+        .filter((f) => f === "embed.js" || f === "embed.js.LICENSE.txt" || /\.woff2?$/.test(f))
+        .map((f) => ["dist/" + f, f]),
+  },
+  {
+    // MathJax 3 for the chapters' equations (Sphinx's mathjax_path); fonts and TeX extensions are
+    // loaded relative to the script, so the es5 layout is kept.
+    name: "mathjax",
+    dest: "mathjax",
+    files: () => [
+      ["es5/tex-mml-chtml.js", "es5/tex-mml-chtml.js"],
+      ["es5/output/chtml/fonts/woff-v2", "es5/output/chtml/fonts/woff-v2"],
+      ["es5/input/tex/extensions", "es5/input/tex/extensions"],
+      ["LICENSE", "LICENSE"],
+    ],
+  },
+];
 
-const version = (name) =>
-  JSON.parse(fs.readFileSync(path.join(here, "node_modules", ...name.split("/"), "package.json"))).version;
+const readJson = (p) => JSON.parse(fs.readFileSync(p, "utf8"));
 const info = {
-  license: JSON.parse(fs.readFileSync(path.join(pkgDir, "package.json"))).license,
-  source: "npm package @jupyter-widgets/html-manager, dist/ (see book/package.json and book/package-lock.json)",
-  files: wanted.sort(),
-  versions: Object.fromEntries(
-    ["@jupyter-widgets/html-manager", "@jupyter-widgets/base", "@jupyter-widgets/controls", "@jupyter-widgets/output"].map(
-      (n) => [n, version(n)]
-    )
-  ),
+  source: "npm packages, see book/package.json and book/package-lock.json; refresh with `npm run vendor`",
+  packages: {},
 };
-fs.writeFileSync(path.join(dest, "VERSIONS.json"), JSON.stringify(info, null, 2) + "\n");
-console.log(`vendored ${wanted.length} files into ${path.relative(here, dest)}`, info.versions);
+fs.rmSync(vendor, { recursive: true, force: true });
+for (const { name, dest, files } of WANTED) {
+  const pkg = path.join(modules, ...name.split("/"));
+  const meta = readJson(path.join(pkg, "package.json"));
+  const copied = [];
+  for (const [from, to] of files(pkg)) {
+    const target = path.join(vendor, dest, to);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.cpSync(path.join(pkg, from), target, { recursive: true });
+    copied.push(to);
+  }
+  info.packages[name] = { version: meta.version, license: meta.license, folder: dest, files: copied.sort() };
+}
+// the widget packages bundled inside embed.js, for the record
+for (const name of ["@jupyter-widgets/base", "@jupyter-widgets/controls", "@jupyter-widgets/output"]) {
+  info.packages["@jupyter-widgets/html-manager"][name.split("/")[1] + " (bundled)"] =
+    readJson(path.join(modules, ...name.split("/"), "package.json")).version;
+}
+fs.writeFileSync(path.join(vendor, "VERSIONS.json"), JSON.stringify(info, null, 2) + "\n");
+console.log(`vendored into ${path.relative(here, vendor)}:`,
+  Object.entries(info.packages).map(([n, p]) => `${n}@${p.version}`).join(", "));

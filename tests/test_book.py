@@ -67,6 +67,7 @@ def test_sync_is_idempotent(tmp_path):
 def test_toc_lists_existing_pages_and_every_chapter():
     pages = build.toc_files()
     assert pages[0] == "book/intro"
+    assert len(pages) == len(set(pages)), "a page is listed twice in _toc.yml"
     for page in pages:
         assert (ROOT / f"{page}.md").exists() or (ROOT / f"{page}.ipynb").exists(), f"{page} is in _toc.yml but missing"
     assert sorted(f"book/{p.stem}" for p in CHAPTERS) == sorted(p for p in pages if p != "book/intro")
@@ -97,12 +98,16 @@ def test_vendored_widget_js_is_local_and_matches_the_lockfile():
         assert not js.startswith(("http:", "https:", "//")), js
         assert (BOOK / "_static" / js).is_file(), f"{js} is not vendored under book/_static"
     assert sphinx["nb_ipywidgets_js"] == {}  # never myst-nb's CDN default
-    info = json.loads((BOOK / "_static/vendor/html-manager/VERSIONS.json").read_text())
+    assert (BOOK / "_static" / sphinx["mathjax_path"]).is_file()
+    info = json.loads((BOOK / "_static/vendor/VERSIONS.json").read_text())["packages"]
     lock = json.loads((BOOK / "package-lock.json").read_text())["packages"]
-    for name, version in info["versions"].items():
-        assert lock[f"node_modules/{name}"]["version"] == version, f"{name}: re-run `npm ci && npm run vendor`"
-    pinned = json.loads((BOOK / "package.json").read_text())["devDependencies"]["@jupyter-widgets/html-manager"]
-    assert pinned == info["versions"]["@jupyter-widgets/html-manager"]
+    pinned = json.loads((BOOK / "package.json").read_text())["devDependencies"]
+    assert set(info) == set(pinned)
+    for name, entry in info.items():
+        assert lock[f"node_modules/{name}"]["version"] == entry["version"] == pinned[name], (
+            f"{name}: run `cd book && npm ci --ignore-scripts && npm run vendor`")
+        for f in entry["files"]:
+            assert (BOOK / "_static/vendor" / entry["folder"] / f).exists(), f"{name}: {f} not vendored"
 
 
 def test_results_json_files_are_well_formed():
@@ -116,29 +121,37 @@ def test_results_json_files_are_well_formed():
 
 # --- a tiny book with a slider: real config, real helper, real vendored JS --------------------------
 
-def _color(a: int, b: int) -> np.ndarray:
+_SLIDER_CELL = """
+import numpy as np
+from unet_core import viz
+
+
+def colour(a, b):  # a solid colour per combination: red = 60 a, green = 100 b
     img = np.zeros((40, 80, 3), np.uint8)
     img[..., 0], img[..., 1], img[..., 2] = 60 * a, 100 * b, 200
     return img
 
 
+viz.parameter_slider(colour, {"a": [1, 2, 3], "b": [0, 1]}, title="colour test")
+"""
+
+
 @pytest.fixture(scope="module")
 def tiny_book():
-    from unet_core import viz
-
+    """A two-page book whose slider page was executed by papermill exactly as book/build.py does."""
     tmp = Path(tempfile.mkdtemp(prefix="unet-tiny-book-"))
     (tmp / "book").mkdir()
     shutil.copy2(ROOT / "_config.yml", tmp / "_config.yml")
     shutil.copytree(BOOK / "_static", tmp / "book" / "_static")
     (tmp / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/slider\n")
     (tmp / "book" / "intro.md").write_text("# Tiny book\n\n```{tableofcontents}\n```\n")
-    slider = viz.parameter_slider(_color, {"a": [1, 2, 3], "b": [0, 1]}, title="colour test")
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"}})
-    nb.cells = [nbformat.v4.new_markdown_cell("# Slider"),
-                nbformat.v4.new_code_cell("viz.parameter_slider(...)", execution_count=1, outputs=[
-                    nbformat.v4.new_output("display_data", data=slider._repr_mimebundle_())])]
-    nbformat.write(nb, tmp / "book" / "slider.ipynb")
+    nb.cells = [nbformat.v4.new_markdown_cell("# Slider"), nbformat.v4.new_code_cell(_SLIDER_CELL.strip())]
+    nbformat.write(nb, tmp / "source.ipynb")
+    status = build.run_notebook(tmp / "source.ipynb", tmp / "book" / "slider.ipynb", {}, tmp / "papermill.log",
+                                cwd=tmp, results_dir=tmp / "results")
+    assert status == 0, (tmp / "papermill.log").read_text()[-3000:]
     status = build.build_html(staging=tmp, output=tmp, quiet=True)
     yield tmp, status
     shutil.rmtree(tmp, ignore_errors=True)
@@ -148,8 +161,12 @@ def tiny_book():
 def test_tiny_book_builds_with_warnings_as_errors(tiny_book):
     tmp, status = tiny_book
     assert status == 0, "jupyter-book build -W failed (output above)"
+    executed = nbformat.read(tmp / "book" / "slider.ipynb", as_version=4)
+    assert "widgets" not in executed.metadata  # nbclient's saved kernel widget state, dropped by postprocess
     page = (tmp / "_build/html/book/slider.html").read_text()
-    assert page.count('type="application/vnd.jupyter.widget-state+json"') == 1  # our text/html, not the live view
+    # exactly our text/html snippet: one state and one view tag (not the live view, not nbclient's state)
+    assert page.count('type="application/vnd.jupyter.widget-state+json"') == 1
+    assert page.count('type="application/vnd.jupyter.widget-view+json"') == 1
     assert re.search(r'<script src="\.\./_static/vendor/html-manager/embed\.js(\?v=[0-9a-f]+)?"></script>', page)
     assert (tmp / "_build/html/_static/vendor/html-manager/embed.js").stat().st_size > 1_000_000
 
@@ -237,6 +254,8 @@ def test_static_slider_changes_the_image_in_headless_chromium(tiny_book):
         origin = f"http://127.0.0.1:{server.server_address[1]}"
         driver("POST", "/url", {"url": f"{origin}/book/slider.html"})
         assert driver.wait_js("return document.querySelectorAll('.unet-param-slider .noUi-handle').length") == 2
+        time.sleep(0.5)  # a second rendering of the same widget would show up by now
+        assert driver.js("return document.querySelectorAll('.noUi-handle').length") == 2
         before = driver.wait_js(_VISIBLE_PIXEL)
         assert before == [60, 0, 200]  # the initial image: a=1, b=0
         handle = list(driver("POST", "/element", {"using": "css selector",

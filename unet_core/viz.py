@@ -170,21 +170,22 @@ def draw_unet(table: list[dict], ax=None, title: str | None = None):
     depth, full = len(enc), float(enc[0]["size_in"][0])
     height = lambda n: 0.4 + 1.6 * n / full  # noqa: E731  (box height ~ spatial side)
     width = lambda c: 0.06 * (2 + c.bit_length())  # noqa: E731  (box width ~ log2 channels)
-    gap, ys = 0.3, [-2.4 * level for level in range(depth)]
+    gap, ys = 0.3, [-2.8 * level for level in range(depth)]
     boxes = {}
 
     def box(x, level, c, size, label):
         y, h, w = ys[level], height(size[0]), width(c)
-        ax.add_patch(Rectangle((x, y - h / 2), w, h, fc="#9ecae1", ec="k", lw=0.8))
-        ax.text(x + w / 2, y + h / 2 + 0.08, str(c), ha="center", va="bottom", fontsize=6.5)
+        ax.add_patch(Rectangle((x, y - h / 2), w, h, fc="#9ecae1", ec="k", lw=0.8, zorder=2))
+        style = {"fontsize": 6.5, "ha": "center", "zorder": 3, "bbox": {"fc": "white", "ec": "none", "pad": 0.4}}
+        ax.text(x + w / 2, y + h / 2 + 0.08, str(c), va="bottom", **style)
         ax.text(x + w / 2, y - h / 2 - 0.08, f"{size[0]}²" if size[0] == size[1] else f"{size[0]}x{size[1]}",
-                ha="center", va="top", fontsize=5.5)
+                va="top", **{**style, "fontsize": 5.5})
         boxes[label] = (x, y, w, h)
         return x + w
 
     def arrow(p, q, kind):
         ax.add_patch(FancyArrowPatch(p, q, arrowstyle="-|>", mutation_scale=7, color=_COLORS[kind], lw=1.1,
-                                     shrinkA=0, shrinkB=0))
+                                     shrinkA=0, shrinkB=0, zorder=1))
 
     def triple(x, level, c_first, size_first, row, first, last):
         """Three boxes joined by two conv arrows; returns the right edge."""
@@ -200,13 +201,14 @@ def draw_unet(table: list[dict], ax=None, title: str | None = None):
         if level:
             px, py, pw, ph = boxes[f"enc{level}"]
             x = px
-            arrow((px + pw / 2, py - ph / 2), (px + pw / 2, ys[level] + height(row["size_in"][0]) / 2), "pool")
+            top = ys[level] + height(row["size_in"][0]) / 2  # arrow between the size and channel labels
+            arrow((px + pw / 2, py - ph / 2 - 0.3), (px + pw / 2, top + 0.32), "pool")
         right = triple(x, level, row["channels_in"], row["size_in"], row, f"in{level}", f"enc{level + 1}")
     for i, row in enumerate(dec):
         level = depth - 2 - i
         bx, by, bw, bh = boxes[f"enc{level + 2}" if i == 0 else f"dec{level + 2}"]
         x = bx + bw + 0.6
-        arrow((bx + bw, by + bh / 2), (x + width(row["channels_in"] // 2) / 2, ys[level] - height(row["size_in"][0]) / 2), "up")
+        arrow((bx + bw, by + bh / 2), (x - 0.02, ys[level] - height(row["size_in"][0]) / 2 + 0.05), "up")
         sx, sy, sw, sh = boxes[f"enc{level + 1}"]
         arrow((sx + sw, sy), (x, ys[level]), "copy")
         right = triple(x, level, row["channels_in"], row["size_in"], row, f"u{level}", f"dec{level + 1}")

@@ -1,8 +1,8 @@
 """Parameter sliders that work live in a kernel *and* in the static book.
 
 :func:`parameter_slider` renders a figure for every combination of a few
-parameter values (e.g. the weight map's ``sigma`` x ``w0``, Fig. 3) once, when
-the cell runs. Displaying the result emits one output with two representations:
+parameter values (e.g. the weight map's ``sigma`` x ``w0``, Fig. 3) once.
+Displaying the result emits one output with two representations:
 
 * ``application/vnd.jupyter.widget-view+json``: a kernel-backed ipywidgets
   view (sliders + image) that Jupyter, JupyterLab, VS Code and Colab render;
@@ -13,8 +13,7 @@ the cell runs. Displaying the result emits one output with two representations:
   published HTML with no kernel. The book's ``_config.yml`` ranks ``text/html``
   above the widget view so the static site picks it.
 
-Not re-exported by ``unet_core``; use ``from unet_core import viz`` (which
-re-exports this module) so the package itself does not need ipywidgets.
+Not re-exported by ``unet_core`` (which needs no ipywidgets); use ``from unet_core import viz``.
 """
 from __future__ import annotations
 
@@ -112,16 +111,10 @@ class ParameterSlider:
         self._live = None
 
     def _sliders(self, widgets, continuous: bool) -> list:
-        return [
-            widgets.SelectionSlider(
-                options=[(lab, i) for i, lab in enumerate(self.labels[name])],
-                value=self.initial[k],
-                description=name,
-                continuous_update=continuous,
-                layout=widgets.Layout(width="420px"),
-            )
-            for k, name in enumerate(self.names)
-        ]
+        return [widgets.SelectionSlider(options=[(lab, i) for i, lab in enumerate(self.labels[name])],
+                                        value=self.initial[k], description=name, continuous_update=continuous,
+                                        layout=widgets.Layout(width="420px"))
+                for k, name in enumerate(self.names)]
 
     def _header(self, widgets) -> list:
         return [widgets.HTML(f"<b>{html.escape(self.title)}</b>")] if self.title else []
