@@ -226,3 +226,20 @@ def test_save_checkpoint_is_atomic_on_failure(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, _net(), step=2)
     assert path.read_bytes() == before and sorted(p.name for p in Path(tmp_path).iterdir()) == ["h.pt"]
+
+
+def test_model_from_checkpoint_rebuilds_unet(tmp_path):
+    from unet_core.checkpoint import model_from_checkpoint
+    from unet_core.network import UNet
+
+    torch.manual_seed(0)
+    net = UNet(base_channels=2, depth=2, dropout=0.0)
+    save_checkpoint(tmp_path / "u.pt", net, step=0)
+    rebuilt = model_from_checkpoint(tmp_path / "u.pt")
+    assert isinstance(rebuilt, UNet) and rebuilt.config == net.config and not rebuilt.training
+    assert _same_weights(net, rebuilt)
+    with pytest.raises(ValueError, match=r"base_channels: checkpoint 2 vs model 4.*UNet\(in_channels=1, "):
+        load_checkpoint(tmp_path / "u.pt", UNet(base_channels=4, depth=2))
+    save_checkpoint(tmp_path / "plain.pt", nn.Conv2d(1, 2, 1))
+    with pytest.raises(ValueError, match="stores no model configuration"):
+        model_from_checkpoint(tmp_path / "plain.pt")

@@ -1,0 +1,116 @@
+"""Tests of the command line (unet_core.__main__), run in-process through main(argv)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from PIL import Image
+
+from unet_core.__main__ import main
+from unet_core.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from unet_core.data import normalize_image
+from unet_core.network import UNet
+from unet_core.tiling import predict_tiled
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "tiny.pt"
+    save_checkpoint(path, UNet(base_channels=2, depth=2), step=0)
+    return path
+
+
+@pytest.fixture
+def gray_image(tmp_path):
+    image = np.random.default_rng(0).integers(0, 256, size=(37, 50)).astype(np.uint8)
+    Image.fromarray(image).save(tmp_path / "in.png")
+    tifffile.imwrite(tmp_path / "in.tif", image)
+    return image
+
+
+def _expected_probs(checkpoint, image):
+    return predict_tiled(model_from_checkpoint(checkpoint), normalize_image(image), device="cpu")
+
+
+def test_predict_round_trip_npy_png_tiff(tmp_path, tiny_checkpoint, gray_image, capsys):
+    expected = _expected_probs(tiny_checkpoint, gray_image)
+    for source in ("in.png", "in.tif"):
+        for out in ("p.npy", "p.png", "p.tiff"):
+            argv = ["predict", "-q", str(tmp_path / source), "-o", str(tmp_path / out),
+                    "--checkpoint", str(tiny_checkpoint), "--device", "cpu"]
+            assert main(argv) == 0
+        probs = np.load(tmp_path / "p.npy")
+        assert probs.dtype == np.float32 and probs.shape == (2, 37, 50)
+        np.testing.assert_allclose(probs, expected, atol=1e-5)
+        labels = tifffile.imread(tmp_path / "p.tiff")
+        assert labels.dtype == np.uint8 and np.array_equal(labels, probs.argmax(0))
+        png = np.asarray(Image.open(tmp_path / "p.png"))
+        assert png.dtype == np.uint8 and np.array_equal(png, labels * 255)
+    assert "predict:" in capsys.readouterr().out
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_predict_unknown_suffix_fails_before_any_work(tmp_path, capsys):
+    argv = ["predict", str(tmp_path / "missing.png"), "-o", str(tmp_path / "out.jpg"),
+            "--checkpoint", str(tmp_path / "missing.pt")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "unknown suffix '.jpg'; use one of .npy, .png, .tif, .tiff" in err
+    assert not (tmp_path / "out.jpg").exists()
+
+
+def test_predict_missing_files(tmp_path, tiny_checkpoint, gray_image, capsys):
+    assert main(["predict", str(tmp_path / "nope.tif"), "-o", str(tmp_path / "o.npy"),
+                 "--checkpoint", str(tiny_checkpoint)]) == 2
+    assert "IMAGE" in capsys.readouterr().err and not (tmp_path / "o.npy").exists()
+    assert main(["predict", str(tmp_path / "in.png"), "-o", str(tmp_path / "o.npy"),
+                 "--checkpoint", str(tmp_path / "nope.pt")]) == 2
+    assert "checkpoint" in capsys.readouterr().err and not (tmp_path / "o.npy").exists()
+
+
+def test_bad_arguments_exit_2():
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--data", "mnist"])
+    assert info.value.code == 2
+
+
+def test_train_then_resume(tmp_path, capsys):
+    ckpt = tmp_path / "s.pt"
+    base = ["train", "-q", "--data", "synthetic", "--base-channels", "2", "--depth", "2", "--tile-size", "44",
+            "--device", "cpu", "--checkpoint", str(ckpt)]
+    assert main([*base, "--iterations", "2"]) == 0
+    assert load_checkpoint(ckpt)["step"] == 2
+    assert main([*base, "--iterations", "3"]) == 2
+    assert "exists; pass --resume" in capsys.readouterr().err
+    assert main([*base, "--iterations", "3", "--resume"]) == 0
+    ckpt_data = load_checkpoint(ckpt)
+    assert ckpt_data["step"] == 3 and ckpt_data["model_config"]["base_channels"] == 2
+    assert "train: synthetic, 3 steps" in capsys.readouterr().out
+
+
+def test_train_invalid_tile_size_is_one_line(tmp_path, capsys):
+    argv = ["train", "-q", "--base-channels", "2", "--depth", "2", "--tile-size", "45", "--iterations", "1",
+            "--device", "cpu", "--checkpoint", str(tmp_path / "x.pt")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("unet-core train: error:") and err.count("\n") == 1 and "45" in err
+
+
+def test_demo_writes_labelled_png(tmp_path, capsys):
+    out = tmp_path / "demo" / "demo.png"
+    assert main(["demo", "-q", "-o", str(out), "--iterations", "2", "--device", "cpu"]) == 0
+    png = Image.open(out)
+    assert png.size == (3 * 768 + 2 * 8, 768 + 20)
+    text = capsys.readouterr().out
+    assert "pixel error" in text and str(out) in text
+
+
+def test_module_entry_point_help():
+    done = subprocess.run([sys.executable, "-m", "unet_core", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "{demo,train,predict}" in done.stdout

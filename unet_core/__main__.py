@@ -1,0 +1,269 @@
+"""Command line: ``python -m unet_core {demo,train,predict}`` (also installed as ``unet-core``).
+
+``demo``     a one-minute smoke run on synthetic EM-like data: train a narrow U-Net,
+             predict a larger synthetic image tile by tile, write input | prediction | truth.
+``train``    train on synthetic data or a converted real dataset, with checkpoints and --resume.
+``predict``  segment a TIFF/PNG image with a checkpoint; .npy (probabilities), .png or .tif (labels).
+
+User errors are reported as one line on stderr with exit status 2 (set ``UNET_DEBUG=1``
+for the traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main"]
+
+OUTPUT_SUFFIXES = (".npy", ".png", ".tif", ".tiff")
+DATASETS = ("synthetic", "isbi2012", "phc-u373", "dic-hela")
+DEMO = {"base_channels": 8, "depth": 4, "tile_size": 188, "learning_rate": 0.003, "iterations": 200}
+
+
+class UserError(ValueError):
+    """A problem with the command line or its inputs (exit status 2)."""
+
+
+# --------------------------------------------------------------------------- data
+def _training_data(name: str, data_dir: str | None, seed: int):
+    """Return ``(images, targets, semantic)`` of a dataset; targets are class labels when semantic.
+
+    ISBI 2012 and the synthetic EM stand-in have class labels (1 = cell, 0 = membrane), the
+    CTC sets instance masks (gold truth for PhC-U373, silver truth for DIC-HeLa, the only
+    kind available here).
+    """
+    from . import data
+
+    if name == "synthetic":
+        from .synthetic import synthetic_em
+
+        image, labels, _ = synthetic_em((512, 512), seed=seed)
+        return [image], [labels], True
+    root = Path(data_dir) if data_dir else data.default_data_dir()
+    if not root.is_dir():
+        raise UserError(f"--data-dir {str(root)!r} is not a folder; run data_scripts/fetch.py or set UNET_DATA_DIR")
+    if name == "isbi2012":
+        images, labels = data.load_isbi2012(root).subset("train")
+        return list(images), list(labels), True
+    samples = data.load_ctc(name, root, truth="gt" if name == "phc-u373" else "st", split="train")
+    return [s.image for s in samples], [s.instances for s in samples], False
+
+
+def _tiles(name: str, data_dir: str | None, model, tile_size: int, seed: int, steps: int):
+    """TrainingTiles with one item per step (item i is deterministic in (seed, i) whatever the length)."""
+    from .data import TrainingTiles
+
+    images, targets, semantic = _training_data(name, data_dir, seed)
+    return TrainingTiles(images, targets, in_size=tile_size, out_size=model.output_size(tile_size), seed=seed,
+                         length=max(steps, len(images)), semantic=semantic)
+
+
+# --------------------------------------------------------------------------- image I/O
+def _read_image(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(f"IMAGE {str(path)!r} does not exist")
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        return np.asarray(tifffile.imread(path))
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return np.asarray(img.convert("L") if img.mode not in ("L", "I", "I;16", "F") else img)
+
+
+def _write_output(path: Path, probs: np.ndarray) -> None:
+    """npy: (K, H, W) float32 probabilities; png: labels * 255 // (K - 1); tif: labels 0..K-1."""
+    from ._utils import atomic_write
+
+    suffix = path.suffix.lower()
+    labels = probs.argmax(0).astype(np.uint8)  # (H, W)
+    if suffix == ".npy":
+
+        def save_npy(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:  # a handle: np.save would append ".npy" to the temporary name
+                np.save(handle, probs.astype(np.float32))
+
+        atomic_write(path, save_npy)
+    elif suffix == ".png":
+        from PIL import Image
+
+        scaled = (labels * (255 // max(probs.shape[0] - 1, 1))).astype(np.uint8)
+        atomic_write(path, lambda tmp: Image.fromarray(scaled).save(tmp, format="PNG"))
+    else:
+        import tifffile
+
+        atomic_write(path, lambda tmp: tifffile.imwrite(tmp, labels))
+
+
+def _check_output_suffix(path: Path) -> None:
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise UserError(f"-o {str(path)!r} has an unknown suffix {path.suffix!r}; use one of {', '.join(OUTPUT_SUFFIXES)}")
+
+
+def _panel_png(path: Path, panels: list[tuple[str, np.ndarray]]) -> None:
+    """Write panels (title, (H, W) array in [0, 1]) side by side with titles above, atomically."""
+    from PIL import Image, ImageDraw
+
+    from ._utils import atomic_write
+
+    h, w = panels[0][1].shape
+    gap, head = 8, 20
+    canvas = Image.new("L", (len(panels) * w + (len(panels) - 1) * gap, h + head), color=255)
+    draw = ImageDraw.Draw(canvas)
+    for i, (title, array) in enumerate(panels):
+        x = i * (w + gap)
+        canvas.paste(Image.fromarray((np.clip(array, 0, 1) * 255).astype(np.uint8)), (x, head))
+        draw.text((x + 2, 4), title, fill=0)
+    atomic_write(path, lambda tmp: canvas.save(tmp, format="PNG"))
+
+
+# --------------------------------------------------------------------------- commands
+def _demo(args) -> int:
+    import torch
+
+    from .data import normalize_image
+    from .metrics import pixel_error
+    from .network import UNet
+    from .synthetic import synthetic_em
+    from .tiling import predict_tiled
+    from .train import TrainConfig, train
+
+    out = Path(args.output)
+    if out.suffix.lower() != ".png":
+        raise UserError(f"-o {str(out)!r} must end in .png")
+    start = time.perf_counter()
+    torch.manual_seed(args.seed)
+    model = UNet(base_channels=DEMO["base_channels"], depth=DEMO["depth"])
+    tiles = _tiles("synthetic", None, model, DEMO["tile_size"], args.seed, args.iterations)
+    config = TrainConfig(learning_rate=DEMO["learning_rate"], iterations=args.iterations, seed=args.seed,
+                         device=args.device)
+    result = train(model, tiles, config, progress=not args.quiet)
+    image, truth, _ = synthetic_em((768, 768), seed=args.seed + 1)  # a larger, unseen synthetic image
+    probs = predict_tiled(model, normalize_image(image), device=args.device)  # (2, H, W)
+    prediction = probs.argmax(0)  # (H, W): 1 = cell, 0 = membrane
+    error = float((prediction != truth).mean())
+    isbi = pixel_error(probs[1], truth)
+    _panel_png(out, [("synthetic input", image), ("prediction (synthetic)", prediction.astype(float)),
+                     ("truth (synthetic)", truth.astype(float))])
+    print(f"demo: {result.step} steps, loss {np.mean(result.losses[:10]):.3f} -> {np.mean(result.losses[-10:]):.3f}; "
+          f"synthetic test image {image.shape[0]}x{image.shape[1]}: pixel error {error:.4f} "
+          f"(misclassified fraction), ISBI pixel error {isbi:.4f}; {time.perf_counter() - start:.0f} s; wrote {out}")
+    return 0
+
+
+def _train(args) -> int:
+    import torch
+
+    from .network import UNet
+    from .train import TrainConfig, train
+
+    ckpt = Path(args.checkpoint or f"checkpoints/{args.data}.pt")
+    if ckpt.exists() and not args.resume:
+        raise UserError(f"--checkpoint {str(ckpt)!r} exists; pass --resume to continue it or choose another path")
+    torch.manual_seed(args.seed)
+    model = UNet(base_channels=args.base_channels, depth=args.depth)
+    amp = {"auto": "auto", "on": True, "off": False}[args.amp]
+    config = TrainConfig(learning_rate=args.lr, iterations=args.iterations, seed=args.seed, device=args.device,
+                         amp=amp, checkpoint_every=args.checkpoint_every)
+    tiles = _tiles(args.data, args.data_dir, model, args.tile_size, args.seed, args.iterations)
+    result = train(model, tiles, config, checkpoint_path=ckpt, resume=args.resume, progress=not args.quiet)
+    last = np.mean(result.losses[-10:]) if result.losses else float("nan")
+    print(f"train: {args.data}, {result.step} steps, mean loss of the last 10 steps {last:.4f}; checkpoint {ckpt}")
+    return 0
+
+
+def _predict(args) -> int:
+    from .checkpoint import model_from_checkpoint
+    from .data import normalize_image
+    from .tiling import predict_tiled
+
+    out = Path(args.output)
+    _check_output_suffix(out)  # before any work
+    image = _read_image(Path(args.image))
+    model = model_from_checkpoint(args.checkpoint)
+    probs = predict_tiled(model, normalize_image(image), tile_size=args.tile_size, device=args.device,
+                          tta=args.tta, progress=not args.quiet)
+    _write_output(out, probs)
+    print(f"predict: {args.image} {image.shape} -> {out} ({'probabilities' if out.suffix == '.npy' else 'labels'})")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+def _parser() -> argparse.ArgumentParser:
+    from .train import TrainConfig
+
+    parser = argparse.ArgumentParser(prog="unet-core", description=__doc__.split("\n")[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", parents=[common], help="one-minute synthetic smoke run writing input | prediction | truth")
+    demo.add_argument("-o", "--output", default="demo_out/demo.png", help="PNG to write (default %(default)s)")
+    demo.add_argument("--iterations", type=int, default=DEMO["iterations"], help="SGD steps (default %(default)s)")
+    demo.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default %(default)s)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of data, weights and dropout (default %(default)s)")
+    demo.set_defaults(func=_demo)
+
+    tr = sub.add_parser("train", parents=[common], help="train a U-Net (Sec. 3) and write a checkpoint")
+    tr.add_argument("--data", choices=DATASETS, default="synthetic")
+    tr.add_argument("--data-dir", help="converted datasets (default $UNET_DATA_DIR, else ./data)")
+    tr.add_argument("--iterations", type=int, default=TrainConfig.iterations)
+    tr.add_argument("--base-channels", type=int, default=64, help="channels of the first level (paper: 64)")
+    tr.add_argument("--depth", type=int, default=5, help="levels including the bottom one (paper: 5)")
+    tr.add_argument("--tile-size", type=int, default=572, help="input tile size (paper: 572)")
+    tr.add_argument("--lr", type=float, default=TrainConfig.learning_rate, help="learning rate (default %(default)s)")
+    tr.add_argument("--device", default="auto")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--amp", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: on GPU)")
+    tr.add_argument("--checkpoint", help="checkpoint file (default checkpoints/DATA.pt)")
+    tr.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    tr.add_argument("--resume", action="store_true", help="continue from an existing --checkpoint")
+    tr.set_defaults(func=_train)
+
+    pr = sub.add_parser("predict", parents=[common], help="segment an image with a trained checkpoint")
+    pr.add_argument("image", help="input image (.tif, .tiff, .png, ...), one 2-D gray-value image")
+    pr.add_argument("-o", "--output", required=True,
+                    help=".npy: (K, H, W) float32 probabilities; .tif/.tiff: uint8 labels 0..K-1; "
+                         ".png: uint8 labels scaled by 255 // (K - 1) so that they are visible")
+    pr.add_argument("--checkpoint", required=True, help="checkpoint written by 'unet-core train'")
+    pr.add_argument("--tile-size", type=int, default=None, help="input tile size (default: automatic)")
+    pr.add_argument("--tta", action="store_true", help="average over the 8 flips/rotations")
+    pr.add_argument("--device", default="auto")
+    pr.set_defaults(func=_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 2 user error).
+
+    Parameters
+    ----------
+    argv : list of str or None
+        Arguments without the program name; None reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, OSError, FloatingPointError) as exc:
+        if os.environ.get("UNET_DEBUG") == "1":
+            raise
+        print(f"unet-core {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"unet-core {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
