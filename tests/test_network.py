@@ -169,9 +169,8 @@ def test_config_round_trip():
     assert net.border == 0 and net.stride == 4
 
 
-def test_he_init_std():
-    torch.manual_seed(1)
-    net = UNet()  # default: He init
+def test_he_init_std(paper_net):
+    net = paper_net  # default: He init
     conv = net.encoders[3][2]  # 512 -> 512, 3x3: 2.4 M weights, N = 4608
     assert conv.weight.std().item() == pytest.approx(math.sqrt(2 / (9 * 512)), rel=0.01)
     assert conv.weight.mean().abs().item() < 1e-3 * math.sqrt(2 / (9 * 512)) * 10
