@@ -5,19 +5,26 @@ One module per concept of the paper; everything public is re-exported here.
 ========================  =====================================================
 module                    paper
 ========================  =====================================================
-``network``               Fig. 1, Sec. 2: the network and its size arithmetic
+``network``               Fig. 1, Sec. 2: the network, He initialisation
+``sizes``                 Fig. 1: valid input sizes, output sizes, FLOPs
 ``tiling``                Fig. 2: overlap-tile prediction with mirror padding
 ``loss``                  Eq. 1: pixel-wise softmax + weighted cross-entropy
 ``train``                 Sec. 3: SGD, momentum 0.99, one large tile per batch
+``checkpoint``            atomic checkpoints, loaded with ``weights_only=True``
 ``weight_map``            Eq. 2, Fig. 3: separation-border weight map
 ``elastic``               Sec. 3.1: elastic deformation on a coarse grid
 ``elastic_torch``         Sec. 3.1: the same deformation, batched with grid_sample
-``augment``               Sec. 3.1: shift, rotation, flips, gray values, tiles
-``metrics``               Tables 1, 2: pixel/Rand error, V_rand, V_info, SEG
+``augment_ops``           Sec. 3.1: shift, rotation, flips, gray values
+``augment``               Sec. 3.1: one resampling for all of them, training tiles
+``metrics``               Table 1: pixel error, Rand error, V_rand, V_info
+``seg``                   Table 2: the Cell Tracking Challenge SEG measure (IoU)
 ``warping``               Table 1: warping error (simple points, Jain et al. 2010)
 ``synthetic``             synthetic stand-ins for tests and smoke runs
 ``data``                  readers of the converted datasets, torch Dataset
 ========================  =====================================================
+
+``viz`` and ``widgets`` (plots, static-site sliders, results records for the book) are
+not imported here; use ``from unet_core import viz``.
 """
 from __future__ import annotations
 
@@ -27,8 +34,8 @@ import importlib as _importlib
 # (Some modules share a name with their main function - ``weight_map``, ``train`` - so the
 # modules are looked up by name below, not through the package attributes.)
 _MODULES = (
-    "network", "tiling", "loss", "train", "weight_map", "elastic", "elastic_torch",
-    "augment", "metrics", "warping", "synthetic", "data",
+    "network", "sizes", "tiling", "loss", "train", "checkpoint", "weight_map", "elastic",
+    "elastic_torch", "augment_ops", "augment", "metrics", "seg", "warping", "synthetic", "data",
 )
 
 from .augment import *  # noqa: E402,F401,F403
