@@ -1,0 +1,311 @@
+"""Tests of overlap-tile prediction (paper Fig. 2): first pointwise and 3x3 test doubles whose
+exact output is known, then the real U-Net against one pass over the whole mirror-padded image."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from unet_core import tiling
+from unet_core.network import UNet
+from unet_core.tiling import estimate_tile_memory, mirror_pad, predict_tiled, reflect_index, tile_origins
+
+
+class Pointwise(torch.nn.Module):
+    """logits = weights @ x per pixel (a 1x1 convolution), then a fake border is cropped.
+
+    Every input size > 2 * border is valid; ``stride`` only constrains the tile origins.
+    """
+
+    def __init__(self, weights, border=0, stride=1, base_channels=None):
+        super().__init__()
+        self.w = torch.tensor(weights, dtype=torch.float32)  # (K, C)
+        self.num_classes, self.in_channels = self.w.shape
+        self.border, self.stride, self.base_channels, self.seen = border, stride, base_channels, []
+
+    def output_size(self, n):
+        return n - 2 * self.border
+
+    def input_size_for_output(self, n):
+        return n + 2 * self.border
+
+    def forward(self, x):
+        self.seen.append(tuple(x.shape))
+        y = torch.einsum("kc,bchw->bkhw", self.w.to(x.dtype), x)
+        b = self.border
+        return y[..., b:y.shape[-2] - b, b:y.shape[-1] - b]
+
+
+class Conv3(Pointwise):
+    """Valid 3x3 correlation with a fixed asymmetric kernel (border 1): logits [corr, 0]."""
+
+    kernel = np.array([[0.0, 1.0, 2.0], [-1.0, 0.5, 0.0], [3.0, 0.0, -2.0]], np.float32)
+
+    def __init__(self):
+        super().__init__([[1.0]] * 2, border=1)
+
+    def forward(self, x):
+        y = torch.nn.functional.conv2d(x, torch.from_numpy(self.kernel)[None, None])
+        return torch.cat([y, torch.zeros_like(y)], dim=1)
+
+
+class SizeDouble(Pointwise):
+    """The paper network's size arithmetic (depth 5, valid) with a cheap pointwise forward."""
+
+    def __init__(self):
+        super().__init__([[1.0], [0.0]], border=92, stride=16, base_channels=64)
+        self.net = UNet(base_channels=1)
+
+    def output_size(self, n):
+        return self.net.output_size(n)
+
+    def input_size_for_output(self, n):
+        return self.net.input_size_for_output(n)
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x.astype(np.float64)))
+
+
+def brute_reflect(i, n):
+    """Unfold the mirror one reflection at a time."""
+    if n == 1:
+        return 0
+    while not 0 <= i < n:
+        i = -i if i < 0 else 2 * (n - 1) - i
+    return i
+
+
+def whole_padded_pass(net, image):
+    """Reference: ONE forward pass over the whole image mirror-padded to a valid size."""
+    h, w = image.shape[-2:]
+    b = net.border
+    pad = ((b, net.input_size_for_output(h) - h - b), (b, net.input_size_for_output(w) - w - b))
+    x = torch.from_numpy(np.ascontiguousarray(mirror_pad(image, pad), np.float32))
+    with torch.inference_mode():
+        return torch.softmax(net(x.reshape(1, -1, *x.shape[-2:])), dim=1)[0, :, :h, :w].numpy()
+
+
+@pytest.fixture(scope="module")
+def small_unet():
+    torch.manual_seed(0)
+    return UNet(base_channels=2).eval()  # He init, the paper's depth 5, border 92
+
+
+# ---------------------------------------------------------------- mirror padding
+@pytest.mark.parametrize("n", [1, 2, 3, 7])
+def test_reflect_index_matches_np_pad_and_brute_force(n):
+    idx = np.arange(-40, n + 40)
+    got = reflect_index(idx, n)
+    assert got.tolist() == [brute_reflect(i, n) for i in idx]
+    np.testing.assert_array_equal(got, np.pad(np.arange(n), 40, mode="reflect"))
+
+
+def test_mirror_pad_matches_np_pad_for_pads_larger_than_image(rng):
+    image = rng.standard_normal((3, 7, 5)).astype(np.float32)
+    pad = ((9, 2), (0, 13))
+    got = mirror_pad(image, pad)
+    np.testing.assert_array_equal(got, np.pad(image, ((0, 0), *pad), mode="reflect"))
+    i, j = 15, 17  # padded coordinates -> source pixel by the formula
+    assert got[1, i, j] == image[1, brute_reflect(i - 9, 7), brute_reflect(j, 5)]
+    assert mirror_pad(image[0], 4).shape == (15, 13)
+
+
+def test_mirror_pad_rejects_bad_arguments():
+    with pytest.raises(ValueError, match=r"pad must be non-negative, got \(\(1, -1\), \(0, 0\)\)"):
+        mirror_pad(np.ones((4, 4)), ((1, -1), (0, 0)))
+    with pytest.raises(ValueError, match="image must be a non-empty"):
+        mirror_pad(np.ones(4), 1)
+
+
+def test_tile_origins_stay_on_the_stride_grid_and_cover():
+    assert tile_origins(1000, 388, 16) == [0, 384, 624]
+    assert tile_origins(300, 388, 16) == [0]
+    for length, out_tile, stride in [(1000, 388, 16), (701, 20, 4), (97, 7, 1), (389, 388, 16)]:
+        origins = tile_origins(length, out_tile, stride)
+        assert all(o % stride == 0 for o in origins)
+        covered = np.zeros(length + out_tile, bool)
+        for o in origins:
+            covered[o:o + out_tile] = True
+        assert covered[:length].all() and origins[-1] < length and origins[-1] + out_tile - length < stride
+    with pytest.raises(ValueError, match="output tiles of 12 px are smaller than the stride 16"):
+        tile_origins(100, 12, 16)
+
+
+# ---------------------------------------------------------------- placement with test doubles
+@pytest.mark.parametrize("border,stride,tile", [(0, 1, 5), (3, 1, 13), (3, 4, (16, 11)), (92, 16, 200)])
+def test_pointwise_model_gives_exact_placement_and_full_coverage(rng, border, stride, tile):
+    image = rng.standard_normal((37, 23)).astype(np.float32)
+    out = np.full((2, 37, 23), np.nan, np.float32)
+    model = Pointwise([[1.0], [0.0]], border=border, stride=stride)
+    got = predict_tiled(model, image, tile_size=tile, batch_size=3, device="cpu", out=out)
+    assert got is out and not np.isnan(out).any()
+    np.testing.assert_allclose(got[0], sigmoid(image), atol=1e-6)
+    np.testing.assert_allclose(got.sum(0), 1, atol=1e-6)
+    assert len(model.seen) > 1 or border == 92
+
+
+def test_asymmetric_3x3_model_matches_scipy_mirror_correlation(rng):
+    image = rng.standard_normal((37, 23)).astype(np.float32)
+    got = predict_tiled(Conv3(), image, tile_size=9, batch_size=4, device="cpu")  # 6 x 4 tiles of 7 px
+    ref = ndimage.correlate(image.astype(np.float64), Conv3.kernel.astype(np.float64), mode="mirror")
+    np.testing.assert_allclose(got[0], sigmoid(ref), atol=1e-5)
+
+
+def test_multichannel_and_integer_input(rng):
+    image = rng.integers(0, 4, (3, 19, 26)).astype(np.uint8)
+    got = predict_tiled(Pointwise([[1.0, 2.0, -1.0], [0, 0, 0]], border=2), image, tile_size=10, device="cpu")
+    x = image.astype(np.float64)
+    np.testing.assert_allclose(got[0], sigmoid(x[0] + 2 * x[1] - x[2]), atol=1e-6)
+    assert got.dtype == np.float32 and got.shape == (2, 19, 26)
+
+
+def test_same_padding_model_writes_the_central_crop(rng):
+    image = rng.standard_normal((40, 33)).astype(np.float32)
+    model = Pointwise([[1.0], [0.0]], border=0, stride=4)
+    got = predict_tiled(model, image, tile_size=20, margin=5, device="cpu")
+    np.testing.assert_allclose(got[0], sigmoid(image), atol=1e-6)
+    assert set(model.seen) == {(1, 1, 20, 20)}
+
+
+def test_memmap_input_and_memmap_output(tmp_path, rng):
+    data = rng.standard_normal((2, 45, 31)).astype(np.float32)
+    image = np.lib.format.open_memmap(tmp_path / "image.npy", mode="w+", dtype=np.float32, shape=data.shape)
+    image[:] = data
+    image.flush()
+    image = np.load(tmp_path / "image.npy", mmap_mode="r")
+    out = np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=np.float32, shape=(2, 45, 31))
+    model = Pointwise([[1.0, -1.0], [0.0, 0.0]], border=4)
+    predict_tiled(model, image, tile_size=16, out=out, device="cpu")
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy")[0], sigmoid(data[0] - data[1]), atol=1e-6)
+
+
+# ---------------------------------------------------------------- test-time augmentation
+def test_tta_on_rotation_invariant_model_equals_plain(rng):
+    image = rng.standard_normal((21, 30)).astype(np.float32)
+    model = Pointwise([[1.5], [0.0]], border=2)
+    np.testing.assert_allclose(predict_tiled(model, image, 11, tta=True, device="cpu"),
+                               predict_tiled(model, image, 11, device="cpu"), atol=1e-6)
+
+
+def test_tta_inverts_each_transform(rng):
+    image = rng.standard_normal((21, 30)).astype(np.float32)
+    got = predict_tiled(Conv3(), image, tile_size=(9, 13), tta=True, device="cpu")
+    kernels = [np.rot90(k, r) for k in (Conv3.kernel, Conv3.kernel[:, ::-1]) for r in range(4)]
+    ref = np.mean([sigmoid(ndimage.correlate(image.astype(np.float64), k.astype(np.float64), mode="mirror"))
+                   for k in kernels], axis=0)
+    np.testing.assert_allclose(got[0], ref, atol=1e-5)
+    plain = predict_tiled(Conv3(), image, tile_size=(9, 13), device="cpu")
+    assert np.abs(plain - got).max() > 0.05  # the kernel is not symmetric, so TTA changes the result
+
+
+# ---------------------------------------------------------------- the real U-Net
+@pytest.mark.slow  # ~3 s quiet, 14 s on the shared 2-core machine
+def test_unet_tiles_equal_one_pass_over_the_whole_padded_image(small_unet, rng):
+    image = rng.standard_normal((1000, 701)).astype(np.float32)
+    got = predict_tiled(small_unet, image, tile_size=380, batch_size=2, device="cpu")  # 6 x 4 tiles
+    ref = whole_padded_pass(small_unet, image)
+    assert got.shape == (2, 1000, 701) and ref[0].std() > 0.05  # not saturated
+    np.testing.assert_allclose(got, ref, atol=1e-4)
+
+
+def test_tiles_off_the_stride_grid_would_show_seams(small_unet, rng, monkeypatch):
+    """Negative control: origins every 196 px (not a multiple of 16) break the equality."""
+    image = rng.standard_normal((300, 200)).astype(np.float32)
+    ref = whole_padded_pass(small_unet, image)
+    np.testing.assert_allclose(predict_tiled(small_unet, image, 380, device="cpu"), ref, atol=1e-4)
+    monkeypatch.setattr(tiling, "tile_origins", lambda length, out_tile, stride: list(range(0, length, out_tile)))
+    assert np.abs(predict_tiled(small_unet, image, 380, device="cpu") - ref).max() > 1e-3
+
+
+def test_shallow_unet_many_tiles_and_rectangular_tiles(rng):
+    torch.manual_seed(1)
+    net = UNet(base_channels=4, depth=3).eval()  # border 20, stride 4
+    image = rng.standard_normal((97, 61)).astype(np.float32)
+    got = predict_tiled(net, image, tile_size=(64, 68), batch_size=5, device="cpu")
+    np.testing.assert_allclose(got, whole_padded_pass(net, image), atol=1e-4)
+
+
+def test_image_smaller_than_the_border(small_unet, rng):
+    image = rng.standard_normal((10, 10)).astype(np.float32)
+    got = predict_tiled(small_unet, image, device="cpu")
+    np.testing.assert_allclose(got, whole_padded_pass(small_unet, image), atol=1e-5)
+
+
+def test_same_padding_unet_runs_and_restores_training_mode(rng):
+    net = UNet(base_channels=2, depth=3, padding="same")
+    assert net.training
+    got = predict_tiled(net, rng.standard_normal((50, 45)).astype(np.float32), tile_size=64, device="cpu")
+    assert got.shape == (2, 50, 45) and net.training
+    np.testing.assert_allclose(got.sum(0), 1, atol=1e-5)
+
+
+def test_bf16_channels_last_agrees_with_fp32(rng):
+    torch.manual_seed(2)
+    net = UNet(base_channels=4, depth=3).eval()
+    image = rng.standard_normal((70, 50)).astype(np.float32)
+    ref = predict_tiled(net, image, device="cpu")
+    fast = predict_tiled(net, image, device="cpu", dtype=torch.bfloat16, channels_last=True)
+    assert np.abs(fast - ref).max() < 0.05 and (fast.argmax(0) == ref.argmax(0)).mean() > 0.97
+
+
+# ---------------------------------------------------------------- tile size
+def test_auto_tile_size_512_image_is_one_700_pass():
+    model = SizeDouble()
+    predict_tiled(model, np.zeros((512, 512), np.float32), device="cpu")
+    assert model.seen == [(1, 1, 700, 700)]
+
+
+def test_auto_tile_size_respects_the_memory_budget():
+    model = SizeDouble()
+    predict_tiled(model, np.zeros((900, 40), np.float32), memory_budget_mb=500, batch_size=2, device="cpu")
+    (b, c, th, tw), *_ = model.seen
+    assert estimate_tile_memory(model, (th, th), 2) <= 500 * 2**20 < estimate_tile_memory(model, (th + 16,) * 2, 2)
+    assert (th, tw) == (412, 236)  # budget: 6 * 64 * 2 * 4 B * 412^2 = 498 MiB; width capped: output 52 >= 40
+
+
+def test_invalid_tile_sizes(small_unet):
+    image = np.zeros((30, 30), np.float32)
+    with pytest.raises(ValueError, match="^tile_size=500 is not a valid input size; nearest valid sizes are 492 and 508$"):
+        predict_tiled(small_unet, image, tile_size=500)
+    with pytest.raises(ValueError, match="tile_size=150 is too small; the smallest usable input size is 204"):
+        predict_tiled(small_unet, image, tile_size=(572, 150))
+    with pytest.raises(TypeError, match="tile_size must be an int or a pair of ints"):
+        predict_tiled(small_unet, image, tile_size=572.0)
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "image,exc,message",
+    [
+        (np.zeros((8, 8), bool), TypeError, "image must have an integer or floating dtype, got bool"),
+        (np.zeros((8, 8), complex), TypeError, "image must have an integer or floating dtype, got complex128"),
+        (np.zeros((8, 8), object), TypeError, "image must have an integer or floating dtype, got object"),
+        (np.array([[0, np.nan], [np.inf, 1]]), ValueError, r"image must be finite, but 2 pixel\(s\) are NaN or inf"),
+        (np.zeros((0, 8), np.float32), ValueError, r"image must not be empty, got shape \(0, 8\)"),
+        (np.zeros((1, 1, 8, 8), np.float32), ValueError, "image must have shape .* got ndarray of shape .1, 1, 8, 8.*"
+                                                         "call predict_tiled once per image"),
+        (np.zeros((3, 8, 8), np.float32), ValueError, r"image has 3 channel\(s\) .* but model.in_channels=1"),
+        (torch.zeros(8, 8), TypeError, r"image must be a numpy array .* got Tensor; use tensor.cpu\(\).numpy\(\)"),
+    ],
+)
+def test_bad_images_raise_clear_errors(image, exc, message):
+    with pytest.raises(exc, match=message):
+        predict_tiled(Pointwise([[1.0], [0.0]]), image, tile_size=5)
+
+
+def test_non_finite_pixel_in_a_large_memmap_is_found(tmp_path, monkeypatch):
+    monkeypatch.setattr(tiling, "_FINITE_CHUNK", 100)  # check 10 rows at a time
+    image = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float32, shape=(40, 10))
+    image[33, 4] = np.nan
+    with pytest.raises(ValueError, match=r"1 pixel\(s\) are NaN or inf.*\(counted in rows 30..39"):
+        predict_tiled(Pointwise([[1.0], [0.0]]), image, tile_size=5)
+
+
+def test_bad_batch_size_and_out():
+    model, image = Pointwise([[1.0], [0.0]]), np.zeros((6, 7), np.float32)
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        predict_tiled(model, image, batch_size=0)
+    with pytest.raises(ValueError, match=r"out must be a writeable float ndarray of shape \(2, 6, 7\)"):
+        predict_tiled(model, image, out=np.zeros((2, 7, 6), np.float32))
