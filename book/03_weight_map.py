@@ -117,6 +117,7 @@ target = uc.foreground_with_borders(instances)  # (H, W) bool, Fig. 3c
 weights = uc.weight_map(instances, w0=W0, sigma=SIGMA)  # (H, W) float32, Fig. 3d (w_c 'balanced')
 crop = crop_around(border if border.any() else instances > 0, 128)
 tag = " (SYNTHETIC)" if synthetic else ""
+where = source if synthetic else f"{source}, frame {frame_id}"
 
 
 def fig3(image, instances, target, weights, crop, title):
@@ -138,7 +139,7 @@ def fig3(image, instances, target, weights, crop, title):
     return fig
 
 
-fig3(image, instances, target, weights, crop, f"{source}, frame {frame_id}, 128 x 128 crop{tag}")
+fig3(image, instances, target, weights, crop, f"{where}, 128 x 128 crop{tag}")
 plt.show()
 
 # %% [markdown]
@@ -184,7 +185,7 @@ for ax, (m, t) in zip(axes, [(w_class, "class balancing w_c"), (w_border, "borde
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ax.set_title(t, fontsize=9)
     ax.axis("off")
-fig.suptitle(f"The two terms of Eq. 2, {frame_id}{tag}", fontsize=10)
+fig.suptitle(f"The two terms of Eq. 2, {where}{tag}", fontsize=10)
 fig.tight_layout()
 plt.show()
 
@@ -211,7 +212,7 @@ def render(sigma, w0):
 
 
 viz.parameter_slider(render, {"sigma": SIGMAS, "w0": W0S}, initial={"sigma": SIGMA, "w0": W0},
-                     title=f"Weight map (Eq. 2), {source}, frame {frame_id}")
+                     title=f"Weight map (Eq. 2), {where}")
 
 # %% [markdown]
 # ## Correctness and speed
@@ -302,7 +303,7 @@ if hela:
 
 # %%
 result = {
-    "data": source + ("" if synthetic else f", frame {frame_id}"),
+    "data": where,
     "w0": W0,
     "sigma [px]": SIGMA,
     "cells in the frame": int(len(np.unique(instances)) - 1),

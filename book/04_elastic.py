@@ -30,7 +30,7 @@
 # the other augmentations of `unet_core.augment`.
 
 # %% tags=["parameters"]
-SCALE = "smoke"  # "smoke": alignment checked on 1 slice; "cpu"/"full": on all 30 ISBI training slices
+SCALE = "smoke"  # "smoke": alignment checked on 1 slice; "cpu"/"full": on the 25 slices of the ISBI training split
 DEVICE = "auto"  # unused: the numpy back-end is shown (unet_core.elastic_torch is the batched GPU one)
 SEED = 0
 DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
@@ -179,7 +179,7 @@ plt.show()
 # **Alignment, measured.** Membranes are dark. If the deformed labels sit on the deformed image, the mean
 # gray value under the deformed membrane label stays as dark as it was before; with labels deformed by a
 # *different* random field, the contrast collapses. At `cpu`/`full` scale this is averaged over all
-# training slices, each with its own random field.
+# slices of the training split, each with its own random field.
 
 # %%
 def membrane_contrast(img, lbl):
