@@ -162,8 +162,10 @@ print(f"U-Net: {uc.count_parameters(model):,} parameters, {S['tile']} -> {out_si
 run_name = (f"{SCALE}-{'synthetic' if synthetic else 'isbi'}-c{S['base_channels']}-d{S['depth']}"
             f"-t{S['tile']}-lr{S['learning_rate']}-s{SEED}.pt")
 checkpoint = Path(os.environ.get("UNET_RUNS_DIR") or "runs") / "06_isbi2012" / run_name  # *.pt: never committed
+on_gpu = device.type == "cuda"  # bf16 autocast (TrainConfig amp="auto") and channels-last on a GPU only
 config = uc.TrainConfig(learning_rate=S["learning_rate"], iterations=S["iterations"], seed=SEED,
-                        device=str(device), checkpoint_every=S["checkpoint_every"], num_workers=S["num_workers"])
+                        device=str(device), checkpoint_every=S["checkpoint_every"], num_workers=S["num_workers"],
+                        channels_last=on_gpu)
 start = time.perf_counter()
 # cpu/full continue an interrupted run from its checkpoint (and reuse a finished one); smoke always retrains
 result = uc.train(model, tiles, config, checkpoint_path=checkpoint, resume=SCALE != "smoke", progress=False)
@@ -174,7 +176,7 @@ print(f"loss: first 10 steps {losses[:10].mean():.3f}, last 10 steps {losses[-10
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3))
-ax.plot(losses, lw=0.6, alpha=0.4, label="per step (one tile)")
+ax.semilogy(losses, lw=0.6, alpha=0.4, label="per step (one tile)")
 k = max(1, min(25, len(losses) // 5))
 ax.plot(np.arange(k - 1, len(losses)), np.convolve(losses, np.ones(k) / k, mode="valid"), lw=1.6,
         label=f"running mean of {k}")
@@ -190,8 +192,8 @@ plt.show()
 
 # %%
 start = time.perf_counter()
-dtype = torch.bfloat16 if device.type == "cuda" else None
-prob = np.stack([uc.predict_tiled(model, uc.normalize_image(img), device=device, tta=S["tta"], dtype=dtype)[1]
+prob = np.stack([uc.predict_tiled(model, uc.normalize_image(img), device=device, tta=S["tta"],
+                                  dtype=torch.bfloat16 if on_gpu else None, channels_last=on_gpu)[1]
                  for img in val_x])  # (N, H, W): probability of cell
 predict_seconds = time.perf_counter() - start
 truth = val_y > 0  # (N, H, W), True = cell
@@ -217,7 +219,8 @@ PUBLISHED = [("", "** human values **", 0.000005, 0.0021, 0.0010),
              ("3.", "IDSIA [1]", 0.000420, 0.0504, 0.0613),
              ("4.", "DIVE", 0.000430, 0.0545, 0.0582),
              ("10.", "IDSIA-SCI", 0.000653, 0.0189, 0.1027)]
-where = "5 held-out training slices" if not synthetic else "SYNTHETIC held-out images"
+where = ("SYNTHETIC held-out images" if synthetic else f"{len(val_x)} held-out training slices"
+         + (f" (central {S['eval_crop']} px)" if S["eval_crop"] else ""))
 rows = [f"| **this run** | u-net, {SCALE} scale ({S['base_channels']} channels, {result.step} steps, "
         f"{viz.device_name(DEVICE)}), {where} | **{ours['warping']:.6f}** | **{ours['rand']:.4f}** | "
         f"**{ours['pixel']:.4f}** |"]
@@ -255,7 +258,7 @@ axes[3].set_title(f"truth; red: {topo.sum()} pixels left after warping\n(topolog
 for ax in axes:
     ax.axis("off")
 fig.suptitle(f"Held-out slice {i}, {SCALE} scale{TAG}", fontsize=10)
-fig.tight_layout()
+fig.tight_layout(rect=(0, 0, 1, 0.95))
 plt.show()
 
 # %%
