@@ -44,9 +44,6 @@ if "google.colab" in sys.modules:  # Colab only: install the package from the re
                     "unet-core @ git+https://github.com/unet-reproduced/unet-reproduced@main"], check=True)
 
 # %%
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -84,14 +81,13 @@ print(f"scale={SCALE}: {N_NETS} network(s) per initialisation, {TILE} x {TILE} i
 
 # %%
 def input_tile(data_dir) -> tuple[np.ndarray, str]:
-    """A TILE x TILE tile: an ISBI 2012 training slice (mirror-padded to 572) if present, else synthetic."""
-    root = Path(data_dir or os.environ.get("UNET_DATA_DIR") or "data")
-    for candidate in (root / "isbi2012" / "train-volume.tif", root / "isbi2012" / "train" / "train-volume.tif"):
-        if TILE == 572 and candidate.exists():
-            import tifffile
-
-            image = tifffile.imread(candidate)[0].astype(np.float32)  # (512, 512)
-            return np.pad(image, 30, mode="reflect"), f"ISBI 2012 training slice 0 ({candidate.name}, mirror-padded)"
+    """A TILE x TILE tile: ISBI 2012 training slice 0 (mirror-padded to 572) if converted, else synthetic."""
+    if TILE == 572:
+        try:
+            slice0 = uc.load_isbi2012(data_dir).train_images[0].astype(np.float32)  # (512, 512)
+            return np.pad(slice0, 30, mode="reflect"), "ISBI 2012 training slice 0 (mirror-padded to 572)"
+        except FileNotFoundError as err:
+            print(f"ISBI 2012 not found ({err.__class__.__name__}); using a synthetic image")
     image, _, _ = uc.synthetic_em((TILE, TILE), seed=SEED)
     return image, "SYNTHETIC EM-like image (unet_core.synthetic_em), not real data"
 

@@ -1,7 +1,7 @@
 """Regenerate the whole book with one command.
 
     python book/build.py [--scale smoke|cpu|full] [--jobs N] [--only 01_architecture ...]
-    python book/build.py --sync          # only rewrite book/*.ipynb from book/*.py
+    python book/build.py --sync [--only NAME ...]   # only rewrite book/*.ipynb from book/*.py
     python book/build.py --html-only     # re-stage config/markdown/static, re-run jupyter-book only
 
 Steps: (1) jupytext: every chapter ``book/<name>.py`` (percent format, the source
@@ -9,7 +9,8 @@ of truth) -> its paired, output-free ``book/<name>.ipynb`` (the Colab copy);
 (2) papermill: execute each chapter listed in ``_toc.yml`` with the parameters
 ``SCALE`` (and ``DEVICE``, ``SEED``, ``DATA_DIR`` when given) into
 ``_build/staging/book/`` (cwd ``book/``; numbers are recorded by
-``viz.record_results`` into ``book/results/``), the results page last, after
+``viz.record_results`` into ``book/results/``; ``$UNET_DATA_DIR`` defaults to
+``<repo>/data`` when that exists), the results page last, after
 all chapters; (3) ``jupyter-book build _build/staging -W`` with execution off
 -> ``_build/html``. Exit status is non-zero when any step fails.
 """
@@ -66,10 +67,12 @@ def paired_notebook(py: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def sync(book: Path = BOOK) -> list[Path]:
-    """Write ``book/<name>.ipynb`` for every chapter whose notebook differs; return those written."""
+def sync(book: Path = BOOK, only: list[str] | None = None) -> list[Path]:
+    """Write ``book/<name>.ipynb`` for every chapter (or those in ``only``) whose notebook differs; return them."""
     written = []
     for py in chapter_sources(book):
+        if only and py.stem not in only:
+            continue
         text = jupytext.writes(paired_notebook(py), fmt="ipynb")
         target = py.with_suffix(".ipynb")
         if not target.exists() or target.read_text() != text:
@@ -86,6 +89,8 @@ def run_notebook(src: Path, dst: Path, params: dict, log: Path, cwd: Path = BOOK
     for key, value in params.items():
         cmd += ["-p", key, str(value)] if not isinstance(value, str) else ["-r", key, value]
     env = dict(os.environ, UNET_RESULTS_DIR=str(results_dir), PYTHONWARNINGS="ignore")
+    if not env.get("UNET_DATA_DIR") and (ROOT / "data").is_dir():
+        env["UNET_DATA_DIR"] = str(ROOT / "data")  # chapters run in book/, where ./data would not be found
     with open(log, "w") as out:
         status = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     if status == 0:
@@ -149,13 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="chapters executed in parallel")
     ap.add_argument("--device", default=None, help="DEVICE parameter (default: the chapters' 'auto')")
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--data-dir", default=None, help="DATA_DIR parameter (default: UNET_DATA_DIR or ./data)")
-    ap.add_argument("--only", nargs="*", help="execute only these chapters (others are staged from earlier runs)")
+    ap.add_argument("--data-dir", default=None, help="DATA_DIR parameter (default: $UNET_DATA_DIR, else <repo>/data if present)")
+    ap.add_argument("--only", nargs="*", help="sync/execute only these chapters (others: staged by earlier runs)")
     ap.add_argument("--sync", action="store_true", help="only write the paired notebooks")
     ap.add_argument("--html-only", action="store_true", help="only run jupyter-book on the existing staging")
     args = ap.parse_args(argv)
 
-    written = sync()
+    written = sync(only=args.only)
     for path in written:
         print(f"synced {path.relative_to(ROOT)}")
     if args.sync:

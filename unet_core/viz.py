@@ -38,13 +38,24 @@ def results_dir() -> Path:
 
 
 def device_name(device: Any = "auto") -> str:
-    """Human-readable device, e.g. ``"cuda: NVIDIA H100 80GB HBM3"`` or ``"cpu: x86_64, 2 threads"``."""
+    """Human-readable device, e.g. ``"cuda: NVIDIA H100 80GB HBM3"`` or ``"cpu: AMD EPYC 9R14, 2 threads"``."""
     import torch
 
     dev = resolve_device(device)
     if dev.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(dev)}"
-    return f"{dev.type}: {platform.machine()}, {torch.get_num_threads()} threads"
+    return f"{dev.type}: {_cpu_model()}, {torch.get_num_threads()} threads"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _versions() -> dict:
