@@ -49,17 +49,18 @@ class TrainConfig:
         On an out-of-range or wrongly typed field (the message names it and the fix).
     """
 
-    # SGD step size. The paper gives none and the 2015 release ships no solver file.
-    # With the loss averaged over pixels (loss.py) and momentum 0.99 the effective
-    # step is lr / (1 - 0.99) = 100 * lr; 0.01 is the largest power-of-ten-ish value
-    # that trains the demo network stably from the paper's He initialisation
-    # (benchmarks/bench_train.py sweeps it), and 1e-2 * 388^2 ~ 1.5e3 would be the
-    # equivalent step for Caffe's un-normalised (summed) loss.
+    # SGD step size. The paper gives none, and the authors' 2015 release (phseg_v5-train.prototxt
+    # and weights) carries no solver settings we could find; their later Fiji plugin fine-tunes
+    # with Adam at 1e-5 on a summed loss, which does not carry over to SGD. With the loss averaged
+    # over pixels (loss.py) and momentum 0.99 the effective step is lr / (1 - 0.99) = 100 lr.
+    # 0.01 is what nnU-Net uses with the same momentum and a pixel-averaged loss, and it was the
+    # best of {1e-3, 3e-3, 1e-2, 3e-2} for a depth-5, 16-channel U-Net on synthetic EM (300 steps;
+    # 3e-2 diverged, as it did for the depth-4 demo network, whose best was 3e-3; bench_train.py).
     learning_rate: float = 0.01
     momentum: float = 0.99  # paper, Sec. 3: "a high momentum (0.99)"
     batch_size: int = 1  # paper, Sec. 3: "reduce the batch to a single image" (one large tile)
     iterations: int = 1000  # number of SGD steps (the paper does not give it)
-    weight_decay: float = 0.0  # L2 penalty; the paper uses none (dropout + augmentation regularise)
+    weight_decay: float = 0.0  # L2 penalty; the paper mentions none (it regularises by dropout + augmentation)
     seed: int = 0  # step k runs after torch.manual_seed(seed + k): dropout is reproducible
     device: str = "auto"  # "auto" = cuda, then mps, then cpu
     amp: bool | str = "auto"  # "auto": bf16 autocast on CUDA, off elsewhere; True: bf16 anywhere; False: fp32
@@ -279,7 +280,3 @@ def train(
     model.eval()
     return result
 
-
-# ``from .train import *`` in unet_core/__init__.py rebinds the name ``unet_core.train`` from this
-# module to this function, and __init__ then reads ``train.__all__``: give the function the list too.
-train.__all__ = __all__  # type: ignore[attr-defined]
