@@ -262,7 +262,7 @@ def test_auto_tile_size_respects_the_memory_budget():
     predict_tiled(model, np.zeros((900, 40), np.float32), memory_budget_mb=500, batch_size=2, device="cpu")
     (b, c, th, tw), *_ = model.seen
     assert estimate_tile_memory(model, (th, th), 2) <= 500 * 2**20 < estimate_tile_memory(model, (th + 16,) * 2, 2)
-    assert (th, tw) == (412, 236)  # budget: 6 * 64 * 2 * 4 B * 412^2 = 498 MiB; width capped: output 52 >= 40
+    assert (th, tw) == (396, 236)  # (6 * 64 + 32) * 2 * 4 B * 396^2 = 497 MiB; width capped: output 52 >= 40
 
 
 def test_invalid_tile_sizes(small_unet):
@@ -303,8 +303,14 @@ def test_non_finite_pixel_in_a_large_memmap_is_found(tmp_path, monkeypatch):
         predict_tiled(Pointwise([[1.0], [0.0]]), image, tile_size=5)
 
 
-def test_bad_batch_size_and_out():
+def test_bad_batch_size_out_dtype_and_margin():
     model, image = Pointwise([[1.0], [0.0]]), np.zeros((6, 7), np.float32)
+    with pytest.raises(ValueError, match="dtype must be None, torch.float32, torch.bfloat16 or torch.float16, got"):
+        predict_tiled(model, image, dtype=torch.int8)
+    with pytest.raises(ValueError, match="margin=-1 must be an int >= 0"):
+        predict_tiled(model, image, margin=-1)
+    with pytest.raises(ValueError, match="only applies to padding='same' models .*own border of 3 px"):
+        predict_tiled(Pointwise([[1.0], [0.0]], border=3), image, margin=4)
     with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
         predict_tiled(model, image, batch_size=0)
     with pytest.raises(ValueError, match=r"out must be a writeable float ndarray of shape \(2, 6, 7\)"):

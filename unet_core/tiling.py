@@ -100,9 +100,30 @@ def mirror_pad(image: np.ndarray, pad: int | tuple) -> np.ndarray:
 def tile_origins(length: int, out_tile: int, stride: int) -> list[int]:
     """Output-tile origins along one axis: multiples of ``stride`` covering ``0..length``.
 
-    The step is the largest multiple of ``stride`` not above ``out_tile``; the
-    last origin is the smallest multiple of ``stride`` whose tile reaches
-    ``length``, so every tile stays on the pooling grid of the padded image.
+    Parameters
+    ----------
+    length : int
+        Image height or width.
+    out_tile : int
+        Output tile side, ``tile - 2 * border``.
+    stride : int
+        Pooling stride of the network, ``2**(depth - 1)``.
+
+    Returns
+    -------
+    list of int
+        Origins in image coordinates (= padded coordinates of the input tiles).
+
+    Raises
+    ------
+    ValueError
+        If ``out_tile < stride`` (no step on the grid).
+
+    Notes
+    -----
+    Step ``s * floor(o / s)``; the last origin is the smallest multiple of ``s``
+    whose tile reaches ``length`` (it overhangs by ``< s`` px, read from the
+    mirror), so every tile stays on the pooling grid of the padded image.
 
     Examples
     --------
@@ -128,15 +149,38 @@ def _base_channels(model: Any) -> int:
 def estimate_tile_memory(model: Any, tile: tuple[int, int], batch_size: int = 1, bytes_per_value: int = 4) -> int:
     """Rough peak activation bytes of one forward pass over a batch of tiles.
 
+    Parameters
+    ----------
+    model : UNet or similar
+        Its ``base_channels`` (else the first Conv2d's output channels) is used.
+    tile : (th, tw)
+        Input tile size.
+    batch_size : int
+    bytes_per_value : int
+        4 for fp32, 2 for bf16/fp16.
+
+    Returns
+    -------
+    int
+        ``(6 * c0 + 32) * th * tw * batch_size * bytes_per_value``.
+
     Notes
     -----
     At level ``l`` a U-Net holds ``c0 2^l`` channels on ``1/4^l`` of the tile
     area ``A``: the skip connections sum to ``< 2 c0 A`` values, the top decoder
     level adds about ``4 c0 A`` (up-convolution, concatenation, convolution).
-    We use ``6 c0 A`` values per tile; measured peak-RSS growth of the paper's
-    network on CPU (torch 2.13, inference mode): 5.4 (572 px) to 5.8 (700 px).
+    The ``32 A`` covers the input and output tiles and oneDNN's channel padding
+    (narrow layers are stored as 8 or 16 channels). Measured peak-RSS growth on
+    CPU (torch 2.13, inference mode, fp32) in values per pixel: 58 (c0 = 4),
+    83 (8), 111 (16), 208 (32), 346 to 371 (64; model 56, 80, 128, 224, 416).
+
+    Examples
+    --------
+    >>> from unet_core.network import UNet
+    >>> estimate_tile_memory(UNet(), (700, 700)) // 2**20
+    777
     """
-    return int(6 * _base_channels(model) * tile[0] * tile[1] * batch_size * bytes_per_value)
+    return int((6 * _base_channels(model) + 32) * tile[0] * tile[1] * batch_size * bytes_per_value)
 
 
 def _ceil_valid(model: Any, n: int) -> int:
@@ -301,6 +345,12 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {fmt(batch_size)}")
+    if dtype not in (None, torch.float32, torch.bfloat16, torch.float16):
+        raise ValueError(f"dtype must be None, torch.float32, torch.bfloat16 or torch.float16, got {fmt(dtype)}")
+    if margin is not None and (model.border > 0 or isinstance(margin, bool) or not isinstance(margin, (int, np.integer))
+                               or margin < 0):
+        raise ValueError(f"margin={fmt(margin)} must be an int >= 0 and only applies to padding='same' models "
+                         f"(this model crops its own border of {model.border} px); leave margin=None")
     chw = _as_chw(image, int(model.in_channels))
     _, height, width = chw.shape
     k = int(model.num_classes)
