@@ -222,7 +222,8 @@ def tiled_logits_at(net, img, tile, origins):
     """Logits of output tiles at the given origins (both axes), later tiles overwriting earlier ones."""
     out = tile - 2 * net.border
     end = max(origins) + out
-    big = uc.mirror_pad(img, ((net.border, net.border + end - img.shape[0]), (net.border, net.border + end - img.shape[1])))
+    h, w = img.shape
+    big = uc.mirror_pad(img, ((net.border, net.border + end - h), (net.border, net.border + end - w)))
     z = np.zeros((net.num_classes, end, end), np.float32)
     with torch.inference_mode():
         for y in origins:

@@ -26,7 +26,7 @@
 # channels-last memory format).
 
 # %% tags=["parameters"]
-SCALE = "smoke"  # "smoke": CPU runs use base_channels=8, 1 repetition; "cpu"/"full": the paper's network, 3 reps
+SCALE = "smoke"  # "smoke": CPU runs use base_channels=8, 1 repetition; "cpu"/"full": the paper's network
 DEVICE = "auto"  # the GPU (if any) runs the paper's network at every scale
 SEED = 0
 DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
@@ -54,12 +54,13 @@ import torch
 import unet_core as uc
 from unet_core import viz
 
-REPEAT = {"smoke": 1, "cpu": 3, "full": 5}[SCALE]
+CPU_REPEAT = {"smoke": 1, "cpu": 3, "full": 2}[SCALE]  # timed repetitions (minimum reported) ...
+GPU_REPEAT = {"smoke": 3, "cpu": 5, "full": 10}[SCALE]  # ... the GPU ones take milliseconds
 CPU_WIDTH = {"smoke": 8, "cpu": 64, "full": 64}[SCALE]  # base_channels of the CPU runs; 64 = the paper's
 device = viz.resolve_device(DEVICE)
 devices = [torch.device("cpu")] + ([device] if device.type != "cpu" else [])
 data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
-print(f"scale={SCALE}, {REPEAT} timed repetition(s) after one warm-up")
+print(f"scale={SCALE}, {CPU_REPEAT} (CPU) / {GPU_REPEAT} (GPU) timed repetition(s) after one warm-up")
 print(f"python {platform.python_version()}, torch {torch.__version__}, unet_core {uc.__version__}, "
       f"numpy {np.__version__}")
 for dev in devices:
@@ -79,7 +80,8 @@ for dev in devices:
 #
 # The work is $F(700) = 493$ GFLOP for one pass and $4 F(572) = 1203$ GFLOP for the four tiles
 # (`uc.unet_flops`, multiply-adds counted twice): the **overlap-tile overhead** of the 572 tiling is the
-# ratio, 2.4x, because neighbouring input tiles overlap by $572 - 388 + 4 = 188$ px. A Titan at its fp32
+# ratio, 2.4x: 512 px need only a little more than one 388 px output tile, so the four input tiles
+# (origins 0 and 128 on each axis) overlap by 444 px and cover a 700 x 700 area 2.7 times. A Titan at its fp32
 # peak would need 0.1 s (one pass) and 0.27 s (four tiles) for this arithmetic; at a realistic 30 to 50 %
 # of peak (cuDNN of 2015) 0.2 to 0.9 s: "less than a second" is what the FLOPs predict.
 
@@ -130,14 +132,15 @@ for dev in devices:
         for tiling, tile_size in TILINGS.items():
             segment(net, raw, dev, tile_size, **mode)  # warm-up
             times = []
-            for _ in range(REPEAT):
+            for _ in range(CPU_REPEAT if dev.type == "cpu" else GPU_REPEAT):
                 if dev.type == "cuda":
                     torch.cuda.synchronize(dev)
                 start = time.perf_counter()
                 labels, probs = segment(net, raw, dev, tile_size, **mode)
                 times.append(time.perf_counter() - start)  # predict_tiled returns host arrays: synchronised
             outputs[dev.type, mode_name, tiling] = (labels, probs)
-            flops = uc.unet_flops(700 if tile_size is None else 572, base_channels=width) * (1 if tile_size is None else 4)
+            n_tiles, side = (1, 700) if tile_size is None else (4, tile_size)
+            flops = n_tiles * uc.unet_flops(side, base_channels=width)
             rows.append({"device": viz.device_name(dev), "base_channels": width, "mode": mode_name,
                          "tiling": tiling, "seconds": min(times), "GFLOP/s": flops / min(times) / 1e9})
             print(f"{rows[-1]['device']:<38} width {width:>2}  {mode_name:<21} {tiling:<17} "
@@ -177,7 +180,10 @@ def seconds(dev_type, mode, tiling):
 
 print(f"{'device':<38} {'width':>5} {'mode':<21} {'tiling':<17} {'seconds':>8}   paper (Titan, 2015)")
 for r in rows:
-    paper = "< 1 s (GPU, width 64)" if r["base_channels"] == 64 else "(narrow net: not comparable)"
+    if r["base_channels"] != 64:
+        paper = "- (narrow network: not comparable)"
+    else:
+        paper = "< 1 s" if r["device"].startswith("cuda") else "- (the claim is for a GPU)"
     print(f"{r['device']:<38} {r['base_channels']:>5} {r['mode']:<21} {r['tiling']:<17} {r['seconds']:8.3f}   {paper}")
 overhead = {dev.type: seconds(dev.type, "fp32", "four tiles (572)") / seconds(dev.type, "fp32", "one pass (700)")
             for dev in devices}
@@ -193,6 +199,7 @@ ax.axvline(1.0, color="k", ls="--", lw=1)
 ax.text(1.0, len(rows) - 0.6, " paper: < 1 s on a Titan (width 64)", va="bottom", fontsize=8)
 ax.set_yticks(range(len(rows)), labels_bar, fontsize=8)
 ax.set_xlabel("seconds to segment a 512 x 512 image")
+ax.set_title(f"End-to-end predict_tiled + argmax, this machine ({SCALE} scale, untrained network)", fontsize=9)
 ax.invert_yaxis()
 fig.tight_layout()
 plt.show()
@@ -233,8 +240,23 @@ def show_benchmark(name, max_rows=24):
     return doc
 
 
-tiling_bench = show_benchmark("tiling")
+tiling_bench = show_benchmark("tiling", max_rows=40)
 network_bench = show_benchmark("network")
+
+# %% [markdown]
+# Reading `network.json`: it times one forward pass of the paper's network over a 572 x 572 tile, in fp32
+# and in bf16 with channels-last. Scaled by the FLOPs, that predicts the time of the two tilings of a
+# 512 x 512 image on the benchmark's machine (forward passes only), to set beside the end-to-end times
+# measured above (same machine only if the device names agree).
+
+# %%
+if network_bench is not None:
+    modes = network_bench["results"]["modes"]
+    for mode_key, fwd in ((k, v["forward"]) for k, v in modes.items()):
+        per_572 = fwd["min_s"]
+        print(f"network.json, {mode_key}: {per_572:.2f} s per 572 tile -> predicted "
+              f"{per_572 * PAPER_FLOPS['one pass (700)'] / uc.unet_flops(572):.1f} s for one 700 pass, "
+              f"{4 * per_572:.1f} s for four 572 tiles (paper's network)")
 
 # %%
 result = {}
@@ -245,7 +267,8 @@ for dev in devices:
     result[f"{dev.type}: four 572 tiles / one 700 pass (time)"] = round(overhead[dev.type], 3)
     for tiling in TILINGS:
         result[f"{dev.type}, {tiling}: bf16 argmax agreement with fp32"] = agreement[dev.type, tiling][0]
-result["FLOP ratio four 572 tiles / one 700 pass"] = round(PAPER_FLOPS["four tiles (572)"] / PAPER_FLOPS["one pass (700)"], 3)
+flop_ratio = PAPER_FLOPS["four tiles (572)"] / PAPER_FLOPS["one pass (700)"]
+result["FLOP ratio four 572 tiles / one 700 pass"] = round(flop_ratio, 3)
 result["devices"] = [viz.device_name(dev) for dev in devices]
 gpu_key = next((k for k in result if k.startswith("cuda w64, fp32, four tiles")), None)
 published = {gpu_key or "seconds per 512 x 512 image (GPU)": "< 1 (NVidia Titan, 2015)"}
@@ -253,27 +276,31 @@ for key, value in result.items():
     print(f"{key:<62} {value}")
 recorded = viz.record_results("08_speed", result, scale=SCALE, device=DEVICE, published=published,
                               notes=f"untrained network; CPU runs with base_channels={CPU_WIDTH}; "
-                                    f"{REPEAT} repetition(s), minimum reported; input: {source}")
+                                    f"{CPU_REPEAT}/{GPU_REPEAT} repetition(s) (CPU/GPU), minimum reported; "
+                                    f"input: {source}")
 print(f"recorded in {recorded}")
 
 # %% [markdown]
 # ## What differs, and why
 #
-# * **The claim holds with a wide margin on any recent GPU**: the arithmetic (0.5 to 1.2 TFLOP per
-#   512 x 512 image, depending on the tiling) is a fraction of a second of a 2015 GPU and a few
-#   hundredths of a second of a current one; bf16 halves it again on GPUs with tensor cores. The table
-#   above says what this machine does; the results page collects the runs of all scales.
-# * **On a CPU it is seconds, not less than one**: a 2-core laptop-class CPU does roughly 20 to 60
-#   GFLOP/s with this network, i.e. 10 to 30 s per image in fp32 for the paper's network (the smoke run
-#   times a network with 8 instead of 64 channels on the first level, 64x less arithmetic, so its times
-#   are not comparable to the claim; `SCALE="cpu"` times the paper's network). bf16 autocast helps on
-#   CPUs with bf16 units (AVX-512 BF16, AMX) and does nothing useful elsewhere.
+# * **On a GPU the claim is arithmetic**: 0.5 to 1.2 TFLOP per 512 x 512 image (depending on the tiling)
+#   is a fraction of a second of a 2015 GPU at a realistic fraction of its peak, and a few hundredths of
+#   a second of a current one, where bf16 helps further. Run this notebook on a GPU (e.g. Colab) to get
+#   the GPU rows of the table; the results page says on which devices the recorded runs were made (the
+#   machine that built this book has no GPU, so its numbers are CPU numbers).
+# * **On a CPU it is seconds, not less than one**: on the 2-core AMD EPYC (AVX-512 BF16) that recorded
+#   the `cpu`-scale run, the paper's network did about 20 GFLOP/s in fp32, i.e. 25 s for one 700 pass and
+#   55 s for four 572 tiles, and 6 to 26 s with bf16 autocast (shared, loaded machine: the times are
+#   noisy, ratios within one run are more reliable). bf16 helps on CPUs with bf16 units (AVX-512 BF16,
+#   AMX) and does nothing useful elsewhere. The smoke run times a network with 8 instead of 64 channels
+#   on the first level, 64x less arithmetic, so its times are not comparable to the claim.
 # * **Tiling costs time**: overlapping tiles recompute the context; four 572 tiles do 2.4x the arithmetic
 #   of one 700 pass. `predict_tiled` therefore picks the largest tile that fits its memory budget
 #   (`memory_budget_mb`, 1 GiB by default: 700 x 700 for a 512 x 512 image).
-# * **The fast mode segments almost the same**: bf16 changes the probabilities by up to a few percent,
+# * **The fast mode segments almost the same**: bf16 changes the class probabilities by up to about 0.07,
 #   and the argmax flips on a small fraction of the pixels, those whose logit margin is near zero
-#   (printed above, about 0.2 % at smoke scale; measured with an untrained network).
+#   (printed above: about 0.2 % of the pixels at smoke and at cpu scale, measured with an untrained
+#   network, whose output is noisier than a trained one's).
 # * **What we do not time**: the paper's number presumably counts only the network (Caffe) on one tile;
 #   ours includes padding, transfers, softmax and argmax, and excludes reading the file and starting
 #   Python. The paper does not say whether its "less than a second" uses test-time augmentation (their
