@@ -110,6 +110,17 @@ def test_vendored_widget_js_is_local_and_matches_the_lockfile():
             assert (BOOK / "_static/vendor" / entry["folder"] / f).exists(), f"{name}: {f} not vendored"
 
 
+def test_postprocess_drops_saved_widget_state_and_hides_injected_parameters(tmp_path):
+    nb = nbformat.v4.new_notebook(metadata={"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {}}}})
+    nb.cells = [nbformat.v4.new_code_cell("SCALE = 'smoke'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("SCALE = 'cpu'", metadata={"tags": ["injected-parameters"]})]
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    build.postprocess(tmp_path / "x.ipynb")
+    out = nbformat.read(tmp_path / "x.ipynb", as_version=4)
+    assert "widgets" not in out.metadata
+    assert [c.metadata["tags"] for c in out.cells] == [["parameters"], ["injected-parameters", "remove-cell"]]
+
+
 def test_results_json_files_are_well_formed():
     for path in sorted((BOOK / "results").glob("*.json")):
         doc = json.loads(path.read_text())
