@@ -336,8 +336,9 @@ plt.show()
 # %%
 result = {
     "max |tiled - whole|, stride-16 tiles [logits]": float(diff_aligned.max()),
-    f"max |tiled - whole|, tiles every {out_paper} px [logits]": float(diff_naive.max()),
-    f"max |tiled - whole|, tiles every {out_small} px [logits]": float(diff_naive_small.max()),
+    f"max |tiled - whole|, {PAPER_TILE} tiles every {out_paper} px [logits]": float(diff_naive.max()),
+    "max |tiled - whole|, small tiles every output side (off-grid) [logits]": float(diff_naive_small.max()),
+    "small tile side (input px)": SMALL_TILE,
     "'same' net, no-overlap 128 tiles: max |diff| [logits]": float(diff_same_nomargin.max()),
     "'same' net, overlap-tiles, 92 px margin: max |diff| [logits]": float(diff_same[92].max()),
     "'same' net, overlap-tiles, 100 px margin: max |diff| [logits]": float(diff_same[100].max()),

@@ -263,15 +263,15 @@ result = {}
 for dev in devices:
     for r in rows:
         if r["device"] == viz.device_name(dev):
-            result[f"{dev.type} w{r['base_channels']}, {r['mode']}, {r['tiling']} [s]"] = round(r["seconds"], 4)
+            result[f"{dev.type}, {r['mode']}, {r['tiling']} [s]"] = round(r["seconds"], 4)
     result[f"{dev.type}: four 572 tiles / one 700 pass (time)"] = round(overhead[dev.type], 3)
     for tiling in TILINGS:
         result[f"{dev.type}, {tiling}: bf16 argmax agreement with fp32"] = agreement[dev.type, tiling][0]
 flop_ratio = PAPER_FLOPS["four tiles (572)"] / PAPER_FLOPS["one pass (700)"]
 result["FLOP ratio four 572 tiles / one 700 pass"] = round(flop_ratio, 3)
 result["devices"] = [viz.device_name(dev) for dev in devices]
-gpu_key = next((k for k in result if k.startswith("cuda w64, fp32, four tiles")), None)
-published = {gpu_key or "seconds per 512 x 512 image (GPU)": "< 1 (NVidia Titan, 2015)"}
+result["base_channels of the CPU runs (GPU: 64)"] = CPU_WIDTH
+published = {f"cuda, fp32, {tiling} [s]": "< 1 (NVidia Titan, 2015; tiling not stated)" for tiling in TILINGS}
 for key, value in result.items():
     print(f"{key:<62} {value}")
 recorded = viz.record_results("08_speed", result, scale=SCALE, device=DEVICE, published=published,
