@@ -103,8 +103,9 @@ print(f"{source}: {image.shape}")
 #    \quad\text{(the edge pixel is not repeated; } \texttt{uc.mirror\_pad}\text{)}, $$
 #
 # and output tiles of side $o = t - 2b$ are predicted from input tiles of side $t$ that overlap by $2b$.
-# *Seamless* is a precise statement: every output pixel depends only on the $(2b+1)^2$ input pixels
-# around it, **but also on where the 2x2 max-poolings put their window boundaries**. After four
+# *Seamless* is a precise statement: every output pixel depends only on input pixels near it (about
+# $b$ px on each side; the exact extent depends on its position relative to the pooling windows), **and
+# on where the 2x2 max-poolings put their window boundaries**. After four
 # poolings the network is equivariant only to shifts by multiples of its stride $s = 2^4 = 16$. A tile
 # whose origin (in the coordinates of the padded image) is a multiple of 16 sees exactly the pooling grid
 # of one pass over the whole padded image, so its output equals that pass; a tile shifted by, say, 4 px
