@@ -114,3 +114,13 @@ def test_demo_writes_labelled_png(tmp_path, capsys):
 def test_module_entry_point_help():
     done = subprocess.run([sys.executable, "-m", "unet_core", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "{demo,train,predict}" in done.stdout
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["isbi2012", "phc-u373", "dic-hela"])
+def test_train_one_step_on_real_data(name, data_dir, tmp_path, capsys):
+    ckpt = tmp_path / f"{name}.pt"
+    argv = ["train", "-q", "--data", name, "--data-dir", str(data_dir), "--iterations", "1", "--base-channels", "2",
+            "--depth", "2", "--tile-size", "44", "--device", "cpu", "--checkpoint", str(ckpt)]
+    assert main(argv) == 0
+    assert load_checkpoint(ckpt)["step"] == 1 and f"train: {name}, 1 steps" in capsys.readouterr().out
