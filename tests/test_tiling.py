@@ -161,6 +161,15 @@ def test_multichannel_and_integer_input(rng):
     assert got.dtype == np.float32 and got.shape == (2, 19, 26)
 
 
+def test_progress_bar_is_off_by_default(capsys):
+    image = np.zeros((12, 12), np.float32)
+    predict_tiled(Pointwise([[1.0], [0.0]]), image, tile_size=8, device="cpu")
+    assert capsys.readouterr().err == ""
+    predict_tiled(Pointwise([[1.0], [0.0]]), image, tile_size=8, device="cpu", progress=True)
+    err = capsys.readouterr().err
+    assert "tiles: 100%" in err and "9/9" in err  # margin 2: output tiles of 4 px, 3 x 3 of them
+
+
 def test_same_padding_model_writes_the_central_crop(rng):
     image = rng.standard_normal((40, 33)).astype(np.float32)
     model = Pointwise([[1.0], [0.0]], border=0, stride=4)

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ._utils import check_finite_image, fmt, resolve_device
 
@@ -371,8 +372,6 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
         model.eval()
     coords = [(y, x) for y in tile_origins(height, oh, model.stride) for x in tile_origins(width, ow, model.stride)]
     forward = _probs_tta if tta else _probs
-    from tqdm.auto import tqdm
-
     try:
         with torch.inference_mode():
             for start in tqdm(range(0, len(coords), batch_size), disable=not progress, desc="tiles"):
