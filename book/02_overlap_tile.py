@@ -365,9 +365,10 @@ print(f"recorded in {recorded}")
 # * **The paper's figure leaves the tile placement open.** Tiles that abut every 388 px (or every output
 #   side $o$ that is not a multiple of 16) pool different pixel quadruples than their neighbours. For an
 #   untrained network the logits then change by several units inside every off-grid tile (the maps
-#   above: the first tile, on the grid, agrees; the shifted ones do not). A
-#   trained network is smoother in its input and differs less, but the prediction still depends on
-#   the tiling, and the argmax can flip near the decision boundary.
+#   above: the tiles whose origin happens to be a multiple of 16, such as the first one (and, for 68 px
+#   steps, the one at 272 = 17 x 16), agree; all the others do not). A trained network may differ
+#   less (not measured here), but its prediction still depends on the tiling, and the argmax can flip
+#   near the decision boundary.
 # * **Zero padding needs a wider margin**: with "same" convolutions every tile edge is an artificial
 #   image border. Without overlap the seams are plain, and since the deepest layers of a small tile are
 #   all close to an edge the error is everywhere. Cropping 92 px of context leaves a residual of about

@@ -289,9 +289,10 @@ print(f"recorded in {recorded}")
 #   the GPU rows of the table; the results page says on which devices the recorded runs were made (the
 #   machine that built this book has no GPU, so its numbers are CPU numbers).
 # * **On a CPU it is seconds, not less than one**: on the 2-core AMD EPYC (AVX-512 BF16) that recorded
-#   the `cpu`-scale run, the paper's network did about 20 GFLOP/s in fp32, i.e. 25 s for one 700 pass and
-#   55 s for four 572 tiles, and 6 to 26 s with bf16 autocast (shared, loaded machine: the times are
-#   noisy, ratios within one run are more reliable). bf16 helps on CPUs with bf16 units (AVX-512 BF16,
+#   the `cpu`-scale run, the paper's network did about 23 GFLOP/s in fp32, i.e. 22 s for one 700 pass and
+#   48 s for four 572 tiles, and 8 s and 21 s with bf16 autocast, about 60 GFLOP/s (a shared, loaded
+#   machine: an earlier run gave 25, 55, 6 and 26 s; ratios within one run are more reliable than the
+#   absolute times). bf16 helps on CPUs with bf16 units (AVX-512 BF16,
 #   AMX) and does nothing useful elsewhere. The smoke run times a network with 8 instead of 64 channels
 #   on the first level, 64x less arithmetic, so its times are not comparable to the claim.
 # * **Tiling costs time**: overlapping tiles recompute the context; four 572 tiles do 2.4x the arithmetic
