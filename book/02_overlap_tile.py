@@ -32,7 +32,7 @@
 # with zero-padded ("same") convolutions shows seams unless its tiles get more context than 92 px.
 
 # %% tags=["parameters"]
-SCALE = "smoke"  # "smoke": base_channels=8, 316 px tiles; "cpu": 32 channels, 252 px tiles; "full": the paper's 64
+SCALE = "smoke"  # "smoke": base_channels=4, 316 px tiles; "cpu": 32 channels, 252 px tiles; "full": the paper's 64
 DEVICE = "auto"
 SEED = 0
 DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
@@ -59,7 +59,8 @@ from matplotlib.patches import Rectangle
 import unet_core as uc
 from unet_core import viz
 
-WIDTH = {"smoke": 8, "cpu": 32, "full": 64}[SCALE]  # base_channels; 64 is the paper's network
+WIDTH = {"smoke": 4, "cpu": 32, "full": 64}[SCALE]  # base_channels; 64 is the paper's network
+SAME_OUT = {"smoke": 256, "cpu": 128, "full": 128}[SCALE]  # kept side of the "same" network's overlap-tiles
 SMALL_TILE = {"smoke": 316, "cpu": 252, "full": 252}[SCALE]  # input side of the "many small tiles" run
 PAPER_TILE = 572  # Fig. 1/2: 572 x 572 input tile, 388 x 388 output
 device = viz.resolve_device(DEVICE)
@@ -258,7 +259,7 @@ diff_naive_small = np.abs(naive[SMALL_TILE][1] - whole)
 # network's border) and 100 px.
 
 # %%
-def same_tile_for(margin, out=128):
+def same_tile_for(margin, out=SAME_OUT):
     """Smallest input side (a multiple of 16) with at least `out` px left after cropping `margin` per side."""
     return -(-(out + 2 * margin) // 16) * 16
 
@@ -379,5 +380,5 @@ print(f"recorded in {recorded}")
 #   at least as wide as the one the valid network never computes; the valid network makes the context
 #   explicit, which is the paper's point.
 # * **Untrained network**: the identities above are properties of the architecture, so an untrained
-#   (He-initialised) network shows them; the smoke run uses a narrow one (8 channels on the first level),
-#   `SCALE="full"` the paper's 64.
+#   (He-initialised) network shows them; the smoke run uses a narrow one (4 channels on the first level),
+#   `SCALE="cpu"` 32 and `SCALE="full"` the paper's 64.
