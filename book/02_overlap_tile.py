@@ -372,7 +372,7 @@ print(f"recorded in {recorded}")
 #   near the decision boundary.
 # * **Zero padding needs a wider margin**: with "same" convolutions every tile edge is an artificial
 #   image border. Without overlap the seams are plain, and since the deepest layers of a small tile are
-#   all close to an edge the error is everywhere. Cropping 92 px of context leaves a residual of about
+#   all close to an edge the error is everywhere. Cropping 92 px of context leaves a residual of order
 #   $10^{-2}$ logits on the seams: the padded network's output depends on a few pixels more than 92 on
 #   one side (its receptive field sits differently on the pooling grid than the valid network's, whose
 #   92 px are exact by construction). With a 100 px margin the tiles are again exact to float rounding.
