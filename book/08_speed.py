@@ -207,9 +207,11 @@ plt.show()
 # %% [markdown]
 # ## The committed benchmarks
 #
-# `benchmarks/bench_tiling.py` and `benchmarks/bench_network.py` time the same code more thoroughly (more
-# repetitions, training steps, memory); their JSON files record the machine they ran on. They are part of
-# the repository, not of the installed package, so a Colab run may not have them.
+# `benchmarks/bench_tiling.py` times more ways to run `predict_tiled` on a 512 x 512 image (bf16 model
+# casts, `torch.jit.freeze`, `torch.compile`), the tiling overhead against bare forward passes and the
+# memory of an 8192 x 8192 memory-mapped image; `benchmarks/bench_network.py` times the network alone
+# (forward and training step). Their JSON files record the machine they ran on. They are part of the
+# repository, not of the installed package, so a Colab run may not have them.
 
 # %%
 def show_benchmark(name, max_rows=24):
@@ -232,7 +234,7 @@ def show_benchmark(name, max_rows=24):
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 yield f"{prefix}{k}", v
 
-    items = list(flat(doc.get("results", {})))
+    items = list(flat(doc.get("results", {}))) if max_rows else []
     for key, value in items[:max_rows]:
         print(f"  {key:<60} {value:.4g}")
     if len(items) > max_rows:
@@ -240,7 +242,21 @@ def show_benchmark(name, max_rows=24):
     return doc
 
 
-tiling_bench = show_benchmark("tiling", max_rows=40)
+tiling_bench = show_benchmark("tiling", max_rows=0)
+if tiling_bench is not None:  # its 512 x 512 speed table: predict_tiled modes of the paper's network
+    speed = tiling_bench.get("results", {}).get("speed_512", {})
+    print(f"  {speed.get('image', '')}; {speed.get('network', '')}; {speed.get('torch_threads', '?')} threads")
+    print(f"  {'mode':<58} {'min s':>8} {'argmax = fp32':>14}")
+    for mode_name, row in speed.get("modes", {}).items():
+        if "min_s" in row:
+            agree = row.get("argmax_agreement_vs_fp32")
+            print(f"  {mode_name:<58} {row['min_s']:8.2f} {'' if agree is None else f'{agree:.4%}':>14}")
+        else:
+            print(f"  {mode_name:<58} {row.get('error', 'not measured')[:60]}")
+    for part in ("overhead", "memory_8192"):
+        if part in tiling_bench.get("results", {}):
+            numbers = {k: v for k, v in tiling_bench["results"][part].items() if not isinstance(v, dict)}
+            print(f"  {part}: {numbers}")
 network_bench = show_benchmark("network")
 
 # %% [markdown]
