@@ -100,9 +100,9 @@ print(f"{source}: {image.shape}")
 # $b = 92$ (Fig. 1: $572 - 2\cdot 92 = 388$). To predict every pixel of an $H \times W$ image, the image
 # is extended by $b$ pixels on each side by mirroring, $\tilde I(y, x) = I(r_H(y), r_W(x))$ with
 #
-# $$ r_n(i) = \begin{cases} -i & i < 0 \\ i & 0 \le i < n \\ 2(n-1) - i & i \ge n \end{cases}
-#    \quad\text{(the edge pixel is not repeated; } \texttt{uc.mirror\_pad}\text{)}, $$
+# $$ r_n(i) = \begin{cases} -i & i < 0 \\ i & 0 \le i < n \\ 2(n-1) - i & i \ge n \end{cases} $$
 #
+# (the edge pixel is not repeated; `uc.mirror_pad`, valid for $-n < i < 2n - 1$; wider pads reflect again),
 # and output tiles of side $o = t - 2b$ are predicted from input tiles of side $t$ that overlap by $2b$.
 # *Seamless* is a precise statement: every output pixel depends only on input pixels near it (about
 # $b$ px on each side; the exact extent depends on its position relative to the pooling windows), **and
