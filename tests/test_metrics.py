@@ -246,11 +246,11 @@ def test_real_isbi_truth_against_itself_and_a_dilated_membrane(data_dir):
 
 @pytest.mark.realdata
 def test_real_phc_u373_gold_masks_seg(data_dir):
-    image = pytest.importorskip("PIL.Image")  # reads the LZW-compressed CTC masks without imagecodecs
-    found = sorted(data_dir.glob("**/PhC-C2DH-U373/02_GT/SEG/man_seg*.tif"))
-    if not found:
-        pytest.skip("no PhC-C2DH-U373 02_GT/SEG masks under UNET_DATA_DIR")
-    ref = np.stack([np.array(image.open(f)) for f in found[:3]]).astype(np.int64)  # (3, 520, 696)
+    from unet_core.data import load_ctc
+
+    samples = load_ctc("phc-u373", root=data_dir, truth="gt")[:3]
+    ref = np.stack([s.instances for s in samples]).astype(np.int64)  # (3, 520, 696)
+    assert ref.shape == (3, 520, 696)
     assert seg_score(ref, ref) == 1.0
     interior = ndimage.minimum_filter(ref, (1, 5, 5)) == ndimage.maximum_filter(ref, (1, 5, 5))
     shrunk = np.where(interior, ref, 0)  # every cell loses a 2-pixel rim
