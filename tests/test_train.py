@@ -58,7 +58,7 @@ def _same_weights(a: nn.Module, b: nn.Module) -> bool:
 
 def test_defaults_follow_the_paper():
     cfg = TrainConfig()
-    assert (cfg.momentum, cfg.batch_size, cfg.learning_rate) == (0.99, 1, 0.01)
+    assert (cfg.momentum, cfg.batch_size, cfg.learning_rate) == (0.99, 1, 0.001)
 
 
 def test_loss_decreases_and_result_shape():
