@@ -324,3 +324,21 @@ def test_bad_batch_size_out_dtype_and_margin():
         predict_tiled(model, image, batch_size=0)
     with pytest.raises(ValueError, match=r"out must be a writeable float ndarray of shape \(2, 6, 7\)"):
         predict_tiled(model, image, out=np.zeros((2, 7, 6), np.float32))
+
+
+def test_same_padding_default_margin_is_seamless(rng):
+    """'same' model, many tiles: equals one pass over the whole mirror-padded image."""
+    torch.manual_seed(0)
+    net = UNet(base_channels=2, depth=3, padding="same").eval()
+    image = rng.standard_normal((90, 77)).astype(np.float32)
+    margin = 20 + 2  # valid border of depth 3 plus half the stride: the default
+    extra_h, extra_w = (-(90 + 2 * margin)) % 4, (-(77 + 2 * margin)) % 4
+    padded = mirror_pad(image, ((margin, margin + extra_h), (margin, margin + extra_w)))
+    with torch.no_grad():
+        whole = torch.softmax(net(torch.from_numpy(np.ascontiguousarray(padded))[None, None]), 1)[0].numpy()
+    whole = whole[:, margin:margin + 90, margin:margin + 77]
+    got = predict_tiled(net, image, tile_size=56, device="cpu")
+    np.testing.assert_allclose(got, whole, atol=1e-5)
+    # the bare valid border is not enough: the pooling phase reaches further
+    short = predict_tiled(net, image, tile_size=56, margin=20, device="cpu")
+    assert np.abs(short - whole).max() > 1e-4

@@ -300,7 +300,12 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
         ``estimate_tile_memory``).
     margin : int, optional
         Context margin of a ``padding="same"`` model (border cropped from each
-        tile); default the border of the valid network of the same depth.
+        tile); default the border of the valid network of the same depth plus
+        half the stride (92 + 8 = 100 px for depth 5): the zero padding inside a
+        tile reaches that far once the pooling phase is counted. With it the
+        tiled result equals one pass over the whole mirror-padded image to float
+        tolerance (tested for depth 3; measured for depths 3-5); the bare valid
+        border (92) leaves differences of up to ~1e-2 in the probabilities.
     dtype : torch.dtype, optional
         ``torch.bfloat16`` runs under autocast (fast on CPUs with bf16 units).
     channels_last : bool
@@ -363,7 +368,7 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
     chw = _as_chw(image, int(model.in_channels))
     _, height, width = chw.shape
     k = int(model.num_classes)
-    border = int(model.border) if model.border > 0 else (2 * (3 * model.stride - 2) if margin is None else int(margin))
+    border = int(model.border) if model.border > 0 else (2 * (3 * model.stride - 2) + model.stride // 2 if margin is None else int(margin))
     crop = border - int(model.border)
     value_bytes = 2 if dtype in (torch.bfloat16, torch.float16) else 4
     th, tw = _choose_tiles(model, (height, width), tile_size, border, batch_size, memory_budget_mb, value_bytes)
