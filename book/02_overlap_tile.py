@@ -255,8 +255,8 @@ diff_naive_small = np.abs(naive[SMALL_TILE][1] - whole)
 # depends on where the tile is cut. We compare the whole-image pass with (a) tiles of 128 px without
 # overlap, each zero-padded at its edges (`predict_tiled(..., margin=0)`), and (b) overlap-tiles whose
 # outer `margin` pixels of (mirrored) context are cropped away, against one pass over the image
-# mirror-padded by the same margin: 92 px (`predict_tiled`'s default for a "same" network, the valid
-# network's border) and 100 px.
+# mirror-padded by the same margin: 92 px (the valid network's border) and 100 px (`predict_tiled`'s
+# default for a "same" network: the valid border plus half the stride).
 
 # %%
 def same_tile_for(margin, out=SAME_OUT):
@@ -375,7 +375,8 @@ print(f"recorded in {recorded}")
 #   all close to an edge the error is everywhere. Cropping 92 px of context leaves a residual of order
 #   $10^{-2}$ logits on the seams: the padded network's output depends on a few pixels more than 92 on
 #   one side (its receptive field sits differently on the pooling grid than the valid network's, whose
-#   92 px are exact by construction). With a 100 px margin the tiles are again exact to float rounding.
+#   92 px are exact by construction). With a 100 px margin (`predict_tiled`'s default for "same" models)
+#   the tiles are again exact to float rounding.
 #   The padded network thus tiles seamlessly too, but only by computing, and then discarding, a border
 #   at least as wide as the one the valid network never computes; the valid network makes the context
 #   explicit, which is the paper's point.
