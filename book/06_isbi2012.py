@@ -251,16 +251,29 @@ axes[1].imshow(prob[i], cmap="gray", vmin=0, vmax=1)
 axes[1].set_title("P(cell)" + (" (8-fold TTA)" if S["tta"] else ""), fontsize=9)
 axes[2].imshow(error_rgb(binary, truth[i]))
 axes[2].set_title(f"p > {threshold} vs truth: red false membrane,\nblue missed membrane", fontsize=9)
-axes[3].imshow(truth[i], cmap="gray")
-yy, xx = np.nonzero(topo)
-axes[3].scatter(xx, yy, s=4, c="red")
-axes[3].set_title(f"truth; red: {topo.sum()} pixels left after warping\n(topological errors, p > "
+overlay = np.repeat(np.where(truth[i], 1.0, 0.0)[..., None], 3, axis=2)  # (H, W, 3) truth in black/white
+overlay[topo] = (0.9, 0.1, 0.1)
+axes[3].imshow(overlay)
+axes[3].set_title(f"truth; red: the {topo.sum()} pixels still wrong after\nwarping (topological errors, p > "
                   f"{warp_detail['threshold']})", fontsize=9)
 for ax in axes:
     ax.axis("off")
 fig.suptitle(f"Held-out slice {i}, {SCALE} scale{TAG}", fontsize=10)
 fig.tight_layout(rect=(0, 0, 1, 0.95))
 plt.show()
+
+# %% [markdown]
+# **Reading the figure.** Red in the third panel: pixels the network calls membrane inside a truth cell;
+# blue: truth membrane that it calls cell. The fourth panel marks what the warping cannot remove without
+# changing the topology: holes in cells, missing or extra objects, and the split and merge pixels that the
+# warping error counts. Our recorded cpu run (250 steps of the 16-channel network on 2 shared cores, 40 min;
+# held-out slices 25-29, 8-fold TTA) scored pixel error 0.103, Rand error 0.41, warping error 0.0034
+# ($V_\text{rand}$ 0.59, $V_\text{info}$ 0.76): the network has found the membranes, but it still calls
+# dark organelles (mitochondria, vesicles) membrane and leaves gaps in faint membranes. The challenge's
+# Rand error counts every truth-cell pixel predicted as membrane as a one-pixel segment, so the spurious
+# blobs cost much more Rand error than pixel error, and the gaps merge cells (3947 of the 4394 warping
+# error pixels are merges). That is the regime of a short training run; the paper's numbers need the full
+# network trained far longer (`SCALE = "full"`).
 
 # %%
 values = {
