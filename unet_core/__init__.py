@@ -7,7 +7,8 @@ module                    paper
 ========================  =====================================================
 ``network``               Fig. 1, Sec. 2: the network, He initialisation
 ``sizes``                 Fig. 1: valid input sizes, output sizes, FLOPs
-``tiling``                Fig. 2: overlap-tile prediction with mirror padding
+``mirror``                Fig. 2: mirror extrapolation, tiles on the pooling grid
+``tiling``                Fig. 2: overlap-tile prediction (``predict_tiled``)
 ``loss``                  Eq. 1: pixel-wise softmax + weighted cross-entropy
 ``train``                 Sec. 3: SGD, momentum 0.99, one large tile per batch
 ``checkpoint``            atomic checkpoints, loaded with ``weights_only=True``
@@ -34,7 +35,7 @@ import importlib as _importlib
 # (Some modules share a name with their main function - ``weight_map``, ``train`` - so the
 # modules are looked up by name below, not through the package attributes.)
 _MODULES = (
-    "network", "sizes", "tiling", "loss", "train", "checkpoint", "weight_map", "elastic",
+    "network", "sizes", "mirror", "tiling", "loss", "train", "checkpoint", "weight_map", "elastic",
     "elastic_torch", "augment_ops", "augment", "metrics", "seg", "warping", "synthetic", "data",
 )
 
@@ -44,6 +45,7 @@ from .elastic import *  # noqa: E402,F401,F403
 from .elastic_torch import *  # noqa: E402,F401,F403
 from .loss import *  # noqa: E402,F401,F403
 from .metrics import *  # noqa: E402,F401,F403
+from .mirror import *  # noqa: E402,F401,F403
 from .network import *  # noqa: E402,F401,F403
 from .synthetic import *  # noqa: E402,F401,F403
 from .tiling import *  # noqa: E402,F401,F403
