@@ -70,8 +70,9 @@ from unet_core import viz
 
 # Everything that changes with the scale. The paper: 64 channels, depth 5, 572 x 572 tiles, one tile per
 # SGD step, momentum 0.99, "10 hours on a NVidia Titan GPU"; it gives neither the learning rate nor the
-# number of iterations. Learning rate: TrainConfig's default 0.01 made the cpu-scale run diverge (NaN loss at
-# step 63 of 500, after the loss had fallen from 9.1 to about 1.2), so every scale uses 0.003 (see "What differs").
+# number of iterations. Learning rate: 0.01 (TrainConfig's default when this chapter was first run; it is 0.001
+# now) made the cpu-scale run diverge (NaN loss at step 63 of 500, after the loss had fallen from 9.1 to about
+# 1.2), so every scale uses 0.003 (see "What differs").
 SETTINGS = {
     "smoke": dict(base_channels=8, depth=4, tile=188, iterations=40, learning_rate=0.003, tta=False,
                   checkpoint_every=0, num_workers=0, eval_crop=256),
@@ -309,8 +310,8 @@ print(f"recorded in {recorded}")
 #   shared its 2 cores with other jobs and took about 11 s per step, which is what limited it to 250
 #   steps: the loss curve is still falling, so more steps would help); full the paper's 64-channel
 #   network and 572 x 572 tiles for 20 000 steps. The paper trained for "10 hours on a NVidia Titan GPU".
-# * **Learning rate.** The paper gives none (nor the iteration count). unet_core's `TrainConfig` default,
-#   0.01 with the loss averaged over pixels and momentum 0.99 (an effective step of 0.01 / (1 - 0.99) = 1),
+# * **Learning rate.** The paper gives none (nor the iteration count). A learning rate of 0.01 (unet_core's
+#   `TrainConfig` default at the time; the default is now 0.001 for this reason), with the loss averaged over pixels and momentum 0.99 (an effective step of 0.01 / (1 - 0.99) = 1),
 #   made the cpu-scale run diverge: the loss fell from 9.1 to about 1.2 in 50 steps, then became NaN at
 #   step 63. A single large tile per step makes the gradient noisy, and momentum 0.99 accumulates about
 #   100 of them; the high Eq. 2 weights on the thin ISBI membranes add to it. We use 0.003 at every
