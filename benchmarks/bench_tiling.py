@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_result  # noqa: E402
+from _common import RESULTS_DIR, write_result  # noqa: E402
 
 from unet_core.data import normalize_image  # noqa: E402
 from unet_core.network import UNet  # noqa: E402
@@ -85,7 +85,7 @@ def overhead(quick: bool, repeat: int) -> dict:
     end = max(o for o, _ in origins) + tile
     padded = mirror_pad(image, ((net.border, end - size - net.border),) * 2)  # (end, end)
     tiles = torch.from_numpy(np.stack([padded[y:y + tile, x:x + tile] for y, x in origins]))[:, None]  # (N, 1, t, t)
-    batches = list(torch.split(tiles, batch))
+    batches = [b.contiguous() for b in torch.split(tiles, batch)]  # (batch, 1, t, t) each
 
     def bare():
         with torch.inference_mode():
@@ -258,6 +258,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, help="timed runs per measurement (default 3, 2 with --quick)")
     parser.add_argument("--checkpoint", help="trained UNet checkpoint for the 512 x 512 agreement figures")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to compile)")
+    parser.add_argument("--only", choices=["speed_512", "overhead", "memory_8192"],
+                        help="re-run one part and merge it into the existing JSON")
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -267,11 +269,16 @@ def main() -> None:
     results = {"quick": args.quick, "device": "cpu", "repeat": repeat, "command": " ".join(sys.argv[1:])}
     parts = (("speed_512", lambda: speed_modes(args.quick, repeat, args.checkpoint, not args.no_compile)),
              ("overhead", lambda: overhead(args.quick, repeat)), ("memory_8192", lambda: memory(args.quick)))
+    if args.only:
+        previous = RESULTS_DIR / "tiling.json"
+        if previous.is_file():
+            results = {**json.loads(previous.read_text())["results"], **{k: results[k] for k in ("quick", "device")}}
+        parts = tuple(p for p in parts if p[0] == args.only)
     for done, (name, part) in enumerate(parts, 1):
         t0 = time.perf_counter()
         results[name] = part()
         results[name]["benchmark_seconds"] = round(time.perf_counter() - t0)
-        results["complete"] = done == len(parts)
+        results["complete"] = all(k in results for k in ("speed_512", "overhead", "memory_8192"))
         write_result("tiling", results)  # after each part, so an interrupted run keeps what it measured
 
 
