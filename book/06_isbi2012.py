@@ -76,7 +76,7 @@ from unet_core import viz
 SETTINGS = {
     "smoke": dict(base_channels=8, depth=4, tile=188, iterations=40, learning_rate=0.003, tta=False,
                   checkpoint_every=0, num_workers=0, eval_crop=256),
-    "cpu": dict(base_channels=16, depth=5, tile=572, iterations=250, learning_rate=0.003, tta=True,
+    "cpu": dict(base_channels=16, depth=5, tile=572, iterations=1000, learning_rate=0.003, tta=True,
                 checkpoint_every=25, num_workers=0, eval_crop=None),
     "full": dict(base_channels=64, depth=5, tile=572, iterations=20000, learning_rate=0.003, tta=True,
                  checkpoint_every=1000, num_workers=min(8, os.cpu_count() or 1), eval_crop=None),
@@ -267,13 +267,11 @@ plt.show()
 # **Reading the figure.** Red in the third panel: pixels the network calls membrane inside a truth cell;
 # blue: truth membrane that it calls cell. The fourth panel marks what the warping cannot remove without
 # changing the topology: holes in cells, missing or extra objects, and the split and merge pixels that the
-# warping error counts. Our recorded cpu run (250 steps of the 16-channel network on 2 shared cores, 40 min;
-# held-out slices 25-29, 8-fold TTA) scored pixel error 0.103, Rand error 0.41, warping error 0.0034
-# ($V_\text{rand}$ 0.59, $V_\text{info}$ 0.76): the network has found the membranes, but it still calls
-# dark organelles (mitochondria, vesicles) membrane and leaves gaps in faint membranes. The challenge's
-# Rand error counts every truth-cell pixel predicted as membrane as a one-pixel segment, so the spurious
-# blobs cost much more Rand error than pixel error, and the gaps merge cells (3947 of the 4394 warping
-# error pixels are merges). That is the regime of a short training run; the paper's numbers need the full
+# warping error counts. In the recorded cpu run (see the table above and the results page) the network has
+# found the membranes but still calls some dark organelles (mitochondria, vesicles) membrane and leaves
+# gaps in faint membranes. The challenge's Rand error counts every truth-cell pixel predicted as membrane
+# as a one-pixel segment, so such spurious blobs cost much more Rand error than pixel error, and the gaps
+# merge cells (the merge pixels dominate the warping error). That is the regime of a short training run; the paper's numbers need the full
 # network trained far longer (`SCALE = "full"`).
 
 # %%
@@ -306,9 +304,9 @@ print(f"recorded in {recorded}")
 # * **Smaller and shorter training at the cheaper scales.** The settings dict above is the whole story:
 #   smoke uses an 8-channel, depth-4 network and 40 steps (it only checks that the pipeline runs: its
 #   numbers mean nothing); cpu a 16-channel depth-5 network (1/16 of the paper's computation per tile)
-#   and 250 steps on 572 x 572 tiles (about 2 s per step on an unloaded 2-core CPU; the recorded cpu run
-#   shared its 2 cores with other jobs and took about 11 s per step, which is what limited it to 250
-#   steps: the loss curve is still falling, so more steps would help); full the paper's 64-channel
+#   and 1000 steps on 572 x 572 tiles (about 2 s per step on an unloaded 2-core CPU; the recorded cpu run
+#   shared its 2 cores with other jobs, and was resumed from its 250-step checkpoint: `uc.train` resumes
+#   exactly; the paper's network trained for hours on a GPU, so more steps would help); full the paper's 64-channel
 #   network and 572 x 572 tiles for 20 000 steps. The paper trained for "10 hours on a NVidia Titan GPU".
 # * **Learning rate.** The paper gives none (nor the iteration count). A learning rate of 0.01 (unet_core's
 #   `TrainConfig` default at the time; the default is now 0.001 for this reason), with the loss averaged over pixels and momentum 0.99 (an effective step of 0.01 / (1 - 0.99) = 1),
