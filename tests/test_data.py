@@ -242,3 +242,21 @@ def test_real_dic_hela_is_silver_truth_only(data_dir):
     st = load_ctc("dic-hela", data_dir, truth="st", sequences=["02"], split="val")
     assert len(st) == 84 and st[0].image.shape == (512, 512) and st[0].truth == "st"
     assert 9 <= len(np.unique(st[0].instances)) - 1 <= 17
+
+
+def test_training_tiles_class_weights_option():
+    from unet_core.synthetic import synthetic_cells
+    from unet_core.weight_map import weight_map
+
+    image, inst = synthetic_cells((64, 64), seed=3)
+    plain = TrainingTiles([image], [inst], in_size=60, out_size=20, augment=False, class_weights=None)
+    balanced = TrainingTiles([image], [inst], in_size=60, out_size=20, augment=False)
+    _, w_plain = plain.label_and_weights(0)
+    _, w_bal = balanced.label_and_weights(0)
+    np.testing.assert_array_equal(w_plain, weight_map(inst, 10.0, 5.0, None))
+    np.testing.assert_array_equal(w_bal, weight_map(inst, 10.0, 5.0, "balanced"))
+    assert not np.array_equal(w_plain, w_bal)
+    pair = TrainingTiles([image], [inst], in_size=60, out_size=20, augment=False, class_weights=[1, 2])
+    np.testing.assert_array_equal(pair.label_and_weights(0)[1], weight_map(inst, 10.0, 5.0, (1.0, 2.0)))
+    with pytest.raises(ValueError, match="class_weights='bogus' is not valid"):
+        TrainingTiles([image], [inst], in_size=60, out_size=20, class_weights="bogus")

@@ -34,6 +34,7 @@ from scipy import ndimage
 
 from ._utils import atomic_write, check_finite_image, fmt
 from .augment import AugmentConfig, sample_training_tile
+from .weight_map import _prepare as _check_weight_parameters
 from .weight_map import foreground_with_borders, weight_map
 
 __all__ = ["default_data_dir", "normalize_image", "instances_from_labels", "IsbiData", "load_isbi2012",
@@ -263,6 +264,9 @@ class TrainingTiles(torch.utils.data.Dataset):
         Items per epoch; None means one per image. Item i uses image ``i % N``.
     w0, sigma : float, default 10.0 and 5.0
         Eq. 2 constants.
+    class_weights : "balanced", None or (w_background, w_foreground)
+        The w_c term of Eq. 2, passed to :func:`unet_core.weight_map` (default
+        "balanced": n_max / n_k per image; None: 1 everywhere).
     semantic : bool
         Targets are class labels (see ``targets``).
     cache_dir : path or None
@@ -273,7 +277,7 @@ class TrainingTiles(torch.utils.data.Dataset):
     -----
     Returns ``(image (C, in, in) float32, label (out, out) int64, weight (out, out) float32)``
     tensors. Label = ``foreground_with_borders(instances)`` (or the class labels
-    when ``semantic``); weight = ``weight_map(instances, w0, sigma, "balanced")``
+    when ``semantic``); weight = ``weight_map(instances, w0, sigma, class_weights)``
     (Eq. 2). Tiles and augmentation come from ``sample_training_tile``.
 
     Examples
@@ -287,7 +291,7 @@ class TrainingTiles(torch.utils.data.Dataset):
 
     def __init__(self, images, targets, *, in_size: int = 572, out_size: int = 388, augment=True,
                  seed: int = 0, length: int | None = None, w0: float = 10.0, sigma: float = 5.0,
-                 semantic: bool = False, cache_dir: str | os.PathLike | None = None):
+                 class_weights="balanced", semantic: bool = False, cache_dir: str | os.PathLike | None = None):
         images, targets = list(images), list(targets)
         if not images or len(images) != len(targets):
             raise ValueError(f"images and targets must be non-empty and of equal length, got {len(images)} "
@@ -306,6 +310,9 @@ class TrainingTiles(torch.utils.data.Dataset):
         if self.length < 1:
             raise ValueError(f"length must be a positive int or None, got {length!r}")
         self.w0, self.sigma, self.semantic = w0, sigma, semantic
+        _check_weight_parameters(np.zeros((2, 2), np.int32), w0, sigma, class_weights)  # fail early on bad values
+        self.class_weights = class_weights if class_weights is None or isinstance(class_weights, str) \
+            else tuple(float(c) for c in class_weights)
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -323,13 +330,14 @@ class TrainingTiles(torch.utils.data.Dataset):
 
     def _weights(self, instances: np.ndarray) -> np.ndarray:
         if self.cache_dir is None:
-            return weight_map(instances, self.w0, self.sigma, "balanced")
+            return weight_map(instances, self.w0, self.sigma, self.class_weights)
         a = np.ascontiguousarray(instances, dtype=np.int64)
-        key = hashlib.sha256(f"v1 {a.shape} w0={self.w0!r} sigma={self.sigma!r} balanced".encode() + a.tobytes())
+        cw = "balanced" if self.class_weights == "balanced" else f"class_weights={self.class_weights!r}"
+        key = hashlib.sha256(f"v1 {a.shape} w0={self.w0!r} sigma={self.sigma!r} {cw}".encode() + a.tobytes())
         path = self.cache_dir / f"weights-{key.hexdigest()[:32]}.npy"
         if path.is_file():
             return np.load(path)
-        w = weight_map(instances, self.w0, self.sigma, "balanced")
+        w = weight_map(instances, self.w0, self.sigma, self.class_weights)
         atomic_write(path, lambda tmp: _save_npy(tmp, w))
         return w
 
