@@ -34,7 +34,7 @@ from scipy import ndimage
 
 from ._utils import atomic_write, check_finite_image, fmt
 from .augment import AugmentConfig, sample_training_tile
-from .weight_map import _prepare as _check_weight_parameters
+from .weight_map import _check_parameters as _check_weight_parameters
 from .weight_map import foreground_with_borders, weight_map
 
 __all__ = ["default_data_dir", "normalize_image", "instances_from_labels", "IsbiData", "load_isbi2012",
@@ -310,9 +310,7 @@ class TrainingTiles(torch.utils.data.Dataset):
         if self.length < 1:
             raise ValueError(f"length must be a positive int or None, got {length!r}")
         self.w0, self.sigma, self.semantic = w0, sigma, semantic
-        _check_weight_parameters(np.zeros((2, 2), np.int32), w0, sigma, class_weights)  # fail early on bad values
-        self.class_weights = class_weights if class_weights is None or isinstance(class_weights, str) \
-            else tuple(float(c) for c in class_weights)
+        self.class_weights = _check_weight_parameters(w0, sigma, class_weights)[2]  # fail early on bad values
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 

@@ -138,31 +138,41 @@ def foreground_with_borders(instances: np.ndarray) -> np.ndarray:
     return _separate(_check_instances(instances))[1] != 0
 
 
+def _check_parameters(w0, sigma, class_weights) -> tuple[float, float, object]:
+    """Validate the Eq. 2 parameters; class_weights comes back as None, "balanced" or a float pair."""
+    w0 = _check_number(w0, "w0", 0.0, False, "the paper uses w0=10.0 (0 switches the border term off)")
+    sigma = _check_number(sigma, "sigma", 0.0, True, "the paper uses sigma=5.0 pixels")
+    if class_weights is None:
+        return w0, sigma, None
+    if isinstance(class_weights, str):
+        if class_weights != "balanced":
+            raise ValueError(f"class_weights={class_weights!r} is not valid; use 'balanced', None or a pair "
+                             "(w_background, w_foreground)")
+        return w0, sigma, "balanced"
+    try:
+        pair = np.asarray(class_weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        pair = None
+    if pair is None or pair.shape != (2,) or not np.isfinite(pair).all() or (pair < 0).any():
+        raise ValueError(f"class_weights must be 'balanced', None or a pair (w_background, w_foreground) of "
+                         f"finite numbers >= 0, got {fmt(class_weights)}; e.g. class_weights=(1.0, 3.0)")
+    return w0, sigma, (float(pair[0]), float(pair[1]))
+
+
 def _prepare(instances, w0, sigma, class_weights) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Validate; return (cells without borders, w_c map as float64, w0, sigma)."""
     labels = _check_instances(instances)
-    w0 = _check_number(w0, "w0", 0.0, False, "the paper uses w0=10.0 (0 switches the border term off)")
-    sigma = _check_number(sigma, "sigma", 0.0, True, "the paper uses sigma=5.0 pixels")
+    w0, sigma, class_weights = _check_parameters(w0, sigma, class_weights)
     cells = _separate(labels)[1]
     fg = cells != 0  # (H, W) target foreground
     if class_weights is None:
         w_bg = w_fg = 1.0
-    elif isinstance(class_weights, str):
-        if class_weights != "balanced":
-            raise ValueError(f"class_weights={class_weights!r} is not valid; use 'balanced', None or a pair "
-                             "(w_background, w_foreground)")
+    elif class_weights == "balanced":
         n_fg = int(np.count_nonzero(fg))
         n_bg, n_max = fg.size - n_fg, max(n_fg, fg.size - n_fg)
         w_bg, w_fg = (n_max / n if n else 1.0 for n in (n_bg, n_fg))
     else:
-        try:
-            pair = np.asarray(class_weights, dtype=np.float64)
-        except (TypeError, ValueError):
-            pair = None
-        if pair is None or pair.shape != (2,) or not np.isfinite(pair).all() or (pair < 0).any():
-            raise ValueError(f"class_weights must be 'balanced', None or a pair (w_background, w_foreground) of "
-                             f"finite numbers >= 0, got {fmt(class_weights)}; e.g. class_weights=(1.0, 3.0)")
-        w_bg, w_fg = float(pair[0]), float(pair[1])
+        w_bg, w_fg = class_weights
     base = np.where(fg, w_fg, w_bg)  # (H, W) float64
     return cells, base, w0, sigma
 
