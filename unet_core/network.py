@@ -18,7 +18,7 @@ from torch import nn
 from ._utils import fmt
 from . import sizes as _sizes
 from .sizes import *  # noqa: F401,F403  (re-exported: the size arithmetic belongs to the network)
-from .sizes import _check_config, _size_error, _trace, input_size_for_output, is_valid_input_size, unet_output_size
+from .sizes import _border, _check_config, _size_error, _trace, input_size_for_output, is_valid_input_size, unet_output_size
 
 __all__ = ["UNet", "center_crop", "he_init_", "count_conv_layers", "count_parameters", "layer_table", *_sizes.__all__]
 
@@ -194,7 +194,7 @@ class UNet(nn.Module):
 
     @property
     def border(self) -> int:  # pixels lost per side: 2 per 3x3 conv at each level's scale, down and up
-        return 3 * 2**self.depth - 4 if self.padding == "valid" else 0
+        return _border(self.depth, self.padding)
 
     @property
     def stride(self) -> int:  # spacing of valid input sizes; tiles must start on this grid

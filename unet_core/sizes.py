@@ -69,6 +69,11 @@ def _trace(n: int, depth: int, padding: str) -> list[tuple[str, int, int]] | Non
 
 
 @lru_cache(maxsize=None)
+def _border(depth: int, padding: str) -> int:
+    """Pixels lost per side: 2 per 3x3 conv at each level's scale, down and up (92 for depth 5 valid)."""
+    return 3 * 2**depth - 4 if padding == "valid" else 0
+
+
 def _progression(depth: int, padding: str) -> tuple[int, int]:
     """(smallest valid input, step): the valid inputs are ``first + step * k``, k >= 0."""
     step = 2 ** (depth - 1)
@@ -241,8 +246,7 @@ def input_size_for_output(output_size: int, depth: int = 5, padding: str = "vali
     _check_int(output_size, "output_size")
     if output_size < 1:
         raise ValueError(f"output_size={output_size} must be >= 1")
-    border = 3 * 2**depth - 4 if padding == "valid" else 0
-    return nearest_valid_input_sizes(output_size + 2 * border, depth, padding)[1]
+    return nearest_valid_input_sizes(output_size + 2 * _border(depth, padding), depth, padding)[1]
 
 
 def unet_flops(
