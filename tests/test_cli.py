@@ -124,3 +124,37 @@ def test_train_one_step_on_real_data(name, data_dir, tmp_path, capsys):
             "--depth", "2", "--tile-size", "44", "--device", "cpu", "--checkpoint", str(ckpt)]
     assert main(argv) == 0
     assert load_checkpoint(ckpt)["step"] == 1 and f"train: {name}, 1 steps" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- recipes (issue 10)
+@pytest.mark.parametrize("argv, message", [
+    (["train", "-q", "--recipe", "nope"], "recipe='nope' is unknown; known recipes:"),
+    (["train", "-q", "--recipe", "isbi2012-smoke", "--depth", "3"], "drop --depth"),
+    (["train", "-q", "--recipe", "isbi2012-smoke", "--data", "isbi2012", "--lr", "0.1"], "drop --data, --lr"),
+])
+def test_train_recipe_refuses_conflicting_flags(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_predict_needs_exactly_one_network(tmp_path, gray_image, tiny_checkpoint, capsys):
+    assert main(["predict", "-q", str(tmp_path / "in.png"), "-o", str(tmp_path / "o.npy")]) == 2
+    assert "give exactly one of --checkpoint PATH or --recipe NAME" in capsys.readouterr().err
+    argv = ["predict", "-q", str(tmp_path / "in.png"), "-o", str(tmp_path / "o.npy"), "--recipe", "nope"]
+    assert main(argv) == 2 and "recipe='nope' has no published checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_train_recipe_writes_scores(data_dir, tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.setenv("UNET_RUNS_DIR", str(tmp_path / "runs"))
+    out = tmp_path / "scores.json"
+    argv = ["train", "-q", "--recipe", "isbi2012-smoke", "--iterations", "5", "--data-dir", str(data_dir),
+            "--device", "cpu", "--json", str(out)]
+    assert main(argv) == 0
+    rec = json.loads(out.read_text())
+    assert rec["steps"] == 5 and rec["recipe"]["iterations"] == 5 and "pixel error" in rec["values"]
+    assert "held-out scores" in capsys.readouterr().out

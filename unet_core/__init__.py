@@ -22,6 +22,9 @@ module                    paper
 ``warping``               Table 1: warping error (simple points, Jain et al. 2010)
 ``synthetic``             synthetic stand-ins for tests and smoke runs
 ``data``                  readers of the converted datasets, torch Dataset
+``recipes``               named training recipes per dataset and scale
+``reproduce``             run a recipe: train, predict held-out data, score
+``pretrained``            the published, sha256-verified networks of the recipes
 ========================  =====================================================
 
 ``viz`` and ``widgets`` (plots, static-site sliders, results records for the book) are
@@ -37,6 +40,7 @@ import importlib as _importlib
 _MODULES = (
     "network", "sizes", "mirror", "tiling", "loss", "train", "checkpoint", "weight_map", "elastic",
     "elastic_torch", "augment_ops", "augment", "metrics", "seg", "warping", "synthetic", "data",
+    "recipes", "reproduce", "pretrained",
 )
 
 from .augment import *  # noqa: E402,F401,F403
@@ -47,6 +51,9 @@ from .loss import *  # noqa: E402,F401,F403
 from .metrics import *  # noqa: E402,F401,F403
 from .mirror import *  # noqa: E402,F401,F403
 from .network import *  # noqa: E402,F401,F403
+from .pretrained import *  # noqa: E402,F401,F403
+from .recipes import *  # noqa: E402,F401,F403
+from .reproduce import *  # noqa: E402,F401,F403
 from .synthetic import *  # noqa: E402,F401,F403
 from .tiling import *  # noqa: E402,F401,F403
 from .train import *  # noqa: E402,F401,F403

@@ -2,8 +2,11 @@
 
 ``demo``     a one-minute smoke run on synthetic EM-like data: train a narrow U-Net,
              predict a larger synthetic image tile by tile, write input | prediction | truth.
-``train``    train on synthetic data or a converted real dataset, with checkpoints and --resume.
-``predict``  segment a TIFF/PNG image with a checkpoint; .npy (probabilities), .png or .tif (labels).
+``train``    train on synthetic data or a converted real dataset, with checkpoints and --resume;
+             ``--recipe NAME`` runs a named recipe (unet_core.recipes): train, predict the
+             held-out data, score it, and print (``--json``: write) the scores.
+``predict``  segment a TIFF/PNG image with a checkpoint (or ``--recipe NAME``: the published,
+             sha256-verified network of that recipe); .npy (probabilities), .png or .tif (labels).
 
 User errors are reported as one line on stderr with exit status 2 (set ``UNET_DEBUG=1``
 for the traceback).
@@ -25,6 +28,10 @@ DATASETS = ("synthetic", "isbi2012", "phc-u373", "dic-hela")
 # The demo network: 8 instead of 64 channels and 4 instead of 5 levels, so that 200 steps take
 # well under a minute on 2 quiet CPU cores; it trains with TrainConfig's default learning rate.
 DEMO = {"base_channels": 8, "depth": 4, "tile_size": 188, "iterations": 200}
+TRAIN_ITERATIONS = 1000  # TrainConfig's default
+# train flags that a --recipe fixes itself (name: argparse default)
+_TRAIN_FLAGS = {"data": "synthetic", "base_channels": 64, "depth": 5, "tile_size": 572, "lr": 0.001,
+                "seed": 0, "amp": "auto", "resume": False}
 
 
 class UserError(ValueError):
@@ -158,8 +165,36 @@ def _demo(args) -> int:
     return 0
 
 
+def _train_recipe(args) -> int:
+    import json
+
+    from ._utils import atomic_write
+    from .recipes import get_recipe
+    from .reproduce import run_recipe
+
+    flags = [f"--{k.replace('_', '-')}" for k, default in _TRAIN_FLAGS.items() if getattr(args, k) != default]
+    if flags:
+        raise UserError(f"--recipe {args.recipe} sets the network, data and optimiser; drop {', '.join(flags)} "
+                        "(only --iterations, --checkpoint, --data-dir, --device and --json combine with it)")
+    recipe = get_recipe(args.recipe, **({"iterations": args.iterations} if args.iterations is not None else {}))
+    out = run_recipe(recipe, args.data_dir, device=args.device, progress=not args.quiet,
+                     checkpoint_path=args.checkpoint)
+    if args.json:
+        atomic_write(Path(args.json), lambda tmp: tmp.write_text(json.dumps(out, indent=1, default=str)))
+    shown = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out["values"].items()
+             if not isinstance(v, dict)}
+    print(f"train: recipe {recipe.name}, {out['steps']} steps ({out['seconds per step'] or '-'} s/step), "
+          f"checkpoint {out['checkpoint']}; held-out scores: {shown}")
+    return 0
+
+
 def _train(args) -> int:
     import torch
+
+    if args.recipe:
+        return _train_recipe(args)
+    if args.iterations is None:
+        args.iterations = TRAIN_ITERATIONS
 
     from .network import UNet
     from .train import TrainConfig, train
@@ -186,10 +221,21 @@ def _predict(args) -> int:
 
     out = Path(args.output)
     _check_output_suffix(out)  # before any work
+    if (args.checkpoint is None) == (args.recipe is None):
+        raise UserError("give exactly one of --checkpoint PATH or --recipe NAME")
     image = _read_image(Path(args.image))
-    model = model_from_checkpoint(args.checkpoint)
-    probs = predict_tiled(model, normalize_image(image), tile_size=args.tile_size, device=args.device,
-                          tta=args.tta, progress=not args.quiet)
+    if args.recipe:
+        from .pretrained import load_pretrained
+        from .reproduce import predict_recipe
+
+        model, recipe = load_pretrained(args.recipe)
+        p = predict_recipe(model, recipe, [np.asarray(image, np.float32)], args.device,
+                           tta=True if args.tta else None)[0]  # (H, W) probability of cell
+        probs = np.stack([1 - p, p])  # (2, H, W)
+    else:
+        model = model_from_checkpoint(args.checkpoint)
+        probs = predict_tiled(model, normalize_image(image), tile_size=args.tile_size, device=args.device,
+                              tta=args.tta, progress=not args.quiet)
     _write_output(out, probs)
     print(f"predict: {args.image} {image.shape} -> {out} ({'probabilities' if out.suffix == '.npy' else 'labels'})")
     return 0
@@ -214,7 +260,11 @@ def _parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", parents=[common], help="train a U-Net (Sec. 3) and write a checkpoint")
     tr.add_argument("--data", choices=DATASETS, default="synthetic")
     tr.add_argument("--data-dir", help="converted datasets (default $UNET_DATA_DIR, else ./data)")
-    tr.add_argument("--iterations", type=int, default=TrainConfig.iterations)
+    tr.add_argument("--recipe", help="run a named recipe (see unet_core.recipes.recipe_names()): train, "
+                    "predict the held-out split and score it")
+    tr.add_argument("--json", help="with --recipe: write the scores and timings to this JSON file")
+    tr.add_argument("--iterations", type=int, default=None,
+                    help=f"training steps (default {TrainConfig.iterations}, or the recipe's)")
     tr.add_argument("--base-channels", type=int, default=64, help="channels of the first level (paper: 64)")
     tr.add_argument("--depth", type=int, default=5, help="levels including the bottom one (paper: 5)")
     tr.add_argument("--tile-size", type=int, default=572, help="input tile size (paper: 572)")
@@ -232,7 +282,9 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("-o", "--output", required=True,
                     help=".npy: (K, H, W) float32 probabilities; .tif/.tiff: uint8 labels 0..K-1; "
                          ".png: uint8 labels scaled by 255 // (K - 1) so that they are visible")
-    pr.add_argument("--checkpoint", required=True, help="checkpoint written by 'unet-core train'")
+    pr.add_argument("--checkpoint", help="checkpoint written by 'unet-core train'")
+    pr.add_argument("--recipe", help="use the published, sha256-verified network of this recipe, e.g. isbi2012-cpu "
+                    "(with its downsampling and TTA)")
     pr.add_argument("--tile-size", type=int, default=None, help="input tile size (default: automatic)")
     pr.add_argument("--tta", action="store_true", help="average over the 8 flips/rotations")
     pr.add_argument("--device", default="auto")

@@ -12,6 +12,8 @@ save never leaves a truncated checkpoint behind. Keys:
 ``optimizer_state`` ``optimizer.state_dict()`` (momentum buffers) or None
 ``train_config``    ``dataclasses.asdict(TrainConfig)``
 ``history``         ``{"losses": [float, ...], "validation": [dict, ...]}``
+``scheduler_state`` ``{"schedule": str, "step": int, "learning_rate": float}`` or None (the
+                    schedule is a function of the step, see ``unet_core.train.learning_rate_at``)
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ def save_checkpoint(
     step: int = 0,
     config: Any = None,
     history: dict | None = None,
+    scheduler: dict | None = None,
 ) -> Path:
     """Write a checkpoint of ``model`` (and ``optimizer``) to ``path`` atomically.
 
@@ -53,6 +56,8 @@ def save_checkpoint(
         Training hyper-parameters (a dataclass is stored as a dict).
     history : dict or None
         ``{"losses": [...], "validation": [...]}`` of plain python values.
+    scheduler : dict or None
+        Learning-rate schedule state (plain values), stored as ``scheduler_state``.
 
     Returns
     -------
@@ -80,6 +85,7 @@ def save_checkpoint(
         "optimizer_state": None if optimizer is None else optimizer.state_dict(),
         "train_config": dict(config or {}),
         "history": history or {"losses": [], "validation": []},
+        "scheduler_state": None if scheduler is None else dict(scheduler),
     }
     return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 

@@ -26,6 +26,7 @@ from .widgets import ParameterSlider, parameter_slider, to_png
 __all__ = [
     "ParameterSlider", "parameter_slider", "to_png",
     "SCALES", "resolve_device", "results_dir", "device_name", "record_results", "load_results", "draw_unet",
+    "recorded_run",
 ]
 
 SCALES = ("smoke", "cpu", "full")
@@ -35,6 +36,22 @@ _CHAPTER = re.compile(r"^[0-9A-Za-z_][0-9A-Za-z_.-]*$")
 def results_dir() -> Path:
     """``$UNET_RESULTS_DIR`` if set, else ``./results`` (book/results when run from book/)."""
     return Path(os.environ.get("UNET_RESULTS_DIR") or "results")
+
+
+def recorded_run(key: str, directory: str | os.PathLike | None = None) -> dict | None:
+    """A recorded recipe run (``book/results/recipes/<key>.json`` of ``book/scripts/run_recipes.py``), or None.
+
+    Looks in ``directory``, else ``results/recipes`` (cwd ``book/``) or ``book/results/recipes``
+    (cwd the repository root). None when it is not there (e.g. on Colab, without the repository).
+    """
+    import json
+
+    folders = [Path(directory)] if directory is not None else [Path("results/recipes"), Path("book/results/recipes")]
+    for folder in folders:
+        path = folder / f"{key}.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+    return None
 
 
 def device_name(device: Any = "auto") -> str:

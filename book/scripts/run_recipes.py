@@ -1,0 +1,102 @@
+"""Run the named recipes and the ablation tables of chapters 06 and 07; publish the trained networks.
+
+    python book/scripts/run_recipes.py isbi2012-cpu phc-u373-cpu dic-hela-cpu   # the converged recipes
+    python book/scripts/run_recipes.py --ablations isbi2012-cpu --steps 500      # one change per row
+    python book/scripts/run_recipes.py --publish isbi2012-cpu                    # checkpoint -> unet_core/pretrained
+
+Each run writes ``book/results/recipes/<key>.json`` (scores, steps, seconds per step, training and
+wall time, device, date, versions) as soon as it ends; a key whose JSON exists is skipped, and an
+interrupted training resumes from its checkpoint under ``runs/`` (``$UNET_RUNS_DIR``), bit-identically.
+The chapters read these files; they never train the ablations themselves (hours on a CPU).
+``--publish`` strips the optimizer state, stores the recipe and its recorded scores in the checkpoint,
+copies it to ``unet_core/pretrained/<name>.pt`` and rewrites the registry line (``name sha256 url``).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "book" / "results" / "recipes"
+REPO_URL = "https://github.com/unet-reproduced/unet-reproduced"
+
+
+def _key(row: str, base: str | None = None) -> str:
+    slug = row.replace(" ", "_").replace("=", "").replace("/", "_")
+    return f"ablation-{base}-{slug}" if base else slug
+
+
+def run_one(key: str, recipe, runs_dir, device: str) -> dict | None:
+    from unet_core import viz
+    from unet_core.reproduce import run_recipe
+
+    dest = RESULTS / f"{key}.json"
+    if dest.exists():
+        print(f"{key}: {dest} exists, skipped")
+        return json.loads(dest.read_text())
+    t0 = time.time()
+    print(time.strftime("%H:%M:%S"), "start", key, flush=True)
+    try:
+        out = run_recipe(recipe, runs_dir=runs_dir, device=device)
+    except Exception:  # keep going with the other runs; the traceback is in the log
+        traceback.print_exc()
+        return None
+    out.update({"key": key, "wall seconds": round(time.time() - t0, 1), "device": viz.device_name(device),
+                "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                "versions": viz._versions()})
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    from unet_core._utils import atomic_write
+
+    atomic_write(dest, lambda tmp: tmp.write_text(json.dumps(out, indent=1, default=str) + "\n"))
+    print(time.strftime("%H:%M:%S"), "done", key, json.dumps(out["values"], default=str)[:300], flush=True)
+    return out
+
+
+def publish(name: str) -> None:
+    from unet_core.pretrained import PRETRAINED_DIR, publish_checkpoint
+    from unet_core.recipes import get_recipe
+
+    recorded = json.loads((RESULTS / f"{name}.json").read_text())
+    recipe = get_recipe(name)
+    scores = {k: v for k, v in recorded["values"].items() if not isinstance(v, dict)}
+    info = {"train seconds": recorded["train seconds (this call)"], "seconds per step": recorded["seconds per step"],
+            "device": recorded["device"], "date": recorded["date"], "steps": recorded["steps"]}
+    path, sha = publish_checkpoint(recorded["checkpoint"], recipe, scores={**scores, **info})
+    registry = PRETRAINED_DIR / "registry.txt"
+    lines = [ln for ln in (registry.read_text().splitlines() if registry.exists() else [])
+             if ln.strip() and not ln.startswith(f"{name}.pt ")]
+    if not lines or not lines[0].startswith("#"):
+        lines.insert(0, "# published checkpoints of the cpu recipes (pooch format: name sha256 url)")
+    lines.append(f"{name}.pt {sha} {REPO_URL}/raw/main/unet_core/pretrained/{name}.pt")
+    registry.write_text("\n".join(lines) + "\n")
+    print(f"published {path} ({path.stat().st_size / 1e6:.1f} MB, sha256 {sha[:16]}...)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("recipes", nargs="*", help="recipe names to run")
+    parser.add_argument("--ablations", nargs="*", default=[], help="recipes whose ablation table to run")
+    parser.add_argument("--steps", type=int, default=500, help="the ablation table's budget (steps)")
+    parser.add_argument("--publish", nargs="*", default=[], help="recipes whose finished run to publish")
+    parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    from unet_core.recipes import ablations, get_recipe
+
+    for name in args.recipes:
+        run_one(_key(name), get_recipe(name), args.runs_dir, args.device)
+    for base in args.ablations:
+        for row, recipe in ablations(base, iterations=args.steps).items():
+            run_one(_key(row, f"{base}@{args.steps}"), recipe, args.runs_dir, args.device)
+    for name in args.publish:
+        publish(name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Tests of the named training recipes (unet_core.recipes)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from unet_core.augment import AugmentConfig
+from unet_core.recipes import RECIPES, Recipe, ablations, get_recipe, recipe_names
+from unet_core.train import TrainConfig
+
+
+def test_every_named_recipe_of_the_issue_exists_and_builds_its_config():
+    for name in ("paper", "isbi2012-cpu", "phc-u373-cpu", "dic-hela-cpu", "isbi2012-full", "phc-u373-full",
+                 "dic-hela-full", "isbi2012-paper", "phc-u373-paper", "dic-hela-paper"):
+        r = get_recipe(name)
+        assert r.name == name and isinstance(r.train_config(), TrainConfig)
+    assert recipe_names() == sorted(RECIPES)
+
+
+def test_the_paper_recipe_keeps_the_papers_settings():
+    r = get_recipe("paper")
+    assert (r.base_channels, r.depth, r.tile, r.downsample) == (64, 5, 572, 1)
+    assert (r.optimizer, r.momentum, r.schedule, r.grad_clip) == ("sgd", 0.99, "constant", 0.0)
+    assert (r.w0, r.sigma, r.class_weights, r.augment) == (10.0, 5.0, "balanced", "paper")
+    cfg = r.train_config()
+    assert (cfg.optimizer, cfg.momentum, cfg.batch_size) == ("sgd", 0.99, 1)
+
+
+def test_cpu_recipes_share_one_budget_and_differ_from_their_paper_twin_only_in_what_the_budget_forces():
+    for ds in ("isbi2012", "phc-u373", "dic-hela"):
+        cpu, paper = get_recipe(f"{ds}-cpu"), get_recipe(f"{ds}-paper")
+        assert cpu.iterations == paper.iterations == 4500 and cpu.base_channels == paper.base_channels == 16
+        diff = {f.name for f in dataclasses.fields(Recipe) if getattr(cpu, f.name) != getattr(paper, f.name)}
+        assert diff - {"name", "instances", "notes"} == {"optimizer", "schedule", "warmup_steps", "grad_clip",
+                                                          "class_weights"}
+
+
+def test_ablations_change_one_thing_per_row():
+    rows = ablations("isbi2012-cpu", iterations=500)
+    base = rows["recipe"]
+    assert base.iterations == 500 and base.name == "isbi2012-cpu@500"
+    assert set(rows) == {"recipe", "paper SGD", "w0 = 0", "class balance on", "no elastic deformation", "no TTA"}
+    changed = {row: {f.name for f in dataclasses.fields(Recipe) if getattr(r, f.name) != getattr(base, f.name)}
+               for row, r in rows.items()}
+    assert changed["w0 = 0"] == {"w0"} and changed["no TTA"] == {"tta"}
+    assert changed["class balance on"] == {"class_weights"} and changed["no elastic deformation"] == {"augment"}
+    assert changed["paper SGD"] == {"optimizer", "schedule", "warmup_steps", "grad_clip"}
+    assert rows["no elastic deformation"].augment_config() == AugmentConfig(p_elastic=0.0)
+    assert rows["recipe"].augment_config() == AugmentConfig()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"dataset": "mnist"}, r"Recipe.dataset must be one of \('isbi2012', 'phc-u373', 'dic-hela'\), got 'mnist'"),
+    ({"scale": "huge"}, r"Recipe.scale must be 'smoke', 'cpu' or 'full', got 'huge'"),
+    ({"augment": "strong"}, r"Recipe.augment must be 'paper', 'no-elastic' or 'off'"),
+    ({"threshold": 1.5}, r"Recipe.threshold must be 'train' or a float in \(0, 1\), got 1.5"),
+    ({"tile": 0}, r"Recipe.tile must be a positive int, got 0"),
+    ({"optimizer": "lbfgs"}, r"TrainConfig.optimizer must be one of"),
+    ({"class_weights": (1, 2)}, r"Recipe.class_weights must be 'balanced' or None"),
+])
+def test_bad_recipes_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Recipe(**{"name": "x", "dataset": "isbi2012", "scale": "cpu", **kwargs})
+
+
+def test_unknown_names_and_fields():
+    with pytest.raises(ValueError, match=r"recipe='isbi' is unknown; known recipes: dic-hela-cpu"):
+        get_recipe("isbi")
+    with pytest.raises(ValueError, match=r"unknown Recipe field\(s\) \['lr'\]"):
+        get_recipe("isbi2012-cpu", lr=0.1)

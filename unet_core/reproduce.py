@@ -1,0 +1,294 @@
+"""Run a recipe end to end: train on the training split, predict the held-out split, score (Tables 1, 2).
+
+:func:`run_recipe` is what chapters 06 and 07 and ``python -m unet_core train --recipe NAME`` call:
+
+1. data: ISBI 2012 slices 0-24 (train) / 25-29 (held out); PhC-U373 gold truth and DIC-HeLa silver
+   truth with the split stored by ``data_scripts`` (``unet_core.data``);
+2. training: :class:`~unet_core.data.TrainingTiles` (Eq. 2 weights, Sec. 3.1 augmentation) and
+   :func:`~unet_core.train.train` with the recipe's ``TrainConfig``, checkpointed and resumable;
+3. prediction: :func:`~unet_core.tiling.predict_tiled` (overlap-tile, optional 8-fold TTA), the
+   probability brought back to the full resolution when the recipe downsamples;
+4. scores at full resolution: ISBI pixel / Rand / warping error, V_rand (split, merge), V_info;
+   CTC SEG of the instances cut from ``p(cell)`` with a threshold chosen on the *training* frames.
+
+Nothing here touches the network; the data must have been converted by ``data_scripts/fetch.py``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from .recipes import Recipe, get_recipe
+
+__all__ = ["recipe_data", "recipe_checkpoint_path", "separate_touching", "train_recipe", "predict_recipe",
+           "cut_instances", "score_recipe", "run_recipe"]
+
+CTC_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def recipe_data(recipe: Recipe, data_dir=None) -> dict:
+    """Training and held-out data of the recipe's dataset (full resolution).
+
+    Returns
+    -------
+    dict
+        ``train_x, train_y`` (lists of (H, W) arrays; labels for ISBI, instances for CTC),
+        ``val_x, val_y``, ``semantic`` (bool), ``truth`` ("labels", "gt" or "st"), ``source`` (str).
+    """
+    from . import data
+
+    if recipe.dataset == "isbi2012":
+        isbi = data.load_isbi2012(data_dir)
+        tx, ty = isbi.subset("train")
+        vx, vy = isbi.subset("val")
+        return dict(train_x=list(tx), train_y=list(ty), val_x=list(vx), val_y=list(vy), semantic=True,
+                    truth="labels", source="ISBI 2012 training slices 0-24 (train), 25-29 (held out)")
+    truth = "gt" if recipe.dataset == "phc-u373" else "st"
+    tr = data.load_ctc(recipe.dataset, data_dir, truth=truth, split="train")
+    va = data.load_ctc(recipe.dataset, data_dir, truth=truth, split="val")
+    kind = "gold truth" if truth == "gt" else "SILVER truth (computer-generated, no gold truth here)"
+    return dict(train_x=[s.image for s in tr], train_y=[s.instances for s in tr], val_x=[s.image for s in va],
+                val_y=[s.instances for s in va], semantic=False, truth=truth,
+                source=f"{recipe.dataset}: {len(tr)} training frames ({tr[0].frame_id}..{tr[-1].frame_id}), "
+                       f"{len(va)} held-out frames ({va[0].frame_id}..{va[-1].frame_id}), {kind}",
+                train_ids=[s.frame_id for s in tr], val_ids=[s.frame_id for s in va])
+
+
+def _training_key(recipe: Recipe) -> str:
+    """Hash of the fields that change the trained network (not the evaluation-only ones)."""
+    d = recipe.to_dict()
+    for k in ("name", "notes", "tta", "instances", "threshold", "seed_threshold"):
+        d.pop(k)
+    for k, default in (("separation_gap", 0),):  # fields added later: the default keeps older hashes
+        if d[k] == default:
+            d.pop(k)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def recipe_checkpoint_path(recipe: Recipe, runs_dir=None) -> Path:
+    """Where :func:`train_recipe` keeps the checkpoint: ``<runs>/<dataset>/<name>-<training hash>.pt``.
+
+    Two recipes that train the same network (e.g. an ablation that only drops TTA) share it.
+    """
+    runs = Path(runs_dir if runs_dir is not None else os.environ.get("UNET_RUNS_DIR") or "runs")
+    slug = recipe.name.split("@")[0].replace("/", "_")
+    return runs / recipe.dataset / f"{slug}-{_training_key(recipe)}.pt"
+
+
+def _down(a: np.ndarray, f: int, order: int) -> np.ndarray:
+    if f == 1:
+        return a
+    from skimage.transform import resize
+
+    shape = (a.shape[0] // f, a.shape[1] // f)
+    return resize(a, shape, order=order, preserve_range=True, anti_aliasing=order > 0).astype(a.dtype)
+
+
+def separate_touching(instances: np.ndarray, gap: int) -> np.ndarray:
+    """Remove the pixels of every instance that lie within ``gap`` px of another instance.
+
+    Parameters
+    ----------
+    instances : (H, W) integer ndarray, 0 = background
+    gap : int >= 0
+        Euclidean distance (px) to the nearest pixel of another instance at or below which a pixel
+        is removed; 0 returns the input unchanged.
+
+    Returns
+    -------
+    (H, W) ndarray of the same dtype: touching cells end up separated by about ``2 gap + 1`` px;
+    sides that touch only background are untouched.
+
+    Examples
+    --------
+    >>> a = np.zeros((1, 9), int); a[0, :4] = 1; a[0, 4:] = 2
+    >>> separate_touching(a, 1).tolist()
+    [[1, 1, 1, 0, 0, 2, 2, 2, 2]]
+    """
+    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
+        raise ValueError(f"gap must be an int >= 0, got {gap!r}")
+    inst = np.asarray(instances)
+    if gap == 0 or inst.max() == 0:
+        return inst.copy()
+    out = inst.copy()
+    for lab in np.unique(inst[inst > 0]):
+        other = (inst > 0) & (inst != lab)
+        if not other.any():
+            continue
+        dist = ndimage.distance_transform_edt(~other)  # (H, W): distance to the nearest other cell
+        out[(inst == lab) & (dist <= gap)] = 0
+    return out
+
+
+def train_recipe(recipe: Recipe, data_dir=None, *, runs_dir=None, device: str = "auto",
+                 checkpoint_path=None, progress: bool = False, resume: bool = True, data=None):
+    """Train the recipe's network (resuming its checkpoint); return ``(model, TrainResult, seconds)``."""
+    from .data import TrainingTiles
+    from .network import UNet
+    from .train import train
+
+    d = data if data is not None else recipe_data(recipe, data_dir)
+    f = recipe.downsample
+    images = [_down(x, f, 1) for x in d["train_x"]]
+    targets = [_down(y, f, 0) for y in d["train_y"]]
+    if recipe.separation_gap:
+        targets = [separate_touching(y, recipe.separation_gap) for y in targets]
+    torch.manual_seed(0)
+    model = UNet(**recipe.model_kwargs())
+    path = Path(checkpoint_path) if checkpoint_path is not None else recipe_checkpoint_path(recipe, runs_dir)
+    tiles = TrainingTiles(images, targets, in_size=recipe.tile, out_size=model.output_size(recipe.tile), seed=0,
+                          length=max(recipe.iterations, len(images)), w0=recipe.w0, sigma=recipe.sigma,
+                          class_weights=recipe.class_weights, semantic=d["semantic"],
+                          augment=recipe.augment_config(), cache_dir=path.parent / "weights-cache")
+    config = recipe.train_config(device=device, checkpoint_every=100)
+    start = time.perf_counter()
+    result = train(model, tiles, config, checkpoint_path=path, resume=resume, progress=progress)
+    return model, result, time.perf_counter() - start
+
+
+def predict_recipe(model, recipe: Recipe, images, device: str = "auto", tta: bool | None = None) -> np.ndarray:
+    """``(N, H, W)`` probability of cell at full resolution for a list of (H, W) images."""
+    from .data import normalize_image
+    from .tiling import predict_tiled
+
+    tta = recipe.tta if tta is None else tta
+    out = []
+    for img in images:
+        small = _down(np.asarray(img, np.float32), recipe.downsample, 1)
+        p = predict_tiled(model, normalize_image(small), device=device, tta=tta)[1]
+        if recipe.downsample > 1:
+            from skimage.transform import resize
+
+            p = resize(p, img.shape, order=1, preserve_range=True)
+        out.append(p.astype(np.float32))
+    return np.stack(out)
+
+
+def cut_instances(prob: np.ndarray, threshold: float, method: str = "components",
+                  seed_threshold: float = 0.9, grow: int = 0) -> np.ndarray:
+    """Instances (H, W) int32 from ``p(cell)``: 4-connected components or a seeded watershed.
+
+    ``"watershed"``: seeds are the components of ``p > max(seed_threshold, threshold)``, flooded over
+    ``-p`` within ``p > threshold``; a component of the mask without a seed keeps its own label.
+    ``grow`` > 0 then expands every instance by that many px without overlap (the inverse of
+    :func:`separate_touching` for cells trained with a separation gap).
+    """
+    from .data import instances_from_labels
+
+    mask = prob > threshold
+    if method == "components":
+        lab = instances_from_labels(mask.astype(np.uint8))
+    else:
+        from skimage.segmentation import watershed
+
+        seeds = instances_from_labels((prob > max(seed_threshold, threshold)).astype(np.uint8))
+        lab = watershed(-prob, markers=seeds, mask=mask)
+        orphans, n = ndimage.label(mask & (lab == 0))
+        lab[orphans > 0] = orphans[orphans > 0] + lab.max()
+    if grow:
+        from skimage.segmentation import expand_labels
+
+        lab = expand_labels(lab, distance=grow)
+    return lab.astype(np.int32)
+
+
+def _seg(prob, truth, threshold, recipe) -> float:
+    from .seg import seg_score
+
+    pred = np.stack([cut_instances(p, threshold, recipe.instances, recipe.seed_threshold, recipe.separation_gap)
+                     for p in prob])
+    return float(seg_score(pred, np.stack(truth)))
+
+
+def score_recipe(recipe: Recipe, prob: np.ndarray, truth, train_prob=None, train_truth=None) -> dict:
+    """Scores of held-out probabilities ``prob`` (N, H, W) against ``truth`` (list of (H, W))."""
+    if recipe.dataset == "isbi2012":
+        from .metrics import pixel_error, rand_scores
+        from .warping import warping_error
+
+        t = np.stack(truth) > 0
+        rand = rand_scores(prob, t)
+        warp, detail = warping_error(prob, t, return_details=True)
+        return {"pixel error": pixel_error(prob, t), "Rand error": 1 - rand["v_rand"], "warping error": warp,
+                "V_rand": rand["v_rand"], "V_rand split": rand["v_rand_split"],
+                "V_rand merge": rand["v_rand_merge"], "V_info": rand["v_info"],
+                "threshold (Rand)": rand["threshold_rand"], "threshold (warping)": detail["threshold"],
+                "warping split / merge pixels": [int(detail["split"]), int(detail["merge"])]}
+    if recipe.threshold == "train":
+        per = {t: _seg(train_prob, train_truth, t, recipe) for t in CTC_THRESHOLDS}
+        threshold = max(per, key=per.get)
+    else:
+        per, threshold = {}, recipe.threshold
+    held = {t: _seg(prob, truth, t, recipe) for t in CTC_THRESHOLDS}
+    seg = held[threshold] if threshold in held else _seg(prob, truth, threshold, recipe)
+    return {"SEG": seg, "threshold": threshold, "threshold chosen on": "training frames" if per else "fixed",
+            "SEG on training frames by threshold": {str(k): v for k, v in per.items()},
+            "SEG on held-out frames by threshold (not used to choose)": {str(k): v for k, v in held.items()}}
+
+
+def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: str = "auto", progress: bool = False,
+               checkpoint_path=None, train: bool = True, save_prob: bool = True, max_train_frames: int = 24) -> dict:
+    """Train (or load) a recipe's network, predict the held-out data and score it.
+
+    Parameters
+    ----------
+    recipe : name or Recipe
+    data_dir : path or None
+        Converted data root (None: ``$UNET_DATA_DIR`` or ``./data``).
+    runs_dir : path or None
+        Checkpoints and cached weight maps (None: ``$UNET_RUNS_DIR`` or ``./runs``).
+    checkpoint_path : path or None
+        Use this checkpoint instead of the recipe's run folder (e.g. the published one).
+    train : bool
+        False: only load ``checkpoint_path`` (or the run folder's) and score.
+    max_train_frames : int
+        CTC: at most this many training frames (evenly spaced) are predicted to choose the threshold.
+
+    Returns
+    -------
+    dict
+        ``recipe`` (its fields), ``values`` (scores), ``steps``, ``train seconds``, ``seconds per step``,
+        ``predict seconds``, ``checkpoint``, ``source``.
+    """
+    from .checkpoint import load_checkpoint
+    from .network import UNet
+
+    r = get_recipe(recipe)
+    d = recipe_data(r, data_dir)
+    path = Path(checkpoint_path) if checkpoint_path is not None else recipe_checkpoint_path(r, runs_dir)
+    if train:
+        before = load_checkpoint(path)["step"] if path.is_file() else 0
+        model, result, seconds = train_recipe(r, data=d, device=device, checkpoint_path=path, progress=progress)
+        steps, losses, trained_now = result.step, result.losses, result.step - before
+    else:
+        model = UNet(**r.model_kwargs())
+        ckpt = load_checkpoint(path, model)
+        steps, losses, seconds, trained_now = ckpt["step"], ckpt["history"]["losses"], 0.0, 0
+    model.eval()
+    start = time.perf_counter()
+    prob = predict_recipe(model, r, d["val_x"], device)
+    predict_seconds = time.perf_counter() - start
+    train_prob = train_truth = None
+    if not d["semantic"] and r.threshold == "train":
+        idx = np.unique(np.linspace(0, len(d["train_x"]) - 1, min(max_train_frames, len(d["train_x"]))).astype(int))
+        train_prob = predict_recipe(model, r, [d["train_x"][i] for i in idx], device)
+        train_truth = [d["train_y"][i] for i in idx]
+    if save_prob:
+        np.save(path.with_suffix(".val_prob.npy"), prob)
+        if train_prob is not None:
+            np.save(path.with_suffix(".train_prob.npy"), train_prob)
+    values = score_recipe(r, prob, d["val_y"], train_prob, train_truth)
+    losses = np.asarray(losses, float)
+    return {"recipe": r.to_dict(), "values": values, "steps": int(steps), "steps trained in this call": int(trained_now),
+            "train seconds (this call)": round(seconds, 1),
+            "seconds per step": round(seconds / trained_now, 3) if trained_now else None,
+            "loss, first / last 100 steps": [float(losses[:100].mean()), float(losses[-100:].mean())]
+            if len(losses) else None,
+            "predict seconds": round(predict_seconds, 1), "checkpoint": str(path), "source": d["source"]}
