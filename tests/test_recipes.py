@@ -32,7 +32,7 @@ def test_cpu_recipes_share_one_budget_and_differ_from_their_paper_twin_only_in_w
         cpu, paper = get_recipe(f"{ds}-cpu"), get_recipe(f"{ds}-paper")
         assert cpu.iterations == paper.iterations == 4500 and cpu.base_channels == paper.base_channels == 16
         diff = {f.name for f in dataclasses.fields(Recipe) if getattr(cpu, f.name) != getattr(paper, f.name)}
-        assert diff - {"name", "instances", "notes"} == {"optimizer", "schedule", "warmup_steps", "grad_clip",
+        assert diff - {"name", "instances", "separation_gap", "notes"} == {"optimizer", "schedule", "warmup_steps", "grad_clip",
                                                           "class_weights"}
 
 
@@ -40,12 +40,16 @@ def test_ablations_change_one_thing_per_row():
     rows = ablations("isbi2012-cpu", iterations=500)
     base = rows["recipe"]
     assert base.iterations == 500 and base.name == "isbi2012-cpu@500"
-    assert set(rows) == {"recipe", "paper SGD", "w0 = 0", "class balance on", "no elastic deformation", "no TTA"}
+    assert set(rows) == {"recipe", "paper recipe", "paper SGD", "w0 = 0", "class balance on", "no elastic deformation",
+                         "no TTA"}
     changed = {row: {f.name for f in dataclasses.fields(Recipe) if getattr(r, f.name) != getattr(base, f.name)}
                for row, r in rows.items()}
     assert changed["w0 = 0"] == {"w0"} and changed["no TTA"] == {"tta"}
     assert changed["class balance on"] == {"class_weights"} and changed["no elastic deformation"] == {"augment"}
     assert changed["paper SGD"] == {"optimizer", "schedule", "warmup_steps", "grad_clip"}
+    assert changed["paper recipe"] == changed["paper SGD"] | {"class_weights"}
+    paper = get_recipe("isbi2012-paper")
+    assert all(getattr(rows["paper recipe"], f) == getattr(paper, f) for f in changed["paper recipe"])
     assert rows["no elastic deformation"].augment_config() == AugmentConfig(p_elastic=0.0)
     assert rows["recipe"].augment_config() == AugmentConfig()
 

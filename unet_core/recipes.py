@@ -190,18 +190,21 @@ def ablations(recipe: str | Recipe, iterations: int | None = None) -> dict[str, 
     Returns
     -------
     dict
-        ``{"recipe": r, "paper SGD": ..., "w0 = 0": ..., "class balance on"/"off": ...,
+        ``{"recipe": r, "paper recipe": ..., "paper SGD": ..., "w0 = 0": ..., "class balance on"/"off": ...,
         "no elastic deformation": ..., "no TTA": ...}``, each differing from ``r`` in one respect
-        ("paper SGD": the optimiser, schedule and clipping of the paper's recipe).
+        ("paper SGD": the optimiser, schedule and clipping of the paper's recipe), except
+        "paper recipe": the paper's SGD *and* its class balance (the ``<dataset>-paper`` recipe at
+        this budget).
     """
     r = get_recipe(recipe)
     if iterations is not None:
         r = dataclasses.replace(r, iterations=iterations, name=f"{r.name}@{iterations}")
     balance = "class balance on" if r.class_weights is None else "class balance off"
+    sgd = dict(optimizer="sgd", momentum=0.99, learning_rate=1e-3, schedule="constant", warmup_steps=0, grad_clip=0.0)
     return {
         "recipe": r,
-        "paper SGD": dataclasses.replace(r, optimizer="sgd", momentum=0.99, learning_rate=1e-3,
-                                         schedule="constant", warmup_steps=0, grad_clip=0.0),
+        "paper recipe": dataclasses.replace(r, **sgd, class_weights="balanced"),
+        "paper SGD": dataclasses.replace(r, **sgd),
         "w0 = 0": dataclasses.replace(r, w0=0.0),
         balance: dataclasses.replace(r, class_weights="balanced" if r.class_weights is None else None),
         "no elastic deformation": dataclasses.replace(r, augment="no-elastic"),
