@@ -6,8 +6,8 @@ The registry ``unet_core/pretrained/registry.txt`` has pooch's format, one line 
 
 Checkpoints of at most 10 MB are committed next to it (and installed with the package), so
 :func:`pretrained_path` never needs the network: it finds the file, checks its hash and returns its
-path. A file that is missing or altered is refused with the fix (re-install, fetch it with
-``python data_scripts/fetch.py pretrained``, or retrain with ``python -m unet_core train --recipe
+path. A file that is missing or altered is refused with the fix (re-install, download the
+registry's URL into ``$UNET_PRETRAINED_DIR``, or retrain with ``python -m unet_core train --recipe
 NAME``). Each checkpoint stores the recipe it was trained with (``train_config["recipe"]``) and no
 optimizer state.
 """
@@ -80,9 +80,9 @@ def pretrained_path(name: str, folder: str | os.PathLike | None = None) -> Path:
                               f"truncated or altered: re-fetch it ({url}) or retrain with "
                               f"`python -m unet_core train --recipe {name}`")
             return path
-    raise FileNotFoundError(f"the published checkpoint {name}.pt is not in {', '.join(map(str, folders))}; fetch it "
-                            f"with `python data_scripts/fetch.py pretrained` (from {url}) or retrain it with "
-                            f"`python -m unet_core train --recipe {name}`")
+    raise FileNotFoundError(f"the published checkpoint {name}.pt is not in {', '.join(map(str, folders))}; it ships "
+                            f"with the package (reinstall unet-core), or download {url} into a folder named by "
+                            f"$UNET_PRETRAINED_DIR, or retrain it with `python -m unet_core train --recipe {name}`")
 
 
 def load_pretrained(name: str, map_location: str = "cpu"):
