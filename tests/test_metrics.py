@@ -8,7 +8,16 @@ import pytest
 from scipy import ndimage
 from skimage.metrics import adapted_rand_error
 
-from unet_core.metrics import ISBI_THRESHOLDS, pixel_error, rand_error, rand_scores, seg_score
+from unet_core.metrics import (
+    ISBI_THINNED_THRESHOLDS,
+    ISBI_THRESHOLDS,
+    pixel_error,
+    rand_error,
+    rand_scores,
+    rand_scores_thinned,
+    seg_score,
+)
+from unet_core.warping_fiji import watershed_thin
 
 FOUR = ndimage.generate_binary_structure(2, 1)
 
@@ -151,6 +160,77 @@ def test_rand_scores_maximise_over_thresholds():
     assert ISBI_THRESHOLDS == (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
+# ------------------------------------------------ V_rand / V_info after thinning (Fiji)
+def band(truth_col: int, rows: int = 4):
+    """Cells in columns 0-7 but the truth membrane column; the prediction's border is columns 3-4."""
+    truth = np.ones((rows, 8), np.uint8)
+    truth[:, truth_col] = 0
+    prob = np.ones((rows, 8))
+    prob[:, 3:5] = 0
+    return prob, truth
+
+
+def h_nats(sizes):
+    p = np.asarray(sizes, float) / np.sum(sizes)
+    return float(-(p * np.log(p)).sum())
+
+
+def test_thinning_puts_the_dam_where_fiji_floods_it():
+    # the 2-pixel border is flooded in column-major order: column 3 joins the left cell first,
+    # column 4 then touches both segments and becomes the dam
+    prob, _ = band(4)
+    assert (watershed_thin(prob > 0.5) == [1, 1, 1, 1, 0, 2, 2, 2]).all()
+    got = rand_scores_thinned(prob, band(4)[1])  # truth membrane on the dam: perfect
+    assert (got["v_rand"], got["v_info"], got["threshold_rand"]) == (1.0, 1.0, 0.0)
+    got = rand_scores_thinned(prob, band(3)[1])
+    # truth A = columns 0-2 (12 px), B = 4-7 (16 px); the dam (column 4) makes 4 singletons in B
+    split = (12 ** 2 + 12 ** 2 + 4) / (12 ** 2 + 16 ** 2)  # 0.73, merge 1 (no segment spans A and B)
+    assert got["v_rand_split"] == pytest.approx(0.73) and got["v_rand_merge"] == 1.0
+    assert got["v_rand"] == pytest.approx(2 * split / (1 + split)) == pytest.approx(0.8439306358)
+    info = h_nats([12, 16]) / h_nats([12, 12, 1, 1, 1, 1])  # I = H(truth), split = I / H(pred)
+    assert got["v_info_split"] == pytest.approx(info) == pytest.approx(0.5680087290)
+    assert got["v_info"] == pytest.approx(2 * info / (1 + info)) and got["v_info_merge"] == 1.0
+    # without thinning, column 3 of truth A would be 4 singletons: the same score as here
+    assert rand_scores(prob, band(4)[1])["v_rand"] == pytest.approx(0.8439306358)
+
+
+def test_thinned_scores_average_the_slices():
+    prob = np.stack([band(4)[0], band(3)[0]])
+    got = rand_scores_thinned(prob, np.stack([band(4)[1], band(3)[1]]))
+    assert got["v_rand"] == pytest.approx((1 + 0.8439306358381503) / 2)
+    assert got["v_rand_split"] == pytest.approx((1 + 0.73) / 2)
+
+
+def test_thinned_scores_keep_the_truth_borders_and_pick_the_best_threshold():
+    truth = np.ones((6, 9), np.uint8)
+    truth[:, 3:6] = 0  # a 3-pixel truth membrane is not thinned: it stays outside the foreground
+    prob = truth * 0.6 + 0.2  # cells 0.8, border 0.2
+    prob[2, 3:6] = 0.5  # a weak bridge across the border: closed from t = 0.5 on
+    got = rand_scores_thinned(prob, truth)  # t <= 0.2: all cell (float32(0.2) > 0.2); 0.3, 0.4: bridged
+    assert (got["v_rand"], got["threshold_rand"], got["v_info"], got["threshold_info"]) == (1.0, 0.5, 1.0, 0.5)
+    merged = rand_scores_thinned(prob, truth, thresholds=[0.3])  # one segment over both truth cells
+    assert merged["v_rand_split"] == 1.0 and merged["v_rand_merge"] == pytest.approx(0.5)
+    assert merged["v_info"] == 0.0  # Fiji: zero predicted entropy gives V_info = 0
+    assert len(ISBI_THINNED_THRESHOLDS) == 11  # Fiji's script: 0.0, 0.1, ... accumulated up to 1.0
+    acc, th = [], 0.0
+    while th <= 1.0:
+        acc.append(th)
+        th += 0.1
+    assert np.allclose(ISBI_THINNED_THRESHOLDS, acc, rtol=0, atol=1e-15) and acc[-1] == ISBI_THINNED_THRESHOLDS[-1]
+
+
+def test_watershed_thinning_separates_segments_and_keeps_cells(rng):
+    for _ in range(5):
+        cells = ndimage.binary_opening(rng.random((21, 17)) < 0.55)
+        lab = watershed_thin(cells)
+        comp = ndimage.label(cells, FOUR)[0]
+        assert len(set(zip(comp[cells], lab[cells]))) == comp.max() == len(np.unique(lab[cells]))
+        for a, b in ((lab[1:], lab[:-1]), (lab[:, 1:], lab[:, :-1])):  # dams between segments
+            assert not ((a > 0) & (b > 0) & (a != b)).any()
+        assert set(np.unique(lab[~cells])) - {0} <= set(np.unique(lab[cells]))
+    assert (watershed_thin(np.zeros((3, 4), bool)) == 1).all()  # all border: one segment
+
+
 # ----------------------------------------------------------------- SEG
 def test_seg_perfect_none_and_half_overlap():
     ref = np.zeros((4, 8), int)
@@ -208,6 +288,8 @@ def test_bad_inputs_raise_clear_errors(prob, truth, error, match):
 
 
 def test_other_bad_arguments():
+    with pytest.raises(ValueError, match="truth slice has no cell"):
+        rand_scores_thinned(np.ones((2, 3, 3)), np.stack([np.ones((3, 3)), np.zeros((3, 3))]))
     ones = np.ones((3, 3))
     with pytest.raises(ValueError, match="boundary='edges'"):
         rand_error(ones, ones, boundary="edges")

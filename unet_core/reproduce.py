@@ -210,15 +210,16 @@ def _seg(prob, truth, threshold, recipe) -> float:
 def score_recipe(recipe: Recipe, prob: np.ndarray, truth, train_prob=None, train_truth=None) -> dict:
     """Scores of held-out probabilities ``prob`` (N, H, W) against ``truth`` (list of (H, W))."""
     if recipe.dataset == "isbi2012":
-        from .metrics import pixel_error, rand_scores
+        from .metrics import pixel_error, rand_scores, rand_scores_thinned
         from .warping import warping_error
 
         t = np.stack(truth) > 0
-        rand = rand_scores(prob, t)
-        warp, detail = warping_error(prob, t, return_details=True)
+        rand, thin = rand_scores(prob, t), rand_scores_thinned(prob, t)
+        warp, detail = warping_error(prob, t, return_details=True)  # Fiji's algorithm (41 x 41 window)
         return {"pixel error": pixel_error(prob, t), "Rand error": 1 - rand["v_rand"], "warping error": warp,
                 "V_rand": rand["v_rand"], "V_rand split": rand["v_rand_split"],
                 "V_rand merge": rand["v_rand_merge"], "V_info": rand["v_info"],
+                "V_rand after thinning": thin["v_rand"], "V_info after thinning": thin["v_info"],
                 "threshold (Rand)": rand["threshold_rand"], "threshold (warping)": detail["threshold"],
                 "warping split / merge pixels": [int(detail["split"]), int(detail["merge"])]}
     if recipe.threshold == "train":
