@@ -25,7 +25,11 @@ CHUNK = 1 << 20
 
 
 class FetchError(RuntimeError):
-    """A user-facing failure: the message says what went wrong and what to do."""
+    """A user-facing failure: the message says what went wrong and what to do (exit status 1)."""
+
+
+class UsageError(FetchError):
+    """A problem with the command line itself: a --source or --dest that cannot be used (exit status 2)."""
 
 
 # --------------------------------------------------------------------------- hashing

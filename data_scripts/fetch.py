@@ -28,8 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _archive import (  # noqa: E402
-    FetchError, content_sha256, download, file_hash, group_sha256, hash_matches, is_archive, read_registry,
-    safe_extract)
+    FetchError, UsageError, content_sha256, download, file_hash, group_sha256, hash_matches, is_archive,
+    read_registry, safe_extract)
 
 HERE = Path(__file__).resolve().parent
 REGISTRY = read_registry(HERE / "registry.txt")  # name -> (hash, url)
@@ -84,20 +84,38 @@ def log(msg: str, quiet: bool = False) -> None:
 
 # --------------------------------------------------------------------------- reading
 def read_image(path: Path) -> np.ndarray:
-    """Decode a PNG or TIFF: Pillow first (it decodes the CTC's LZW without imagecodecs), else tifffile."""
+    """Decode a PNG or TIFF: Pillow first (it decodes the CTC's LZW without imagecodecs), else tifffile.
+
+    Raises FetchError naming the file for anything that does not decode to one numeric image or
+    stack of equal-sized frames (truncated, corrupt, unknown compression).
+    """
     from PIL import Image, ImageSequence
+    again = "the file is corrupt or truncated: get it again (download, or a fresh copy for --source)"
     try:
         with Image.open(path) as im:
             frames = [np.asarray(f) for f in ImageSequence.Iterator(im)]
+        if not frames or len({(f.shape, f.dtype) for f in frames}) != 1 or frames[0].ndim < 2 \
+                or frames[0].dtype.kind not in "biuf":
+            raise ValueError(f"frames of unexpected shapes/dtypes {sorted({(f.shape, str(f.dtype)) for f in frames})}")
         return frames[0] if len(frames) == 1 else np.stack(frames)  # (N, H, W) for stacks
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # Pillow raises OSError, ValueError, SyntaxError, struct.error, ... on broken files
+        pil_error = exc
         if path.suffix.lower() not in (".tif", ".tiff"):
-            raise FetchError(f"cannot decode {path}: {exc}") from exc
+            raise FetchError(f"cannot decode {path}: {exc}; {again}") from exc
+    import logging
+
     import tifffile
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     try:
-        return tifffile.imread(path)
-    except ValueError as exc:
-        raise FetchError(f"cannot decode {path}: {exc}") from exc
+        array = tifffile.imread(path)
+    except Exception as exc:  # noqa: BLE001 - tifffile raises many types for broken files
+        if "imagecodecs" in str(exc):  # Pillow reads LZW itself, so its own error is the real cause
+            raise FetchError(f"cannot decode {path}: Pillow failed ({pil_error}) and tifffile would need "
+                             f"imagecodecs for its compression; {again}") from exc
+        raise FetchError(f"cannot decode {path}: {exc}; {again}") from exc
+    if array.size == 0 or array.ndim < 2 or array.dtype.kind not in "biuf":
+        raise FetchError(f"cannot decode {path}: got an array of shape {array.shape} and dtype {array.dtype}; {again}")
+    return array
 
 
 def write_tif(path: Path, array: np.ndarray) -> None:
@@ -133,7 +151,12 @@ def _isbi_arrays(root: Path) -> tuple[dict[str, np.ndarray], dict[str, str], str
                                key=lambda p: int(p.stem))
                 if not files:
                     raise FetchError(f"{folder} has no slice files named 0.png, 1.png, ...")
-                arrays[name] = np.stack([read_image(p) for p in files])  # (N, H, W)
+                slices = [read_image(p) for p in files]
+                shapes = {a.shape for a in slices}
+                if len(shapes) != 1:
+                    raise FetchError(f"the slices in {folder} have different shapes {sorted(shapes)}; every slice of "
+                                     "a stack must have the same size")
+                arrays[name] = np.stack(slices)  # (N, H, W)
             return arrays, {}, f"per-slice PNGs in {d}"
     raise FetchError(
         f"{root} does not contain the ISBI 2012 data: expected train-volume.tif, train-labels.tif and "
@@ -143,9 +166,11 @@ def _isbi_arrays(root: Path) -> tuple[dict[str, np.ndarray], dict[str, str], str
 def convert_isbi(root: Path, out: Path, verify: bool) -> dict:
     arrays, matched, layout = _isbi_arrays(root)
     vol, lab, test = arrays["train-volume"], arrays["train-labels"], arrays["test-volume"]
-    if vol.ndim != 3 or vol.shape != lab.shape or test.ndim != 3 or vol.dtype != np.uint8:
+    if vol.ndim != 3 or vol.shape != lab.shape or test.ndim != 3 or vol.dtype != np.uint8 or lab.dtype != np.uint8 \
+            or test.dtype != np.uint8:
         raise FetchError(f"ISBI stacks have unexpected shapes/dtypes: train-volume {vol.shape} {vol.dtype}, "
-                         f"train-labels {lab.shape}, test-volume {test.shape}; expected (30, 512, 512) uint8 each")
+                         f"train-labels {lab.shape} {lab.dtype}, test-volume {test.shape} {test.dtype}; expected "
+                         "(30, 512, 512) uint8 each: a file is truncated or not the official one, get it again")
     values = np.unique(lab)
     if not set(values.tolist()) <= {0, 255}:
         raise FetchError(f"ISBI train labels must hold only 0 (membrane) and 255 (cell), found {values[:10].tolist()}")
@@ -268,7 +293,7 @@ def _verdict(matched: dict[str, str], hashes: dict[str, str], verify: bool, what
 def _find_source(key: str, source: Path, single: bool) -> Path:
     """The folder or archive for dataset ``key`` inside (or being) ``source``."""
     if not source.exists():
-        raise FetchError(f"--source {source} does not exist")
+        raise UsageError(f"--source {source} does not exist; give the folder or archive of the {key} data")
     for name in DATASETS[key]["folders"]:
         if (source / name).exists():
             return source / name
@@ -331,7 +356,7 @@ def fetch(key: str, dest: Path, source: Path | None = None, *, single: bool = Tr
             matched, kind, where, root = {}, "folder", str(src.resolve()), src
             if src.is_file():
                 if not is_archive(src):
-                    raise FetchError(f"{src} is neither a folder nor a zip/tar archive of the {key} data")
+                    raise UsageError(f"--source {src} is neither a folder nor a zip/tar archive of the {key} data")
                 kind = "archive"
                 zname = f"{info.get('ctc', '')}.zip"
                 if zname in REGISTRY and hash_matches(src, REGISTRY[zname][0]):
@@ -367,25 +392,69 @@ def _summary(meta: dict) -> str:
 
 
 # --------------------------------------------------------------------------- CLI
+class _Parser(argparse.ArgumentParser):
+    """One-line usage errors (exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+
+
+def check_dest(dest: Path) -> None:
+    """Refuse a --dest that is a file or cannot be created or written, before any download."""
+    if dest.exists() and not dest.is_dir():
+        raise UsageError(f"--dest {dest} is a file, not a folder; choose a folder for the converted data")
+    parent = dest  # nothing is created here: the nearest existing folder must be writable
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"--dest {dest} cannot be created: {parent} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--dest {dest} cannot be created or written ({exc.strerror or exc}); choose a writable "
+                         "folder") from None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """Run the command line. Exit status: 0 done, 1 a dataset failed (refused download, corrupt or
+    unverifiable data), 2 a usage error (bad --source/--dest, unknown dataset); ``--debug`` or
+    ``UNET_DEBUG=1`` shows tracebacks."""
+    parser = _Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", choices=[*DATASETS, "all"])
     parser.add_argument("--source", type=Path, help="local folder or archive to import instead of downloading")
     parser.add_argument("--dest", type=Path, default=Path("data"), help="output folder (default ./data)")
     parser.add_argument("--force", action="store_true", help="re-convert even if converted data are present")
     parser.add_argument("--no-verify", action="store_true", help="import data whose hashes cannot be checked")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("UNET_DEBUG") == "1"
     keys = list(DATASETS) if args.dataset == "all" else [args.dataset]
-    failed = []
+    try:
+        check_dest(args.dest)
+    except UsageError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    status = 0
     for key in keys:
         try:
             fetch(key, args.dest, args.source, single=args.dataset != "all", force=args.force,
                   verify=not args.no_verify, quiet=args.quiet)
         except FetchError as exc:
-            print(f"error: {key}: {exc}", file=sys.stderr)
-            failed.append(key)
-    return 1 if failed else 0
+            if debug:
+                raise
+            print(f"error: {key}: {' '.join(str(exc).split())}", file=sys.stderr)
+            status = max(status, 2 if isinstance(exc, UsageError) else 1)
+        except (OSError, ValueError, TypeError, MemoryError) as exc:  # an unforeseen failure: one line, not a traceback
+            if debug:
+                raise
+            print(f"error: {key}: {type(exc).__name__}: {' '.join(str(exc).split())} (run with --debug for the "
+                  "traceback)", file=sys.stderr)
+            status = max(status, 1)
+    return status
 
 
 if __name__ == "__main__":

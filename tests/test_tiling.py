@@ -320,7 +320,7 @@ def test_bad_batch_size_out_dtype_and_margin():
         predict_tiled(model, image, margin=-1)
     with pytest.raises(ValueError, match="only applies to padding='same' models .*own border of 3 px"):
         predict_tiled(Pointwise([[1.0], [0.0]], border=3), image, margin=4)
-    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="batch_size=0 must be an integer >= 1"):
         predict_tiled(model, image, batch_size=0)
     with pytest.raises(ValueError, match=r"out must be a writeable float ndarray of shape \(2, 6, 7\)"):
         predict_tiled(model, image, out=np.zeros((2, 7, 6), np.float32))

@@ -8,18 +8,19 @@
 ``predict``  segment a TIFF/PNG image with a checkpoint (or ``--recipe NAME``: the published,
              sha256-verified network of that recipe); .npy (probabilities), .png or .tif (labels).
 
-User errors are reported as one line on stderr with exit status 2 (set ``UNET_DEBUG=1``
-for the traceback).
+User errors are reported as one line on stderr with exit status 2 (1 for an operation that
+failed for another reason); ``--debug`` (or ``UNET_DEBUG=1``) shows the traceback instead.
 """
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from ._cli import (MAX_DEPTH, Parser, UserError, as_flag_error, check_device, check_training_size, check_writable,
+                   debug_wanted, int_at_least, positive_float, read_image)
 
 __all__ = ["main"]
 
@@ -32,10 +33,6 @@ TRAIN_ITERATIONS = 1000  # TrainConfig's default
 # train flags that a --recipe fixes itself (name: argparse default)
 _TRAIN_FLAGS = {"data": "synthetic", "base_channels": 64, "depth": 5, "tile_size": 572, "lr": 0.001,
                 "seed": 0, "amp": "auto", "resume": False}
-
-
-class UserError(ValueError):
-    """A problem with the command line or its inputs (exit status 2)."""
 
 
 # --------------------------------------------------------------------------- data
@@ -73,19 +70,6 @@ def _tiles(name: str, data_dir: str | None, model, tile_size: int, seed: int, st
 
 
 # --------------------------------------------------------------------------- image I/O
-def _read_image(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise FileNotFoundError(f"IMAGE {str(path)!r} does not exist")
-    if path.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
-
-        return np.asarray(tifffile.imread(path))
-    from PIL import Image
-
-    with Image.open(path) as img:
-        return np.asarray(img.convert("L") if img.mode not in ("L", "I", "I;16", "F") else img)
-
-
 def _write_output(path: Path, probs: np.ndarray) -> None:
     """npy: (K, H, W) float32 probabilities; png: labels * 255 // (K - 1); tif: labels 0..K-1."""
     from ._utils import atomic_write
@@ -146,6 +130,8 @@ def _demo(args) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".png":
         raise UserError(f"-o {str(out)!r} must end in .png")
+    check_writable(out, "-o")
+    check_device(args.device)
     start = time.perf_counter()
     torch.manual_seed(args.seed)
     model = UNet(base_channels=DEMO["base_channels"], depth=DEMO["depth"])
@@ -172,6 +158,9 @@ def _train_recipe(args) -> int:
     from .recipes import get_recipe
     from .reproduce import run_recipe
 
+    check_device(args.device)
+    if args.json:
+        check_writable(Path(args.json), "--json")
     flags = [f"--{k.replace('_', '-')}" for k, default in _TRAIN_FLAGS.items() if getattr(args, k) != default]
     if flags:
         raise UserError(f"--recipe {args.recipe} sets the network, data and optimiser; drop {', '.join(flags)} "
@@ -193,6 +182,9 @@ def _train(args) -> int:
 
     if args.recipe:
         return _train_recipe(args)
+    if args.json:
+        raise UserError("--json only works with --recipe (it writes the recipe's held-out scores); drop it or add "
+                        "--recipe NAME")
     if args.iterations is None:
         args.iterations = TRAIN_ITERATIONS
 
@@ -200,8 +192,13 @@ def _train(args) -> int:
     from .train import TrainConfig, train
 
     ckpt = Path(args.checkpoint or f"checkpoints/{args.data}.pt")
+    if ckpt.is_dir():
+        raise UserError(f"--checkpoint {str(ckpt)!r} is a folder; give a file path such as {str(ckpt / 'model.pt')!r}")
     if ckpt.exists() and not args.resume:
         raise UserError(f"--checkpoint {str(ckpt)!r} exists; pass --resume to continue it or choose another path")
+    check_writable(ckpt, "--checkpoint")
+    check_device(args.device)
+    check_training_size(args)
     torch.manual_seed(args.seed)
     model = UNet(base_channels=args.base_channels, depth=args.depth)
     amp = {"auto": "auto", "on": True, "off": False}[args.amp]
@@ -223,7 +220,9 @@ def _predict(args) -> int:
     _check_output_suffix(out)  # before any work
     if (args.checkpoint is None) == (args.recipe is None):
         raise UserError("give exactly one of --checkpoint PATH or --recipe NAME")
-    image = _read_image(Path(args.image))
+    check_writable(out, "-o")
+    check_device(args.device)
+    image = read_image(Path(args.image))
     if args.recipe:
         from .pretrained import load_pretrained
         from .reproduce import predict_recipe
@@ -234,27 +233,38 @@ def _predict(args) -> int:
         probs = np.stack([1 - p, p])  # (2, H, W)
     else:
         model = model_from_checkpoint(args.checkpoint)
-        probs = predict_tiled(model, normalize_image(image), tile_size=args.tile_size, device=args.device,
-                              tta=args.tta, progress=not args.quiet)
+        try:
+            probs = predict_tiled(model, normalize_image(image), tile_size=args.tile_size, device=args.device,
+                                  tta=args.tta, progress=not args.quiet)
+        except MemoryError as exc:
+            need = str(exc).split(" needs ", 1)[-1].split(";")[0]
+            raise UserError(f"--tile-size {args.tile_size} needs {need}; use a smaller --tile-size, or leave it out "
+                            "to choose one that fits automatically") from None
+        except ValueError as exc:  # name the flags, not the python arguments
+            raise as_flag_error(exc, {"tile_size": "--tile-size"}) from None
     _write_output(out, probs)
     print(f"predict: {args.image} {image.shape} -> {out} ({'probabilities' if out.suffix == '.npy' else 'labels'})")
     return 0
 
 
 # --------------------------------------------------------------------------- parser
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> Parser:
     from .train import TrainConfig
 
-    parser = argparse.ArgumentParser(prog="unet-core", description=__doc__.split("\n")[0])
-    common = argparse.ArgumentParser(add_help=False)
+    parser = Parser(prog="unet-core", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    common = Parser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    common.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", parents=[common], help="one-minute synthetic smoke run writing input | prediction | truth")
     demo.add_argument("-o", "--output", default="demo_out/demo.png", help="PNG to write (default %(default)s)")
-    demo.add_argument("--iterations", type=int, default=DEMO["iterations"], help="SGD steps (default %(default)s)")
+    demo.add_argument("--iterations", type=int_at_least(1), default=DEMO["iterations"],
+                      help="SGD steps (default %(default)s)")
     demo.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default %(default)s)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of data, weights and dropout (default %(default)s)")
+    demo.add_argument("--seed", type=int_at_least(0), default=0,
+                      help="seed of data, weights and dropout (default %(default)s)")
     demo.set_defaults(func=_demo)
 
     tr = sub.add_parser("train", parents=[common], help="train a U-Net (Sec. 3) and write a checkpoint")
@@ -263,17 +273,19 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--recipe", help="run a named recipe (see unet_core.recipes.recipe_names()): train, "
                     "predict the held-out split and score it")
     tr.add_argument("--json", help="with --recipe: write the scores and timings to this JSON file")
-    tr.add_argument("--iterations", type=int, default=None,
+    tr.add_argument("--iterations", type=int_at_least(0), default=None,
                     help=f"training steps (default {TrainConfig.iterations}, or the recipe's)")
-    tr.add_argument("--base-channels", type=int, default=64, help="channels of the first level (paper: 64)")
-    tr.add_argument("--depth", type=int, default=5, help="levels including the bottom one (paper: 5)")
-    tr.add_argument("--tile-size", type=int, default=572, help="input tile size (paper: 572)")
-    tr.add_argument("--lr", type=float, default=TrainConfig.learning_rate, help="learning rate (default %(default)s)")
+    tr.add_argument("--base-channels", type=int_at_least(1), default=64, help="channels of the first level (paper: 64)")
+    tr.add_argument("--depth", type=int_at_least(1, MAX_DEPTH), default=5,
+                    help="levels including the bottom one (paper: 5)")
+    tr.add_argument("--tile-size", type=int_at_least(1), default=572, help="input tile size (paper: 572)")
+    tr.add_argument("--lr", type=positive_float, default=TrainConfig.learning_rate,
+                    help="learning rate (default %(default)s)")
     tr.add_argument("--device", default="auto")
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--seed", type=int_at_least(0), default=0)
     tr.add_argument("--amp", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: on GPU)")
     tr.add_argument("--checkpoint", help="checkpoint file (default checkpoints/DATA.pt)")
-    tr.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    tr.add_argument("--checkpoint-every", type=int_at_least(0), default=100, help="steps between checkpoints")
     tr.add_argument("--resume", action="store_true", help="continue from an existing --checkpoint")
     tr.set_defaults(func=_train)
 
@@ -285,7 +297,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--checkpoint", help="checkpoint written by 'unet-core train'")
     pr.add_argument("--recipe", help="use the published, sha256-verified network of this recipe, e.g. isbi2012-cpu "
                     "(with its downsampling and TTA)")
-    pr.add_argument("--tile-size", type=int, default=None, help="input tile size (default: automatic)")
+    pr.add_argument("--tile-size", type=int_at_least(1), default=None, help="input tile size (default: automatic)")
     pr.add_argument("--tta", action="store_true", help="average over the 8 flips/rotations")
     pr.add_argument("--device", default="auto")
     pr.set_defaults(func=_predict)
@@ -293,7 +305,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 ok, 2 user error).
+    """Run the command line; return the exit status (0 ok, 2 user error, 1 failed operation).
 
     Parameters
     ----------
@@ -303,16 +315,26 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status.
+        Exit status. A user error (bad flag or value, unreadable or wrong input file, not enough
+        memory for what was asked) prints one line on stderr and returns 2; another failure
+        (e.g. a RuntimeError inside torch) prints one line and returns 1. With ``--debug`` or
+        ``UNET_DEBUG=1`` the exception propagates with its traceback.
     """
     args = _parser().parse_args(argv)
+    debug = debug_wanted(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, OSError, FloatingPointError) as exc:
-        if os.environ.get("UNET_DEBUG") == "1":
+    except (ValueError, TypeError, OSError, FloatingPointError, MemoryError) as exc:
+        if debug:
             raise
         print(f"unet-core {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        if debug:
+            raise
+        print(f"unet-core {args.command}: failed: {type(exc).__name__}: {' '.join(str(exc).split())[:500]} "
+              "(run with --debug for the traceback)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"unet-core {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -14,12 +14,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._utils import check_finite_image, fmt
+from ._utils import check_finite_image, check_memory, check_rng, fmt, is_int
 from .augment_ops import (AugmentConfig, AugmentParams, _augment, _check_pair, apply_augmentation,
                           augmentation_coordinates, draw_augmentation)
 
 __all__ = ["AugmentConfig", "AugmentParams", "draw_augmentation", "augmentation_coordinates",
            "apply_augmentation", "sample_training_tile"]
+
+
+def _check_tile_sizes(in_size, out_size) -> None:
+    """in_size and out_size: ints, out_size >= 1, in_size - out_size even and >= 0."""
+    if not (is_int(in_size) and is_int(out_size)):
+        raise TypeError(f"in_size and out_size must be ints, got {fmt(in_size)} and {fmt(out_size)}")
+    if out_size < 1:
+        raise ValueError(f"in_size and out_size must be positive ints, got {fmt(in_size)} and {fmt(out_size)}")
+    if in_size < out_size or (in_size - out_size) % 2:
+        raise ValueError(f"in_size - out_size must be even and >= 0 (context border per side), got "
+                         f"in_size={in_size}, out_size={out_size}; the paper uses 572 and 388")
 
 
 def sample_training_tile(image: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
@@ -54,6 +65,10 @@ def sample_training_tile(image: np.ndarray, labels: np.ndarray, weights: np.ndar
     ------
     ValueError
         On mismatched shapes, bad sizes, or non-finite/empty inputs.
+    TypeError
+        On non-integer sizes or labels, or an ``rng`` that is neither a seed nor a Generator.
+    MemoryError
+        (``MemoryBudgetError``) if the tile's coordinate maps would not fit into memory.
 
     Notes
     -----
@@ -76,17 +91,12 @@ def sample_training_tile(image: np.ndarray, labels: np.ndarray, weights: np.ndar
     if labels is None:
         raise ValueError("labels must be an (H, W) integer array; a training tile needs its labels")
     _check_pair(image, labels, "labels")
-    if not np.issubdtype(labels.dtype, np.integer) and labels.dtype != bool:
-        raise TypeError(f"labels must have an integer dtype, got {labels.dtype}; use labels.astype(np.int64)")
-    if weights is not None:
-        _check_pair(image, weights, "weights")
-        check_finite_image(weights, "weights")
-    if not (isinstance(in_size, (int, np.integer)) and isinstance(out_size, (int, np.integer))) or out_size < 1:
-        raise ValueError(f"in_size and out_size must be positive ints, got {fmt(in_size)} and {fmt(out_size)}")
-    if in_size < out_size or (in_size - out_size) % 2:
-        raise ValueError(f"in_size - out_size must be even and >= 0 (context border per side), got "
-                         f"in_size={in_size}, out_size={out_size}; the paper uses 572 and 388")
-    rng = np.random.default_rng(rng)
+    _check_pair(image, weights, "weights")
+    _check_tile_sizes(in_size, out_size)
+    channels = image.shape[0] if image.ndim == 3 else 1
+    check_memory(int(in_size) ** 2 * (48 + 8 * channels), f"a training tile of in_size={in_size}",
+                 "use a smaller in_size (the paper: 572)")
+    rng = check_rng(rng)
     h, w = image.shape[-2:]
     top = int(rng.integers(min(0, h - out_size), max(0, h - out_size) + 1))
     left = int(rng.integers(min(0, w - out_size), max(0, w - out_size) + 1))

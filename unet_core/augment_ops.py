@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.ndimage as ndi
 
-from ._utils import check_finite_image, fmt
-from .elastic import ELASTIC_GRID, ELASTIC_STD, _check_shape, upsample_grid_displacements
+from ._utils import check_bool, check_finite_image, check_pair, check_rng, fmt, is_int, is_real
+from .elastic import ELASTIC_GRID, ELASTIC_STD, _check_shape, _nearest_exact, _needs_exact, upsample_grid_displacements
 
 __all__ = ["AugmentConfig", "AugmentParams", "draw_augmentation", "augmentation_coordinates", "apply_augmentation"]
 
@@ -31,6 +31,14 @@ class AugmentConfig:
     """What to randomise; the paper fixes only the elastic constants (grid 3, std 10).
 
     ``AugmentConfig.off()`` disables everything (identity).
+
+    Raises
+    ------
+    TypeError
+        If a field has the wrong type (``flip`` must be a bool, the ranges numbers).
+    ValueError
+        If a range is negative or not finite, a probability is outside [0, 1], ``contrast >= 1``,
+        ``image_order`` is not 1 or 3, ``elastic_grid < 2`` or ``rotation`` is unknown.
     """
 
     flip: bool = True  # mirror rows and columns, each with probability 1/2
@@ -45,6 +53,12 @@ class AugmentConfig:
     image_order: int = 3  # spline order for the image: 3 (cubic) or 1 (linear)
 
     def __post_init__(self):
+        check_bool(self.flip, "flip")
+        for name in ("max_shift", "elastic_std", "brightness", "contrast", "gamma", "p_elastic"):
+            if not is_real(getattr(self, name)):
+                raise TypeError(f"{name} must be a real number, got {fmt(getattr(self, name))}")
+        if not is_int(self.image_order):
+            raise TypeError(f"image_order must be 1 or 3, got {fmt(self.image_order)}")
         for name in ("max_shift", "elastic_std", "brightness", "contrast", "gamma"):
             if not np.isfinite(getattr(self, name)) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {fmt(getattr(self, name))}; use 0 to disable it")
@@ -65,7 +79,17 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class AugmentParams:
-    """One drawn augmentation for an output region of ``shape`` (see :func:`augmentation_coordinates`)."""
+    """One drawn augmentation for an output region of ``shape`` (see :func:`augmentation_coordinates`).
+
+    Raises
+    ------
+    TypeError
+        If a field has the wrong type (flips must be bools, angles and gray values numbers).
+    ValueError
+        If ``shape`` is not a pair of positive ints, a number is NaN/inf, ``gamma <= 0``,
+        ``shift`` is not a pair, ``image_order`` is not 1 or 3 or ``coarse`` is not a finite
+        (2, g, g) array.
+    """
 
     shape: tuple[int, int]  # (H, W) of the augmented output
     flip_rows: bool = False
@@ -77,6 +101,30 @@ class AugmentParams:
     contrast: float = 1.0
     gamma: float = 1.0
     image_order: int = 3
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", check_pair(self.shape, "shape"))
+        for name in ("flip_rows", "flip_cols"):
+            check_bool(getattr(self, name), name)
+        for name in ("angle_deg", "brightness", "contrast", "gamma"):
+            value = getattr(self, name)
+            if not is_real(value):
+                raise TypeError(f"{name} must be a real number, got {fmt(value)}")
+            if not np.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {fmt(value)}")
+        if self.gamma <= 0:
+            raise ValueError(f"gamma must be > 0 (1 leaves the gray values alone), got {fmt(self.gamma)}")
+        shift = self.shift
+        if not isinstance(shift, (tuple, list, np.ndarray)) or len(shift) != 2 or not all(is_real(v) for v in shift) \
+                or not np.isfinite(np.asarray(shift, dtype=float)).all():
+            raise ValueError(f"shift must be a pair (rows, cols) of finite numbers, got {fmt(shift)}")
+        if not is_int(self.image_order) or self.image_order not in (1, 3):
+            raise ValueError(f"image_order must be 1 or 3, got {fmt(self.image_order)}")
+        coarse = self.coarse
+        if coarse is not None and (not isinstance(coarse, np.ndarray) or coarse.ndim != 3 or coarse.shape[0] != 2
+                                   or min(coarse.shape[1:]) < 2 or coarse.dtype.kind not in "iuf"
+                                   or not np.isfinite(coarse).all()):
+            raise ValueError(f"coarse must be None or a finite (2, g, g) array of grid displacements, got {fmt(coarse)}")
 
 
 def draw_augmentation(rng: np.random.Generator | int | None, shape: tuple[int, int],
@@ -99,8 +147,11 @@ def draw_augmentation(rng: np.random.Generator | int | None, shape: tuple[int, i
 
     Raises
     ------
+    TypeError
+        If ``config`` is not an AugmentConfig, ``shape`` not a pair of ints or ``rng`` not a
+        seed or Generator.
     ValueError
-        If ``shape`` is not a pair of positive ints.
+        If ``shape`` is not a pair of positive ints or ``rng`` is a negative seed.
 
     Notes
     -----
@@ -115,7 +166,7 @@ def draw_augmentation(rng: np.random.Generator | int | None, shape: tuple[int, i
     if not isinstance(cfg, AugmentConfig):
         raise TypeError(f"config must be an AugmentConfig or None, got {type(config).__name__}")
     h, w = _check_shape(shape)
-    rng = np.random.default_rng(rng)
+    rng = check_rng(rng)
     flips = rng.random(2) < 0.5
     k, u = int(rng.integers(4)), float(rng.random())
     angle = {"none": 0.0, "rot90": 90.0 * k, "any": 360.0 * u}[cfg.rotation]
@@ -141,6 +192,11 @@ def _rotation(angle_deg: float) -> np.ndarray:
     return np.array([[c, s], [-s, c]], dtype=np.float64)
 
 
+def _check_params(params) -> None:
+    if not isinstance(params, AugmentParams):
+        raise TypeError(f"params must be an AugmentParams (from draw_augmentation), got {fmt(params)}")
+
+
 def augmentation_coordinates(params: AugmentParams) -> np.ndarray:
     """Source coordinates of every output pixel: the whole geometric transform as one map.
 
@@ -153,6 +209,11 @@ def augmentation_coordinates(params: AugmentParams) -> np.ndarray:
     coords : (2, H, W) float64 ndarray
         ``coords[:, r, c]`` = (row, col) in the input read by output pixel ``(r, c)``;
         ``np.indices(shape)`` when nothing geometric is drawn.
+
+    Raises
+    ------
+    TypeError
+        If ``params`` is not an AugmentParams.
 
     Notes
     -----
@@ -167,6 +228,7 @@ def augmentation_coordinates(params: AugmentParams) -> np.ndarray:
     >>> c[1, 0].tolist()
     [2.0, 1.0, 0.0]
     """
+    _check_params(params)
     h, w = params.shape
     p = np.indices((h, w), dtype=np.float64)  # (2, H, W)
     if params.coarse is not None:
@@ -189,7 +251,10 @@ def _resample(array: np.ndarray, coords: np.ndarray, order: int, exact: bool) ->
         return _resample(array.view(np.uint8), coords, 0, True).view(bool)
     planes = array.reshape(-1, *array.shape[-2:])  # (C, H, W)
     order = 0 if exact else order  # integer coordinates: plain (mirrored) indexing, bit-exact
-    out = np.stack([ndi.map_coordinates(pl, coords, order=order, mode="mirror") for pl in planes])  # (C, h, w)
+    if order == 0 and _needs_exact(planes):  # ids beyond float64's integers: index instead of interpolating
+        out = np.stack([_nearest_exact(pl, coords) for pl in planes])
+    else:
+        out = np.stack([ndi.map_coordinates(pl, coords, order=order, mode="mirror") for pl in planes])  # (C, h, w)
     return out.reshape(*array.shape[:-2], *coords.shape[1:])
 
 
@@ -208,8 +273,14 @@ def _gray(image: np.ndarray, params: AugmentParams, lo: float, hi: float) -> np.
 
 
 def _check_pair(image: np.ndarray, other: np.ndarray | None, name: str) -> None:
-    if other is not None and (not isinstance(other, np.ndarray) or other.shape != image.shape[-2:]):
+    if other is not None and not isinstance(other, np.ndarray):
+        raise TypeError(f"{name} must be an (H, W) numpy array matching image's {image.shape[-2:]}, got {fmt(other)}")
+    if other is not None and other.shape != image.shape[-2:]:
         raise ValueError(f"{name} must be an (H, W) array matching image's {image.shape[-2:]}, got {fmt(other)}")
+    if other is not None and name == "labels" and not (np.issubdtype(other.dtype, np.integer) or other.dtype == bool):
+        raise TypeError(f"labels must have an integer dtype, got {other.dtype}; use labels.astype(np.int64)")
+    if other is not None and name == "weights":
+        check_finite_image(other, "weights")
 
 
 def apply_augmentation(params: AugmentParams, image: np.ndarray, labels: np.ndarray | None = None,
@@ -236,9 +307,11 @@ def apply_augmentation(params: AugmentParams, image: np.ndarray, labels: np.ndar
     Raises
     ------
     ValueError
-        If the shapes disagree with each other or with ``params.shape``.
+        If the shapes disagree with each other or with ``params.shape``, or the image or the
+        weights hold NaN/inf.
     TypeError
-        If ``image`` is not a numeric numpy array.
+        If ``params`` is not an AugmentParams, ``image`` not a numeric numpy array or the labels
+        not an integer array.
 
     Notes
     -----
@@ -252,6 +325,7 @@ def apply_augmentation(params: AugmentParams, image: np.ndarray, labels: np.ndar
     >>> apply_augmentation(AugmentParams((2, 3), flip_rows=True), img)[0].tolist()
     [[3.0, 4.0, 5.0], [0.0, 1.0, 2.0]]
     """
+    _check_params(params)
     check_finite_image(image, "image")
     if image.ndim not in (2, 3) or tuple(image.shape[-2:]) != tuple(params.shape):
         raise ValueError(f"image must be (H, W) or (C, H, W) with (H, W) = params.shape {params.shape}, got {fmt(image)}")

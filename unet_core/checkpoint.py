@@ -18,12 +18,16 @@ save never leaves a truncated checkpoint behind. Keys:
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
+
+from ._utils import check_int, fmt
 
 __all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint"]
 
@@ -64,6 +68,18 @@ def save_checkpoint(
     Path
         ``path``.
 
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type, or ``history``/``config``/``scheduler`` hold values
+        that are not plain numbers, strings, lists or dicts (numpy scalars and arrays are
+        converted to python values, so the file loads with ``weights_only=True``).
+    ValueError
+        If ``step < 0``.
+    OSError
+        ``IsADirectoryError`` if ``path`` is a folder, others if it cannot be written; the
+        file at ``path`` is then left as it was.
+
     Examples
     --------
     >>> import tempfile, torch
@@ -74,20 +90,78 @@ def save_checkpoint(
     """
     from ._utils import atomic_write
 
-    if dataclasses.is_dataclass(config):
+    path = _check_path(path)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. unet_core.UNet()), got {fmt(model)}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer or None, got {fmt(optimizer)}")
+    step = check_int(step, "step", 0, fix="the number of completed training steps")
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
         config = dataclasses.asdict(config)
+    for name, value in (("config", config), ("history", history), ("scheduler", scheduler)):
+        if value is not None and not isinstance(value, dict):
+            raise TypeError(f"{name} must be a dict (or None{', or a TrainConfig' if name == 'config' else ''}), "
+                            f"got {fmt(value)}")
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"path {str(path)!r} is a folder; give a file name such as "
+                                f"{str(path / 'model.pt')!r}")
     payload = {
         "format": FORMAT,
         "version": VERSION,
-        "step": int(step),
+        "step": step,
         "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "model_config": dict(model.config) if isinstance(getattr(model, "config", None), dict) else None,
         "optimizer_state": None if optimizer is None else optimizer.state_dict(),
-        "train_config": dict(config or {}),
-        "history": history or {"losses": [], "validation": []},
-        "scheduler_state": None if scheduler is None else dict(scheduler),
+        "train_config": _plain(config or {}, "config"),
+        "history": _plain(history, "history") if history else {"losses": [], "validation": []},
+        "scheduler_state": None if scheduler is None else _plain(scheduler, "scheduler"),
     }
     return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def _check_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)) or (isinstance(path, str) and not path):
+        raise TypeError(f"path must be a file path (str or pathlib.Path), got {fmt(path)}")
+    return Path(path)
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` with numpy scalars/arrays and tuples turned into python values (what weights_only loads)."""
+    if isinstance(value, (bool, int, float, str, type(None))):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v, f"{where}[{i}]") for i, v in enumerate(value)) if type(value) in (list, tuple) \
+            else [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k if isinstance(k, (str, int)) else str(k): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    raise TypeError(f"{where} holds {fmt(value)}, which a checkpoint cannot store (it loads with weights_only=True); "
+                    "store numbers, strings, lists or dicts")
+
+
+def _check_map_location(map_location) -> None:
+    """Refuse a device that does not exist here, naming ``map_location`` (not the file)."""
+    if map_location is None or isinstance(map_location, dict) or callable(map_location):
+        return
+    if not isinstance(map_location, (str, torch.device)):
+        raise TypeError(f"map_location must be a device such as 'cpu' or 'cuda:0', a torch.device, a dict or None, "
+                        f"got {fmt(map_location)}")
+    try:
+        dev = torch.device(map_location)
+    except RuntimeError:
+        raise ValueError(f"map_location={map_location!r} is not a device; use 'cpu', 'cuda', 'cuda:0' or 'mps'") \
+            from None
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        have = f"{torch.cuda.device_count()} CUDA device(s)" if torch.cuda.is_available() else "no CUDA"
+        raise ValueError(f"map_location={map_location!r} names a GPU this machine does not have ({have}); "
+                         "use map_location='cpu'")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"map_location={map_location!r}: MPS is not available here; use map_location='cpu'")
 
 
 def _config_mismatch(path, saved: dict, current: dict) -> ValueError:
@@ -130,12 +204,22 @@ def load_checkpoint(
     Raises
     ------
     FileNotFoundError
-        If ``path`` does not exist.
+        If ``path`` does not exist (``IsADirectoryError`` if it is a folder).
+    TypeError
+        If ``path``, ``model``, ``optimizer`` or ``map_location`` has the wrong type.
     ValueError
-        If the file is not a unet_core checkpoint, or ``model`` has another configuration
-        (the message names the differing fields and how to build a matching model).
+        If the file is not a (complete) unet_core checkpoint, ``map_location`` names a device this
+        machine lacks, or ``model``/``optimizer`` do not fit (the message names the differing
+        fields and how to build a matching model).
     """
-    path = Path(path)
+    path = _check_path(path)
+    if model is not None and not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module or None, got {fmt(model)}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer or None, got {fmt(optimizer)}")
+    _check_map_location(map_location)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"checkpoint {str(path)!r} is a folder, not a checkpoint file")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist; train one with 'unet-core train'")
     try:
@@ -155,7 +239,11 @@ def load_checkpoint(
         except RuntimeError as exc:
             raise ValueError(f"checkpoint {str(path)!r} does not fit {type(model).__name__}: {exc}") from exc
     if optimizer is not None and ckpt.get("optimizer_state") is not None:
-        optimizer.load_state_dict(ckpt["optimizer_state"])
+        try:
+            optimizer.load_state_dict(ckpt["optimizer_state"])
+        except (ValueError, KeyError, RuntimeError) as exc:
+            raise ValueError(f"the optimizer state in checkpoint {str(path)!r} does not fit this optimizer ({exc}); "
+                             "build the optimizer of the same type over model.parameters()") from exc
     return ckpt
 
 
@@ -185,6 +273,10 @@ def model_from_checkpoint(path: str | os.PathLike, map_location: str | torch.dev
     if not isinstance(ckpt.get("model_config"), dict):
         raise ValueError(f"checkpoint {str(path)!r} stores no model configuration; build the model yourself "
                          "and call load_checkpoint(path, model)")
-    model = UNet(**ckpt["model_config"])
-    model.load_state_dict(ckpt["model_state"])
+    try:
+        model = UNet(**ckpt["model_config"])
+        model.load_state_dict(ckpt["model_state"])
+    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
+        raise ValueError(f"checkpoint {str(path)!r} stores a model that cannot be rebuilt ({exc}); "
+                         "it is damaged or from another program") from exc
     return model.to(map_location if map_location is not None else "cpu").eval()

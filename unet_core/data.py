@@ -21,19 +21,18 @@ Nothing here touches the network.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import tifffile
 import torch
 from scipy import ndimage
 
-from ._utils import atomic_write, check_finite_image, fmt
-from .augment import AugmentConfig, sample_training_tile
+from ._readers import DataFileError, _check_root, _imread, _read_meta, _refetch  # noqa: F401 (DataFileError: re-export)
+from ._utils import atomic_write, check_bool, check_finite_image, check_int, check_labels, fmt, is_int
+from .augment import AugmentConfig, _check_tile_sizes, sample_training_tile
 from .weight_map import _check_parameters as _check_weight_parameters
 from .weight_map import foreground_with_borders, weight_map
 
@@ -75,7 +74,7 @@ def normalize_image(image: np.ndarray) -> np.ndarray:
     Raises
     ------
     TypeError, ValueError
-        For non-numeric, empty or non-finite images.
+        For non-numeric, empty, non-finite images or images that are not (H, W) or (C, H, W).
 
     Notes
     -----
@@ -91,7 +90,12 @@ def normalize_image(image: np.ndarray) -> np.ndarray:
     np.float32(1.0)
     """
     check_finite_image(image, "image")
+    if image.ndim not in (2, 3):
+        raise ValueError(f"image must be an (H, W) or (C, H, W) array, got {fmt(image)}; normalise one image at a time")
     x = np.asarray(image, dtype=np.float64)
+    peak = float(np.abs(x).max())
+    if peak > 1e150 or 0 < peak < 1e-150:  # the variance would overflow or underflow: rescale first (exact result)
+        x = x / peak
     std = x.std()
     return ((x - x.mean()) / std if std > 0 else np.zeros_like(x)).astype(np.float32)
 
@@ -101,27 +105,43 @@ def instances_from_labels(labels: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    labels : (H, W) integer ndarray, 1 = cell, 0 = membrane/background
+    labels : (H, W) integer or bool ndarray, 1 = cell, 0 = membrane/background
+        The official ISBI encoding 255 = cell, 0 = membrane is accepted as well.
 
     Returns
     -------
     instances : (H, W) int32 ndarray, components numbered 1..N, 0 elsewhere
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` is not an integer or bool array.
+    ValueError
+        If it is not 2-D, is empty or holds other values than {0, 1} or {0, 255}.
 
     Examples
     --------
     >>> instances_from_labels(np.array([[1, 0, 1], [1, 0, 0]])).tolist()
     [[1, 0, 2], [1, 0, 0]]
     """
-    return ndimage.label(np.asarray(labels) == 1)[0].astype(np.int32)  # default structure: 4-connected
+    return ndimage.label(_cell_mask(labels))[0].astype(np.int32)  # default structure: 4-connected
 
 
-def _read_meta(folder: Path, key: str) -> dict:
-    meta = folder / "meta.json"
-    if not meta.is_file():
-        raise FileNotFoundError(
-            f"{key} data not found: {meta} does not exist; run `python data_scripts/fetch.py {key} --source DIR` "
-            f"(or without --source to download) and set UNET_DATA_DIR to its --dest folder")
-    return json.loads(meta.read_text())
+def _cell_mask(labels, name: str = "labels") -> np.ndarray:
+    """Foreground of a class label image (1 = cell, or 255 = cell as in the official ISBI files)."""
+    x = check_labels(labels, name, allow_bool=True)
+    if x.dtype == bool:
+        return x
+    values = set(np.unique(x).tolist()) if x.dtype.itemsize > 1 or x.size < 65536 else \
+        set(np.flatnonzero(np.bincount(x.ravel().astype(np.uint8), minlength=256)).tolist())
+    if values <= {0, 1}:
+        return x == 1
+    if values <= {0, 255}:
+        return x == 255
+    shown = sorted(values)[:6]
+    raise ValueError(f"{name} must be a class label image with 1 = cell and 0 = membrane (or 255/0), got values "
+                     f"{shown}{' ...' if len(values) > 6 else ''}; for instance labels (one id per cell) pass "
+                     "semantic=False, or build the mask yourself (labels == k)")
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -129,13 +149,18 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
         np.save(f, array)
 
 
-def _imread(path: Path) -> np.ndarray:
-    return tifffile.imread(path)
-
-
 @dataclass
 class IsbiData:
-    """The converted ISBI 2012 stacks; ``labels``: 1 = cell, 0 = membrane."""
+    """The converted ISBI 2012 stacks; ``labels``: 1 = cell, 0 = membrane.
+
+    Raises
+    ------
+    TypeError
+        If a stack is not a numpy array or ``split`` is not a dict.
+    ValueError
+        If a stack is not a non-empty (N, H, W) array, the labels do not match the images or the
+        split names slices that do not exist.
+    """
 
     train_images: np.ndarray  # (30, 512, 512) uint8
     train_labels: np.ndarray  # (30, 512, 512) uint8
@@ -143,11 +168,28 @@ class IsbiData:
     split: dict = field(default_factory=dict)  # {"train": [0..24], "val": [25..29]}
     meta: dict = field(default_factory=dict, repr=False)
 
+    def __post_init__(self):
+        for name in ("train_images", "train_labels", "test_images"):
+            value = getattr(self, name)
+            if not isinstance(value, np.ndarray):
+                raise TypeError(f"IsbiData.{name} must be an (N, H, W) numpy array, got {fmt(value)}")
+            if value.ndim != 3 or value.size == 0:
+                raise ValueError(f"IsbiData.{name} must be a non-empty (N, H, W) stack, got {fmt(value)}")
+        if self.train_labels.shape != self.train_images.shape:
+            raise ValueError(f"IsbiData.train_labels {self.train_labels.shape} must match train_images "
+                             f"{self.train_images.shape}")
+        if not isinstance(self.split, dict):
+            raise TypeError(f"IsbiData.split must be a dict {{'train': [...], 'val': [...]}}, got {fmt(self.split)}")
+        n = len(self.train_images)
+        bad = [i for k in ("train", "val") for i in self.split.get(k, []) if not is_int(i) or not 0 <= i < n]
+        if bad:
+            raise ValueError(f"IsbiData.split names slices {bad[:5]} that are not in 0..{n - 1}")
+
     def subset(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(images, labels)`` of the slices of split ``name`` ("train" or "val")."""
         if name not in ("train", "val"):
             raise ValueError(f"name must be 'train' or 'val', got {name!r}")
-        idx = self.split[name]
+        idx = self.split.get(name, [])
         return self.train_images[idx], self.train_labels[idx]
 
 
@@ -167,16 +209,45 @@ def load_isbi2012(root: str | os.PathLike | None = None) -> IsbiData:
     ------
     FileNotFoundError
         If the data were not converted there (the message says how to fetch them).
+    TypeError
+        If ``root`` is not a path.
+    DataFileError
+        (an OSError) if a file is truncated or corrupt, has the wrong shape or dtype, the labels
+        are not 0/1 or ``meta.json`` is unreadable; the message names the file and how to re-fetch it.
 
     References
     ----------
     Cardona et al. (2010), PLoS Biol 8(10): e1000502; Arganda-Carreras et al. (2015).
     """
-    folder = Path(root if root is not None else default_data_dir()) / "isbi2012"
+    folder = _check_root(root) / "isbi2012"
     meta = _read_meta(folder, "isbi2012")
-    split = {k: list(meta["split"][k]) for k in ("train", "val")}
-    return IsbiData(_imread(folder / "train-volume.tif"), _imread(folder / "train-labels.tif"),
-                    _imread(folder / "test-volume.tif"), split, meta)
+    fix = _refetch("isbi2012", folder)
+    stacks = {name: _imread(folder / f"{name}.tif", fix, ndim=3) for name in ("train-volume", "train-labels",
+                                                                             "test-volume")}
+    for name, stack in stacks.items():
+        if stack.dtype != np.uint8:
+            raise DataFileError(f"{folder / name}.tif has dtype {stack.dtype}, expected uint8; {fix}")
+    vol, lab = stacks["train-volume"], stacks["train-labels"]
+    recorded = meta.get("files") if isinstance(meta.get("files"), dict) else {}
+    for name, stack in stacks.items():  # the shapes fetch.py recorded: a wrong number of slices is refused
+        want = recorded.get(f"{name}.tif")
+        if isinstance(want, list) and tuple(want) != stack.shape:
+            raise DataFileError(f"{folder / name}.tif has shape {stack.shape} but meta.json records {tuple(want)}; "
+                                f"{fix}")
+    if lab.shape != vol.shape:
+        raise DataFileError(f"{folder}/train-labels.tif has shape {lab.shape} but train-volume.tif has {vol.shape}; "
+                            f"one of them is incomplete: {fix}")
+    if lab.max() > 1:
+        raise DataFileError(f"{folder}/train-labels.tif must hold 0 (membrane) and 1 (cell) after conversion, found "
+                            f"values up to {lab.max()}; {fix}")
+    try:
+        split = {k: [int(i) for i in meta["split"][k]] for k in ("train", "val")}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataFileError(f"{folder}/meta.json has no valid train/val split ({exc}); {fix}") from exc
+    bad = [i for k in split for i in split[k] if not 0 <= i < len(vol)]
+    if bad:
+        raise DataFileError(f"{folder}/meta.json splits name slices {bad} but train-volume.tif has {len(vol)}; {fix}")
+    return IsbiData(vol, lab, stacks["test-volume"], split, meta)
 
 
 class CtcSample(NamedTuple):
@@ -213,8 +284,12 @@ def load_ctc(name: str, root: str | os.PathLike | None = None, truth: str = "gt"
     ValueError
         For an unknown name, truth or split, or when no frame has that truth kind
         (DIC-HeLa here has silver truth only).
+    TypeError
+        If ``sequences`` is a string or not iterable, or ``root`` is not a path.
     FileNotFoundError
         If the dataset was not converted under ``root``.
+    DataFileError
+        (an OSError) if a frame or mask is unreadable, not 2-D, or their shapes differ.
     """
     if name not in _CTC:
         raise ValueError(f"name must be one of {sorted(_CTC)}, got {name!r}")
@@ -222,9 +297,14 @@ def load_ctc(name: str, root: str | os.PathLike | None = None, truth: str = "gt"
         raise ValueError(f"truth must be 'gt' (gold, manual) or 'st' (silver, computer-generated), got {truth!r}")
     if split not in (None, "train", "val"):
         raise ValueError(f"split must be None, 'train' or 'val', got {split!r}")
+    if sequences is not None:
+        if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__iter__"):
+            raise TypeError(f"sequences must be None or a list of sequence names such as ['02'], got {fmt(sequences)}")
+        sequences = [str(q) for q in sequences]
     key = _CTC[name]
-    folder = Path(root if root is not None else default_data_dir()) / key
+    folder = _check_root(root) / key
     meta = _read_meta(folder, key)
+    fix = _refetch(key, folder)
     wanted = set(meta["split"][truth][split]) if split else None
     samples = []
     for seq, info in sorted(meta["sequences"].items()):
@@ -233,8 +313,11 @@ def load_ctc(name: str, root: str | os.PathLike | None = None, truth: str = "gt"
         for frame in info[f"{truth}_frames"]:
             fid = f"{seq}/{frame:03d}"
             if wanted is None or fid in wanted:
-                image = _imread(folder / seq / "images" / f"t{frame:03d}.tif")
-                mask = _imread(folder / seq / f"{truth}_seg" / f"man_seg{frame:03d}.tif").astype(np.int32)
+                image = _imread(folder / seq / "images" / f"t{frame:03d}.tif", fix, ndim=2)
+                mask_path = folder / seq / f"{truth}_seg" / f"man_seg{frame:03d}.tif"
+                mask = _imread(mask_path, fix, ndim=2).astype(np.int32)
+                if mask.shape != image.shape:
+                    raise DataFileError(f"{mask_path} has shape {mask.shape} but its image has {image.shape}; {fix}")
                 samples.append(CtcSample(image, mask, fid, truth))
     if not samples:
         have = ", ".join(meta.get("truth_available", [])) or "none"
@@ -280,6 +363,15 @@ class TrainingTiles(torch.utils.data.Dataset):
     when ``semantic``); weight = ``weight_map(instances, w0, sigma, class_weights)``
     (Eq. 2). Tiles and augmentation come from ``sample_training_tile``.
 
+    Raises
+    ------
+    TypeError
+        If ``images``/``targets`` are not sequences, a target is not an integer array, or a
+        size, ``seed``, ``length``, ``augment`` or ``semantic`` has the wrong type.
+    ValueError
+        On empty or mismatched inputs, non-finite images, sizes the tile cannot have (the
+        message names the rule), a negative ``seed`` or a bad Eq. 2 parameter.
+
     Examples
     --------
     >>> from unet_core.synthetic import synthetic_cells
@@ -292,23 +384,41 @@ class TrainingTiles(torch.utils.data.Dataset):
     def __init__(self, images, targets, *, in_size: int = 572, out_size: int = 388, augment=True,
                  seed: int = 0, length: int | None = None, w0: float = 10.0, sigma: float = 5.0,
                  class_weights="balanced", semantic: bool = False, cache_dir: str | os.PathLike | None = None):
+        for name, value in (("images", images), ("targets", targets)):
+            if value is None or isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+                raise TypeError(f"{name} must be a sequence of arrays or an (N, H, W) stack, got {fmt(value)}")
         images, targets = list(images), list(targets)
         if not images or len(images) != len(targets):
             raise ValueError(f"images and targets must be non-empty and of equal length, got {len(images)} "
                              f"images and {len(targets)} targets")
         for k, (img, tgt) in enumerate(zip(images, targets)):
             tgt = np.asarray(tgt)
-            if tgt.ndim != 2 or np.asarray(img).shape[-2:] != tgt.shape or not np.issubdtype(tgt.dtype, np.integer):
+            if not np.issubdtype(tgt.dtype, np.integer):
+                raise TypeError(f"targets[{k}] must be an integer (H, W) array (labels are never truncated), got "
+                                f"{fmt(tgt)}; convert whole-number labels with .astype(np.int64)")
+            if tgt.ndim != 2 or np.asarray(img).shape[-2:] != tgt.shape:
                 raise ValueError(f"targets[{k}] must be an integer (H, W) array matching images[{k}] "
                                  f"{fmt(np.asarray(img))}, got {fmt(tgt)}")
-        self.images = [normalize_image(np.asarray(img)) for img in images]
+        self.images = []
+        for k, img in enumerate(images):
+            try:
+                self.images.append(normalize_image(np.asarray(img)))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"images[{k}]: {exc}") from None
         self.targets = [np.asarray(t) for t in targets]
+        if not isinstance(augment, (AugmentConfig, bool, np.bool_)) and augment is not None:
+            raise TypeError(f"augment must be an AugmentConfig, True, False or None, got {fmt(augment)}")
         self.config = augment if isinstance(augment, AugmentConfig) else (
             AugmentConfig.off() if augment is False else AugmentConfig())
-        self.in_size, self.out_size, self.seed = in_size, out_size, seed
-        self.length = len(images) if length is None else int(length)
-        if self.length < 1:
+        _check_tile_sizes(in_size, out_size)
+        self.in_size, self.out_size = int(in_size), int(out_size)
+        self.seed = check_int(seed, "seed", 0, fix="e.g. seed=0")
+        if length is not None and not is_int(length):
+            raise TypeError(f"length must be a positive int or None, got {fmt(length)}")
+        if length is not None and length < 1:
             raise ValueError(f"length must be a positive int or None, got {length!r}")
+        self.length = len(images) if length is None else int(length)
+        semantic = check_bool(semantic, "semantic")
         self.w0, self.sigma, self.semantic = w0, sigma, semantic
         self.class_weights = _check_weight_parameters(w0, sigma, class_weights)[2]  # fail early on bad values
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
@@ -322,7 +432,7 @@ class TrainingTiles(torch.utils.data.Dataset):
         if k not in self._cache:
             tgt = self.targets[k]
             instances = instances_from_labels(tgt) if self.semantic else tgt
-            label = (tgt == 1) if self.semantic else foreground_with_borders(instances)
+            label = _cell_mask(tgt) if self.semantic else foreground_with_borders(instances)
             self._cache[k] = (label.astype(np.int64), self._weights(instances))
         return self._cache[k]
 
@@ -340,6 +450,8 @@ class TrainingTiles(torch.utils.data.Dataset):
         return w
 
     def __getitem__(self, i: int):
+        if not is_int(i):
+            raise TypeError(f"index must be an int, got {fmt(i)}")
         if not 0 <= i < self.length:
             raise IndexError(f"index {i} is out of range for {self.length} items")
         rng = np.random.default_rng([self.seed, i])

@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.ndimage as ndi
 
-from ._utils import fmt
+from ._utils import check_finite_image, check_memory, check_pair, check_rng, fmt, is_int, is_real
 
 __all__ = [
     "random_elastic_field",
@@ -46,21 +46,49 @@ ELASTIC_GRID = 3  # paper: "coarse 3 by 3 grid"
 ELASTIC_STD = 10.0  # paper: "10 pixels standard deviation"
 
 
+MAX_GRID = 1024  # coarse grid points per side; the paper uses 3
+_MODES = ("reflect", "grid-mirror", "constant", "grid-constant", "nearest", "mirror", "grid-wrap", "wrap")
+
+
 def _check_shape(shape) -> tuple[int, int]:
-    try:
-        h, w = (int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"shape must be a pair (H, W) of positive ints, got {fmt(shape)}") from None
-    if h < 1 or w < 1:
-        raise ValueError(f"shape must be a pair (H, W) of positive ints, got {fmt(shape)}; empty images cannot be deformed")
-    return h, w
+    return check_pair(shape, "shape")
 
 
 def _check_grid_std(grid: int, std: float) -> None:
-    if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 2:
-        raise ValueError(f"grid must be an int >= 2 (points per side of the coarse grid), got {fmt(grid)}; the paper uses grid=3")
+    if not is_int(grid):
+        raise TypeError(f"grid must be an int >= 2 (points per side of the coarse grid), got {fmt(grid)}; "
+                        "the paper uses grid=3")
+    if not 2 <= grid <= MAX_GRID:
+        raise ValueError(f"grid must be an int >= 2 and <= {MAX_GRID} (points per side of the coarse grid), got "
+                         f"{fmt(grid)}; the paper uses grid=3")
+    if not is_real(std):
+        raise TypeError(f"std must be a finite number >= 0 (pixels), got {fmt(std)}; the paper uses std=10.0")
     if not np.isfinite(std) or std < 0:
         raise ValueError(f"std must be a finite number >= 0 (pixels), got {fmt(std)}; the paper uses std=10.0")
+
+
+def _check_field_memory(batch: int, h: int, w: int, name: str) -> None:
+    check_memory(batch * 2 * h * w * 12, f"{batch:,} displacement field(s) of size ({h}, {w})", f"use a smaller {name}")
+
+
+def _nearest_exact(plane: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """Nearest-neighbour sampling with mirror extrapolation by indexing (bit-exact for any integer ids).
+
+    ``map_coordinates`` converts to float64, so integer labels above 2**53 would come back altered.
+    Rounds like scipy's order 0 (``floor(x + 0.5)``).
+    """
+    from .mirror import reflect_index
+
+    h, w = plane.shape
+    r = reflect_index(np.floor(coords[0] + 0.5).astype(np.int64).ravel(), h)
+    c = reflect_index(np.floor(coords[1] + 0.5).astype(np.int64).ravel(), w)
+    return plane[r, c].reshape(coords.shape[1:])
+
+
+def _needs_exact(array: np.ndarray) -> bool:
+    """Integer arrays whose values float64 cannot hold exactly (|id| > 2**53)."""
+    return array.dtype.kind in "iu" and array.dtype.itemsize == 8 and array.size > 0 and (
+        int(array.max()) > 2**53 or int(array.min()) < -(2**53))
 
 
 @lru_cache(maxsize=64)
@@ -92,9 +120,11 @@ def upsample_grid_displacements(coarse: np.ndarray, shape: tuple[int, int]) -> n
 
     Raises
     ------
+    TypeError
+        If ``coarse`` is not a real-valued array or ``shape`` not a pair of ints.
     ValueError
-        If ``coarse`` is not ``(2, gh, gw)`` with ``gh, gw >= 2`` or ``shape`` is not a
-        pair of positive ints.
+        If ``coarse`` is not ``(2, gh, gw)`` with ``gh, gw >= 2``, holds NaN/inf, or ``shape`` is
+        not a pair of positive ints.
 
     Notes
     -----
@@ -114,10 +144,16 @@ def upsample_grid_displacements(coarse: np.ndarray, shape: tuple[int, int]) -> n
     >>> [round(float(v), 2) + 0.0 for v in field[1, 2]]
     [0.0, 1.56, 5.0, 8.44, 10.0, 8.44, 5.0, 1.56, 0.0]
     """
-    coarse = np.asarray(coarse, dtype=np.float64)
+    raw = np.asarray(coarse) if coarse is not None and not isinstance(coarse, (str, bytes)) else None
+    if raw is None or raw.dtype.kind not in "iuf":
+        raise TypeError(f"coarse must be a real-valued array of shape (2, gh, gw), got {fmt(coarse)}")
+    coarse = raw.astype(np.float64)
+    if not np.isfinite(coarse).all():
+        raise ValueError("coarse must be finite, but it holds NaN or inf displacements")
     if coarse.ndim != 3 or coarse.shape[0] != 2 or min(coarse.shape[1:]) < 2:
         raise ValueError(f"coarse must have shape (2, gh, gw) with gh, gw >= 2, got {fmt(coarse)}")
     h, w = _check_shape(shape)
+    _check_field_memory(1, h, w, "shape")
     mh, mw = _interp_matrix(h, coarse.shape[1]), _interp_matrix(w, coarse.shape[2])
     field = np.zeros((2, h, w), dtype=np.float64)
     for k in range(2):  # sum of outer products instead of BLAS: tiny inner dimension, no thread start-up
@@ -149,8 +185,13 @@ def random_elastic_field(shape: tuple[int, int], grid: int = ELASTIC_GRID, std: 
 
     Raises
     ------
+    TypeError
+        If ``grid``, ``std``, ``shape`` or ``rng`` has the wrong type.
     ValueError
-        If ``grid < 2``, ``std < 0`` or ``shape`` is not a pair of positive ints.
+        If ``grid`` is outside [2, 1024], ``std`` is negative or not finite, ``shape`` is not a
+        pair of positive ints or ``rng`` is a negative seed.
+    MemoryError
+        (``MemoryBudgetError``) if the field would not fit into the available memory.
 
     Notes
     -----
@@ -168,12 +209,15 @@ def random_elastic_field(shape: tuple[int, int], grid: int = ELASTIC_GRID, std: 
     ((2, 64, 48), dtype('float32'))
     """
     _check_grid_std(grid, std)
-    _check_shape(shape)
-    coarse = np.random.default_rng(rng).standard_normal((2, grid, grid)) * float(std)  # (2, g, g)
+    h, w = _check_shape(shape)
+    _check_field_memory(1, h, w, "shape")
+    coarse = check_rng(rng).standard_normal((2, grid, grid)) * float(std)  # (2, g, g)
     return upsample_grid_displacements(coarse, shape)
 
 
 def _check_field(field, spatial: tuple[int, ...], name: str = "field") -> None:
+    if not hasattr(field, "shape") or getattr(field, "dtype", np.dtype(object)).kind not in "iuf":
+        raise TypeError(f"{name} must be a real-valued (2, H, W) array of displacements, got {fmt(field)}")
     if tuple(field.shape) != (2, *spatial):
         raise ValueError(f"{name} must have shape (2, H, W) = {(2, *spatial)} to match the array, got {fmt(field)}")
 
@@ -204,10 +248,10 @@ def apply_elastic_field(array: np.ndarray, field: np.ndarray, order: int = 3, mo
     Raises
     ------
     ValueError
-        On an empty array, a field that is not ``(2, H, W)`` of the array, or ``order``
-        outside {0, 1, 3}.
+        On an empty or non-finite array, a field that is not ``(2, H, W)`` of the array or not
+        finite, ``order`` outside {0, 1, 3} or an unknown ``mode``.
     TypeError
-        If ``array`` is not a numpy array.
+        If ``array`` is not a numeric numpy array, ``field`` not a real array, ``order`` not an int.
 
     Notes
     -----
@@ -226,9 +270,15 @@ def apply_elastic_field(array: np.ndarray, field: np.ndarray, order: int = 3, mo
         raise TypeError(f"array must be a numpy array, got {type(array).__name__}")
     if array.ndim not in (2, 3) or array.size == 0:
         raise ValueError(f"array must be a non-empty (H, W) or (C, H, W) array, got {fmt(array)}")
+    if array.dtype != bool:
+        check_finite_image(array, "array")
+    if not is_int(order):
+        raise TypeError(f"order must be 0 (labels), 1 (weights) or 3 (images), got {fmt(order)}")
     if order not in (0, 1, 3):
         raise ValueError(f"order must be 0 (labels), 1 (weights) or 3 (images), got {fmt(order)}")
-    field = np.asarray(field)
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES} (scipy.ndimage boundary modes), got {fmt(mode)}")
+    field = np.asarray(field) if field is not None and not isinstance(field, (str, bytes)) else field
     _check_field(field, array.shape[-2:])
     if not np.isfinite(field).all():
         raise ValueError("field must be finite, but it holds NaN or inf displacements")
@@ -241,8 +291,11 @@ def apply_elastic_field(array: np.ndarray, field: np.ndarray, order: int = 3, mo
     coords += field
     planes = array.reshape(-1, h, w)  # (C, H, W)
     out = np.empty_like(planes)
+    exact = order == 0 and mode == "mirror" and _needs_exact(planes)
     for i, plane in enumerate(planes):
-        if order == 0 or np.issubdtype(plane.dtype, np.floating):
+        if exact:
+            out[i] = _nearest_exact(plane, coords)
+        elif order == 0 or np.issubdtype(plane.dtype, np.floating):
             ndi.map_coordinates(plane, coords, output=out[i], order=order, mode=mode)
         else:
             res = ndi.map_coordinates(plane.astype(np.float64), coords, order=order, mode=mode)

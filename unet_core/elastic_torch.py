@@ -16,12 +16,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._utils import fmt
-from .elastic import ELASTIC_GRID, ELASTIC_STD, _check_grid_std, _check_shape, _interp_matrix
+from ._utils import check_int, fmt, resolve_device
+from .elastic import ELASTIC_GRID, ELASTIC_STD, _check_field_memory, _check_grid_std, _check_shape, _interp_matrix
 
 __all__ = ["apply_elastic_field_torch", "random_elastic_field_torch"]
 
 _TORCH_MODES = ("bilinear", "bicubic", "nearest")
+_PADDING_MODES = ("reflection", "border", "zeros")
 
 
 def _pixel_to_grid(fields: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -32,6 +33,26 @@ def _pixel_to_grid(fields: torch.Tensor, h: int, w: int) -> torch.Tensor:
     y = rows * (2.0 / (h - 1)) - 1.0 if h > 1 else torch.zeros_like(rows)
     x = cols * (2.0 / (w - 1)) - 1.0 if w > 1 else torch.zeros_like(cols)
     return torch.stack((x, y), dim=-1)  # (B, H, W, 2)
+
+
+def _nearest_exact(batch: torch.Tensor, fields: torch.Tensor, padding_mode: str) -> torch.Tensor:
+    """Nearest-neighbour warp by indexing (bit-exact for integer ids of any size), same rounding as grid_sample."""
+    b, c, h, w = batch.shape
+    fields = fields.to(device=batch.device, dtype=torch.float64)
+    rows = torch.round(torch.arange(h, device=batch.device, dtype=torch.float64)[:, None] + fields[:, 0]).long()
+    cols = torch.round(torch.arange(w, device=batch.device, dtype=torch.float64)[None, :] + fields[:, 1]).long()
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)  # (B, H, W)
+    if padding_mode == "reflection":  # mirror about the edge pixel centres, period 2 (n - 1)
+        rows, cols = (torch.where(j >= n, 2 * (n - 1) - j, j) if n > 1 else torch.zeros_like(j)
+                      for j, n in ((torch.remainder(rows, max(2 * (h - 1), 1)), h),
+                                   (torch.remainder(cols, max(2 * (w - 1), 1)), w)))
+    else:
+        rows, cols = rows.clamp(0, h - 1), cols.clamp(0, w - 1)
+    flat = (rows * w + cols).reshape(b, 1, h * w).expand(b, c, h * w)
+    out = torch.gather(batch.reshape(b, c, h * w), 2, flat).reshape(b, c, h, w)
+    if padding_mode == "zeros":
+        out = torch.where(inside[:, None], out, torch.zeros_like(out))
+    return out
 
 
 def apply_elastic_field_torch(batch: torch.Tensor, fields: torch.Tensor, mode: str = "bilinear",
@@ -58,16 +79,19 @@ def apply_elastic_field_torch(batch: torch.Tensor, fields: torch.Tensor, mode: s
     Raises
     ------
     ValueError
-        On shape mismatch or an unknown ``mode``.
+        On shape mismatch, an unknown ``mode`` or ``padding_mode``, or NaN/inf in ``fields`` or a
+        floating-point ``batch``.
     TypeError
-        If ``batch`` or ``fields`` is not a tensor.
+        If ``batch`` or ``fields`` is not a tensor, ``fields`` is not floating point or
+        ``batch`` is complex.
 
     Notes
     -----
     ``align_corners=True``: normalised -1 and +1 are the centres of the first and
     last pixel, so pixel coordinates map exactly as in the numpy path. Integer
     inputs are sampled in float32 (float64 when some |id| >= 2**24, so every
-    label id stays exact), rounded, clipped to the dtype and cast back;
+    label id stays exact; with ``mode="nearest"`` ids beyond 2**53 are gathered by
+    index instead), rounded, clipped to the dtype and cast back;
     float16/bfloat16 batches are sampled in float32; bool masks use nearest. Bicubic is Keys cubic convolution,
     not scipy's B-spline. Differentiable in ``batch`` and ``fields`` for float modes.
 
@@ -87,6 +111,17 @@ def apply_elastic_field_torch(batch: torch.Tensor, fields: torch.Tensor, mode: s
         raise ValueError(f"fields must have shape (B, 2, H, W) = {(b, 2, h, w)} to match batch, got {fmt(fields)}")
     if mode not in _TORCH_MODES:
         raise ValueError(f"mode must be one of {_TORCH_MODES}, got {mode!r}")
+    if padding_mode not in _PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
+    if not fields.is_floating_point():
+        raise TypeError(f"fields must be a floating-point tensor of displacements, got {fmt(fields)}; use fields.float()")
+    if not bool(torch.isfinite(fields).all()):
+        raise ValueError("fields must be finite, but they hold NaN or inf displacements")
+    if batch.is_complex():
+        raise TypeError(f"batch must be a real (float, integer or bool) tensor, got {fmt(batch)}")
+    if batch.is_floating_point() and not bool(torch.isfinite(batch).all()):
+        raise ValueError(f"batch must be finite, but {int((~torch.isfinite(batch)).sum())} value(s) are NaN or inf; "
+                         "replace them (torch.nan_to_num) first")
     if batch.dtype == torch.bool:
         return apply_elastic_field_torch(batch.to(torch.uint8), fields, "nearest", padding_mode).bool()
     if batch.dtype in (torch.float32, torch.float64):
@@ -94,7 +129,10 @@ def apply_elastic_field_torch(batch: torch.Tensor, fields: torch.Tensor, mode: s
     elif batch.is_floating_point():  # half precision would put pixel coordinates off by ~0.3 px at 572
         work = batch.float()
     else:
-        exact32 = batch.element_size() <= 2 or bool(batch.abs().max() < 2**24)  # float32 holds these ids exactly
+        big = batch.abs().max() if batch.dtype != torch.uint8 else torch.tensor(0)
+        if mode == "nearest" and bool(big >= 2**53):  # beyond float64's integers: index, do not interpolate
+            return _nearest_exact(batch, fields, padding_mode)
+        exact32 = batch.element_size() <= 2 or bool(big < 2**24)  # float32 holds these ids exactly
         work = batch.to(torch.float32 if exact32 else torch.float64)
     fields = fields.to(device=batch.device, dtype=work.dtype)
     grid = _pixel_to_grid(fields, h, w)  # (B, H, W, 2)
@@ -130,8 +168,13 @@ def random_elastic_field_torch(batch_size: int, shape: tuple[int, int], grid: in
 
     Raises
     ------
+    TypeError
+        As :func:`random_elastic_field`, or if ``batch_size`` is not an int or ``generator`` not
+        a ``torch.Generator``.
     ValueError
-        As :func:`random_elastic_field`, or if ``batch_size < 1``.
+        As :func:`random_elastic_field`, if ``batch_size < 1`` or ``device`` is not available.
+    MemoryError
+        (``MemoryBudgetError``) if the fields would not fit into the available memory.
 
     Notes
     -----
@@ -147,10 +190,13 @@ def random_elastic_field_torch(batch_size: int, shape: tuple[int, int], grid: in
     """
     _check_grid_std(grid, std)
     h, w = _check_shape(shape)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if check_int(batch_size, "batch_size") < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {fmt(batch_size)}")
-    coarse = torch.randn((batch_size, 2, grid, grid), generator=generator, dtype=torch.float64) * float(std)
-    dev = torch.device(device)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {fmt(generator)}")
+    dev = resolve_device(device)
+    _check_field_memory(int(batch_size), h, w, "batch_size")
+    coarse = torch.randn((int(batch_size), 2, grid, grid), generator=generator, dtype=torch.float64) * float(std)
     coarse = coarse.to(device=dev, dtype=torch.float32)  # (B, 2, g, g): only this small draw crosses devices
     mh = torch.from_numpy(_interp_matrix(h, grid).astype(np.float32)).to(dev)  # (H, g)
     mw = torch.from_numpy(_interp_matrix(w, grid).astype(np.float32)).to(dev)  # (W, g)

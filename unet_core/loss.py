@@ -17,11 +17,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._utils import fmt
+from ._utils import fmt, is_int
 
 __all__ = ["weighted_cross_entropy", "WeightedCrossEntropy"]
 
 _REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_ignore_index(ignore_index) -> None:
+    if ignore_index is not None and not is_int(ignore_index):
+        raise TypeError(f"ignore_index must be an int label value or None, got {fmt(ignore_index)}")
 
 
 def _check_inputs(logits, target, weight, reduction, ignore_index) -> None:
@@ -32,6 +37,7 @@ def _check_inputs(logits, target, weight, reduction, ignore_index) -> None:
         raise ValueError(f"logits must have shape (B, K, H, W), got {fmt(logits)}; add a batch axis with logits[None]")
     if logits.shape[1] < 2:
         raise ValueError(f"logits must have at least 2 class channels (axis 1) for a softmax, got {fmt(logits)}")
+    _check_ignore_index(ignore_index)
     if not isinstance(target, torch.Tensor) or target.dtype != torch.int64:
         raise TypeError(f"target must be an int64 torch.Tensor of class indices, got {fmt(target)}; use target.long()")
     expected = (logits.shape[0], *logits.shape[2:])
@@ -108,6 +114,9 @@ def weighted_cross_entropy(
 
         E = sum_x w(x) log p_{l(x)}(x),   p_k(x) = exp(a_k(x)) / sum_k' exp(a_k'(x))
 
+    Non-finite *logits* (a diverged network) give a non-finite loss, on purpose: ``train``
+    stops on it with a ``FloatingPointError`` that names the step and the fix.
+
     ``log p`` is computed with ``log_softmax`` (the log-sum-exp trick), so large
     scores neither overflow nor underflow; logits are upcast to float32 first,
     which keeps the loss accurate under bf16 autocast.
@@ -161,6 +170,13 @@ class WeightedCrossEntropy(nn.Module):
     ignore_index : int or None
         Label value to ignore.
 
+    Raises
+    ------
+    ValueError
+        If ``reduction`` is unknown.
+    TypeError
+        If ``ignore_index`` is neither an int nor None.
+
     Examples
     --------
     >>> criterion = WeightedCrossEntropy()
@@ -173,6 +189,7 @@ class WeightedCrossEntropy(nn.Module):
         super().__init__()
         if reduction not in _REDUCTIONS:
             raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        _check_ignore_index(ignore_index)
         self.reduction = reduction
         self.ignore_index = ignore_index
 

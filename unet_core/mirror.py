@@ -9,13 +9,13 @@ what makes the tiles join without seams. :func:`unet_core.predict_tiled` uses th
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ._utils import fmt
+from ._utils import check_int, check_memory, fmt, is_int
 
 __all__ = ["mirror_pad", "reflect_index", "tile_origins"]
+
+MAX_TILES = 10**7  # tile_origins never lists more per axis
 
 
 def reflect_index(index: np.ndarray, n: int) -> np.ndarray:
@@ -34,12 +34,24 @@ def reflect_index(index: np.ndarray, n: int) -> np.ndarray:
         numpy ``'reflect'`` semantics (the edge pixel is not repeated), periodic
         with period ``2 * (n - 1)``, so any pad width works.
 
+    Raises
+    ------
+    TypeError
+        If ``index`` does not hold integers or ``n`` is not an int.
+    ValueError
+        If ``n < 1``.
+
     Examples
     --------
     >>> reflect_index(np.arange(-3, 7), 4).tolist()
     [3, 2, 1, 0, 1, 2, 3, 2, 1, 0]
     """
-    index = np.asarray(index, dtype=np.int64)
+    n = check_int(n, "n", 1, fix="the axis length")
+    raw = np.asarray(index) if index is not None and not isinstance(index, (str, bytes)) else None
+    if raw is None or not (raw.dtype.kind in "iu" or (raw.dtype == object and all(is_int(v) for v in raw.ravel()))):
+        raise TypeError(f"index must hold integer coordinates, got {fmt(index if raw is None else raw)}; "
+                        "round float coordinates explicitly (np.rint(...).astype(int))")
+    index = raw.astype(np.int64)
     if n == 1:
         return np.zeros_like(index)
     j = np.mod(index, 2 * (n - 1))
@@ -51,6 +63,25 @@ def _read_block(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nda
     r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     block = np.asarray(image[..., r0:r1, c0:c1])
     return block[..., rows - r0, :][..., cols - c0]
+
+
+def _check_pad(pad) -> tuple[int, int, int, int]:
+    """``pad`` (an int or ((top, bottom), (left, right))) as four ints >= 0."""
+    rule = "pad must be an int >= 0 or a pair of pairs ((top, bottom), (left, right))"
+    if is_int(pad):
+        values = [pad] * 4
+    elif isinstance(pad, (tuple, list)) and len(pad) == 2 and all(isinstance(p, (tuple, list)) and len(p) == 2
+                                                                 for p in pad):
+        values = [*pad[0], *pad[1]]
+    elif isinstance(pad, (tuple, list)):
+        raise ValueError(f"{rule}, got {fmt(pad)}")
+    else:
+        raise TypeError(f"{rule}, got {fmt(pad)}")
+    if not all(is_int(v) for v in values):
+        raise TypeError(f"{rule} of integers, got {fmt(pad)}")
+    if min(values) < 0:
+        raise ValueError(f"pad must be non-negative, got {fmt(pad)}")
+    return tuple(int(v) for v in values)
 
 
 def mirror_pad(image: np.ndarray, pad: int | tuple) -> np.ndarray:
@@ -69,21 +100,27 @@ def mirror_pad(image: np.ndarray, pad: int | tuple) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``image`` is not an array or a pad is not an int.
     ValueError
-        If a pad is negative or the image has fewer than two axes or is empty.
+        If a pad is negative, ``pad`` is not an int or a pair of pairs, or the image has fewer
+        than two axes or is empty.
+    MemoryError
+        (``MemoryBudgetError``) if the padded array would not fit into the available memory.
 
     Examples
     --------
     >>> mirror_pad(np.array([[1, 2, 3]]), ((0, 0), (2, 1))).tolist()
     [[3, 2, 1, 2, 3, 2]]
     """
-    image = np.asarray(image)
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array of shape (H, W) or (C, H, W), got {fmt(image)}")
     if image.ndim < 2 or image.size == 0:
         raise ValueError(f"image must be a non-empty (H, W) or (C, H, W) array, got {fmt(image)}")
-    (top, bottom), (left, right) = ((pad, pad), (pad, pad)) if np.isscalar(pad) else pad
-    if min(top, bottom, left, right) < 0:
-        raise ValueError(f"pad must be non-negative, got {pad!r}")
+    top, bottom, left, right = _check_pad(pad)
     h, w = image.shape[-2:]
+    out = image.size // (h * w) * (h + top + bottom) * (w + left + right) * image.dtype.itemsize
+    check_memory(out, f"mirror_pad(pad={fmt(pad)}) of an image of shape {image.shape}", "use a smaller pad")
     rows = reflect_index(np.arange(-top, h + bottom), h)
     cols = reflect_index(np.arange(-left, w + right), w)
     return _read_block(image, rows, cols)
@@ -108,8 +145,11 @@ def tile_origins(length: int, out_tile: int, stride: int) -> list[int]:
 
     Raises
     ------
+    TypeError
+        If an argument is not an int.
     ValueError
-        If ``out_tile < stride`` (no step on the grid).
+        If ``length``, ``out_tile`` or ``stride`` is < 1, ``out_tile < stride`` (no step on the
+        grid) or more than 10**7 tiles would be listed.
 
     Notes
     -----
@@ -122,10 +162,16 @@ def tile_origins(length: int, out_tile: int, stride: int) -> list[int]:
     >>> tile_origins(1000, 388, 16)
     [0, 384, 624]
     """
+    length, out_tile, stride = (check_int(v, k, 1) for k, v in (
+        ("length", length), ("out_tile", out_tile), ("stride", stride)))
     step = out_tile // stride * stride
     if step <= 0:
-        raise ValueError(f"output tiles of {out_tile} px are smaller than the stride {stride}; use larger tiles")
+        raise ValueError(f"out_tile={out_tile}: output tiles of {out_tile} px are smaller than the stride {stride}; "
+                         "use larger tiles")
     if length <= out_tile:
         return [0]
-    last = math.ceil((length - out_tile) / stride) * stride
+    last = -(-(length - out_tile) // stride) * stride  # exact ceil for any size
+    if last // step > MAX_TILES:
+        raise ValueError(f"length={length} with out_tile={out_tile} would need {last // step:,} tiles per axis "
+                         f"(more than {MAX_TILES:,}); use larger tiles")
     return list(range(0, last, step)) + [last]

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
-from ._utils import fmt
+from ._utils import check_bool, check_int, check_memory, check_real, fmt, is_int, is_real
 from . import sizes as _sizes
 from .sizes import *  # noqa: F401,F403  (re-exported: the size arithmetic belongs to the network)
-from .sizes import _border, _check_config, _size_error, _trace, input_size_for_output, is_valid_input_size, unet_output_size
+from .sizes import (_border, _check_config, _check_input_size, _size_error, _trace, input_size_for_output,
+                    is_valid_input_size, unet_output_size)
 
 __all__ = ["UNet", "center_crop", "he_init_", "count_conv_layers", "count_parameters", "layer_table", *_sizes.__all__]
 
@@ -39,20 +41,40 @@ def center_crop(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
 
     Raises
     ------
+    TypeError
+        If ``x`` is not a tensor/array or ``size`` is not an int or a pair of ints.
     ValueError
-        If ``size`` is larger than ``x``.
+        If ``x`` has fewer than two axes or ``size`` is not positive or larger than ``x``.
 
     Examples
     --------
     >>> center_crop(torch.zeros(1, 64, 568, 568), 392).shape
     torch.Size([1, 64, 392, 392])
     """
-    h, w = (size, size) if isinstance(size, int) else size
+    if not isinstance(x, (torch.Tensor, np.ndarray)):
+        raise TypeError(f"x must be a torch tensor or numpy array of shape (..., H, W), got {fmt(x)}")
+    if x.ndim < 2:
+        raise ValueError(f"x must have at least two (spatial) axes, got {fmt(x)}")
+    if is_int(size):
+        h = w = int(size)
+    elif isinstance(size, (tuple, list)) and all(_int_like(v) for v in size):
+        if len(size) != 2:
+            raise ValueError(f"size must be an int or a pair (h, w), got {fmt(size)}")
+        h, w = size
+    else:
+        raise TypeError(f"size must be an int or a pair (h, w) of ints, got {fmt(size)}")
     H, W = x.shape[-2:]
     if not (0 < h <= H and 0 < w <= W):
         raise ValueError(f"size={fmt(size)} must be positive and fit inside x of spatial size {(H, W)}")
     top, left = (H - h) // 2, (W - w) // 2
     return x[..., top : top + h, left : left + w]
+
+
+def _int_like(v) -> bool:
+    """An int, or a size that torch.jit.trace / torch.compile keep symbolic (0-d int tensor, SymInt)."""
+    if is_int(v) or isinstance(v, getattr(torch, "SymInt", int)):
+        return True
+    return isinstance(v, torch.Tensor) and v.ndim == 0 and not v.is_floating_point() and v.dtype != torch.bool
 
 
 def he_init_(module: nn.Module, mode: str = "he", std: float = 0.01) -> nn.Module:
@@ -79,12 +101,21 @@ def he_init_(module: nn.Module, mode: str = "he", std: float = 0.01) -> nn.Modul
     input pixel of every input channel, so ``N = C_in k_h k_w / (s_h s_w) = C_in``. (Caffe's
     "msra" filler would use ``C_out k_h k_w`` for a deconvolution; torch's fan-in uses the same.)
 
+    Raises
+    ------
+    TypeError
+        If ``module`` is not an ``nn.Module`` or ``std`` is not a number.
+    ValueError
+        If ``mode`` is unknown or ``std`` is negative or not finite.
+
     References
     ----------
     He, Zhang, Ren, Sun (2015), Delving deep into rectifiers, ICCV.
     """
+    _check_module(module, "module")
     if mode not in ("he", "naive"):
         raise ValueError(f"mode={fmt(mode)} must be 'he' (the paper) or 'naive'")
+    std = check_real(std, "std", 0.0, fix="e.g. std=0.01")
     for m in module.modules():
         if isinstance(m, nn.ConvTranspose2d):
             fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1] // (m.stride[0] * m.stride[1])
@@ -97,6 +128,22 @@ def he_init_(module: nn.Module, mode: str = "he", std: float = 0.01) -> nn.Modul
             if m.bias is not None:
                 m.bias.zero_()
     return module
+
+
+def _check_module(model, name: str = "model") -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module (e.g. unet_core.UNet()), got {fmt(model)}")
+
+
+def unet_parameter_count(in_channels: int, num_classes: int, base_channels: int, depth: int) -> int:
+    """Parameters of ``UNet(in_channels, num_classes, base_channels, depth)``, counted without building it."""
+    chans = [base_channels * 2**level for level in range(depth)]
+    total = 0
+    for c_in, c in zip([in_channels] + chans[:-1], chans):  # encoders: two 3x3 convolutions
+        total += 9 * c_in * c + c + 9 * c * c + c
+    for c in chans[:-1]:  # up-convolution 2c -> c (2x2) and decoder 2c -> c, c -> c
+        total += 4 * 2 * c * c + c + 9 * 2 * c * c + c + 9 * c * c + c
+    return total + base_channels * num_classes + num_classes
 
 
 def _double_conv(c_in: int, c_out: int, pad: int) -> nn.Sequential:
@@ -134,6 +181,16 @@ class UNet(nn.Module):
     init : {"he", "naive"}
         Weight initialisation, see :func:`he_init_`.
 
+    Raises
+    ------
+    TypeError
+        If a channel count, ``depth`` or ``dropout`` has the wrong type.
+    ValueError
+        If one is out of range (``depth`` in [1, 16]) or ``padding``/``init`` is unknown.
+    MemoryError
+        (``unet_core._utils.MemoryBudgetError``, also a ValueError) if the weights would not fit
+        into the memory available.
+
     Attributes
     ----------
     config : dict
@@ -165,14 +222,19 @@ class UNet(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 2, base_channels: int = 64, depth: int = 5,
                  padding: str = "valid", dropout: float = 0.5, init: str = "he") -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={fmt(value)} must be an integer >= 1")
-        _check_config(depth, padding)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout={fmt(dropout)} must be a probability in [0, 1); the paper uses 0.5, 0 disables it")
+        in_channels, num_classes, base_channels = (check_int(value, name, 1) for name, value in (
+            ("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels)))
+        depth = _check_config(depth, padding)
+        rule = f"dropout={fmt(dropout)} must be a probability in [0, 1); the paper uses 0.5, 0 disables it"
+        if not is_real(dropout):
+            raise TypeError(rule)
+        if not 0 <= dropout < 1:  # False for NaN
+            raise ValueError(rule)
         if init not in ("he", "naive"):
             raise ValueError(f"init={fmt(init)} must be 'he' (the paper) or 'naive'")
+        n_params = unet_parameter_count(in_channels, num_classes, base_channels, depth)
+        check_memory(8 * n_params, f"UNet(base_channels={base_channels}, depth={depth}) with {n_params:,} parameters "
+                     "(weights and their initialisation)", "use a smaller base_channels or depth (the paper: 64 and 5)")
         self.in_channels, self.num_classes, self.base_channels = in_channels, num_classes, base_channels
         self.depth, self.padding, self.dropout = depth, padding, float(dropout)
         pad = 1 if padding == "same" else 0
@@ -209,7 +271,21 @@ class UNet(nn.Module):
         return input_size_for_output(n, self.depth, self.padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, in_channels, H, W) float -> (B, num_classes, H', W') logits."""
+        """(B, in_channels, H, W) float -> (B, num_classes, H', W') logits.
+
+        Raises
+        ------
+        TypeError
+            If ``x`` is not a floating-point tensor.
+        ValueError
+            If ``x`` has another shape or an invalid spatial size.
+
+        Notes
+        -----
+        NaN/inf are not checked here (a check per step would cost a pass over every batch):
+        they propagate to the logits, ``train`` stops on the non-finite loss with the step, and
+        ``predict_tiled`` refuses non-finite images and outputs.
+        """
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"x must have shape (B, in_channels={self.in_channels}, H, W), got {fmt(x)}; "
@@ -237,22 +313,35 @@ class UNet(nn.Module):
 def count_conv_layers(model: nn.Module) -> int:
     """Number of Conv2d + ConvTranspose2d layers (23 for the paper's network).
 
+    Raises
+    ------
+    TypeError
+        If ``model`` is not an ``nn.Module``.
+
     Examples
     --------
     >>> count_conv_layers(UNet(base_channels=2))
     23
     """
+    _check_module(model)
     return sum(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules())
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters, weights and biases (31,030,658 for the paper's network).
 
+    Raises
+    ------
+    TypeError
+        If ``model`` is not an ``nn.Module`` or ``trainable_only`` is not a bool.
+
     Examples
     --------
     >>> count_parameters(UNet())
     31030658
     """
+    _check_module(model)
+    trainable_only = check_bool(trainable_only, "trainable_only")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -274,6 +363,8 @@ def layer_table(model: UNet, input_size: int | tuple[int, int] = 572) -> list[di
 
     Raises
     ------
+    TypeError
+        If ``model`` is not a ``UNet`` or ``input_size`` is not an int or a pair of ints.
     ValueError
         If ``input_size`` is not valid.
 
@@ -282,12 +373,9 @@ def layer_table(model: UNet, input_size: int | tuple[int, int] = 572) -> list[di
     >>> layer_table(UNet(base_channels=4))[-1]["size_out"]
     (388, 388)
     """
-    h, w = (input_size, input_size) if isinstance(input_size, int) else input_size
-    traces = []
-    for what, n in (("input height", h), ("input width", w)):
-        if not is_valid_input_size(n, model.depth, model.padding):
-            raise _size_error(what, n, model.depth, model.padding)
-        traces.append(_trace(n, model.depth, model.padding))
+    if not isinstance(model, UNet):
+        raise TypeError(f"model must be a unet_core.UNet, got {fmt(model)}")
+    traces = [_trace(n, model.depth, model.padding) for n in _check_input_size(input_size, model.depth, model.padding)]
     chans = [model.base_channels * 2**level for level in range(model.depth)]
     rows = []
     for (stage, h_in, h_out), (_, w_in, w_out) in zip(*traces):

@@ -12,19 +12,36 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._utils import fmt
+from ._utils import check_bool, check_labels
 
 __all__ = ["seg_score"]
 
 
 def _as_stack(labels, name: str) -> np.ndarray:
     """Instance labels (H, W) or (N, H, W), numpy or torch, as an (N, H, W) ndarray."""
-    x = labels.detach().cpu().numpy() if hasattr(labels, "detach") else labels
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
-    if x.ndim not in (2, 3) or x.size == 0:
-        raise ValueError(f"{name} must be a non-empty (H, W) or (N, H, W) label array, got {fmt(x)}")
+    if not isinstance(labels, np.ndarray) and not hasattr(labels, "detach"):
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(labels).__name__}")
+    x = check_labels(labels, name, ndims=(2, 3))
     return x.reshape((-1,) + x.shape[-2:])  # (N, H, W)
+
+
+def _frame_scores(r: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
+    """(reference ids present, {index into those ids: J}) of one frame, for ids of any dtype and size.
+
+    The ids are replaced by their rank (np.unique's inverse) before any arithmetic, so a pair
+    key ``rank_r * n_s + rank_s`` never overflows and never depends on the id values.
+    """
+    r_vals, r_c = np.unique(r.ravel(), return_inverse=True)
+    s_vals, s_c = np.unique(s.ravel(), return_inverse=True)
+    r_c, s_c = r_c.ravel().astype(np.int64), s_c.ravel().astype(np.int64)
+    r_size, s_size = np.bincount(r_c, minlength=len(r_vals)), np.bincount(s_c, minlength=len(s_vals))
+    both = (r_vals[r_c] != 0) & (s_vals[s_c] != 0)
+    key, inter = np.unique(r_c[both] * len(s_vals) + s_c[both], return_counts=True)  # (P,) overlapping pairs
+    ri, si = np.divmod(key, len(s_vals))
+    size_r, size_s = r_size[ri], s_size[si]
+    ok = 2 * inter > size_r  # |R & S| > 0.5 |R|: at most one S per R
+    jac = dict(zip(ri[ok].tolist(), (inter / (size_r + size_s - inter))[ok].tolist()))
+    return r_vals, jac
 
 
 def seg_score(pred_instances, truth_instances, *, return_per_object: bool = False):
@@ -46,13 +63,14 @@ def seg_score(pred_instances, truth_instances, *, return_per_object: bool = Fals
     Raises
     ------
     TypeError
-        Non-integer (float or bool) labels.
+        Non-integer (float or bool) labels, or a non-bool ``return_per_object``.
     ValueError
         Shape mismatch, negative labels, empty arrays, no reference object.
 
     Notes
     -----
-    The strict ``>``: an object covering exactly half of R is not a match.
+    The strict ``>``: an object covering exactly half of R is not a match. Labels of any
+    integer dtype and magnitude are compared exactly (they are ranked, not multiplied).
 
     References
     ----------
@@ -64,28 +82,17 @@ def seg_score(pred_instances, truth_instances, *, return_per_object: bool = Fals
     >>> seg_score(r, r)
     1.0
     """
+    return_per_object = check_bool(return_per_object, "return_per_object")
     s, r = _as_stack(pred_instances, "pred_instances"), _as_stack(truth_instances, "truth_instances")
-    for name, x in (("pred_instances", s), ("truth_instances", r)):
-        if not np.issubdtype(x.dtype, np.integer):
-            raise TypeError(f"{name} must hold integer instance labels, got dtype {x.dtype}; "
-                            "label a binary mask first (skimage.measure.label)")
-        if x.min() < 0:
-            raise ValueError(f"{name} must hold labels >= 0, got min {x.min()}")
     if s.shape != r.shape:
         raise ValueError(f"pred_instances and truth_instances must have the same shape, got {s.shape} and {r.shape}")
+    stack = np.ndim(truth_instances) == 3
     scores: dict = {}
     for k in range(r.shape[0]):
-        rk, sk = r[k].ravel().astype(np.int64), s[k].ravel().astype(np.int64)
-        r_ids, r_size = np.unique(rk[rk > 0], return_counts=True)
-        s_ids, s_size = np.unique(sk[sk > 0], return_counts=True)
-        both = (rk > 0) & (sk > 0)
-        key, inter = np.unique(rk[both] * (int(sk.max()) + 1) + sk[both], return_counts=True)  # (P,) pairs
-        ri, si = np.divmod(key, int(sk.max()) + 1)
-        size_r, size_s = r_size[np.searchsorted(r_ids, ri)], s_size[np.searchsorted(s_ids, si)]
-        ok = 2 * inter > size_r  # |R & S| > 0.5 |R|: at most one S per R
-        jac = dict(zip(ri[ok].tolist(), (inter / (size_r + size_s - inter))[ok].tolist()))
-        for rid in r_ids.tolist():
-            scores[rid if np.ndim(truth_instances) == 2 else (k, rid)] = jac.get(rid, 0.0)
+        r_vals, jac = _frame_scores(r[k], s[k])
+        for idx in np.flatnonzero(r_vals != 0).tolist():
+            rid = r_vals[idx].item()
+            scores[(k, rid) if stack else rid] = jac.get(idx, 0.0)
     if not scores:
         raise ValueError("truth_instances has no object (all labels are 0); SEG is undefined")
     seg = float(np.mean(list(scores.values())))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ._utils import fmt
+from ._utils import check_int, fmt, is_int
 
 __all__ = [
     "PADDINGS",
@@ -23,18 +23,23 @@ __all__ = [
 ]
 
 PADDINGS = ("valid", "same")
+MAX_DEPTH = 16
+"""Largest ``depth`` accepted: its smallest valid input is already 3 * 2**16 px (a 196,604 px tile side)."""
+MAX_SIZES = 1_000_000  # valid_input_sizes never lists more
 
 
-def _check_config(depth: int, padding: str) -> None:
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"depth={fmt(depth)} must be an integer >= 1; the paper's network has depth=5")
-    if padding not in PADDINGS:
+def _check_config(depth: int, padding: str) -> int:
+    """Validate ``depth`` (an int in [1, MAX_DEPTH]) and ``padding``; return ``int(depth)``."""
+    depth = check_int(depth, "depth", 1, MAX_DEPTH, "the paper's network has depth=5")
+    if not isinstance(padding, str) or padding not in PADDINGS:
         raise ValueError(f"padding={fmt(padding)} must be 'valid' (unpadded, as in the paper) or 'same'")
+    return depth
 
 
-def _check_int(n: int, name: str) -> None:
-    if isinstance(n, bool) or not isinstance(n, int):
+def _check_int(n: int, name: str) -> int:
+    if not is_int(n):
         raise TypeError(f"{name} must be an int, got {fmt(n)}")
+    return int(n)
 
 
 def _trace(n: int, depth: int, padding: str) -> list[tuple[str, int, int]] | None:
@@ -74,13 +79,22 @@ def _border(depth: int, padding: str) -> int:
     return 3 * 2**depth - 4 if padding == "valid" else 0
 
 
+@lru_cache(maxsize=None)
 def _progression(depth: int, padding: str) -> tuple[int, int]:
-    """(smallest valid input, step): the valid inputs are ``first + step * k``, k >= 0."""
-    step = 2 ** (depth - 1)
-    first = 1
-    while _trace(first, depth, padding) is None:
-        first += 1
-    return first, step
+    """(smallest valid input, step): the valid inputs are ``first + step * k``, k >= 0.
+
+    A valid input is fixed by its bottleneck input ``b``: going up, each level doubles and adds the
+    4 px its two convolutions lose, ``n = 2 n' + 4``; the smallest ``b`` whose trace is valid gives
+    ``first`` (a handful of trials, not a search over all sizes).
+    """
+    loss = 4 if padding == "valid" else 0
+    for b in range(1, 64):
+        n = b
+        for _ in range(depth - 1):
+            n = 2 * n + loss
+        if _trace(n, depth, padding) is not None:
+            return n, 2 ** (depth - 1)
+    raise AssertionError(f"no valid input size found for depth={depth} padding={padding!r}")  # pragma: no cover
 
 
 def is_valid_input_size(n: int, depth: int = 5, padding: str = "valid") -> bool:
@@ -104,13 +118,20 @@ def is_valid_input_size(n: int, depth: int = 5, padding: str = "valid") -> bool:
     -----
     For ``padding="valid"``, depth 5: valid sizes are ``16 k + 12`` from 188 on.
 
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``depth`` is not an int.
+    ValueError
+        If ``depth`` is outside [1, 16] or ``padding`` is unknown.
+
     Examples
     --------
     >>> is_valid_input_size(572), is_valid_input_size(500)
     (True, False)
     """
-    _check_config(depth, padding)
-    _check_int(n, "n")
+    depth = _check_config(depth, padding)
+    n = _check_int(n, "n")
     first, step = _progression(depth, padding)
     return n >= first and (n - first) % step == 0
 
@@ -130,13 +151,20 @@ def nearest_valid_input_sizes(n: int, depth: int = 5, padding: str = "valid") ->
     (below, above) : tuple of (int or None, int)
         Both equal ``n`` when ``n`` is valid.
 
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``depth`` is not an int.
+    ValueError
+        If ``depth`` is outside [1, 16] or ``padding`` is unknown.
+
     Examples
     --------
     >>> nearest_valid_input_sizes(500)
     (492, 508)
     """
-    _check_config(depth, padding)
-    _check_int(n, "n")
+    depth = _check_config(depth, padding)
+    n = _check_int(n, "n")
     first, step = _progression(depth, padding)
     if n < first:
         return None, first
@@ -167,8 +195,11 @@ def unet_output_size(input_size: int, depth: int = 5, padding: str = "valid") ->
 
     Raises
     ------
+    TypeError
+        If ``input_size`` or ``depth`` is not an int.
     ValueError
-        If ``input_size`` is not valid; the message names the nearest valid sizes.
+        If ``input_size`` is not valid (the message names the nearest valid sizes), ``depth`` is
+        outside [1, 16] or ``padding`` is unknown.
 
     Notes
     -----
@@ -180,8 +211,8 @@ def unet_output_size(input_size: int, depth: int = 5, padding: str = "valid") ->
     >>> unet_output_size(572)
     388
     """
-    _check_config(depth, padding)
-    _check_int(input_size, "input_size")
+    depth = _check_config(depth, padding)
+    input_size = _check_int(input_size, "input_size")
     trace = _trace(input_size, depth, padding)
     if trace is None:
         raise _size_error("input_size", input_size, depth, padding)
@@ -205,15 +236,27 @@ def valid_input_sizes(max_size: int, depth: int = 5, min_size: int | None = None
     list of int
         Ascending; empty if none fits.
 
+    Raises
+    ------
+    TypeError
+        If ``max_size`` or ``depth`` is not an int.
+    ValueError
+        If ``depth`` is outside [1, 16] or ``padding`` is unknown; or if more than 1,000,000 sizes would be listed.
+
     Examples
     --------
     >>> valid_input_sizes(240)
     [188, 204, 220, 236]
     """
-    _check_config(depth, padding)
-    _check_int(max_size, "max_size")
+    depth = _check_config(depth, padding)
+    max_size = _check_int(max_size, "max_size")
     first, step = _progression(depth, padding)
-    lo = first if min_size is None else nearest_valid_input_sizes(max(int(min_size), 1), depth, padding)[1]
+    lo = first if min_size is None else \
+        nearest_valid_input_sizes(max(_check_int(min_size, "min_size"), 1), depth, padding)[1]
+    count = (max_size - lo) // step + 1
+    if count > MAX_SIZES:
+        raise ValueError(f"max_size={max_size} would list {count:,} sizes (more than {MAX_SIZES:,}); pass a smaller "
+                         "max_size (or min_size), or use nearest_valid_input_sizes(n)")
     return list(range(lo, max_size + 1, step))
 
 
@@ -234,19 +277,37 @@ def input_size_for_output(output_size: int, depth: int = 5, padding: str = "vali
 
     Raises
     ------
+    TypeError
+        If ``output_size`` or ``depth`` is not an int.
     ValueError
-        If ``output_size < 1``.
+        If ``output_size < 1``, ``depth`` is outside [1, 16] or ``padding`` is unknown.
 
     Examples
     --------
     >>> input_size_for_output(388), input_size_for_output(389)
     (572, 588)
     """
-    _check_config(depth, padding)
-    _check_int(output_size, "output_size")
+    depth = _check_config(depth, padding)
+    output_size = _check_int(output_size, "output_size")
     if output_size < 1:
         raise ValueError(f"output_size={output_size} must be >= 1")
     return nearest_valid_input_sizes(output_size + 2 * _border(depth, padding), depth, padding)[1]
+
+
+def _check_input_size(input_size, depth: int, padding: str) -> tuple[int, int]:
+    """``input_size`` (an int or an (H, W) pair of valid sizes) as (H, W); raises naming the bad side."""
+    if is_int(input_size):
+        pair = (int(input_size),) * 2
+    elif isinstance(input_size, (tuple, list)) and all(is_int(v) for v in input_size):
+        if len(input_size) != 2:
+            raise ValueError(f"input_size must be an int or a pair (H, W), got {fmt(input_size)}")
+        pair = (int(input_size[0]), int(input_size[1]))
+    else:
+        raise TypeError(f"input_size must be an int or a pair (H, W) of ints, got {fmt(input_size)}")
+    for what, n in zip(("input height", "input width"), pair):
+        if _trace(n, depth, padding) is None:
+            raise _size_error(what, n, depth, padding)
+    return pair
 
 
 def unet_flops(
@@ -278,13 +339,23 @@ def unet_flops(
     ``H_out W_out C_in C_out`` (each output pixel sees one input pixel); the 1x1 head
     ``H_out W_out C_in K``. For the paper's network at 572 x 572 this is 300,856,848,896 FLOP (about 301 GFLOP).
 
+    Raises
+    ------
+    TypeError
+        If ``input_size`` or ``depth`` is not an int.
+    ValueError
+        If ``depth`` is outside [1, 16] or ``padding`` is unknown; or if ``input_size`` is not valid
+        or a channel count is < 1.
+
     Examples
     --------
     >>> unet_flops(572) / 1e9  # doctest: +ELLIPSIS
     300.85...
     """
-    h, w = (input_size, input_size) if isinstance(input_size, int) else input_size
-    unet_output_size(h, depth, padding), unet_output_size(w, depth, padding)  # validates both
+    depth = _check_config(depth, padding)
+    h, w = _check_input_size(input_size, depth, padding)
+    in_channels, num_classes, base_channels = (check_int(v, k, 1) for k, v in (
+        ("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels)))
     p, c_in, total = (2 if padding == "valid" else 0), in_channels, 0
 
     def block(h: int, w: int, cin: int, cout: int) -> tuple[int, int, int]:

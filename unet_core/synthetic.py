@@ -12,16 +12,15 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from ._utils import check_memory, check_pair, check_real, check_rng, fmt, is_int
+
 __all__ = ["synthetic_em", "synthetic_cells"]
 
 _OFFSETS_5X5 = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if (dy, dx) != (0, 0)]
 
 
 def _check_shape(shape) -> tuple[int, int]:
-    try:
-        h, w = (int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"shape must be a pair of ints (H, W), got {shape!r}") from None
+    h, w = check_pair(shape, "shape")
     if h < 16 or w < 16:
         raise ValueError(f"shape must be at least (16, 16), got {shape!r}; use a larger image")
     return h, w
@@ -29,10 +28,25 @@ def _check_shape(shape) -> tuple[int, int]:
 
 def _check_n_cells(n_cells, h: int, w: int, cell_size: float) -> int:
     if n_cells is None:
-        return max(2, int(round(h * w / cell_size**2)))
-    if isinstance(n_cells, bool) or not isinstance(n_cells, (int, np.integer)) or n_cells < 1:
-        raise ValueError(f"n_cells must be a positive int or None, got {n_cells!r}")
-    return int(n_cells)
+        n = max(2, int(round(h * w / cell_size**2)))
+    elif not is_int(n_cells):
+        raise TypeError(f"n_cells must be a positive int or None, got {fmt(n_cells)}")
+    elif not 1 <= n_cells <= h * w // 16:
+        raise ValueError(f"n_cells must be a positive int or None, got {n_cells!r}; at most one cell per 4 x 4 "
+                         f"pixels ({h * w // 16} for shape {(h, w)})")
+    else:
+        n = int(n_cells)
+    return n
+
+
+def _check_common(shape, n_cells, seed, noise, cell_size: float, pair_table: bool):
+    """Validate what both generators share; return (h, w, n, rng, noise)."""
+    h, w = _check_shape(shape)
+    n = _check_n_cells(n_cells, h, w, cell_size)
+    noise = check_real(noise, "noise", 0.0, fix="the standard deviation of the added Gaussian noise")
+    need = 96 * h * w + (24 * (n + 1) ** 2 if pair_table else 0) + 64 * n
+    check_memory(need, f"a synthetic image of shape {(h, w)} with {n:,} cells", "use a smaller shape or n_cells")
+    return h, w, n, check_rng(seed, "seed"), noise
 
 
 def _seeds(rng: np.random.Generator, n: int, h: int, w: int, lloyd: int = 2) -> np.ndarray:
@@ -126,8 +140,12 @@ def synthetic_em(shape=(512, 512), n_cells: int | None = None, seed: int | np.ra
 
     Raises
     ------
+    TypeError
+        If an argument has the wrong type (``seed``: an int >= 0 or a Generator).
     ValueError
-        On a bad ``shape``, ``n_cells`` or ``membrane_width``.
+        On a bad ``shape``, ``n_cells``, ``membrane_width``, ``noise``, ``blur`` or a negative seed.
+    MemoryError
+        (``MemoryBudgetError``) if the image would not fit into the available memory.
 
     Notes
     -----
@@ -149,11 +167,12 @@ def synthetic_em(shape=(512, 512), n_cells: int | None = None, seed: int | np.ra
     >>> image.shape, labels.dtype, int(instances.max()) <= 4
     ((64, 64), dtype('uint8'), True)
     """
-    h, w = _check_shape(shape)
-    n = _check_n_cells(n_cells, h, w, 40.0)
-    if not membrane_width >= 2.0:
-        raise ValueError(f"membrane_width must be >= 2 pixels so membranes separate cells, got {membrane_width!r}")
-    rng = np.random.default_rng(seed)
+    h, w, n, rng, noise = _check_common(shape, n_cells, seed, noise, 40.0, pair_table=False)
+    check_real(membrane_width, "membrane_width", fix="at least 2 pixels")
+    if not 2.0 <= membrane_width <= min(h, w):
+        raise ValueError(f"membrane_width must be >= 2 pixels so membranes separate cells (and at most the image "
+                         f"side {min(h, w)}), got {membrane_width!r}")
+    blur = check_real(blur, "blur", 0.0, fix="the Gaussian blur's standard deviation in pixels (0: none)")
     pts = _seeds(rng, n, h, w)
     nearest = _nearest_seed(pts, h, w)
     # the edge pixels lie on both sides of each Voronoi edge (2 px); grow them to about membrane_width
@@ -202,8 +221,13 @@ def synthetic_cells(shape=(512, 512), n_cells: int | None = None, seed: int | np
 
     Raises
     ------
+    TypeError
+        If an argument has the wrong type (``seed``: an int >= 0 or a Generator).
     ValueError
-        On a bad ``shape``, ``n_cells``, ``gap``, ``touching`` or ``modality``.
+        On a bad ``shape``, ``n_cells``, ``gap``, ``touching``, ``modality``, ``noise`` or a
+        negative seed.
+    MemoryError
+        (``MemoryBudgetError``) if the image would not fit into the available memory.
 
     Notes
     -----
@@ -225,16 +249,18 @@ def synthetic_cells(shape=(512, 512), n_cells: int | None = None, seed: int | np
     >>> image.dtype, instances.dtype
     (dtype('float32'), dtype('int32'))
     """
-    h, w = _check_shape(shape)
-    n = _check_n_cells(n_cells, h, w, 64.0)
-    lo, hi = (gap, gap) if isinstance(gap, (int, np.integer)) else tuple(gap)
+    h, w, n, rng, noise = _check_common(shape, n_cells, seed, noise, 64.0, pair_table=True)
+    pair = (gap, gap) if is_int(gap) else tuple(gap) if isinstance(gap, (tuple, list)) else None
+    if pair is None or len(pair) != 2 or not all(is_int(g) for g in pair):
+        raise TypeError(f"gap must be 1, 2 or a range (lo, hi) of ints within 1..2, got {fmt(gap)}")
+    lo, hi = int(pair[0]), int(pair[1])
     if not (1 <= lo <= hi <= 2):
         raise ValueError(f"gap must be 1, 2 or a range (lo, hi) within 1..2, got {gap!r}")
+    touching = check_real(touching, "touching", fix="a fraction in [0, 1]")
     if not 0.0 <= touching <= 1.0:
         raise ValueError(f"touching must be a fraction in [0, 1], got {touching!r}")
     if modality not in ("dic", "phase"):
         raise ValueError(f"modality must be 'dic' or 'phase', got {modality!r}")
-    rng = np.random.default_rng(seed)
     pts = _seeds(rng, n, h, w)
     nearest = _nearest_seed(pts, h, w)
     spacing = np.sqrt(h * w / n)

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ._utils import check_finite_image, fmt, resolve_device
+from ._utils import (check_bool, check_finite_image, check_float32_range, check_int, check_memory, fmt, gib,
+                     is_int, resolve_device)
 from .mirror import _read_block, mirror_pad, reflect_index, tile_origins  # noqa: F401 (re-exported for callers)
 
 __all__ = ["estimate_tile_memory", "predict_tiled"]
@@ -26,6 +27,16 @@ __all__ = ["estimate_tile_memory", "predict_tiled"]
 MEMORY_BUDGET_MB = 1024.0
 """Default activation-memory budget of ``predict_tiled(tile_size=None)`` (one batch)."""
 _FINITE_CHUNK = 1 << 24  # elements checked for NaN/inf at a time (memmaps stay unread otherwise)
+
+
+_MODEL_ATTRS = ("in_channels", "num_classes", "border", "stride", "input_size_for_output")
+
+
+def _check_model(model: Any) -> None:
+    missing = [a for a in _MODEL_ATTRS if not hasattr(model, a)]
+    if not callable(model) or missing:
+        raise TypeError(f"model must be a unet_core.UNet (or a callable with {', '.join(_MODEL_ATTRS)}), got "
+                        f"{fmt(model)}" + (f" (it has no {', '.join(missing)})" if callable(model) else ""))
 
 
 def _base_channels(model: Any) -> int:
@@ -53,6 +64,13 @@ def estimate_tile_memory(model: Any, tile: tuple[int, int], batch_size: int = 1,
     int
         ``(6 * c0 + 32) * th * tw * batch_size * bytes_per_value``.
 
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a network or an argument has the wrong type.
+    ValueError
+        If a tile side or ``batch_size`` is < 1 or ``bytes_per_value`` is not 1, 2, 4 or 8.
+
     Notes
     -----
     At level ``l`` a U-Net holds ``c0 2^l`` channels on ``1/4^l`` of the tile
@@ -69,7 +87,20 @@ def estimate_tile_memory(model: Any, tile: tuple[int, int], batch_size: int = 1,
     >>> estimate_tile_memory(UNet(), (700, 700)) // 2**20
     777
     """
-    return int((6 * _base_channels(model) + 32) * tile[0] * tile[1] * batch_size * bytes_per_value)
+    if not (isinstance(model, torch.nn.Module) or getattr(model, "base_channels", None) or callable(model)):
+        raise TypeError(f"model must be a network such as unet_core.UNet(), got {fmt(model)}")
+    if is_int(tile):
+        tile = (tile, tile)
+    if not isinstance(tile, (tuple, list)) or not all(is_int(t) for t in tile):
+        raise TypeError(f"tile must be an int or a pair (th, tw) of ints, got {fmt(tile)}")
+    if len(tile) != 2 or min(tile) < 1:
+        raise ValueError(f"tile must be a pair (th, tw) of ints >= 1, got {fmt(tile)}")
+    batch_size = check_int(batch_size, "batch_size", 1)
+    if not is_int(bytes_per_value):
+        raise TypeError(f"bytes_per_value must be an int (4 for fp32, 2 for bf16/fp16), got {fmt(bytes_per_value)}")
+    if bytes_per_value not in (1, 2, 4, 8):
+        raise ValueError(f"bytes_per_value={bytes_per_value} must be 1, 2, 4 or 8 (4 for fp32, 2 for bf16/fp16)")
+    return int((6 * _base_channels(model) + 32) * int(tile[0]) * int(tile[1]) * batch_size * int(bytes_per_value))
 
 
 def _ceil_valid(model: Any, n: int) -> int:
@@ -97,8 +128,10 @@ def _choose_tiles(model: Any, shape: tuple[int, int], tile_size: Any, border: in
         if len(pair) != 2:
             raise ValueError(f"tile_size must be an int or a pair (th, tw), got {tile_size!r}")
         return _check_tile(model, pair[0], border), _check_tile(model, pair[1], border)
-    if not memory_budget_mb > 0:
-        raise ValueError(f"memory_budget_mb must be positive, got {fmt(memory_budget_mb)}")
+    if isinstance(memory_budget_mb, (bool, str)) or not isinstance(memory_budget_mb, (int, float, np.number)):
+        raise TypeError(f"memory_budget_mb must be a number of MiB, got {fmt(memory_budget_mb)}")
+    if not memory_budget_mb > 0 or not math.isfinite(memory_budget_mb):
+        raise ValueError(f"memory_budget_mb must be a finite number > 0, got {fmt(memory_budget_mb)}")
     smallest = _ceil_valid(model, 2 * border + model.stride)
     per_px = estimate_tile_memory(model, (1, 1), batch_size, bytes_per_value)
     biggest = _ceil_valid(model, int(math.sqrt(memory_budget_mb * 2**20 / per_px)))
@@ -122,7 +155,9 @@ def _as_chw(image: Any, in_channels: int) -> np.ndarray:
     rows = max(1, _FINITE_CHUNK // (chw.shape[0] * chw.shape[2]))
     for r in range(0, chw.shape[1], rows):
         try:
-            check_finite_image(np.asarray(chw[:, r:r + rows]), "image")
+            block = np.asarray(chw[:, r:r + rows])
+            check_finite_image(block, "image")
+            check_float32_range(block, "image")
         except ValueError as exc:
             where = "" if rows >= chw.shape[1] else f" (counted in rows {r}..{min(r + rows, chw.shape[1]) - 1})"
             raise ValueError(f"{exc}{where}") from None
@@ -212,9 +247,14 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
     ------
     TypeError
         ``image`` is not a numpy array or has a bool/complex/object dtype.
+        ``model`` is not a network; ``tile_size``, ``batch_size`` or a flag has the wrong type.
     ValueError
-        Empty, non-finite, 4-D or wrong-channel images; invalid ``tile_size``,
-        ``batch_size`` or ``out``.
+        Empty, non-finite, 4-D or wrong-channel images, values beyond float32 (normalise
+        first); invalid ``tile_size``, ``batch_size``, ``device`` or ``out``; a model that
+        returns NaN/inf probabilities.
+    MemoryError
+        (``MemoryBudgetError``, also a ValueError) if one batch of tiles and the output do not
+        fit into the available memory; the message says how much is needed and what to change.
 
     Notes
     -----
@@ -245,8 +285,11 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
     >>> predict_tiled(net, np.zeros((30, 40), np.float32)).shape
     (2, 30, 40)
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {fmt(batch_size)}")
+    _check_model(model)
+    dev = resolve_device(device)
+    batch_size = check_int(batch_size, "batch_size", 1)
+    tta, channels_last, progress = (check_bool(v, k) for k, v in (("tta", tta), ("channels_last", channels_last),
+                                                                  ("progress", progress)))
     if dtype not in (None, torch.float32, torch.bfloat16, torch.float16):
         raise ValueError(f"dtype must be None, torch.float32, torch.bfloat16 or torch.float16, got {fmt(dtype)}")
     if margin is not None and (model.border > 0 or isinstance(margin, bool) or not isinstance(margin, (int, np.integer))
@@ -261,17 +304,22 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
     value_bytes = 2 if dtype in (torch.bfloat16, torch.float16) else 4
     th, tw = _choose_tiles(model, (height, width), tile_size, border, batch_size, memory_budget_mb, value_bytes)
     oh, ow = th - 2 * border, tw - 2 * border
+    coords = [(y, x) for y in tile_origins(height, oh, model.stride) for x in tile_origins(width, ow, model.stride)]
+    batch = min(batch_size, len(coords))
+    need = estimate_tile_memory(model, (th, tw), batch, value_bytes) + (k * height * width * 4 if out is None else 0)
+    check_memory(need, f"tile_size={th if th == tw else (th, tw)} with batch_size={batch} (one batch of tiles, "
+                 f"{gib(estimate_tile_memory(model, (th, tw), 1, value_bytes))} per tile) and the output",
+                 "use a smaller tile_size or batch_size (tile_size=None picks the largest that fits memory_budget_mb), "
+                 "or pass out=np.memmap(...) for a huge image")
     if out is None:
         out = np.empty((k, height, width), np.float32)
     elif not isinstance(out, np.ndarray) or out.shape != (k, height, width) or out.dtype.kind != "f" or not out.flags.writeable:
         raise ValueError(f"out must be a writeable float ndarray of shape {(k, height, width)}, got {fmt(out)}")
-    dev = resolve_device(device)
     is_module = isinstance(model, torch.nn.Module)
     was_training = is_module and model.training
     if is_module:
         model.to(dev, memory_format=torch.channels_last) if channels_last else model.to(dev)
         model.eval()
-    coords = [(y, x) for y in tile_origins(height, oh, model.stride) for x in tile_origins(width, ow, model.stride)]
     forward = _probs_tta if tta else _probs
     try:
         with torch.inference_mode():
@@ -285,6 +333,11 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
                     batch = batch.contiguous(memory_format=torch.channels_last)
                 probs = forward(model, batch, dtype, crop).cpu().numpy()  # (B, K, oh, ow)
                 assert probs.shape[1:] == (k, oh, ow), (probs.shape, (k, oh, ow))
+                if not np.isfinite(probs).all():
+                    raise ValueError(f"the model returned NaN/inf probabilities for the tile at {chunk[0]} of the image "
+                                     "(its weights may have diverged, or the image is far outside the range it was "
+                                     "trained on); standardise the image with unet_core.normalize_image and check the "
+                                     "checkpoint")
                 for (y, x), p in zip(chunk, probs):
                     out[:, y:y + oh, x:x + ow] = p[:, :height - y, :width - x]
     finally:

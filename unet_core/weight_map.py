@@ -12,7 +12,7 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._utils import fmt
+from ._utils import check_memory, fmt
 
 __all__ = ["separation_border", "foreground_with_borders", "weight_map", "weight_map_brute_force"]
 
@@ -296,7 +296,8 @@ def weight_map_brute_force(instances: np.ndarray, w0: float = 10.0, sigma: float
 
     Parameters, Returns, Raises, Notes and References: those of :func:`weight_map`, without ``eps``
     (this computes Eq. 2 exactly). It needs ``8 N H W`` bytes and N full-image EDTs for N cells: use it
-    for checks and small images.
+    for checks and small images. When that memory is not available it raises ``MemoryError``
+    (``MemoryBudgetError``, also a ValueError) before allocating anything.
 
     Examples
     --------
@@ -309,6 +310,9 @@ def weight_map_brute_force(instances: np.ndarray, w0: float = 10.0, sigma: float
     labels = np.unique(cells[cells != 0])
     if len(labels) < 2:
         return base.astype(np.float32)
+    check_memory(8 * len(labels) * cells.size, f"weight_map_brute_force with {len(labels):,} cells on a "
+                 f"{cells.shape} image (one float64 distance map per cell)",
+                 "use weight_map(instances), which gives the same result within eps")
     dist = np.empty((len(labels), *cells.shape))  # (N, H, W)
     for i, label in enumerate(labels):
         ndi.distance_transform_edt(cells != label, distances=dist[i])
