@@ -21,7 +21,7 @@ def test_separate_touching_removes_only_contact_pixels():
     lone = np.zeros((6, 6), np.int32)
     lone[1:5, 1:5] = 7
     assert separate_touching(lone, 3).tolist() == lone.tolist()  # nothing to touch: unchanged
-    with pytest.raises(ValueError, match="gap must be an int >= 0, got -1"):
+    with pytest.raises(ValueError, match="gap=-1 must be an integer >= 0"):
         separate_touching(a, -1)
 
 

@@ -197,6 +197,24 @@ def check_bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
+def check_path(value: Any, name: str, none_ok: bool = True) -> Path | None:
+    """``Path(value)`` for a non-empty str or os.PathLike; None passes through when ``none_ok``.
+
+    Raises
+    ------
+    TypeError
+        For anything else (bytes, numbers, ...), or None when not ``none_ok``.
+    ValueError
+        For the empty string (``Path("")`` would silently mean the current folder).
+    """
+    if value is None and none_ok:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or value == "":
+        raise (ValueError if value == "" else TypeError)(
+            f"{name} must be a path (a non-empty str or pathlib.Path){' or None' if none_ok else ''}, got {fmt(value)}")
+    return Path(value)
+
+
 def check_pair(value: Any, name: str, low: int = 1) -> tuple[int, int]:
     """A pair ``(H, W)`` of integers ``>= low`` (e.g. an image shape).
 

@@ -13,9 +13,13 @@ optimizer state.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import re
 from pathlib import Path
+
+from ._utils import check_path, fmt
 
 __all__ = ["PRETRAINED_DIR", "pretrained_registry", "pretrained_path", "load_pretrained", "publish_checkpoint"]
 
@@ -31,15 +35,53 @@ def _sha256(path: Path) -> str:
 
 
 def pretrained_registry(registry: str | os.PathLike | None = None) -> dict[str, tuple[str, str]]:
-    """``{recipe name: (sha256, url)}`` from the registry file (``<name>.pt <sha256> <url>`` lines)."""
-    path = Path(registry) if registry is not None else PRETRAINED_DIR / "registry.txt"
+    """``{recipe name: (sha256, url)}`` from the registry file (``<name>.pt <sha256> <url>`` lines).
+
+    Parameters
+    ----------
+    registry : path or None
+        The registry file (default: the package's ``pretrained/registry.txt``). Blank lines and
+        lines starting with ``#`` are skipped.
+
+    Raises
+    ------
+    TypeError
+        If ``registry`` is not a path or None.
+    FileNotFoundError, IsADirectoryError
+        If the file does not exist or is a folder.
+    ValueError
+        If it is not a registry: not text, or a line that is not ``<name>.pt <sha256> <url>``.
+    """
+    path = check_path(registry, "registry") or PRETRAINED_DIR / "registry.txt"
+    fix = "pass the registry file, e.g. unet_core/pretrained/registry.txt (reinstall unet-core if it is missing)"
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"registry={str(path)!r} is a folder, not a registry file; {fix}")
+    if not path.is_file():
+        raise FileNotFoundError(errno.ENOENT, f"registry file {str(path)!r} does not exist; {fix}")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"registry file {str(path)!r} is not a text file (not a registry); {fix}") from None
     out = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            parts = line.split()
-            if len(parts) == 3 and not line.startswith("#"):
-                out[parts[0].removesuffix(".pt")] = (parts[1], parts[2])
+    for number, line in enumerate(lines, 1):
+        parts = line.split()
+        if not parts or line.lstrip().startswith("#"):
+            continue
+        if len(parts) != 3 or not parts[0].endswith(".pt") or not re.fullmatch(r"[0-9a-f]{64}", parts[1]):
+            raise ValueError(f"registry file {str(path)!r}, line {number}: expected '<name>.pt <sha256 (64 hex "
+                             f"digits)> <url>', got {fmt(line)}; {fix}")
+        out[parts[0].removesuffix(".pt")] = (parts[1], parts[2])
     return out
+
+
+def _check_name(name) -> str:
+    """A recipe name (non-empty str) for the published-checkpoint functions."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a recipe name (str) such as 'isbi2012-cpu', got {fmt(name)}")
+    if not name:
+        raise ValueError("name must not be empty; give a recipe name such as 'isbi2012-cpu' "
+                         "(unet_core.pretrained_registry() lists the published ones)")
+    return name
 
 
 def pretrained_path(name: str, folder: str | os.PathLike | None = None) -> Path:
@@ -58,18 +100,21 @@ def pretrained_path(name: str, folder: str | os.PathLike | None = None) -> Path:
 
     Raises
     ------
+    TypeError
+        If ``name`` is not a str or ``folder`` not a path.
     ValueError
-        If no checkpoint is registered for ``name`` (the message lists those that are).
+        If ``name`` is empty or no checkpoint is registered for it (the message lists those that are).
     FileNotFoundError
         If the file is not there (the message says how to get it).
     OSError
         If its sha256 differs from the registry's (a truncated or altered file).
     """
+    name, folder = _check_name(name), check_path(folder, "folder")
     reg = pretrained_registry()
     if name not in reg:
         raise ValueError(f"recipe={name!r} has no published checkpoint; published: {', '.join(sorted(reg)) or 'none'}")
     sha, url = reg[name]
-    folders = [Path(folder)] if folder is not None else [PRETRAINED_DIR] + (
+    folders = [folder] if folder is not None else [PRETRAINED_DIR] + (
         [Path(os.environ["UNET_PRETRAINED_DIR"])] if os.environ.get("UNET_PRETRAINED_DIR") else [])
     for f in folders:
         path = f / f"{name}.pt"
@@ -88,6 +133,11 @@ def pretrained_path(name: str, folder: str | os.PathLike | None = None) -> Path:
 def load_pretrained(name: str, map_location: str = "cpu"):
     """``(UNet in eval mode, Recipe)`` of the published checkpoint of recipe ``name`` (verified).
 
+    Raises
+    ------
+    TypeError, ValueError, FileNotFoundError, OSError
+        As :func:`pretrained_path` for ``name``; ValueError also for a ``map_location`` that is not a device.
+
     Examples
     --------
     >>> model, recipe = load_pretrained("isbi2012-cpu")  # doctest: +SKIP
@@ -105,17 +155,48 @@ def publish_checkpoint(source: str | os.PathLike, recipe, dest_folder: str | os.
                        scores: dict | None = None) -> tuple[Path, str]:
     """Write a training checkpoint as a published one (weights, recipe, losses; no optimizer state).
 
-    Returns ``(path, sha256)``; the caller adds the registry line.
+    Parameters
+    ----------
+    source : path
+        A checkpoint written by :func:`~unet_core.train.train`.
+    recipe : Recipe or str
+        The recipe it was trained with (or its name); the file is called ``<recipe.name>.pt``.
+    dest_folder : path or None
+        Where to write it (default: the package's ``pretrained/`` folder).
+    scores : dict or None
+        Recorded scores stored in the history.
+
+    Returns
+    -------
+    (pathlib.Path, str)
+        The written file and its sha256; the caller adds the registry line.
+
+    Raises
+    ------
+    TypeError
+        If ``source`` or ``dest_folder`` is not a path, or ``recipe`` not a Recipe or recipe name.
+    ValueError
+        For an unknown recipe name or a file that is not a unet_core checkpoint.
+    FileNotFoundError
+        If ``source`` does not exist.
+    OSError
+        If ``dest_folder`` is a file (NotADirectoryError) or cannot be written.
     """
     import torch
 
     from .checkpoint import load_checkpoint, save_checkpoint
     from .network import UNet
+    from .reproduce import _recipe
 
+    source, folder = check_path(source, "source", none_ok=False), check_path(dest_folder, "dest_folder")
+    recipe = _recipe(recipe)
     ckpt = load_checkpoint(source)
     model = UNet(**ckpt["model_config"])
     model.load_state_dict(ckpt["model_state"])
-    folder = Path(dest_folder) if dest_folder is not None else PRETRAINED_DIR
+    folder = folder if folder is not None else PRETRAINED_DIR
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"dest_folder={str(folder)!r} is a file, not a folder; pass the folder "
+                                                "to write the published checkpoint into (it is created if missing)")
     path = folder / f"{recipe.name}.pt"
     config = {**ckpt["train_config"], "recipe": recipe.to_dict()}
     history = {"losses": [float(x) for x in ckpt["history"]["losses"]], "validation": [],

@@ -198,6 +198,9 @@ def ablations(recipe: str | Recipe, iterations: int | None = None) -> dict[str, 
     """
     r = get_recipe(recipe)
     if iterations is not None:
+        from ._utils import check_int
+
+        iterations = check_int(iterations, "iterations", 1, fix="the ablation budget is a number of steps, e.g. 500")
         r = dataclasses.replace(r, iterations=iterations, name=f"{r.name}@{iterations}")
     balance = "class balance on" if r.class_weights is None else "class balance off"
     sgd = dict(optimizer="sgd", momentum=0.99, learning_rate=1e-3, schedule="constant", warmup_steps=0, grad_clip=0.0)

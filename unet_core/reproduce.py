@@ -15,6 +15,7 @@ Nothing here touches the network; the data must have been converted by ``data_sc
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -23,14 +24,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import ndimage
 
+from ._instances import _stack, _truth, cut_instances, separate_touching
+from ._utils import check_bool, check_int, check_path, fmt, resolve_device
 from .recipes import Recipe, get_recipe
 
 __all__ = ["recipe_data", "recipe_checkpoint_path", "separate_touching", "train_recipe", "predict_recipe",
            "cut_instances", "score_recipe", "run_recipe"]
 
 CTC_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def _recipe(recipe) -> Recipe:
+    """A Recipe, or a registered recipe name looked up with ``get_recipe`` (ValueError if unknown)."""
+    if not isinstance(recipe, (Recipe, str)):
+        raise TypeError(f"recipe must be a Recipe or a recipe name such as 'isbi2012-cpu', got {fmt(recipe)}; "
+                        "unet_core.recipe_names() lists them")
+    return get_recipe(recipe)
 
 
 def recipe_data(recipe: Recipe, data_dir=None) -> dict:
@@ -41,9 +51,17 @@ def recipe_data(recipe: Recipe, data_dir=None) -> dict:
     dict
         ``train_x, train_y`` (lists of (H, W) arrays; labels for ISBI, instances for CTC),
         ``val_x, val_y``, ``semantic`` (bool), ``truth`` ("labels", "gt" or "st"), ``source`` (str).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``recipe`` is not a Recipe or known name, or ``data_dir`` not a path or None.
+    FileNotFoundError, OSError
+        If the converted data is not there (the message names ``data_scripts/fetch.py``).
     """
     from . import data
 
+    recipe, data_dir = _recipe(recipe), check_path(data_dir, "data_dir")
     if recipe.dataset == "isbi2012":
         isbi = data.load_isbi2012(data_dir)
         tx, ty = isbi.subset("train")
@@ -76,8 +94,19 @@ def recipe_checkpoint_path(recipe: Recipe, runs_dir=None) -> Path:
     """Where :func:`train_recipe` keeps the checkpoint: ``<runs>/<dataset>/<name>-<training hash>.pt``.
 
     Two recipes that train the same network (e.g. an ablation that only drops TTA) share it.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``recipe`` is not a Recipe or known name, or ``runs_dir`` not a path or None.
+    NotADirectoryError
+        If ``runs_dir`` (or ``$UNET_RUNS_DIR``) is an existing file.
     """
-    runs = Path(runs_dir if runs_dir is not None else os.environ.get("UNET_RUNS_DIR") or "runs")
+    recipe = _recipe(recipe)
+    runs = check_path(runs_dir, "runs_dir") or Path(os.environ.get("UNET_RUNS_DIR") or "runs")
+    if runs.exists() and not runs.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"runs_dir={str(runs)!r} is a file, not a folder; pass a folder "
+                                                "for the checkpoints (it is created if missing) or set $UNET_RUNS_DIR")
     slug = recipe.name.split("@")[0].replace("/", "_")
     return runs / recipe.dataset / f"{slug}-{_training_key(recipe)}.pt"
 
@@ -91,49 +120,27 @@ def _down(a: np.ndarray, f: int, order: int) -> np.ndarray:
     return resize(a, shape, order=order, preserve_range=True, anti_aliasing=order > 0).astype(a.dtype)
 
 
-def separate_touching(instances: np.ndarray, gap: int) -> np.ndarray:
-    """Remove the pixels of every instance that lie within ``gap`` px of another instance.
-
-    Parameters
-    ----------
-    instances : (H, W) integer ndarray, 0 = background
-    gap : int >= 0
-        Euclidean distance (px) to the nearest pixel of another instance at or below which a pixel
-        is removed; 0 returns the input unchanged.
-
-    Returns
-    -------
-    (H, W) ndarray of the same dtype: touching cells end up separated by about ``2 gap + 1`` px;
-    sides that touch only background are untouched.
-
-    Examples
-    --------
-    >>> a = np.zeros((1, 9), int); a[0, :4] = 1; a[0, 4:] = 2
-    >>> separate_touching(a, 1).tolist()
-    [[1, 1, 1, 0, 0, 2, 2, 2, 2]]
-    """
-    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
-        raise ValueError(f"gap must be an int >= 0, got {gap!r}")
-    inst = np.asarray(instances)
-    if gap == 0 or inst.max() == 0:
-        return inst.copy()
-    out = inst.copy()
-    for lab in np.unique(inst[inst > 0]):
-        other = (inst > 0) & (inst != lab)
-        if not other.any():
-            continue
-        dist = ndimage.distance_transform_edt(~other)  # (H, W): distance to the nearest other cell
-        out[(inst == lab) & (dist <= gap)] = 0
-    return out
-
-
 def train_recipe(recipe: Recipe, data_dir=None, *, runs_dir=None, device: str = "auto",
                  checkpoint_path=None, progress: bool = False, resume: bool = True, data=None):
-    """Train the recipe's network (resuming its checkpoint); return ``(model, TrainResult, seconds)``."""
+    """Train the recipe's network (resuming its checkpoint); return ``(model, TrainResult, seconds)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``recipe`` is not a Recipe or known name, ``device`` does not exist here, a path argument is
+        not a path or a flag not a bool.
+    FileNotFoundError, OSError
+        If the data is not there (``data_scripts/fetch.py``) or ``runs_dir`` is a file.
+    """
     from .data import TrainingTiles
     from .network import UNet
     from .train import train
 
+    recipe, _ = _recipe(recipe), resolve_device(device)  # a bad device fails before the data is read
+    checkpoint_path, runs_dir = check_path(checkpoint_path, "checkpoint_path"), check_path(runs_dir, "runs_dir")
+    progress, resume = check_bool(progress, "progress"), check_bool(resume, "resume")
+    if data is not None and not isinstance(data, dict):
+        raise TypeError(f"data must be None or the dict of recipe_data(recipe), got {fmt(data)}")
     d = data if data is not None else recipe_data(recipe, data_dir)
     f = recipe.downsample
     images = [_down(x, f, 1) for x in d["train_x"]]
@@ -142,7 +149,7 @@ def train_recipe(recipe: Recipe, data_dir=None, *, runs_dir=None, device: str = 
         targets = [separate_touching(y, recipe.separation_gap) for y in targets]
     torch.manual_seed(0)
     model = UNet(**recipe.model_kwargs())
-    path = Path(checkpoint_path) if checkpoint_path is not None else recipe_checkpoint_path(recipe, runs_dir)
+    path = checkpoint_path if checkpoint_path is not None else recipe_checkpoint_path(recipe, runs_dir)
     tiles = TrainingTiles(images, targets, in_size=recipe.tile, out_size=model.output_size(recipe.tile), seed=0,
                           length=max(recipe.iterations, len(images)), w0=recipe.w0, sigma=recipe.sigma,
                           class_weights=recipe.class_weights, semantic=d["semantic"],
@@ -154,14 +161,29 @@ def train_recipe(recipe: Recipe, data_dir=None, *, runs_dir=None, device: str = 
 
 
 def predict_recipe(model, recipe: Recipe, images, device: str = "auto", tta: bool | None = None) -> np.ndarray:
-    """``(N, H, W)`` probability of cell at full resolution for a list of (H, W) images."""
+    """``(N, H, W)`` probability of cell at full resolution for a list of (H, W) images.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``recipe`` is not a Recipe or known name, ``model`` not a UNet, ``tta`` not a bool or None,
+        ``images`` not a non-empty list or (N, H, W) stack of finite images (a single (H, W) image:
+        wrap it in a list), or ``device`` does not exist here.
+    """
     from .data import normalize_image
     from .tiling import predict_tiled
 
-    tta = recipe.tta if tta is None else tta
+    recipe = _recipe(recipe)
+    tta = recipe.tta if tta is None else check_bool(tta, "tta")
+    if images is None or isinstance(images, (str, bytes, dict)) or not hasattr(images, "__len__"):
+        raise TypeError(f"images must be a list of (H, W) images or an (N, H, W) array, got {fmt(images)}")
+    if getattr(images, "ndim", 3) == 2 or len(images) == 0:
+        raise ValueError(f"images must be a non-empty list of (H, W) images or an (N, H, W) array, got "
+                         f"{fmt(images)}; wrap a single image in a list: [image]")
     out = []
     for img in images:
-        small = _down(np.asarray(img, np.float32), recipe.downsample, 1)
+        img = np.asarray(img, np.float32)
+        small = _down(img, recipe.downsample, 1)
         p = predict_tiled(model, normalize_image(small), device=device, tta=tta)[1]
         if recipe.downsample > 1:
             from skimage.transform import resize
@@ -169,34 +191,6 @@ def predict_recipe(model, recipe: Recipe, images, device: str = "auto", tta: boo
             p = resize(p, img.shape, order=1, preserve_range=True)
         out.append(p.astype(np.float32))
     return np.stack(out)
-
-
-def cut_instances(prob: np.ndarray, threshold: float, method: str = "components",
-                  seed_threshold: float = 0.9, grow: int = 0) -> np.ndarray:
-    """Instances (H, W) int32 from ``p(cell)``: 4-connected components or a seeded watershed.
-
-    ``"watershed"``: seeds are the components of ``p > max(seed_threshold, threshold)``, flooded over
-    ``-p`` within ``p > threshold``; a component of the mask without a seed keeps its own label.
-    ``grow`` > 0 then expands every instance by that many px without overlap (the inverse of
-    :func:`separate_touching` for cells trained with a separation gap).
-    """
-    from .data import instances_from_labels
-
-    mask = prob > threshold
-    if method == "components":
-        lab = instances_from_labels(mask.astype(np.uint8))
-    else:
-        from skimage.segmentation import watershed
-
-        seeds = instances_from_labels((prob > max(seed_threshold, threshold)).astype(np.uint8))
-        lab = watershed(-prob, markers=seeds, mask=mask)
-        orphans, n = ndimage.label(mask & (lab == 0))
-        lab[orphans > 0] = orphans[orphans > 0] + lab.max()
-    if grow:
-        from skimage.segmentation import expand_labels
-
-        lab = expand_labels(lab, distance=grow)
-    return lab.astype(np.int32)
 
 
 def _seg(prob, truth, threshold, recipe) -> float:
@@ -208,12 +202,33 @@ def _seg(prob, truth, threshold, recipe) -> float:
 
 
 def score_recipe(recipe: Recipe, prob: np.ndarray, truth, train_prob=None, train_truth=None) -> dict:
-    """Scores of held-out probabilities ``prob`` (N, H, W) against ``truth`` (list of (H, W))."""
+    """Scores of held-out probabilities ``prob`` (N, H, W) against ``truth`` (list of (H, W)).
+
+    ``train_prob`` and ``train_truth`` (the training frames) are needed for a CTC recipe whose
+    threshold is ``"train"``: it is chosen there.
+
+    Raises
+    ------
+    TypeError
+        If ``recipe`` is not a Recipe or name, ``prob`` not a numeric array, ``truth`` not a list of
+        images, or the training frames are missing where they are needed.
+    ValueError
+        For an unknown recipe name, NaN/inf in ``prob`` (ISBI: also values outside [0, 1]) or shapes
+        that differ.
+    """
+    recipe, prob = _recipe(recipe), _stack(prob, "prob")
+    truth = _truth(truth, prob.shape, "truth")
+    if recipe.dataset != "isbi2012" and recipe.threshold == "train":
+        if train_prob is None or train_truth is None:
+            raise TypeError(f"train_prob and train_truth are needed: recipe {recipe.name!r} chooses its threshold on "
+                            "the training frames (threshold='train'); pass them, or a recipe with a fixed threshold")
+        train_prob = _stack(train_prob, "train_prob")
+        train_truth = _truth(train_truth, train_prob.shape, "train_truth")
     if recipe.dataset == "isbi2012":
         from .metrics import pixel_error, rand_scores, rand_scores_thinned
         from .warping import warping_error
 
-        t = np.stack(truth) > 0
+        t = truth > 0
         rand, thin = rand_scores(prob, t), rand_scores_thinned(prob, t)
         warp, detail = warping_error(prob, t, return_details=True)  # Fiji's algorithm (41 x 41 window)
         return {"pixel error": pixel_error(prob, t), "Rand error": 1 - rand["v_rand"], "warping error": warp,
@@ -257,13 +272,25 @@ def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: st
     dict
         ``recipe`` (its fields), ``values`` (scores), ``steps``, ``train seconds``, ``seconds per step``,
         ``predict seconds``, ``checkpoint``, ``source``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``recipe`` is not a Recipe or known name, ``device`` does not exist here, a path argument is not
+        a path, a flag not a bool or ``max_train_frames`` not an int >= 1.
+    FileNotFoundError, OSError
+        If the data (``data_scripts/fetch.py``) or, with ``train=False``, the checkpoint is not there.
     """
     from .checkpoint import load_checkpoint
     from .network import UNet
 
-    r = get_recipe(recipe)
+    r, _ = _recipe(recipe), resolve_device(device)  # a bad device fails before the data is read
+    checkpoint_path = check_path(checkpoint_path, "checkpoint_path")
+    train, save_prob, progress = (check_bool(v, n) for v, n in ((train, "train"), (save_prob, "save_prob"),
+                                                                 (progress, "progress")))
+    max_train_frames = check_int(max_train_frames, "max_train_frames", low=1)
     d = recipe_data(r, data_dir)
-    path = Path(checkpoint_path) if checkpoint_path is not None else recipe_checkpoint_path(r, runs_dir)
+    path = checkpoint_path if checkpoint_path is not None else recipe_checkpoint_path(r, runs_dir)
     if train:
         before = load_checkpoint(path)["step"] if path.is_file() else 0
         model, result, seconds = train_recipe(r, data=d, device=device, checkpoint_path=path, progress=progress)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -35,9 +36,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ._utils import fmt, resolve_device
+from ._utils import check_bool, check_int, fmt, resolve_device
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .loss import weighted_cross_entropy
+from .network import _check_module
 
 __all__ = ["TrainConfig", "TrainResult", "train", "learning_rate_at", "save_checkpoint", "load_checkpoint",
            "model_from_checkpoint"]
@@ -125,6 +127,9 @@ class TrainConfig:
             raise TypeError(f"TrainConfig.channels_last must be True or False, got {fmt(self.channels_last)}")
         if not isinstance(self.device, str):
             raise TypeError(f"TrainConfig.device must be a string such as 'auto' or 'cpu', got {fmt(self.device)}")
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]+)?", self.device):
+            raise ValueError(f"TrainConfig.device must be 'auto', 'cpu', 'cuda', 'cuda:N' (N = 0, 1, ...) or 'mps', "
+                             f"got {self.device!r}; use device='auto' to pick the best one (train() checks availability)")
         for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss_reduction", LOSS_REDUCTIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {fmt(getattr(self, name))}")
@@ -160,11 +165,28 @@ class TrainResult:
         ``{"step": k, **validate(model, k)}`` for every validation.
     step : int
         Number of completed steps.
+
+    Raises
+    ------
+    TypeError
+        If ``losses`` or ``validation`` is not a list (a tuple is turned into one) or ``step`` not an int.
+    ValueError
+        If ``step`` is negative.
     """
 
     losses: list[float] = field(default_factory=list)
     validation: list[dict[str, Any]] = field(default_factory=list)
     step: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("losses", "validation"):
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)):
+                raise TypeError(f"TrainResult.{name} must be a list (one entry per step or validation), got "
+                                f"{fmt(value)}; e.g. TrainResult(losses=[], validation=[], step=0)")
+            if isinstance(value, tuple):
+                setattr(self, name, list(value))
+        self.step = check_int(self.step, "TrainResult.step", low=0)
 
 
 def learning_rate_at(config: TrainConfig, step: int) -> float:
@@ -185,6 +207,8 @@ def learning_rate_at(config: TrainConfig, step: int) -> float:
 
     Raises
     ------
+    TypeError
+        If ``config`` is not a TrainConfig or ``step`` not an int.
     ValueError
         For a negative step.
 
@@ -201,8 +225,9 @@ def learning_rate_at(config: TrainConfig, step: int) -> float:
     >>> [round(learning_rate_at(cfg, k), 3) for k in range(7)]
     [0.5, 1.0, 1.0, 0.854, 0.5, 0.146, 0.0]
     """
-    if step < 0:
-        raise ValueError(f"step must be >= 0, got {step}")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {fmt(config)}; e.g. learning_rate_at(TrainConfig(), 0)")
+    step = check_int(step, "step", low=0, fix="step counts the completed steps: 0, 1, 2, ...")
     base, warm = config.learning_rate, config.warmup_steps
     if step < warm:
         return base * (step + 1) / warm
@@ -263,6 +288,16 @@ def _plain(metrics: dict) -> dict[str, Any]:
     return out
 
 
+def _check_batch(batch) -> None:
+    """Refuse a collated batch that is not (image (B, C, H, W), label (B, H, W)[, weight (B, H, W)])."""
+    ok = isinstance(batch, (list, tuple)) and len(batch) in (2, 3) and all(isinstance(b, torch.Tensor) for b in batch)
+    if not ok or batch[0].ndim != 4 or any(b.ndim != 3 for b in batch[1:]):
+        got = "(" + ", ".join(fmt(b[0]) if isinstance(b, torch.Tensor) and b.ndim else fmt(b) for b in batch) + ")" \
+            if isinstance(batch, (list, tuple)) else fmt(batch)
+        raise ValueError("dataset items must be (image (C, H_in, W_in), label (H_out, W_out)) or (image, label, "
+                         f"weight (H_out, W_out)) arrays or tensors, got an item {got}")
+
+
 def train(
     model: nn.Module,
     dataset: Dataset,
@@ -301,9 +336,12 @@ def train(
 
     Raises
     ------
+    TypeError
+        If ``model`` is not an nn.Module, ``dataset`` has no ``len`` and indexing, ``config`` is not a
+        TrainConfig, ``validate`` is not callable, or ``resume``/``progress`` is not a bool.
     ValueError
         If the dataset is empty, the checkpoint belongs to another model configuration,
-        or an item has the wrong layout.
+        or an item has the wrong layout (not image (C, H, W), label (H, W)[, weight (H, W)]).
     FloatingPointError
         If the loss becomes NaN or infinite (lower ``learning_rate``).
 
@@ -335,6 +373,11 @@ def train(
         raise TypeError(f"config must be a TrainConfig, got {fmt(config)}")
     if validate is not None and not callable(validate):
         raise TypeError(f"validate must be a callable validate(model, step) -> dict or None, got {fmt(validate)}")
+    _check_module(model)
+    if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")) or isinstance(dataset, (str, bytes)):
+        raise TypeError("dataset must be a torch Dataset or a list of (image, label[, weight]) items, got "
+                        f"{fmt(dataset)}")
+    resume, progress = check_bool(resume, "resume"), check_bool(progress, "progress")
     if len(dataset) == 0:
         raise ValueError("dataset is empty; train needs at least one (image, label, weight) item")
     device = resolve_device(config.device)
@@ -379,8 +422,7 @@ def train(
     bar = tqdm(total=config.iterations, initial=start, disable=not progress, desc="train", unit="step")
     model.train()
     for batch in loader:
-        if not isinstance(batch, (list, tuple)) or len(batch) not in (2, 3):
-            raise ValueError("dataset items must be (image, label, weight) or (image, label) tuples")
+        _check_batch(batch)
         image = batch[0].to(device, torch.float32, memory_format=memory_format)  # (B, C, H_in, W_in)
         label = batch[1].to(device, torch.int64)  # (B, H_out, W_out)
         weight = batch[2].to(device, torch.float32) if len(batch) == 3 else None  # (B, H_out, W_out)

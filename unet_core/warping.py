@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
+from ._utils import fmt
 from .metrics import ISBI_THRESHOLDS, _binarizations, _check_pair, _check_thresholds, _label4
 from .warping_fiji import warping_counts as _fiji_counts
 
@@ -83,6 +84,19 @@ def _codes(flat: np.ndarray, idx: np.ndarray, offs: np.ndarray) -> np.ndarray:
     return (bits << np.arange(9)).sum(axis=1)
 
 
+def _binary(value, name: str) -> np.ndarray:
+    """``value`` as an (H, W) bool array; it must be bool or hold only 0 and 1 (nothing is thresholded here)."""
+    x = None if value is None or isinstance(value, (str, bytes, dict)) else np.asarray(value)
+    if x is None or not (x.dtype == bool or np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise TypeError(f"{name} must be an (H, W) bool array (1 = cell), got {fmt(value)}")
+    if x.ndim != 2 or x.size == 0:
+        raise ValueError(f"{name} must be a non-empty (H, W) bool array (1 = cell), got {fmt(x)}")
+    if x.dtype != bool and not np.isin(x, (0, 1)).all():
+        raise ValueError(f"{name} must be binary (bool, or only 0 and 1), got values {np.unique(x)[:5]}; threshold "
+                         f"it first, e.g. {name} = prob > 0.5, or labels > 0 for 0/255 labels")
+    return x.astype(bool, copy=False)
+
+
 def warp_labels(source, target, mask=None) -> np.ndarray:
     """Warp a binary image towards a target by simple-point flips (greedy descent of Jain et al.).
 
@@ -100,6 +114,14 @@ def warp_labels(source, target, mask=None) -> np.ndarray:
     (H, W) ndarray of bool
         A warping of ``source`` (same topology) at a local minimum of the
         disagreement with ``target``: no disagreeing pixel in ``mask`` is simple.
+
+    Raises
+    ------
+    TypeError
+        If ``source``, ``target`` or ``mask`` is not a bool or numeric array (None, a string, ...).
+    ValueError
+        If one is not 2-D, is empty or holds values other than 0 and 1 (e.g. probabilities: threshold
+        them first), or their shapes differ.
 
     Notes
     -----
@@ -119,9 +141,11 @@ def warp_labels(source, target, mask=None) -> np.ndarray:
     >>> bool((warp_labels(s, t) == t).all())
     True
     """
-    source, target = np.asarray(source, bool), np.asarray(target, bool)
-    if source.ndim != 2 or source.shape != target.shape:
-        raise ValueError(f"source and target must be (H, W) arrays of one shape, got {source.shape} and {target.shape}")
+    source, target = _binary(source, "source"), _binary(target, "target")
+    mask = None if mask is None else _binary(mask, "mask")
+    if source.shape != target.shape or (mask is not None and mask.shape != source.shape):
+        got = f"{source.shape} and {target.shape}" + ("" if mask is None else f" (mask {mask.shape})")
+        raise ValueError(f"source, target and mask must be (H, W) arrays of one shape, got {got}")
     h, w = source.shape
     wp = w + 2
     lab = np.zeros((h + 2, wp), np.uint8)  # padded with membrane
@@ -129,7 +153,7 @@ def warp_labels(source, target, mask=None) -> np.ndarray:
     tgt = np.zeros_like(lab)
     tgt[1:-1, 1:-1] = target
     allowed = np.zeros(lab.shape, bool)
-    allowed[1:-1, 1:-1] = True if mask is None else np.asarray(mask, bool)
+    allowed[1:-1, 1:-1] = True if mask is None else mask
     lf, tf, af = lab.ravel(), tgt.ravel(), allowed.ravel()  # views
     offs = _flat_offsets(wp)
     simple = simple_point_lut()
