@@ -62,7 +62,7 @@ SCALE = "smoke"  # "smoke": tiny recipes, 30 steps on crops (CI); "cpu": the *-c
 DEVICE = "auto"  # "auto" picks cuda, then mps, then cpu
 SEED = 0
 DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
-PRETRAINED = True  # cpu/full: score the published, sha256-verified networks instead of training them (~26 min each)
+PRETRAINED = True  # cpu/full: score the published, sha256-verified networks instead of training them (~25 min each)
 
 # %%
 import sys
@@ -400,7 +400,7 @@ print(f"recorded in {viz.record_results('07_cell_tracking', values, scale=SCALE,
 #   truth here (PhC-U373, 14 frames) treats every unannotated pixel as background, as our loss has no
 #   "ignore" label. The silver-truth masks are complete.
 # * **Network, optimiser, budget.** 16 instead of 64 channels, 412 instead of 572 px tiles, 4500 Adam
-#   steps (about 26 minutes on 2 CPU cores) instead of ten GPU hours of SGD. The paper's SGD recipe at
+#   steps (23-27 minutes on 2 CPU threads) instead of ten GPU hours of SGD. The paper's SGD recipe at
 #   this budget barely learns the task (its row in the ablation table): with one tile per step and
 #   momentum 0.99 a stable learning rate is too small for 500-4500 steps, and the class-balancing term
 #   $w_c$ (a cell pixel of PhC-U373 weighs about 25 background pixels) makes it over-segment.
