@@ -400,10 +400,12 @@ print(f"recorded in {viz.record_results('07_cell_tracking', values, scale=SCALE,
 #   truth here (PhC-U373, 14 frames) treats every unannotated pixel as background, as our loss has no
 #   "ignore" label. The silver-truth masks are complete.
 # * **Network, optimiser, budget.** 16 instead of 64 channels, 412 instead of 572 px tiles, 4500 Adam
-#   steps (23-27 minutes on 2 CPU threads) instead of ten GPU hours of SGD. The paper's SGD recipe at
-#   this budget barely learns the task (its row in the ablation table): with one tile per step and
-#   momentum 0.99 a stable learning rate is too small for 500-4500 steps, and the class-balancing term
-#   $w_c$ (a cell pixel of PhC-U373 weighs about 25 background pixels) makes it over-segment.
+#   steps (23-27 minutes on 2 CPU threads) instead of ten GPU hours of SGD. In the ablation table the
+#   paper's recipe learns far more slowly ("paper recipe"), and SGD without the class balance collapses
+#   to predicting no cell at all ("paper SGD"): with one tile per step and momentum 0.99 a stable
+#   learning rate is too small for a few thousand steps, and only the class-balancing term $w_c$ (a cell
+#   pixel of PhC-U373 weighs about 25 background pixels) keeps the rare cells in the gradient. With Adam
+#   the class balance makes little difference, but shifts the best threshold up (over-confident cells).
 # * **Separation of touching DIC-HeLa cells.** Beyond the paper, `dic-hela-cpu` widens the gap between
 #   touching cells in the labels and cuts instances with a seeded watershed; the paper's own
 #   post-processing for the challenge is not described.
