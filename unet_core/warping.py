@@ -21,13 +21,14 @@ pixels left after warping, minimised over the thresholds 0.0, 0.1, ..., 0.9.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 from scipy import ndimage
 
 from ._utils import fmt
 from .metrics import ISBI_THRESHOLDS, _binarizations, _check_pair, _check_thresholds, _label4
+from .warping_fiji import best_cut as _best_cut
 from .warping_fiji import warping_counts as _fiji_counts
 
 __all__ = ["simple_point_lut", "warp_labels", "warping_error"]
@@ -300,18 +301,11 @@ def warping_error(prob, truth, *, thresholds=ISBI_THRESHOLDS, count: str = "spli
         return (n_err / t.size, details) if return_details else n_err / t.size
     if method != "parity":
         raise ValueError(f"method={method!r} must be 'fiji' or 'parity'")
-    best, cuts = None, list(_binarizations(p, thresholds))
-    for th, b in [c for c in cuts if c[1].any()] or cuts:  # an all-membrane cut would score 0
-        agg = {"split": 0, "merge": 0, "other": 0, "mismatch": 0}
-        for tk, bk in zip(t, b):  # with "split_merge", stop as soon as this cut cannot win
-            limit = best[2] - agg["split"] - agg["merge"] if best and count == "split_merge" else np.inf
-            res = _classify(warp_labels(tk, bk), bk, limit)
-            if res.pop("exceeded"):
-                break
-            for key, val in res.items():
-                agg[key] += val
-        else:
-            n_err = agg["split"] + agg["merge"] if count == "split_merge" else agg["mismatch"]
-            if best is None or n_err < best[2]:
-                best = (n_err / t.size, {"threshold": th, **agg}, n_err)
-    return (best[0], best[1]) if return_details else best[0]
+    cuts = list(_binarizations(p, thresholds))
+    n_err, details = _best_cut(((th, [partial(_score_parity, tk, bk) for tk, bk in zip(t, b)])
+                                for th, b in [c for c in cuts if c[1].any()] or cuts), count)  # all-membrane scores 0
+    return (n_err / t.size, details) if return_details else n_err / t.size
+
+
+def _score_parity(tk, bk, limit):
+    return _classify(warp_labels(tk, bk), bk, limit)

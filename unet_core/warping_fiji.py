@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from functools import partial
+
 import numpy as np
 from scipy import ndimage
 
@@ -162,12 +164,28 @@ def warping_counts(p, t, thresholds, count: str, radius, simple: np.ndarray):
     """
     p32 = p.astype(np.float32)  # Fiji compares 32-bit pixels with the (double) threshold
     usable = [th for th in thresholds if (p32 > th).any()] or list(thresholds)
+    return best_cut(((float(th), [partial(_score_fiji, tk, pk, th, simple, radius) for pk, tk in zip(p32, t)])
+                     for th in usable), count)
+
+
+def _score_fiji(tk, pk, th, simple, radius, limit):
+    return classify(*warp(tk, pk, th, simple), radius, limit)
+
+
+def best_cut(cuts, count: str):
+    """``(n_errors, details)`` of the best threshold; ``None`` if there is none.
+
+    ``cuts`` yields ``(threshold, [score(limit) -> dict, one per slice])``; a score returns the
+    counts ``split, merge, other, mismatch`` and ``exceeded``. With ``count="split_merge"`` a cut stops
+    as soon as it cannot beat the best so far (each slice gets the remaining budget as ``limit``);
+    the first minimum wins. Shared by both warping methods.
+    """
     best = None
-    for th in usable:
+    for th, slices in cuts:
         agg = {"split": 0, "merge": 0, "other": 0, "mismatch": 0}
-        for pk, tk in zip(p32, t):  # with "split_merge", stop as soon as this cut cannot win
+        for score in slices:
             limit = best[0] - agg["split"] - agg["merge"] if best and count == "split_merge" else np.inf
-            res = classify(*warp(tk, pk, th, simple), radius, limit) if limit > 0 else {"exceeded": True}
+            res = score(limit) if limit > 0 else {"exceeded": True}
             if res.pop("exceeded"):
                 break
             for key, val in res.items():
@@ -175,7 +193,7 @@ def warping_counts(p, t, thresholds, count: str, radius, simple: np.ndarray):
         else:
             n_err = agg["split"] + agg["merge"] if count == "split_merge" else agg["mismatch"]
             if best is None or n_err < best[0]:
-                best = (n_err, {"threshold": float(th), **agg})
+                best = (n_err, {"threshold": th, **agg})
     return best
 
 
