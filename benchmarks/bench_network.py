@@ -1,17 +1,26 @@
-"""Benchmark of the paper's U-Net (572 x 572 tile): FLOPs, forward and training-step throughput.
+"""Benchmark of both networks, U-Net (572 tile) and FusionNet (640 tile): FLOPs, forward and training step.
 
-Measures, for the default network (23 conv layers, 31.0 M parameters) on one 572 x 572 tile:
+Measures, in one run, for the paper's U-Net (23 conv layers, 31.0 M parameters, one 572 x 572
+tile -> 388 x 388) and the paper's FusionNet (78.5 M parameters, one 640 x 640 tile = a 512
+slice plus 64 px of mirror padding per side -> 640 x 640):
 
-* the analytic FLOP count of a forward pass (``unet_flops``);
+* the analytic FLOP count of a forward pass (``unet_flops`` / ``fusionnet_flops``), and the
+  FLOPs per 512 x 512 slice (the U-Net's one 700 px pass, FusionNet's 640 tile);
 * forward throughput (tiles/s, eval mode, no grad) and training-step throughput
-  (forward + backward + SGD momentum step, batch 1, plain cross-entropy on the 388 x 388 output),
-  in fp32 and in bf16 autocast with channels_last memory format;
-* the matmul peak of this machine (2048^3 ``torch.mm``, fp32 and bf16; best of samples taken
-  before and after each mode, the machine being shared) and the achieved FLOP/s of
-  the network as a fraction of it (training step counted as 3 x forward FLOPs).
+  (forward + backward + SGD momentum step, batch 1, plain cross-entropy on the output),
+  in fp32, fp32 with channels_last, and bf16 autocast with channels_last; the fastest of them
+  is named per network (``fastest``);
+* the matmul peak of this machine (``torch.mm``, fp32 and bf16; best of samples taken before and
+  after each mode, the machine being shared) and the achieved FLOP/s as a fraction of it
+  (training step counted as 3 x forward FLOPs).
 
-Usage: ``python benchmarks/bench_network.py [--quick] [--device cpu|cuda]``.
-Results go to ``benchmarks/results/network.json`` (``network_cuda.json`` for ``--device cuda``).
+Usage: ``python benchmarks/bench_network.py [--quick] [--device cpu|cuda] [--networks unet fusionnet]
+[--base-channels N]``. ``--quick`` is a smoke run: one warm-up and one timed repeat (three on a
+GPU), a 1024^3 matmul peak, and 16 instead of 64 channels unless ``--base-channels`` is given.
+Results go to ``benchmarks/results/network.json`` (``network_cuda.json`` for ``--device cuda``);
+a ``--quick`` run writes ``network_quick.json`` instead, so that it never replaces a full run.
+The U-Net's numbers also stay at the top level of ``results`` (``modes``, ``parameters``, ...),
+where book chapter 08 reads them.
 """
 from __future__ import annotations
 
@@ -26,9 +35,18 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import timeit, write_result  # noqa: E402
 
-from unet_core.network import UNet, count_conv_layers, count_parameters, unet_flops, unet_output_size  # noqa: E402
+from unet_core.models import FusionNet, fusionnet_flops, fusionnet_receptive_field  # noqa: E402
+from unet_core.models.fusionnet import PAPER_TILE  # noqa: E402
+from unet_core.network import UNet, count_conv_layers, count_parameters, unet_flops  # noqa: E402
+from unet_core.sizes import input_size_for_output  # noqa: E402
 
-TILE = 572
+NETWORKS = {  # name: (class, paper tile, FLOPs(tile, base_channels), FLOPs of one 512 x 512 slice)
+    "unet": (UNet, 572, lambda n, c: unet_flops(n, base_channels=c),
+             lambda c: unet_flops(input_size_for_output(512), base_channels=c)),
+    "fusionnet": (FusionNet, PAPER_TILE, lambda n, c: fusionnet_flops(n, base_channels=c),
+                  lambda c: fusionnet_flops(PAPER_TILE, base_channels=c)),
+}
+MODES = {"fp32": (False, False), "fp32_channels_last": (False, True), "bf16_autocast_channels_last": (True, True)}
 
 
 def _sync(device: torch.device):
@@ -43,14 +61,16 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, repeat: int) -
     return 2 * n**3 / t["min_s"]
 
 
-def bench_mode(device: torch.device, bf16: bool, repeat: int, flops: int) -> dict:
-    """Forward and train-step timings for one precision mode."""
+def bench_mode(name: str, base_channels: int, device: torch.device, bf16: bool, channels_last: bool, repeat: int,
+               warmup: int, flops: int) -> dict:
+    """Forward and train-step timings of one network in one precision / memory-format mode."""
+    cls, tile = NETWORKS[name][:2]
     torch.manual_seed(0)
-    net = UNet().to(device)
-    x = torch.randn(1, 1, TILE, TILE, device=device)
-    out = unet_output_size(TILE)
+    net = cls(base_channels=base_channels).to(device)
+    x = torch.randn(1, 1, tile, tile, device=device)
+    out = net.output_size(tile)
     target = torch.randint(0, 2, (1, out, out), device=device)
-    if bf16:
+    if channels_last:
         net = net.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
@@ -68,68 +88,104 @@ def bench_mode(device: torch.device, bf16: bool, repeat: int, flops: int) -> dic
         opt.step()
 
     net.eval()
-    fwd = timeit(forward, repeat=repeat, warmup=1, sync=_sync(device))
+    fwd = timeit(forward, repeat=repeat, warmup=warmup, sync=_sync(device))
     net.train()
-    trn = timeit(train_step, repeat=repeat, warmup=1, sync=_sync(device))
+    trn = timeit(train_step, repeat=repeat, warmup=warmup, sync=_sync(device))
     return {
         "forward": {**fwd, "tiles_per_s": 1 / fwd["median_s"], "achieved_flops_per_s": flops / fwd["median_s"]},
         "train_step": {**trn, "tiles_per_s": 1 / trn["median_s"], "achieved_flops_per_s": 3 * flops / trn["median_s"]},
     }
 
 
+def describe(name: str, base_channels: int) -> dict:
+    """Size facts of one network (no timing): tile, output, parameters, FLOPs, receptive field."""
+    cls, tile, flops_of, slice_flops = NETWORKS[name]
+    net = cls(base_channels=base_channels)
+    flops = flops_of(tile, base_channels)
+    info = {"config": net.config, "tile": tile, "output": net.output_size(tile), "conv_layers": count_conv_layers(net),
+            "parameters": count_parameters(net), "forward_flops": flops, "forward_gflops": round(flops / 1e9, 3),
+            "flops_per_512_slice": slice_flops(base_channels), "train_step_flops_assumed": 3 * flops}
+    if name == "fusionnet":
+        rf = fusionnet_receptive_field(net.depth, net.down, net.head_kernel)
+        info["receptive_field"] = {"size": rf.size, "margin": rf.margin}
+    else:
+        info["receptive_field"] = {"size": 2 * net.border + 1, "margin": net.border}
+    return info
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--quick", action="store_true", help="smoke run: one repeat, 16 channels, own JSON file")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--networks", nargs="+", choices=list(NETWORKS), default=list(NETWORKS))
+    parser.add_argument("--base-channels", type=int, default=None, help="channels of the first level (default 64; "
+                        "16 with --quick)")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda was requested but CUDA is not available here; use --device cpu")
+    if args.base_channels is not None and args.base_channels < 1:
+        parser.error(f"--base-channels must be >= 1, got {args.base_channels}")
     device = torch.device(args.device)
     gpu = device.type == "cuda"
-    repeat = (3 if args.quick else 10) if gpu else (2 if args.quick else 3)
-    flops = unet_flops(TILE)
-    net = UNet()
-    results = {
-        "device": device.type,
-        "quick": args.quick,
-        "tile": TILE,
-        "output": unet_output_size(TILE),
-        "conv_layers": count_conv_layers(net),
-        "parameters": count_parameters(net),
-        "forward_flops": flops,
-        "forward_gflops": round(flops / 1e9, 3),
-        "train_step_flops_assumed": 3 * flops,
-        "modes": {},
-    }
-    del net
-    n = 8192 if gpu else 2048
+    base = args.base_channels or (16 if args.quick else 64)
+    repeat = (3 if args.quick else 10) if gpu else (1 if args.quick else 3)
+    warmup = 1
+    n = (4096 if args.quick else 8192) if gpu else (1024 if args.quick else 2048)
+    results: dict = {"device": device.type, "quick": args.quick, "base_channels": base, "networks": {},
+                     "cpu_bf16_supported": bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported",
+                                                        lambda: False)()) if not gpu else None}
     # The machine is shared: the peak is measured before and after every mode and the best
     # value seen is kept, so that a busy moment does not inflate the fractions.
     samples: dict[str, list[float]] = {"fp32": [], "bf16": []}
 
     def sample_peaks() -> None:
-        for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-            samples[name].append(matmul_peak(device, dtype, n, repeat=max(repeat, 3)))
+        for key, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+            samples[key].append(matmul_peak(device, dtype, n, repeat=max(repeat, 3)))
 
     sample_peaks()
-    for name, bf16 in (("fp32", False), ("bf16_autocast_channels_last", True)):
-        results["modes"][name] = bench_mode(device, bf16, repeat, flops)
-        sample_peaks()
-    results["matmul_peak_flops_per_s"] = {k: max(v) for k, v in samples.items()}
+    for name in args.networks:
+        entry = describe(name, base)
+        entry["modes"] = {}
+        for mode, (bf16, channels_last) in MODES.items():
+            entry["modes"][mode] = bench_mode(name, base, device, bf16, channels_last, repeat, warmup,
+                                              entry["forward_flops"])
+            sample_peaks()
+        results["networks"][name] = entry
+    peaks = results["matmul_peak_flops_per_s"] = {k: max(v) for k, v in samples.items()}
     results["matmul_peak_samples_flops_per_s"] = samples
-    for name, res in results["modes"].items():
-        peak = results["matmul_peak_flops_per_s"]["bf16" if "bf16" in name else "fp32"]
-        for kind in ("forward", "train_step"):
-            res[kind]["fraction_of_matmul_peak"] = res[kind]["achieved_flops_per_s"] / peak
-            print(f"{name} {kind}: {res[kind]['median_s']:.2f} s/tile, "
-                  f"{res[kind]['achieved_flops_per_s'] / 1e9:.1f} GFLOP/s "
-                  f"({100 * res[kind]['fraction_of_matmul_peak']:.0f}% of best matmul peak)", flush=True)
-    print("matmul peak samples (GFLOP/s):", {k: [round(x / 1e9, 1) for x in v] for k, v in samples.items()})
-    fp32, bf16 = results["modes"]["fp32"], results["modes"]["bf16_autocast_channels_last"]
-    results["bf16_speedup"] = {k: fp32[k]["median_s"] / bf16[k]["median_s"] for k in ("forward", "train_step")}
-    results["train_over_forward_time"] = fp32["train_step"]["median_s"] / fp32["forward"]["median_s"]
     results["matmul_peak_n"] = n
-    write_result("network", results)
+    for name, entry in results["networks"].items():
+        for mode, res in entry["modes"].items():
+            for kind in ("forward", "train_step"):
+                res[kind]["fraction_of_matmul_peak"] = res[kind]["achieved_flops_per_s"] / peaks[
+                    "bf16" if "bf16" in mode else "fp32"]
+                print(f"{name} {mode} {kind}: {res[kind]['median_s']:.3f} s/tile, "
+                      f"{res[kind]['achieved_flops_per_s'] / 1e9:.1f} GFLOP/s "
+                      f"({100 * res[kind]['fraction_of_matmul_peak']:.0f}% of best matmul peak)", flush=True)
+        fp32 = entry["modes"]["fp32"]
+        entry["fastest"] = {k: min(entry["modes"], key=lambda m: entry["modes"][m][k]["median_s"])
+                            for k in ("forward", "train_step")}
+        entry["fastest_speedup_over_fp32"] = {k: fp32[k]["median_s"] / entry["modes"][m][k]["median_s"]
+                                              for k, m in entry["fastest"].items()}
+        entry["train_over_forward_time"] = fp32["train_step"]["median_s"] / fp32["forward"]["median_s"]
+        print(f"{name}: {entry['parameters']:,} parameters, {entry['forward_gflops']} GFLOP per {entry['tile']} tile, "
+              f"fastest {entry['fastest']}", flush=True)
+    print("matmul peak samples (GFLOP/s):", {k: [round(x / 1e9, 1) for x in v] for k, v in samples.items()})
+    if {"unet", "fusionnet"} <= set(results["networks"]):
+        u, f = results["networks"]["unet"], results["networks"]["fusionnet"]
+        results["fusionnet_over_unet"] = {
+            "parameters": f["parameters"] / u["parameters"], "flops_per_512_slice": f["flops_per_512_slice"] /
+            u["flops_per_512_slice"], **{f"{k} time, fastest": f["modes"][f["fastest"][k]][k]["median_s"] /
+                                         u["modes"][u["fastest"][k]][k]["median_s"] for k in ("forward", "train_step")}}
+    if "unet" in results["networks"]:  # the layout book chapter 08 reads (the U-Net at the top level)
+        u = results["networks"]["unet"]
+        results.update({k: u[k] for k in ("tile", "output", "conv_layers", "parameters", "forward_flops",
+                                          "forward_gflops", "train_step_flops_assumed", "modes")})
+        results["bf16_speedup"] = {k: u["modes"]["fp32"][k]["median_s"] /
+                                   u["modes"]["bf16_autocast_channels_last"][k]["median_s"]
+                                   for k in ("forward", "train_step")}
+        results["train_over_forward_time"] = u["train_over_forward_time"]
+    write_result("network_quick" if args.quick else "network", results)
     return results
 
 

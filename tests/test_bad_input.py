@@ -1059,6 +1059,13 @@ cli_bad("fetch.py", "--source empty folder", cargs("isbi2012", "--source", F("em
 cli_bad("fetch.py", "no dataset", cargs(), "dataset", fetch=True)
 
 
+# FusionNet's cases live beside its tests (tests/test_fusionnet.py, same shape as this table)
+from test_fusionnet import BAD as _FUSION_BAD  # noqa: E402
+
+for _n, _c, _e, _m in _FUSION_BAD:
+    bad(_n, "fusionnet", _c, _e, _m)
+
+
 # =========================================================================== the tests
 @contextlib.contextmanager
 def time_limit(seconds: int):

@@ -13,6 +13,7 @@ from PIL import Image
 from unet_core.__main__ import main
 from unet_core.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from unet_core.data import normalize_image
+from unet_core.models import FusionNet
 from unet_core.network import UNet
 from unet_core.tiling import predict_tiled
 
@@ -158,3 +159,59 @@ def test_train_recipe_writes_scores(data_dir, tmp_path, monkeypatch, capsys):
     rec = json.loads(out.read_text())
     assert rec["steps"] == 5 and rec["recipe"]["iterations"] == 5 and "pixel error" in rec["values"]
     assert "held-out scores" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- --model fusionnet
+_FUSION = ["train", "-q", "--model", "fusionnet", "--base-channels", "2", "--depth", "2", "--device", "cpu"]
+
+
+def test_train_fusionnet_then_predict_rebuilds_it(tmp_path, gray_image, capsys):
+    ckpt = tmp_path / "f.pt"
+    assert main([*_FUSION, "--tile-size", "32", "--iterations", "2", "--checkpoint", str(ckpt)]) == 0
+    assert "train: synthetic, 2 steps" in capsys.readouterr().out
+    saved = load_checkpoint(ckpt)
+    assert saved["model"] == "fusionnet" and saved["step"] == 2
+    assert saved["model_config"] == FusionNet(base_channels=2, depth=2).config  # the paper's options otherwise
+    assert type(model_from_checkpoint(ckpt)) is FusionNet
+    expected = _expected_probs(ckpt, gray_image)
+    out = tmp_path / "p.npy"
+    assert main(["predict", "-q", str(tmp_path / "in.png"), "-o", str(out), "--checkpoint", str(ckpt),
+                 "--device", "cpu"]) == 0
+    probs = np.load(out)
+    assert probs.shape == (2, 37, 50)
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+
+
+def test_train_fusionnet_tile_size_and_default():
+    from unet_core.__main__ import _parser
+    from unet_core.models.registry import model_spec
+
+    args = _parser().parse_args(["train", "--model", "fusionnet"])
+    assert args.tile_size is None and model_spec(args.model).default_tile == 640  # filled in by train: the paper's
+    assert _parser().parse_args(["train"]).model == "unet" and model_spec("unet").default_tile == 572
+
+
+def test_train_fusionnet_invalid_tile_size_names_the_model(tmp_path, capsys):
+    assert main([*_FUSION, "--tile-size", "45", "--iterations", "1", "--checkpoint", str(tmp_path / "x.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ("--tile-size 45 is not a valid input size for --model fusionnet --depth 2; "
+                                     "nearest valid sizes are 44 and 46") in err
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_train_unknown_model_and_recipe_conflict(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--model", "resnet"])
+    assert info.value.code == 2 and "invalid choice: 'resnet'" in capsys.readouterr().err
+    assert main(["train", "-q", "--recipe", "isbi2012-smoke", "--model", "fusionnet"]) == 2
+    assert "drop --model" in capsys.readouterr().err
+
+
+def test_resume_with_another_model_is_refused(tmp_path, capsys):
+    ckpt = tmp_path / "u.pt"
+    base = ["--base-channels", "2", "--depth", "2", "--tile-size", "44", "--iterations", "1", "--device", "cpu",
+            "--checkpoint", str(ckpt)]
+    assert main(["train", "-q", *base]) == 0
+    assert main(["train", "-q", "--model", "fusionnet", *base, "--iterations", "2", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "holds a UNet, not a FusionNet" in err and err.count("\n") == 1

@@ -6,6 +6,7 @@ One module per concept of the paper; everything public is re-exported here.
 module                    paper
 ========================  =====================================================
 ``network``               Fig. 1, Sec. 2: the network, He initialisation
+``models``                FusionNet (Quan et al. 2016) beside it; networks by name
 ``sizes``                 Fig. 1: valid input sizes, output sizes, FLOPs
 ``mirror``                Fig. 2: mirror extrapolation, tiles on the pooling grid
 ``tiling``                Fig. 2: overlap-tile prediction (``predict_tiled``)
@@ -38,7 +39,7 @@ import importlib as _importlib
 # (Some modules share a name with their main function - ``weight_map``, ``train`` - so the
 # modules are looked up by name below, not through the package attributes.)
 _MODULES = (
-    "network", "sizes", "mirror", "tiling", "loss", "train", "checkpoint", "weight_map", "elastic",
+    "network", "models", "sizes", "mirror", "tiling", "loss", "train", "checkpoint", "weight_map", "elastic",
     "elastic_torch", "augment_ops", "augment", "metrics", "seg", "warping", "synthetic", "data",
     "recipes", "reproduce", "pretrained",
 )
@@ -50,6 +51,7 @@ from .elastic_torch import *  # noqa: E402,F401,F403
 from .loss import *  # noqa: E402,F401,F403
 from .metrics import *  # noqa: E402,F401,F403
 from .mirror import *  # noqa: E402,F401,F403
+from .models import *  # noqa: E402,F401,F403
 from .network import *  # noqa: E402,F401,F403
 from .pretrained import *  # noqa: E402,F401,F403
 from .recipes import *  # noqa: E402,F401,F403

@@ -104,7 +104,7 @@ def check_writable(path: Path, flag: str) -> None:
 
 
 def check_training_size(args) -> None:
-    """--tile-size valid for --depth, and network plus one training tile within the memory available.
+    """--tile-size valid for --model and --depth, and network plus one training tile within the memory available.
 
     Raises
     ------
@@ -113,24 +113,22 @@ def check_training_size(args) -> None:
         training step would need more memory than is available (naming both amounts).
     """
     from ._utils import check_memory
-    from .network import unet_parameter_count
-    from .sizes import nearest_valid_input_sizes, unet_output_size
+    from .models.registry import model_spec
     from .tiling import estimate_tile_memory
 
-    n_params = unet_parameter_count(1, 2, args.base_channels, args.depth)
-    fix = "use a smaller --base-channels, --depth or --tile-size (the paper: 64, 5 and 572)"
+    spec = model_spec(getattr(args, "model", "unet"), "--model")
+    n_params = spec.parameter_count(1, 2, args.base_channels, args.depth)
+    fix = f"use a smaller --base-channels, --depth or --tile-size (the paper: 64, 5 and {spec.default_tile})"
     try:  # weights, gradients and SGD momentum
         check_memory(16 * n_params, f"--base-channels {args.base_channels} --depth {args.depth} ({n_params:,} "
                      "parameters with gradients and momentum)", fix)
     except MemoryError as exc:
         raise UserError(str(exc)) from None
-    try:
-        unet_output_size(args.tile_size, args.depth)
-    except ValueError:
-        below, above = nearest_valid_input_sizes(args.tile_size, args.depth)
+    below, above = spec.nearest_valid(args.tile_size, args.depth)
+    if below != args.tile_size:
         near = f"nearest valid sizes are {below} and {above}" if below else f"the smallest valid size is {above}"
-        raise UserError(f"--tile-size {args.tile_size} is not a valid input size for --depth {args.depth}; {near}") \
-            from None
+        raise UserError(f"--tile-size {args.tile_size} is not a valid input size for --model {spec.name} --depth "
+                        f"{args.depth}; {near}") from None
     try:  # activations kept for the backward pass: about 3 x those of inference
         net = types.SimpleNamespace(base_channels=args.base_channels)
         check_memory(3 * estimate_tile_memory(net, (args.tile_size, args.tile_size)) + 16 * n_params,

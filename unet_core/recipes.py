@@ -36,7 +36,8 @@ class Recipe:
     name: str
     dataset: str  # "isbi2012" | "phc-u373" | "dic-hela"
     scale: str  # "smoke" | "cpu" | "full"
-    # --- network (UNet arguments) and input
+    # --- network and input
+    model: str = "unet"  # "unet" (the paper) or "fusionnet" (Quan et al. 2016, book chapter 09)
     base_channels: int = 64  # paper: 64
     depth: int = 5  # paper: 5 levels (4 poolings)
     tile: int = 572  # input tile side; paper: 572 -> 388
@@ -72,6 +73,10 @@ class Recipe:
     notes: str = ""
 
     def __post_init__(self) -> None:
+        from .models.registry import MODEL_NAMES
+
+        if self.model not in MODEL_NAMES:
+            raise ValueError(f"Recipe.model must be one of {MODEL_NAMES}, got {fmt(self.model)}")
         if self.dataset not in DATASETS:
             raise ValueError(f"Recipe.dataset must be one of {DATASETS}, got {fmt(self.dataset)}")
         if self.scale not in ("smoke", "cpu", "full"):
@@ -92,8 +97,14 @@ class Recipe:
         self.train_config()  # validates the optimiser fields (TrainConfig raises with the fix)
 
     def model_kwargs(self) -> dict:
-        """Keyword arguments of ``UNet`` for this recipe."""
+        """Keyword arguments of the recipe's network (``UNet`` or ``FusionNet``)."""
         return {"base_channels": self.base_channels, "depth": self.depth, "dropout": self.dropout}
+
+    def build_model(self):
+        """A fresh, He-initialised network of this recipe (``unet_core.models.build_model``)."""
+        from .models.registry import build_model
+
+        return build_model(self.model, **self.model_kwargs())
 
     def train_config(self, **overrides):
         """The ``TrainConfig`` of this recipe (``overrides``: device, checkpoint_every, ...)."""
@@ -141,6 +152,15 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("isbi2012-full", "isbi2012", **_FULL),
     Recipe("phc-u373-full", "phc-u373", **_FULL),
     Recipe("dic-hela-full", "dic-hela", **{**_FULL, "instances": "watershed", "separation_gap": 2}),
+    # FusionNet (Quan et al. 2016) on the cpu budget of isbi2012-cpu (book chapter 09): same optimiser,
+    # schedule, steps, seed, Eq. 2 weights and augmentation; padded convolutions, so the tile is the
+    # output: 256 px (65,536 supervised pixels per step, the U-Net's 412 -> 228 tile has 51,984);
+    # dropout 0.25 as FusionNet's paper.
+    Recipe("isbi2012-fusionnet-cpu", "isbi2012", **{**_CPU, "model": "fusionnet", "tile": 256, "dropout": 0.25},
+           notes="FusionNet at the isbi2012-cpu budget (chapter 09)"),
+    Recipe("isbi2012-fusionnet-smoke", "isbi2012", "smoke", model="fusionnet", base_channels=4, depth=3, tile=96,
+           optimizer="adam", learning_rate=3e-3, schedule="cosine", warmup_steps=5, grad_clip=1.0, iterations=30,
+           class_weights=None, tta=False, dropout=0.25),
     # smoke: seconds on a CPU, to check the pipeline (CI, Colab's first "Run all"); never a result
     *[Recipe(f"{ds}-smoke", ds, "smoke", base_channels=4, depth=3, tile=124 if ds == "isbi2012" else 108,
              optimizer="adam", learning_rate=3e-3, schedule="cosine", warmup_steps=5, grad_clip=1.0, iterations=30,

@@ -84,7 +84,7 @@ def _training_key(recipe: Recipe) -> str:
     d = recipe.to_dict()
     for k in ("name", "notes", "tta", "instances", "threshold", "seed_threshold"):
         d.pop(k)
-    for k, default in (("separation_gap", 0),):  # fields added later: the default keeps older hashes
+    for k, default in (("separation_gap", 0), ("model", "unet")):  # fields added later: defaults keep older hashes
         if d[k] == default:
             d.pop(k)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
@@ -133,7 +133,6 @@ def train_recipe(recipe: Recipe, data_dir=None, *, runs_dir=None, device: str = 
         If the data is not there (``data_scripts/fetch.py``) or ``runs_dir`` is a file.
     """
     from .data import TrainingTiles
-    from .network import UNet
     from .train import train
 
     recipe, _ = _recipe(recipe), resolve_device(device)  # a bad device fails before the data is read
@@ -148,7 +147,7 @@ def train_recipe(recipe: Recipe, data_dir=None, *, runs_dir=None, device: str = 
     if recipe.separation_gap:
         targets = [separate_touching(y, recipe.separation_gap) for y in targets]
     torch.manual_seed(0)
-    model = UNet(**recipe.model_kwargs())
+    model = recipe.build_model()
     path = checkpoint_path if checkpoint_path is not None else recipe_checkpoint_path(recipe, runs_dir)
     tiles = TrainingTiles(images, targets, in_size=recipe.tile, out_size=model.output_size(recipe.tile), seed=0,
                           length=max(recipe.iterations, len(images)), w0=recipe.w0, sigma=recipe.sigma,
@@ -282,7 +281,6 @@ def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: st
         If the data (``data_scripts/fetch.py``) or, with ``train=False``, the checkpoint is not there.
     """
     from .checkpoint import load_checkpoint
-    from .network import UNet
 
     r, _ = _recipe(recipe), resolve_device(device)  # a bad device fails before the data is read
     checkpoint_path = check_path(checkpoint_path, "checkpoint_path")
@@ -296,7 +294,7 @@ def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: st
         model, result, seconds = train_recipe(r, data=d, device=device, checkpoint_path=path, progress=progress)
         steps, losses, trained_now = result.step, result.losses, result.step - before
     else:
-        model = UNet(**r.model_kwargs())
+        model = r.build_model()
         ckpt = load_checkpoint(path, model)
         steps, losses, seconds, trained_now = ckpt["step"], ckpt["history"]["losses"], 0.0, 0
     model.eval()

@@ -1,0 +1,130 @@
+"""The networks by name, and the small protocol that tiling, training and checkpoints rely on.
+
+:func:`unet_core.predict_tiled`, :func:`unet_core.train`, the checkpoints and the command
+line never ask which network they hold; they use the members of :class:`SegmentationModel`,
+which :class:`unet_core.UNet` and :class:`unet_core.FusionNet` both have. A checkpoint stores
+the network's registry name next to its ``config``, so :func:`build_model` rebuilds it.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from .._utils import fmt
+
+__all__ = ["MODEL_NAMES", "build_model"]
+
+MODEL_NAMES = ("unet", "fusionnet")
+
+
+@runtime_checkable
+class SegmentationModel(Protocol):
+    """What a network offers to ``predict_tiled``, ``train``, checkpoints and the CLI.
+
+    ``forward`` maps (B, in_channels, H, W) to (B, num_classes, H - 2 border, W - 2 border) for
+    valid sides; ``stride`` spaces the valid sides and the tile origins; ``config`` holds the
+    constructor arguments. An optional ``tile_margin`` (int) gives the context per side that makes
+    tiles of a padded network (``border == 0``) seamless.
+    """
+
+    in_channels: int
+    num_classes: int
+    base_channels: int
+
+    @property
+    def border(self) -> int: ...
+
+    @property
+    def stride(self) -> int: ...
+
+    @property
+    def config(self) -> dict: ...
+
+    def output_size(self, n: int) -> int: ...
+
+    def input_size_for_output(self, n: int) -> int: ...
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the command line needs to know of a network before building it."""
+
+    name: str
+    cls: type
+    parameter_count: Callable[[int, int, int, int], int]  # (in_channels, num_classes, base_channels, depth)
+    nearest_valid: Callable[[int, int], tuple]  # (n, depth) -> (largest valid <= n or None, smallest valid >= n)
+    default_tile: int  # the paper's training tile
+
+
+def _specs() -> dict[str, ModelSpec]:
+    from ..network import UNet, unet_parameter_count
+    from ..sizes import nearest_valid_input_sizes
+    from .fusionnet import PAPER_TILE, FusionNet
+    from .fusionnet_sizes import _nearest, fusionnet_parameter_count
+
+    return {"unet": ModelSpec("unet", UNet, unet_parameter_count, nearest_valid_input_sizes, 572),
+            "fusionnet": ModelSpec("fusionnet", FusionNet, fusionnet_parameter_count, _nearest,
+                                   PAPER_TILE)}
+
+
+def model_spec(name: str, argument: str = "name") -> ModelSpec:
+    """The :class:`ModelSpec` of a registry name; TypeError/ValueError naming ``argument`` otherwise."""
+    if not isinstance(name, str):
+        raise TypeError(f"{argument} must be a network name, one of {', '.join(map(repr, MODEL_NAMES))}, "
+                        f"got {fmt(name)}")
+    if name not in MODEL_NAMES:
+        raise ValueError(f"{argument}={name!r} is unknown; choose one of {', '.join(map(repr, MODEL_NAMES))}")
+    return _specs()[name]
+
+
+def model_name(model) -> str | None:
+    """Registry name of a network instance ("unet", "fusionnet"), None for any other module."""
+    for name, spec in _specs().items():
+        if type(model) is spec.cls:
+            return name
+    return None
+
+
+def build_model(name: str = "unet", **config) -> nn.Module:
+    """Build a network by registry name.
+
+    Parameters
+    ----------
+    name : {"unet", "fusionnet"}
+        :class:`unet_core.UNet` (Ronneberger et al. 2015) or :class:`unet_core.FusionNet`
+        (Quan et al. 2016).
+    **config
+        Constructor arguments, e.g. a checkpoint's ``model_config``; missing ones take the
+        paper's defaults.
+
+    Returns
+    -------
+    nn.Module
+        The new network (He-initialised, training mode).
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string, an argument is not one the network takes (the message lists
+        those it takes) or has the wrong type.
+    ValueError
+        If ``name`` is unknown or an argument is out of range.
+
+    Examples
+    --------
+    >>> build_model("fusionnet", base_channels=2, depth=2).config["skip"]
+    'sum'
+    """
+    spec = model_spec(name)
+    accepted = [p for p in inspect.signature(spec.cls).parameters]
+    unknown = sorted(set(config) - set(accepted))
+    if unknown:
+        raise TypeError(f"{spec.cls.__name__} takes no argument {', '.join(map(repr, unknown))}; it takes "
+                        f"{', '.join(accepted)}")
+    return spec.cls(**config)
