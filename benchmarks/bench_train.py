@@ -17,6 +17,16 @@ network and optimiser on its real training data (``$UNET_DATA_DIR``; synthetic s
 labelled), the share of the data pipeline (augmented tiles and Eq. 2 weights, measured alone), and
 the steps that fit in 30 minutes. fp32 only: on CPUs without bf16 units bf16 is many times slower.
 Writes benchmarks/results/train_recipes.json.
+
+``--throughput [--device cpu|cuda]``: for the cpu recipes' network (16 channels, depth 5, 412 px tile;
+the same for the three datasets) and FusionNet at its recipe tile, the bare training step (forward,
+Eq. 1 loss, backward, Adam update on cached tensors: no data pipeline) for fp32 and each faster path
+the device offers (channels_last; bf16 autocast where bf16 is not emulated; ``torch.compile`` of the
+network unless ``--no-compile``), with the achieved GFLOP/s (3 x the forward FLOPs per step) and the
+fraction of the machine's matmul peak measured in the same run (fp32 and bf16, 2048^3), the path
+``precision="auto"`` picks, and the data pipeline's share of a full step (one augmented tile with
+cached Eq. 2 weights, timed alone). CUDA: events-free wall time with synchronisation, warm-up first.
+Writes benchmarks/results/train_throughput[_cuda].json.
 """
 from __future__ import annotations
 
@@ -133,12 +143,117 @@ def recipe_step_times(steps: int = 40) -> list[dict]:
     return rows
 
 
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, repeat: int = 3) -> float:
+    """Best GFLOP/s of an n^3 matmul in ``dtype`` on ``device`` (the reference 'peak' of this machine)."""
+    a = torch.randn(n, n, device=device).to(dtype)
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
+    t = timeit(lambda: a @ a, repeat=repeat, warmup=1, sync=sync)["min_s"]
+    return 2 * n ** 3 / t / 1e9
+
+
+def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True) -> dict:
+    from unet_core.loss import weighted_cross_entropy
+    from unet_core.models.fusionnet_sizes import fusionnet_flops
+    from unet_core.precision import PRECISIONS, candidates, choose_precision
+    from unet_core.recipes import get_recipe
+    from unet_core.sizes import unet_flops
+
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else None
+    peaks = {"fp32": matmul_peak(dev, torch.float32), "bf16": matmul_peak(dev, torch.bfloat16)}
+    print({"matmul_peak_gflops": peaks}, flush=True)
+    rows = []
+    for name in ("isbi2012-cpu", "isbi2012-fusionnet-cpu"):
+        recipe = get_recipe(name)
+        torch.manual_seed(0)
+        model = recipe.build_model().to(dev)
+        tile, out = recipe.tile, model.output_size(recipe.tile)
+        fwd = (unet_flops(tile, base_channels=recipe.base_channels, depth=recipe.depth) if recipe.model == "unet"
+               else fusionnet_flops(tile, base_channels=recipe.base_channels, depth=recipe.depth))
+        rng = np.random.default_rng(0)
+        x = torch.from_numpy(rng.normal(size=(1, 1, tile, tile)).astype(np.float32)).to(dev)
+        y = torch.from_numpy(rng.integers(0, 2, size=(1, out, out))).to(dev)
+        w = torch.ones(1, out, out, device=dev)
+        paths = [(p.name, p, False) for p in candidates(dev)]
+        if compile_:
+            paths.append(("fp32+channels_last+compile", PRECISIONS["fp32+channels_last"], True))
+        for label, p, comp in paths:
+            torch.manual_seed(0)
+            net = recipe.build_model().to(dev, memory_format=torch.channels_last if p.channels_last else
+                                          torch.contiguous_format)
+            opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+            fn = torch.compile(net) if comp else net
+            xin = x.contiguous(memory_format=torch.channels_last) if p.channels_last else x
+
+            def step():
+                ctx = torch.autocast(dev.type, dtype=p.dtype) if p.dtype is not None else torch.autocast(
+                    dev.type, enabled=False)
+                with ctx:
+                    logits = fn(xin)
+                loss = weighted_cross_entropy(logits.float(), y, w)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+
+            try:
+                t = timeit(step, repeat=steps, warmup=2, sync=sync)
+            except Exception as exc:  # e.g. torch.compile without a C++ compiler
+                rows.append({"network": name, "path": label, "error": f"{type(exc).__name__}: {exc}"[:300]})
+                print(rows[-1], flush=True)
+                continue
+            gflops = 3 * fwd / t["median_s"] / 1e9
+            peak = peaks["bf16" if p.dtype == torch.bfloat16 else "fp32"]
+            rows.append({"network": name, "model": recipe.model, "tile": tile, "path": label,
+                         "s_per_step": round(t["median_s"], 4), "min_s": round(t["min_s"], 4),
+                         "train_gflop_per_step": round(3 * fwd / 1e9, 2), "gflops": round(gflops, 1),
+                         "fraction_of_fp32_matmul_peak": round(gflops / peaks["fp32"], 3),
+                         "fraction_of_own_dtype_peak": round(gflops / peak, 3)})
+            print(rows[-1], flush=True)
+        choice = choose_precision(model, dev, tile, train=True)
+        rows.append({"network": name, "auto_choice": choice.precision.name,
+                     "auto_seconds": {k: round(v, 4) for k, v in choice.seconds.items()},
+                     "auto_agreement": {k: round(v, 4) for k, v in choice.agreement.items()}})
+        print(rows[-1], flush=True)
+        # the data pipeline alone: one augmented tile with cached Eq. 2 weights
+        try:
+            from unet_core.reproduce import recipe_data
+
+            d, source = recipe_data(recipe), "real training data"
+        except FileNotFoundError:
+            pairs = [synthetic_em((512, 512), seed=k)[:2] for k in range(3)]
+            d, source = dict(train_x=[q[0] for q in pairs], train_y=[q[1] for q in pairs], semantic=True), \
+                "SYNTHETIC stand-in"
+        tiles = TrainingTiles(d["train_x"], d["train_y"], in_size=tile, out_size=out, length=steps + 5,
+                              w0=recipe.w0, sigma=recipe.sigma, class_weights=recipe.class_weights,
+                              semantic=d["semantic"], augment=recipe.augment_config())
+        for k in range(len(d["train_x"])):
+            tiles.label_and_weights(k)
+        t0 = time.perf_counter()
+        for i in range(steps):
+            tiles[i]
+        data_s = (time.perf_counter() - t0) / steps
+        fp32 = next(r for r in rows if r.get("network") == name and r.get("path") == "fp32")
+        rows.append({"network": name, "data": source, "data_pipeline_s_per_item": round(data_s, 4),
+                     "data_share_of_fp32_step": round(data_s / (data_s + fp32["s_per_step"]), 3)})
+        print(rows[-1], flush=True)
+    return {"device": device, "threads": torch.get_num_threads(), "matmul_peak_gflops": peaks, "rows": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small networks only, no learning-rate sweep")
     parser.add_argument("--recipes", action="store_true", help="time the cpu recipes' training steps instead")
     parser.add_argument("--steps", type=int, default=40, help="timed steps per recipe with --recipes")
+    parser.add_argument("--throughput", action="store_true", help="training-step GFLOP/s vs the matmul peak")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile path")
     args = parser.parse_args()
+    if args.throughput:
+        if args.device == "cuda" and not torch.cuda.is_available():
+            parser.error("--device cuda was requested but CUDA is not available here; use --device cpu")
+        name = "train_throughput" + ("_cuda" if args.device == "cuda" else "")
+        print(write_result(name, throughput(args.device, min(args.steps, 10), not args.no_compile)))
+        return
     if args.recipes:
         print(write_result("train_recipes", {"device": "cpu", "rows": recipe_step_times(args.steps)}))
         return

@@ -2,10 +2,12 @@
 
 ``demo``     a one-minute smoke run on synthetic EM-like data: train a narrow U-Net,
              predict a larger synthetic image tile by tile, write input | prediction | truth.
-``train``    train on synthetic data or a converted real dataset, with checkpoints and --resume;
+``train``    train a U-Net (or ``--model fusionnet``: FusionNet, Quan et al. 2016) on synthetic data
+             or a converted real dataset, with checkpoints and --resume;
              ``--recipe NAME`` runs a named recipe (unet_core.recipes): train, predict the
              held-out data, score it, and print (``--json``: write) the scores.
-``predict``  segment a TIFF/PNG image with a checkpoint (or ``--recipe NAME``: the published,
+``predict``  segment a TIFF/PNG image with a checkpoint of either network (it records which network
+             and its arguments, so predict rebuilds it), or with ``--recipe NAME`` (the published,
              sha256-verified network of that recipe); .npy (probabilities), .png or .tif (labels).
 
 User errors are reported as one line on stderr with exit status 2 (1 for an operation that
@@ -26,13 +28,14 @@ __all__ = ["main"]
 
 OUTPUT_SUFFIXES = (".npy", ".png", ".tif", ".tiff")
 DATASETS = ("synthetic", "isbi2012", "phc-u373", "dic-hela")
+PRECISION_CHOICES = ("auto", "fp32", "fp32+channels_last", "bf16", "bf16+channels_last")  # unet_core.precision
 # The demo network: 8 instead of 64 channels and 4 instead of 5 levels, so that 200 steps take
 # well under a minute on 2 quiet CPU cores; it trains with TrainConfig's default learning rate.
 DEMO = {"base_channels": 8, "depth": 4, "tile_size": 188, "iterations": 200}
 TRAIN_ITERATIONS = 1000  # TrainConfig's default
 # train flags that a --recipe fixes itself (name: argparse default)
-_TRAIN_FLAGS = {"data": "synthetic", "base_channels": 64, "depth": 5, "tile_size": 572, "lr": 0.001,
-                "seed": 0, "amp": "auto", "resume": False}
+_TRAIN_FLAGS = {"model": "unet", "data": "synthetic", "base_channels": 64, "depth": 5, "tile_size": None,
+                "lr": 0.001, "seed": 0, "amp": "auto", "resume": False, "batch_size": 1, "precision": None}
 
 
 # --------------------------------------------------------------------------- data
@@ -188,8 +191,11 @@ def _train(args) -> int:
     if args.iterations is None:
         args.iterations = TRAIN_ITERATIONS
 
-    from .network import UNet
+    from .models.registry import build_model, model_spec
     from .train import TrainConfig, train
+
+    if args.tile_size is None:
+        args.tile_size = model_spec(args.model).default_tile  # the paper's tile of that network: 572 or 640
 
     ckpt = Path(args.checkpoint or f"checkpoints/{args.data}.pt")
     if ckpt.is_dir():
@@ -200,14 +206,23 @@ def _train(args) -> int:
     check_device(args.device)
     check_training_size(args)
     torch.manual_seed(args.seed)
-    model = UNet(base_channels=args.base_channels, depth=args.depth)
+    model = build_model(args.model, base_channels=args.base_channels, depth=args.depth)
     amp = {"auto": "auto", "on": True, "off": False}[args.amp]
     config = TrainConfig(learning_rate=args.lr, iterations=args.iterations, seed=args.seed, device=args.device,
-                         amp=amp, checkpoint_every=args.checkpoint_every)
+                         amp=amp, checkpoint_every=args.checkpoint_every, batch_size=args.batch_size,
+                         precision=args.precision)
     tiles = _tiles(args.data, args.data_dir, model, args.tile_size, args.seed, args.iterations)
     result = train(model, tiles, config, checkpoint_path=ckpt, resume=args.resume, progress=not args.quiet)
     last = np.mean(result.losses[-10:]) if result.losses else float("nan")
-    print(f"train: {args.data}, {result.step} steps, mean loss of the last 10 steps {last:.4f}; checkpoint {ckpt}")
+    from .distributed import world
+
+    rank, size = world()
+    if rank:  # torchrun: rank 0 reports (and wrote the checkpoint)
+        return 0
+    if size > 1:
+        print(f"train: {size} processes (DistributedDataParallel), global batch {args.batch_size}")
+    print(f"train: {args.data}, {result.step} steps, mean loss of the last 10 steps {last:.4f}; {args.model} "
+          f"checkpoint {ckpt}")
     return 0
 
 
@@ -235,7 +250,7 @@ def _predict(args) -> int:
         model = model_from_checkpoint(args.checkpoint)
         try:
             probs = predict_tiled(model, normalize_image(image), tile_size=args.tile_size, device=args.device,
-                                  tta=args.tta, progress=not args.quiet)
+                                  tta=args.tta, progress=not args.quiet, precision=args.precision)
         except MemoryError as exc:
             need = str(exc).split(" needs ", 1)[-1].split(";")[0]
             raise UserError(f"--tile-size {args.tile_size} needs {need}; use a smaller --tile-size, or leave it out "
@@ -249,6 +264,7 @@ def _predict(args) -> int:
 
 # --------------------------------------------------------------------------- parser
 def _parser() -> Parser:
+    from .models.registry import MODEL_NAMES
     from .train import TrainConfig
 
     parser = Parser(prog="unet-core", description=__doc__.split("\n")[0])
@@ -267,7 +283,9 @@ def _parser() -> Parser:
                       help="seed of data, weights and dropout (default %(default)s)")
     demo.set_defaults(func=_demo)
 
-    tr = sub.add_parser("train", parents=[common], help="train a U-Net (Sec. 3) and write a checkpoint")
+    tr = sub.add_parser("train", parents=[common], help="train a U-Net (Sec. 3) or a FusionNet and write a checkpoint")
+    tr.add_argument("--model", choices=MODEL_NAMES, default="unet",
+                    help="unet (Ronneberger et al. 2015) or fusionnet (Quan et al. 2016) (default %(default)s)")
     tr.add_argument("--data", choices=DATASETS, default="synthetic")
     tr.add_argument("--data-dir", help="converted datasets (default $UNET_DATA_DIR, else ./data)")
     tr.add_argument("--recipe", help="run a named recipe (see unet_core.recipes.recipe_names()): train, "
@@ -278,7 +296,8 @@ def _parser() -> Parser:
     tr.add_argument("--base-channels", type=int_at_least(1), default=64, help="channels of the first level (paper: 64)")
     tr.add_argument("--depth", type=int_at_least(1, MAX_DEPTH), default=5,
                     help="levels including the bottom one (paper: 5)")
-    tr.add_argument("--tile-size", type=int_at_least(1), default=572, help="input tile size (paper: 572)")
+    tr.add_argument("--tile-size", type=int_at_least(1), default=None,
+                    help="input tile size (default the paper's: 572 for unet, 640 for fusionnet)")
     tr.add_argument("--lr", type=positive_float, default=TrainConfig.learning_rate,
                     help="learning rate (default %(default)s)")
     tr.add_argument("--device", default="auto")
@@ -286,6 +305,11 @@ def _parser() -> Parser:
     tr.add_argument("--amp", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: on GPU)")
     tr.add_argument("--checkpoint", help="checkpoint file (default checkpoints/DATA.pt)")
     tr.add_argument("--checkpoint-every", type=int_at_least(0), default=100, help="steps between checkpoints")
+    tr.add_argument("--precision", choices=PRECISION_CHOICES, default=None,
+                    help="numerics: auto = the fastest path (fp32/bf16, channels_last) whose argmax agrees with fp32 "
+                         "here, measured once; overrides --amp")
+    tr.add_argument("--batch-size", type=int_at_least(1), default=1,
+                    help="tiles per step, over all processes (torchrun: divisible by --nproc_per_node); paper: 1")
     tr.add_argument("--resume", action="store_true", help="continue from an existing --checkpoint")
     tr.set_defaults(func=_train)
 
@@ -294,11 +318,14 @@ def _parser() -> Parser:
     pr.add_argument("-o", "--output", required=True,
                     help=".npy: (K, H, W) float32 probabilities; .tif/.tiff: uint8 labels 0..K-1; "
                          ".png: uint8 labels scaled by 255 // (K - 1) so that they are visible")
-    pr.add_argument("--checkpoint", help="checkpoint written by 'unet-core train'")
+    pr.add_argument("--checkpoint", help="checkpoint written by 'unet-core train' (either --model)")
     pr.add_argument("--recipe", help="use the published, sha256-verified network of this recipe, e.g. isbi2012-cpu "
                     "(with its downsampling and TTA)")
     pr.add_argument("--tile-size", type=int_at_least(1), default=None, help="input tile size (default: automatic)")
     pr.add_argument("--tta", action="store_true", help="average over the 8 flips/rotations")
+    pr.add_argument("--precision", choices=PRECISION_CHOICES, default=None,
+                    help="numerics: auto = the fastest path whose argmax agrees with fp32 here, measured once "
+                         "(default: fp32)")
     pr.add_argument("--device", default="auto")
     pr.set_defaults(func=_predict)
     return parser

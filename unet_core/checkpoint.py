@@ -8,12 +8,16 @@ save never leaves a truncated checkpoint behind. Keys:
 ``format``          ``"unet_core.checkpoint"`` and ``version`` (1)
 ``step``            number of completed SGD steps
 ``model_state``     ``model.state_dict()`` (on the CPU)
-``model_config``    ``model.config`` (the constructor arguments of ``UNet``) or None
+``model_config``    ``model.config`` (the constructor arguments of ``UNet`` or ``FusionNet``) or None
+``model``           the network's registry name (``"unet"``, ``"fusionnet"``, see
+                    :func:`unet_core.build_model`) or None; absent in older checkpoints (= ``"unet"``)
 ``optimizer_state`` ``optimizer.state_dict()`` (momentum buffers) or None
 ``train_config``    ``dataclasses.asdict(TrainConfig)``
 ``history``         ``{"losses": [float, ...], "validation": [dict, ...]}``
 ``scheduler_state`` ``{"schedule": str, "step": int, "learning_rate": float}`` or None (the
                     schedule is a function of the step, see ``unet_core.train.learning_rate_at``)
+``world_size``      number of processes that trained it (``torchrun``, :mod:`unet_core.distributed`;
+                    1 for a single process; absent in older checkpoints)
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ def save_checkpoint(
     config: Any = None,
     history: dict | None = None,
     scheduler: dict | None = None,
+    world_size: int = 1,
 ) -> Path:
     """Write a checkpoint of ``model`` (and ``optimizer``) to ``path`` atomically.
 
@@ -62,6 +67,8 @@ def save_checkpoint(
         ``{"losses": [...], "validation": [...]}`` of plain python values.
     scheduler : dict or None
         Learning-rate schedule state (plain values), stored as ``scheduler_state``.
+    world_size : int
+        Number of training processes that wrote it (``torchrun``; 1 for a single process).
 
     Returns
     -------
@@ -111,10 +118,12 @@ def save_checkpoint(
         "step": step,
         "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "model_config": dict(model.config) if isinstance(getattr(model, "config", None), dict) else None,
+        "model": _model_name(model),
         "optimizer_state": None if optimizer is None else optimizer.state_dict(),
         "train_config": _plain(config or {}, "config"),
         "history": _plain(history, "history") if history else {"losses": [], "validation": []},
         "scheduler_state": None if scheduler is None else _plain(scheduler, "scheduler"),
+        "world_size": check_int(world_size, "world_size", 1, fix="the number of training processes"),
     }
     return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
@@ -164,7 +173,26 @@ def _check_map_location(map_location) -> None:
         raise ValueError(f"map_location={map_location!r}: MPS is not available here; use map_location='cpu'")
 
 
-def _config_mismatch(path, saved: dict, current: dict) -> ValueError:
+def _model_name(model) -> str | None:
+    from .models.registry import model_name
+
+    return model_name(model)
+
+
+def _stored_name(ckpt: dict) -> str | None:
+    """The registry name a checkpoint records; checkpoints older than the entry hold a UNet."""
+    if "model" in ckpt:
+        return ckpt["model"]
+    return "unet" if isinstance(ckpt.get("model_config"), dict) else None
+
+
+def _class_name(name: str | None) -> str:
+    from .models.registry import MODEL_NAMES, model_spec
+
+    return model_spec(name).cls.__name__ if name in MODEL_NAMES else "UNet"
+
+
+def _config_mismatch(path, saved: dict, current: dict, name: str | None = None) -> ValueError:
     diff = ", ".join(
         f"{key}: checkpoint {saved.get(key)!r} vs model {current.get(key)!r}"
         for key in sorted(set(saved) | set(current))
@@ -173,7 +201,7 @@ def _config_mismatch(path, saved: dict, current: dict) -> ValueError:
     args = ", ".join(f"{k}={v!r}" for k, v in saved.items())
     return ValueError(
         f"checkpoint {str(path)!r} was saved from a model of another configuration ({diff}); "
-        f"build the model with UNet({args}) or use model_from_checkpoint({str(path)!r})"
+        f"build the model with {_class_name(name)}({args}) or use model_from_checkpoint({str(path)!r})"
     )
 
 
@@ -231,9 +259,13 @@ def load_checkpoint(
     if ckpt.get("version", 0) > VERSION:
         raise ValueError(f"checkpoint {str(path)!r} has version {ckpt['version']}; upgrade unet_core to read it")
     if model is not None:
+        stored, this = _stored_name(ckpt), _model_name(model)
+        if stored is not None and this is not None and stored != this:
+            raise ValueError(f"checkpoint {str(path)!r} holds a {_class_name(stored)}, not a {type(model).__name__}; "
+                             f"use model_from_checkpoint({str(path)!r}) to rebuild the stored network")
         saved, current = ckpt.get("model_config"), getattr(model, "config", None)
         if isinstance(saved, dict) and isinstance(current, dict) and saved != current:
-            raise _config_mismatch(path, saved, current)
+            raise _config_mismatch(path, saved, current, stored)
         try:
             model.load_state_dict(ckpt["model_state"])
         except RuntimeError as exc:
@@ -248,33 +280,34 @@ def load_checkpoint(
 
 
 def model_from_checkpoint(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> nn.Module:
-    """Build the ``UNet`` stored in a checkpoint, with its weights, in eval mode.
+    """Build the network stored in a checkpoint (a ``UNet`` or a ``FusionNet``), with its weights, in eval mode.
 
     Parameters
     ----------
     path : path
-        File written by :func:`save_checkpoint` for a ``UNet``.
+        File written by :func:`save_checkpoint` for a ``UNet`` or a ``FusionNet``.
     map_location : str, torch.device or None
         Device of the returned model's parameters.
 
     Returns
     -------
-    UNet
-        ``UNet(**checkpoint["model_config"])`` with the stored weights, in eval mode.
+    UNet or FusionNet
+        ``build_model(checkpoint["model"], **checkpoint["model_config"])`` (``"unet"`` for
+        checkpoints without a ``model`` entry) with the stored weights, in eval mode.
 
     Raises
     ------
     FileNotFoundError, ValueError
         As :func:`load_checkpoint`; ValueError also if the checkpoint has no model configuration.
     """
-    from .network import UNet
+    from .models.registry import build_model
 
     ckpt = load_checkpoint(path, map_location=map_location)
     if not isinstance(ckpt.get("model_config"), dict):
         raise ValueError(f"checkpoint {str(path)!r} stores no model configuration; build the model yourself "
                          "and call load_checkpoint(path, model)")
     try:
-        model = UNet(**ckpt["model_config"])
+        model = build_model(_stored_name(ckpt) or "unet", **ckpt["model_config"])
         model.load_state_dict(ckpt["model_state"])
     except (TypeError, ValueError, RuntimeError, KeyError) as exc:
         raise ValueError(f"checkpoint {str(path)!r} stores a model that cannot be rebuilt ({exc}); "

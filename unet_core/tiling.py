@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .precision import resolve_precision, warn_if_slow
 from ._utils import (check_bool, check_finite_image, check_float32_range, check_int, check_memory, fmt, gib,
                      is_int, resolve_device)
 from .mirror import _read_block, mirror_pad, reflect_index, tile_origins  # noqa: F401 (re-exported for callers)
@@ -35,8 +36,8 @@ _MODEL_ATTRS = ("in_channels", "num_classes", "border", "stride", "input_size_fo
 def _check_model(model: Any) -> None:
     missing = [a for a in _MODEL_ATTRS if not hasattr(model, a)]
     if not callable(model) or missing:
-        raise TypeError(f"model must be a unet_core.UNet (or a callable with {', '.join(_MODEL_ATTRS)}), got "
-                        f"{fmt(model)}" + (f" (it has no {', '.join(missing)})" if callable(model) else ""))
+        raise TypeError(f"model must be a unet_core.UNet or FusionNet (or a callable with {', '.join(_MODEL_ATTRS)}), "
+                        f"got {fmt(model)}" + (f" (it has no {', '.join(missing)})" if callable(model) else ""))
 
 
 def _base_channels(model: Any) -> int:
@@ -194,7 +195,7 @@ def _probs_tta(model: Callable, batch: torch.Tensor, dtype: torch.dtype | None, 
 def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int, int] | None = None,
                   batch_size: int = 1, device: str | torch.device = "auto", tta: bool = False, *,
                   memory_budget_mb: float = MEMORY_BUDGET_MB, margin: int | None = None,
-                  dtype: torch.dtype | None = None, channels_last: bool = False,
+                  dtype: torch.dtype | None = None, channels_last: bool = False, precision: str | None = None,
                   out: np.ndarray | None = None, progress: bool = False) -> np.ndarray:
     """Segment an image of any size with the overlap-tile strategy (paper Fig. 2).
 
@@ -203,7 +204,8 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
     model : nn.Module or callable
         Maps (B, C, th, tw) tensors to (B, K, th - 2 border, tw - 2 border)
         logits and has ``in_channels, num_classes, border, stride`` and
-        ``output_size(n)``, ``input_size_for_output(n)`` (e.g. ``UNet``).
+        ``output_size(n)``, ``input_size_for_output(n)`` (e.g. ``UNet`` or
+        ``FusionNet``: :class:`unet_core.models.SegmentationModel`).
         A module is moved to ``device`` and run in eval mode (its mode is restored).
     image : (H, W) or (C, H, W) ndarray
         Any integer or float dtype (cast to float32 unchanged; intensities are
@@ -222,15 +224,23 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
         Activation budget of one batch for the automatic tile size (see
         ``estimate_tile_memory``).
     margin : int, optional
-        Context margin of a ``padding="same"`` model (border cropped from each
-        tile); default the border of the valid network of the same depth plus
-        half the stride (92 + 8 = 100 px for depth 5): the zero padding inside a
-        tile reaches that far once the pooling phase is counted. With it the
-        tiled result equals one pass over the whole mirror-padded image to float
-        tolerance (tested for depth 3; measured for depths 3-5); the bare valid
-        border (92) leaves differences of up to ~1e-2 in the probabilities.
+        Context margin of a padded model (``border == 0``: a ``padding="same"``
+        U-Net or a FusionNet), cropped from each tile. Default: the model's
+        ``tile_margin`` if it has one (FusionNet: the reach of its receptive
+        field, 260 px for the paper's network); otherwise the border of the valid
+        network of the same depth plus half the stride (92 + 8 = 100 px for
+        depth 5): the zero padding inside a tile reaches that far once the
+        pooling phase is counted. With it the tiled result equals one pass over
+        the whole mirror-padded image to float tolerance (tested for depth 3;
+        measured for depths 3-5); the bare valid border (92) leaves differences
+        of up to ~1e-2 in the probabilities.
     dtype : torch.dtype, optional
         ``torch.bfloat16`` runs under autocast (fast on CPUs with bf16 units).
+    precision : {None, "auto", "fp32", "fp32+channels_last", "bf16", "bf16+channels_last"}
+        One switch for the numerics instead of ``dtype``/``channels_last``: ``"auto"`` times the
+        paths this device can run on a check tile once per process and takes the fastest whose
+        argmax agrees with fp32 (:func:`unet_core.precision.choose_precision`; printed with
+        ``progress=True``). Explicit bf16 on a CPU without bf16 units warns with the measured factor.
     channels_last : bool
         Use the channels-last memory format (converts the module in place).
     out : (K, H, W) float ndarray, optional
@@ -299,8 +309,28 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
     chw = _as_chw(image, int(model.in_channels))
     _, height, width = chw.shape
     k = int(model.num_classes)
-    border = int(model.border) if model.border > 0 else (2 * (3 * model.stride - 2) + model.stride // 2 if margin is None else int(margin))
+    if model.border > 0:
+        border = int(model.border)
+    elif margin is not None:
+        border = int(margin)
+    else:  # the model's own seamless margin, else that of the valid U-Net of its depth plus half the stride
+        own = getattr(model, "tile_margin", None)
+        border = int(own) if own is not None else 2 * (3 * model.stride - 2) + model.stride // 2
     crop = border - int(model.border)
+    choice = None
+    if precision is not None:  # "auto": the fastest path whose argmax agrees with fp32, measured once per process
+        if dtype is not None or channels_last:
+            raise ValueError(f"precision={fmt(precision)} chooses dtype and channels_last itself; leave dtype=None "
+                             f"and channels_last=False (got dtype={fmt(dtype)}, channels_last={channels_last})")
+        if isinstance(model, torch.nn.Module):
+            model.to(dev)
+            probe = int(model.input_size_for_output(64)) if model.border > 0 else max(64, model.stride * 4)
+            chosen, choice = resolve_precision(precision, model, dev, probe, in_channels=int(model.in_channels))
+            dtype, channels_last = chosen.dtype, chosen.channels_last
+            if progress and choice is not None:
+                print(choice)
+    elif dtype == torch.bfloat16:
+        warn_if_slow(dtype, dev)
     value_bytes = 2 if dtype in (torch.bfloat16, torch.float16) else 4
     th, tw = _choose_tiles(model, (height, width), tile_size, border, batch_size, memory_budget_mb, value_bytes)
     oh, ow = th - 2 * border, tw - 2 * border

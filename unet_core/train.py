@@ -38,6 +38,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from ._utils import check_bool, check_int, fmt, resolve_device
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .precision import resolve_precision, warn_if_slow
+from .distributed import all_mean, barrier, check_resume_world, init_from_env, rank_items
 from .loss import weighted_cross_entropy
 from .network import _check_module
 
@@ -98,6 +100,11 @@ class TrainConfig:
     device: str = "auto"  # "auto" = cuda, then mps, then cpu
     amp: bool | str = "auto"  # "auto": bf16 autocast on CUDA, off elsewhere; True: bf16 anywhere; False: fp32
     channels_last: bool = False  # NHWC memory layout (faster convolutions on recent GPUs)
+    # One switch for the numerics instead of amp/channels_last: "auto" times fp32, fp32+channels_last
+    # and (where bf16 is not emulated) bf16 with and without channels_last on one training step and
+    # takes the fastest whose argmax agrees with fp32 (unet_core.precision); or a name of
+    # unet_core.precision.PRECISIONS. None: amp and channels_last as set.
+    precision: str | None = None
     log_every: int = 10  # refresh the progress bar's loss every this many steps
     val_every: int = 0  # call validate(model, step) every this many steps (0: only after the last)
     checkpoint_every: int = 0  # write the checkpoint every this many steps (0: only after the last)
@@ -125,6 +132,11 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.amp must be 'auto', True or False, got {fmt(self.amp)}")
         if not isinstance(self.channels_last, bool):
             raise TypeError(f"TrainConfig.channels_last must be True or False, got {fmt(self.channels_last)}")
+        from .precision import PRECISIONS
+
+        if self.precision is not None and self.precision != "auto" and self.precision not in PRECISIONS:
+            raise ValueError(f"TrainConfig.precision must be None, 'auto' or one of {tuple(PRECISIONS)}, got "
+                             f"{fmt(self.precision)}")
         if not isinstance(self.device, str):
             raise TypeError(f"TrainConfig.device must be a string such as 'auto' or 'cpu', got {fmt(self.device)}")
         if not re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]+)?", self.device):
@@ -257,17 +269,18 @@ def _hyper(config: TrainConfig) -> dict:
 
 
 class _StepSampler(torch.utils.data.Sampler):
-    """Dataset indices of steps ``start .. stop-1``, ``batch_size`` consecutive ones per step."""
+    """Dataset indices of steps ``start .. stop-1``: this rank's share of ``batch_size`` consecutive ones per step."""
 
-    def __init__(self, start: int, stop: int, batch_size: int, length: int) -> None:
+    def __init__(self, start: int, stop: int, batch_size: int, length: int, rank: int = 0, world_size: int = 1) -> None:
         self.start, self.stop, self.batch_size, self.length = start, stop, batch_size, length
+        self.rank, self.world_size = rank, world_size
 
     def __iter__(self):
-        first, last = self.start * self.batch_size, self.stop * self.batch_size
-        return (i % self.length for i in range(first, last))
+        return (i for step in range(self.start, self.stop)
+                for i in rank_items(step, self.batch_size, self.rank, self.world_size, self.length))
 
     def __len__(self) -> int:
-        return (self.stop - self.start) * self.batch_size
+        return (self.stop - self.start) * (self.batch_size // self.world_size)
 
 
 def _canon(value):
@@ -381,13 +394,28 @@ def train(
     if len(dataset) == 0:
         raise ValueError("dataset is empty; train needs at least one (image, label, weight) item")
     device = resolve_device(config.device)
+    rank, world_size = init_from_env(device)  # torchrun: join the process group (gloo on CPU, NCCL on GPU)
+    rank_items(0, config.batch_size, rank, world_size, 1)  # the global batch must split evenly over the ranks
+    progress = progress and rank == 0
     use_amp = config.amp is True or (config.amp == "auto" and device.type == "cuda")
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    channels_last = config.channels_last
+    if config.precision is not None:
+        model.to(device)
+        sample = dataset[0][0]  # (C, H_in, W_in)
+        chosen, choice = resolve_precision(config.precision, model, device, int(sample.shape[-1]), train=True,
+                                           in_channels=int(sample.shape[0]))
+        use_amp, channels_last = chosen.dtype is not None, chosen.channels_last
+        if choice is not None and progress:
+            print(choice)
+    elif use_amp and device.type == "cpu":
+        warn_if_slow(torch.bfloat16, device)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
     optimizer = _make_optimizer(model, config)
     result = TrainResult()
     if checkpoint_path is not None and resume and Path(checkpoint_path).exists():
         ckpt = load_checkpoint(checkpoint_path, model, optimizer, map_location=device)
+        check_resume_world(ckpt.get("world_size"), world_size, checkpoint_path)
         result = TrainResult(list(ckpt["history"]["losses"]), list(ckpt["history"]["validation"]), ckpt["step"])
         saved = dict(ckpt["train_config"])
         if saved.get("optimizer", "sgd") != config.optimizer:
@@ -408,7 +436,10 @@ def train(
         history = {"losses": result.losses, "validation": result.validation}
         scheduler = {"schedule": config.schedule, "step": result.step,
                      "learning_rate": learning_rate_at(config, result.step)}
-        save_checkpoint(checkpoint_path, model, optimizer, result.step, config, history, scheduler)
+        if rank == 0:  # one writer; the file is replaced atomically
+            save_checkpoint(checkpoint_path, model, optimizer, result.step, config, history, scheduler,
+                            world_size=world_size)
+        barrier()
 
     def run_validation() -> None:
         model.eval()
@@ -417,8 +448,12 @@ def train(
         model.train()
 
     start = result.step
-    sampler = _StepSampler(start, config.iterations, config.batch_size, len(dataset))
-    loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, num_workers=config.num_workers)
+    sampler = _StepSampler(start, config.iterations, config.batch_size, len(dataset), rank, world_size)
+    loader = DataLoader(dataset, batch_size=config.batch_size // world_size, sampler=sampler,
+                        num_workers=config.num_workers)
+    net = model
+    if world_size > 1:  # gradients are averaged over the ranks in backward()
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     bar = tqdm(total=config.iterations, initial=start, disable=not progress, desc="train", unit="step")
     model.train()
     for batch in loader:
@@ -429,7 +464,7 @@ def train(
         torch.manual_seed(config.seed + result.step)  # dropout of step k depends on (seed, k) only
         autocast = torch.autocast(device.type, dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
         with autocast:
-            logits = model(image)  # (B, K, H_out, W_out)
+            logits = net(image)  # (B, K, H_out, W_out)
         loss = weighted_cross_entropy(logits, label, weight, reduction=config.loss_reduction)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the loss became {loss.item()} at step {result.step}; lower "
@@ -442,13 +477,13 @@ def train(
         if config.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        result.losses.append(loss.item())
+        result.losses.append(all_mean(loss).item())  # the global batch's loss (mean over the ranks)
         result.step += 1
         bar.update(1)
         if result.step % config.log_every == 0:
             bar.set_postfix(loss=f"{result.losses[-1]:.4f}")
         last = result.step == config.iterations
-        if validate is not None and (last or (config.val_every and result.step % config.val_every == 0)):
+        if validate is not None and rank == 0 and (last or (config.val_every and result.step % config.val_every == 0)):
             run_validation()
         if checkpoint_path is not None and (last or (config.checkpoint_every
                                                      and result.step % config.checkpoint_every == 0)):
