@@ -12,23 +12,27 @@
 # ---
 
 # %% [markdown]
-# # The network (Fig. 1)
+# (architecture)=
+# # Fig. 1: the network
 #
-# [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/unet-reproduced/unet-reproduced/blob/main/book/01_architecture.ipynb)
+# [![Open in Colab](_static/colab-badge.svg)](https://colab.research.google.com/github/unet-reproduced/unet-reproduced/blob/main/book/01_architecture.ipynb)
 #
-# **Claim (Sec. 2, Fig. 1).** "The contracting path follows the typical architecture of a convolutional
-# network. It consists of the repeated application of two 3x3 convolutions (unpadded convolutions), each
-# followed by a rectified linear unit (ReLU) and a 2x2 max pooling operation with stride 2 for
-# downsampling. At each downsampling step we double the number of feature channels. Every step in the
-# expansive path consists of an upsampling of the feature map followed by a 2x2 convolution
-# ('up-convolution') that halves the number of feature channels, a concatenation with the correspondingly
-# cropped feature map from the contracting path, and two 3x3 convolutions, each followed by a ReLU. [...]
-# At the final layer a 1x1 convolution is used to map each 64-component feature vector to the desired
-# number of classes. In total the network has 23 convolutional layers." Fig. 1 draws the sizes for a
-# 572 x 572 input tile: a 388 x 388 output map.
+# **Claim (Sec. 2, Fig. 1 of {cite}`ronneberger2015unet`).** "The contracting path follows the typical
+# architecture of a convolutional network. It consists of the repeated application of two 3x3
+# convolutions (unpadded convolutions), each followed by a rectified linear unit (ReLU) and a 2x2 max
+# pooling operation with stride 2 for downsampling. At each downsampling step we double the number of
+# feature channels. Every step in the expansive path consists of an upsampling of the feature map
+# followed by a 2x2 convolution ('up-convolution') that halves the number of feature channels, a
+# concatenation with the correspondingly cropped feature map from the contracting path, and two 3x3
+# convolutions, each followed by a ReLU. [...] At the final layer a 1x1 convolution is used to map each
+# 64-component feature vector to the desired number of classes. In total the network has 23
+# convolutional layers." Fig. 1 draws the sizes for a 572 x 572 input tile: a 388 x 388 output map. The
+# network is a fully convolutional one in the sense of {cite}`long2015fully`, with an expansive path as
+# wide as the contracting one.
 #
-# Here the table of sizes, the 23 layers and the drawing of the U are all *computed from the PyTorch
-# module* `unet_core.UNet`, not copied.
+# Here the table of sizes, the 23 layers and the drawing of the U ({numref}`fig-unet`) are all
+# *computed from the PyTorch module* `unet_core.UNet`, not copied. They are exact facts of the
+# architecture: every scale computes the same numbers, on any device.
 
 # %% tags=["parameters"]
 SCALE = "smoke"  # "smoke" | "cpu" | "full": this chapter does the same work at every scale
@@ -36,20 +40,33 @@ DEVICE = "auto"  # "auto" picks cuda, then mps, then cpu
 SEED = 0
 DATA_DIR = None  # unused here: the network needs no data
 
-# %%
+# %% tags=["colab", "remove-cell"]
+# Colab only (skipped elsewhere): clone the repository, install it with the `colab` extra (the package,
+# data_scripts and what this chapter imports), download and verify the data the chapter needs, and
+# choose the scale: COLAB_SCALE = "auto" runs `full` on a Colab GPU and `cpu` otherwise.
 import sys
 
-if "google.colab" in sys.modules:  # Colab only: install the package from the repository
+if "google.colab" in sys.modules:
+    import os
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "unet-core @ git+https://github.com/unet-reproduced/unet-reproduced@main"], check=True)
+    REPO, BRANCH = "https://github.com/unet-reproduced/unet-reproduced", "main"  # _config.yml (build.py --sync)
+    COLAB_SCALE, DATASETS = "auto", []
+    CLONE = "/content/" + REPO.rstrip("/").rsplit("/", 1)[-1]
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", BRANCH, REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"{CLONE}[colab]"], check=True)
+    os.chdir(f"{CLONE}/book")
+    from data_scripts.colab import setup
+
+    SCALE, DEVICE = setup(COLAB_SCALE, DATASETS, data_dir=f"{CLONE}/data")
 
 # %%
 import time
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import Markdown, display
 
 import unet_core as uc
 from unet_core import viz
@@ -63,29 +80,37 @@ print(f"scale={SCALE}, device={viz.device_name(DEVICE)}, unet_core {uc.__version
 #
 # With unpadded ("valid") 3x3 convolutions every convolution removes one pixel on each side, so a
 # level of the contracting path maps a side $n$ to $(n - 4)/2$ and a level of the expansive path maps
-# $n$ to $2n - 4$. With five levels (four poolings) the output side of an input side $n$ is
+# $n$ to $2n - 4$. With five levels (four poolings) the side $a(n)$ at the bottom of the U and the
+# output side $o(n)$ of an input side $n$ are
 #
-# $$ a(n) = \Bigl(\bigl(\bigl((n-4)/2-4\bigr)/2-4\bigr)/2-4\Bigr)/2-4 = \frac{n}{16} - 7.75, \qquad
-#    o(n) = 16\,a(n) - 4\,(8+4+2+1) = n - 184, $$
+# $$
+# \begin{aligned}
+# a(n) &= \Bigl(\bigl(\bigl((n-4)/2-4\bigr)/2-4\bigr)/2-4\Bigr)/2-4 = \frac{n}{16} - 7.75, \\
+# o(n) &= 16\,a(n) - 4\,(8+4+2+1) = n - 184;
+# \end{aligned}
+# $$
 #
-# where $a(n)$ is the side at the bottom of the U; this holds for *valid* $n$, meaning that every
-# pooling sees an even side. $a(572) = 28$ and $o(572) = 388$. The network is built with the
-# paper's defaults: one input channel, two classes, 64 channels on the first level doubling to 1024.
+# this holds for *valid* $n$, meaning that every pooling sees an even side. $a(572) = 28$ and
+# $o(572) = 388$. The network is built with the paper's defaults: one input channel, two classes, 64
+# channels on the first level doubling to 1024.
 
 # %%
 net = uc.UNet()  # in_channels=1, num_classes=2, base_channels=64, depth=5, padding="valid"
 table = uc.layer_table(net, input_size=572)
 n_conv = uc.count_conv_layers(net)
 n_params = uc.count_parameters(net)
-print(f"{'stage':<7} {'channels':>12} {'size in':>10} {'size out':>10}")
-for row in table:
-    chans = f"{row['channels_in']} -> {row['channels_out']}"
-    print(f"{row['stage']:<7} {chans:>12} {row['size_in'][0]:>10} {row['size_out'][0]:>10}")
-print(f"\nconvolution layers (3x3, 2x2 up-conv and 1x1): {n_conv}")
-print(f"parameters: {n_params:,}")
+display(Markdown(
+    "Feature-map sizes of `uc.UNet()` (the paper's configuration) for a 572 x 572 input, from "
+    "`uc.layer_table` (exact size arithmetic; the same at every scale and on every device):\n\n"
+    + viz.md_table(["stage", "channels in -> out", "side in", "side out"],
+                   [[row["stage"], f"{row['channels_in']} -> {row['channels_out']}", row["size_in"][0],
+                     row["size_out"][0]] for row in table])))
+print(f"convolution layers of uc.UNet() (3x3, 2x2 up-conv and 1x1): {n_conv}")
+print(f"parameters of uc.UNet(): {viz.fmt_like(n_params)}")
 
 # %% [markdown]
-# The table comes from the size arithmetic; a real forward pass through the module confirms it.
+# The table comes from the size arithmetic; a real forward pass through the module confirms it (the
+# time is this run's, on the device printed; {ref}`the speed chapter <speed>` measures it properly).
 
 # %%
 x = torch.zeros(1, 1, 572, 572, device=device)
@@ -94,20 +119,26 @@ start = time.perf_counter()
 with torch.no_grad():
     y = net(x)
 forward_s = time.perf_counter() - start
-print(f"input {tuple(x.shape)} -> output {tuple(y.shape)} in {forward_s:.2f} s on {device}")
 assert tuple(y.shape) == (1, 2, 388, 388)
+print(f"uc.UNet(), input {tuple(x.shape)} -> output {tuple(y.shape)}: one forward pass in "
+      f"{viz.fmt_like(forward_s)} s on {viz.device_name(DEVICE)} (this run, scale={SCALE})")
 
 # %% [markdown]
 # ## The U, drawn from the module
 #
-# One box per multi-channel feature map (channels above, side below), arrows as in Fig. 1.
+# {numref}`fig-unet` has one box per multi-channel feature map (channels above, side below) and the
+# arrows of the paper's Fig. 1; {ref}`the overlap-tile chapter <overlap-tile>` uses the sizes to tile large images.
 
-# %%
-fig = viz.draw_unet(table, title="U-Net for a 572 x 572 input tile (drawn from unet_core.layer_table)")
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The U of the paper's Fig. 1, drawn from `uc.layer_table(uc.UNet(), input_size=572)`: one box per feature map after each convolution (channels above, side below), blue arrows for 3x3 convolutions with ReLU, red for 2x2 max pooling, green for 2x2 up-convolutions, gray for copy and crop, teal for the final 1x1 convolution.", "name": "fig-unet"}, "image": {"alt": "Diagram of the U-shaped network: boxes on five levels descend from a 572 by 572 input with 1 channel to 28 by 28 with 1024 channels at the bottom, then rise back to a 388 by 388 output with 2 channels; arrows mark the convolutions, poolings, up-convolutions and the copy-and-crop connections between the two halves."}}
+fig, ax = plt.subplots(figsize=(7.5, 4.0))
+viz.draw_unet(table, ax=ax)
 plt.show()
 
 # %% [markdown]
 # ## Result beside the paper
+#
+# All rows are exact properties of `uc.UNet()` computed by this run (they do not depend on the scale
+# or the device); the provenance line below the table says which run.
 
 # %%
 by_stage = {row["stage"]: row for row in table}
@@ -131,24 +162,31 @@ published = {
     "convolution layers": 23,
     "o(n) = n - 184 for every valid n <= 1000": True,
 }
-print(f"{'quantity':<34} {'paper':>10} {'here':>12}")
-for key, value in result.items():
-    print(f"{key:<34} {str(published.get(key, '-')):>10} {str(value):>12}")
 assert all(result[k] == v for k, v in published.items())
 recorded = viz.record_results("01_architecture", {**result, "forward 572x572 [s]": round(forward_s, 3)}, scale=SCALE,
                               device=DEVICE, published=published,
+                              budget=f"one 572 x 572 forward pass, {forward_s:.1f} s",
                               notes="sizes and counts are exact; the forward time depends on the machine")
-print(f"recorded in {recorded}")
+this_run = viz.load_results(recorded.parent)["01_architecture"]["runs"][SCALE]
+display(Markdown(
+    viz.md_table(["quantity (uc.UNet(), 572 x 572 input)", "paper (Fig. 1, Sec. 2)", "this run"],
+                 [[key, viz.fmt_like(published.get(key)), viz.fmt_like(value, published.get(key))]
+                  for key, value in result.items()])
+    + f"\n\nThis run: {viz.provenance(this_run, SCALE)}. The paper states no parameter count and no list of "
+    "valid sides (-)."))
 
 # %% [markdown]
 # ## What differs, and why
 #
-# * **Nothing in the sizes**: every feature-map side of Fig. 1 (572, 570, 568, 284, ..., 28, 56, ...,
+# * **Nothing in the sizes**: every feature-map side of the paper's Fig. 1 (572, 570, 568, 284, ..., 28, 56, ...,
 #   392, 390, 388) and the 23 convolution layers are reproduced exactly.
-# * **The parameter count, 31,030,658**, is not stated in the paper; it follows from Fig. 1 when each
+# * **The parameter count, 31,030,658**, is not stated in the paper; it follows from the paper's Fig. 1 when each
 #   up-convolution halves the channels and every convolution has a bias. The authors' released Caffe
 #   model differs in small details the paper does not describe (see the `UNet` docstring), so its count
 #   differs slightly.
 # * **Valid tile sizes**: only input sides for which every pooling sees an even side work
 #   (`uc.valid_input_sizes`); between 400 and 600 these are listed above. Other sides raise a
-#   `ValueError` naming the nearest valid ones; the overlap-tile chapter relies on this.
+#   `ValueError` naming the nearest valid ones; {ref}`the overlap-tile chapter <overlap-tile>` relies on
+#   this.
+# * **Initialisation** of the weights (He et al. {cite}`he2015delving`, as the paper prescribes) is the
+#   subject of {ref}`the initialisation chapter <initialisation>`.

@@ -12,17 +12,20 @@
 # ---
 
 # %% [markdown]
+# (isbi2012)=
 # # Table 1: the ISBI 2012 EM segmentation challenge
 #
-# [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/unet-reproduced/unet-reproduced/blob/main/book/06_isbi2012.ipynb)
+# [![Open in Colab](_static/colab-badge.svg)](https://colab.research.google.com/github/unet-reproduced/unet-reproduced/blob/main/book/06_isbi2012.ipynb)
 #
-# **Claim (Sec. 4, Table 1).** "The first task is the segmentation of neuronal structures in electron
-# microscopic recordings. [...] The training data is a set of 30 images (512x512 pixels) from serial section
-# transmission electron microscopy of the Drosophila first instar larva ventral nerve cord (VNC). Each image
-# comes with a corresponding fully annotated ground truth segmentation map for cells (white) and membranes
-# (black). The test set is publicly available, but its segmentation maps are kept secret. [...] The u-net
-# (averaged over 7 rotated versions of the input data) achieves without any further pre- or postprocessing
-# a warping error of 0.0003529 (the new best score, see Table 1) and a rand-error of 0.0382."
+# **Claim (Sec. 4, Table 1 of {cite}`ronneberger2015unet`).** "The first task is the segmentation of
+# neuronal structures in electron microscopic recordings. [...] The training data is a set of 30 images
+# (512x512 pixels) from serial section transmission electron microscopy of the Drosophila first instar
+# larva ventral nerve cord (VNC). Each image comes with a corresponding fully annotated ground truth
+# segmentation map for cells (white) and membranes (black). The test set is publicly available, but its
+# segmentation maps are kept secret. [...] The u-net (averaged over 7 rotated versions of the input
+# data) achieves without any further pre- or postprocessing a warping error of 0.0003529 (the new best
+# score, see Table 1) and a rand-error of 0.0382." The challenge, its data and its three measures are
+# described by its organisers {cite}`arganda2015crowdsourcing`.
 #
 # Table 1, "Ranking on the EM segmentation challenge (march 6th, 2015), sorted by warping error":
 #
@@ -31,7 +34,7 @@
 # | | \*\* human values \*\* | 0.000005 | 0.0021 | 0.0010 |
 # | 1. | u-net | 0.000353 | 0.0382 | 0.0611 |
 # | 2. | DIVE-SCI | 0.000355 | 0.0305 | 0.0584 |
-# | 3. | IDSIA [1] | 0.000420 | 0.0504 | 0.0613 |
+# | 3. | IDSIA {cite}`ciresan2012deep` | 0.000420 | 0.0504 | 0.0613 |
 # | 4. | DIVE | 0.000430 | 0.0545 | 0.0582 |
 # | ... | | | | |
 # | 10. | IDSIA-SCI | 0.000653 | 0.0189 | 0.1027 |
@@ -41,7 +44,14 @@
 # see "What differs" at the end. Everything that defines a run is a named *recipe*
 # (`unet_core.recipes`): `isbi2012-cpu` is the one that converges on a 2-core CPU in under 30 minutes,
 # `isbi2012-paper` the paper's optimiser and loss at the same budget, and `paper` the paper's full
-# setting (GPU).
+# setting (GPU). The same recipes, measured with the cell tracking challenge's SEG instead, are the
+# subject of {ref}`the cell tracking chapter <cell-tracking>`.
+#
+# **What this page shows.** The static site is built at `SCALE = "smoke"`: a 30-step training of a tiny
+# network that only checks the pipeline (its numbers are printed under a "smoke" label and never stand
+# beside Table 1). The comparison with Table 1 shows the recorded `cpu` run (the published network of
+# the `isbi2012-cpu` recipe scored on the held-out slices), with the scale, device, steps, time and date
+# of each row; {numref}`fig-isbi-segmentation` segments a held-out slice with that published network.
 
 # %% tags=["parameters"]
 SCALE = "smoke"  # "smoke": tiny recipe, 30 steps (seconds); "cpu": the isbi2012-cpu recipe; "full": isbi2012-full (GPU)
@@ -50,17 +60,28 @@ SEED = 0
 DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
 PRETRAINED = True  # cpu/full: score the published, sha256-verified network instead of training it (~26 min on 2 cores)
 
-# %%
+# %% tags=["colab", "remove-cell"]
+# Colab only (skipped elsewhere): clone the repository, install it with the `colab` extra (the package,
+# data_scripts and what this chapter imports), download and verify the data the chapter needs, and
+# choose the scale: COLAB_SCALE = "auto" runs `full` on a Colab GPU and `cpu` otherwise.
 import sys
 
-if "google.colab" in sys.modules:  # Colab only: install the package from the repository
+if "google.colab" in sys.modules:
+    import os
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "unet-core @ git+https://github.com/unet-reproduced/unet-reproduced@main"], check=True)
+    REPO, BRANCH = "https://github.com/unet-reproduced/unet-reproduced", "main"  # _config.yml (build.py --sync)
+    COLAB_SCALE, DATASETS = "auto", ["isbi2012"]
+    CLONE = "/content/" + REPO.rstrip("/").rsplit("/", 1)[-1]
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", BRANCH, REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"{CLONE}[colab]"], check=True)
+    os.chdir(f"{CLONE}/book")
+    from data_scripts.colab import setup
+
+    SCALE, DEVICE = setup(COLAB_SCALE, DATASETS, data_dir=f"{CLONE}/data")
 
 # %%
-import dataclasses
 import time
 from pathlib import Path
 
@@ -70,34 +91,39 @@ from IPython.display import Markdown, display
 
 import unet_core as uc
 from unet_core import reproduce, viz
+from unet_core.pretrained import load_pretrained, pretrained_path
 from unet_core.recipes import ablations, get_recipe
 
+CHAPTER = "06_isbi2012"
 RECIPE = {"smoke": "isbi2012-smoke", "cpu": "isbi2012-cpu", "full": "isbi2012-full"}[SCALE]
+PUBLISHED_NET = "isbi2012-cpu"  # the published network of the cpu recipe (shipped in unet_core/pretrained)
 recipe = get_recipe(RECIPE)
 device = viz.resolve_device(DEVICE)
 data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
 recorded = viz.recorded_run  # recorded runs of the recipes (book/scripts/run_recipes.py); None if absent
-
-
+# Table 1's u-net row, as printed (the decimals every value beside it is printed with)
+PUBLISHED = {"warping error": "0.000353", "Rand error": "0.0382", "pixel error": "0.0611"}
+T0 = time.perf_counter()
 print(f"scale={SCALE}, recipe={RECIPE}, device={viz.device_name(DEVICE)}, pretrained={PRETRAINED}")
 
 # %% [markdown]
 # ## The recipes
 #
-# The paper fixes the network, Eq. 1-2 and the augmentation, and says "we use a high momentum (0.99)";
-# it gives no learning rate and no step count, and trained for 10 hours on a GPU. On this 2-core CPU
-# that recipe does not converge in 30 minutes (its row in the ablation table below), so the `cpu`
-# recipe changes what the budget forces and nothing else: 16 instead of 64 channels, 412 instead of
-# 572 px tiles, Adam (learning rate $10^{-3}$, 20 warm-up steps, cosine decay to 0, gradient norm
-# clipped to 1) instead of SGD, and no class-balance term $w_c$ (the border term of Eq. 2 is kept).
+# The paper fixes the network ({ref}`the architecture chapter <architecture>`), Eq. 1-2
+# ({ref}`the weight map chapter <weight-map>`) and the augmentation
+# ({ref}`the elastic deformation chapter <elastic>`), and says "we use a high momentum (0.99)"; it gives no
+# learning rate and no step count, and trained for 10 hours on a GPU. On this 2-core CPU that recipe does not
+# converge in 30 minutes (its row in the ablation table below), so the `cpu` recipe changes what the budget
+# forces and nothing else: 16 instead of 64 channels, 412 instead of 572 px tiles, Adam (learning rate
+# $10^{-3}$, 20 warm-up steps, cosine decay to 0, gradient norm clipped to 1) instead of SGD, and no
+# class-balance term $w_c$ (the border term of Eq. 2 is kept).
 
 # %%
 fields = ["base_channels", "depth", "tile", "downsample", "optimizer", "learning_rate", "momentum", "schedule",
           "warmup_steps", "grad_clip", "iterations", "w0", "sigma", "class_weights", "augment", "tta"]
 table = {name: get_recipe(name) for name in ("paper", "isbi2012-paper", "isbi2012-cpu")}
-display(Markdown("| field | " + " | ".join(f"`{n}`" for n in table) + " |\n|" + " --- |" * (len(table) + 1) + "\n"
-                 + "\n".join(f"| {f} | " + " | ".join(str(getattr(r, f)) for r in table.values()) + " |"
-                             for f in fields)))
+display(Markdown(viz.md_table(["field"] + [f"`{n}`" for n in table],
+                              [[f] + [str(getattr(r, f)) for r in table.values()] for f in fields])))
 
 # %% [markdown]
 # ## The data and the split
@@ -105,8 +131,9 @@ display(Markdown("| field | " + " | ".join(f"`{n}`" for n in table) + " |\n|" + 
 # The converted challenge data (`data_scripts/fetch.py isbi2012`) are three stacks of 30 slices of
 # 512 x 512 pixels; the labels are 1 = cell, 0 = membrane. `load_isbi2012` carries a fixed split: slices
 # 0-24 train, 25-29 are held out. The network never sees slices 25-29; they stand in for the secret
-# test set. Without the real data (e.g. on Colab before the download), the smoke run uses synthetic
-# EM-like images (`uc.synthetic_em`), and every output says **SYNTHETIC**.
+# test set. At smoke scale only the central 256 x 256 px of the held-out slices are scored. Without the
+# real data (e.g. on Colab before the download), the smoke run uses synthetic EM-like images
+# (`uc.synthetic_em`), and every output says **SYNTHETIC**.
 
 # %%
 try:
@@ -120,6 +147,7 @@ except FileNotFoundError as err:
                 val_x=[p[0] for p in pairs[5:]], val_y=[p[1].astype(np.uint8) for p in pairs[5:]], semantic=True,
                 truth="labels", source="SYNTHETIC EM-like images (5 train, 2 held out)")
     synthetic = True
+first_held_out = data["val_x"][0], data["val_y"][0]  # slice 25 at full size (for the figure)
 if SCALE == "smoke":  # score the central 256 x 256 px of each held-out image only (seconds, for CI)
     c = (data["val_x"][0].shape[-1] - 256) // 2
     data["val_x"], data["val_y"] = ([a[c:c + 256, c:c + 256] for a in data[k]] for k in ("val_x", "val_y"))
@@ -129,36 +157,50 @@ print(f"{data['source']}: {len(data['train_x'])} training and {len(data['val_x']
 # %% [markdown]
 # ## Method
 #
-# **Training** (Sec. 3) minimises the pixel-wise weighted cross-entropy of Eq. 1,
+# **Training** (Sec. 3) minimises the pixel-wise weighted cross-entropy of Eq. 1 with the weight map of
+# Eq. 2 ({ref}`the weight map chapter <weight-map>`),
 #
-# $$ E = \sum_{x \in \Omega} w(x) \log p_{\ell(x)}(x), $$
+# $$
+# \begin{aligned}
+# E &= \sum_{x \in \Omega} w(x) \log p_{\ell(x)}(x) && \text{(Eq. 1)},\\
+# w(x) &= w_c(x) + w_0 \exp\!\left(-\frac{(d_1(x) + d_2(x))^2}{2\sigma^2}\right) && \text{(Eq. 2)},
+# \end{aligned}
+# $$
 #
-# $$ w(x) = w_c(x) + w_0 \exp\!\left(-\frac{(d_1(x) + d_2(x))^2}{2\sigma^2}\right) \quad \text{(Eq. 2)}, $$
+# with $w_0 = 10$, $\sigma = 5$ px; the cells are the 4-connected components of the cell class, so the thin
+# membranes between two cells get high weights. Each step sees **one** randomly placed tile, augmented by a
+# random flip and rotation, gray-value changes and the paper's elastic deformation (3 x 3 grid of
+# displacements, 10 px standard deviation, {ref}`the elastic deformation chapter <elastic>`):
+# `uc.TrainingTiles` and `uc.train`, driven by `reproduce.train_recipe`. The loss is averaged over the pixels
+# of the tile (`loss_reduction="mean"`); the sum of Eq. 1 would multiply every gradient by 51,984 (228 x 228
+# output pixels), which Adam does not notice and SGD would have to divide out of its learning rate.
 #
-# with $w_0 = 10$, $\sigma = 5$ px; the cells are the 4-connected components of the cell class, so the
-# thin membranes between two cells get high weights. Each step sees **one** randomly placed tile,
-# augmented by a random flip and rotation, gray-value changes and the paper's elastic deformation
-# (3 x 3 grid of displacements, 10 px standard deviation): `uc.TrainingTiles` and `uc.train`, driven by
-# `reproduce.train_recipe`. The loss is averaged over the pixels of the tile (`loss_reduction="mean"`);
-# the sum of Eq. 1 would multiply every gradient by 51,984 (228 x 228 output pixels), which Adam does not
-# notice and SGD would have to divide out of its learning rate.
+# **Prediction** (Fig. 2, {ref}`the overlap-tile chapter <overlap-tile>`): `uc.predict_tiled` mirrors the
+# image borders and segments it tile by tile ("overlap-tile"), averaging the softmax over the 8 flips /
+# 90-degree rotations of each tile (the paper averaged "over 7 rotated versions of the input data").
 #
-# **Prediction** (Fig. 2): `uc.predict_tiled` mirrors the image borders and segments it tile by tile
-# ("overlap-tile"), averaging the softmax over the 8 flips / 90-degree rotations of each tile (the
-# paper averaged "over 7 rotated versions of the input data").
-#
-# **Scoring**, as the challenge's Fiji scripts computed it (Arganda-Carreras et al. 2015), on the
+# **Scoring**, as the challenge's Fiji scripts computed it {cite}`arganda2015crowdsourcing`, on the
 # probability of *cell* $p$ thresholded as $p > t$ for $t = 0, 0.1, \dots, 0.9$, best threshold per
 # measure, the held-out slices pooled as one stack:
 #
 # * **pixel error** $= 1 - \max_t F$, $F = 2TP / (2TP + FP + FN)$ with cell as the positive class;
 # * **Rand error** $= 1 - \max_t V_\text{rand}$, the foreground-restricted Rand F-score of the 4-connected
-#   cell segments, $V_\text{rand} = 2 / (1/V_\text{split} + 1/V_\text{merge})$,
-#   $V_\text{split} = \sum p_{ij}^2 / \sum t_i^2$, $V_\text{merge} = \sum p_{ij}^2 / \sum s_j^2$. We report
-#   $V_\text{split}$ (low: cells cut into pieces) and $V_\text{merge}$ (low: cells joined) beside it;
-# * **warping error**: warp the truth towards the thresholded map by flipping only *simple* pixels
-#   (no change of topology, Jain et al. 2010); the pixels that would still have to flip and that split or
-#   merge cells, divided by the number of pixels (`uc.warping_error`);
+#   cell segments. With $p_{ij}$ the fraction of the (truth-foreground) pixels that lie in truth cell $i$
+#   and predicted cell $j$, and $t_i = \sum_j p_{ij}$, $s_j = \sum_i p_{ij}$ its marginals,
+#
+#   $$
+#   \begin{aligned}
+#   V_\text{rand} &= \frac{2}{1/V_\text{split} + 1/V_\text{merge}},\\
+#   V_\text{split} &= \frac{\sum_{ij} p_{ij}^2}{\sum_i t_i^2}, \qquad
+#   V_\text{merge} = \frac{\sum_{ij} p_{ij}^2}{\sum_j s_j^2}.
+#   \end{aligned}
+#   $$
+#
+#   We report $V_\text{split}$ (low: cells cut into pieces) and $V_\text{merge}$ (low: cells joined)
+#   beside it;
+# * **warping error** {cite}`jain2010boundary`: warp the truth towards the thresholded map by flipping
+#   only *simple* pixels (no change of topology); the pixels that would still have to flip and that split
+#   or merge cells, divided by the number of pixels (`uc.warping_error`);
 # * $V_\text{info}$, the information-theoretic analogue of $V_\text{rand}$; and both *after thinning*,
 #   as the leaderboard has scored since 2015 (`uc.rand_scores_thinned`: the predicted borders are
 #   thinned to one pixel by a watershed before the scores; per-slice mean, thresholds 0 to 1).
@@ -168,19 +210,23 @@ print(f"{data['source']}: {len(data['train_x'])} training and {len(data['val_x']
 
 # %% [markdown]
 # ## Training (or loading the published network)
+#
+# At `cpu` scale (with `PRETRAINED = True`) the chapter loads the published, sha256-verified network of
+# the `isbi2012-cpu` recipe and scores it; with `PRETRAINED = False` it trains the recipe (about 30
+# minutes on 2 cores). At smoke scale it trains the tiny `isbi2012-smoke` network for 30 steps: a check
+# that data loading, weight maps, augmentation, training, prediction and scoring run, not a reproduction.
 
 # %%
 start = time.perf_counter()
 published_ckpt = None
 if SCALE != "smoke" and PRETRAINED:
-    from unet_core.pretrained import load_pretrained, pretrained_path
-
     published_ckpt = pretrained_path(RECIPE)
     model, recipe = load_pretrained(RECIPE)
     ckpt = uc.load_checkpoint(published_ckpt)
     losses, steps = np.array(ckpt["history"]["losses"]), ckpt["step"]
     trained = ckpt["history"]["scores"]  # what the training run measured, with its device, date and time
-    how = (f"published network {published_ckpt.name} ({steps} steps, trained in {trained['train seconds']:.0f} s "
+    train_seconds = trained["train seconds"]
+    how = (f"published network {published_ckpt.name} ({steps:,} steps, trained in {train_seconds:,.0f} s "
            f"on {trained['device']}, {trained['date']})")
 else:
     import os
@@ -189,21 +235,36 @@ else:
     cwd = Path.cwd()  # checkpoints under <repo>/runs (never committed); smoke in a throw-away folder
     runs = (Path(os.environ.get("UNET_RUNS_DIR") or (cwd.parent if cwd.name == "book" else cwd) / "runs")
             if SCALE != "smoke" else Path(tempfile.mkdtemp()))
-    model, result, seconds = reproduce.train_recipe(recipe, data=data, device=str(device), runs_dir=runs)
+    model, result, train_seconds = reproduce.train_recipe(recipe, data=data, device=str(device), runs_dir=runs)
     losses, steps, trained = np.array(result.losses), result.step, None
-    how = f"trained in this run: {steps} steps, {seconds:.0f} s on {viz.device_name(DEVICE)}"
+    how = f"trained in this run: {steps:,} steps, {train_seconds:,.0f} s on {viz.device_name(DEVICE)}"
+k = max(1, min(100, len(losses) // 3))
+if SCALE == "smoke":
+    print(viz.SMOKE_LABEL)
 print(f"{how}; {time.perf_counter() - start:.0f} s")
-print(f"loss: first 100 steps {losses[:100].mean():.3f}, last 100 steps {losses[-100:].mean():.3f}")
+print(f"loss: first {k} steps {losses[:k].mean():.3f}, last {k} steps {losses[-k:].mean():.3f}")
 
-# %%
+# %% [markdown]
+# {numref}`fig-isbi-loss` shows the training loss of the network whose scores stand beside Table 1: at
+# smoke scale the history stored in the published `isbi2012-cpu` checkpoint (the 30 smoke steps are
+# summarised above), at `cpu` or `full` scale this run's.
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss of the network that is compared with Table 1: the weighted cross-entropy of Eq. 1 (averaged over the pixels of the tile) at every step, one random tile per step, and its running mean. The title names the network; on the smoke-built site it is the history recorded in the published isbi2012-cpu checkpoint.", "name": "fig-isbi-loss"}, "image": {"alt": "A line chart of the training loss on a logarithmic axis against the training step: a noisy light curve of the per-step loss and a darker running mean that falls quickly in the first few hundred steps and then slowly to the end of training."}}
+if SCALE == "smoke":  # the published network's recorded history; the smoke run's loss is printed above
+    pub_ckpt = uc.load_checkpoint(pretrained_path(PUBLISHED_NET))
+    curve = np.array(pub_ckpt["history"]["losses"])
+    curve_title = (f"published network {PUBLISHED_NET} ({pub_ckpt['step']:,} steps, "
+                   f"{pub_ckpt['history']['scores']['date'][:10]}), ISBI 2012 slices 0-24")
+else:
+    curve, curve_title = losses, f"this run, recipe {recipe.name}{TAG}"
 fig, ax = plt.subplots(figsize=(7, 3))
-ax.semilogy(losses, lw=0.5, alpha=0.35, label="per step (one tile)")
-k = max(1, min(100, len(losses) // 5))
-ax.plot(np.arange(k - 1, len(losses)), np.convolve(losses, np.ones(k) / k, mode="valid"), lw=1.6,
+ax.semilogy(curve, lw=0.5, alpha=0.35, label="per step (one tile)")
+k = max(1, min(100, len(curve) // 5))
+ax.plot(np.arange(k - 1, len(curve)), np.convolve(curve, np.ones(k) / k, mode="valid"), lw=1.6,
         label=f"running mean of {k}")
 ax.set_xlabel("step")
-ax.set_ylabel("weighted cross-entropy (Eq. 1, mean)")
-ax.set_title(f"Training loss, recipe {recipe.name}{TAG}")
+ax.set_ylabel("weighted cross-entropy\n(Eq. 1, mean)")
+ax.set_title(f"Training loss: {curve_title}", fontsize=9)
 ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
@@ -218,70 +279,142 @@ predict_seconds = time.perf_counter() - start
 start = time.perf_counter()
 ours = reproduce.score_recipe(recipe, prob, data["val_y"])
 score_seconds = time.perf_counter() - start
+if SCALE == "smoke":
+    print(f"{viz.SMOKE_LABEL}{TAG}: recipe {recipe.name}, {how}")
 print(f"prediction {predict_seconds:.1f} s ({len(prob)} slices, TTA={recipe.tta}), scoring {score_seconds:.1f} s")
 for key, value in ours.items():
-    print(f"  {key:<32} {value:.6g}" if isinstance(value, float) else f"  {key:<32} {value}")
+    print(f"  {key:<32} {viz.fmt_like(value, PUBLISHED.get(key))}")
 if trained is not None:
     same = all(abs(ours[k] - trained[k]) < 1e-9 for k in ("pixel error", "Rand error", "warping error") if k in trained)
     print("re-scored published network " + ("reproduces" if same else "DIFFERS FROM") + " the recorded scores")
 
 # %% [markdown]
+# ## Record the numbers
+#
+# `viz.record_results` stores this run's numbers with what they cost (`budget`); a `cpu` or `full` run
+# writes the committed `book/results/06_isbi2012.json` that the table below and the results page read.
+
+# %%
+values = dict(ours)
+values.update({
+    "recipe": recipe.name, "steps": int(steps), "network": f"base_channels={recipe.base_channels}, depth={recipe.depth}",
+    "trained": how, "evaluated on": ("SYNTHETIC held-out images" if synthetic else "held-out training slices 25-29")
+    + (" (central 256 x 256 px)" if SCALE == "smoke" else ""),
+    "prediction seconds": round(predict_seconds, 1),
+})
+scored = f"scored in {predict_seconds + score_seconds:,.0f} s"
+if published_ckpt is not None:
+    budget = f"published network {recipe.name}: {steps:,} steps, {train_seconds:,.0f} s training; {scored}"
+else:
+    budget = f"{steps:,} steps, {train_seconds:,.0f} s training in this run; {scored}"
+path = viz.record_results(CHAPTER, values, scale=SCALE, device=DEVICE,
+                          published={k: float(v) for k, v in PUBLISHED.items()},
+                          notes=data["source"] + "; not the challenge test set" + TAG, budget=budget)
+this_run = viz.load_results(path.parent)[CHAPTER]["runs"][SCALE]
+print(f"recorded in {path}: {viz.provenance(this_run, SCALE)}")
+
+# %% [markdown]
 # ## Result beside Table 1
 #
 # Published rows are the challenge's test set; ours are the 5 held-out training slices. Only `cpu` and
-# `full` runs are reproductions: a smoke run checks that the pipeline works and is labelled so.
+# `full` runs are reproductions: this run when it is one, else the recorded reproduction
+# (`book/results/06_isbi2012.json`) and the recorded training runs of the recipes
+# (`book/results/recipes/`). Each row says where its numbers came from (scale; device; steps and
+# training time or the run's budget; date).
 
-# %%
-def row(label, v, where):
-    return (f"| {label} | {where} | {v['warping error']:.6f} | {v['Rand error']:.4f} | {v['pixel error']:.4f} | "
-            f"{v.get('V_rand split', float('nan')):.3f} / {v.get('V_rand merge', float('nan')):.3f} |")
+# %% tags=["hide-input"]
+def scores(v):
+    """The cells of one row: Table 1's three measures at its decimals, then V_rand split / merge."""
+    return [viz.fmt_like(v.get(k), PUBLISHED[k]) for k in ("warping error", "Rand error", "pixel error")] + [
+        f"{viz.fmt_like(v.get('V_rand split'))} / {viz.fmt_like(v.get('V_rand merge'))}"]
 
 
-PUBLISHED = [("** human values **", 0.000005, 0.0021, 0.0010), ("u-net (rank 1)", 0.000353, 0.0382, 0.0611),
-             ("DIVE-SCI (2)", 0.000355, 0.0305, 0.0584), ("IDSIA (3)", 0.000420, 0.0504, 0.0613),
-             ("DIVE (4)", 0.000430, 0.0545, 0.0582), ("IDSIA-SCI (10)", 0.000653, 0.0189, 0.1027)]
-rows = [f"| {n} | published, test set, March 2015 | {w:.6f} | {r:.4f} | {p:.4f} | - |" for n, w, r, p in PUBLISHED]
-where = (f"{'SMOKE (pipeline check, not a reproduction), ' if SCALE == 'smoke' else ''}{how}; scored on "
-         f"{viz.device_name(DEVICE)}, {'held-out SYNTHETIC images' if synthetic else 'slices 25-29'}")
-rows.append(row(f"**this run**: `{recipe.name}`", ours, where))
-for key in ("isbi2012-cpu", "isbi2012-paper"):
+TABLE1 = [("\\*\\* human values \\*\\*", "0.000005", "0.0021", "0.0010"), ("u-net (rank 1)", "0.000353", "0.0382", "0.0611"),
+          ("DIVE-SCI (2)", "0.000355", "0.0305", "0.0584"), ("IDSIA (3)", "0.000420", "0.0504", "0.0613"),
+          ("DIVE (4)", "0.000430", "0.0545", "0.0582"), ("IDSIA-SCI (10)", "0.000653", "0.0189", "0.1027")]
+rows = [[name, "published, challenge test set (March 6th, 2015)", w, r, p, "-"] for name, w, r, p in TABLE1]
+shown, own_rows = set(), set()  # recipes whose scores are in the table; those with a training-run row
+if SCALE != "smoke":
+    rows.append([f"**this run**: `{recipe.name}`", f"{viz.provenance(this_run, SCALE)}; slices 25-29"] + scores(ours))
+    shown.add(recipe.name)
+else:
+    rep = viz.reproduction(viz.load_results().get(CHAPTER))
+    if rep is not None:
+        scale, run = rep
+        name = run["values"].get("recipe", f"isbi2012-{scale}")
+        where = viz.provenance({"steps": run["values"].get("steps"), **run}, scale)  # steps if no budget recorded
+        rows.append([f"ours: `{name}`, recorded", f"{where}; slices 25-29"] + scores(run["values"]))
+        shown.add(name)
+for key in ("isbi2012-cpu", "isbi2012-paper", "isbi2012-full"):  # training runs of book/scripts/run_recipes.py
     rec = recorded(key)
-    if rec and not (key == recipe.name and SCALE == "cpu"):
-        rows.append(row(f"recorded `{key}`", rec["values"], f"{rec['device']}, {rec['steps']} steps in "
-                        f"{rec['train seconds (this call)']:.0f} s, {rec['date']}"))
-display(Markdown("| run | where | warping error | Rand error | pixel error | V_rand split / merge |\n"
-                 "| --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows)))
+    if rec is not None and key not in shown:
+        rows.append([f"ours: `{key}`, recorded training run", f"{viz.provenance(rec)}; slices 25-29"]
+                    + scores(rec["values"]))
+        shown.add(key)
+        own_rows.add(key)
+note = ""
+if not shown:
+    note = ("\n\n*No `cpu` or `full` run is recorded here: run the chapter with `SCALE = \"cpu\"` (a few minutes "
+            "with the published network) to put our numbers beside Table 1.*")
+if PUBLISHED_NET in shown - own_rows and recorded(PUBLISHED_NET) is not None:
+    note += (f"\n\nThe published network `{PUBLISHED_NET}` was trained by `book/scripts/run_recipes.py`: "
+             f"{viz.provenance(recorded(PUBLISHED_NET))}.")
+display(Markdown(viz.md_table(["group / run", "where the numbers come from", "warping error", "Rand error",
+                               "pixel error", "V_rand split / merge"], rows) + note))
 
 # %% [markdown]
 # ## What matters: one change at a time
 #
-# Real runs on the real data at one shorter budget (500 steps, about 3 minutes each on 2 cores), each row
-# changing one thing against the converged recipe `isbi2012-cpu` (`unet_core.recipes.ablations`,
+# Real runs on the real data at one shorter budget (500 steps, 3 to 13 minutes of training each on 2
+# shared cores: the run column), each row changing one thing against the converged recipe `isbi2012-cpu`
+# (`unet_core.recipes.ablations`,
 # run by `book/scripts/run_recipes.py --ablations isbi2012-cpu --steps 500`; the chapter shows the
 # recorded table, it does not rerun it). "paper recipe" is the paper's own recipe at this budget (SGD
 # with momentum 0.99 *and* the class balance $w_c$, i.e. `isbi2012-paper` cut to 500 steps); "paper SGD"
-# changes only the optimiser. Five held-out slices and one seed per row: differences of a few per cent
-# are within the noise of a single run.
+# changes only the optimiser; "no TTA" scores the network of the "recipe" row without test-time
+# augmentation (no training of its own). Five held-out slices and one seed per row: differences of a
+# few per cent are within the noise of a single run.
 
-# %%
+# %% tags=["hide-input"]
 ABLATION_STEPS = 500
 rows = []
 for label, variant in ablations("isbi2012-cpu", iterations=ABLATION_STEPS).items():
     key = f"ablation-isbi2012-cpu@{ABLATION_STEPS}-{label.replace(' ', '_').replace('=', '')}"
     rec = recorded(key)
-    if rec is None:
-        rows.append(f"| {label} | not recorded yet | | | | |")
-        continue
-    v = rec["values"]
-    rows.append(f"| {label} | {v['warping error']:.6f} | {v['Rand error']:.4f} | {v['pixel error']:.4f} | "
-                f"{v['V_rand split']:.3f} / {v['V_rand merge']:.3f} | {rec['device']}, {rec['date']} |")
-display(Markdown(f"| change ({ABLATION_STEPS} steps) | warping error | Rand error | pixel error | "
-                 "V_rand split / merge | run |\n| --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows)))
+    rows.append([label] + (["not recorded yet", "", "", "", ""] if rec is None else
+                           scores(rec["values"]) + [viz.provenance(rec)]))
+display(Markdown(viz.md_table([f"change ({ABLATION_STEPS} steps)", "warping error", "Rand error", "pixel error",
+                               "V_rand split / merge", "run (scale; device; steps, training time; date)"], rows)))
 
 # %% [markdown]
 # ## The segmentation and its topological errors
+#
+# {numref}`fig-isbi-segmentation` shows one held-out slice (slice 25). At `cpu` or `full` scale it is this
+# run's network; at smoke scale with the real data it is the published network of the `isbi2012-cpu`
+# recipe (the network of the recorded row above), which segments the whole 512 x 512 slice with the
+# recipe's 8-fold test-time augmentation in a few seconds, at the thresholds its recorded run chose. Only
+# without the real data does it show the smoke network on a SYNTHETIC image.
 
 # %%
+if SCALE == "smoke" and not synthetic:
+    fig_model, fig_recipe = load_pretrained(PUBLISHED_NET)
+    start = time.perf_counter()
+    fig_prob = reproduce.predict_recipe(fig_model, fig_recipe, [first_held_out[0]], str(device))[0]  # (H, W)
+    rec_values = (viz.reproduction(viz.load_results().get(CHAPTER)) or (None, recorded(PUBLISHED_NET) or {}))[1]
+    rec_values = rec_values.get("values", {})
+    t_rand, t_warp = rec_values.get("threshold (Rand)", 0.5), rec_values.get("threshold (warping)", 0.5)
+    fig_image, fig_truth = first_held_out
+    fig_title = (f"Published network {PUBLISHED_NET} (cpu recipe, {pub_ckpt['step']:,} steps), "
+                 f"held-out slice 25, 8-fold TTA")
+    print(f"{fig_title}: predicted in {time.perf_counter() - start:.1f} s; thresholds of the recorded run: "
+          f"{t_rand} (Rand), {t_warp} (warping)")
+else:  # this run's network (cpu/full), or the smoke network on a SYNTHETIC image
+    fig_prob, fig_image, fig_truth = prob[0], data["val_x"][0], data["val_y"][0]
+    t_rand, t_warp = ours["threshold (Rand)"], ours["threshold (warping)"]
+    fig_title = (f"This run, recipe {recipe.name}, held-out slice 25" if not synthetic else
+                 f"SYNTHETIC image, smoke network {recipe.name} ({steps} steps, pipeline check)")
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A held-out ISBI 2012 slice segmented by the trained U-Net (the title names the network; on the smoke-built site the published isbi2012-cpu network on slice 25). (a) The input. (b) The probability of cell. (c) The map thresholded at the Rand error's threshold against the truth: cells white, membranes black, red where the network draws membrane inside a truth cell, blue where it misses a truth membrane. (d) The truth with, in red, the pixels that still disagree after warping it towards the map thresholded at the warping error's threshold.", "name": "fig-isbi-segmentation"}, "image": {"alt": "Four panels in a two by two grid. Top left: a gray electron micrograph of neural tissue, cells bounded by dark membranes. Top right: the network's probability map, cells light and membranes dark. Bottom left: the truth in black and white with red blobs inside cells and blue gaps along membranes where the segmentation disagrees. Bottom right: the black and white truth with scattered red pixels where topological errors remain."}}
 def error_rgb(binary: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """(H, W, 3): cells white, membranes black; false membrane red, missed membrane blue."""
     rgb = np.repeat(np.where(truth, 1.0, 0.0)[..., None], 3, axis=2)  # (H, W, 3)
@@ -290,46 +423,35 @@ def error_rgb(binary: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return rgb
 
 
-i = 0
-truth = np.stack(data["val_y"]) > 0  # (N, H, W), True = cell
-threshold, t_warp = ours["threshold (Rand)"], ours["threshold (warping)"]
-binary = prob[i] > threshold
-warped = uc.warp_labels(truth[i], prob[i] > t_warp)
-topo = warped != (prob[i] > t_warp)  # pixels still disagreeing after warping
-fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
-axes[0].imshow(data["val_x"][i], cmap="gray")
-axes[0].set_title(f"input{TAG or ' (held-out slice 25)'}", fontsize=9)
-axes[1].imshow(prob[i], cmap="gray", vmin=0, vmax=1)
-axes[1].set_title("P(cell)" + (" (8-fold TTA)" if recipe.tta else ""), fontsize=9)
-axes[2].imshow(error_rgb(binary, truth[i]))
-axes[2].set_title(f"p > {threshold} vs truth: red false membrane,\nblue missed membrane", fontsize=9)
-overlay = np.repeat(np.where(truth[i], 1.0, 0.0)[..., None], 3, axis=2)  # (H, W, 3) truth in black/white
+truth = np.asarray(fig_truth) > 0  # (H, W), True = cell
+binary = fig_prob > t_rand
+warped = uc.warp_labels(truth, fig_prob > t_warp)
+topo = warped != (fig_prob > t_warp)  # pixels still disagreeing after warping
+fig, axes = plt.subplots(2, 2, figsize=(7.2, 7.6))
+axes = axes.ravel()
+axes[0].imshow(fig_image, cmap="gray")
+axes[0].set_title(f"(a) input{TAG}", fontsize=9)
+axes[1].imshow(fig_prob, cmap="gray", vmin=0, vmax=1)
+axes[1].set_title("(b) P(cell)", fontsize=9)
+axes[2].imshow(error_rgb(binary, truth))
+axes[2].set_title(f"(c) p > {t_rand} vs truth: red false membrane,\nblue missed membrane", fontsize=9)
+overlay = np.repeat(np.where(truth, 1.0, 0.0)[..., None], 3, axis=2)  # (H, W, 3) truth in black/white
 overlay[topo] = (0.9, 0.1, 0.1)
 axes[3].imshow(overlay)
-axes[3].set_title(f"truth; red: the {topo.sum()} pixels still wrong after\nwarping (p > {t_warp})", fontsize=9)
+axes[3].set_title(f"(d) truth; red: the {topo.sum()} pixels still wrong\nafter warping (p > {t_warp})", fontsize=9)
 for ax in axes:
     ax.axis("off")
-fig.suptitle(f"Held-out slice, recipe {recipe.name}{TAG}", fontsize=10)
-fig.tight_layout(rect=(0, 0, 1, 0.95))
+fig.suptitle(fig_title, fontsize=9)
+fig.tight_layout(rect=(0, 0, 1, 0.96))
 plt.show()
 
 # %% [markdown]
-# **Reading the figure.** Red in the third panel: pixels the network calls membrane inside a truth cell;
-# blue: truth membrane that it calls cell. The fourth panel marks what warping cannot remove without
+# **Reading the figure.** Red in panel (c): pixels the network calls membrane inside a truth cell;
+# blue: truth membrane that it calls cell. Panel (d) marks what warping cannot remove without
 # changing the topology: holes in cells, missing or extra objects, and the split and merge pixels that
 # the warping error counts. The Rand error counts every truth-cell pixel predicted as membrane as a
 # one-pixel segment, so spurious membrane blobs inside cells (mitochondria, vesicles) and membranes
 # drawn too thick cost far more Rand error than pixel error: that is the low $V_\text{split}$.
-
-# %%
-values = {k: v for k, v in ours.items()}
-values.update({
-    "recipe": recipe.name, "steps": int(steps), "network": f"base_channels={recipe.base_channels}, depth={recipe.depth}",
-    "trained": how, "evaluated on": "SYNTHETIC held-out images" if synthetic else "held-out training slices 25-29",
-    "prediction seconds": round(predict_seconds, 1),
-})
-published = {"warping error": 0.000353, "Rand error": 0.0382, "pixel error": 0.0611}
-print(f"recorded in {viz.record_results('06_isbi2012', values, scale=SCALE, device=DEVICE, published=published, notes=data['source'] + '; not the challenge test set')}")
 
 # %% [markdown]
 # ## What differs, and why
@@ -338,23 +460,24 @@ print(f"recorded in {viz.record_results('06_isbi2012', values, scale=SCALE, devi
 #   leaderboard no longer scores the 2015 way, so we score 5 of the 30 *training* slices (25-29) that the
 #   network never saw, and train on 25 slices instead of 30. Five slices are a small sample: the
 #   warping error in particular (a few hundred pixels per slice) varies from slice to slice.
-# * **The budget.** `isbi2012-cpu` trains a 16-channel network (1/16 of the paper's computation per
-#   pixel) for 4500 steps on 412 px tiles in 30 minutes on 2 shared CPU threads; the paper trained the
-#   64-channel network for 10 hours on a GPU. The remaining gap to Table 1 is mostly *splits*
-#   ($V_\text{split}$ well below $V_\text{merge}$): spurious and too-thick membranes inside cells, which
-#   a wider network trained longer removes (`SCALE = "full"`, GPU).
+# * **The budget.** `isbi2012-cpu` trains a 16-channel network (1/16 of the paper's computation per pixel,
+#   {ref}`the architecture chapter <architecture>`) for 4500 steps on 412 px tiles in 30 minutes on 2 shared
+#   CPU threads; the paper trained the 64-channel network for 10 hours on a GPU. The remaining gap to Table 1
+#   is mostly *splits* ($V_\text{split}$ well below $V_\text{merge}$): spurious and too-thick membranes inside
+#   cells, which a wider network trained longer removes (`SCALE = "full"`, GPU).
 # * **The optimiser.** The paper's SGD with momentum 0.99 at a learning rate of $10^{-3}$ learns more
 #   slowly within this budget: in the ablation table (500 steps) its pixel error and Rand error are the
 #   worst of all rows, with or without the class balance. With one tile per step and the loss averaged
 #   over pixels its effective step $\eta / (1 - 0.99)$ is small, and larger rates diverged with the high
 #   Eq. 2 weights (0.01 gave NaN at step 63 in an earlier run). Adam with warm-up and cosine decay
 #   converges; this is a change of the budget's recipe, not a claim about the paper's.
-# * **Class balance and border weights.** At 500 steps neither the class balance $w_c$ nor the border
-#   term $w_0$ helps the ISBI scores: with $w_c$ the Rand error is lower, without $w_0$ much lower (fewer
-#   spurious membranes inside cells, higher $V_\text{split}$), while the warping error is slightly worse
-#   without $w_0$. One seed and five slices per row, and an unconverged network: these are measured
-#   tendencies, not settled effects. The `cpu` recipes drop $w_c$ because with SGD it made PhC-U373
-#   over-segment (chapter 07); they keep the paper's border term.
+# * **Class balance and border weights.** At 500 steps neither the class balance $w_c$ nor the border term
+#   $w_0$ of Eq. 2 ({ref}`the weight map chapter <weight-map>`) helps the ISBI scores: with $w_c$ the Rand
+#   error is lower, without $w_0$ much lower (fewer spurious membranes inside cells, higher $V_\text{split}$),
+#   while the warping error is slightly worse without $w_0$. One seed and five slices per row, and an
+#   unconverged network: these are measured tendencies, not settled effects. The `cpu` recipes drop $w_c$
+#   because with SGD it made PhC-U373 over-segment ({ref}`the cell tracking chapter <cell-tracking>`); they
+#   keep the paper's border term.
 # * **Test-time augmentation.** We average the 8 flips/rotations by multiples of 90 degrees (exact, no
 #   interpolation); the paper averaged 7 rotated versions.
 # * **No post-processing**, as in the paper: the thresholds $0, 0.1, \dots, 0.9$ of the challenge are the

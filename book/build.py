@@ -20,6 +20,7 @@ import argparse
 import concurrent.futures as cf
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,12 +68,41 @@ def paired_notebook(py: Path) -> nbformat.NotebookNode:
     return nb
 
 
+def repository(root: Path = ROOT) -> tuple[str, str]:
+    """``(url, branch)`` of the repository: ``_config.yml``'s ``repository``, the one place that names it."""
+    repo = yaml.safe_load((root / "_config.yml").read_text())["repository"]
+    return repo["url"].rstrip("/"), repo.get("branch", "main")
+
+
+_REPO_LINE = re.compile(r'(REPO, BRANCH = )"[^"]*", "[^"]*"')
+_BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/")
+
+
+def apply_repository(text: str, url: str, branch: str) -> str:
+    """Write ``url``/``branch`` into a chapter's Colab badge link and Colab cell (``REPO, BRANCH = ...``)."""
+    if not url.startswith("https://github.com/"):
+        raise ValueError(f"repository.url={url!r} in _config.yml must be a https://github.com/OWNER/NAME URL "
+                         "(the Colab badge opens the notebook from GitHub)")
+    text = _REPO_LINE.sub(lambda m: f'{m.group(1)}"{url}", "{branch}"', text)
+    slug = url.removeprefix("https://github.com/")
+    return _BADGE.sub(f"https://colab.research.google.com/github/{slug}/blob/{branch}/", text)
+
+
 def sync(book: Path = BOOK, only: list[str] | None = None) -> list[Path]:
-    """Write ``book/<name>.ipynb`` for every chapter (or those in ``only``) whose notebook differs; return them."""
+    """Write ``book/<name>.ipynb`` for every chapter (or those in ``only``) whose notebook differs; return them.
+
+    First writes the repository URL and branch of ``_config.yml`` into each chapter source
+    (:func:`apply_repository`), so that changing them there and syncing updates every badge and Colab cell.
+    """
     written = []
+    url, branch = repository(book.parent if (book.parent / "_config.yml").is_file() else ROOT)
     for py in chapter_sources(book):
         if only and py.stem not in only:
             continue
+        source = py.read_text()
+        if (updated := apply_repository(source, url, branch)) != source:
+            py.write_text(updated)
+            written.append(py)
         text = jupytext.writes(paired_notebook(py), fmt="ipynb")
         target = py.with_suffix(".ipynb")
         if not target.exists() or target.read_text() != text:
@@ -98,11 +128,29 @@ def run_notebook(src: Path, dst: Path, params: dict, log: Path, cwd: Path = BOOK
     return status
 
 
-def execute(name: str, params: dict, log_dir: Path) -> tuple[str, int, float]:
+def execute(name: str, params: dict, log_dir: Path, staging: Path = STAGING,
+            results_dir: Path = BOOK / "results") -> tuple[str, int, float]:
     """Run ``book/<name>.ipynb`` into the staging folder; return (name, status, seconds)."""
     start = time.perf_counter()
-    status = run_notebook(BOOK / f"{name}.ipynb", STAGING / "book" / f"{name}.ipynb", params, log_dir / f"{name}.log")
+    status = run_notebook(BOOK / f"{name}.ipynb", staging / "book" / f"{name}.ipynb", params, log_dir / f"{name}.log",
+                          results_dir=results_dir)
     return name, status, time.perf_counter() - start
+
+
+def results_folder(scale: str, out: Path) -> Path:
+    """Where the chapters of a build record their numbers.
+
+    ``cpu`` and ``full`` builds write the committed ``book/results`` (they are the reproductions that
+    the results page shows; commit them). A ``smoke`` build is a pipeline check: it writes into
+    ``<out>/_build/results``, a fresh copy of ``book/results`` (so that pages reading the recorded runs
+    still find them), and leaves the tree untouched.
+    """
+    if scale != "smoke":
+        return BOOK / "results"
+    folder = out / "_build" / "results"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(BOOK / "results", folder)
+    return folder
 
 
 def postprocess(path: Path) -> None:
@@ -112,34 +160,66 @@ def postprocess(path: Path) -> None:
       created; myst-nb would embed it in the page head, and the html manager would then render the
       static sliders (which carry their own state in their ``text/html`` output) a second time, and
       the kernel-backed live twins as dead widgets.
-    * Tag papermill's "injected-parameters" cell ``remove-cell``: the page shows the parameters cell.
+    * Show the parameters that were used: papermill's "injected-parameters" cell (which overrides the
+      chapter's defaults) is tagged ``remove-cell``, and the visible ``parameters`` cell gets the
+      injected values written into it (:func:`merge_parameters`), so the page never shows a
+      default (``SCALE = "smoke"``) that the run did not use.
     """
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("widgets", None)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
+        elif "parameters" in tags and injected:
+            cell.source = merge_parameters(cell.source, injected[0].source)
     nbformat.write(nb, path)
 
 
-def stage_static(pages: list[str]) -> None:
-    """Copy the config, the markdown pages and the static files into the staging folder."""
-    (STAGING / "book").mkdir(parents=True, exist_ok=True)
+_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*) = (.*)$")
+
+
+def merge_parameters(defaults: str, injected: str) -> str:
+    """The parameters cell ``defaults`` with the values of papermill's ``injected`` cell written in.
+
+    A line ``NAME = default  # comment`` whose NAME was injected becomes
+    ``NAME = value  # this run (default: default); comment``; injected names that the cell lacks are
+    appended. Lines and comments of parameters that were not injected are kept as they are.
+    """
+    values = {m.group(1): m.group(2).strip() for line in injected.splitlines() if (m := _ASSIGN.match(line))}
+    out = []
+    for line in defaults.splitlines():
+        m = _ASSIGN.match(line)
+        if m and m.group(1) in values:
+            code, _, comment = m.group(2).partition("  # ")
+            value = values.pop(m.group(1))
+            if value != code.strip():
+                line = f"{m.group(1)} = {value}  # this run (default: {code.strip()})" + (f"; {comment}" if comment else "")
+        out.append(line)
+    out += [f"{name} = {value}  # this run" for name, value in values.items()]
+    return "\n".join(out)
+
+
+def stage_static(pages: list[str], staging: Path = STAGING) -> None:
+    """Copy the config, the markdown pages, the bibliography and the static files into the staging folder."""
+    (staging / "book").mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(ROOT / name, STAGING / name)
+        shutil.copy2(ROOT / name, staging / name)
     for page in pages:
         md = ROOT / f"{page}.md"
         if md.exists():
-            shutil.copy2(md, STAGING / md.relative_to(ROOT))
-    shutil.copytree(BOOK / "_static", STAGING / "book" / "_static", dirs_exist_ok=True)
+            shutil.copy2(md, staging / md.relative_to(ROOT))
+    for bib in BOOK.glob("*.bib"):
+        shutil.copy2(bib, staging / "book" / bib.name)
+    shutil.copytree(BOOK / "_static", staging / "book" / "_static", dirs_exist_ok=True)
 
 
-def build_html(staging: Path = STAGING, output: Path = ROOT, quiet: bool = False) -> int:
+def build_html(staging: Path = STAGING, output: Path = ROOT, quiet: bool = False, everything: bool = False) -> int:
     """``jupyter-book build`` an executed staging folder, warnings as errors; HTML in ``<output>/_build/html``."""
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(staging), "-W", "-n", "--keep-going",
-           "--path-output", str(output)]
+           "--path-output", str(output)] + (["--all"] if everything else [])  # --all: re-copy static files too
     if quiet:
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:
@@ -158,7 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", help="sync/execute only these chapters (others: staged by earlier runs)")
     ap.add_argument("--sync", action="store_true", help="only write the paired notebooks")
     ap.add_argument("--html-only", action="store_true", help="only run jupyter-book on the existing staging")
+    ap.add_argument("--no-html", action="store_true",
+                    help="only execute the chapters (one job of the book-full matrix); no jupyter-book build")
+    ap.add_argument("--out", type=Path, default=ROOT,
+                    help="build root: staging, logs, smoke results and html go to <out>/_build (default the repo)")
     args = ap.parse_args(argv)
+    out = args.out.resolve()
+    staging = out / "_build" / "staging"
 
     written = sync(only=args.only)
     for path in written:
@@ -167,9 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     pages = toc_files()
     t0 = time.perf_counter()
-    stage_static(pages)  # config, toc, markdown pages and static files are always re-copied
+    stage_static(pages, staging)  # config, toc, markdown pages and static files are always re-copied
     if not args.html_only:
-        log_dir = ROOT / "_build" / "logs"
+        log_dir = out / "_build" / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         params = {"SCALE": args.scale}
         for key, value in (("DEVICE", args.device), ("SEED", args.seed), ("DATA_DIR", args.data_dir)):
@@ -177,22 +263,25 @@ def main(argv: list[str] | None = None) -> int:
                 params[key] = value
         notebooks = [Path(p).name for p in pages if (ROOT / f"{p}.ipynb").exists()]
         if args.only:
-            notebooks = [n for n in notebooks if n in args.only or n in LAST]
+            notebooks = [n for n in notebooks if n in args.only or (n in LAST and not args.no_html)]
         first = [n for n in notebooks if n not in LAST]
         failed = []
+        results = results_folder(args.scale, out)
         for batch in (first, [n for n in notebooks if n in LAST]):
             with cf.ThreadPoolExecutor(max(1, args.jobs)) as pool:
-                for name, status, secs in pool.map(lambda n: execute(n, params, log_dir), batch):
-                    print(f"{'ok  ' if status == 0 else 'FAIL'} {name:<24} {secs:7.1f} s  (log: _build/logs/{name}.log)")
+                for name, status, secs in pool.map(lambda n: execute(n, params, log_dir, staging, results), batch):
+                    print(f"{'ok  ' if status == 0 else 'FAIL'} {name:<24} {secs:7.1f} s  (log: {log_dir / name}.log)")
                     if status:
                         failed.append(name)
         missing = [Path(p).name for p in pages if not (ROOT / f"{p}.md").exists()
-                   and not (STAGING / f"{p}.ipynb").exists()]
+                   and not (staging / f"{p}.ipynb").exists()]
+        if args.no_html:
+            return 1 if failed else 0
         if failed or missing:
             print(f"execution failed: {failed}; not staged: {missing}", file=sys.stderr)
             return 1
-    status = build_html()
-    print(f"{'built' if status == 0 else 'BUILD FAILED'}: {ROOT / '_build' / 'html' / 'index.html'} "
+    status = build_html(staging, out, everything=args.html_only)
+    print(f"{'built' if status == 0 else 'BUILD FAILED'}: {out / '_build' / 'html' / 'index.html'} "
           f"({time.perf_counter() - t0:.0f} s, scale={args.scale})")
     return status
 

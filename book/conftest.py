@@ -1,9 +1,13 @@
-"""pytest configuration for the notebooks under book/ (collected by nbmake: `pytest --nbmake book/`).
+"""pytest configuration for book/, which the test suite does not collect (testpaths = ["tests"]).
 
-Executed chapters record their numbers with ``viz.record_results``; under pytest they write into a
-throw-away folder (``$UNET_RESULTS_DIR``) so that a test run never rewrites the committed
-``book/results/*.json`` (only ``python book/build.py`` does). The kernels nbmake starts inherit the
-environment, hence an environment variable rather than a fixture.
+The chapters run once per test run, in tests/test_book_pages.py: ``book/build.py --scale smoke
+--out <tmp>`` executes them with papermill and points ``$UNET_RESULTS_DIR`` at its own throw-away
+folder. This file only matters when someone collects book/ by hand, e.g. one chapter through a
+notebook plugin (``pytest -p nbmake --nbmake book/NN_name.ipynb``): executed chapters record their
+numbers with ``viz.record_results``, and here they write into a throw-away folder
+(``$UNET_RESULTS_DIR``) so that such a run never rewrites the committed ``book/results/*.json``
+(only ``python book/build.py`` at cpu/full scale does). Kernels inherit the environment, hence an
+environment variable rather than a fixture.
 """
 from __future__ import annotations
 

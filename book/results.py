@@ -12,13 +12,15 @@
 # ---
 
 # %% [markdown]
-# # Results: every number, and the run it comes from
+# (results)=
+# # Results: every published number beside ours
 #
-# Each chapter records its numbers with `viz.record_results` into `book/results/<chapter>.json`, one
-# entry per run scale (`smoke`: seconds on a laptop CPU, the default; `cpu`: minutes on a CPU;
-# `full`: the paper's settings, which need a GPU). This page gathers them: for each quantity the
-# paper's value (where the paper states one) and the value of every recorded run, followed by the
-# machine, date and versions of each run.
+# The one table to read: each number the paper publishes (Table 1, Table 2, the network's sizes, the
+# speed) beside the value this companion measured, with the run it comes from (scale, device, what the
+# run cost, date) and a link to the chapter that explains the difference. Only `cpu` and `full` runs
+# count as reproductions: `cpu` runs are the budgeted recipes that fit a 2-core CPU, `full` runs the
+# paper's settings on a GPU (the `book-full` workflow). `smoke` runs are pipeline checks on reduced
+# data or tiny networks and appear nowhere on this page.
 
 # %% tags=["parameters", "remove-cell"]
 SCALE = "smoke"  # unused: this page only reads what the chapters recorded
@@ -31,44 +33,61 @@ from IPython.display import Markdown, display
 
 from unet_core import viz
 
-results = viz.load_results()
-scales = [s for s in viz.SCALES if any(s in doc["runs"] for doc in results.values())]
+results = viz.load_results()  # book/results (cpu/full builds) or the build's copy of it (smoke builds)
+LABELS = {"01_architecture": "architecture", "02_overlap_tile": "overlap-tile", "03_weight_map": "weight-map",
+          "04_elastic": "elastic", "05_initialisation": "initialisation", "06_isbi2012": "isbi2012",
+          "07_cell_tracking": "cell-tracking", "08_speed": "speed", "09_fusionnet": "fusionnet"}
 
 
-def cell(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
-        return f"{value:,}"
-    if isinstance(value, list):
-        return ", ".join(cell(v) for v in value)
-    return str(value).replace("|", "\\|")
+def chapter_link(chapter: str) -> str:
+    label = LABELS.get(chapter)
+    return f"{{ref}}`{chapter[:2]} <{label}>`" if label else chapter
 
 
-lines = []
-if not results:
-    lines.append("*No chapter has recorded results yet: run `python book/build.py`.*")
+rows, missing = [], []
 for chapter, doc in results.items():
-    keys = list(dict.fromkeys(k for s in scales if s in doc["runs"] for k in doc["runs"][s]["values"]))
-    lines += [f"**{chapter}**", "", "| quantity | paper | " + " | ".join(f"{s} run" for s in scales) + " |",
-              "|---|---|" + "---|" * len(scales)]
-    for key in keys:
-        runs = [cell(doc["runs"].get(s, {}).get("values", {}).get(key)) for s in scales]
-        lines.append(f"| {cell(key)} | {cell(doc['published'].get(key))} | " + " | ".join(runs) + " |")
-    lines.append("")
-    for s in scales:
-        if s in doc["runs"]:
-            run = doc["runs"][s]
-            v = run["versions"]
-            lines.append(f"* **{s}**: {run['device']}, {run['date']}; unet_core {v['unet_core']}, torch {v['torch']}"
-                         + (f". {run['notes']}" if run.get("notes") else ""))
-    lines.append("")
-if results and "full" not in scales:
-    lines.append("**No full-scale run is recorded yet.** The `full` column appears once "
-                 "`python book/build.py --scale full` has run on a GPU (e.g. by the `book-full` workflow) and "
-                 "its `book/results/*.json` are committed. Until then the numbers above come from the "
-                 "reduced `smoke`/`cpu` runs listed under each table, and do not reproduce the paper's "
-                 "accuracy figures.")
-display(Markdown("\n".join(lines)))
+    best = viz.reproduction(doc)
+    for key, published in doc.get("published", {}).items():
+        if best is None:
+            missing.append(chapter)
+            rows.append([key, viz.fmt_like(published), "not reproduced yet", "-", chapter_link(chapter)])
+            continue
+        scale, run = best
+        value = run["values"].get(key)
+        rows.append([key, viz.fmt_like(published), viz.fmt_like(value, published) if value is not None else "-",
+                     viz.provenance(run, scale), chapter_link(chapter)])
+if rows:
+    display(Markdown(viz.md_table(["quantity", "paper", "ours", "our run (scale; device; cost; date)", "chapter"],
+                                  rows)))
+else:
+    display(Markdown("*No chapter has recorded a `cpu` or `full` run yet: run `python book/build.py --scale cpu`.*"))
+full = [c for c, d in results.items() if "full" in d.get("runs", {})]
+display(Markdown(
+    f"Full-scale (GPU) runs are recorded for: {', '.join(chapter_link(c) for c in full)}." if full else
+    "**No full-scale run is recorded yet.** Every number above comes from a `cpu` run (the budgeted recipes "
+    "on a 2-core CPU, named per row); the paper's accuracy figures need the `full` scale on a GPU "
+    "(`python book/build.py --scale full`, or the `book-full` workflow, then commit its `book/results`)."))
+
+# %% [markdown]
+# ## Every recorded number, per chapter
+#
+# Beyond the published ones: everything each chapter recorded, with the run it comes from.
+
+# %% tags=["remove-input"]
+blocks = []
+for chapter, doc in results.items():
+    runs = [(s, doc["runs"][s]) for s in ("cpu", "full") if s in doc.get("runs", {})]
+    if not runs:
+        continue
+    keys = list(dict.fromkeys(k for _, run in runs for k in run["values"]))
+    table = viz.md_table(["quantity", "paper", *[f"{s} run" for s, _ in runs]],
+                         [[k, viz.fmt_like(doc["published"].get(k)),
+                           *[viz.fmt_like(run["values"].get(k), doc["published"].get(k)) for _, run in runs]]
+                          for k in keys])
+    lines = [f"**{chapter_link(chapter)}**", "", table, ""]
+    for s, run in runs:
+        v = run.get("versions", {})
+        lines.append(f"* **{s}**: {viz.provenance(run, s)}; unet_core {v.get('unet_core', '?')}, torch "
+                     f"{v.get('torch', '?')}" + (f". {run['notes']}" if run.get("notes") else ""))
+    blocks.append("\n".join(lines))
+display(Markdown("\n\n".join(blocks) or "*Nothing recorded yet.*"))

@@ -37,6 +37,27 @@ const WANTED = [
   },
 ];
 
+// Fixes applied to the copied files (each must match exactly once, or vendoring fails).
+const PATCHES = [
+  {
+    // html-manager compiles the widget-state JSON schema with `new Ajv()` (Ajv 8, strict mode); the
+    // schema's buffer paths are `"type": ["string", "number"]`, a union type, so every page that
+    // loads embed.js logged "strict mode: use allowUnionTypes to allow union type keyword" as a
+    // console warning. allowUnionTypes only lifts that strict-mode check; validation is unchanged.
+    name: "@jupyter-widgets/html-manager",
+    file: "embed.js",
+    find: /(\w+)=new\((\w+)\(\)\)(,\w+=\1\.compile\()/g,
+    replace: "$1=new($2())({allowUnionTypes:!0})$3",
+    note: "embed.js: the widget-state schema's Ajv is created with {allowUnionTypes: true} (no strict-mode console warning)",
+  },
+];
+
+function applyPatch(text, patch) {
+  const hits = text.match(patch.find) || [];
+  if (hits.length !== 1) throw new Error(`${patch.name}/${patch.file}: patch matched ${hits.length} times, expected 1`);
+  return text.replace(patch.find, patch.replace);
+}
+
 const readJson = (p) => JSON.parse(fs.readFileSync(p, "utf8"));
 const info = {
   source: "npm packages, see book/package.json and book/package-lock.json; refresh with `npm run vendor`",
@@ -54,6 +75,11 @@ for (const { name, dest, files } of WANTED) {
     copied.push(to);
   }
   info.packages[name] = { version: meta.version, license: meta.license, folder: dest, files: copied.sort() };
+  for (const patch of PATCHES.filter((p) => p.name === name)) {
+    const target = path.join(vendor, dest, patch.file);
+    fs.writeFileSync(target, applyPatch(fs.readFileSync(target, "utf8"), patch));
+    (info.packages[name].patches = info.packages[name].patches || []).push(patch.note);
+  }
 }
 // the widget packages bundled inside embed.js, for the record
 for (const name of ["@jupyter-widgets/base", "@jupyter-widgets/controls", "@jupyter-widgets/output"]) {

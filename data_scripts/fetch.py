@@ -26,10 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _archive import (  # noqa: E402
-    FetchError, UsageError, content_sha256, download, file_hash, group_sha256, hash_matches, is_archive,
-    read_registry, safe_extract)
+try:  # installed with the package (`pip install "unet-core[data]"`): python -m data_scripts.fetch
+    from ._archive import (FetchError, UsageError, content_sha256, download, file_hash, group_sha256,
+                           hash_matches, is_archive, read_registry, safe_extract)
+except ImportError:  # run as a script from the repository: python data_scripts/fetch.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _archive import (  # noqa: E402
+        FetchError, UsageError, content_sha256, download, file_hash, group_sha256, hash_matches, is_archive,
+        read_registry, safe_extract)
 
 HERE = Path(__file__).resolve().parent
 REGISTRY = read_registry(HERE / "registry.txt")  # name -> (hash, url)

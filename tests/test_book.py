@@ -1,25 +1,23 @@
 """The book: chapter/notebook pairing and conventions, the build, and the static slider in a real browser.
 
-The chapters themselves are executed by ``pytest --nbmake book/`` (see book/CONTRIBUTING.md); the
-whole-book build (``python book/build.py``) runs in the book-smoke workflow. Here: fast checks of the
+The chapters themselves are executed by the whole-book build in ``tests/test_book_pages.py`` (one
+papermill run per chapter, then every page in Chromium). Here: fast checks of the
 sources, plus (slow) a tiny book built with the real ``_config.yml``, the real slider helper and the
 vendored widget JavaScript, served on 127.0.0.1 and driven in headless Chromium via chromedriver.
 """
 from __future__ import annotations
 
+from _book import load_build, load_script  # noqa: E402  (tests/ is on sys.path)
+
 import base64
 import functools
 import http.server
-import importlib.util
 import json
 import re
 import shutil
-import socket
-import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -27,19 +25,13 @@ import numpy as np
 import pytest
 import yaml
 
+from _webdriver import CHROMEDRIVER, CHROMIUM, _WebDriver
+
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 
-def _load_build():
-    spec = importlib.util.spec_from_file_location("book_build", BOOK / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load_build()
+build = load_build()
 CHAPTERS = build.chapter_sources()
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 
@@ -70,8 +62,9 @@ def test_toc_lists_existing_pages_and_every_chapter():
     assert len(pages) == len(set(pages)), "a page is listed twice in _toc.yml"
     for page in pages:
         assert (ROOT / f"{page}.md").exists() or (ROOT / f"{page}.ipynb").exists(), f"{page} is in _toc.yml but missing"
-    assert sorted(f"book/{p.stem}" for p in CHAPTERS) == sorted(p for p in pages if p != "book/intro")
-    assert pages[-1] == "book/results"
+    assert sorted(f"book/{p.stem}" for p in CHAPTERS) == sorted(p for p in pages if p not in ("book/intro",
+                                                                                            "book/references"))
+    assert pages[-2:] == ["book/results", "book/references"]
 
 
 @pytest.mark.parametrize("py", [p for p in CHAPTERS if p.stem[:2].isdigit()], ids=lambda p: p.stem)
@@ -86,9 +79,16 @@ def test_chapter_conventions(py):
     slug = repo.split("github.com/")[1]
     badge = f"https://colab.research.google.com/github/{slug}/blob/{branch}/book/{py.stem}.ipynb"
     assert badge in nb.cells[0].source, f"first cell needs the Open-in-Colab badge linking {badge}"
-    text = py.read_text()
-    assert 'if "google.colab" in sys.modules:' in text
-    assert f"git+{repo}@{branch}" in text, "the Colab install cell must install from _config.yml's repository"
+    assert "_static/colab-badge.svg" in nb.cells[0].source, "the badge image is vendored (book/_static)"
+    colab = [c for c in nb.cells if "colab" in c.metadata.get("tags", [])]
+    assert len(colab) == 1 and nb.cells.index(colab[0]) == nb.cells.index(params[0]) + 1, (
+        "exactly one cell tagged 'colab', right after the parameters cell (copy it from 01_architecture.py)")
+    assert 'if "google.colab" in sys.modules:' in colab[0].source
+    assert f'REPO, BRANCH = "{repo}", "{branch}"' in colab[0].source, (
+        "the Colab cell must clone _config.yml's repository: run `python book/build.py --sync`")
+    assert '"-m", "pip", "install", "-q", f"{CLONE}[colab]"' in colab[0].source
+    assert "SCALE, DEVICE = setup(COLAB_SCALE, DATASETS" in colab[0].source
+    assert "remove-cell" in colab[0].metadata["tags"]
 
 
 def test_vendored_widget_js_is_local_and_matches_the_lockfile():
@@ -119,13 +119,14 @@ def test_postprocess_drops_saved_widget_state_and_hides_injected_parameters(tmp_
     out = nbformat.read(tmp_path / "x.ipynb", as_version=4)
     assert "widgets" not in out.metadata
     assert [c.metadata["tags"] for c in out.cells] == [["parameters"], ["injected-parameters", "remove-cell"]]
+    assert out.cells[0].source == "SCALE = 'cpu'  # this run (default: 'smoke')"  # the page shows what ran
 
 
 def test_results_json_files_are_well_formed():
     for path in sorted((BOOK / "results").glob("*.json")):
         doc = json.loads(path.read_text())
         assert doc["chapter"] == path.stem
-        assert set(doc["runs"]) <= {"smoke", "cpu", "full"}
+        assert set(doc["runs"]) <= {"cpu", "full"}, f"{path.name}: smoke runs are pipeline checks, never committed"
         for run in doc["runs"].values():
             assert {"values", "device", "date", "versions", "notes"} <= set(run)
 
@@ -154,6 +155,7 @@ def tiny_book():
     (tmp / "book").mkdir()
     shutil.copy2(ROOT / "_config.yml", tmp / "_config.yml")
     shutil.copytree(BOOK / "_static", tmp / "book" / "_static")
+    shutil.copy2(BOOK / "references.bib", tmp / "book" / "references.bib")  # _config.yml's bibtex_bibfiles
     (tmp / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/slider\n")
     (tmp / "book" / "intro.md").write_text("# Tiny book\n\n```{tableofcontents}\n```\n")
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
@@ -180,63 +182,6 @@ def test_tiny_book_builds_with_warnings_as_errors(tiny_book):
     assert page.count('type="application/vnd.jupyter.widget-view+json"') == 1
     assert re.search(r'<script src="\.\./_static/vendor/html-manager/embed\.js(\?v=[0-9a-f]+)?"></script>', page)
     assert (tmp / "_build/html/_static/vendor/html-manager/embed.js").stat().st_size > 1_000_000
-
-
-class _WebDriver:
-    """Just enough of the W3C WebDriver protocol (chromedriver) over urllib: no selenium needed."""
-
-    ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", "--window-size=900,700"]
-
-    def __init__(self):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.proc = subprocess.Popen([str(CHROMEDRIVER), f"--port={port}"], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        self.base, self.profile, self.sid = f"http://127.0.0.1:{port}", tempfile.mkdtemp(prefix="chromium-"), None
-        deadline = time.time() + 20
-        while True:
-            try:
-                self._call("GET", "/status")
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.1)
-        opts = {"binary": str(CHROMIUM), "args": [*self.ARGS, f"--user-data-dir={self.profile}"]}
-        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": opts}}}
-        self.sid = self._call("POST", "/session", caps)["sessionId"]
-
-    def _call(self, method, path, body=None):
-        req = urllib.request.Request(self.base + path, method=method, headers={"Content-Type": "application/json"},
-                                     data=None if body is None else json.dumps(body).encode())
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return json.loads(resp.read())["value"]
-
-    def __call__(self, method, path, body=None):
-        return self._call(method, f"/session/{self.sid}{path}", body)
-
-    def js(self, script, *args):
-        return self("POST", "/execute/sync", {"script": script, "args": list(args)})
-
-    def wait_js(self, script, timeout=30.0):
-        deadline = time.time() + timeout
-        while not (value := self.js(script)):
-            if time.time() > deadline:
-                raise TimeoutError(script)
-            time.sleep(0.1)
-        return value
-
-    def close(self):
-        try:
-            if self.sid:
-                self("DELETE", "")
-        finally:
-            self.proc.terminate()
-            self.proc.wait(10)
-            shutil.rmtree(self.profile, ignore_errors=True)
 
 
 _VISIBLE_PIXEL = """

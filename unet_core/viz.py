@@ -17,36 +17,52 @@ import json
 import os
 import platform
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 from ._utils import atomic_write, fmt, resolve_device
+from .report import SMOKE_LABEL, decimals_of, fmt_like, md_table, provenance, reproduction
 from .widgets import ParameterSlider, parameter_slider, to_png
 
 __all__ = [
     "ParameterSlider", "parameter_slider", "to_png",
     "SCALES", "resolve_device", "results_dir", "device_name", "record_results", "load_results", "draw_unet",
-    "recorded_run",
+    "recorded_run", "SMOKE_LABEL", "decimals_of", "fmt_like", "md_table", "provenance", "reproduction",
 ]
 
 SCALES = ("smoke", "cpu", "full")
 _CHAPTER = re.compile(r"^[0-9A-Za-z_][0-9A-Za-z_.-]*$")
 
 
-def results_dir() -> Path:
-    """``$UNET_RESULTS_DIR`` if set, else ``./results`` (book/results when run from book/)."""
-    return Path(os.environ.get("UNET_RESULTS_DIR") or "results")
+def results_dir(scale: str | None = None) -> Path:
+    """Where :func:`record_results` writes and :func:`load_results` reads.
+
+    ``$UNET_RESULTS_DIR`` when set (``book/build.py`` and the test suite set it). Otherwise a ``smoke``
+    run writes into a throw-away folder (``<tempdir>/unet_core-results``: smoke numbers are pipeline
+    checks and never enter the committed results), and every other scale into the repository's
+    ``book/results`` (found next to the package, whatever the working directory), or ``./results`` when
+    the package is installed without the repository (e.g. on Colab).
+    """
+    env = os.environ.get("UNET_RESULTS_DIR")
+    if env:
+        return Path(env)
+    if scale == "smoke":
+        return Path(tempfile.gettempdir()) / "unet_core-results"
+    committed = Path(__file__).resolve().parent.parent / "book" / "results"
+    return committed if committed.is_dir() else Path("results")
 
 
 def recorded_run(key: str, directory: str | os.PathLike | None = None) -> dict | None:
     """A recorded recipe run (``book/results/recipes/<key>.json`` of ``book/scripts/run_recipes.py``), or None.
 
-    Looks in ``directory``, else ``results/recipes`` (cwd ``book/``) or ``book/results/recipes``
-    (cwd the repository root). None when it is not there (e.g. on Colab, without the repository).
+    Looks in ``directory``, else in the repository's ``book/results/recipes`` (next to the package),
+    ``./results/recipes`` or ``./book/results/recipes``. None when it is not there (e.g. on Colab,
+    without the repository).
     """
-    import json
-
-    folders = [Path(directory)] if directory is not None else [Path("results/recipes"), Path("book/results/recipes")]
+    folders = [Path(directory)] if directory is not None else [
+        Path(__file__).resolve().parent.parent / "book" / "results" / "recipes",  # the repository's, from any cwd
+        Path("results/recipes"), Path("book/results/recipes")]
     for folder in folders:
         path = folder / f"{key}.json"
         if path.is_file():
@@ -61,7 +77,8 @@ def device_name(device: Any = "auto") -> str:
     dev = resolve_device(device)
     if dev.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(dev)}"
-    return f"{dev.type}: {_cpu_model()}, {torch.get_num_threads()} threads"
+    n = torch.get_num_threads()
+    return f"{dev.type}: {_cpu_model()}, {n} thread{'s' if n != 1 else ''}"
 
 
 def _cpu_model() -> str:
@@ -98,7 +115,7 @@ def _jsonable(value: Any, name: str) -> Any:
 
 
 def record_results(chapter: str, values: Mapping[str, Any], *, scale: str, device: Any = "auto",
-                   published: Mapping[str, Any] | None = None, notes: str = "",
+                   published: Mapping[str, Any] | None = None, notes: str = "", budget: str = "",
                    directory: str | os.PathLike | None = None) -> Path:
     """Store a chapter's numbers for one run scale in ``<directory>/<chapter>.json``.
 
@@ -116,8 +133,11 @@ def record_results(chapter: str, values: Mapping[str, Any], *, scale: str, devic
         The paper's value for some of the keys (number or text such as ``"0.000353"``).
     notes : str
         One line on what differs from the paper in this run (e.g. "synthetic data").
+    budget : str
+        What the numbers cost: steps and/or wall time (e.g. ``"4,500 steps, 1,822 s training"``,
+        ``"38 s"``); shown by :func:`provenance` beside every number of the run.
     directory : path, optional
-        Default :func:`results_dir`.
+        Default :func:`results_dir` of ``scale`` (smoke runs never write into the repository).
 
     Returns
     -------
@@ -144,13 +164,13 @@ def record_results(chapter: str, values: Mapping[str, Any], *, scale: str, devic
     if scale not in SCALES:
         raise ValueError(f"scale={fmt(scale)} must be one of {SCALES}")
     vals = {str(k): _jsonable(v, f"values[{k!r}]") for k, v in values.items()}
-    path = Path(directory) if directory is not None else results_dir()
+    path = Path(directory) if directory is not None else results_dir(scale)
     path = path / f"{chapter}.json"
     doc = json.loads(path.read_text()) if path.exists() else {"chapter": chapter, "published": {}, "runs": {}}
     if published:
         doc["published"].update({str(k): _jsonable(v, f"published[{k!r}]") for k, v in published.items()})
     doc["runs"][scale] = {
-        "values": vals, "device": device_name(device), "notes": notes,
+        "values": vals, "device": device_name(device), "notes": notes, "budget": str(budget),
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "versions": _versions(),
     }
     text = json.dumps(doc, indent=2, sort_keys=False) + "\n"

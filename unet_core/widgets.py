@@ -103,17 +103,22 @@ class ParameterSlider:
         PNG per combination of value *indices* (``images[(i_sigma, i_w0)]``).
     initial : tuple of int
         The value indices shown first.
+    alt : str
+        Alt text of the images (what they show).
     """
 
-    def __init__(self, names, values, images, initial, labels, title):
+    def __init__(self, names, values, images, initial, labels, title, alt=None):
         self.names, self.values, self.images = names, values, images
         self.initial, self.labels, self.title = initial, labels, title
+        self.alt = alt or title or "figure"
         self._live = None
 
     def _sliders(self, widgets, continuous: bool) -> list:
+        # 420 px wide, but never wider than the page: on a phone the track shrinks and the readout
+        # (right of the track) stays on the screen
         return [widgets.SelectionSlider(options=[(lab, i) for i, lab in enumerate(self.labels[name])],
                                         value=self.initial[k], description=name, continuous_update=continuous,
-                                        layout=widgets.Layout(width="420px"))
+                                        layout=widgets.Layout(width="420px", max_width="100%"))
                 for k, name in enumerate(self.names)]
 
     def _header(self, widgets) -> list:
@@ -167,10 +172,12 @@ class ParameterSlider:
     def to_html(self) -> str:
         """The static snippet: widget-state and widget-view script tags, plus a no-script image.
 
-        The vendored html-manager (``embed.js``) renders every such pair on page load.
+        The vendored html-manager (``embed.js``) renders every such pair on page load; the book's
+        ``unet.js`` gives the ``data-alt`` text of the container to the images it draws.
         """
         png = base64.b64encode(self.images[self.initial]).decode("ascii")
-        fallback = f'<noscript><img alt="{html.escape(self.title or "figure")}" src="data:image/png;base64,{png}"/></noscript>'
+        alt = html.escape(self.alt)
+        fallback = f'<noscript><img alt="{alt}" src="data:image/png;base64,{png}"/></noscript>'
         try:
             root, links = self.static_widget()
         except RuntimeError:
@@ -186,7 +193,7 @@ class ParameterSlider:
                 w.close()
         esc = lambda obj: json.dumps(obj).replace("</", "<\\/")  # noqa: E731
         return (
-            f'<div class="unet-param-slider">{fallback}'
+            f'<div class="unet-param-slider" data-alt="{alt}">{fallback}'
             f'<script type="{_STATE_MIME}">{esc(state_doc)}</script>'
             f'<script type="{_VIEW_MIME}">{esc(view)}</script></div>'
         )
@@ -220,6 +227,7 @@ def parameter_slider(
     dpi: int = 80,
     max_images: int = 64,
     label: Callable[[Any], str] = str,
+    alt: str | None = None,
 ) -> ParameterSlider:
     """Precompute ``render(**combo)`` on a grid and return a slider over the results.
 
@@ -241,6 +249,9 @@ def parameter_slider(
         Refuse grids larger than this (page size grows with every image).
     label : callable
         Value -> slider label.
+    alt : str, optional
+        Alt text of the images: what they show (default: ``title``). Screen readers and the static
+        book's checks read it; make it say what the figure shows, not a file name.
 
     Returns
     -------
@@ -250,10 +261,10 @@ def parameter_slider(
     Raises
     ------
     ValueError
-        If ``params`` is empty, a value list is empty, the grid exceeds ``max_images`` or an
-        ``initial`` value is not in the grid.
+        If ``params`` is empty, a value list is empty, the grid exceeds ``max_images``, an
+        ``initial`` value is not in the grid or ``alt`` is empty.
     TypeError
-        If ``render`` is not callable.
+        If ``render`` is not callable or ``alt`` is not a string.
 
     Examples
     --------
@@ -269,6 +280,10 @@ def parameter_slider(
         raise TypeError(f"render must be callable (**params) -> Figure or array, got {type(render).__name__}")
     if not isinstance(params, Mapping) or not params:
         raise ValueError(f"params must be a non-empty dict of name -> list of values, got {fmt(params)}")
+    if alt is not None and not isinstance(alt, str):
+        raise TypeError(f"alt must be a string saying what the images show, got {type(alt).__name__}")
+    if alt is not None and not alt.strip():
+        raise ValueError("alt must say what the images show, got an empty string; leave it out to use the title")
     names = [str(n) for n in params]
     values = {n: list(params[n]) for n in names}
     for n, vals in values.items():
@@ -295,4 +310,4 @@ def parameter_slider(
     for combo in itertools.product(*(range(len(values[n])) for n in names)):
         images[combo] = to_png(render(**{n: values[n][i] for n, i in zip(names, combo)}), dpi=dpi)
     labels = {n: [label(v) for v in values[n]] for n in names}
-    return ParameterSlider(names, values, images, tuple(start), labels, title)
+    return ParameterSlider(names, values, images, tuple(start), labels, title, alt)
