@@ -50,11 +50,12 @@ for chapter, doc in results.items():
     for key, published in doc.get("published", {}).items():
         if best is None:
             missing.append(chapter)
-            rows.append([key, viz.fmt_like(published), "not reproduced yet", "-", chapter_link(chapter)])
+            rows.append([key, viz.fmt_like(published, published), "not reproduced yet", "-", chapter_link(chapter)])
             continue
         scale, run = best
         value = run["values"].get(key)
-        rows.append([key, viz.fmt_like(published), viz.fmt_like(value, published) if value is not None else "-",
+        rows.append([key, viz.fmt_like(published, published),
+                     viz.fmt_like(value, published) if value is not None else "-",
                      viz.provenance(run, scale), chapter_link(chapter)])
 if rows:
     display(Markdown(viz.md_table(["quantity", "paper", "ours", "our run (scale; device; cost; date)", "chapter"],
@@ -81,7 +82,7 @@ for chapter, doc in results.items():
         continue
     keys = list(dict.fromkeys(k for _, run in runs for k in run["values"]))
     table = viz.md_table(["quantity", "paper", *[f"{s} run" for s, _ in runs]],
-                         [[k, viz.fmt_like(doc["published"].get(k)),
+                         [[k, viz.fmt_like(doc["published"].get(k), doc["published"].get(k)),
                            *[viz.fmt_like(run["values"].get(k), doc["published"].get(k)) for _, run in runs]]
                           for k in keys])
     lines = [f"**{chapter_link(chapter)}**", "", table, ""]
