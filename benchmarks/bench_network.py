@@ -113,6 +113,21 @@ def describe(name: str, base_channels: int) -> dict:
     return info
 
 
+def auto_choice(name: str, base: int, device, tile: int) -> dict:
+    """What ``precision="auto"`` picks for this network's inference and training step (its own check)."""
+    from unet_core.models.registry import build_model
+    from unet_core.precision import choose_precision
+
+    torch.manual_seed(0)
+    net = build_model(name, base_channels=base).to(device)
+    out = {}
+    for kind, train in (("forward", False), ("train_step", True)):
+        c = choose_precision(net, device, tile, train=train, repeats=1)
+        out[kind] = {"chosen": c.precision.name, "seconds": c.seconds, "agreement": c.agreement}
+        print(f"{name} {kind}: {c}", flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: one repeat, 16 channels, own JSON file")
@@ -168,6 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
         entry["fastest_speedup_over_fp32"] = {k: fp32[k]["median_s"] / entry["modes"][m][k]["median_s"]
                                               for k, m in entry["fastest"].items()}
         entry["train_over_forward_time"] = fp32["train_step"]["median_s"] / fp32["forward"]["median_s"]
+        entry["auto"] = auto_choice(name, base, device, entry["tile"])
         print(f"{name}: {entry['parameters']:,} parameters, {entry['forward_gflops']} GFLOP per {entry['tile']} tile, "
               f"fastest {entry['fastest']}", flush=True)
     print("matmul peak samples (GFLOP/s):", {k: [round(x / 1e9, 1) for x in v] for k, v in samples.items()})

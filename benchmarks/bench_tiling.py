@@ -151,6 +151,7 @@ def speed_modes(quick: bool, repeat: int, checkpoint: str | None, compile_: bool
     modes = {  # name: (model factory, predict_tiled keyword arguments)
         "fp32, one 700 pass": (lambda: net, {}),  # the reference: first
         "fp32, four 572 tiles": (lambda: net, {"tile_size": 572}),
+        "precision='auto' (measured choice, unet_core.precision)": (lambda: _copy(net), {"precision": "auto"}),
         "fp32 + channels_last": (lambda: _copy(net), {"channels_last": True}),
         "bf16 autocast": (lambda: net, {"dtype": bf16}),
         "bf16 autocast + channels_last": (lambda: _copy(net), {"dtype": bf16, "channels_last": True}),
