@@ -83,3 +83,22 @@ def write_result(name: str, results: dict[str, Any]) -> Path:
     os.replace(tmp, path)
     print(f"wrote {path}")
     return path
+
+
+def device_sync(device) -> Callable[[], None] | None:
+    """What :func:`timeit` must call after each run so that GPU work is finished (None on the CPU)."""
+    import torch
+
+    device = torch.device(device)
+    return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else None
+
+
+def matmul_peak(device, dtype, n: int = 2048, repeat: int = 3) -> float:
+    """FLOP/s of an n x n x n ``torch.mm`` (2 n^3 FLOP) in ``dtype`` on ``device``, best of ``repeat``:
+    the reference 'peak' the benchmarks compare achieved FLOP/s with."""
+    import torch
+
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    t = timeit(lambda: torch.mm(a, b), repeat=repeat, warmup=1, sync=device_sync(device))
+    return 2 * n**3 / t["min_s"]

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import timeit, write_result  # noqa: E402
+from _common import device_sync, matmul_peak, timeit, write_result  # noqa: E402
 
 from unet_core.models import FusionNet, fusionnet_flops, fusionnet_receptive_field  # noqa: E402
 from unet_core.models.fusionnet import PAPER_TILE  # noqa: E402
@@ -47,18 +47,6 @@ NETWORKS = {  # name: (class, paper tile, FLOPs(tile, base_channels), FLOPs of o
                   lambda c: fusionnet_flops(PAPER_TILE, base_channels=c)),
 }
 MODES = {"fp32": (False, False), "fp32_channels_last": (False, True), "bf16_autocast_channels_last": (True, True)}
-
-
-def _sync(device: torch.device):
-    return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else None
-
-
-def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, repeat: int) -> float:
-    """FLOP/s of an n x n x n ``torch.mm`` (2 n^3 FLOP), best of ``repeat``."""
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    t = timeit(lambda: torch.mm(a, b), repeat=repeat, warmup=1, sync=_sync(device))
-    return 2 * n**3 / t["min_s"]
 
 
 def bench_mode(name: str, base_channels: int, device: torch.device, bf16: bool, channels_last: bool, repeat: int,
@@ -88,9 +76,9 @@ def bench_mode(name: str, base_channels: int, device: torch.device, bf16: bool, 
         opt.step()
 
     net.eval()
-    fwd = timeit(forward, repeat=repeat, warmup=warmup, sync=_sync(device))
+    fwd = timeit(forward, repeat=repeat, warmup=warmup, sync=device_sync(device))
     net.train()
-    trn = timeit(train_step, repeat=repeat, warmup=warmup, sync=_sync(device))
+    trn = timeit(train_step, repeat=repeat, warmup=warmup, sync=device_sync(device))
     return {
         "forward": {**fwd, "tiles_per_s": 1 / fwd["median_s"], "achieved_flops_per_s": flops / fwd["median_s"]},
         "train_step": {**trn, "tiles_per_s": 1 / trn["median_s"], "achieved_flops_per_s": 3 * flops / trn["median_s"]},

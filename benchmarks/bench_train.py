@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import timeit, write_result  # noqa: E402
+from _common import device_sync, matmul_peak, timeit, write_result  # noqa: E402
 
 from unet_core.data import TrainingTiles, normalize_image  # noqa: E402
 from unet_core.network import UNet  # noqa: E402
@@ -143,14 +143,6 @@ def recipe_step_times(steps: int = 40) -> list[dict]:
     return rows
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, repeat: int = 3) -> float:
-    """Best GFLOP/s of an n^3 matmul in ``dtype`` on ``device`` (the reference 'peak' of this machine)."""
-    a = torch.randn(n, n, device=device).to(dtype)
-    sync = torch.cuda.synchronize if device.type == "cuda" else None
-    t = timeit(lambda: a @ a, repeat=repeat, warmup=1, sync=sync)["min_s"]
-    return 2 * n ** 3 / t / 1e9
-
-
 def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True) -> dict:
     from unet_core.loss import weighted_cross_entropy
     from unet_core.models.fusionnet_sizes import fusionnet_flops
@@ -159,8 +151,8 @@ def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True) -> d
     from unet_core.sizes import unet_flops
 
     dev = torch.device(device)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else None
-    peaks = {"fp32": matmul_peak(dev, torch.float32), "bf16": matmul_peak(dev, torch.bfloat16)}
+    sync = device_sync(dev)
+    peaks = {"fp32": matmul_peak(dev, torch.float32) / 1e9, "bf16": matmul_peak(dev, torch.bfloat16) / 1e9}
     print({"matmul_peak_gflops": peaks}, flush=True)
     rows = []
     for name in ("isbi2012-cpu", "isbi2012-fusionnet-cpu"):
