@@ -86,15 +86,14 @@ def setup(colab_scale: str = "auto", datasets: list[str] | tuple[str, ...] = (),
     RuntimeError
         If a download or its verification fails.
     """
-    scale = choose_scale(colab_scale, cuda)
+    from .fetch import DATASETS, main
+
     if cuda is None:
         import torch
 
         cuda = torch.cuda.is_available()
-    if fetch is None:
-        from .fetch import DATASETS, main as fetch
-    else:
-        DATASETS = ("isbi2012", "phc-u373", "dic-hela")
+    scale = choose_scale(colab_scale, cuda)
+    fetch = main if fetch is None else fetch
     data_dir = Path(data_dir).resolve()
     for name in datasets:
         if name not in DATASETS:

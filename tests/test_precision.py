@@ -93,3 +93,30 @@ def test_predict_tiled_and_train_take_precision_auto(monkeypatch, capsys):
     assert result.step == 2 and all(np.isfinite(result.losses))
     with pytest.raises(ValueError, match=r"TrainConfig.precision must be None, 'auto' or one of \('fp32', "):
         uc.TrainConfig(precision="half")
+
+
+def test_predict_tiled_honours_a_named_precision_for_any_callable_and_needs_a_module_for_auto():
+    import numpy as np
+
+    seen = []
+
+    class Pointwise:  # a callable model (no parameters): logits = (x, -x)
+        in_channels, num_classes, border, stride = 1, 2, 0, 1
+
+        def output_size(self, n):
+            return n
+
+        def input_size_for_output(self, n):
+            return n
+
+        def __call__(self, x):
+            seen.append(torch.is_autocast_enabled("cpu"))
+            return torch.cat([x, -x], 1)
+
+    image = np.random.default_rng(0).random((20, 30)).astype(np.float32)
+    plain = uc.predict_tiled(Pointwise(), image, margin=0)
+    assert not any(seen)
+    named = uc.predict_tiled(Pointwise(), image, margin=0, precision="bf16", device="cpu")
+    assert np.allclose(named, plain, atol=1e-6) and seen[-1]  # the named precision reached the callable
+    with pytest.raises(TypeError, match=r"precision='auto' times the model's parameters and needs an nn.Module"):
+        uc.predict_tiled(Pointwise(), image, margin=0, precision="auto")

@@ -35,7 +35,7 @@ def init_from_env(device: torch.device) -> tuple[int, int]:
         If the environment asks for several processes but torch.distributed is unavailable.
     """
     if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
+        return world()
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
         return 0, 1

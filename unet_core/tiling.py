@@ -317,18 +317,20 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
         own = getattr(model, "tile_margin", None)
         border = int(own) if own is not None else 2 * (3 * model.stride - 2) + model.stride // 2
     crop = border - int(model.border)
-    choice = None
     if precision is not None:  # "auto": the fastest path whose argmax agrees with fp32, measured once per process
         if dtype is not None or channels_last:
             raise ValueError(f"precision={fmt(precision)} chooses dtype and channels_last itself; leave dtype=None "
                              f"and channels_last=False (got dtype={fmt(dtype)}, channels_last={channels_last})")
-        if isinstance(model, torch.nn.Module):
+        if precision == "auto" and not isinstance(model, torch.nn.Module):
+            raise TypeError(f"precision='auto' times the model's parameters and needs an nn.Module, got {fmt(model)}; "
+                            "pass a named precision such as 'fp32' or 'bf16' instead")
+        if precision == "auto":
             model.to(dev)
-            probe = int(model.input_size_for_output(64)) if model.border > 0 else max(64, model.stride * 4)
-            chosen, choice = resolve_precision(precision, model, dev, probe, in_channels=int(model.in_channels))
-            dtype, channels_last = chosen.dtype, chosen.channels_last
-            if progress and choice is not None:
-                print(choice)
+        probe = int(model.input_size_for_output(64)) if model.border > 0 else max(64, model.stride * 4)
+        chosen, choice = resolve_precision(precision, model, dev, probe, in_channels=int(model.in_channels))
+        dtype, channels_last = chosen.dtype, chosen.channels_last
+        if progress and choice is not None:
+            print(choice)
     elif dtype == torch.bfloat16:
         warn_if_slow(dtype, dev)
     value_bytes = 2 if dtype in (torch.bfloat16, torch.float16) else 4
