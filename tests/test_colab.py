@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from _book import load_build  # noqa: E402  (tests/ is on sys.path)
 from data_scripts.colab import choose_scale, setup
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = sorted(p for p in (ROOT / "book").glob("*.py") if p.name not in {"build.py", "conftest.py"})
+CHAPTERS = load_build().chapter_sources()
 
 
 @pytest.mark.parametrize("asked, cuda, scale", [("auto", True, "full"), ("auto", False, "cpu"),

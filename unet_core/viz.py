@@ -35,6 +35,11 @@ SCALES = ("smoke", "cpu", "full")
 _CHAPTER = re.compile(r"^[0-9A-Za-z_][0-9A-Za-z_.-]*$")
 
 
+def _repository_results() -> Path:
+    """``book/results`` of the repository this package sits in (it need not exist: installed packages)."""
+    return Path(__file__).resolve().parent.parent / "book" / "results"
+
+
 def results_dir(scale: str | None = None) -> Path:
     """Where :func:`record_results` writes and :func:`load_results` reads.
 
@@ -49,7 +54,7 @@ def results_dir(scale: str | None = None) -> Path:
         return Path(env)
     if scale == "smoke":
         return Path(tempfile.gettempdir()) / "unet_core-results"
-    committed = Path(__file__).resolve().parent.parent / "book" / "results"
+    committed = _repository_results()
     return committed if committed.is_dir() else Path("results")
 
 
@@ -61,7 +66,7 @@ def recorded_run(key: str, directory: str | os.PathLike | None = None) -> dict |
     without the repository).
     """
     folders = [Path(directory)] if directory is not None else [
-        Path(__file__).resolve().parent.parent / "book" / "results" / "recipes",  # the repository's, from any cwd
+        _repository_results() / "recipes",  # the repository's, from any cwd
         Path("results/recipes"), Path("book/results/recipes")]
     for folder in folders:
         path = folder / f"{key}.json"
