@@ -7,7 +7,7 @@ vendored widget JavaScript, served on 127.0.0.1 and driven in headless Chromium 
 """
 from __future__ import annotations
 
-from _book import load_build, load_script  # noqa: E402  (tests/ is on sys.path)
+from _book import load_build  # noqa: E402  (tests/ is on sys.path)
 
 import base64
 import functools
@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 import yaml
 

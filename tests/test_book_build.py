@@ -1,7 +1,7 @@
 """book/build.py: what a build shows and where it writes (parameters, repository URL, results, clean tree)."""
 from __future__ import annotations
 
-from _book import load_build, load_script  # noqa: E402  (tests/ is on sys.path)
+from _book import git_status, load_build, load_script  # noqa: E402  (tests/ is on sys.path)
 
 import json
 import os
@@ -68,16 +68,11 @@ def test_smoke_builds_record_outside_the_tree_and_cpu_builds_into_book_results(t
     assert sorted(p.name for p in smoke.glob("*.json")) == sorted(p.name for p in (BOOK / "results").glob("*.json"))
 
 
-def _git_status() -> str:
-    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs a git checkout")
 @pytest.mark.parametrize("cwd", ["root", "book", "elsewhere"])
 def test_papermill_run_from_any_directory_leaves_the_tree_clean(cwd, tmp_path):
-    before, start = _git_status(), time.time() - 1
+    before, start = git_status(), time.time() - 1
     where = {"root": ROOT, "book": BOOK, "elsewhere": tmp_path}[cwd]
     env = {k: v for k, v in os.environ.items() if k != "UNET_RESULTS_DIR"}  # the default a user gets
     env.update(OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
@@ -86,7 +81,7 @@ def test_papermill_run_from_any_directory_leaves_the_tree_clean(cwd, tmp_path):
                            "-k", "python3", "--no-progress-bar", "-r", "SCALE", "smoke"],
                           cwd=where, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert _git_status() == before, "a smoke papermill run wrote into the repository"
+    assert git_status() == before, "a smoke papermill run wrote into the repository"
     smoke = Path(tempfile.gettempdir()) / "unet_core-results" / "01_architecture.json"
     assert smoke.stat().st_mtime >= start, "the chapter's smoke numbers belong in the throw-away results folder"
 

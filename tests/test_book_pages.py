@@ -20,11 +20,10 @@ Everything is slow (the build takes minutes); the browser tests skip without chr
 """
 from __future__ import annotations
 
-from _book import load_build, load_script  # noqa: E402  (tests/ is on sys.path)
+from _book import git_status, load_build  # noqa: E402  (tests/ is on sys.path)
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -55,14 +54,6 @@ def _tail(text: str, lines: int = 60) -> str:
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # sphinx colours its log
 
 
-def _git_status() -> str | None:
-    if not (ROOT / ".git").exists() or shutil.which("git") is None:
-        return None
-    done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
-                          capture_output=True, text=True)
-    return done.stdout if done.returncode == 0 else None
-
-
 # --- the build ----------------------------------------------------------------------------------------
 
 class BookBuild:
@@ -82,12 +73,12 @@ class BookBuild:
 @pytest.fixture(scope="session")
 def book_build(tmp_path_factory) -> BookBuild:
     out = tmp_path_factory.mktemp("book-build")
-    before = _git_status()
+    before = git_status()
     start = time.perf_counter()
     cmd = [sys.executable, str(BOOK / "build.py"), "--scale", "smoke", "--jobs", "2", "--out", str(out)]
     done = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=3600)
     output = _ANSI.sub("", done.stdout + done.stderr)
-    return BookBuild(out, done.returncode, output, before, _git_status(),
+    return BookBuild(out, done.returncode, output, before, git_status(),
                      time.perf_counter() - start)
 
 

@@ -218,7 +218,7 @@ def warn_if_slow(dtype: torch.dtype | None, device: torch.device | str, measure:
         t16, _ = _time(lambda: b @ b, dev, 2)
         _FACTOR["cpu"] = t16 / t32
     factor = _FACTOR.get("cpu")
-    warnings.warn(f"dtype=torch.bfloat16 on this CPU (no avx512_bf16/amx_bf16 units): bf16 is emulated and "
+    warnings.warn("dtype=torch.bfloat16 on this CPU (no avx512_bf16/amx_bf16 units): bf16 is emulated and "
                   + (f"measured {factor:.1f}x slower than fp32 here" if factor else "much slower than fp32")
                   + "; use precision='auto' (or fp32) instead", RuntimeWarning, stacklevel=3)
     return factor
