@@ -94,3 +94,46 @@ def test_torchrun_cli_trains_with_two_processes_and_rank_0_writes_the_checkpoint
     saved = torch.load(ckpt, weights_only=True)
     assert saved["world_size"] == 2 and saved["step"] == 3 and saved["train_config"]["batch_size"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp.pt"]  # no stray temporary files
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
+def test_torchrun_recipe_trains_on_two_ranks_and_rank_0_alone_scores(data_dir, tmp_path):
+    """What the book-full workflow runs before a chapter: ``torchrun ... train --recipe NAME``."""
+    from unet_core.recipes import get_recipe
+    from unet_core.reproduce import recipe_checkpoint_path
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", UNET_RUNS_DIR=str(tmp_path / "runs"))
+    scores = tmp_path / "scores.json"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "unet_core",
+           "train", "-q", "--recipe", "isbi2012-smoke", "--iterations", "3", "--batch-size", "2", "--device", "cpu",
+           "--data-dir", str(data_dir), "--json", str(scores)]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert done.stdout.count("held-out scores") == 1  # rank 0 predicts, scores and reports
+    rec = json.loads(scores.read_text())
+    assert rec["steps"] == 3 and rec["recipe"]["batch_size"] == 2 and "pixel error" in rec["values"]
+    path = recipe_checkpoint_path(get_recipe("isbi2012-smoke", iterations=3, batch_size=2), tmp_path / "runs")
+    assert rec["checkpoint"] == str(path)
+    saved = torch.load(path, weights_only=True)
+    assert saved["world_size"] == 2 and saved["step"] == 3 and saved["train_config"]["batch_size"] == 2
+    assert not list(path.parent.glob("*.part")) and not list(path.parent.glob("*.tmp*"))
+
+
+def test_loading_a_finished_run_does_not_warn_about_its_world_size(tmp_path, recwarn):
+    import unet_core as uc
+
+    torch.manual_seed(0)
+    data = [(torch.randn(1, 44, 44), torch.randint(0, 2, (28, 28)))]
+    config = uc.TrainConfig(iterations=2, device="cpu")
+    ckpt = tmp_path / "m.pt"
+    uc.train(uc.UNet(base_channels=2, depth=2), data, config, checkpoint_path=ckpt, progress=False)
+    saved = torch.load(ckpt, weights_only=True)
+    saved["world_size"] = 4  # as written by four torchrun ranks
+    torch.save(saved, ckpt)
+    uc.train(uc.UNet(base_channels=2, depth=2), data, config, checkpoint_path=ckpt, progress=False)
+    assert not [w for w in recwarn if "world_size" in str(w.message)]
+    with pytest.warns(UserWarning, match="was written with world_size=4, this run has world_size=1"):
+        uc.train(uc.UNet(base_channels=2, depth=2), data, uc.TrainConfig(iterations=3, device="cpu"),
+                 checkpoint_path=ckpt, progress=False)

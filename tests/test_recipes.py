@@ -73,3 +73,25 @@ def test_unknown_names_and_fields():
         get_recipe("isbi")
     with pytest.raises(ValueError, match=r"unknown Recipe field\(s\) \['lr'\]"):
         get_recipe("isbi2012-cpu", lr=0.1)
+
+
+def test_full_recipes_have_a_global_batch_that_torchrun_splits_over_1_2_4_or_8_gpus():
+    from unet_core.reproduce import recipe_checkpoint_path
+
+    for name in ("isbi2012-full", "phc-u373-full", "dic-hela-full", "isbi2012-fusionnet-full"):
+        r = get_recipe(name)
+        assert r.batch_size == 8 and r.train_config().batch_size == 8 and r.iterations * r.batch_size == 40000
+    assert get_recipe("isbi2012-fusionnet-full").model == "fusionnet" and get_recipe("isbi2012-fusionnet-full").tile == 640
+    assert get_recipe("isbi2012-cpu").batch_size == 1  # the paper's single tile; its checkpoint hash is pinned
+    one = recipe_checkpoint_path(get_recipe("isbi2012-smoke"), "runs")
+    assert recipe_checkpoint_path(get_recipe("isbi2012-smoke", batch_size=2), "runs") != one
+    with pytest.raises(ValueError, match="Recipe.batch_size must be a positive int, got 0"):
+        get_recipe("isbi2012-smoke", batch_size=0)
+
+
+def test_data_workers_feed_a_gpu_from_the_cpus_left_per_rank():
+    from unet_core.reproduce import data_workers
+
+    assert data_workers("cpu") == 0 and data_workers("cpu", cpus=64) == 0
+    assert [data_workers("cuda", cpus=c, world_size=w) for c, w in ((16, 1), (16, 2), (16, 8), (2, 1), (64, 1))] \
+        == [8, 7, 1, 1, 8]

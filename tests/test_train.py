@@ -92,6 +92,16 @@ def test_resume_is_bit_identical(tmp_path):
     assert not list(tmp_path.glob("*.part"))  # atomic writes leave no temporary files
 
 
+def test_training_seconds_add_up_over_resumes_and_a_finished_run_keeps_them(tmp_path):
+    ckpt = tmp_path / "s.pt"
+    first = train(_net(), Triples(), _cfg(iterations=2), checkpoint_path=ckpt, progress=False)
+    assert first.seconds > 0 and load_checkpoint(ckpt)["history"]["seconds"] == first.seconds
+    more = train(_net(), Triples(), _cfg(iterations=4), checkpoint_path=ckpt, progress=False)
+    assert more.seconds > first.seconds and load_checkpoint(ckpt)["history"]["seconds"] == more.seconds
+    loaded = train(_net(), Triples(), _cfg(iterations=4), checkpoint_path=ckpt, progress=False)  # nothing to do
+    assert loaded.step == 4 and loaded.seconds == more.seconds
+
+
 def test_resume_false_restarts_and_finished_run_is_a_no_op(tmp_path):
     ckpt = tmp_path / "c.pt"
     train(_net(), Triples(), _cfg(iterations=2), checkpoint_path=ckpt, progress=False)

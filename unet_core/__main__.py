@@ -35,7 +35,7 @@ DEMO = {"base_channels": 8, "depth": 4, "tile_size": 188, "iterations": 200}
 TRAIN_ITERATIONS = 1000  # TrainConfig's default
 # train flags that a --recipe fixes itself (name: argparse default)
 _TRAIN_FLAGS = {"model": "unet", "data": "synthetic", "base_channels": 64, "depth": 5, "tile_size": None,
-                "lr": 0.001, "seed": 0, "amp": "auto", "resume": False, "batch_size": 1, "precision": None}
+                "lr": 0.001, "seed": 0, "amp": "auto", "resume": False, "precision": None}
 
 
 # --------------------------------------------------------------------------- data
@@ -167,10 +167,14 @@ def _train_recipe(args) -> int:
     flags = [f"--{k.replace('_', '-')}" for k, default in _TRAIN_FLAGS.items() if getattr(args, k) != default]
     if flags:
         raise UserError(f"--recipe {args.recipe} sets the network, data and optimiser; drop {', '.join(flags)} "
-                        "(only --iterations, --checkpoint, --data-dir, --device and --json combine with it)")
-    recipe = get_recipe(args.recipe, **({"iterations": args.iterations} if args.iterations is not None else {}))
+                        "(only --iterations, --batch-size, --checkpoint, --data-dir, --device and --json combine "
+                        "with it)")
+    overrides = {k: v for k, v in (("iterations", args.iterations), ("batch_size", args.batch_size)) if v is not None}
+    recipe = get_recipe(args.recipe, **overrides)
     out = run_recipe(recipe, args.data_dir, device=args.device, progress=not args.quiet,
                      checkpoint_path=args.checkpoint)
+    if out.get("rank"):  # torchrun: rank 0 reports (and wrote the checkpoint and the JSON)
+        return 0
     if args.json:
         atomic_write(Path(args.json), lambda tmp: tmp.write_text(json.dumps(out, indent=1, default=str)))
     shown = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out["values"].items()
@@ -209,7 +213,7 @@ def _train(args) -> int:
     model = build_model(args.model, base_channels=args.base_channels, depth=args.depth)
     amp = {"auto": "auto", "on": True, "off": False}[args.amp]
     config = TrainConfig(learning_rate=args.lr, iterations=args.iterations, seed=args.seed, device=args.device,
-                         amp=amp, checkpoint_every=args.checkpoint_every, batch_size=args.batch_size,
+                         amp=amp, checkpoint_every=args.checkpoint_every, batch_size=args.batch_size or 1,
                          precision=args.precision)
     tiles = _tiles(args.data, args.data_dir, model, args.tile_size, args.seed, args.iterations)
     result = train(model, tiles, config, checkpoint_path=ckpt, resume=args.resume, progress=not args.quiet)
@@ -220,7 +224,7 @@ def _train(args) -> int:
     if rank:  # torchrun: rank 0 reports (and wrote the checkpoint)
         return 0
     if size > 1:
-        print(f"train: {size} processes (DistributedDataParallel), global batch {args.batch_size}")
+        print(f"train: {size} processes (DistributedDataParallel), global batch {args.batch_size or 1}")
     print(f"train: {args.data}, {result.step} steps, mean loss of the last 10 steps {last:.4f}; {args.model} "
           f"checkpoint {ckpt}")
     return 0
@@ -308,8 +312,9 @@ def _parser() -> Parser:
     tr.add_argument("--precision", choices=PRECISION_CHOICES, default=None,
                     help="numerics: auto = the fastest path (fp32/bf16, channels_last) whose argmax agrees with fp32 "
                          "here, measured once; overrides --amp")
-    tr.add_argument("--batch-size", type=int_at_least(1), default=1,
-                    help="tiles per step, over all processes (torchrun: divisible by --nproc_per_node); paper: 1")
+    tr.add_argument("--batch-size", type=int_at_least(1), default=None,
+                    help="tiles per step, over all processes (torchrun: divisible by --nproc_per_node); default 1 "
+                         "(the paper's), or the recipe's with --recipe (full recipes: 8)")
     tr.add_argument("--resume", action="store_true", help="continue from an existing --checkpoint")
     tr.set_defaults(func=_train)
 

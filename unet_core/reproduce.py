@@ -84,7 +84,7 @@ def _training_key(recipe: Recipe) -> str:
     d = recipe.to_dict()
     for k in ("name", "notes", "tta", "instances", "threshold", "seed_threshold"):
         d.pop(k)
-    for k, default in (("separation_gap", 0), ("model", "unet")):  # fields added later: defaults keep older hashes
+    for k, default in (("separation_gap", 0), ("model", "unet"), ("batch_size", 1)):  # fields added later: defaults keep older hashes
         if d[k] == default:
             d.pop(k)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
@@ -120,6 +120,26 @@ def _down(a: np.ndarray, f: int, order: int) -> np.ndarray:
     return resize(a, shape, order=order, preserve_range=True, anti_aliasing=order > 0).astype(a.dtype)
 
 
+def data_workers(device: str | torch.device = "auto", cpus: int | None = None, world_size: int | None = None) -> int:
+    """DataLoader workers for training on ``device``: 0 on the CPU (its cores run the network), else the
+    CPUs left per process (``$WORLD_SIZE`` under torchrun), at most 8. A GPU step of the paper's network
+    is shorter than the 20-40 ms a CPU core needs to deform a tile and look up its weight map, so the
+    tiles are made in parallel (they are deterministic per index: any number of workers is exact).
+
+    Examples
+    --------
+    >>> data_workers("cpu"), data_workers("cuda", cpus=16, world_size=2), data_workers("cuda", cpus=2)
+    (0, 7, 1)
+    """
+    kind = resolve_device(device).type if device == "auto" else torch.device(device).type
+    if kind == "cpu":
+        return 0
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    size = world_size if world_size is not None else int(os.environ.get("WORLD_SIZE", "1"))
+    return max(1, min(8, cpus // max(size, 1) - 1))
+
+
 def train_recipe(recipe: Recipe, data_dir=None, *, runs_dir=None, device: str = "auto",
                  checkpoint_path=None, progress: bool = False, resume: bool = True, data=None):
     """Train the recipe's network (resuming its checkpoint); return ``(model, TrainResult, seconds)``.
@@ -150,10 +170,10 @@ def train_recipe(recipe: Recipe, data_dir=None, *, runs_dir=None, device: str = 
     model = recipe.build_model()
     path = checkpoint_path if checkpoint_path is not None else recipe_checkpoint_path(recipe, runs_dir)
     tiles = TrainingTiles(images, targets, in_size=recipe.tile, out_size=model.output_size(recipe.tile), seed=0,
-                          length=max(recipe.iterations, len(images)), w0=recipe.w0, sigma=recipe.sigma,
+                          length=max(recipe.iterations * recipe.batch_size, len(images)), w0=recipe.w0, sigma=recipe.sigma,
                           class_weights=recipe.class_weights, semantic=d["semantic"],
                           augment=recipe.augment_config(), cache_dir=path.parent / "weights-cache")
-    config = recipe.train_config(device=device, checkpoint_every=100)
+    config = recipe.train_config(device=device, checkpoint_every=100, num_workers=data_workers(device))
     start = time.perf_counter()
     result = train(model, tiles, config, checkpoint_path=path, resume=resume, progress=progress)
     return model, result, time.perf_counter() - start
@@ -293,6 +313,12 @@ def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: st
         before = load_checkpoint(path)["step"] if path.is_file() else 0
         model, result, seconds = train_recipe(r, data=d, device=device, checkpoint_path=path, progress=progress)
         steps, losses, trained_now = result.step, result.losses, result.step - before
+        from .distributed import world
+
+        rank, size = world()
+        if rank:  # torchrun: every rank trained its share of the batches; rank 0 alone predicts and scores
+            return {"recipe": r.to_dict(), "rank": rank, "world_size": size, "steps": int(steps),
+                    "checkpoint": str(path)}
     else:
         model = r.build_model()
         ckpt = load_checkpoint(path, model)

@@ -26,6 +26,7 @@ import contextlib
 import math
 import os
 import re
+import time
 import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -177,6 +178,9 @@ class TrainResult:
         ``{"step": k, **validate(model, k)}`` for every validation.
     step : int
         Number of completed steps.
+    seconds : float
+        Wall seconds spent in training steps, summed over the runs that a resumed run continues
+        (stored in the checkpoint's history; 0 for checkpoints written before it was recorded).
 
     Raises
     ------
@@ -189,6 +193,7 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     validation: list[dict[str, Any]] = field(default_factory=list)
     step: int = 0
+    seconds: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("losses", "validation"):
@@ -395,6 +400,8 @@ def train(
         raise ValueError("dataset is empty; train needs at least one (image, label, weight) item")
     device = resolve_device(config.device)
     rank, world_size = init_from_env(device)  # torchrun: join the process group (gloo on CPU, NCCL on GPU)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())  # LOCAL_RANK's GPU under torchrun
     rank_items(0, config.batch_size, rank, world_size, 1)  # the global batch must split evenly over the ranks
     progress = progress and rank == 0
     use_amp = config.amp is True or (config.amp == "auto" and device.type == "cuda")
@@ -415,8 +422,10 @@ def train(
     result = TrainResult()
     if checkpoint_path is not None and resume and Path(checkpoint_path).exists():
         ckpt = load_checkpoint(checkpoint_path, model, optimizer, map_location=device)
-        check_resume_world(ckpt.get("world_size"), world_size, checkpoint_path)
-        result = TrainResult(list(ckpt["history"]["losses"]), list(ckpt["history"]["validation"]), ckpt["step"])
+        if ckpt["step"] < config.iterations:  # a finished run is only loaded, whatever its world size
+            check_resume_world(ckpt.get("world_size"), world_size, checkpoint_path)
+        result = TrainResult(list(ckpt["history"]["losses"]), list(ckpt["history"]["validation"]), ckpt["step"],
+                             float(ckpt["history"].get("seconds", 0.0)))
         saved = dict(ckpt["train_config"])
         if saved.get("optimizer", "sgd") != config.optimizer:
             raise ValueError(f"checkpoint {str(checkpoint_path)!r} was trained with optimizer="
@@ -433,7 +442,7 @@ def train(
             group.update(_hyper(config))
 
     def checkpoint() -> None:
-        history = {"losses": result.losses, "validation": result.validation}
+        history = {"losses": result.losses, "validation": result.validation, "seconds": result.seconds}
         scheduler = {"schedule": config.schedule, "step": result.step,
                      "learning_rate": learning_rate_at(config, result.step)}
         if rank == 0:  # one writer; the file is replaced atomically
@@ -456,6 +465,7 @@ def train(
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     bar = tqdm(total=config.iterations, initial=start, disable=not progress, desc="train", unit="step")
     model.train()
+    clock = time.perf_counter()
     for batch in loader:
         _check_batch(batch)
         image = batch[0].to(device, torch.float32, memory_format=memory_format)  # (B, C, H_in, W_in)
@@ -479,6 +489,8 @@ def train(
         optimizer.step()
         result.losses.append(all_mean(loss).item())  # the global batch's loss (mean over the ranks)
         result.step += 1
+        now = time.perf_counter()
+        result.seconds, clock = result.seconds + now - clock, now
         bar.update(1)
         if result.step % config.log_every == 0:
             bar.set_postfix(loss=f"{result.losses[-1]:.4f}")
