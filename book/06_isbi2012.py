@@ -58,7 +58,7 @@ SCALE = "smoke"  # "smoke": tiny recipe, 30 steps (seconds); "cpu": the isbi2012
 DEVICE = "auto"
 SEED = 0
 DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
-PRETRAINED = True  # cpu/full: score the published, sha256-verified network instead of training it (~26 min on 2 cores)
+PRETRAINED = True  # score the published, sha256-verified network (cpu) instead of training it (~26 min on 2 cores); full: trains, or loads runs/
 
 # %% tags=["colab", "remove-cell"]
 # Colab only (skipped elsewhere): clone the repository, install it with the `colab` extra (the package,
@@ -91,7 +91,7 @@ from IPython.display import Markdown, display
 
 import unet_core as uc
 from unet_core import reproduce, viz
-from unet_core.pretrained import load_pretrained, pretrained_path
+from unet_core.pretrained import load_pretrained, pretrained_path, pretrained_registry
 from unet_core.recipes import ablations, get_recipe
 
 CHAPTER = "06_isbi2012"
@@ -219,7 +219,7 @@ print(f"{data['source']}: {len(data['train_x'])} training and {len(data['val_x']
 # %%
 start = time.perf_counter()
 published_ckpt = None
-if SCALE != "smoke" and PRETRAINED:
+if SCALE != "smoke" and PRETRAINED and RECIPE in pretrained_registry():  # none is published for full
     published_ckpt = pretrained_path(RECIPE)
     model, recipe = load_pretrained(RECIPE)
     ckpt = uc.load_checkpoint(published_ckpt)
@@ -235,9 +235,9 @@ else:
     cwd = Path.cwd()  # checkpoints under <repo>/runs (never committed); smoke in a throw-away folder
     runs = (Path(os.environ.get("UNET_RUNS_DIR") or (cwd.parent if cwd.name == "book" else cwd) / "runs")
             if SCALE != "smoke" else Path(tempfile.mkdtemp()))
-    model, result, train_seconds = reproduce.train_recipe(recipe, data=data, device=str(device), runs_dir=runs)
-    losses, steps, trained = np.array(result.losses), result.step, None
-    how = f"trained in this run: {steps:,} steps, {train_seconds:,.0f} s on {viz.device_name(DEVICE)}"
+    model, result, wall = reproduce.train_recipe(recipe, data=data, device=str(device), runs_dir=runs)
+    losses, steps, trained, train_seconds = np.array(result.losses), result.step, None, result.seconds or wall
+    how = viz.training_note(steps, result.seconds, wall, viz.device_name(DEVICE))
 k = max(1, min(100, len(losses) // 3))
 if SCALE == "smoke":
     print(viz.SMOKE_LABEL)
@@ -306,7 +306,7 @@ scored = f"scored in {predict_seconds + score_seconds:,.0f} s"
 if published_ckpt is not None:
     budget = f"published network {recipe.name}: {steps:,} steps, {train_seconds:,.0f} s training; {scored}"
 else:
-    budget = f"{steps:,} steps, {train_seconds:,.0f} s training in this run; {scored}"
+    budget = f"{steps:,} steps, {train_seconds:,.0f} s training; {scored}"
 path = viz.record_results(CHAPTER, values, scale=SCALE, device=DEVICE,
                           published={k: float(v) for k, v in PUBLISHED.items()},
                           notes=data["source"] + "; not the challenge test set" + TAG, budget=budget)

@@ -70,7 +70,7 @@ SCALE = "smoke"  # "smoke": tiny recipes, 30 steps on crops (CI); "cpu": the *-c
 DEVICE = "auto"  # "auto" picks cuda, then mps, then cpu
 SEED = 0
 DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
-PRETRAINED = True  # cpu/full: score the published, sha256-verified networks instead of training them (~25 min each)
+PRETRAINED = True  # score the published, sha256-verified networks (cpu) instead of training them (~25 min each); full: trains, or loads runs/
 
 # %% tags=["colab", "remove-cell"]
 # Colab only (skipped elsewhere): clone the repository, install it with the `colab` extra (the package,
@@ -107,7 +107,7 @@ from skimage.segmentation import find_boundaries
 
 import unet_core as uc
 from unet_core import reproduce, viz
-from unet_core.pretrained import load_pretrained, pretrained_path
+from unet_core.pretrained import load_pretrained, pretrained_path, pretrained_registry
 from unet_core.recipes import ablations, get_recipe
 
 CHAPTER = "07_cell_tracking"
@@ -120,7 +120,9 @@ recorded = viz.recorded_run  # recorded runs of the recipes (book/scripts/run_re
 DATASETS = {"phc-u373": dict(title="PhC-U373", modality="phase", published="0.9203"),
             "dic-hela": dict(title="DIC-HeLa", modality="dic", published="0.7756")}  # Table 2's u-net row
 PUBLISHED_NETS = {name: f"{name}-cpu" for name in DATASETS}  # published networks of the cpu recipes
-recipes = {name: get_recipe(f"{name}-{SCALE}") for name in DATASETS}
+RECIPES = {"smoke": ("phc-u373-smoke", "dic-hela-smoke"), "cpu": ("phc-u373-cpu", "dic-hela-cpu"),
+           "full": ("phc-u373-full", "dic-hela-full")}  # per scale, in the order of DATASETS
+recipes = {name: get_recipe(r) for name, r in zip(DATASETS, RECIPES[SCALE])}
 print(f"scale={SCALE}, device={viz.device_name(DEVICE)}, recipes={[r.name for r in recipes.values()]}, "
       f"pretrained={PRETRAINED}")
 
@@ -245,7 +247,7 @@ if SCALE == "smoke":
     print(viz.SMOKE_LABEL)
 for name, recipe in recipes.items():
     start = time.perf_counter()
-    if SCALE != "smoke" and PRETRAINED:
+    if SCALE != "smoke" and PRETRAINED and recipe.name in pretrained_registry():  # none is published for full
         models[name], recipes[name] = load_pretrained(recipe.name)
         ckpt = uc.load_checkpoint(pretrained_path(recipe.name))
         histories[name], rec = np.array(ckpt["history"]["losses"]), ckpt["history"]["scores"]
@@ -253,11 +255,9 @@ for name, recipe in recipes.items():
         how[name] = (f"published network ({steps[name]:,} steps, trained in {train_seconds[name]:,.0f} s on "
                      f"{rec['device']}, {rec['date']})")
     else:
-        models[name], result, train_seconds[name] = reproduce.train_recipe(recipe, data=data[name], device=str(device),
-                                                                           runs_dir=runs)
-        histories[name], steps[name] = np.array(result.losses), result.step
-        how[name] = (f"trained in this run: {steps[name]:,} steps, {train_seconds[name]:,.0f} s on "
-                     f"{viz.device_name(DEVICE)}")
+        models[name], result, wall = reproduce.train_recipe(recipe, data=data[name], device=str(device), runs_dir=runs)
+        histories[name], steps[name], train_seconds[name] = np.array(result.losses), result.step, result.seconds or wall
+        how[name] = viz.training_note(steps[name], result.seconds, wall, viz.device_name(DEVICE))
     k = max(1, min(100, len(histories[name]) // 3))
     print(f"{DATASETS[name]['title']}{kind[name]}: {how[name]}; loss {histories[name][:k].mean():.3f} "
           f"(first {k} steps) -> {histories[name][-k:].mean():.3f} (last {k})")
@@ -338,7 +338,9 @@ notes = ("held-out frames of the public training sequences (PhC-U373 seq 02 last
          "DIC-HeLa seq 02 vs SILVER truth, trained on seq 01 silver truth), not the challenge test set"
          + ("; SYNTHETIC data" if synthetic else "") + ("; smoke: 2 cropped held-out frames" if SCALE == "smoke" else ""))
 costs = " and ".join(f"{recipes[n].name} ({steps[n]:,} steps, {train_seconds[n]:,.0f} s training)" for n in DATASETS)
-budget = (f"published networks {costs}" if SCALE != "smoke" and PRETRAINED else f"trained in this run: {costs}")
+published_all = all(r.name in pretrained_registry() for r in recipes.values())
+budget = (f"published networks {costs}" if SCALE != "smoke" and PRETRAINED and published_all
+          else f"trained: {costs}")
 budget += f"; scored in {score_seconds:,.0f} s"
 path = viz.record_results(CHAPTER, values, scale=SCALE, device=DEVICE, published=published, notes=notes, budget=budget)
 this_run = viz.load_results(path.parent)[CHAPTER]["runs"][SCALE]

@@ -87,7 +87,6 @@ if "google.colab" in sys.modules:
     SCALE, DEVICE = setup(COLAB_SCALE, DATASETS, data_dir=f"{CLONE}/data")
 
 # %%
-import dataclasses
 import json
 import os
 import subprocess
@@ -113,11 +112,8 @@ NETS = ("U-Net", "FusionNet")
 RECIPES = {
     "smoke": {"U-Net": get_recipe("isbi2012-smoke"), "FusionNet": get_recipe("isbi2012-fusionnet-smoke")},
     "cpu": {"U-Net": get_recipe("isbi2012-cpu"), "FusionNet": get_recipe("isbi2012-fusionnet-cpu")},
-    # no registered full FusionNet recipe: the full U-Net recipe with the paper's FusionNet and its 640 px tile
-    "full": {"U-Net": get_recipe("isbi2012-full"),
-             "FusionNet": dataclasses.replace(get_recipe("isbi2012-full"), name="isbi2012-fusionnet-full",
-                                              model="fusionnet", tile=640, dropout=0.25,
-                                              notes="FusionNet at the isbi2012-full budget (chapter 09)")},
+    # the full U-Net recipe with the paper's FusionNet and its 640 px tile (registered in unet_core.recipes)
+    "full": {"U-Net": get_recipe("isbi2012-full"), "FusionNet": get_recipe("isbi2012-fusionnet-full")},
 }
 recipes = RECIPES[SCALE]
 CPU_KEYS = {"U-Net": "isbi2012-cpu", "FusionNet": "isbi2012-fusionnet-cpu"}  # recorded recipe runs (smoke page)
@@ -469,11 +465,10 @@ for name, recipe in recipes.items():
             f", trained in {train_seconds[name]:,.0f} s on {rec['device']}, {rec['date'][:10]})" if rec else
             ", training time not recorded)"))
     else:  # smoke; full; or a cpu checkpoint that is missing or unfinished (resumed)
-        models[name], result, train_seconds[name] = reproduce.train_recipe(recipe, data=data, device=str(device),
-                                                                           runs_dir=runs)
+        models[name], result, wall = reproduce.train_recipe(recipe, data=data, device=str(device), runs_dir=runs)
         ckpt = {"history": {"losses": result.losses}}
-        steps[name] = result.step
-        how[name] = f"trained in this run: {steps[name]:,} steps, {train_seconds[name]:,.0f} s on {viz.device_name(DEVICE)}"
+        steps[name], train_seconds[name] = result.step, result.seconds or wall
+        how[name] = viz.training_note(steps[name], result.seconds, wall, viz.device_name(DEVICE))
     losses[name] = np.array(ckpt["history"]["losses"])
     k = max(1, min(100, len(losses[name]) // 3))
     print(f"{name}{TAG}: {how[name]}; loss {losses[name][:k].mean():.3f} (first {k} steps) -> "

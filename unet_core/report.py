@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-__all__ = ["decimals_of", "fmt_like", "provenance", "reproduction", "md_table", "SMOKE_LABEL"]
+__all__ = ["decimals_of", "fmt_like", "provenance", "reproduction", "md_table", "training_note", "SMOKE_LABEL"]
 
 SMOKE_LABEL = "smoke (pipeline check on reduced data or a tiny network; not a reproduction)"
 
@@ -176,3 +176,35 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
             raise ValueError(f"rows must have {len(header)} cells like the header, got {len(row)}: {list(row)!r}")
         lines.append("| " + " | ".join(cell(v) for v in row) + " |")
     return "\n".join(lines)
+
+
+def training_note(steps: int, seconds: float, wall_seconds: float, device: str) -> str:
+    """How a chapter's network was trained, from what :func:`unet_core.train` returned.
+
+    Parameters
+    ----------
+    steps : int
+        ``result.step``.
+    seconds : float
+        ``result.seconds``: the time of all its training steps, kept in the checkpoint (0 if it predates that).
+    wall_seconds : float
+        How long this call took.
+    device : str
+        Where this call ran.
+
+    Returns
+    -------
+    str
+        "trained in this run: ..." or, when the checkpoint was finished before the call (say by
+        ``torchrun ... train --recipe`` in the book-full workflow), "trained before this run: ...".
+
+    Examples
+    --------
+    >>> training_note(4500, 1530.2, 1531.0, "cpu")
+    'trained in this run: 4,500 steps, 1,530 s on cpu'
+    >>> training_note(5000, 3600.0, 2.0, "cuda")
+    'trained before this run (its checkpoint under runs/): 5,000 steps, 3,600 s of training steps'
+    """
+    if seconds and wall_seconds < 0.5 * seconds:
+        return f"trained before this run (its checkpoint under runs/): {steps:,} steps, {seconds:,.0f} s of training steps"
+    return f"trained in this run: {steps:,} steps, {seconds or wall_seconds:,.0f} s on {device}"

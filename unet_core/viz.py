@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ._utils import atomic_write, fmt, resolve_device
-from .report import SMOKE_LABEL, decimals_of, fmt_like, md_table, provenance, reproduction
+from .report import SMOKE_LABEL, decimals_of, fmt_like, md_table, provenance, reproduction, training_note
 from .widgets import ParameterSlider, parameter_slider, to_png
 
 __all__ = [
     "ParameterSlider", "parameter_slider", "to_png",
     "SCALES", "resolve_device", "results_dir", "device_name", "record_results", "load_results", "draw_unet",
     "recorded_run", "SMOKE_LABEL", "decimals_of", "fmt_like", "md_table", "provenance", "reproduction",
+    "training_note",
 ]
 
 SCALES = ("smoke", "cpu", "full")

@@ -1,0 +1,75 @@
+"""book/scripts/pretrain.py: the torchrun training that the book-full workflow runs before a chapter."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from _book import BOOK, load_script
+
+pretrain = load_script(BOOK / "scripts" / "pretrain.py", "book_pretrain")
+ROOT = BOOK.parent
+
+
+@pytest.mark.parametrize("chapter, full", [
+    ("01_architecture", []), ("05_initialisation", []), ("08_speed", []),
+    ("06_isbi2012", ["isbi2012-full"]), ("07_cell_tracking", ["phc-u373-full", "dic-hela-full"]),
+    ("09_fusionnet", ["isbi2012-full", "isbi2012-fusionnet-full"])])
+def test_chapter_recipes_are_read_from_the_chapters_scale_dicts(chapter, full):
+    source = (BOOK / f"{chapter}.py").read_text()
+    assert pretrain.chapter_recipes(source, "full") == full
+    assert pretrain.chapter_recipes(source, "cpu") == [n.replace("-full", "-cpu") for n in full]
+
+
+def test_chapter_recipes_finds_nested_and_subscripted_dicts_and_ignores_others():
+    source = ('A = {"smoke": "isbi2012-smoke", "cpu": "isbi2012-cpu", "full": "isbi2012-full"}["full"]\n'
+              'B = {"smoke": {"x": get("dic-hela-smoke")}, "cpu": {}, "full": {"x": get("dic-hela-full"), "y": "nope"}}\n'
+              'C = {"full": "phc-u373-full"}\n')  # not keyed by all three scales
+    assert pretrain.chapter_recipes(source, "full") == ["isbi2012-full", "dic-hela-full"]
+    with pytest.raises(ValueError, match="scale='gpu' must be one of"):
+        pretrain.chapter_recipes(source, "gpu")
+
+
+def test_processes_divide_the_global_batch():
+    assert [pretrain.processes(8, g) for g in (0, 1, 2, 3, 4, 5, 7, 8, 16)] == [1, 1, 2, 2, 4, 4, 4, 8, 8]
+    assert pretrain.processes(1, 8) == 1
+
+
+def test_plan_runs_torchrun_per_unpublished_recipe_into_the_chapters_runs_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNET_RUNS_DIR", str(tmp_path))
+    jobs = pretrain.plan("09_fusionnet", "full", "cuda", gpus=4)
+    assert [j["recipe"] for j in jobs] == ["isbi2012-full", "isbi2012-fusionnet-full"]
+    for job in jobs:
+        cmd = job["command"]
+        assert cmd[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4", "-m"]
+        assert cmd[6:8] == ["unet_core", "train"] and cmd[cmd.index("--recipe") + 1] == job["recipe"]
+        assert job["checkpoint"].startswith(str(tmp_path / "isbi2012" / job["recipe"]))
+        assert cmd[-1] == job["checkpoint"][:-3] + ".pretrain.json"
+    # cpu: 09's U-Net is published (the chapter loads it), its FusionNet is not; batch 1 -> one process
+    assert [(j["recipe"], j["processes"]) for j in pretrain.plan("09_fusionnet", "cpu", "cpu", 8)] \
+        == [("isbi2012-fusionnet-cpu", 1)]
+    assert pretrain.plan("06_isbi2012", "smoke", "cpu", 1) == []
+    assert pretrain.plan("06_isbi2012", "cpu", "cpu", 1) == []  # published: nothing to train
+
+
+def test_cli_dry_run_and_unknown_chapter():
+    ok = subprocess.run([sys.executable, str(BOOK / "scripts" / "pretrain.py"), "07_cell_tracking", "--device", "cpu",
+                         "--nproc", "2", "--dry-run"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert [(j["recipe"], j["processes"]) for j in json.loads(ok.stdout)] == [("phc-u373-full", 2), ("dic-hela-full", 2)]
+    bad = subprocess.run([sys.executable, str(BOOK / "scripts" / "pretrain.py"), "06_isbi", "--dry-run"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "pretrain: no chapter '06_isbi'; chapters: 01_architecture" in bad.stderr
+
+
+def test_book_full_workflow_pretrains_with_torchrun_before_executing_the_chapter():
+    steps = yaml.safe_load((ROOT / ".github" / "workflows" / "book-full.yml").read_text())["jobs"]["chapter"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    pre = next(i for i, r in enumerate(runs) if "book/scripts/pretrain.py ${{ matrix.chapter }}" in r)
+    execute = next(i for i, r in enumerate(runs) if "book/build.py" in r)
+    assert pre < execute and "--device cuda" in runs[pre] and 'UNET_RUNS_DIR=$PWD/runs' in runs[pre]
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert "runs/*/*.pretrain.json" in upload["with"]["path"]
