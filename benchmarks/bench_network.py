@@ -14,8 +14,16 @@ slice plus 64 px of mirror padding per side -> 640 x 640):
   after each mode, the machine being shared) and the achieved FLOP/s as a fraction of it
   (training step counted as 3 x forward FLOPs).
 
+On a GPU (``--device cuda``) two more modes run: the bf16 + channels_last network under
+``torch.compile`` (``max-autotune-no-cudagraphs``) and under ``mode="reduce-overhead"`` (inductor
+with CUDA graphs: one graph launch per step instead of a kernel launch per layer), and every mode is
+timed again at the ``--batch-sizes`` beyond 1 (default 8 on a GPU: a 572 training tile of the
+64-channel U-Net is ~1 TFLOP, too little to fill an H100 alone). Times are CUDA events
+(``_common.timeit``), after warm-up. The training step is also given as a fraction of the GPU's
+data-sheet dense bf16 peak (``_common.DENSE_BF16_TFLOPS``) beside the measured 8192^3 bf16 matmul.
+
 Usage: ``python benchmarks/bench_network.py [--quick] [--device cpu|cuda] [--networks unet fusionnet]
-[--base-channels N]``. ``--quick`` is a smoke run: one warm-up and one timed repeat (three on a
+[--base-channels N] [--batch-sizes 1 8] [--compile]`` (``--compile`` adds the compiled modes on a CPU). ``--quick`` is a smoke run: one warm-up and one timed repeat (three on a
 GPU), a 1024^3 matmul peak, and 16 instead of 64 channels unless ``--base-channels`` is given.
 Results go to ``benchmarks/results/network.json`` (``network_cuda.json`` for ``--device cuda``);
 a ``--quick`` run writes ``network_quick.json`` instead, so that it never replaces a full run.
@@ -33,7 +41,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device_sync, matmul_peak, timeit, write_result  # noqa: E402
+from _common import dense_bf16_peak, matmul_peak, timeit, write_result  # noqa: E402
 
 from unet_core.models import FusionNet, fusionnet_flops, fusionnet_receptive_field  # noqa: E402
 from unet_core.models.fusionnet import PAPER_TILE  # noqa: E402
@@ -47,22 +55,30 @@ NETWORKS = {  # name: (class, paper tile, FLOPs(tile, base_channels), FLOPs of o
                   lambda c: fusionnet_flops(PAPER_TILE, base_channels=c)),
 }
 MODES = {"fp32": (False, False), "fp32_channels_last": (False, True), "bf16_autocast_channels_last": (True, True)}
+COMPILED = {"bf16_autocast_channels_last_compiled": "max-autotune-no-cudagraphs",  # name: torch.compile mode
+            "bf16_autocast_channels_last_cudagraphs": "reduce-overhead"}
 
 
 def bench_mode(name: str, base_channels: int, device: torch.device, bf16: bool, channels_last: bool, repeat: int,
-               warmup: int, flops: int) -> dict:
-    """Forward and train-step timings of one network in one precision / memory-format mode."""
+               warmup: int, flops: int, batch: int = 1, compile_mode: str | None = None) -> dict:
+    """Forward and train-step timings of one network in one precision / memory-format mode.
+
+    ``flops`` is the forward FLOPs of one tile; ``batch`` tiles go through each pass. With
+    ``compile_mode`` the network runs under ``torch.compile(mode=compile_mode)`` (two warm-up passes).
+    """
     cls, tile = NETWORKS[name][:2]
     torch.manual_seed(0)
-    net = cls(base_channels=base_channels).to(device)
-    x = torch.randn(1, 1, tile, tile, device=device)
-    out = net.output_size(tile)
-    target = torch.randint(0, 2, (1, out, out), device=device)
+    module = cls(base_channels=base_channels).to(device)
+    x = torch.randn(batch, 1, tile, tile, device=device)  # (B, 1, tile, tile)
+    out = module.output_size(tile)
+    target = torch.randint(0, 2, (batch, out, out), device=device)
     if channels_last:
-        net = net.to(memory_format=torch.channels_last)
+        module = module.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
-    opt = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.99)
+    opt = torch.optim.SGD(module.parameters(), lr=1e-4, momentum=0.99)
+    net = torch.compile(module, mode=compile_mode) if compile_mode else module
+    warmup = max(warmup, 2) if compile_mode else warmup  # compilation; CUDA graphs are recorded on the 2nd call
 
     def forward():
         with torch.no_grad(), autocast():
@@ -75,13 +91,16 @@ def bench_mode(name: str, base_channels: int, device: torch.device, bf16: bool, 
         loss.backward()
         opt.step()
 
-    net.eval()
-    fwd = timeit(forward, repeat=repeat, warmup=warmup, sync=device_sync(device))
-    net.train()
-    trn = timeit(train_step, repeat=repeat, warmup=warmup, sync=device_sync(device))
+    module.eval()
+    fwd = timeit(forward, repeat=repeat, warmup=warmup, device=device)
+    module.train()
+    trn = timeit(train_step, repeat=repeat, warmup=warmup, device=device)
     return {
-        "forward": {**fwd, "tiles_per_s": 1 / fwd["median_s"], "achieved_flops_per_s": flops / fwd["median_s"]},
-        "train_step": {**trn, "tiles_per_s": 1 / trn["median_s"], "achieved_flops_per_s": 3 * flops / trn["median_s"]},
+        "batch": batch, "compile_mode": compile_mode,
+        "forward": {**fwd, "tiles_per_s": batch / fwd["median_s"],
+                    "achieved_flops_per_s": batch * flops / fwd["median_s"]},
+        "train_step": {**trn, "tiles_per_s": batch / trn["median_s"],
+                       "achieved_flops_per_s": 3 * batch * flops / trn["median_s"]},
     }
 
 
@@ -123,6 +142,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--networks", nargs="+", choices=list(NETWORKS), default=list(NETWORKS))
     parser.add_argument("--base-channels", type=int, default=None, help="channels of the first level (default 64; "
                         "16 with --quick)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None,
+                        help="tiles per pass; the modes are timed at each (default: 1 on a CPU, 1 8 on a GPU)")
+    parser.add_argument("--compile", action="store_true", help="also the torch.compile modes on a CPU (GPU: always)")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda was requested but CUDA is not available here; use --device cpu")
@@ -134,7 +156,15 @@ def main(argv: list[str] | None = None) -> dict:
     repeat = (3 if args.quick else 10) if gpu else (1 if args.quick else 3)
     warmup = 1
     n = (4096 if args.quick else 8192) if gpu else (1024 if args.quick else 2048)
+    batches = args.batch_sizes or ([1, 8] if gpu and not args.quick else [1])
+    if min(batches) < 1 or 1 not in batches:
+        parser.error(f"--batch-sizes must be ints >= 1 and include 1 (the paper's batch), got {batches}")
+    modes = {m: (bf16, cl, None) for m, (bf16, cl) in MODES.items()}
+    if gpu or args.compile:
+        modes.update({m: (True, True, c) for m, c in COMPILED.items() if gpu or c != "reduce-overhead"})
     results: dict = {"device": device.type, "quick": args.quick, "base_channels": base, "networks": {},
+                     "batch_sizes": batches, "gpu": torch.cuda.get_device_name(device) if gpu else None,
+                     "dense_bf16_peak_flops_per_s": dense_bf16_peak(torch.cuda.get_device_name(device)) if gpu else None,
                      "cpu_bf16_supported": bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported",
                                                         lambda: False)()) if not gpu else None}
     # The machine is shared: the peak is measured before and after every mode and the best
@@ -148,26 +178,47 @@ def main(argv: list[str] | None = None) -> dict:
     sample_peaks()
     for name in args.networks:
         entry = describe(name, base)
-        entry["modes"] = {}
-        for mode, (bf16, channels_last) in MODES.items():
-            entry["modes"][mode] = bench_mode(name, base, device, bf16, channels_last, repeat, warmup,
-                                              entry["forward_flops"])
+        entry["modes"], entry["batched"] = {}, {}
+        for mode, (bf16, channels_last, compile_mode) in modes.items():
+            for b in batches:
+                try:
+                    res = bench_mode(name, base, device, bf16, channels_last, repeat, warmup, entry["forward_flops"],
+                                     batch=b, compile_mode=compile_mode)
+                except Exception as exc:  # e.g. torch.compile without a working compiler: reported, not fatal
+                    print(f"{name} {mode} batch {b} failed: {exc}", flush=True)
+                    (entry["modes"] if b == 1 else entry["batched"])[mode if b == 1 else f"{mode}, batch {b}"] = {
+                        "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+                    continue
+                (entry["modes"] if b == 1 else entry["batched"])[mode if b == 1 else f"{mode}, batch {b}"] = res
             sample_peaks()
         results["networks"][name] = entry
     peaks = results["matmul_peak_flops_per_s"] = {k: max(v) for k, v in samples.items()}
     results["matmul_peak_samples_flops_per_s"] = samples
     results["matmul_peak_n"] = n
+    sheet = results["dense_bf16_peak_flops_per_s"]
     for name, entry in results["networks"].items():
-        for mode, res in entry["modes"].items():
+        for mode, res in [*entry["modes"].items(), *entry["batched"].items()]:
+            if "error" in res:
+                continue
             for kind in ("forward", "train_step"):
                 res[kind]["fraction_of_matmul_peak"] = res[kind]["achieved_flops_per_s"] / peaks[
                     "bf16" if "bf16" in mode else "fp32"]
-                print(f"{name} {mode} {kind}: {res[kind]['median_s']:.3f} s/tile, "
+                if sheet and "bf16" in mode:
+                    res[kind]["fraction_of_dense_bf16_peak"] = res[kind]["achieved_flops_per_s"] / sheet
+                print(f"{name} {mode} {kind}: {res[kind]['median_s'] * 1e3:.2f} ms per pass of {res['batch']}, "
                       f"{res[kind]['achieved_flops_per_s'] / 1e9:.1f} GFLOP/s "
-                      f"({100 * res[kind]['fraction_of_matmul_peak']:.0f}% of best matmul peak)", flush=True)
+                      f"({100 * res[kind]['fraction_of_matmul_peak']:.0f}% of best matmul peak"
+                      + (f", {100 * res[kind]['fraction_of_dense_bf16_peak']:.0f}% of the data sheet's dense bf16"
+                         if "fraction_of_dense_bf16_peak" in res[kind] else "") + ")", flush=True)
         fp32 = entry["modes"]["fp32"]
-        entry["fastest"] = {k: min(entry["modes"], key=lambda m: entry["modes"][m][k]["median_s"])
-                            for k in ("forward", "train_step")}
+        timed = {m: r for m, r in entry["modes"].items() if "error" not in r}
+        entry["fastest"] = {k: min(timed, key=lambda m: timed[m][k]["median_s"]) for k in ("forward", "train_step")}
+        every = {m: r for m, r in [*entry["modes"].items(), *entry["batched"].items()] if "error" not in r}
+        entry["best_train_step_throughput"] = max(
+            ({"mode": m, "tiles_per_s": r["train_step"]["tiles_per_s"],
+              "achieved_flops_per_s": r["train_step"]["achieved_flops_per_s"],
+              "fraction_of_dense_bf16_peak": r["train_step"].get("fraction_of_dense_bf16_peak")}
+             for m, r in every.items()), key=lambda d: d["tiles_per_s"])
         entry["fastest_speedup_over_fp32"] = {k: fp32[k]["median_s"] / entry["modes"][m][k]["median_s"]
                                               for k, m in entry["fastest"].items()}
         entry["train_over_forward_time"] = fp32["train_step"]["median_s"] / fp32["forward"]["median_s"]

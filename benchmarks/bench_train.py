@@ -25,7 +25,10 @@ the device offers (channels_last; bf16 autocast where bf16 is not emulated; ``to
 network unless ``--no-compile``), with the achieved GFLOP/s (3 x the forward FLOPs per step) and the
 fraction of the machine's matmul peak measured in the same run (fp32 and bf16, 2048^3), the path
 ``precision="auto"`` picks, and the data pipeline's share of a full step (one augmented tile with
-cached Eq. 2 weights, timed alone). CUDA: events-free wall time with synchronisation, warm-up first.
+cached Eq. 2 weights, timed alone). On a GPU the paper's networks (64 channels: the U-Net at 572 px,
+FusionNet at 640 px) are added at batch 1 and 8, in bf16 + channels_last eager, compiled and with CUDA
+graphs (``mode="reduce-overhead"``), each also as a fraction of the data sheet's dense bf16 peak
+(target >= 50 %); times are CUDA events after warm-up (``_common.timeit``).
 Writes benchmarks/results/train_throughput[_cuda].json.
 """
 from __future__ import annotations
@@ -39,7 +42,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device_sync, matmul_peak, timeit, write_result  # noqa: E402
+from _common import dense_bf16_peak, matmul_peak, timeit, write_result  # noqa: E402
 
 from unet_core.data import TrainingTiles, normalize_image  # noqa: E402
 from unet_core.network import UNet  # noqa: E402
@@ -143,38 +146,62 @@ def recipe_step_times(steps: int = 40) -> list[dict]:
     return rows
 
 
-def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True) -> dict:
-    from unet_core.loss import weighted_cross_entropy
+def _flops(recipe) -> int:
     from unet_core.models.fusionnet_sizes import fusionnet_flops
-    from unet_core.precision import PRECISIONS, candidates, choose_precision
-    from unet_core.recipes import get_recipe
     from unet_core.sizes import unet_flops
 
+    return (unet_flops(recipe.tile, base_channels=recipe.base_channels, depth=recipe.depth) if recipe.model == "unet"
+            else fusionnet_flops(recipe.tile, base_channels=recipe.base_channels, depth=recipe.depth))
+
+
+def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True,
+               recipes=("isbi2012-cpu", "isbi2012-fusionnet-cpu"), paper: bool | None = None,
+               paper_recipes=("isbi2012-full", "isbi2012-fusionnet-full"), paper_batches=(1, 8)) -> dict:
+    """The rows of ``--throughput`` (see the module docstring).
+
+    ``paper``: add ``paper_recipes`` (the paper's networks) at ``paper_batches`` in bf16 (default: on a GPU).
+    """
+    from unet_core.loss import weighted_cross_entropy
+    from unet_core.precision import PRECISIONS, candidates, choose_precision
+    from unet_core.recipes import get_recipe
+
     dev = torch.device(device)
-    sync = device_sync(dev)
+    gpu = dev.type == "cuda"
     peaks = {"fp32": matmul_peak(dev, torch.float32) / 1e9, "bf16": matmul_peak(dev, torch.bfloat16) / 1e9}
-    print({"matmul_peak_gflops": peaks}, flush=True)
+    sheet = dense_bf16_peak(torch.cuda.get_device_name(dev)) if gpu else None
+    print({"matmul_peak_gflops": peaks, "dense_bf16_peak_gflops": sheet and sheet / 1e9}, flush=True)
     rows = []
-    for name in ("isbi2012-cpu", "isbi2012-fusionnet-cpu"):
-        recipe = get_recipe(name)
+    bf16_cl = PRECISIONS["bf16+channels_last"]
+    jobs = []  # (recipe, batch, [(path label, Precision, torch.compile mode or None)], data pipeline and auto rows)
+    for name in recipes:
+        paths = [(p.name, p, None) for p in candidates(dev)]
+        if compile_:
+            paths.append(("fp32+channels_last+compile", PRECISIONS["fp32+channels_last"], "default"))
+        jobs.append((get_recipe(name), 1, paths, True))
+    if paper if paper is not None else gpu:  # the paper's networks, where a GPU makes them the point
+        paths = [("bf16+channels_last", bf16_cl, None)] + ([("bf16+channels_last+compile", bf16_cl,
+                                                             "max-autotune-no-cudagraphs"),
+                                                            ("bf16+channels_last+cudagraphs", bf16_cl, "reduce-overhead")]
+                                                           if compile_ else [])
+        for name in paper_recipes:
+            for batch in paper_batches:
+                jobs.append((get_recipe(name), batch, paths, batch == paper_batches[0]))
+    for recipe, batch, paths, extras in jobs:
+        name = recipe.name
         torch.manual_seed(0)
         model = recipe.build_model().to(dev)
         tile, out = recipe.tile, model.output_size(recipe.tile)
-        fwd = (unet_flops(tile, base_channels=recipe.base_channels, depth=recipe.depth) if recipe.model == "unet"
-               else fusionnet_flops(tile, base_channels=recipe.base_channels, depth=recipe.depth))
+        fwd = _flops(recipe)
         rng = np.random.default_rng(0)
-        x = torch.from_numpy(rng.normal(size=(1, 1, tile, tile)).astype(np.float32)).to(dev)
-        y = torch.from_numpy(rng.integers(0, 2, size=(1, out, out))).to(dev)
-        w = torch.ones(1, out, out, device=dev)
-        paths = [(p.name, p, False) for p in candidates(dev)]
-        if compile_:
-            paths.append(("fp32+channels_last+compile", PRECISIONS["fp32+channels_last"], True))
-        for label, p, comp in paths:
+        x = torch.from_numpy(rng.normal(size=(batch, 1, tile, tile)).astype(np.float32)).to(dev)  # (B, 1, t, t)
+        y = torch.from_numpy(rng.integers(0, 2, size=(batch, out, out))).to(dev)  # (B, o, o)
+        w = torch.ones(batch, out, out, device=dev)
+        for label, p, mode in paths:
             torch.manual_seed(0)
             net = recipe.build_model().to(dev, memory_format=torch.channels_last if p.channels_last else
                                           torch.contiguous_format)
             opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-            fn = torch.compile(net) if comp else net
+            fn = torch.compile(net, mode=mode) if mode else net
             xin = x.contiguous(memory_format=torch.channels_last) if p.channels_last else x
 
             def step():
@@ -188,19 +215,26 @@ def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True) -> d
                 opt.step()
 
             try:
-                t = timeit(step, repeat=steps, warmup=2, sync=sync)
+                t = timeit(step, repeat=steps, warmup=3 if mode else 2, device=dev)
             except Exception as exc:  # e.g. torch.compile without a C++ compiler
-                rows.append({"network": name, "path": label, "error": f"{type(exc).__name__}: {exc}"[:300]})
+                rows.append({"network": name, "batch": batch, "path": label,
+                             "error": f"{type(exc).__name__}: {exc}"[:300]})
                 print(rows[-1], flush=True)
                 continue
-            gflops = 3 * fwd / t["median_s"] / 1e9
+            gflops = 3 * batch * fwd / t["median_s"] / 1e9
             peak = peaks["bf16" if p.dtype == torch.bfloat16 else "fp32"]
-            rows.append({"network": name, "model": recipe.model, "tile": tile, "path": label,
-                         "s_per_step": round(t["median_s"], 4), "min_s": round(t["min_s"], 4),
-                         "train_gflop_per_step": round(3 * fwd / 1e9, 2), "gflops": round(gflops, 1),
+            rows.append({"network": name, "model": recipe.model, "base_channels": recipe.base_channels, "tile": tile,
+                         "batch": batch, "path": label, "timer": t["timer"],
+                         "s_per_step": round(t["median_s"], 5), "min_s": round(t["min_s"], 5),
+                         "train_flop_per_step": 3 * batch * fwd, "train_gflop_per_step": round(3 * batch * fwd / 1e9, 2),
+                         "gflops": round(gflops, 1),
                          "fraction_of_fp32_matmul_peak": round(gflops / peaks["fp32"], 3),
-                         "fraction_of_own_dtype_peak": round(gflops / peak, 3)})
+                         "fraction_of_own_dtype_peak": round(gflops / peak, 3),
+                         **({"fraction_of_dense_bf16_peak": round(gflops * 1e9 / sheet, 3)}
+                            if sheet and p.dtype == torch.bfloat16 else {})})
             print(rows[-1], flush=True)
+        if not extras:
+            continue
         choice = choose_precision(model, dev, tile, train=True)
         rows.append({"network": name, "auto_choice": choice.precision.name,
                      "auto_seconds": {k: round(v, 4) for k, v in choice.seconds.items()},
@@ -224,11 +258,18 @@ def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True) -> d
         for i in range(steps):
             tiles[i]
         data_s = (time.perf_counter() - t0) / steps
-        fp32 = next(r for r in rows if r.get("network") == name and r.get("path") == "fp32")
+        timed = [r for r in rows if r.get("network") == name and r.get("batch") == batch and "s_per_step" in r]
+        fp32 = next((r for r in timed if r["path"] == "fp32"), None)
+        fastest = min(timed, key=lambda r: r["s_per_step"]) if timed else None
         rows.append({"network": name, "data": source, "data_pipeline_s_per_item": round(data_s, 4),
-                     "data_share_of_fp32_step": round(data_s / (data_s + fp32["s_per_step"]), 3)})
+                     **({"data_share_of_fp32_step": round(data_s / (data_s + fp32["s_per_step"]), 3)} if fp32 else {}),
+                     **({"data_share_of_fastest_step": round(data_s / (data_s + fastest["s_per_step"]), 3),
+                         "fastest_path": fastest["path"],
+                         "data_workers_to_keep_up": int(np.ceil(data_s / fastest["s_per_step"]))} if fastest else {})})
         print(rows[-1], flush=True)
-    return {"device": device, "threads": torch.get_num_threads(), "matmul_peak_gflops": peaks, "rows": rows}
+    return {"device": device, "threads": torch.get_num_threads(), "matmul_peak_gflops": peaks,
+            "gpu": torch.cuda.get_device_name(dev) if gpu else None,
+            "dense_bf16_peak_gflops": sheet and sheet / 1e9, "rows": rows}
 
 
 def main() -> None:

@@ -360,12 +360,15 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
                 tiles = np.stack([_read_block(chw, reflect_index(np.arange(y - border, y - border + th), height),
                                               reflect_index(np.arange(x - border, x - border + tw), width))
                                   for y, x in chunk]).astype(np.float32, copy=False)  # (B, C, th, tw)
-                batch = torch.from_numpy(tiles).to(dev)
+                batch = torch.from_numpy(tiles)
+                batch = batch.pin_memory().to(dev, non_blocking=True) if dev.type == "cuda" else batch.to(dev)
                 if channels_last:
                     batch = batch.contiguous(memory_format=torch.channels_last)
-                probs = forward(model, batch, dtype, crop).cpu().numpy()  # (B, K, oh, ow)
+                probs = forward(model, batch, dtype, crop)  # (B, K, oh, ow) on the device
+                finite = bool(torch.isfinite(probs).all())  # checked where they are (one sync on a GPU)
+                probs = probs.cpu().numpy()
                 assert probs.shape[1:] == (k, oh, ow), (probs.shape, (k, oh, ow))
-                if not np.isfinite(probs).all():
+                if not finite:
                     raise ValueError(f"the model returned NaN/inf probabilities for the tile at {chunk[0]} of the image "
                                      "(its weights may have diverged, or the image is far outside the range it was "
                                      "trained on); standardise the image with unet_core.normalize_image and check the "
