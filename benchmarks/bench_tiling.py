@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS_DIR, write_result  # noqa: E402
+from _common import RESULTS_DIR, device_sync, write_result  # noqa: E402
 
 from unet_core.data import normalize_image  # noqa: E402
 from unet_core.network import UNet  # noqa: E402
@@ -81,11 +81,6 @@ def test_image(size: int) -> tuple[np.ndarray, str]:
     return normalize_image(synthetic_em((size, size), seed=0)[0]), "synthetic_em (synthetic)"
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def overhead(quick: bool, repeat: int, device: str = "cpu") -> dict:
     torch.manual_seed(0)
     width, size, tile, batch = (16, 1024, 572, 2) if quick else (16, 2048, 572, 2)
@@ -97,12 +92,13 @@ def overhead(quick: bool, repeat: int, device: str = "cpu") -> dict:
     padded = mirror_pad(image, ((net.border, end - size - net.border),) * 2)  # (end, end)
     tiles = torch.from_numpy(np.stack([padded[y:y + tile, x:x + tile] for y, x in origins]))[:, None]  # (N, 1, t, t)
     batches = [b.contiguous().to(device) for b in torch.split(tiles, batch)]  # (batch, 1, t, t) each
+    sync = device_sync(device) or (lambda: None)
 
     def bare():
         with torch.inference_mode():
             for b in batches:
                 net(b)
-        _sync(device)
+        sync()
 
     t_bare = clock(bare, repeat=repeat)  # its warm-up warms the network for both
     t_tiled = clock(lambda: predict_tiled(net, image, tile_size=tile, batch_size=batch, device=device), repeat=repeat,
