@@ -1,12 +1,16 @@
 """Shared pytest configuration: marker-based skipping and common fixtures."""
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+from unet_core.precision import cpu_has_bf16
 
 
 def _data_dir() -> Path | None:
@@ -47,3 +51,22 @@ def data_dir() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+@contextlib.contextmanager
+def _no_bf16_warning():
+    with warnings.catch_warnings():  # only the emulated-bf16 warning becomes an error; others keep their filters
+        warnings.filterwarnings("error", message=r".*bf16 is emulated", category=RuntimeWarning)
+        yield
+
+
+@pytest.fixture
+def bf16_warning():
+    """``with bf16_warning(): ...`` around code that asks for bf16 on the CPU, on either kind of CPU.
+
+    Where ``unet_core.precision.cpu_has_bf16()`` is False (no bf16 units, or ``UNET_CPU_BF16=0``) the
+    block must warn that bf16 is emulated; where it is True (``UNET_CPU_BF16=1``, or a CPU with
+    AVX-512 BF16 / AMX) it must not. The branch is read when the block is entered, so a test may set
+    ``UNET_CPU_BF16`` with monkeypatch first.
+    """
+    return lambda: _no_bf16_warning() if cpu_has_bf16() else pytest.warns(RuntimeWarning, match=r"bf16 is emulated")

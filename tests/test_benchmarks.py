@@ -26,7 +26,7 @@ def test_timeit_counts_repeats_after_warmup_and_names_its_timer():
 def test_timeit_uses_cuda_events_on_a_gpu():
     a = torch.randn(2048, 2048, device="cuda")
     t = common.timeit(lambda: a @ a, repeat=3, warmup=1, device="cuda")
-    assert t["timer"] == "cuda events" and 0 < t["min_s"] < 1
+    assert t["timer"] == "cuda events" and t["repeat"] == 3 and 0 < t["min_s"] <= t["median_s"]  # no speed bound
 
 
 def test_dense_bf16_peak_takes_the_most_specific_name():

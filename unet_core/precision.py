@@ -5,13 +5,22 @@ times *slower* than fp32; on a GPU or a CPU with AVX-512 BF16 / AMX it is 2-3x f
 is measured, not assumed: :func:`choose_precision` times fp32 against each candidate the device can
 run (fp32 + channels_last; bf16 autocast with and without channels_last where bf16 is not emulated)
 on a check tile, keeps those whose argmax agrees with fp32, and picks the fastest. The result is
-cached per process (per device, network and mode). :func:`warn_if_slow` warns when a caller asks
-for bf16 on a CPU without bf16 units, with the measured factor.
+cached per process (per device, network, mode and set of candidates). :func:`warn_if_slow` warns when
+a caller asks for bf16 on a CPU without bf16 units, with the measured factor.
+
+Whether the CPU has bf16 units (:func:`cpu_has_bf16`) is read from ``/proc/cpuinfo``; the environment
+variable ``UNET_CPU_BF16`` overrides it: ``1`` (yes: treat bf16 as native, offer it to
+``precision="auto"``, never warn) or ``0`` (no: treat bf16 as emulated, time only fp32 paths, warn when
+bf16 is asked for); unset, ``/proc/cpuinfo`` decides. The variable is read at every call, so setting
+it in a running process takes effect at once; any other value raises ValueError. It lets one machine
+run the code path of the other kind of CPU, e.g. ``UNET_CPU_BF16=0 python -m pytest tests/test_precision.py``.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
+import os
+import sys
 import time
 import warnings
 from typing import Callable
@@ -40,11 +49,58 @@ PRECISIONS = {p.name: p for p in (
     Precision("bf16", torch.bfloat16), Precision("bf16+channels_last", torch.bfloat16, True))}
 
 
-@functools.lru_cache(maxsize=1)
+CPU_BF16_ENV = "UNET_CPU_BF16"  # "1": the CPU has bf16 units, "0": it has none, unset: read /proc/cpuinfo
+_CPU_BF16_VALUES = {"1": True, "0": False}
+
+
 def cpu_has_bf16() -> bool:
-    """Whether this CPU has bf16 arithmetic units (``avx512_bf16`` or ``amx_bf16`` in /proc/cpuinfo)."""
+    """Whether this CPU has bf16 arithmetic units, as ``UNET_CPU_BF16`` says or else /proc/cpuinfo.
+
+    Returns
+    -------
+    bool
+        ``UNET_CPU_BF16="1"``: True; ``"0"``: False; unset: whether ``avx512_bf16`` or ``amx_bf16`` is
+        among the CPU flags in /proc/cpuinfo (False where that file cannot be read).
+
+    Raises
+    ------
+    ValueError
+        If ``UNET_CPU_BF16`` is set to anything but ``"1"`` or ``"0"``.
+
+    Notes
+    -----
+    The variable is read at every call (only /proc/cpuinfo is read once per process), so a change of
+    it, in a test or a notebook, takes effect at once.
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"UNET_CPU_BF16": "0"}):
+    ...     print(cpu_has_bf16(), [p.name for p in candidates("cpu")])
+    False ['fp32', 'fp32+channels_last']
+    >>> with mock.patch.dict(os.environ, {"UNET_CPU_BF16": "1"}):
+    ...     print(cpu_has_bf16(), [p.name for p in candidates("cpu")])
+    True ['fp32', 'fp32+channels_last', 'bf16', 'bf16+channels_last']
+    >>> with mock.patch.dict(os.environ, {"UNET_CPU_BF16": "yes"}):
+    ...     cpu_has_bf16()
+    Traceback (most recent call last):
+    ValueError: UNET_CPU_BF16='yes' is not allowed: set it to '1' (this CPU has bf16 units) or '0' ...
+    """
+    value = os.environ.get(CPU_BF16_ENV)
+    if value is None:
+        return _cpuinfo_has_bf16()
+    if value not in _CPU_BF16_VALUES:
+        raise ValueError(f"{CPU_BF16_ENV}={value!r} is not allowed: set it to '1' (this CPU has bf16 units) or "
+                         f"'0' (it has none, bf16 is emulated), or unset it to read /proc/cpuinfo")
+    return _CPU_BF16_VALUES[value]
+
+
+@functools.lru_cache(maxsize=4)
+def _cpuinfo_has_bf16(path: str = "/proc/cpuinfo") -> bool:
+    """Whether ``avx512_bf16`` or ``amx_bf16`` is among the CPU flags in ``path`` (read once per process)."""
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(path) as f:
             flags = next((line for line in f if line.startswith("flags")), "")
     except OSError:
         return False
@@ -144,7 +200,9 @@ def choose_precision(model: torch.nn.Module, device: torch.device | str, input_s
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {fmt(v)}")
     dev = torch.device(device)
-    key = (str(dev), type(model).__name__, sum(p.numel() for p in model.parameters()), input_size, train)
+    paths = candidates(dev)  # depends on UNET_CPU_BF16, so it is part of the cache key
+    key = (str(dev), type(model).__name__, sum(p.numel() for p in model.parameters()), input_size, train,
+           tuple(p.name for p in paths))
     if key in _CACHE:
         return _CACHE[key]
     gen = torch.Generator().manual_seed(seed)
@@ -154,7 +212,7 @@ def choose_precision(model: torch.nn.Module, device: torch.device | str, input_s
     state = {k: v.detach().clone() for k, v in model.state_dict().items()} if train else None
     seconds, agreement, reference = {}, {}, None
     try:
-        for p in candidates(dev):
+        for p in paths:
             if p.channels_last:
                 model.to(memory_format=torch.channels_last)
             model.train(train)
@@ -203,10 +261,48 @@ def resolve_precision(precision: str | None, model: torch.nn.Module, device: tor
 _FACTOR: dict[str, float] = {}
 
 
-def warn_if_slow(dtype: torch.dtype | None, device: torch.device | str, measure: bool = True) -> float | None:
+def warn_if_slow(dtype: torch.dtype | None, device: torch.device | str, measure: bool = True, *,
+                 stacklevel: int | None = None) -> float | None:
     """Warn when bf16 is asked for on a CPU without bf16 units; return the measured slow-down factor.
 
-    The factor is a 512^3 matmul in bf16 against fp32 on this CPU, measured once per process.
+    Parameters
+    ----------
+    dtype : torch.dtype or None
+        The dtype asked for; only ``torch.bfloat16`` can warn.
+    device : torch.device or str
+        Only a CPU can warn, and only where :func:`cpu_has_bf16` is False (``UNET_CPU_BF16`` decides
+        where it is set).
+    measure : bool
+        Measure the factor if it is not known yet in this process (about 0.1 s).
+    stacklevel : int or None
+        Which frame the warning names, counted from the function that calls ``warn_if_slow`` (1 is
+        that function, 2 its caller); None (the default): the first frame outside ``unet_core``, the
+        user's line that called ``predict_tiled`` or ``train``, however deep inside it was asked.
+
+    Returns
+    -------
+    float or None
+        The time of a 512^3 matmul in bf16 over fp32 on this CPU (measured once per process; None if
+        not measured), or None where nothing is emulated (and nothing is warned).
+
+    Warns
+    -----
+    RuntimeWarning
+        bf16 on a CPU without bf16 units, with the measured factor and the advice to use
+        ``precision='auto'`` or fp32.
+
+    Examples
+    --------
+    >>> import os, warnings
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"UNET_CPU_BF16": "0"}), warnings.catch_warnings(record=True) as seen:
+    ...     warnings.simplefilter("always")
+    ...     _ = warn_if_slow(torch.bfloat16, "cpu")
+    >>> print(seen[0].message)
+    dtype=torch.bfloat16 on this CPU (UNET_CPU_BF16=0: no bf16 units): bf16 is emulated and measured ...
+    >>> with mock.patch.dict(os.environ, {"UNET_CPU_BF16": "1"}):
+    ...     print(warn_if_slow(torch.bfloat16, "cpu"), warn_if_slow(None, "cpu"))
+    None None
     """
     dev = torch.device(device)
     if dtype != torch.bfloat16 or dev.type != "cpu" or cpu_has_bf16():
@@ -218,7 +314,25 @@ def warn_if_slow(dtype: torch.dtype | None, device: torch.device | str, measure:
         t16, _ = _time(lambda: b @ b, dev, 2)
         _FACTOR["cpu"] = t16 / t32
     factor = _FACTOR.get("cpu")
-    warnings.warn("dtype=torch.bfloat16 on this CPU (no avx512_bf16/amx_bf16 units): bf16 is emulated and "
-                  + (f"measured {factor:.1f}x slower than fp32 here" if factor else "much slower than fp32")
-                  + "; use precision='auto' (or fp32) instead", RuntimeWarning, stacklevel=3)
+    units = f"{CPU_BF16_ENV}=0: no bf16 units" if CPU_BF16_ENV in os.environ else "no avx512_bf16/amx_bf16 units"
+    if factor is None:
+        measured = "much slower than fp32"
+    elif factor >= 1:
+        measured = f"measured {factor:.1f}x slower than fp32 here"
+    else:  # UNET_CPU_BF16=0 on a CPU that has the units after all
+        measured = f"measured at {factor:.2f}x the time of fp32 here"
+    warnings.warn(f"dtype=torch.bfloat16 on this CPU ({units}): bf16 is emulated and {measured}; "
+                  "use precision='auto' (or fp32) instead", RuntimeWarning,
+                  stacklevel=_outside_stacklevel() if stacklevel is None else stacklevel + 1)
     return factor
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _outside_stacklevel() -> int:
+    """``stacklevel`` for a ``warnings.warn`` in the caller that names the first frame outside unet_core."""
+    frame, level = sys._getframe(1), 1  # level 1: the function that warns
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
