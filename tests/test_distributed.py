@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from unet_core.distributed import rank_items, world
+from unet_core.distributed import dropout_seed, rank_items, step_loss, world
 
 SCRIPT = textwrap.dedent('''
     import json, sys
@@ -20,9 +20,10 @@ SCRIPT = textwrap.dedent('''
     from unet_core.distributed import world
 
     out, steps, ckpt, resume = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
+    dropout = float(sys.argv[5])
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = uc.UNet(base_channels=2, depth=2, dropout=0.0)  # dropout masks are per rank: none here
+    model = uc.UNet(base_channels=2, depth=2, dropout=dropout)  # dropout masks are per rank
     g = torch.Generator().manual_seed(1)
     data = [(torch.randn(1, 44, 44, generator=g), torch.randint(0, 2, (28, 28), generator=g),
              torch.rand(28, 28, generator=g) + 0.5) for _ in range(8)]
@@ -36,13 +37,13 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def _run(tmp: Path, name: str, steps: int, nproc: int, ckpt: Path, resume: bool = False) -> dict:
+def _run(tmp: Path, name: str, steps: int, nproc: int, ckpt: Path, resume: bool = False, dropout: float = 0.0) -> dict:
     script = tmp / "run.py"
     script.write_text(SCRIPT)
     out = tmp / f"{name}.json"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env.pop("WORLD_SIZE", None)
-    args = [str(script), str(out), str(steps), str(ckpt), "1" if resume else "0"]
+    args = [str(script), str(out), str(steps), str(ckpt), "1" if resume else "0", str(dropout)]
     cmd = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *args]
            if nproc > 1 else [sys.executable, *args])
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
@@ -73,11 +74,98 @@ def test_two_gloo_processes_follow_the_single_process_loss_curve_and_resume_bit_
         single["losses"], ddp["losses"])
     ckpt = torch.load(tmp_path / "ddp.pt", weights_only=True)
     assert ckpt["world_size"] == 2 and ckpt["step"] == 6
-    # stopped after 4 steps, resumed to 6 with the same world size: bit-identical to the uninterrupted run
-    _run(tmp_path, "first", 4, 2, tmp_path / "resumed.pt")
-    resumed = _run(tmp_path, "resumed", 6, 2, tmp_path / "resumed.pt", resume=True)
-    assert resumed["losses"] == ddp["losses"]
-    assert resumed["state"] == ddp["state"]
+    # with dropout (masks per rank): stopped after 4 steps, resumed to 6 with the same world size,
+    # bit-identical to the uninterrupted run
+    dropped = _run(tmp_path, "dropped", 6, 2, tmp_path / "dropped.pt", dropout=0.5)
+    assert dropped["losses"][1:] != ddp["losses"][1:]  # dropout is on
+    _run(tmp_path, "first", 4, 2, tmp_path / "resumed.pt", dropout=0.5)
+    resumed = _run(tmp_path, "resumed", 6, 2, tmp_path / "resumed.pt", resume=True, dropout=0.5)
+    assert resumed["losses"] == dropped["losses"]
+    assert resumed["state"] == dropped["state"]
+
+
+PROBE = textwrap.dedent('''
+    import datetime, json, sys
+    import torch
+    import torch.distributed as dist
+    import unet_core as uc
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=20))  # a rank left waiting fails soon
+    rank = dist.get_rank()
+
+
+    class Probe(torch.nn.Module):
+        """Dropout, then a 1x1 convolution; keeps the mask that dropout draws first at every training step."""
+
+        def __init__(self):
+            super().__init__()
+            self.drop, self.conv, self.masks = torch.nn.Dropout(0.5), torch.nn.Conv2d(1, 2, 1), []
+
+        def forward(self, x):
+            if self.training:
+                self.masks.append(self.drop(torch.ones(32)).tolist())
+            return self.conv(self.drop(x))
+
+
+    g = torch.Generator().manual_seed(1)
+    data = [(torch.randn(1, 8, 8, generator=g), torch.randint(0, 2, (8, 8), generator=g)) for _ in range(8)]
+    data[5] = (data[5][0] * float("nan"), data[5][1])  # step 2 reads items 4 (rank 0) and 5 (rank 1)
+    model, error = Probe(), None
+    try:
+        uc.train(model, data, uc.TrainConfig(iterations=4, batch_size=2, device="cpu"), progress=False)
+    except FloatingPointError as exc:
+        error = str(exc)
+    json.dump({"error": error, "masks": model.masks}, open(f"{sys.argv[1]}.{rank}.json", "w"))
+    dist.destroy_process_group()
+''')
+
+
+@pytest.fixture(scope="module")
+def nan_on_rank_1(tmp_path_factory):
+    """Two gloo ranks training a dropout probe; rank 1's tile of step 2 is NaN. Per rank: its error and masks."""
+    tmp = tmp_path_factory.mktemp("probe")
+    (tmp / "probe.py").write_text(PROBE)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env.pop("WORLD_SIZE", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(tmp / "probe.py"),
+           str(tmp / "out")]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150)
+    ranks = [tmp / f"out.{r}.json" for r in range(2)]
+    return [json.loads(p.read_text()) if p.exists() else {"error": "no result: " + done.stderr[-3000:], "masks": []}
+            for p in ranks]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
+def test_a_nan_loss_on_one_rank_stops_every_rank_at_that_step(nan_on_rank_1):
+    for rank, got in enumerate(nan_on_rank_1):
+        assert got["error"] is not None and got["error"].startswith(
+            f"the loss became non-finite at step 2 on rank 1 of 2 processes (this is rank {rank}, its loss "), got
+        assert "lower learning_rate" in got["error"]
+        assert len(got["masks"]) == 3  # steps 0, 1 and the forward pass of step 2, never its backward pass
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
+def test_each_rank_draws_its_own_dropout_masks_and_rank_0_those_of_one_process(nan_on_rank_1):
+    first, second = (got["masks"] for got in nan_on_rank_1)
+    assert len(first) == len(second) == 3
+    for step in range(3):
+        assert first[step] != second[step]
+        for rank, masks in enumerate((first, second)):
+            torch.manual_seed(dropout_seed(0, step, rank))
+            assert masks[step] == torch.nn.functional.dropout(torch.ones(32), 0.5, True).tolist()
+    assert dropout_seed(0, 2, 0) == 2  # rank 0: seed + step, as a single process
+
+
+def test_dropout_seeds_of_ranks_never_meet_and_step_loss_flags_a_single_process():
+    low = {dropout_seed(7, step, rank) % 2**32 for step in range(1000) for rank in range(8)}
+    assert len(low) == 8000 and dropout_seed(7, 5) == 12  # the CPU generator takes the low 32 bits only
+    assert dropout_seed(2**64 - 1, 1, 0) == 0  # wraps into torch.manual_seed's range
+    assert step_loss(torch.tensor(0.25)) == (0.25, [])
+    mean, bad = step_loss(torch.tensor(float("inf")))
+    assert mean == float("inf") and bad == [0]
 
 
 @pytest.mark.slow

@@ -250,12 +250,13 @@ def test_same_padding_unet_runs_and_restores_training_mode(rng):
     np.testing.assert_allclose(got.sum(0), 1, atol=1e-5)
 
 
-def test_bf16_channels_last_agrees_with_fp32(rng):
+def test_bf16_channels_last_agrees_with_fp32(rng, bf16_warning):
     torch.manual_seed(2)
     net = UNet(base_channels=4, depth=3).eval()
     image = rng.standard_normal((70, 50)).astype(np.float32)
     ref = predict_tiled(net, image, device="cpu")
-    fast = predict_tiled(net, image, device="cpu", dtype=torch.bfloat16, channels_last=True)
+    with bf16_warning():  # warns where bf16 is emulated (UNET_CPU_BF16=0 or no bf16 units), not elsewhere
+        fast = predict_tiled(net, image, device="cpu", dtype=torch.bfloat16, channels_last=True)
     assert np.abs(fast - ref).max() < 0.05 and (fast.argmax(0) == ref.argmax(0)).mean() > 0.97
 
 
@@ -342,3 +343,80 @@ def test_same_padding_default_margin_is_seamless(rng):
     # the bare valid border is not enough: the pooling phase reaches further
     short = predict_tiled(net, image, tile_size=56, margin=20, device="cpu")
     assert np.abs(short - whole).max() > 1e-4
+
+
+# ---------------------------------------------------------------- the caller's model is left as it was
+def _layouts(net: torch.nn.Module) -> list[bool]:
+    """Whether each 3x3 weight with several input channels (unambiguous layout) is channels_last."""
+    return [p.is_contiguous(memory_format=torch.channels_last) for p in net.parameters()
+            if p.ndim == 4 and p.shape[1] > 1 and p.shape[-1] > 1]
+
+
+def _modes(net: torch.nn.Module) -> list[bool]:
+    return [m.training for m in net.modules()]
+
+
+def _nan_unet() -> UNet:
+    torch.manual_seed(0)
+    net = UNet(base_channels=2, depth=2)
+    with torch.no_grad():
+        next(net.parameters()).fill_(float("nan"))
+    return net
+
+
+def test_predict_tiled_leaves_the_memory_format_as_it_was_also_after_an_error(rng, monkeypatch):
+    from unet_core import precision
+
+    image = rng.standard_normal((40, 40)).astype(np.float32)
+    torch.manual_seed(0)
+    net = UNet(base_channels=2, depth=2).eval()
+    assert len(_layouts(net)) >= 4 and not any(_layouts(net))
+    predict_tiled(net, image, device="cpu", channels_last=True)
+    assert not any(_layouts(net))
+    net.to(memory_format=torch.channels_last)
+    monkeypatch.setattr(precision, "_CACHE", {})  # measured now: the timing switches layouts
+    predict_tiled(net, image, device="cpu", precision="auto")
+    predict_tiled(net, image, device="cpu", precision="fp32")
+    assert all(_layouts(net))
+    bad = _nan_unet()
+    with pytest.raises(ValueError, match="NaN/inf probabilities"):
+        predict_tiled(bad, image, device="cpu", channels_last=True)
+    assert not any(_layouts(bad))
+
+
+def test_predict_tiled_restores_every_submodules_mode_also_after_an_error(rng):
+    image = rng.standard_normal((40, 40)).astype(np.float32)
+    for net, raises in ((UNet(base_channels=2, depth=2), False), (_nan_unet(), True)):
+        net.train()
+        next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d)).eval()  # e.g. a frozen first layer
+        before = _modes(net)
+        assert len(set(before)) == 2
+        if raises:
+            with pytest.raises(ValueError, match="NaN/inf probabilities"):
+                predict_tiled(net, image, device="cpu", channels_last=True)
+        else:
+            predict_tiled(net, image, device="cpu", channels_last=True)
+        assert _modes(net) == before
+
+
+def test_predict_tiled_puts_the_model_back_on_its_device_also_after_an_error(rng, monkeypatch):
+    torch.manual_seed(0)
+    net = UNet(base_channels=2, depth=2)
+    params = list(net.parameters())
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    monkeypatch.setattr(tiling, "resolve_device", lambda device: torch.device("meta"))  # a device without data
+    with pytest.raises((RuntimeError, NotImplementedError)):  # its probabilities cannot be read back
+        predict_tiled(net, rng.standard_normal((40, 40)).astype(np.float32), device="cpu")
+    assert list(net.parameters()) == params and {p.device.type for p in params} == {"cpu"}
+    assert all(torch.equal(v, state[k]) for k, v in net.state_dict().items())
+
+
+@pytest.mark.gpu
+def test_predict_tiled_on_the_gpu_leaves_a_cpu_model_on_the_cpu(rng):
+    torch.manual_seed(0)
+    net = UNet(base_channels=2, depth=2).train()
+    image = rng.standard_normal((40, 40)).astype(np.float32)
+    cpu = predict_tiled(net, image, device="cpu")
+    gpu = predict_tiled(net, image, device="cuda", channels_last=True)
+    assert {p.device.type for p in net.parameters()} == {"cpu"} and not any(_layouts(net)) and net.training
+    np.testing.assert_allclose(gpu, cpu, atol=1e-4)

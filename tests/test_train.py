@@ -187,9 +187,10 @@ def test_nan_loss_raises():
         train(_net(), Bad(), _cfg(iterations=1), progress=False)
 
 
-def test_amp_channels_last_and_pairs_run_on_cpu():
+def test_amp_channels_last_and_pairs_run_on_cpu(bf16_warning):
     pairs = [(torch.randn(1, 12, 12), torch.zeros(10, 10, dtype=torch.uint8))]  # no weight, uint8 labels
-    result = train(_net(), pairs, _cfg(iterations=2, amp=True, channels_last=True), progress=False)
+    with bf16_warning():  # amp=True is bf16 autocast: warns where bf16 is emulated, not elsewhere
+        result = train(_net(), pairs, _cfg(iterations=2, amp=True, channels_last=True), progress=False)
     assert result.step == 2 and all(np.isfinite(result.losses))
 
 
@@ -387,3 +388,161 @@ def test_a_small_unet_overfits_one_synthetic_tile(optimizer, lr, bound):
                       warmup_steps=10, grad_clip=1.0)
     losses = train(model, tiles, cfg, progress=False).losses
     assert np.mean(losses[:10]) > 1.0 and np.mean(losses[-10:]) < bound
+
+
+# --------------------------------------------------------------------------- dropout seeds, precision, provenance
+class SeedProbe(TinyNet):
+    """TinyNet that records the seed torch was last seeded with at every training forward pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seeds: list[int] = []
+
+    def forward(self, x):
+        if self.training:
+            self.seeds.append(torch.initial_seed())
+        return super().forward(x)
+
+
+def test_a_single_process_reseeds_dropout_with_seed_plus_step(tmp_path):
+    torch.manual_seed(0)
+    probe = SeedProbe()
+    train(probe, Triples(), _cfg(iterations=4, seed=11), progress=False)
+    assert probe.seeds == [11, 12, 13, 14]
+
+
+class WideNet(TinyNet):
+    """1x1 conv to 4 channels, dropout, 3x3 conv: the last weight (2, 4, 3, 3) shows the memory format."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 4, 1), nn.ReLU(), nn.Dropout2d(0.5), nn.Conv2d(4, 2, 3))
+
+
+def _wide() -> WideNet:
+    torch.manual_seed(0)
+    return WideNet()
+
+
+def _chooser(answer: str, calls: list):
+    """A stand-in for precision.choose_precision that answers ``answer`` and records its calls."""
+    from unet_core.precision import PRECISIONS, Choice
+
+    def choose(model, device, input_size, **kwargs):
+        calls.append(input_size)
+        return Choice(PRECISIONS[answer], {answer: 1.0}, {answer: 1.0})
+    return choose
+
+
+def test_precision_auto_is_stored_in_the_checkpoint_and_reused_on_resume(tmp_path, monkeypatch):
+    import unet_core.precision as P
+
+    calls: list = []
+    monkeypatch.setattr(P, "choose_precision", _chooser("fp32+channels_last", calls))
+    straight = _wide()
+    full = train(straight, Triples(), _cfg(iterations=6, precision="auto"), progress=False)
+    assert calls == [12] and straight.body[3].weight.is_contiguous(memory_format=torch.channels_last)
+    ckpt = tmp_path / "auto.pt"
+    train(_wide(), Triples(), _cfg(iterations=3, precision="auto"), checkpoint_path=ckpt, progress=False)
+    assert load_checkpoint(ckpt)["train_config"]["resolved_precision"] == {"name": "fp32+channels_last",
+                                                                          "device": "cpu"}
+    calls.clear()
+    monkeypatch.setattr(P, "choose_precision", _chooser("fp32", calls))  # timing noise would now pick fp32
+    resumed = _wide()
+    again = train(resumed, Triples(), _cfg(iterations=6, precision="auto"), checkpoint_path=ckpt, progress=False)
+    assert calls == []  # not measured again
+    assert resumed.body[3].weight.is_contiguous(memory_format=torch.channels_last)  # the stored path
+    assert again.losses == full.losses and _same_weights(straight, resumed)
+    assert load_checkpoint(ckpt)["train_config"]["resolved_precision"]["name"] == "fp32+channels_last"
+    # another device type (here: a checkpoint that says cuda) is measured again
+    saved = torch.load(ckpt, weights_only=True)
+    saved["train_config"]["resolved_precision"]["device"] = "cuda"
+    torch.save(saved, ckpt)
+    train(_wide(), Triples(), _cfg(iterations=7, precision="auto"), checkpoint_path=ckpt, progress=False)
+    assert calls == [12]
+
+
+def test_a_run_without_precision_records_the_path_it_took(tmp_path):
+    train(_wide(), Triples(), _cfg(iterations=1, channels_last=True), checkpoint_path=tmp_path / "n.pt",
+          progress=False)
+    assert load_checkpoint(tmp_path / "n.pt")["train_config"]["resolved_precision"] == {
+        "name": "fp32+channels_last", "device": "cpu"}
+
+
+DATA = {"dataset": "phc-u373", "truth": "gt", "train_frames": ["02/010", "02/011"]}
+
+
+def test_training_data_is_written_to_every_checkpoint_and_returned_by_load(tmp_path):
+    ckpt = tmp_path / "t.pt"
+    seen = []
+
+    def validate(model, step):  # after step 3, before its checkpoint: reads the one of step 2
+        seen.append(load_checkpoint(ckpt)["training_data"])
+        return {}
+
+    frames = ("02/010", np.str_("02/011"))  # plain values are stored (a tuple compares equal to a list)
+    train(_net(), Triples(), _cfg(iterations=3, checkpoint_every=2), validate=validate, checkpoint_path=ckpt,
+          progress=False, training_data={**DATA, "train_frames": frames})
+    assert seen == [{**DATA, "train_frames": ("02/010", "02/011")}]
+    stored = load_checkpoint(ckpt)["training_data"]
+    assert stored["train_frames"] == ("02/010", "02/011") and type(stored["train_frames"][1]) is str
+    assert torch.load(ckpt, weights_only=True)["training_data"] == stored
+    # resuming with the same description (lists or tuples), or none, goes on and keeps it
+    train(_net(), Triples(), _cfg(iterations=4), checkpoint_path=ckpt, progress=False, training_data=DATA)
+    train(_net(), Triples(), _cfg(iterations=5), checkpoint_path=ckpt, progress=False)
+    assert load_checkpoint(ckpt)["step"] == 5 and _as_lists(load_checkpoint(ckpt)["training_data"]) == DATA
+
+
+def _as_lists(d: dict) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def test_resuming_a_checkpoint_of_other_training_data_is_refused(tmp_path):
+    ckpt = tmp_path / "r.pt"
+    train(_net(), Triples(), _cfg(iterations=2), checkpoint_path=ckpt, progress=False, training_data=DATA)
+    other = {**DATA, "truth": "st", "train_frames": ["02/010"]}
+    with pytest.raises(ValueError, match=r"checkpoint '.*r\.pt' was trained on other data than training_data "
+                                         r"describes \(differing keys: 'train_frames': checkpoint \['02/010', "
+                                         r"'02/011'\] vs given \['02/010'\]; 'truth': checkpoint 'gt' vs given "
+                                         r"'st'\); pass resume=False .* or another checkpoint_path"):
+        train(_net(), Triples(), _cfg(iterations=4), checkpoint_path=ckpt, progress=False, training_data=other)
+    with pytest.raises(ValueError, match=r"differing keys: 'extra': checkpoint None vs given 1"):
+        train(_net(), Triples(), _cfg(iterations=2), checkpoint_path=ckpt, progress=False,
+              training_data={**DATA, "extra": 1})  # a finished run too: it was not trained on that data
+    assert load_checkpoint(ckpt)["step"] == 2
+    fresh = train(_net(), Triples(), _cfg(iterations=1), checkpoint_path=ckpt, resume=False, progress=False,
+                  training_data=other)
+    assert fresh.step == 1 and _as_lists(load_checkpoint(ckpt)["training_data"]) == other
+
+
+def test_older_checkpoints_have_no_training_data_and_accept_one(tmp_path):
+    ckpt = tmp_path / "old.pt"
+    train(_net(), Triples(), _cfg(iterations=1), checkpoint_path=ckpt, progress=False)
+    assert load_checkpoint(ckpt)["training_data"] is None
+    saved = torch.load(ckpt, weights_only=True)
+    del saved["training_data"]  # as written before the key existed
+    torch.save(saved, ckpt)
+    assert load_checkpoint(ckpt)["training_data"] is None
+    train(_net(), Triples(), _cfg(iterations=2), checkpoint_path=ckpt, progress=False, training_data=DATA)
+    assert load_checkpoint(ckpt)["training_data"] == DATA
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (["phc-u373"], TypeError, r"training_data must be a dict describing the training data .* got \['phc-u373'\]"),
+    ({"frames": {1, 2}}, TypeError, r"training_data\['frames'\] holds \{1, 2\}, which a checkpoint cannot store"),
+])
+def test_training_data_must_be_a_dict_of_plain_values(tmp_path, bad, error, match):
+    with pytest.raises(error, match=match):
+        train(_net(), Triples(), _cfg(iterations=1), checkpoint_path=tmp_path / "x.pt", progress=False,
+              training_data=bad)
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_validation_results_of_every_numpy_scalar_kind_are_stored_as_python_values(tmp_path):
+    metrics = {"f64": np.float64(0.5), "f32": np.float32(0.25), "i": np.int64(3), "b": np.bool_(True),
+               "s": np.str_("x"), "a": np.array(0.75), "t": torch.tensor([2.0])}
+    result = train(_net(), Triples(), _cfg(iterations=1), validate=lambda m, k: metrics,
+                   checkpoint_path=tmp_path / "v.pt", progress=False)
+    expected = {"step": 1, "f64": 0.5, "f32": 0.25, "i": 3, "b": True, "s": "x", "a": 0.75, "t": 2.0}
+    assert result.validation == [expected] and load_checkpoint(tmp_path / "v.pt")["history"]["validation"] == [expected]
+    assert [type(v) for v in result.validation[0].values()] == [int, float, float, int, bool, str, float, float]

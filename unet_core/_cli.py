@@ -12,7 +12,6 @@ import math
 import os
 import sys
 import tempfile
-import types
 from pathlib import Path
 
 import numpy as np
@@ -111,10 +110,17 @@ def check_training_size(args) -> None:
     UserError
         If the tile size is not valid (naming the nearest valid sizes) or the network or one
         training step would need more memory than is available (naming both amounts).
+
+    Notes
+    -----
+    One training step of ``--batch-size`` tiles needs the weights, their gradients and the
+    optimiser's state (``16 * parameters`` bytes) plus the activations of the step that the
+    network's own arithmetic gives (:func:`unet_core.memory.estimate_memory` with ``train=True``),
+    without building the network.
     """
     from ._utils import check_memory
+    from .memory import estimate_memory
     from .models.registry import model_spec
-    from .tiling import estimate_tile_memory
 
     spec = model_spec(getattr(args, "model", "unet"), "--model")
     n_params = spec.parameter_count(1, 2, args.base_channels, args.depth)
@@ -129,10 +135,13 @@ def check_training_size(args) -> None:
         near = f"nearest valid sizes are {below} and {above}" if below else f"the smallest valid size is {above}"
         raise UserError(f"--tile-size {args.tile_size} is not a valid input size for --model {spec.name} --depth "
                         f"{args.depth}; {near}") from None
-    try:  # activations kept for the backward pass: about 3 x those of inference
-        net = types.SimpleNamespace(base_channels=args.base_channels)
-        check_memory(3 * estimate_tile_memory(net, (args.tile_size, args.tile_size)) + 16 * n_params,
-                     f"training on --tile-size {args.tile_size}", fix)
+    batch = getattr(args, "batch_size", None) or 1
+    try:  # the activations kept for the backward pass, the gradients' peak and the optimiser's step
+        step = estimate_memory(spec.name, args.tile_size, batch_size=batch, train=True,
+                               base_channels=args.base_channels, depth=args.depth)
+        check_memory(step + 16 * n_params, f"training {spec.name} on --tile-size {args.tile_size}"
+                     + (f" with --batch-size {batch}" if batch > 1 else "") + f" ({step / 2**20:,.0f} MiB of "
+                     "activations per step)", fix + ("" if batch == 1 else " or --batch-size"))
     except MemoryError as exc:
         raise UserError(str(exc)) from None
 

@@ -12,12 +12,19 @@ save never leaves a truncated checkpoint behind. Keys:
 ``model``           the network's registry name (``"unet"``, ``"fusionnet"``, see
                     :func:`unet_core.build_model`) or None; absent in older checkpoints (= ``"unet"``)
 ``optimizer_state`` ``optimizer.state_dict()`` (momentum buffers) or None
-``train_config``    ``dataclasses.asdict(TrainConfig)``
+``train_config``    ``dataclasses.asdict(TrainConfig)``; :func:`unet_core.train` adds
+                    ``resolved_precision``: ``{"name": <a unet_core.precision.PRECISIONS name>,
+                    "device": <device type>}``, the numeric path it trained with (for
+                    ``precision="auto"`` the measured choice, reused on resume on that device type)
 ``history``         ``{"losses": [float, ...], "validation": [dict, ...]}``
 ``scheduler_state`` ``{"schedule": str, "step": int, "learning_rate": float}`` or None (the
                     schedule is a function of the step, see ``unet_core.train.learning_rate_at``)
 ``world_size``      number of processes that trained it (``torchrun``, :mod:`unet_core.distributed`;
                     1 for a single process; absent in older checkpoints)
+``training_data``   provenance of the training data as plain values, e.g. ``{"dataset": "phc-u373",
+                    "truth": "gt", "train_frames": ["02/010", ...]}``, or None (not given; older
+                    checkpoints lack the key and :func:`load_checkpoint` returns None for it).
+                    :func:`unet_core.train` refuses to resume a checkpoint with other training data.
 """
 from __future__ import annotations
 
@@ -27,11 +34,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from ._utils import check_int, fmt
+from ._utils import check_int, fmt, plain_value
 
 __all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint"]
 
@@ -48,6 +54,7 @@ def save_checkpoint(
     history: dict | None = None,
     scheduler: dict | None = None,
     world_size: int = 1,
+    training_data: dict | None = None,
 ) -> Path:
     """Write a checkpoint of ``model`` (and ``optimizer``) to ``path`` atomically.
 
@@ -69,6 +76,9 @@ def save_checkpoint(
         Learning-rate schedule state (plain values), stored as ``scheduler_state``.
     world_size : int
         Number of training processes that wrote it (``torchrun``; 1 for a single process).
+    training_data : dict or None
+        Where the training data came from, e.g. ``{"dataset": "phc-u373", "truth": "gt",
+        "train_frames": ["02/010", ...]}`` (plain values), stored as ``training_data``.
 
     Returns
     -------
@@ -78,9 +88,9 @@ def save_checkpoint(
     Raises
     ------
     TypeError
-        If an argument has the wrong type, or ``history``/``config``/``scheduler`` hold values
-        that are not plain numbers, strings, lists or dicts (numpy scalars and arrays are
-        converted to python values, so the file loads with ``weights_only=True``).
+        If an argument has the wrong type, or ``history``/``config``/``scheduler``/``training_data``
+        hold values that are not plain numbers, strings, lists or dicts (numpy scalars of every
+        kind and arrays are converted to python values, so the file loads with ``weights_only=True``).
     ValueError
         If ``step < 0``.
     OSError
@@ -105,7 +115,8 @@ def save_checkpoint(
     step = check_int(step, "step", 0, fix="the number of completed training steps")
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         config = dataclasses.asdict(config)
-    for name, value in (("config", config), ("history", history), ("scheduler", scheduler)):
+    for name, value in (("config", config), ("history", history), ("scheduler", scheduler),
+                        ("training_data", training_data)):
         if value is not None and not isinstance(value, dict):
             raise TypeError(f"{name} must be a dict (or None{', or a TrainConfig' if name == 'config' else ''}), "
                             f"got {fmt(value)}")
@@ -120,9 +131,10 @@ def save_checkpoint(
         "model_config": dict(model.config) if isinstance(getattr(model, "config", None), dict) else None,
         "model": _model_name(model),
         "optimizer_state": None if optimizer is None else optimizer.state_dict(),
-        "train_config": _plain(config or {}, "config"),
-        "history": _plain(history, "history") if history else {"losses": [], "validation": []},
-        "scheduler_state": None if scheduler is None else _plain(scheduler, "scheduler"),
+        "train_config": plain_value(config or {}, "config"),
+        "history": plain_value(history, "history") if history else {"losses": [], "validation": []},
+        "scheduler_state": None if scheduler is None else plain_value(scheduler, "scheduler"),
+        "training_data": None if training_data is None else plain_value(training_data, "training_data"),
         "world_size": check_int(world_size, "world_size", 1, fix="the number of training processes"),
     }
     return atomic_write(path, lambda tmp: torch.save(payload, tmp))
@@ -132,25 +144,6 @@ def _check_path(path) -> Path:
     if not isinstance(path, (str, os.PathLike)) or (isinstance(path, str) and not path):
         raise TypeError(f"path must be a file path (str or pathlib.Path), got {fmt(path)}")
     return Path(path)
-
-
-def _plain(value: Any, where: str) -> Any:
-    """``value`` with numpy scalars/arrays and tuples turned into python values (what weights_only loads)."""
-    if isinstance(value, (bool, int, float, str, type(None))):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v, f"{where}[{i}]") for i, v in enumerate(value)) if type(value) in (list, tuple) \
-            else [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        return {k if isinstance(k, (str, int)) else str(k): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
-    raise TypeError(f"{where} holds {fmt(value)}, which a checkpoint cannot store (it loads with weights_only=True); "
-                    "store numbers, strings, lists or dicts")
 
 
 def _check_map_location(map_location) -> None:
@@ -227,7 +220,8 @@ def load_checkpoint(
     Returns
     -------
     dict
-        The checkpoint (keys listed in the module docstring).
+        The checkpoint (keys listed in the module docstring); ``training_data`` is None for
+        checkpoints written without it.
 
     Raises
     ------
@@ -270,13 +264,27 @@ def load_checkpoint(
             model.load_state_dict(ckpt["model_state"])
         except RuntimeError as exc:
             raise ValueError(f"checkpoint {str(path)!r} does not fit {type(model).__name__}: {exc}") from exc
-    if optimizer is not None and ckpt.get("optimizer_state") is not None:
-        try:
-            optimizer.load_state_dict(ckpt["optimizer_state"])
-        except (ValueError, KeyError, RuntimeError) as exc:
-            raise ValueError(f"the optimizer state in checkpoint {str(path)!r} does not fit this optimizer ({exc}); "
-                             "build the optimizer of the same type over model.parameters()") from exc
+    if optimizer is not None:
+        load_optimizer_state(optimizer, ckpt, path)
+    ckpt.setdefault("training_data", None)
     return ckpt
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, ckpt: dict, path: str | os.PathLike) -> None:
+    """Restore ``optimizer`` from a loaded checkpoint dict (nothing if it stores no optimizer state).
+
+    Raises
+    ------
+    ValueError
+        If the stored state does not fit ``optimizer`` (another type, or other parameters).
+    """
+    if ckpt.get("optimizer_state") is None:
+        return
+    try:
+        optimizer.load_state_dict(ckpt["optimizer_state"])
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise ValueError(f"the optimizer state in checkpoint {str(path)!r} does not fit this optimizer ({exc}); "
+                         "build the optimizer of the same type over model.parameters()") from exc
 
 
 def model_from_checkpoint(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> nn.Module:

@@ -11,6 +11,7 @@ join without seams (to float tolerance). Tiles are read lazily, so a
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable
 
@@ -22,6 +23,8 @@ from .precision import resolve_precision, warn_if_slow
 from ._utils import (check_bool, check_finite_image, check_float32_range, check_int, check_memory, fmt, gib,
                      is_int, resolve_device)
 from .mirror import _read_block, mirror_pad, reflect_index, tile_origins  # noqa: F401 (re-exported for callers)
+from .memory import estimate_memory
+from .models.registry import model_name
 
 __all__ = ["estimate_tile_memory", "predict_tiled"]
 
@@ -48,13 +51,15 @@ def _base_channels(model: Any) -> int:
 
 
 def estimate_tile_memory(model: Any, tile: tuple[int, int], batch_size: int = 1, bytes_per_value: int = 4) -> int:
-    """Rough peak activation bytes of one forward pass over a batch of tiles.
+    """Peak activation bytes of one forward pass over a batch of tiles (inference).
 
     Parameters
     ----------
-    model : UNet or similar
-        Its ``base_channels`` (else the first Conv2d's output channels) is used.
-    tile : (th, tw)
+    model : UNet, FusionNet or similar
+        A network of the registry (:data:`unet_core.models.MODEL_NAMES`) is estimated from its
+        architecture; for any other its ``base_channels`` (else the first Conv2d's output
+        channels) is used in the U-Net formula below.
+    tile : (th, tw) or int
         Input tile size.
     batch_size : int
     bytes_per_value : int
@@ -63,6 +68,9 @@ def estimate_tile_memory(model: Any, tile: tuple[int, int], batch_size: int = 1,
     Returns
     -------
     int
+        :func:`unet_core.memory.estimate_memory` with ``train=False`` for a network of the
+        registry; a tile side that is not a valid input size is charged the per-pixel memory of
+        the smallest valid tile around it. Otherwise
         ``(6 * c0 + 32) * th * tw * batch_size * bytes_per_value``.
 
     Raises
@@ -74,19 +82,18 @@ def estimate_tile_memory(model: Any, tile: tuple[int, int], batch_size: int = 1,
 
     Notes
     -----
-    At level ``l`` a U-Net holds ``c0 2^l`` channels on ``1/4^l`` of the tile
-    area ``A``: the skip connections sum to ``< 2 c0 A`` values, the top decoder
-    level adds about ``4 c0 A`` (up-convolution, concatenation, convolution).
-    The ``32 A`` covers the input and output tiles and oneDNN's channel padding
-    (narrow layers are stored as 8 or 16 channels). Measured peak-RSS growth on
-    CPU (torch 2.13, inference mode, fp32) in values per pixel: 58 (c0 = 4),
-    83 (8), 111 (16), 208 (32), 346 to 371 (64; model 56, 80, 128, 224, 416).
+    The estimate of a registry network replays its forward pass with the sizes of its feature
+    maps (:func:`unet_core.sizes.unet_memory`, :func:`unet_core.models.fusionnet_sizes.fusionnet_memory`;
+    within a few percent of the peak resident memory measured on a CPU). The formula for other
+    networks is the U-Net's in closed form: at level ``l`` a U-Net holds ``c0 2^l`` channels on
+    ``1/4^l`` of the tile area ``A``, the skips sum to ``< 2 c0 A`` values, the top decoder level adds
+    about ``4 c0 A``, and ``32 A`` covers the input and output tiles and oneDNN's channel padding.
 
     Examples
     --------
     >>> from unet_core.network import UNet
     >>> estimate_tile_memory(UNet(), (700, 700)) // 2**20
-    777
+    612
     """
     if not (isinstance(model, torch.nn.Module) or getattr(model, "base_channels", None) or callable(model)):
         raise TypeError(f"model must be a network such as unet_core.UNet(), got {fmt(model)}")
@@ -101,7 +108,12 @@ def estimate_tile_memory(model: Any, tile: tuple[int, int], batch_size: int = 1,
         raise TypeError(f"bytes_per_value must be an int (4 for fp32, 2 for bf16/fp16), got {fmt(bytes_per_value)}")
     if bytes_per_value not in (1, 2, 4, 8):
         raise ValueError(f"bytes_per_value={bytes_per_value} must be 1, 2, 4 or 8 (4 for fp32, 2 for bf16/fp16)")
-    return int((6 * _base_channels(model) + 32) * int(tile[0]) * int(tile[1]) * batch_size * int(bytes_per_value))
+    tile = (int(tile[0]), int(tile[1]))
+    if model_name(model) is not None:  # the network's own arithmetic
+        valid = tuple(_ceil_valid(model, n) for n in tile)
+        nbytes = estimate_memory(model, valid, batch_size=batch_size, bytes_per_value=int(bytes_per_value))
+        return nbytes if valid == tile else nbytes * tile[0] * tile[1] // (valid[0] * valid[1])
+    return int((6 * _base_channels(model) + 32) * tile[0] * tile[1] * batch_size * int(bytes_per_value))
 
 
 def _ceil_valid(model: Any, n: int) -> int:
@@ -139,6 +151,10 @@ def _choose_tiles(model: Any, shape: tuple[int, int], tile_size: Any, border: in
     while biggest > smallest and estimate_tile_memory(model, (biggest,) * 2, batch_size, bytes_per_value) > memory_budget_mb * 2**20:
         biggest -= model.stride
     biggest = max(biggest, smallest)
+    need = max(_ceil_valid(model, n + 2 * border) for n in shape)  # the per-pixel start can undershoot: grow to fit
+    while biggest < need and estimate_tile_memory(model, (biggest + model.stride,) * 2, batch_size,
+                                                  bytes_per_value) <= memory_budget_mb * 2**20:
+        biggest += model.stride
     return tuple(max(smallest, min(biggest, _ceil_valid(model, n + 2 * border))) for n in shape)
 
 
@@ -192,6 +208,43 @@ def _probs_tta(model: Callable, batch: torch.Tensor, dtype: torch.dtype | None, 
     return total / 8
 
 
+def _module_state(model: torch.nn.Module) -> tuple[list, list, list]:
+    """What ``Module.to`` and ``train``/``eval`` change: every parameter's tensor and gradient,
+    every buffer, every submodule's mode (references, no copies)."""
+    modules = list(model.modules())
+    params = [(m, name, p, p.data, p.grad) for m in modules for name, p in m._parameters.items() if p is not None]
+    buffers = [(m, name, b) for m in modules for name, b in m._buffers.items()]
+    return params, buffers, [(m, m.training) for m in modules]
+
+
+def _restore_module_state(state: tuple[list, list, list]) -> None:
+    """Put back what :func:`_module_state` saw: device, memory format, parameter objects and modes."""
+    params, buffers, modes = state
+    for m, name, p, data, grad in params:
+        m._parameters[name] = p  # the caller's Parameter objects, also where a conversion replaced them
+        p.data = data
+        p.grad = grad
+    for m, name, b in buffers:
+        m._buffers[name] = b
+    for m, training in modes:
+        m.training = training
+
+
+def _keeps_model(predict: Callable) -> Callable:
+    """Leave an ``nn.Module`` model as it came (device, memory format, mode), also when ``predict`` raises."""
+    @functools.wraps(predict)
+    def wrapper(model, *args, **kwargs):
+        if not isinstance(model, torch.nn.Module):
+            return predict(model, *args, **kwargs)
+        state = _module_state(model)
+        try:
+            return predict(model, *args, **kwargs)
+        finally:
+            _restore_module_state(state)
+    return wrapper
+
+
+@_keeps_model
 def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int, int] | None = None,
                   batch_size: int = 1, device: str | torch.device = "auto", tta: bool = False, *,
                   memory_budget_mb: float = MEMORY_BUDGET_MB, margin: int | None = None,
@@ -206,7 +259,8 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
         logits and has ``in_channels, num_classes, border, stride`` and
         ``output_size(n)``, ``input_size_for_output(n)`` (e.g. ``UNet`` or
         ``FusionNet``: :class:`unet_core.models.SegmentationModel`).
-        A module is moved to ``device`` and run in eval mode (its mode is restored).
+        A module runs on ``device`` in eval mode; afterwards, also after an error, it is as it was:
+        the same device, memory format, parameter objects and train/eval mode of every submodule.
     image : (H, W) or (C, H, W) ndarray
         Any integer or float dtype (cast to float32 unchanged; intensities are
         *not* normalised: call ``unet_core.data.normalize_image`` first as in
@@ -242,7 +296,7 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
         argmax agrees with fp32 (:func:`unet_core.precision.choose_precision`; printed with
         ``progress=True``). Explicit bf16 on a CPU without bf16 units warns with the measured factor.
     channels_last : bool
-        Use the channels-last memory format (converts the module in place).
+        Use the channels-last memory format (for the call; the module's own layout is restored).
     out : (K, H, W) float ndarray, optional
         Where to write the result, e.g. a ``np.memmap`` for huge images.
     progress : bool

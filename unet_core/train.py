@@ -10,9 +10,11 @@ current optimization step."
 :func:`train` runs that loop with the loss of Eq. 1 (:mod:`unet_core.loss`).
 It is deterministic and exactly resumable: step ``k`` reads the dataset items
 ``k * batch_size ... k * batch_size + batch_size - 1`` (modulo its length) and
-reseeds torch with ``seed + k`` before the step (dropout), so a run stopped at
-step ``k`` and resumed from its checkpoint ends bit-identical on CPU to an
-uninterrupted run. Checkpoints are handled by :mod:`unet_core.checkpoint`.
+reseeds torch with ``seed + k`` before the step (dropout; rank ``r`` of several processes with
+:func:`unet_core.distributed.dropout_seed`), so a run stopped at step ``k`` and resumed from its
+checkpoint ends bit-identical on CPU to an uninterrupted run. The numeric path that
+``precision="auto"`` measured is stored in the checkpoint and reused on resume, so timing noise cannot
+switch it. Checkpoints are handled by :mod:`unet_core.checkpoint`.
 
 Beyond the paper (issue 10: the paper's SGD recipe does not converge in a CPU budget),
 ``TrainConfig`` chooses the optimiser (``"sgd"``, ``"adam"``, ``"adamw"``), a learning-rate
@@ -28,7 +30,7 @@ import os
 import re
 import time
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -37,10 +39,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ._utils import check_bool, check_int, fmt, resolve_device
-from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-from .precision import resolve_precision, warn_if_slow
-from .distributed import all_mean, barrier, check_resume_world, init_from_env, rank_items
+from ._utils import check_bool, check_int, fmt, plain_value, resolve_device
+from .checkpoint import load_checkpoint, load_optimizer_state, model_from_checkpoint, save_checkpoint
+from . import precision as _precision
+from .precision import PRECISIONS, candidates, warn_if_slow
+from .distributed import (barrier, broadcast_object, check_resume_world, dropout_seed, init_from_env, rank_items,
+                          step_loss)
 from .loss import weighted_cross_entropy
 from .network import _check_module
 
@@ -97,7 +101,7 @@ class TrainConfig:
     # learning rate must shrink by that factor for the same step; Adam is invariant to the gradient scale
     # (up to its eps), so the two give the same Adam run. "mean" keeps the SGD step independent of the tile.
     loss_reduction: str = "mean"
-    seed: int = 0  # step k runs after torch.manual_seed(seed + k): dropout is reproducible
+    seed: int = 0  # step k runs after torch.manual_seed(seed + k) (rank r: dropout_seed): dropout is reproducible
     device: str = "auto"  # "auto" = cuda, then mps, then cpu
     amp: bool | str = "auto"  # "auto": bf16 autocast on CUDA, off elsewhere; True: bf16 anywhere; False: fp32
     channels_last: bool = False  # NHWC memory layout (faster convolutions on recent GPUs)
@@ -133,8 +137,6 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.amp must be 'auto', True or False, got {fmt(self.amp)}")
         if not isinstance(self.channels_last, bool):
             raise TypeError(f"TrainConfig.channels_last must be True or False, got {fmt(self.channels_last)}")
-        from .precision import PRECISIONS
-
         if self.precision is not None and self.precision != "auto" and self.precision not in PRECISIONS:
             raise ValueError(f"TrainConfig.precision must be None, 'auto' or one of {tuple(PRECISIONS)}, got "
                              f"{fmt(self.precision)}")
@@ -289,21 +291,103 @@ class _StepSampler(torch.utils.data.Sampler):
 
 
 def _canon(value):
-    """Tuples and lists compare equal (a checkpoint stores betas as a list or tuple)."""
-    return list(value) if isinstance(value, (list, tuple)) else value
+    """Tuples and lists compare equal, also nested (a checkpoint stores betas as a list or tuple)."""
+    if isinstance(value, (list, tuple)):
+        return [_canon(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _canon(v) for k, v in value.items()}
+    return value
 
 
 def _plain(metrics: dict) -> dict[str, Any]:
     """Validation results as plain python values, so that checkpoints load with weights_only=True."""
     out: dict[str, Any] = {}
     for key, value in dict(metrics).items():
-        size = value.numel() if isinstance(value, torch.Tensor) else np.size(value)
-        if isinstance(value, (torch.Tensor, np.ndarray, np.generic)) and size == 1:
+        if isinstance(value, (torch.Tensor, np.ndarray)) and (value.numel() if isinstance(value, torch.Tensor)
+                                                              else value.size) == 1:
             value = value.item()
+        try:
+            value = plain_value(value, f"validate()[{key!r}]")  # numpy scalars of every kind -> python ones
+        except TypeError:
+            pass  # an object: refused just below, with the message about validate()
         if not isinstance(value, (int, float, str, bool, type(None))):
             raise TypeError(f"validate() must return a dict of numbers or strings, got {key!r}: {fmt(value)}")
         out[str(key)] = value
     return out
+
+
+def _precision_name(use_amp: bool, channels_last: bool) -> str:
+    """The :data:`unet_core.precision.PRECISIONS` name of bf16 autocast on/off and channels_last on/off."""
+    return ("bf16" if use_amp else "fp32") + ("+channels_last" if channels_last else "")
+
+
+def _stored_precision(ckpt: dict | None, device: torch.device) -> str | None:
+    """The numeric path a checkpoint trained with, if this device can take it unmeasured; else None."""
+    stored = (ckpt or {}).get("train_config", {}).get("resolved_precision")
+    if not isinstance(stored, dict) or stored.get("device") != device.type:
+        return None
+    name = stored.get("name")
+    return name if name in {p.name for p in candidates(device)} else None
+
+
+def _numerics(config: TrainConfig, model: nn.Module, dataset, device: torch.device, ckpt: dict | None,
+              rank: int, path, progress: bool) -> tuple[bool, bool]:
+    """``(bf16 autocast, channels_last)``: ``config.precision`` resolved, or ``amp``/``channels_last``.
+
+    ``precision="auto"`` reuses the choice a resumed checkpoint stores (same device type, a path
+    this device offers); otherwise rank 0 measures and every rank takes its choice.
+    """
+    if config.precision is None:
+        use_amp = config.amp is True or (config.amp == "auto" and device.type == "cuda")
+        if use_amp and device.type == "cpu":
+            warn_if_slow(torch.bfloat16, device)
+        return use_amp, config.channels_last
+    auto = config.precision == "auto"
+    stored = _stored_precision(ckpt, device) if auto else None
+    if stored is not None:
+        chosen = PRECISIONS[stored]
+        if progress:
+            print(f"precision='auto': {stored}, as measured when {str(path)!r} was started (not measured again)")
+    elif auto and rank > 0:
+        chosen = None  # rank 0 measures; timing noise must not give the ranks different numerics
+    elif auto:
+        sample = dataset[0][0]  # (C, H_in, W_in)
+        choice = _precision.choose_precision(model, device, int(sample.shape[-1]), train=True,
+                                             in_channels=int(sample.shape[0]))
+        chosen = choice.precision
+        if progress:
+            print(choice)
+    else:
+        chosen = PRECISIONS[config.precision]
+        warn_if_slow(chosen.dtype, device)
+    if auto and stored is None:
+        chosen = PRECISIONS[broadcast_object(None if chosen is None else chosen.name)]
+    return chosen.dtype is not None, chosen.channels_last
+
+
+def _check_training_data(saved: dict | None, given: dict | None, path) -> None:
+    """Refuse to resume a checkpoint whose recorded training data differ from ``given``."""
+    if saved is None or given is None:
+        return
+    old, new = _canon(saved), _canon(given)
+    missing = object()
+    keys = sorted((k for k in set(old) | set(new) if old.get(k, missing) != new.get(k, missing)), key=str)
+    if keys:
+        diff = "; ".join(f"{k!r}: checkpoint {fmt(old.get(k))} vs given {fmt(new.get(k))}" for k in keys)
+        raise ValueError(f"checkpoint {str(path)!r} was trained on other data than training_data describes "
+                         f"(differing keys: {diff}); pass resume=False to train from scratch on this data, or "
+                         "another checkpoint_path")
+
+
+def _nonfinite_message(loss: torch.Tensor, step: int, bad_ranks: list[int], rank: int, world_size: int,
+                       config: TrainConfig) -> str:
+    """What :func:`train` says when the loss of ``step`` is NaN or infinite on ``bad_ranks``."""
+    fix = f"lower learning_rate (now {config.learning_rate}), set grad_clip or check the data"
+    if world_size == 1:
+        return f"the loss became {loss.item()} at step {step}; {fix}"
+    which = f"rank{'s' if len(bad_ranks) > 1 else ''} {', '.join(map(str, bad_ranks))}"
+    return (f"the loss became non-finite at step {step} on {which} of {world_size} processes (this is rank {rank}, "
+            f"its loss {loss.item()}); every rank stops at this step; {fix}")
 
 
 def _check_batch(batch) -> None:
@@ -324,6 +408,7 @@ def train(
     checkpoint_path: str | os.PathLike | None = None,
     resume: bool = True,
     progress: bool = True,
+    training_data: dict | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``dataset`` with the loss of Eq. 1 (SGD + momentum as the paper, or Adam).
 
@@ -346,6 +431,11 @@ def train(
         and the history); with False an existing checkpoint is overwritten.
     progress : bool
         Show a tqdm progress bar.
+    training_data : dict or None
+        Where the training data came from (plain values, e.g. ``{"dataset": "phc-u373", "truth": "gt",
+        "train_frames": ["02/010", ...]}``), stored in every checkpoint written as ``training_data``.
+        Resuming a checkpoint that records other training data raises; None keeps what the
+        checkpoint records.
 
     Returns
     -------
@@ -356,12 +446,15 @@ def train(
     ------
     TypeError
         If ``model`` is not an nn.Module, ``dataset`` has no ``len`` and indexing, ``config`` is not a
-        TrainConfig, ``validate`` is not callable, or ``resume``/``progress`` is not a bool.
+        TrainConfig, ``validate`` is not callable, ``resume``/``progress`` is not a bool, or
+        ``training_data`` is not a dict of plain values or None.
     ValueError
-        If the dataset is empty, the checkpoint belongs to another model configuration,
-        or an item has the wrong layout (not image (C, H, W), label (H, W)[, weight (H, W)]).
+        If the dataset is empty, the checkpoint belongs to another model configuration or records
+        other ``training_data`` (the message names the differing keys), or an item has the wrong
+        layout (not image (C, H, W), label (H, W)[, weight (H, W)]).
     FloatingPointError
-        If the loss becomes NaN or infinite (lower ``learning_rate``).
+        If the loss becomes NaN or infinite (lower ``learning_rate``); under several processes every
+        rank raises it at the same step, before the backward pass, naming the ranks whose loss it was.
 
     Notes
     -----
@@ -370,6 +463,10 @@ def train(
     loss is :func:`~unet_core.loss.weighted_cross_entropy` with ``config.loss_reduction``
     (averaged over pixels by default), the learning rate is :func:`learning_rate_at`, and the
     gradient norm is clipped to ``config.grad_clip`` when that is > 0.
+
+    ``config.precision="auto"`` is measured once (by rank 0 under several processes) and the choice
+    is stored in the checkpoint (``train_config["resolved_precision"]``); resuming on the same device
+    type reuses it without measuring again, so the resumed run takes the same numeric path.
 
     References
     ----------
@@ -386,7 +483,9 @@ def train(
     """
     from tqdm.auto import tqdm
 
-    config = TrainConfig() if config is None else config
+    from .check_cap import apply_check_cap
+
+    config = apply_check_cap(TrainConfig() if config is None else config)  # $UNET_CHECK_CAP: a few small steps
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {fmt(config)}")
     if validate is not None and not callable(validate):
@@ -396,6 +495,10 @@ def train(
         raise TypeError("dataset must be a torch Dataset or a list of (image, label[, weight]) items, got "
                         f"{fmt(dataset)}")
     resume, progress = check_bool(resume, "resume"), check_bool(progress, "progress")
+    if training_data is not None and not isinstance(training_data, dict):
+        raise TypeError(f"training_data must be a dict describing the training data (e.g. {{'dataset': "
+                        f"'phc-u373', 'truth': 'gt'}}) or None, got {fmt(training_data)}")
+    training_data = None if training_data is None else plain_value(training_data, "training_data")
     if len(dataset) == 0:
         raise ValueError("dataset is empty; train needs at least one (image, label, weight) item")
     device = resolve_device(config.device)
@@ -404,33 +507,30 @@ def train(
         device = torch.device("cuda", torch.cuda.current_device())  # LOCAL_RANK's GPU under torchrun
     rank_items(0, config.batch_size, rank, world_size, 1)  # the global batch must split evenly over the ranks
     progress = progress and rank == 0
-    use_amp = config.amp is True or (config.amp == "auto" and device.type == "cuda")
-    channels_last = config.channels_last
-    if config.precision is not None:
-        model.to(device)
-        sample = dataset[0][0]  # (C, H_in, W_in)
-        chosen, choice = resolve_precision(config.precision, model, device, int(sample.shape[-1]), train=True,
-                                           in_channels=int(sample.shape[0]))
-        use_amp, channels_last = chosen.dtype is not None, chosen.channels_last
-        if choice is not None and progress:
-            print(choice)
-    elif use_amp and device.type == "cpu":
-        warn_if_slow(torch.bfloat16, device)
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model.to(device=device, memory_format=memory_format)
-    optimizer = _make_optimizer(model, config)
-    result = TrainResult()
+    model.to(device)
+    ckpt = None
     if checkpoint_path is not None and resume and Path(checkpoint_path).exists():
-        ckpt = load_checkpoint(checkpoint_path, model, optimizer, map_location=device)
-        if ckpt["step"] < config.iterations:  # a finished run is only loaded, whatever its world size
-            check_resume_world(ckpt.get("world_size"), world_size, checkpoint_path)
-        result = TrainResult(list(ckpt["history"]["losses"]), list(ckpt["history"]["validation"]), ckpt["step"],
-                             float(ckpt["history"].get("seconds", 0.0)))
+        ckpt = load_checkpoint(checkpoint_path, model, map_location=device)
         saved = dict(ckpt["train_config"])
         if saved.get("optimizer", "sgd") != config.optimizer:
             raise ValueError(f"checkpoint {str(checkpoint_path)!r} was trained with optimizer="
                              f"{saved.get('optimizer', 'sgd')!r}, the config asks for {config.optimizer!r}; "
                              "use the same optimizer or resume=False to start again")
+        _check_training_data(ckpt.get("training_data"), training_data, checkpoint_path)
+        training_data = ckpt.get("training_data") if training_data is None else training_data
+    use_amp, channels_last = _numerics(config, model, dataset, device, ckpt, rank, checkpoint_path, progress)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(device=device, memory_format=memory_format)
+    optimizer = _make_optimizer(model, config)
+    stored_config = {**asdict(config), "resolved_precision": {"name": _precision_name(use_amp, channels_last),
+                                                              "device": device.type}}
+    result = TrainResult()
+    if ckpt is not None:
+        load_optimizer_state(optimizer, ckpt, checkpoint_path)
+        if ckpt["step"] < config.iterations:  # a finished run is only loaded, whatever its world size
+            check_resume_world(ckpt.get("world_size"), world_size, checkpoint_path)
+        result = TrainResult(list(ckpt["history"]["losses"]), list(ckpt["history"]["validation"]), ckpt["step"],
+                             float(ckpt["history"].get("seconds", 0.0)))
         free = _RESUME_FREE - ({"iterations"} if config.schedule != "constant" else set())
         defaults = TrainConfig()
         changed = [f.name for f in fields(config) if f.name not in free
@@ -440,14 +540,15 @@ def train(
                           "match an uninterrupted one", stacklevel=2)
         for group in optimizer.param_groups:  # the config, not the checkpoint, sets the hyper-parameters
             group.update(_hyper(config))
+    ckpt = None  # its copies of the weights and optimizer state are not needed any more
 
     def checkpoint() -> None:
         history = {"losses": result.losses, "validation": result.validation, "seconds": result.seconds}
         scheduler = {"schedule": config.schedule, "step": result.step,
                      "learning_rate": learning_rate_at(config, result.step)}
         if rank == 0:  # one writer; the file is replaced atomically
-            save_checkpoint(checkpoint_path, model, optimizer, result.step, config, history, scheduler,
-                            world_size=world_size)
+            save_checkpoint(checkpoint_path, model, optimizer, result.step, stored_config, history, scheduler,
+                            world_size=world_size, training_data=training_data)
         barrier()
 
     def run_validation() -> None:
@@ -471,14 +572,14 @@ def train(
         image = batch[0].to(device, torch.float32, memory_format=memory_format)  # (B, C, H_in, W_in)
         label = batch[1].to(device, torch.int64)  # (B, H_out, W_out)
         weight = batch[2].to(device, torch.float32) if len(batch) == 3 else None  # (B, H_out, W_out)
-        torch.manual_seed(config.seed + result.step)  # dropout of step k depends on (seed, k) only
+        torch.manual_seed(dropout_seed(config.seed, result.step, rank))  # dropout of step k: (seed, k, rank) only
         autocast = torch.autocast(device.type, dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
         with autocast:
             logits = net(image)  # (B, K, H_out, W_out)
         loss = weighted_cross_entropy(logits, label, weight, reduction=config.loss_reduction)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"the loss became {loss.item()} at step {result.step}; lower "
-                                     f"learning_rate (now {config.learning_rate}), set grad_clip or check the data")
+        mean_loss, bad_ranks = step_loss(loss)  # one all-reduce, before any rank enters DDP's gradient all-reduce
+        if bad_ranks:
+            raise FloatingPointError(_nonfinite_message(loss, result.step, bad_ranks, rank, world_size, config))
         lr = learning_rate_at(config, result.step)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -487,7 +588,7 @@ def train(
         if config.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        result.losses.append(all_mean(loss).item())  # the global batch's loss (mean over the ranks)
+        result.losses.append(mean_loss)  # the global batch's loss (mean over the ranks)
         result.step += 1
         now = time.perf_counter()
         result.seconds, clock = result.seconds + now - clock, now

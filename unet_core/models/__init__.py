@@ -5,9 +5,10 @@ module                     what
 =========================  ====================================================
 ``unet_core.network``      :class:`UNet` (Ronneberger et al. 2015, Fig. 1), He init
 ``fusionnet``              :class:`FusionNet` (Quan et al. 2016)
-``fusionnet_sizes``        FusionNet's valid sizes, parameters, FLOPs, receptive field
+``fusionnet_sizes``        FusionNet's valid sizes, parameters, FLOPs, receptive field, memory
 ``blocks``                 building blocks shared by the networks
-``registry``               :func:`build_model` by name, the :class:`SegmentationModel` protocol
+``registry``               :func:`build_model` by name, the :class:`SegmentationModel` protocol,
+                           each network's arithmetic (``ModelSpec``: parameters, sizes, memory)
 =========================  ====================================================
 
 Both networks implement :class:`SegmentationModel` (``in_channels``, ``num_classes``, ``border``,

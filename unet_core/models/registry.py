@@ -60,17 +60,24 @@ class ModelSpec:
     parameter_count: Callable[[int, int, int, int], int]  # (in_channels, num_classes, base_channels, depth)
     nearest_valid: Callable[[int, int], tuple]  # (n, depth) -> (largest valid <= n or None, smallest valid >= n)
     default_tile: int  # the paper's training tile
+    memory: Callable[..., int]  # (input_size, **config, batch_size, train, bytes_per_value) -> peak activation bytes
+
+    @property
+    def memory_arguments(self) -> frozenset:
+        """The constructor arguments that ``memory`` takes (the others do not change the memory)."""
+        return frozenset(inspect.signature(self.memory).parameters) - {"input_size", "batch_size", "train",
+                                                                         "bytes_per_value"}
 
 
 def _specs() -> dict[str, ModelSpec]:
     from ..network import UNet, unet_parameter_count
-    from ..sizes import nearest_valid_input_sizes
+    from ..sizes import nearest_valid_input_sizes, unet_memory
     from .fusionnet import PAPER_TILE, FusionNet
-    from .fusionnet_sizes import _nearest, fusionnet_parameter_count
+    from .fusionnet_sizes import _nearest, fusionnet_memory, fusionnet_parameter_count
 
-    return {"unet": ModelSpec("unet", UNet, unet_parameter_count, nearest_valid_input_sizes, 572),
+    return {"unet": ModelSpec("unet", UNet, unet_parameter_count, nearest_valid_input_sizes, 572, unet_memory),
             "fusionnet": ModelSpec("fusionnet", FusionNet, fusionnet_parameter_count, _nearest,
-                                   PAPER_TILE)}
+                                   PAPER_TILE, fusionnet_memory)}
 
 
 def model_spec(name: str, argument: str = "name") -> ModelSpec:
@@ -81,6 +88,15 @@ def model_spec(name: str, argument: str = "name") -> ModelSpec:
     if name not in MODEL_NAMES:
         raise ValueError(f"{argument}={name!r} is unknown; choose one of {', '.join(map(repr, MODEL_NAMES))}")
     return _specs()[name]
+
+
+def check_config_keys(spec: ModelSpec, config: dict) -> None:
+    """TypeError unless every key of ``config`` is a constructor argument of ``spec``'s network."""
+    accepted = [p for p in inspect.signature(spec.cls).parameters]
+    unknown = sorted(set(config) - set(accepted))
+    if unknown:
+        raise TypeError(f"{spec.cls.__name__} takes no argument {', '.join(map(repr, unknown))}; it takes "
+                        f"{', '.join(accepted)}")
 
 
 def model_name(model) -> str | None:
@@ -122,9 +138,5 @@ def build_model(name: str = "unet", **config) -> nn.Module:
     'sum'
     """
     spec = model_spec(name)
-    accepted = [p for p in inspect.signature(spec.cls).parameters]
-    unknown = sorted(set(config) - set(accepted))
-    if unknown:
-        raise TypeError(f"{spec.cls.__name__} takes no argument {', '.join(map(repr, unknown))}; it takes "
-                        f"{', '.join(accepted)}")
+    check_config_keys(spec, config)
     return spec.cls(**config)
