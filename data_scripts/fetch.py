@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from unet_core.datasets import DATASETS as SPECS
+from unet_core.datasets import dataset_spec, resolve_split
+
 try:  # installed with the package (`pip install "unet-core[data]"`): python -m data_scripts.fetch
     from ._archive import (FetchError, UsageError, content_sha256, download, file_hash, group_sha256,
                            hash_matches, is_archive, read_registry, safe_extract)
@@ -40,45 +43,14 @@ REGISTRY = read_registry(HERE / "registry.txt")  # name -> (hash, url)
 CONTENT_REGISTRY = read_registry(HERE / "content_registry.txt")  # group -> (content sha256, n files)
 LAYOUT_VERSION = 1
 
-CTC_TERMS = (
-    "Cell Tracking Challenge terms (celltrackingchallenge.net/datasets): cite the CTC paper and acknowledge the "
-    "CTC as the data source; public non-CTC scientific use needs permission from the data providers named in the "
-    "dataset description; commercial use needs explicit permission from the organizers and the providers.")
-CTC_CITATION = (
-    "Maska M. et al. (2023) The Cell Tracking Challenge: 10 years of objective benchmarking. Nature Methods "
-    "20:1010-1020; Ulman V. et al. (2017) An objective comparison of cell-tracking algorithms. Nature Methods "
-    "14:1141-1152, doi:10.1038/nmeth.4473")
-DATASETS = {
-    "isbi2012": {
-        "title": "ISBI 2012 EM segmentation challenge (Drosophila first-instar larva VNC, ssTEM)",
-        "folders": ("isbi2012", "ISBI2012", "isbi-2012", "isbi_2012", "membrane"),
-        "where": "http://brainiac2.mit.edu/isbi_challenge/ (free registration; train-volume.tif, train-labels.tif, "
-                 "test-volume.tif), or the copies in GitHub zhixuhao/unet (data/membrane/: the stacks or the "
-                 "per-slice PNGs train/image, train/label, test)",
-        "citation": "Cardona A. et al. (2010) An Integrated Micro- and Macroarchitectural Analysis of the Drosophila "
-                    "Brain by Computer-Assisted Serial Section Electron Microscopy. PLoS Biol 8(10): e1000502, "
-                    "doi:10.1371/journal.pbio.1000502; and TrakEM2. Challenge: Arganda-Carreras I. et al. (2015) "
-                    "Front. Neuroanat. 9:142, doi:10.3389/fnana.2015.00142",
-        "terms": "\"You are free to use this data set for the purpose of generating or testing non-commercial image "
-                 "segmentation software. If any scientific publications derive from the usage of this data set, you "
-                 "must cite TrakEM2 and the following publication: Cardona A. et al. 2010 (above).\"",
-    },
-}
-
-
-def _ctc_entry(ctc: str, key: str, title: str) -> dict:
-    url = f"https://data.celltrackingchallenge.net/training-datasets/{ctc}.zip"
-    return {"title": f"Cell Tracking Challenge {ctc} ({title}), training set", "ctc": ctc,
-            "folders": (ctc, key, f"{ctc}.zip"), "citation": CTC_CITATION, "terms": CTC_TERMS,
-            "where": f"https://celltrackingchallenge.net/2d-datasets/ (training zip {url})"}
-
-
-DATASETS["phc-u373"] = _ctc_entry("PhC-C2DH-U373", "phc-u373", "glioblastoma-astrocytoma U373 on polyacrylamide, "
-                                  "phase contrast; data provider Dr. S. Kumar, UC Berkeley")
-DATASETS["dic-hela"] = _ctc_entry("DIC-C2DH-HeLa", "dic-hela", "HeLa on flat glass, DIC; data provider Dr. G. van "
-                                  "Cappellen, Erasmus MC Rotterdam")
+# Every dataset is declared once, in unet_core.datasets (title, citation, terms, where to get it, the
+# folder names looked for under --source, the split); this script adds its converter and registry lines.
+DATASETS = {name: {"title": spec.title, "folders": spec.source_folders, "where": spec.where,
+                   "citation": spec.citation, "terms": spec.terms, "layout": spec.layout,
+                   **({"ctc": spec.ctc_name} if spec.ctc_name else {})}
+            for name, spec in SPECS.items()}
 ISBI_STACKS = ("train-volume", "train-labels", "test-volume")
-ISBI_VAL = list(range(25, 30))  # fixed validation slices; 0-24 train; test labels are secret
+ISBI_VAL = [int(i.split("/")[1]) for g in SPECS["isbi2012"].split.held_out for i in g.patterns]  # 25-29
 
 
 def log(msg: str, quiet: bool = False) -> None:
@@ -244,7 +216,7 @@ def convert_ctc(root: Path, out: Path, verify: bool, ctc: str, matched: dict[str
     if not any(info["frames_with_images"] for info in sequences.values()):
         raise FetchError(f"{root} holds no images (folders 01/, 02/ with t000.tif, ...): nothing to convert")
     verification = _verdict(matched, hashes, verify, ctc)
-    split = {kind: _ctc_split(sequences, kind) for kind in ("gt", "st")}
+    split = _ctc_split(sequences, dataset_spec(ctc))
     return {"layout": f"CTC folders in {root}", "verification": verification, "sequences": sequences,
             "truth_kinds": {"gt": "gold truth (manual annotation, CTC GT SEG)",
                             "st": "silver truth (computer-generated consensus, CTC ST SEG): NOT manual labels"},
@@ -252,45 +224,60 @@ def convert_ctc(root: Path, out: Path, verify: bool, ctc: str, matched: dict[str
             "split": split, "not_converted": "tracking (TRA) markers; masks whose frame has no image"}
 
 
-def _ctc_split(sequences: dict, kind: str) -> dict:
-    """Whole sequences when two or more are annotated, else the last quarter of frames by index for validation."""
-    usable = {s: info[f"{kind}_frames"] for s, info in sequences.items() if info[f"{kind}_frames"]}
-    if len(usable) >= 2:
-        *train, val = sorted(usable)
-        return {"train": [f"{s}/{f:03d}" for s in train for f in usable[s]],
-                "val": [f"{val}/{f:03d}" for f in usable[val]],
-                "rule": f"sequence(s) {', '.join(train)} train, sequence {val} validation"}
-    if len(usable) == 1:
-        (s, frames), = usable.items()
-        n_val = max(1, round(len(frames) / 4)) if len(frames) > 1 else 0
-        return {"train": [f"{s}/{f:03d}" for f in frames[:len(frames) - n_val]],
-                "val": [f"{s}/{f:03d}" for f in frames[len(frames) - n_val:]],
-                "rule": f"fallback (only sequence {s} has images and {kind} masks): its last {n_val} annotated "
-                        f"frames by index validation, the earlier {len(frames) - n_val} train"}
-    return {"train": [], "val": [], "rule": f"no frames with both an image and a {kind} mask"}
+def _ctc_split(sequences: dict, spec) -> dict:
+    """The dataset's declared split (unet_core.datasets) resolved on these frames, for the record.
+
+    The package never reads it back: the split is a rule over frame ids, resolved again whenever the
+    data are used, so it gives the same training frames whatever else a folder holds.
+    """
+    available = {kind: [f"{seq}/{f:03d}" for seq, info in sorted(sequences.items()) for f in info[f"{kind}_frames"]]
+                 for kind in spec.truth_kinds}
+    try:
+        plan = resolve_split(spec, available)
+    except ValueError as exc:
+        return {"rule": spec.split.rule, "note": f"not usable for training here: {exc}"}
+    return {"rule": spec.split.rule, "train": {"truth": plan.train[0], "frames": plan.train[1]},
+            "held_out": {name: {"truth": truth, "frames": ids} for name, (truth, ids) in plan.groups.items()}}
 
 
 # --------------------------------------------------------------------------- verification
 def _verdict(matched: dict[str, str], hashes: dict[str, str], verify: bool, what: str) -> dict:
+    """How the converted files were verified; raise FetchError where they cannot be (unless not ``verify``).
+
+    "verified" only when every converted file was: by the byte hash of the official file or archive
+    (registry.txt: it covers everything converted from it), or by the pixel hash of every converted group
+    (content_registry.txt). A group whose pixels differ from the registry stops the import; a group the
+    registry does not know is unverified and stops it too, unless ``--no-verify``, and is then named.
+    """
     known = {g: h for g, h in hashes.items() if g in CONTENT_REGISTRY}
     good = sorted(g for g, h in known.items() if CONTENT_REGISTRY[g][0] == h)
     bad = sorted(g for g, h in known.items() if CONTENT_REGISTRY[g][0] != h)
+    unknown = sorted(set(hashes) - set(known))
     result = {"byte_hashes_matched": matched, "content_sha256": hashes, "content_matched": good,
-              "content_differs": bad, "content_not_in_registry": sorted(set(hashes) - set(known))}
+              "content_differs": bad, "content_not_in_registry": unknown, "verified": False, "unverified": []}
     if matched:
-        result["method"] = "byte hash of the official file(s) (registry.txt)"
-    elif good and not bad:
-        result["method"] = "sha256 of the decoded pixels (content_registry.txt)"
-    elif not verify:
-        result["method"] = "NOT verified (--no-verify)"
-    elif bad:
+        result.update(method="byte hash of the official file(s) (registry.txt)", verified=True)
+        return result
+    if good and not bad and not unknown:
+        result.update(method="sha256 of the decoded pixels (content_registry.txt)", verified=True)
+        return result
+    unverified = sorted(bad + unknown)
+    if not verify:
+        result.update(unverified=unverified, method=(
+            "NOT verified (--no-verify): " + ", ".join(unverified)
+            + (f"; verified by sha256 of the decoded pixels: {', '.join(good)}" if good else "")))
+        return result
+    if bad:
         raise FetchError(f"the {what} data differ from the registered copy in {', '.join(bad)} (sha256 of the "
-                         "decoded pixels); the files are corrupt or a different release. Get the official files "
+                         "decoded pixels)" + (f" and {', '.join(unknown)} cannot be verified (not in the registry)"
+                                              if unknown else "")
+                         + "; the files are corrupt or a different release. Get the official files "
                          "again, or pass --no-verify to import them unverified")
-    else:
-        raise FetchError(f"the {what} data could not be verified: no official file hash and no registered pixel "
-                         "hash matches; pass --no-verify to import them unverified")
-    return result
+    raise FetchError(f"the {what} data could not be verified: {', '.join(unknown)} "
+                     f"{'matches' if len(unknown) == 1 else 'match'} no official file hash (registry.txt) and no "
+                     f"registered pixel hash (content_registry.txt){'; verified: ' + ', '.join(good) if good else ''}. "
+                     "Import the official archive as downloaded (its byte hash covers every file), or pass "
+                     "--no-verify to import them unverified (the import then names the unverified files)")
 
 
 # --------------------------------------------------------------------------- sources
@@ -310,7 +297,7 @@ def _find_source(key: str, source: Path, single: bool) -> Path:
 def _download(key: str, work: Path, dest: Path, quiet: bool) -> tuple[Path, dict[str, str]]:
     """Download the official file(s) into ``dest/.downloads`` (kept, so a retry does not download twice)."""
     cache = dest / ".downloads"
-    names = [f"isbi2012/{s}.tif" for s in ISBI_STACKS] if key == "isbi2012" else [f"{DATASETS[key]['ctc']}.zip"]
+    names = [f"isbi2012/{s}.tif" for s in ISBI_STACKS] if DATASETS[key]["layout"] == "isbi-stacks" else [f"{DATASETS[key]['ctc']}.zip"]
     matched, errors = {}, []
     for name in names:
         known, url = REGISTRY[name]
@@ -329,7 +316,7 @@ def _download(key: str, work: Path, dest: Path, quiet: bool) -> tuple[Path, dict
                     "; ".join(errors) + f".\nGet the {key} files from {DATASETS[key]['where']} and pass them with "
                     f"python data_scripts/fetch.py {key} --source DIR_OR_ARCHIVE")
         matched[target.name] = known
-    if key == "isbi2012":
+    if DATASETS[key]["layout"] == "isbi-stacks":
         return cache / "isbi2012", matched
     return safe_extract(cache / names[0], work / "extracted"), matched
 
@@ -369,7 +356,7 @@ def fetch(key: str, dest: Path, source: Path | None = None, *, single: bool = Tr
         log(f"{key}: verifying and converting {where} ...", quiet)
         staged = work / "out"
         staged.mkdir()
-        meta = convert_isbi(root, staged, verify) if key == "isbi2012" else \
+        meta = convert_isbi(root, staged, verify) if info["layout"] == "isbi-stacks" else \
             convert_ctc(root, staged, verify, info["ctc"], matched)
         meta["layout"] = meta["layout"].replace(str(work / "extracted"), f"archive {where}")
         meta = {"dataset": key, "title": info["title"], "layout_version": LAYOUT_VERSION, "source": where,
@@ -380,12 +367,13 @@ def fetch(key: str, dest: Path, source: Path | None = None, *, single: bool = Tr
             os.replace(out, work / "old")
         os.replace(staged, out)
     v = meta["verification"]
-    log(f"{key}: done -> {out}; verified by {v['method']}; {_summary(meta)}", quiet)
+    how = f"verified by {v['method']}" if v["verified"] else v["method"]
+    log(f"{key}: done -> {out}; {how}; {_summary(meta)}", quiet)
     return out
 
 
 def _summary(meta: dict) -> str:
-    if meta["dataset"] == "isbi2012":
+    if "sequences" not in meta:
         return f"train {meta['files']['train-volume.tif']}, split {len(meta['split']['train'])}/{len(meta['split']['val'])}"
     parts = []
     for seq, s in meta["sequences"].items():

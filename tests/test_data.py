@@ -10,8 +10,8 @@ import torch
 
 import unet_core.data as data
 from unet_core.augment import AugmentConfig
-from unet_core.data import (TrainingTiles, default_data_dir, instances_from_labels, load_ctc, load_isbi2012,
-                            normalize_image)
+from unet_core.data import (TrainingTiles, annotated_frames, default_data_dir, instances_from_labels, load_ctc,
+                            load_frames, load_isbi2012, normalize_image)
 from unet_core.synthetic import synthetic_cells, synthetic_em
 from unet_core.weight_map import foreground_with_borders, weight_map
 
@@ -86,11 +86,20 @@ def test_load_ctc_tiny(tiny_root, monkeypatch):
     image, instances, frame_id, truth = gt[3]
     assert truth == "gt" and image.dtype == np.uint8 and instances.dtype == np.int32
     np.testing.assert_array_equal(instances, synthetic_cells((48, 64), n_cells=3, seed=12)[1])
-    assert [s.frame_id for s in load_ctc("PhC-C2DH-U373", tiny_root, split="val")] == ["02/000", "02/002"]
     st = load_ctc("phc-u373", tiny_root, truth="st", sequences=["02"])
     assert len(st) == 3 and {s.truth for s in st} == {"st"}
     monkeypatch.setenv("UNET_DATA_DIR", str(tiny_root))
-    assert len(load_ctc("phc-u373", split="train")) == 2
+    # the split is PhC-U373's declared one (14 named frames of sequence 02), whatever else the folder holds:
+    # these synthetic frame numbers are not among them
+    with pytest.raises(ValueError, match="no gt frame of phc-u373 matches the training frames 02/010"):
+        load_ctc("PhC-C2DH-U373", split="val")
+    assert annotated_frames("phc-u373") == {"gt": ["01/000", "01/002", "02/000", "02/002"],
+                                            "st": ["01/000", "01/001", "01/002", "02/000", "02/001", "02/002"]}
+    frames = load_frames("phc-u373", ["02/002", "01/000"], "gt")
+    assert [(f.frame_id, f.truth) for f in frames] == [("02/002", "gt"), ("01/000", "gt")]
+    np.testing.assert_array_equal(frames[0].target, instances)
+    with pytest.raises(ValueError, match="no st mask for frame"):
+        load_frames("phc-u373", ["01/007"], "st")
 
 
 @pytest.mark.parametrize(

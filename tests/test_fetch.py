@@ -16,6 +16,7 @@ import pytest
 import tifffile
 from PIL import Image
 
+from unet_core.datasets import dataset_spec
 from unet_core.synthetic import synthetic_cells, synthetic_em
 
 REPO = Path(__file__).resolve().parents[1]
@@ -176,7 +177,10 @@ def _check_ctc_output(out: Path):
     assert meta["layout_version"] == 1 and meta["dataset"] == "phc-u373"
     assert meta["sequences"]["01"]["gt_frames"] == [0, 2]
     assert meta["sequences"]["01"]["gt_masks_without_images"] == [7]
-    assert meta["split"]["gt"]["train"] == ["01/000", "01/002"] and meta["split"]["gt"]["val"] == ["02/000", "02/002"]
+    # the split is the dataset's declared rule (unet_core.datasets), not "whatever sequences are there": these
+    # synthetic frame numbers are not the 14 PhC-U373 training frames, and the record says so
+    assert meta["split"]["rule"] == dataset_spec("phc-u373").split.rule
+    assert "no gt frame of phc-u373 matches the training frames" in meta["split"]["note"]
     assert sorted(p.name for p in (out / "02" / "images").iterdir()) == ["t000.tif", "t001.tif", "t002.tif"]
     assert sorted(p.name for p in (out / "01" / "gt_seg").iterdir()) == ["man_seg000.tif", "man_seg002.tif"]
     mask = tifffile.imread(out / "02" / "st_seg" / "man_seg001.tif")
@@ -188,7 +192,7 @@ def test_source_folder_and_zip_agree(tmp_path):
     ds = _ctc_folder(tmp_path / "src")
     out = fetch.fetch("phc-u373", tmp_path / "a", ds, verify=False, quiet=True)
     meta_a = _check_ctc_output(out)
-    assert meta_a["verification"]["method"] == "NOT verified (--no-verify)"
+    assert meta_a["verification"]["method"].startswith("NOT verified (--no-verify): PhC-C2DH-U373/01, ")
     zpath = shutil.make_archive(str(tmp_path / "PhC-C2DH-U373"), "zip", tmp_path / "src")
     out_b = fetch.fetch("phc-u373", tmp_path / "b", Path(zpath), verify=False, quiet=True)
     meta_b = _check_ctc_output(out_b)
@@ -211,7 +215,7 @@ def test_unverifiable_and_differing_content_refused(tmp_path, monkeypatch):
     with pytest.raises(FetchError, match=r"differ from the registered copy in PhC-C2DH-U373/01_GT/SEG, .*--no-verify"):
         fetch.fetch("phc-u373", tmp_path / "data", ds, quiet=True)
     monkeypatch.setattr(fetch, "CONTENT_REGISTRY", {})
-    with pytest.raises(FetchError, match="could not be verified: no official file hash.*--no-verify"):
+    with pytest.raises(FetchError, match="could not be verified: PhC-C2DH-U373/01, .* match no official file hash.*--no-verify"):
         fetch.fetch("phc-u373", tmp_path / "data", ds, quiet=True)
     assert not (tmp_path / "data" / "phc-u373").exists() and _leftovers(tmp_path / "data") == []
 

@@ -21,9 +21,14 @@ def fake_registry(tmp_path, monkeypatch):
     recipe = get_recipe("isbi2012-smoke")
     torch.manual_seed(0)
     model = UNet(**recipe.model_kwargs())
+    record = {"dataset": "isbi2012", "truth": "labels", "train_frames": ["train-volume/00", "train-volume/01"]}
     src = save_checkpoint(tmp_path / "train.pt", model, torch.optim.Adam(model.parameters()), 30,
-                          recipe.train_config(), {"losses": [1.0, 0.5], "validation": []})
+                          recipe.train_config(), {"losses": [1.0, 0.5], "validation": []}, training_data=record)
+    unrecorded = save_checkpoint(tmp_path / "old.pt", model, None, 30, recipe.train_config())
+    with pytest.raises(ValueError, match="does not record the frames it was trained on"):
+        pt.publish_checkpoint(unrecorded, recipe, tmp_path / "refused")
     path, sha = pt.publish_checkpoint(src, recipe, tmp_path, scores={"pixel error": 0.1})
+    assert load_checkpoint(path)["training_data"] == record
     (tmp_path / "registry.txt").write_text(f"# comment\n{recipe.name}.pt {sha} https://example.org/{recipe.name}.pt\n")
     monkeypatch.setattr(pt, "PRETRAINED_DIR", tmp_path)
     return recipe, model, path, sha

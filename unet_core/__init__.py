@@ -10,6 +10,7 @@ module                    paper
 ``sizes``                 Fig. 1: valid input sizes, output sizes, FLOPs
 ``mirror``                Fig. 2: mirror extrapolation, tiles on the pooling grid
 ``tiling``                Fig. 2: overlap-tile prediction (``predict_tiled``)
+``memory``                activation memory per tile: estimated from the network, measured
 ``loss``                  Eq. 1: pixel-wise softmax + weighted cross-entropy
 ``train``                 Sec. 3: SGD, momentum 0.99, one large tile per batch
 ``checkpoint``            atomic checkpoints, loaded with ``weights_only=True``
@@ -41,14 +42,16 @@ import importlib as _importlib
 _MODULES = (
     "network", "models", "sizes", "mirror", "tiling", "loss", "train", "checkpoint", "weight_map", "elastic",
     "elastic_torch", "augment_ops", "augment", "metrics", "seg", "warping", "synthetic", "data",
-    "recipes", "reproduce", "pretrained",
+    "recipes", "reproduce", "pretrained", "datasets", "memory",
 )
 
 from .augment import *  # noqa: E402,F401,F403
 from .data import *  # noqa: E402,F401,F403
+from .datasets import *  # noqa: E402,F401,F403
 from .elastic import *  # noqa: E402,F401,F403
 from .elastic_torch import *  # noqa: E402,F401,F403
 from .loss import *  # noqa: E402,F401,F403
+from .memory import *  # noqa: E402,F401,F403
 from .metrics import *  # noqa: E402,F401,F403
 from .mirror import *  # noqa: E402,F401,F403
 from .models import *  # noqa: E402,F401,F403

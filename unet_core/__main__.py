@@ -1,4 +1,4 @@
-"""Command line: ``python -m unet_core {demo,train,predict}`` (also installed as ``unet-core``).
+"""Command line: ``python -m unet_core {demo,train,predict,evaluate}`` (also installed as ``unet-core``).
 
 ``demo``     a one-minute smoke run on synthetic EM-like data: train a narrow U-Net,
              predict a larger synthetic image tile by tile, write input | prediction | truth.
@@ -9,6 +9,9 @@
 ``predict``  segment a TIFF/PNG image with a checkpoint of either network (it records which network
              and its arguments, so predict rebuilds it), or with ``--recipe NAME`` (the published,
              sha256-verified network of that recipe); .npy (probabilities), .png or .tif (labels).
+``evaluate`` score the published network of ``--recipe NAME`` (or ``--checkpoint PATH``) on the
+             recipe's held-out frames, each held-out group on its own and labelled with its truth
+             kind; it refuses a network that was trained on one of those frames.
 
 User errors are reported as one line on stderr with exit status 2 (1 for an operation that
 failed for another reason); ``--debug`` (or ``UNET_DEBUG=1``) shows the traceback instead.
@@ -21,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .datasets import dataset_names
 from ._cli import (MAX_DEPTH, Parser, UserError, as_flag_error, check_device, check_training_size, check_writable,
                    debug_wanted, int_at_least, positive_float, read_image)
 
 __all__ = ["main"]
 
 OUTPUT_SUFFIXES = (".npy", ".png", ".tif", ".tiff")
-DATASETS = ("synthetic", "isbi2012", "phc-u373", "dic-hela")
+DATASETS = ("synthetic", *dataset_names())  # unet_core.datasets
 PRECISION_CHOICES = ("auto", "fp32", "fp32+channels_last", "bf16", "bf16+channels_last")  # unet_core.precision
 # The demo network: 8 instead of 64 channels and 4 instead of 5 levels, so that 200 steps take
 # well under a minute on 2 quiet CPU cores; it trains with TrainConfig's default learning rate.
@@ -40,36 +44,37 @@ _TRAIN_FLAGS = {"model": "unet", "data": "synthetic", "base_channels": 64, "dept
 
 # --------------------------------------------------------------------------- data
 def _training_data(name: str, data_dir: str | None, seed: int):
-    """Return ``(images, targets, semantic)`` of a dataset; targets are class labels when semantic.
+    """Return ``(images, targets, semantic, training_data)`` of a dataset's declared training frames.
 
-    ISBI 2012 and the synthetic EM stand-in have class labels (1 = cell, 0 = membrane), the
-    CTC sets instance masks (gold truth for PhC-U373, silver truth for DIC-HeLa, the only
-    kind available here).
+    The split and truth kind come from the dataset's declaration (``unet_core.datasets``: gold truth
+    where the data folder has it, silver truth only where it has none); ``training_data`` is the
+    record the checkpoint keeps (None for the synthetic stand-in).
     """
     from . import data
+    from .datasets import dataset_spec, resolve_split
 
     if name == "synthetic":
         from .synthetic import synthetic_em
 
         image, labels, _ = synthetic_em((512, 512), seed=seed)
-        return [image], [labels], True
+        return [image], [labels], True, {"dataset": "synthetic", "truth": "labels", "train_frames": [f"seed/{seed}"]}
     root = Path(data_dir) if data_dir else data.default_data_dir()
     if not root.is_dir():
         raise UserError(f"--data-dir {str(root)!r} is not a folder; run data_scripts/fetch.py or set UNET_DATA_DIR")
-    if name == "isbi2012":
-        images, labels = data.load_isbi2012(root).subset("train")
-        return list(images), list(labels), True
-    samples = data.load_ctc(name, root, truth="gt" if name == "phc-u373" else "st", split="train")
-    return [s.image for s in samples], [s.instances for s in samples], False
+    spec = dataset_spec(name)
+    plan = resolve_split(spec, data.annotated_frames(name, root))
+    frames = data.load_frames(name, plan.train[1], plan.train[0], root)
+    return ([f.image for f in frames], [f.target for f in frames], spec.target == "semantic",
+            plan.training_data())
 
 
 def _tiles(name: str, data_dir: str | None, model, tile_size: int, seed: int, steps: int):
     """TrainingTiles with one item per step (item i is deterministic in (seed, i) whatever the length)."""
     from .data import TrainingTiles
 
-    images, targets, semantic = _training_data(name, data_dir, seed)
+    images, targets, semantic, record = _training_data(name, data_dir, seed)
     return TrainingTiles(images, targets, in_size=tile_size, out_size=model.output_size(tile_size), seed=seed,
-                         length=max(steps, len(images)), semantic=semantic)
+                         length=max(steps, len(images)), semantic=semantic), record
 
 
 # --------------------------------------------------------------------------- image I/O
@@ -215,8 +220,9 @@ def _train(args) -> int:
     config = TrainConfig(learning_rate=args.lr, iterations=args.iterations, seed=args.seed, device=args.device,
                          amp=amp, checkpoint_every=args.checkpoint_every, batch_size=args.batch_size or 1,
                          precision=args.precision)
-    tiles = _tiles(args.data, args.data_dir, model, args.tile_size, args.seed, args.iterations)
-    result = train(model, tiles, config, checkpoint_path=ckpt, resume=args.resume, progress=not args.quiet)
+    tiles, record = _tiles(args.data, args.data_dir, model, args.tile_size, args.seed, args.iterations)
+    result = train(model, tiles, config, checkpoint_path=ckpt, resume=args.resume, progress=not args.quiet,
+                   training_data=record)
     last = np.mean(result.losses[-10:]) if result.losses else float("nan")
     from .distributed import world
 
@@ -263,6 +269,30 @@ def _predict(args) -> int:
             raise as_flag_error(exc, {"tile_size": "--tile-size"}) from None
     _write_output(out, probs)
     print(f"predict: {args.image} {image.shape} -> {out} ({'probabilities' if out.suffix == '.npy' else 'labels'})")
+    return 0
+
+
+def _evaluate(args) -> int:
+    import json
+
+    from ._utils import atomic_write
+    from .recipes import get_recipe
+    from .reproduce import evaluate_recipe
+
+    check_device(args.device)
+    if args.json:
+        check_writable(Path(args.json), "--json")
+    recipe = get_recipe(args.recipe)
+    out = evaluate_recipe(recipe, args.checkpoint, args.data_dir, device=args.device, progress=not args.quiet,
+                          trust_unrecorded=args.trust_unrecorded)
+    if args.json:
+        atomic_write(Path(args.json), lambda tmp: tmp.write_text(json.dumps(out, indent=1, default=str)))
+    print(f"evaluate: {out['network']} (recipe {recipe.name}), trained on "
+          f"{len((out['trained on'] or {}).get('train_frames', [])) or 'unrecorded'} frames")
+    for g in out["held-out groups"]:
+        shown = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in g["values"].items()
+                 if not isinstance(v, (dict, list))}
+        print(f"  {g['name']}: {len(g['frames'])} frames, against {g['truth']}: {shown}")
     return 0
 
 
@@ -333,6 +363,18 @@ def _parser() -> Parser:
                          "(default: fp32)")
     pr.add_argument("--device", default="auto")
     pr.set_defaults(func=_predict)
+
+    ev = sub.add_parser("evaluate", parents=[common], help="score a network on a recipe's held-out frames, as the "
+                        "challenge did (never on frames it was trained on)")
+    ev.add_argument("--recipe", required=True, help="the recipe whose split, prediction and scoring are used, e.g. "
+                    "phc-u373-cpu")
+    ev.add_argument("--checkpoint", help="the network to score (default: the recipe's published network)")
+    ev.add_argument("--data-dir", help="converted datasets (default $UNET_DATA_DIR, else ./data)")
+    ev.add_argument("--json", help="write the scores of every held-out group to this JSON file")
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--trust-unrecorded", action="store_true",
+                    help="score a checkpoint that does not record its training frames (older versions)")
+    ev.set_defaults(func=_evaluate)
     return parser
 
 

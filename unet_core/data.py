@@ -13,10 +13,11 @@ one layout (``layout_version`` 1), under ``default_data_dir()``::
     phc-u373/meta.json                     counts, truth kinds, split
     dic-hela/...                           as phc-u373
 
-Splits (fixed, from meta.json): ISBI slices 0-24 train, 25-29 validation; CTC:
-sequence 01 train / 02 validation when both are annotated, otherwise the last
-quarter of the annotated frames of the one sequence (see data_scripts/README.md).
-Nothing here touches the network.
+Splits are declared per dataset in :mod:`unet_core.datasets` (frame-id rules that give the
+same training frames whatever else a folder holds): ISBI slices 0-24 train, 25-29 held out;
+PhC-U373 14 gold frames of sequence 02 train, its later frames and sequence 01 held out;
+DIC-HeLa sequence 01 trains, 02 is held out. Frame ids: ``"train-volume/07"`` (ISBI),
+``"02/077"`` (CTC). Nothing here touches the network.
 """
 from __future__ import annotations
 
@@ -33,13 +34,12 @@ from scipy import ndimage
 from ._readers import DataFileError, _check_root, _imread, _read_meta, _refetch  # noqa: F401 (DataFileError: re-export)
 from ._utils import atomic_write, check_bool, check_finite_image, check_int, check_labels, fmt, is_int
 from .augment import AugmentConfig, _check_tile_sizes, sample_training_tile
+from .datasets import DATASETS, dataset_spec, resolve_split
 from .weight_map import _check_parameters as _check_weight_parameters
 from .weight_map import foreground_with_borders, weight_map
 
 __all__ = ["default_data_dir", "normalize_image", "instances_from_labels", "IsbiData", "load_isbi2012",
-           "CtcSample", "load_ctc", "TrainingTiles"]
-
-_CTC = {"phc-u373": "phc-u373", "PhC-C2DH-U373": "phc-u373", "dic-hela": "dic-hela", "DIC-C2DH-HeLa": "dic-hela"}
+           "CtcSample", "load_ctc", "annotated_frames", "load_frames", "TrainingTiles"]
 
 
 def default_data_dir() -> Path:
@@ -265,7 +265,8 @@ def load_ctc(name: str, root: str | os.PathLike | None = None, truth: str = "gt"
 
     Parameters
     ----------
-    name : {"phc-u373", "dic-hela"} (or the CTC names "PhC-C2DH-U373", "DIC-C2DH-HeLa")
+    name : {"phc-u373", "dic-hela"} (or the CTC names "PhC-C2DH-U373", "DIC-C2DH-HeLa"; any CTC dataset of
+        :mod:`unet_core.datasets`)
     root : path or None
         Converted-data root; None means :func:`default_data_dir`.
     truth : {"gt", "st"}
@@ -273,7 +274,8 @@ def load_ctc(name: str, root: str | os.PathLike | None = None, truth: str = "gt"
     sequences : iterable of str or None
         Sequences to read, e.g. ``["02"]``; None reads all.
     split : {"train", "val"} or None
-        Only the frames of that split (meta.json); None reads all.
+        Only the training frames of the dataset's declared split (:mod:`unet_core.datasets`) or its
+        primary held-out group; None reads all.
 
     Returns
     -------
@@ -291,8 +293,7 @@ def load_ctc(name: str, root: str | os.PathLike | None = None, truth: str = "gt"
     DataFileError
         (an OSError) if a frame or mask is unreadable, not 2-D, or their shapes differ.
     """
-    if name not in _CTC:
-        raise ValueError(f"name must be one of {sorted(_CTC)}, got {name!r}")
+    spec = _ctc_spec(name)
     if truth not in ("gt", "st"):
         raise ValueError(f"truth must be 'gt' (gold, manual) or 'st' (silver, computer-generated), got {truth!r}")
     if split not in (None, "train", "val"):
@@ -301,11 +302,14 @@ def load_ctc(name: str, root: str | os.PathLike | None = None, truth: str = "gt"
         if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__iter__"):
             raise TypeError(f"sequences must be None or a list of sequence names such as ['02'], got {fmt(sequences)}")
         sequences = [str(q) for q in sequences]
-    key = _CTC[name]
+    key = spec.name
     folder = _check_root(root) / key
     meta = _read_meta(folder, key)
     fix = _refetch(key, folder)
-    wanted = set(meta["split"][truth][split]) if split else None
+    wanted = None
+    if split:
+        plan = resolve_split(spec, annotated_frames(key, root), truth)
+        wanted = set(plan.train[1] if split == "train" else next(iter(plan.groups.values()))[1])
     samples = []
     for seq, info in sorted(meta["sequences"].items()):
         if sequences is not None and seq not in sequences:
@@ -325,6 +329,111 @@ def load_ctc(name: str, root: str | os.PathLike | None = None, truth: str = "gt"
                          f"split={split}); truth kinds available: {have}. 'st' is silver truth (computer-generated), "
                          "not the paper's manual labels")
     return samples
+
+
+def _ctc_spec(name):
+    ctc = sorted(k for s in DATASETS.values() if s.layout == "ctc" for k in (s.name, *s.aliases))
+    try:
+        spec = dataset_spec(name)
+    except (TypeError, ValueError):
+        spec = None
+    if spec is None or spec.layout != "ctc":
+        raise ValueError(f"name must be one of {ctc} (a Cell Tracking Challenge dataset), got {name!r}")
+    return spec
+
+
+def annotated_frames(name: str, root: str | os.PathLike | None = None) -> dict[str, list[str]]:
+    """Ids of the annotated frames of a converted dataset, per truth kind (read from its meta.json).
+
+    Parameters
+    ----------
+    name : str
+        A dataset of :mod:`unet_core.datasets` (``"isbi2012"``, ``"phc-u373"``, ``"dic-hela"``).
+    root : path or None
+        Converted-data root; None means :func:`default_data_dir`.
+
+    Returns
+    -------
+    dict
+        ``{truth kind: [frame id, ...]}`` in the dataset's order of truth kinds, only frames that have an
+        image and a mask of that kind: ``{"labels": ["train-volume/00", ...]}`` (ISBI) or
+        ``{"gt": ["02/010", ...], "st": [...]}`` (CTC).
+
+    Raises
+    ------
+    ValueError
+        For an unknown dataset.
+    FileNotFoundError, DataFileError
+        If the dataset was not converted under ``root`` or its meta.json is unreadable.
+    """
+    spec = dataset_spec(name)
+    folder = _check_root(root) / spec.name
+    meta = _read_meta(folder, spec.name)
+    if spec.layout == "isbi-stacks":
+        shape = (meta.get("files") or {}).get("train-volume.tif") or [30]
+        return {"labels": [f"train-volume/{i:02d}" for i in range(int(shape[0]))]}
+    try:
+        return {kind: [f"{seq}/{int(f):03d}" for seq, info in sorted(meta["sequences"].items())
+                       for f in info.get(f"{kind}_frames", [])] for kind in spec.truth_kinds}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataFileError(f"{folder}/meta.json has no valid 'sequences' ({exc!r}); "
+                            f"{_refetch(spec.name, folder)}") from exc
+
+
+class Frame(NamedTuple):
+    """One annotated image: ``target`` holds class labels (ISBI) or instances (CTC)."""
+
+    image: np.ndarray  # (H, W)
+    target: np.ndarray  # (H, W) integer
+    frame_id: str
+    truth: str  # "labels", "gt" or "st"
+
+
+def load_frames(name: str, ids, truth: str, root: str | os.PathLike | None = None) -> list[Frame]:
+    """Read the annotated frames ``ids`` of a converted dataset, with masks of kind ``truth``.
+
+    Parameters
+    ----------
+    name : str
+        A dataset of :mod:`unet_core.datasets`.
+    ids : sequence of str
+        Frame ids (:func:`annotated_frames`), read in this order.
+    truth : str
+        ``"labels"`` (ISBI), ``"gt"`` or ``"st"`` (CTC).
+    root : path or None
+        Converted-data root; None means :func:`default_data_dir`.
+
+    Returns
+    -------
+    list of Frame ``(image, target, frame_id, truth)``
+
+    Raises
+    ------
+    TypeError
+        If ``ids`` is a string or not iterable, or ``root`` not a path.
+    ValueError
+        For an unknown dataset or truth kind, or an id that the folder has no ``truth`` mask for.
+    FileNotFoundError, DataFileError
+        If the data are missing or a file is unreadable.
+    """
+    spec = dataset_spec(name)
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+        raise TypeError(f"ids must be a list of frame ids such as ['02/077'], got {fmt(ids)}")
+    ids = [str(i) for i in ids]
+    if not isinstance(truth, str) or truth not in spec.truth_kinds:
+        raise ValueError(f"truth={truth!r} is not a truth kind of {spec.name}; use one of {', '.join(spec.truth_kinds)}")
+    have = annotated_frames(spec.name, root).get(truth)
+    if have is None:
+        raise ValueError(f"truth={truth!r} is not a truth kind of {spec.name}; use one of {', '.join(spec.truth_kinds)}")
+    missing = sorted(set(ids) - set(have))
+    if missing:
+        raise ValueError(f"{spec.name} in this data folder has no {truth} mask for frame(s) {', '.join(missing[:8])}")
+    if spec.layout == "isbi-stacks":
+        isbi = load_isbi2012(root)
+        idx = [int(i.split("/")[1]) for i in ids]
+        return [Frame(isbi.train_images[k], isbi.train_labels[k], i, truth) for k, i in zip(idx, ids)]
+    by_id = {s.frame_id: s for s in load_ctc(spec.name, root, truth=truth, sequences=sorted({i[:2] for i in ids}))}
+    return [Frame(by_id[i].image, by_id[i].instances, i, truth) for i in ids]
 
 
 class TrainingTiles(torch.utils.data.Dataset):

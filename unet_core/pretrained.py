@@ -176,7 +176,8 @@ def publish_checkpoint(source: str | os.PathLike, recipe, dest_folder: str | os.
     TypeError
         If ``source`` or ``dest_folder`` is not a path, or ``recipe`` not a Recipe or recipe name.
     ValueError
-        For an unknown recipe name or a file that is not a unet_core checkpoint.
+        For an unknown recipe name, a file that is not a unet_core checkpoint, or one that does not
+        record its training frames (``training_data``).
     FileNotFoundError
         If ``source`` does not exist.
     OSError
@@ -191,6 +192,10 @@ def publish_checkpoint(source: str | os.PathLike, recipe, dest_folder: str | os.
     source, folder = check_path(source, "source", none_ok=False), check_path(dest_folder, "dest_folder")
     recipe = _recipe(recipe)
     ckpt = load_checkpoint(source)
+    if not isinstance(ckpt.get("training_data"), dict):
+        raise ValueError(f"source={str(source)!r} does not record the frames it was trained on (training_data); "
+                         "a published network must, so that it is never scored on them: retrain it with "
+                         "unet_core.train_recipe")
     model = UNet(**ckpt["model_config"])
     model.load_state_dict(ckpt["model_state"])
     folder = folder if folder is not None else PRETRAINED_DIR
@@ -202,5 +207,6 @@ def publish_checkpoint(source: str | os.PathLike, recipe, dest_folder: str | os.
     history = {"losses": [float(x) for x in ckpt["history"]["losses"]], "validation": [],
                "scores": dict(scores or {})}
     torch.manual_seed(0)
-    save_checkpoint(path, model, None, ckpt["step"], config, history, ckpt.get("scheduler_state"))
+    save_checkpoint(path, model, None, ckpt["step"], config, history, ckpt.get("scheduler_state"),
+                    training_data=ckpt["training_data"])
     return path, _sha256(path)

@@ -20,10 +20,12 @@ import dataclasses
 from dataclasses import dataclass
 
 from ._utils import fmt
+from .datasets import DATASETS as DATASET_SPECS
+from .datasets import dataset_names
 
 __all__ = ["Recipe", "RECIPES", "get_recipe", "recipe_names", "ablations"]
 
-DATASETS = ("isbi2012", "phc-u373", "dic-hela")
+DATASETS = dataset_names()  # declared in unet_core.datasets
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,12 @@ class Recipe:
     """
 
     name: str
-    dataset: str  # "isbi2012" | "phc-u373" | "dic-hela"
+    dataset: str  # a dataset of unet_core.datasets: "isbi2012" | "phc-u373" | "dic-hela"
     scale: str  # "smoke" | "cpu" | "full"
+    # --- data: which frames train (frame-id patterns, see unet_core.datasets; () = the dataset's declared
+    # split) and which truth kind ("best": gold truth per part of the split where it exists, else silver)
+    train_frames: tuple[str, ...] = ()
+    truth: str = "best"
     # --- network and input
     model: str = "unet"  # "unet" (the paper) or "fusionnet" (Quan et al. 2016, book chapter 09)
     base_channels: int = 64  # paper: 64
@@ -81,6 +87,15 @@ class Recipe:
             raise ValueError(f"Recipe.model must be one of {MODEL_NAMES}, got {fmt(self.model)}")
         if self.dataset not in DATASETS:
             raise ValueError(f"Recipe.dataset must be one of {DATASETS}, got {fmt(self.dataset)}")
+        spec = DATASET_SPECS[self.dataset]
+        if isinstance(self.train_frames, list):  # read back from JSON or a checkpoint
+            object.__setattr__(self, "train_frames", tuple(self.train_frames))
+        if self.truth != "best" and self.truth not in spec.truth_kinds:
+            raise ValueError(f"Recipe.truth must be 'best' or one of {spec.truth_kinds} for {self.dataset}, got "
+                             f"{fmt(self.truth)}")
+        if not isinstance(self.train_frames, tuple) or not all(isinstance(p, str) and p for p in self.train_frames):
+            raise ValueError("Recipe.train_frames must be a tuple of frame ids or patterns such as ('01/*',) (empty: "
+                             f"the dataset's declared split), got {fmt(self.train_frames)}")
         if self.scale not in ("smoke", "cpu", "full"):
             raise ValueError(f"Recipe.scale must be 'smoke', 'cpu' or 'full', got {fmt(self.scale)}")
         if self.augment not in ("paper", "no-elastic", "off"):
@@ -170,7 +185,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            optimizer="adam", learning_rate=3e-3, schedule="cosine", warmup_steps=5, grad_clip=1.0, iterations=30,
            class_weights=None, tta=False, dropout=0.25),
     # smoke: seconds on a CPU, to check the pipeline (CI, Colab's first "Run all"); never a result
-    *[Recipe(f"{ds}-smoke", ds, "smoke", base_channels=4, depth=3, tile=124 if ds == "isbi2012" else 108,
+    *[Recipe(f"{ds}-smoke", ds, "smoke", base_channels=4, depth=3, tile=DATASET_SPECS[ds].smoke_tile,
              optimizer="adam", learning_rate=3e-3, schedule="cosine", warmup_steps=5, grad_clip=1.0, iterations=30,
              class_weights=None, tta=False, threshold=0.5) for ds in DATASETS],
 ]}

@@ -2,8 +2,9 @@
 
 :func:`run_recipe` is what chapters 06 and 07 and ``python -m unet_core train --recipe NAME`` call:
 
-1. data: ISBI 2012 slices 0-24 (train) / 25-29 (held out); PhC-U373 gold truth and DIC-HeLa silver
-   truth with the split stored by ``data_scripts`` (``unet_core.data``);
+1. data: the recipe's split (declared per dataset in :mod:`unet_core.datasets`: frame-id rules that give
+   the same training frames whatever else a data folder holds), gold truth wherever the folder has it
+   and silver truth only where it has none; every held-out group is scored and labelled on its own;
 2. training: :class:`~unet_core.data.TrainingTiles` (Eq. 2 weights, Sec. 3.1 augmentation) and
    :func:`~unet_core.train.train` with the recipe's ``TrainConfig``, checkpointed and resumable;
 3. prediction: :func:`~unet_core.tiling.predict_tiled` (overlap-tile, optional 8-fold TTA), the
@@ -11,6 +12,9 @@
 4. scores at full resolution: ISBI pixel / Rand / warping error, V_rand (split, merge), V_info;
    CTC SEG of the instances cut from ``p(cell)`` with a threshold chosen on the *training* frames.
 
+A network is never scored on a frame it was trained on: checkpoints record their training frames
+(``training_data``) and :func:`check_held_out` refuses otherwise. :func:`evaluate_recipe` scores a
+published network or a checkpoint without training (``python -m unet_core evaluate``).
 Nothing here touches the network; the data must have been converted by ``data_scripts/fetch.py``.
 """
 from __future__ import annotations
@@ -24,13 +28,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from . import check_cap, data
 from ._instances import _stack, _truth, cut_instances, separate_touching
-from ._utils import check_bool, check_int, check_path, fmt, resolve_device
+from ._utils import atomic_write, check_bool, check_int, check_path, fmt, resolve_device
+from .datasets import dataset_spec, resolve_split
 from .recipes import Recipe, get_recipe
 
 __all__ = ["recipe_data", "recipe_checkpoint_path", "separate_touching", "train_recipe", "predict_recipe",
-           "cut_instances", "score_recipe", "run_recipe"]
+           "cut_instances", "score_recipe", "run_recipe", "evaluate_recipe", "check_held_out",
+           "TrainedOnHeldOutError"]
 
 CTC_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
@@ -40,43 +48,138 @@ def _recipe(recipe) -> Recipe:
     if not isinstance(recipe, (Recipe, str)):
         raise TypeError(f"recipe must be a Recipe or a recipe name such as 'isbi2012-cpu', got {fmt(recipe)}; "
                         "unet_core.recipe_names() lists them")
-    return get_recipe(recipe)
+    return check_cap.capped_recipe(get_recipe(recipe))  # $UNET_CHECK_CAP: fewer steps, a small tile
 
 
 def recipe_data(recipe: Recipe, data_dir=None) -> dict:
-    """Training and held-out data of the recipe's dataset (full resolution).
+    """Training and held-out frames of the recipe's split, at full resolution.
+
+    The split is the recipe's (``Recipe.train_frames``, else the dataset's declared split in
+    :mod:`unet_core.datasets`) resolved against the frames this data folder holds, so the training
+    frames are the same whatever else the folder has; the truth kind is chosen per part
+    (``Recipe.truth``; "best": gold truth where the part has gold masks, else silver).
 
     Returns
     -------
     dict
-        ``train_x, train_y`` (lists of (H, W) arrays; labels for ISBI, instances for CTC),
-        ``val_x, val_y``, ``semantic`` (bool), ``truth`` ("labels", "gt" or "st"), ``source`` (str).
+        ``train_x, train_y`` (lists of (H, W) arrays; class labels for ISBI, instances for CTC), ``val_x,
+        val_y`` (the primary held-out group), ``semantic`` (bool), ``truth`` (the primary group's truth
+        kind), ``train_truth``, ``train_ids``, ``val_ids``, ``source`` (str), ``training_data`` (the record a
+        checkpoint keeps: dataset, truth, train_frames) and ``groups``: one dict per held-out group with
+        frames in this folder (``name, note, truth, ids, x, y``; the first is the primary group).
 
     Raises
     ------
     TypeError, ValueError
-        If ``recipe`` is not a Recipe or known name, or ``data_dir`` not a path or None.
+        If ``recipe`` is not a Recipe or known name, or ``data_dir`` not a path or None; ValueError also when
+        no frame of the folder matches the recipe's training frames.
     FileNotFoundError, OSError
         If the converted data is not there (the message names ``data_scripts/fetch.py``).
     """
-    from . import data
-
     recipe, data_dir = _recipe(recipe), check_path(data_dir, "data_dir")
-    if recipe.dataset == "isbi2012":
-        isbi = data.load_isbi2012(data_dir)
-        tx, ty = isbi.subset("train")
-        vx, vy = isbi.subset("val")
-        return dict(train_x=list(tx), train_y=list(ty), val_x=list(vx), val_y=list(vy), semantic=True,
-                    truth="labels", source="ISBI 2012 training slices 0-24 (train), 25-29 (held out)")
-    truth = "gt" if recipe.dataset == "phc-u373" else "st"
-    tr = data.load_ctc(recipe.dataset, data_dir, truth=truth, split="train")
-    va = data.load_ctc(recipe.dataset, data_dir, truth=truth, split="val")
-    kind = "gold truth" if truth == "gt" else "SILVER truth (computer-generated, no gold truth here)"
-    return dict(train_x=[s.image for s in tr], train_y=[s.instances for s in tr], val_x=[s.image for s in va],
-                val_y=[s.instances for s in va], semantic=False, truth=truth,
-                source=f"{recipe.dataset}: {len(tr)} training frames ({tr[0].frame_id}..{tr[-1].frame_id}), "
-                       f"{len(va)} held-out frames ({va[0].frame_id}..{va[-1].frame_id}), {kind}",
-                train_ids=[s.frame_id for s in tr], val_ids=[s.frame_id for s in va])
+    spec = dataset_spec(recipe.dataset)
+    plan = resolve_split(spec, data.annotated_frames(spec.name, data_dir), recipe.truth,
+                         recipe.train_frames or None)
+    train_truth, train_ids = plan.train
+    train = data.load_frames(spec.name, train_ids, train_truth, data_dir)
+    notes = {g.name: g.note for g in spec.split.held_out}
+    groups = []
+    for name, (truth, ids) in plan.groups.items():
+        if ids:
+            frames = data.load_frames(spec.name, ids, truth, data_dir)
+            groups.append({"name": name, "note": notes[name], "truth": truth, "ids": list(ids),
+                           "x": [f.image for f in frames], "y": [f.target for f in frames]})
+    if not groups:
+        raise ValueError(f"{spec.name} in this data folder has no held-out frame for the split ({plan.rule}); "
+                         "import the complete data with data_scripts/fetch.py")
+    first = groups[0]
+    source = (f"{spec.name}: {len(train_ids)} training frames ({_span(train_ids)}, {truth_label(train_truth)}); "
+              + "; ".join(f"held out: {g['name']}, {len(g['ids'])} frames ({_span(g['ids'])}), {truth_label(g['truth'])}"
+                          for g in groups))
+    return check_cap.capped_data(dict(train_x=[f.image for f in train], train_y=[f.target for f in train], val_x=first["x"],
+                val_y=first["y"], semantic=spec.target == "semantic", truth=first["truth"], train_truth=train_truth,
+                train_ids=list(train_ids), val_ids=first["ids"], groups=groups, source=source,
+                training_data=plan.training_data(), split_rule=plan.rule))
+
+
+def _span(ids) -> str:
+    return f"{ids[0]}..{ids[-1]}" if len(ids) > 1 else ids[0]
+
+
+def truth_label(truth: str) -> str:
+    """A short label for a truth kind: ``"gold truth"``, ``"SILVER truth (computer-generated)"``, ``"labels"``."""
+    return {"gt": "gold truth", "st": "SILVER truth (computer-generated)", "labels": "challenge labels"}.get(truth, truth)
+
+
+class TrainedOnHeldOutError(ValueError):
+    """A network is asked to be scored on frames it was trained on (or whose training frames are unknown)."""
+
+
+def _dataset_key(name) -> str:
+    try:
+        return dataset_spec(name).name
+    except (TypeError, ValueError):
+        return str(name)
+
+
+def check_held_out(training_data, dataset: str, frame_ids, where: str = "the checkpoint", *,
+                   trust_unrecorded: bool = False) -> None:
+    """Refuse to score a network on a frame it was trained on.
+
+    Parameters
+    ----------
+    training_data : dict or None
+        The checkpoint's record (``{"dataset", "truth", "train_frames"}``), see
+        :func:`unet_core.checkpoint.load_checkpoint`; None when it has none.
+    dataset : str
+        The dataset being scored.
+    frame_ids : sequence of str
+        The frames about to be scored.
+    where : str
+        Names the network in the message (its checkpoint path or published name).
+    trust_unrecorded : bool
+        Score a network that records no training frames (older checkpoints) instead of refusing.
+
+    Raises
+    ------
+    TrainedOnHeldOutError
+        (a ValueError) naming the frames the network was trained on, or saying that it records none.
+    TypeError
+        If ``training_data`` is neither a dict nor None, ``dataset`` not a str, ``frame_ids`` a string or not
+        iterable, or ``trust_unrecorded`` not a bool.
+
+    Examples
+    --------
+    >>> check_held_out({"dataset": "phc-u373", "train_frames": ["02/010"]}, "phc-u373", ["02/077"])
+    >>> check_held_out({"dataset": "phc-u373", "train_frames": ["02/010"]}, "phc-u373", ["02/010"])
+    Traceback (most recent call last):
+    ...
+    unet_core.reproduce.TrainedOnHeldOutError: the network of the checkpoint was trained on phc-u373 frame(s) 02/010, which are about to be scored; score only held-out frames (python -m unet_core evaluate scores the recipe's held-out groups), or train on other frames (Recipe.train_frames)
+    """
+    if not isinstance(dataset, str):
+        raise TypeError(f"dataset must be a dataset name such as 'phc-u373', got {fmt(dataset)}")
+    if isinstance(frame_ids, (str, bytes)) or not hasattr(frame_ids, "__iter__"):
+        raise TypeError(f"frame_ids must be a list of frame ids such as ['02/077'], got {fmt(frame_ids)}")
+    trust_unrecorded = check_bool(trust_unrecorded, "trust_unrecorded")
+    if training_data is not None and not isinstance(training_data, dict):
+        raise TypeError(f"training_data must be a checkpoint's record (a dict with 'train_frames') or None, got "
+                        f"{fmt(training_data)}")
+    if not isinstance(training_data, dict) or "train_frames" not in training_data:
+        if trust_unrecorded:
+            return
+        raise TrainedOnHeldOutError(
+            f"{where} does not record the frames it was trained on, so scoring it on {dataset} could score it on "
+            "its own training frames; retrain it with this version (checkpoints record their training frames), "
+            "or pass trust_unrecorded=True (--trust-unrecorded) if you know it never saw these frames")
+    if _dataset_key(training_data.get("dataset", dataset)) != _dataset_key(dataset):
+        return  # trained on another dataset (or the synthetic stand-in): no frame of this one was seen
+    seen = sorted(set(map(str, training_data["train_frames"])) & set(map(str, frame_ids)))
+    if seen:
+        shown = ", ".join(seen[:10]) + (f" and {len(seen) - 10} more" if len(seen) > 10 else "")
+        raise TrainedOnHeldOutError(
+            f"the network of {where} was trained on {dataset} frame(s) {shown}, which are about to be scored; "
+            "score only held-out frames (python -m unet_core evaluate scores the recipe's held-out groups), or "
+            "train on other frames (Recipe.train_frames)")
 
 
 def _training_key(recipe: Recipe) -> str:
@@ -84,7 +187,8 @@ def _training_key(recipe: Recipe) -> str:
     d = recipe.to_dict()
     for k in ("name", "notes", "tta", "instances", "threshold", "seed_threshold"):
         d.pop(k)
-    for k, default in (("separation_gap", 0), ("model", "unet"), ("batch_size", 1)):  # fields added later: defaults keep older hashes
+    for k, default in (("separation_gap", 0), ("model", "unet"), ("batch_size", 1), ("train_frames", ()),
+                       ("truth", "best")):  # fields added later: defaults keep older hashes
         if d[k] == default:
             d.pop(k)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
@@ -175,12 +279,16 @@ def train_recipe(recipe: Recipe, data_dir=None, *, runs_dir=None, device: str = 
                           augment=recipe.augment_config(), cache_dir=path.parent / "weights-cache")
     config = recipe.train_config(device=device, checkpoint_every=100, num_workers=data_workers(device))
     start = time.perf_counter()
-    result = train(model, tiles, config, checkpoint_path=path, resume=resume, progress=progress)
+    result = train(model, tiles, config, checkpoint_path=path, resume=resume, progress=progress,
+                   training_data=d["training_data"])
     return model, result, time.perf_counter() - start
 
 
-def predict_recipe(model, recipe: Recipe, images, device: str = "auto", tta: bool | None = None) -> np.ndarray:
+def predict_recipe(model, recipe: Recipe, images, device: str = "auto", tta: bool | None = None,
+                   progress: bool = False) -> np.ndarray:
     """``(N, H, W)`` probability of cell at full resolution for a list of (H, W) images.
+
+    ``progress`` shows a progress bar over the images.
 
     Raises
     ------
@@ -200,7 +308,7 @@ def predict_recipe(model, recipe: Recipe, images, device: str = "auto", tta: boo
         raise ValueError(f"images must be a non-empty list of (H, W) images or an (N, H, W) array, got "
                          f"{fmt(images)}; wrap a single image in a list: [image]")
     out = []
-    for img in images:
+    for img in tqdm(images, desc="predict", unit="image", disable=not check_bool(progress, "progress")):
         img = np.asarray(img, np.float32)
         small = _down(img, recipe.downsample, 1)
         p = predict_tiled(model, normalize_image(small), device=device, tta=tta)[1]
@@ -237,13 +345,14 @@ def score_recipe(recipe: Recipe, prob: np.ndarray, truth, train_prob=None, train
     """
     recipe, prob = _recipe(recipe), _stack(prob, "prob")
     truth = _truth(truth, prob.shape, "truth")
-    if recipe.dataset != "isbi2012" and recipe.threshold == "train":
+    measures = dataset_spec(recipe.dataset).measures
+    if measures == "instances" and recipe.threshold == "train":
         if train_prob is None or train_truth is None:
             raise TypeError(f"train_prob and train_truth are needed: recipe {recipe.name!r} chooses its threshold on "
                             "the training frames (threshold='train'); pass them, or a recipe with a fixed threshold")
         train_prob = _stack(train_prob, "train_prob")
         train_truth = _truth(train_truth, train_prob.shape, "train_truth")
-    if recipe.dataset == "isbi2012":
+    if measures == "membranes":
         from .metrics import pixel_error, rand_scores, rand_scores_thinned
         from .warping import warping_error
 
@@ -269,8 +378,9 @@ def score_recipe(recipe: Recipe, prob: np.ndarray, truth, train_prob=None, train
 
 
 def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: str = "auto", progress: bool = False,
-               checkpoint_path=None, train: bool = True, save_prob: bool = True, max_train_frames: int = 24) -> dict:
-    """Train (or load) a recipe's network, predict the held-out data and score it.
+               checkpoint_path=None, train: bool = True, save_prob: bool = True, max_train_frames: int = 24,
+               trust_unrecorded: bool = False) -> dict:
+    """Train (or load) a recipe's network, predict its held-out frames and score them.
 
     Parameters
     ----------
@@ -282,37 +392,47 @@ def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: st
     checkpoint_path : path or None
         Use this checkpoint instead of the recipe's run folder (e.g. the published one).
     train : bool
-        False: only load ``checkpoint_path`` (or the run folder's) and score.
+        False: only load ``checkpoint_path`` (or the run folder's) and score; the network the checkpoint
+        records is rebuilt.
     max_train_frames : int
         CTC: at most this many training frames (evenly spaced) are predicted to choose the threshold.
+    trust_unrecorded : bool
+        Score a checkpoint that does not record its training frames (see :func:`check_held_out`).
 
     Returns
     -------
     dict
-        ``recipe`` (its fields), ``values`` (scores), ``steps``, ``train seconds``, ``seconds per step``,
-        ``predict seconds``, ``checkpoint``, ``source``.
+        ``recipe`` (its fields), ``values`` (scores of the primary held-out group), ``held-out groups``
+        (one entry per group with frames in this folder: ``name``, ``note``, ``truth``, ``frames``,
+        ``values``), ``truth`` (the primary group's, as a label), ``trained on`` (the checkpoint's record),
+        ``steps``, ``train seconds (this call)``, ``seconds per step``, ``predict seconds``, ``checkpoint``,
+        ``source``.
 
     Raises
     ------
     TypeError, ValueError
         If ``recipe`` is not a Recipe or known name, ``device`` does not exist here, a path argument is not
         a path, a flag not a bool or ``max_train_frames`` not an int >= 1.
+    TrainedOnHeldOutError
+        (a ValueError) if the network was trained on a frame about to be scored, or records no training
+        frames (unless ``trust_unrecorded``).
     FileNotFoundError, OSError
         If the data (``data_scripts/fetch.py``) or, with ``train=False``, the checkpoint is not there.
     """
-    from .checkpoint import load_checkpoint
+    from .checkpoint import load_checkpoint, model_from_checkpoint
 
     r, _ = _recipe(recipe), resolve_device(device)  # a bad device fails before the data is read
     checkpoint_path = check_path(checkpoint_path, "checkpoint_path")
-    train, save_prob, progress = (check_bool(v, n) for v, n in ((train, "train"), (save_prob, "save_prob"),
-                                                                 (progress, "progress")))
+    train, save_prob, progress, trust_unrecorded = (
+        check_bool(v, n) for v, n in ((train, "train"), (save_prob, "save_prob"), (progress, "progress"),
+                                      (trust_unrecorded, "trust_unrecorded")))
     max_train_frames = check_int(max_train_frames, "max_train_frames", low=1)
     d = recipe_data(r, data_dir)
     path = checkpoint_path if checkpoint_path is not None else recipe_checkpoint_path(r, runs_dir)
     if train:
         before = load_checkpoint(path)["step"] if path.is_file() else 0
         model, result, seconds = train_recipe(r, data=d, device=device, checkpoint_path=path, progress=progress)
-        steps, losses, trained_now = result.step, result.losses, result.step - before
+        steps, losses, trained_now, record = result.step, result.losses, result.step - before, d["training_data"]
         from .distributed import world
 
         rank, size = world()
@@ -320,27 +440,95 @@ def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: st
             return {"recipe": r.to_dict(), "rank": rank, "world_size": size, "steps": int(steps),
                     "checkpoint": str(path)}
     else:
-        model = r.build_model()
-        ckpt = load_checkpoint(path, model)
+        ckpt = load_checkpoint(path)
+        record = ckpt.get("training_data")
+        model = model_from_checkpoint(path)
         steps, losses, seconds, trained_now = ckpt["step"], ckpt["history"]["losses"], 0.0, 0
+    check_held_out(record, r.dataset, [i for g in d["groups"] for i in g["ids"]], str(path),
+                   trust_unrecorded=trust_unrecorded)
     model.eval()
     start = time.perf_counter()
-    prob = predict_recipe(model, r, d["val_x"], device)
+    probs = [predict_recipe(model, r, g["x"], device, progress=progress) for g in d["groups"]]
     predict_seconds = time.perf_counter() - start
     train_prob = train_truth = None
     if not d["semantic"] and r.threshold == "train":
         idx = np.unique(np.linspace(0, len(d["train_x"]) - 1, min(max_train_frames, len(d["train_x"]))).astype(int))
-        train_prob = predict_recipe(model, r, [d["train_x"][i] for i in idx], device)
+        train_prob = predict_recipe(model, r, [d["train_x"][i] for i in idx], device, progress=progress)
         train_truth = [d["train_y"][i] for i in idx]
     if save_prob:
-        np.save(path.with_suffix(".val_prob.npy"), prob)
+        _save_array(path.with_suffix(".val_prob.npy"), probs[0])
         if train_prob is not None:
-            np.save(path.with_suffix(".train_prob.npy"), train_prob)
-    values = score_recipe(r, prob, d["val_y"], train_prob, train_truth)
+            _save_array(path.with_suffix(".train_prob.npy"), train_prob)
+    groups = [{"name": g["name"], "note": g["note"], "truth": truth_label(g["truth"]), "frames": g["ids"],
+               "values": score_recipe(r, p, g["y"], train_prob, train_truth)} for g, p in zip(d["groups"], probs)]
     losses = np.asarray(losses, float)
-    return {"recipe": r.to_dict(), "values": values, "steps": int(steps), "steps trained in this call": int(trained_now),
-            "train seconds (this call)": round(seconds, 1),
+    return {"recipe": r.to_dict(), "values": groups[0]["values"], "truth": groups[0]["truth"],
+            "held-out groups": groups, "trained on": record, "steps": int(steps),
+            "steps trained in this call": int(trained_now), "train seconds (this call)": round(seconds, 1),
             "seconds per step": round(seconds / trained_now, 3) if trained_now else None,
             "loss, first / last 100 steps": [float(losses[:100].mean()), float(losses[-100:].mean())]
             if len(losses) else None,
             "predict seconds": round(predict_seconds, 1), "checkpoint": str(path), "source": d["source"]}
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    """``np.save`` through a temporary file and a rename: an interrupted write leaves no partial file."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:  # a handle: np.save would append ".npy" to the temporary name
+            np.save(handle, array)
+
+    atomic_write(path, write)
+
+
+def evaluate_recipe(recipe: str | Recipe, checkpoint=None, data_dir=None, *, device: str = "auto",
+                    progress: bool = False, trust_unrecorded: bool = False) -> dict:
+    """Score a network on the recipe's held-out frames, as the challenge did (nothing is trained).
+
+    Parameters
+    ----------
+    recipe : name or Recipe
+        Its split, truth kind, prediction (tiling, TTA, downsampling) and scoring are used.
+    checkpoint : path or None
+        The network to score; None: the recipe's published network (sha256-verified).
+    data_dir : path or None
+        Converted data root (None: ``$UNET_DATA_DIR`` or ``./data``).
+    device : str
+    progress : bool
+        Progress bars over the predicted images.
+    trust_unrecorded : bool
+        Score a checkpoint that does not record its training frames.
+
+    Returns
+    -------
+    dict
+        As :func:`run_recipe` (``values``, ``held-out groups`` with each group's truth kind), plus
+        ``network`` (the published name or the checkpoint path).
+
+    Raises
+    ------
+    TrainedOnHeldOutError
+        If the network was trained on one of the frames to be scored (the message names them).
+    ValueError, TypeError, FileNotFoundError, OSError
+        As :func:`run_recipe`; ValueError also when ``checkpoint`` is None and the recipe has no published
+        network.
+
+    Examples
+    --------
+    >>> result = evaluate_recipe("phc-u373-cpu")  # doctest: +SKIP
+    >>> [(g["name"], g["truth"], round(g["values"]["SEG"], 3)) for g in result["held-out groups"]]  # doctest: +SKIP
+    """
+    from .pretrained import pretrained_path, pretrained_registry
+
+    r = _recipe(recipe)
+    if checkpoint is None:
+        if r.name not in pretrained_registry():
+            raise ValueError(f"recipe {r.name!r} has no published network; pass checkpoint=PATH (--checkpoint) or a "
+                             f"recipe with one: {', '.join(sorted(pretrained_registry()))}")
+        checkpoint, network = pretrained_path(r.name), f"published network {r.name}"
+    else:
+        checkpoint = check_path(checkpoint, "checkpoint", none_ok=False)
+        network = str(checkpoint)
+    result = run_recipe(r, data_dir, device=device, progress=progress, checkpoint_path=checkpoint, train=False,
+                        save_prob=False, trust_unrecorded=trust_unrecorded)
+    return {"network": network, **result}
