@@ -74,6 +74,7 @@ from unet_core import viz
 torch.manual_seed(SEED)
 device = viz.resolve_device(DEVICE)
 print(f"scale={SCALE}, device={viz.device_name(DEVICE)}, unet_core {uc.__version__}, torch {torch.__version__}")
+viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
 
 # %% [markdown]
 # ## Method

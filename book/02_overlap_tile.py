@@ -72,7 +72,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 
 import unet_core as uc
-from unet_core import viz
+from unet_core import check_cap, viz
 
 T0 = time.perf_counter()  # the budget recorded with the results: wall time of the whole chapter
 WIDTH = {"smoke": 4, "cpu": 32, "full": 64}[SCALE]  # base_channels; 64 is the paper's network
@@ -83,6 +83,7 @@ device = viz.resolve_device(DEVICE)
 data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
 NET = f"untrained UNet(base_channels={WIDTH}) on {viz.device_name(DEVICE)}"  # what produced the numbers below
 print(f"scale={SCALE}: base_channels={WIDTH}, small tiles {SMALL_TILE} px, device={viz.device_name(DEVICE)}")
+viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
 
 # %% [markdown]
 # ## The data
@@ -107,7 +108,7 @@ def load_slice():
 raw, source = load_slice()
 synthetic = source.startswith("SYNTHETIC")
 tag = " - SYNTHETIC" if synthetic else ""
-image = uc.normalize_image(raw)  # (512, 512) float32, zero mean, unit std
+image = check_cap.capped_image(uc.normalize_image(raw))  # (512, 512) float32, zero mean, unit std ($UNET_CHECK_CAP: a crop)
 H, W = image.shape
 print(f"{source}: {image.shape}")
 

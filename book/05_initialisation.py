@@ -68,14 +68,15 @@ from IPython.display import Markdown, display
 from torch import nn
 
 import unet_core as uc
-from unet_core import viz
+from unet_core import check_cap, viz
 
 CHAPTER = "05_initialisation"
-N_NETS = {"smoke": 1, "cpu": 3, "full": 10}[SCALE]
+N_NETS = check_cap.capped_repeat({"smoke": 1, "cpu": 3, "full": 10}[SCALE])  # $UNET_CHECK_CAP: one
 TILE = {"smoke": 252, "cpu": 572, "full": 572}[SCALE]  # valid input sides; the widths (and N) are the paper's
 device = viz.resolve_device(DEVICE)
 print(f"scale={SCALE}: {N_NETS} network(s) per initialisation, {TILE} x {TILE} input, "
       f"device={viz.device_name(DEVICE)}")
+viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
 
 # %% [markdown]
 # ## Method

@@ -90,14 +90,14 @@ import numpy as np
 from IPython.display import Markdown, display
 
 import unet_core as uc
-from unet_core import reproduce, viz
+from unet_core import check_cap, reproduce, viz
 from unet_core.pretrained import load_pretrained, pretrained_path, pretrained_registry
 from unet_core.recipes import ablations, get_recipe
 
 CHAPTER = "06_isbi2012"
 RECIPE = {"smoke": "isbi2012-smoke", "cpu": "isbi2012-cpu", "full": "isbi2012-full"}[SCALE]
 PUBLISHED_NET = "isbi2012-cpu"  # the published network of the cpu recipe (shipped in unet_core/pretrained)
-recipe = get_recipe(RECIPE)
+recipe = check_cap.capped_recipe(get_recipe(RECIPE))  # $UNET_CHECK_CAP: fewer steps, a small tile
 device = viz.resolve_device(DEVICE)
 data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
 recorded = viz.recorded_run  # recorded runs of the recipes (book/scripts/run_recipes.py); None if absent
@@ -105,6 +105,7 @@ recorded = viz.recorded_run  # recorded runs of the recipes (book/scripts/run_re
 PUBLISHED = {"warping error": "0.000353", "Rand error": "0.0382", "pixel error": "0.0611"}
 T0 = time.perf_counter()
 print(f"scale={SCALE}, recipe={RECIPE}, device={viz.device_name(DEVICE)}, pretrained={PRETRAINED}")
+viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
 
 # %% [markdown]
 # ## The recipes
@@ -223,7 +224,7 @@ if SCALE != "smoke" and PRETRAINED and RECIPE in pretrained_registry():  # none 
     published_ckpt = pretrained_path(RECIPE)
     model, recipe = load_pretrained(RECIPE)
     ckpt = uc.load_checkpoint(published_ckpt)
-    losses, steps = np.array(ckpt["history"]["losses"]), ckpt["step"]
+    losses, steps, trained_on = np.array(ckpt["history"]["losses"]), ckpt["step"], ckpt["training_data"]
     trained = ckpt["history"]["scores"]  # what the training run measured, with its device, date and time
     train_seconds = trained["train seconds"]
     how = (f"published network {published_ckpt.name} ({steps:,} steps, trained in {train_seconds:,.0f} s "
@@ -235,9 +236,11 @@ else:
     cwd = Path.cwd()  # checkpoints under <repo>/runs (never committed); smoke in a throw-away folder
     runs = (Path(os.environ.get("UNET_RUNS_DIR") or (cwd.parent if cwd.name == "book" else cwd) / "runs")
             if SCALE != "smoke" else Path(tempfile.mkdtemp()))
+    before = viz.checkpoint_steps(recipe, runs)  # finished before this run (book-full: pretrain.py)?
     model, result, wall = reproduce.train_recipe(recipe, data=data, device=str(device), runs_dir=runs)
     losses, steps, trained, train_seconds = np.array(result.losses), result.step, None, result.seconds or wall
-    how = viz.training_note(steps, result.seconds, wall, viz.device_name(DEVICE))
+    trained_on = data.get("training_data", {"dataset": "synthetic"})
+    how = viz.training_note(steps, result.seconds, wall, viz.device_name(DEVICE), steps_before=before)
 k = max(1, min(100, len(losses) // 3))
 if SCALE == "smoke":
     print(viz.SMOKE_LABEL)
@@ -273,6 +276,7 @@ plt.show()
 # ## Segmenting and scoring the held-out slices
 
 # %%
+reproduce.check_held_out(trained_on, recipe.dataset, data.get("val_ids", []), how)  # never its training slices
 start = time.perf_counter()
 prob = reproduce.predict_recipe(model, recipe, data["val_x"], str(device))  # (N, H, W): probability of cell
 predict_seconds = time.perf_counter() - start

@@ -69,16 +69,17 @@ import torch
 from IPython.display import Markdown, display
 
 import unet_core as uc
-from unet_core import viz
+from unet_core import check_cap, viz
 
 CHAPTER = "08_speed"
-CPU_REPEAT = {"smoke": 1, "cpu": 3, "full": 2}[SCALE]  # timed repetitions (minimum reported) ...
-GPU_REPEAT = {"smoke": 3, "cpu": 5, "full": 10}[SCALE]  # ... the GPU ones take milliseconds
+CPU_REPEAT = check_cap.capped_repeat({"smoke": 1, "cpu": 3, "full": 2}[SCALE])  # timed repetitions (minimum reported) ...
+GPU_REPEAT = check_cap.capped_repeat({"smoke": 3, "cpu": 5, "full": 10}[SCALE])  # ... the GPU ones take milliseconds
 CPU_WIDTH = {"smoke": 8, "cpu": 64, "full": 64}[SCALE]  # base_channels of the CPU runs; 64 = the paper's
 device = viz.resolve_device(DEVICE)
 devices = [torch.device("cpu")] + ([device] if device.type != "cpu" else [])
 data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
 print(f"scale={SCALE}, {CPU_REPEAT} (CPU) / {GPU_REPEAT} (GPU) timed repetition(s) after one warm-up")
+viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
 print(f"python {platform.python_version()}, torch {torch.__version__}, unet_core {uc.__version__}, "
       f"numpy {np.__version__}")
 for dev in devices:
@@ -115,6 +116,7 @@ def load_image():
 
 
 raw, source = load_image()
+raw = check_cap.capped_image(raw)  # $UNET_CHECK_CAP: a central crop
 print(f"{source}: {raw.shape} {raw.dtype}")
 
 PAPER_FLOPS = {"one pass (700)": uc.unet_flops(700), "four tiles (572)": 4 * uc.unet_flops(572)}
@@ -158,7 +160,8 @@ for dev in devices:
     for mode_name, mode in MODES.items():
         net = copy.deepcopy(base_net)
         for tiling, tile_size in TILINGS.items():
-            segment(net, raw, dev, tile_size, **mode)  # warm-up
+            if check_cap.cap() is None:  # $UNET_CHECK_CAP: the timed run only
+                segment(net, raw, dev, tile_size, **mode)  # warm-up
             times = []
             for _ in range(CPU_REPEAT if dev.type == "cpu" else GPU_REPEAT):
                 if dev.type == "cuda":

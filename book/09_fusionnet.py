@@ -101,7 +101,7 @@ import torch
 from IPython.display import Markdown, display
 
 import unet_core as uc
-from unet_core import reproduce, viz
+from unet_core import check_cap, reproduce, viz
 from unet_core.models import PAPER_TILE, fusionnet_parameter_count, fusionnet_receptive_field
 from unet_core.network import unet_parameter_count
 from unet_core.pretrained import load_pretrained, pretrained_path
@@ -115,10 +115,10 @@ RECIPES = {
     # the full U-Net recipe with the paper's FusionNet and its 640 px tile (registered in unet_core.recipes)
     "full": {"U-Net": get_recipe("isbi2012-full"), "FusionNet": get_recipe("isbi2012-fusionnet-full")},
 }
-recipes = RECIPES[SCALE]
+recipes = {name: check_cap.capped_recipe(r) for name, r in RECIPES[SCALE].items()}  # $UNET_CHECK_CAP: small tiles
 CPU_KEYS = {"U-Net": "isbi2012-cpu", "FusionNet": "isbi2012-fusionnet-cpu"}  # recorded recipe runs (smoke page)
-REPEAT = {"smoke": 2, "cpu": 5, "full": 10}[SCALE]  # timed training steps (median), after one warm-up
-SLICE_REPEAT = {"smoke": 1, "cpu": 3, "full": 5}[SCALE]  # timed one-pass predictions of a slice (median)
+REPEAT = check_cap.capped_repeat({"smoke": 2, "cpu": 5, "full": 10}[SCALE])  # timed training steps (median), after one warm-up
+SLICE_REPEAT = check_cap.capped_repeat({"smoke": 1, "cpu": 3, "full": 5}[SCALE])  # timed one-pass predictions of a slice (median)
 device = viz.resolve_device(DEVICE)
 data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
 cwd = Path.cwd()  # checkpoints under <repo>/runs (never committed); smoke in a throw-away folder
@@ -132,6 +132,7 @@ PUBLISHED = {**TABLE1, **LEADERBOARD["FusionNet"]}  # the decimals every value b
 T0 = time.perf_counter()
 print(f"scale={SCALE}, recipes {', '.join(r.name for r in recipes.values())}, device={viz.device_name(DEVICE)}, "
       f"pretrained={PRETRAINED}")
+viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
 
 # %% [markdown]
 # ## Method: two U-shaped networks
@@ -236,7 +237,7 @@ for (name, label), a in arch.items():
     assert a["built"] is None or a["built"] == a["params"], (name, label, a)
     assert uc.count_parameters(uc.build_model("unet" if name == "U-Net" else "fusionnet", base_channels=16)) \
         == a["built_for"]
-if SCALE != "smoke":  # FusionNet's closed-form receptive field against the gradient support (about 30 s)
+if SCALE != "smoke" and check_cap.cap() is None:  # FusionNet's closed-form receptive field against the gradient support (about 30 s)
     got = linearised_support(uc.FusionNet(base_channels=1), 768, 0)
     assert got[:2] == tuple(fusionnet_receptive_field()), got
     print(f"FusionNet receptive field by gradient support: {got[0]} px wide, reaching {got[1]} px past its pixel "
@@ -465,11 +466,13 @@ for name, recipe in recipes.items():
             f", trained in {train_seconds[name]:,.0f} s on {rec['device']}, {rec['date'][:10]})" if rec else
             ", training time not recorded)"))
     else:  # smoke; full; or a cpu checkpoint that is missing or unfinished (resumed)
+        before = viz.checkpoint_steps(recipe, runs)  # finished before this run (book-full: pretrain.py)?
         models[name], result, wall = reproduce.train_recipe(recipe, data=data, device=str(device), runs_dir=runs)
-        ckpt = {"history": {"losses": result.losses}}
+        ckpt = {"history": {"losses": result.losses}, "training_data": data.get("training_data", {"dataset": "synthetic"})}
         steps[name], train_seconds[name] = result.step, result.seconds or wall
-        how[name] = viz.training_note(steps[name], result.seconds, wall, viz.device_name(DEVICE))
+        how[name] = viz.training_note(steps[name], result.seconds, wall, viz.device_name(DEVICE), steps_before=before)
     losses[name] = np.array(ckpt["history"]["losses"])
+    reproduce.check_held_out(ckpt.get("training_data"), recipe.dataset, data.get("val_ids", []), how[name])
     k = max(1, min(100, len(losses[name]) // 3))
     print(f"{name}{TAG}: {how[name]}; loss {losses[name][:k].mean():.3f} (first {k} steps) -> "
           f"{losses[name][-k:].mean():.3f} (last {k}); {time.perf_counter() - start:.0f} s")
@@ -587,7 +590,7 @@ else:
         rec = viz.recorded_run(CPU_KEYS[name])
         tta = [k for k in shown if k.startswith(f"{name} per held-out image")]
         return [f"`{shown.get(f'{name} recipe')}`", viz.fmt_like(shown.get(f"{name} parameters")),
-                viz.fmt_like(shown.get(f"{name} GFLOP per 512 slice (one pass, cpu width)")),
+                viz.fmt_like(shown.get(f"{name} GFLOP per 512 slice (one pass, {'paper' if scale == 'full' else 'cpu'} width)")),
                 viz.fmt_like(shown.get(f"{name} peak training memory per tile [MiB]")),
                 viz.fmt_like(shown.get(f"{name} first training step, memory [MiB]")),
                 viz.fmt_like(shown.get(f"{name} training step [s]")),
@@ -606,13 +609,14 @@ else:
         return f"{f / u:.1f}" if u and f else "-"
 
     tta_key = next((k[len("U-Net "):] for k in shown if k.startswith("U-Net per held-out image")), "")
+    FLOPS_KEY = f"GFLOP per 512 slice (one pass, {'paper' if scale == 'full' else 'cpu'} width)"  # the run's networks
     display(Markdown(viz.md_table(["", *NETS], rows)
                      + f"\n\nMeasured: {where}. Memory: {shown.get('memory measured by')}.\n\n"
                      f"**FusionNet / U-Net**: {ratio_of('training step [s]')} times the time per training step "
                      f"({ratio_of('peak training memory per tile [MiB]')} times the memory per tile), "
                      f"{ratio_of('per 512 slice, one pass [s]')} times the time per slice in one pass "
                      f"({ratio_of(tta_key)} times with 8-fold TTA), for "
-                     f"{ratio_of('GFLOP per 512 slice (one pass, cpu width)')} times the arithmetic per slice."))
+                     f"{ratio_of(FLOPS_KEY)} times the arithmetic per slice."))
 
 # %% [markdown]
 # ## Result beside the published numbers
@@ -682,7 +686,8 @@ def summary(scores: dict) -> str:
         better = "FusionNet" if (f[key] < u[key]) == lower_better else "U-Net"
         parts.append(f"{key} {viz.fmt_like(u[key], PUBLISHED.get(key))} (U-Net) against "
                      f"{viz.fmt_like(f[key], PUBLISHED.get(key))} (FusionNet): {better} better")
-    text = "**On the held-out slices, at the same cpu budget**: " + "; ".join(parts) + "."
+    text = (f"**On the held-out slices, at the same {'full' if SCALE == 'full' else 'cpu'} budget**: "
+            + "; ".join(parts) + ".")
     if all(v.get(k) is not None for v in (u, f) for k in ("V_rand split", "V_rand merge")):
         kind = {n: "splits" if v["V_rand split"] < v["V_rand merge"] else "merges" for n, v in scores.items()}
         text += (f" $V_\\text{{split}}$ / $V_\\text{{merge}}$: U-Net {viz.fmt_like(u['V_rand split'])} / "

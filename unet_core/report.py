@@ -116,7 +116,8 @@ def provenance(run: Mapping[str, Any], scale: str | None = None) -> str:
     Returns
     -------
     str
-        e.g. ``"cpu scale; cpu: Intel(R) Xeon(R), 2 threads; 4,500 steps, 1,822 s training; 2026-12-01"``.
+        e.g. ``"cpu scale; cpu: Intel(R) Xeon(R), 2 threads; 4,500 steps, 1,822 s training; 2026-12-01"``;
+        a capped check run (``check_cap`` in ``run``) starts with :func:`unet_core.check_cap.label`.
 
     Examples
     --------
@@ -127,6 +128,10 @@ def provenance(run: Mapping[str, Any], scale: str | None = None) -> str:
         raise TypeError(f"run must be a recorded run (dict with 'device' and 'date'), got {type(run).__name__}")
     scale = scale or run.get("scale") or (run.get("recipe") or {}).get("scale")
     parts = [f"{scale} scale" if scale else None, run.get("device")]
+    if run.get("check_cap"):  # a capped check run ($UNET_CHECK_CAP) says so wherever it is cited
+        from .check_cap import label
+
+        parts.insert(0, label(run["check_cap"]))
     budget = run.get("budget")
     if not budget and run.get("steps") is not None:
         secs = run.get("train seconds (this call)")
@@ -147,12 +152,13 @@ def reproduction(doc: Mapping[str, Any] | None) -> tuple[str, dict] | None:
     Returns
     -------
     (scale, run) or None
-        None when only a ``smoke`` run (a pipeline check) or nothing is recorded.
+        None when only a ``smoke`` run (a pipeline check), a capped check run (``check_cap``,
+        :mod:`unet_core.check_cap`) or nothing is recorded.
     """
     if not doc:
         return None
     for scale in ("full", "cpu"):
-        if scale in doc.get("runs", {}):
+        if scale in doc.get("runs", {}) and not doc["runs"][scale].get("check_cap"):
             return scale, doc["runs"][scale]
     return None
 
@@ -178,7 +184,7 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def training_note(steps: int, seconds: float, wall_seconds: float, device: str) -> str:
+def training_note(steps: int, seconds: float, wall_seconds: float, device: str, steps_before: int | None = None) -> str:
     """How a chapter's network was trained, from what :func:`unet_core.train` returned.
 
     Parameters
@@ -191,6 +197,11 @@ def training_note(steps: int, seconds: float, wall_seconds: float, device: str) 
         How long this call took.
     device : str
         Where this call ran.
+    steps_before : int or None
+        The steps its checkpoint held before the call (:func:`unet_core.viz.checkpoint_steps`). When
+        given, it decides: all ``steps`` -> trained before this run. None: judged by the times (a
+        call much shorter than the training it reports did not train), which a training of a few
+        steps (``$UNET_CHECK_CAP``) can fool.
 
     Returns
     -------
@@ -204,7 +215,10 @@ def training_note(steps: int, seconds: float, wall_seconds: float, device: str) 
     'trained in this run: 4,500 steps, 1,530 s on cpu'
     >>> training_note(5000, 3600.0, 2.0, "cuda")
     'trained before this run (its checkpoint under runs/): 5,000 steps, 3,600 s of training steps'
+    >>> training_note(1, 6.0, 5.0, "cpu", steps_before=1)
+    'trained before this run (its checkpoint under runs/): 1 steps, 6 s of training steps'
     """
-    if seconds and wall_seconds < 0.5 * seconds:
+    before = seconds and wall_seconds < 0.5 * seconds if steps_before is None else steps_before >= steps
+    if before:
         return f"trained before this run (its checkpoint under runs/): {steps:,} steps, {seconds:,.0f} s of training steps"
     return f"trained in this run: {steps:,} steps, {seconds or wall_seconds:,.0f} s on {device}"

@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+from . import check_cap
 from ._utils import atomic_write, fmt, resolve_device
 from .report import SMOKE_LABEL, decimals_of, fmt_like, md_table, provenance, reproduction, training_note
 from .widgets import ParameterSlider, parameter_slider, to_png
@@ -29,7 +30,7 @@ __all__ = [
     "ParameterSlider", "parameter_slider", "to_png",
     "SCALES", "resolve_device", "results_dir", "device_name", "record_results", "load_results", "draw_unet",
     "recorded_run", "SMOKE_LABEL", "decimals_of", "fmt_like", "md_table", "provenance", "reproduction",
-    "training_note",
+    "training_note", "check_cap_notice", "check_cap_text", "checkpoint_steps",
 ]
 
 SCALES = ("smoke", "cpu", "full")
@@ -48,7 +49,9 @@ def results_dir(scale: str | None = None) -> Path:
     run writes into a throw-away folder (``<tempdir>/unet_core-results``: smoke numbers are pipeline
     checks and never enter the committed results), and every other scale into the repository's
     ``book/results`` (found next to the package, whatever the working directory), or ``./results`` when
-    the package is installed without the repository (e.g. on Colab).
+    the package is installed without the repository (e.g. on Colab). A capped check run
+    (``$UNET_CHECK_CAP``, :mod:`unet_core.check_cap`) reads here too, but :func:`record_results` writes
+    its numbers into the throw-away :func:`unet_core.check_cap.results_dir` instead.
     """
     env = os.environ.get("UNET_RESULTS_DIR")
     if env:
@@ -143,7 +146,10 @@ def record_results(chapter: str, values: Mapping[str, Any], *, scale: str, devic
         What the numbers cost: steps and/or wall time (e.g. ``"4,500 steps, 1,822 s training"``,
         ``"38 s"``); shown by :func:`provenance` beside every number of the run.
     directory : path, optional
-        Default :func:`results_dir` of ``scale`` (smoke runs never write into the repository).
+        Default :func:`results_dir` of ``scale`` (smoke runs never write into the repository). Ignored
+        under ``$UNET_CHECK_CAP``: a capped check run writes the throw-away
+        :func:`unet_core.check_cap.results_dir`, and its entry records the cap (``check_cap``) and says so
+        in its notes.
 
     Returns
     -------
@@ -170,7 +176,11 @@ def record_results(chapter: str, values: Mapping[str, Any], *, scale: str, devic
     if scale not in SCALES:
         raise ValueError(f"scale={fmt(scale)} must be one of {SCALES}")
     vals = {str(k): _jsonable(v, f"values[{k!r}]") for k, v in values.items()}
-    path = Path(directory) if directory is not None else results_dir(scale)
+    capped = check_cap.cap()
+    if capped is not None:  # a capped check run is never a result: never book/results
+        path = check_cap.results_dir()
+    else:
+        path = Path(directory) if directory is not None else results_dir(scale)
     path = path / f"{chapter}.json"
     doc = json.loads(path.read_text()) if path.exists() else {"chapter": chapter, "published": {}, "runs": {}}
     if published:
@@ -179,6 +189,9 @@ def record_results(chapter: str, values: Mapping[str, Any], *, scale: str, devic
         "values": vals, "device": device_name(device), "notes": notes, "budget": str(budget),
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "versions": _versions(),
     }
+    if capped is not None:
+        label = check_cap.label(capped)
+        doc["runs"][scale].update(check_cap=capped, notes=f"{label}; {notes}" if notes else label)
     text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
@@ -187,6 +200,62 @@ def load_results(directory: str | os.PathLike | None = None) -> dict[str, dict]:
     """All ``<chapter>.json`` files of ``directory`` (default :func:`results_dir`), by chapter, sorted."""
     path = Path(directory) if directory is not None else results_dir()
     return {p.stem: json.loads(p.read_text()) for p in sorted(path.glob("*.json"))}
+
+
+def checkpoint_steps(recipe, runs_dir=None) -> int:
+    """The steps that the checkpoint of ``recipe`` under ``runs_dir`` holds now (0 if there is none).
+
+    Read before training, it tells :func:`training_note` (``steps_before``) whether the call trained.
+    Only the step is read (the file is memory-mapped, not loaded).
+
+    Parameters
+    ----------
+    recipe : Recipe or str
+        As for :func:`unet_core.reproduce.recipe_checkpoint_path` (which names the file).
+    runs_dir : path or None
+        The chapter's runs folder (None: ``$UNET_RUNS_DIR`` or ``./runs``).
+
+    Returns
+    -------
+    int
+    """
+    import torch
+
+    from .reproduce import recipe_checkpoint_path
+
+    path = recipe_checkpoint_path(recipe, runs_dir)
+    if not path.is_file():
+        return 0
+    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["step"])
+
+
+def check_cap_text() -> str | None:
+    """The notice that a run under ``$UNET_CHECK_CAP`` is a capped check, not a result (Markdown); None without it.
+
+    Returns
+    -------
+    str or None
+    """
+    text = check_cap.label()
+    if text is None:
+        return None
+    return (f"**{text}.** Every training of this page stopped after at most {check_cap.cap()} step(s) of at most "
+            f"{check_cap.CAP_BATCH} tiles, images are cropped to {check_cap.CAP_CROP} px and timings ran once; "
+            f"its numbers are recorded in the throw-away `{check_cap.results_dir()}`, never in `book/results`, "
+            f"and its checkpoints are never those of an uncapped run. Unset `{check_cap.ENV}` for a real run.")
+
+
+def check_cap_notice() -> None:
+    """Under ``$UNET_CHECK_CAP``, display :func:`check_cap_text` (Markdown); without the cap, nothing.
+
+    Chapters call it once, after their imports. It returns None, so that the last line of a cell
+    shows nothing more.
+    """
+    text = check_cap_text()
+    if text is not None:
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
 
 
 _COLORS = {"conv": "#1f4e79", "pool": "#c00000", "up": "#2e7d32", "copy": "#7f7f7f", "final": "#00897b"}

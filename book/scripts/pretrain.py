@@ -19,6 +19,12 @@ Which recipes a chapter trains is read from its source: the dict literal keyed b
 (``{"smoke": ..., "cpu": ..., "full": ...}``) whose values name registered recipes
 (06: ``RECIPE``, 07 and 09: ``RECIPES``). ``N`` is the number of GPUs (``--nproc``), lowered to the
 largest number that divides the recipe's global batch.
+
+Under ``UNET_CHECK_CAP=N`` (:mod:`unet_core.check_cap`) it trains the capped recipes: ``N`` steps of a
+small batch on small tiles, a check of the path (CI runs it on the CPU with ``--device cpu --nproc 2``).
+Their steps and tile are part of the training hash, so their checkpoints (and ``.pretrain.json``) have
+other names than the real ones: an uncapped chapter never finds them, and they never count as finished
+for it.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from unet_core import check_cap  # noqa: E402
 from unet_core.pretrained import pretrained_registry  # noqa: E402
 from unet_core.recipes import get_recipe, recipe_names  # noqa: E402
 from unet_core.reproduce import recipe_checkpoint_path  # noqa: E402
@@ -72,7 +79,8 @@ def runs_dir() -> Path:
 
 
 def plan(chapter: str, scale: str, device: str, gpus: int, iterations: int | None = None) -> list[dict]:
-    """One entry per recipe to train: its name, the number of processes and the command."""
+    """One entry per recipe to train: its name, the number of processes, the command and ``check_cap`` (the cap
+    of ``$UNET_CHECK_CAP``, or None)."""
     path = ROOT / "book" / f"{chapter}.py"
     if not path.is_file():
         chapters = sorted(p.stem for p in (ROOT / "book").glob("[0-9][0-9]_*.py"))
@@ -91,8 +99,9 @@ def plan(chapter: str, scale: str, device: str, gpus: int, iterations: int | Non
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
                "-m", "unet_core", "train", "-q", "--recipe", name, "--device", device, *steps,
                "--json", str(ckpt.with_suffix(".pretrain.json"))]
-        out.append({"recipe": name, "processes": n, "batch_size": recipe.batch_size, "checkpoint": str(ckpt),
-                    "command": cmd})
+        out.append({"recipe": name, "processes": n, "batch_size": check_cap.capped_batch(recipe.batch_size, n),
+                    "checkpoint": str(ckpt),
+                    "command": cmd, "check_cap": check_cap.cap()})
     return out
 
 
@@ -105,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, help="override the recipes' steps (a quick check)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan as JSON, run nothing")
     args = parser.parse_args(argv)
+    try:
+        check_cap.cap()  # a malformed $UNET_CHECK_CAP: one line naming it, before anything runs
+    except ValueError as err:
+        raise SystemExit(f"pretrain: {err}") from None
     if args.nproc is None:
         import torch
 
@@ -113,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print(json.dumps(todo, indent=1))
         return 0
+    if todo and check_cap.label() is not None:
+        print(f"pretrain: {check_cap.label()}; checkpoints under {runs_dir()} named by the capped recipes", flush=True)
     if not todo:
         print(f"pretrain: {args.chapter} trains nothing at scale={args.scale} that is not published; nothing to do")
     for job in todo:

@@ -86,6 +86,11 @@ def main(argv=None) -> int:
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
+    from unet_core.check_cap import ENV, cap
+
+    if cap() is not None:  # its records and published networks are results; a capped check run is not
+        raise SystemExit(f"run_recipes: {ENV} is set; this script records results and publishes networks, which a "
+                         f"capped check run never does; unset {ENV} (`unset {ENV}`) and run it again")
     from unet_core.recipes import ablations, get_recipe
 
     for name in args.recipes:
