@@ -97,3 +97,12 @@ def test_cli_refuses_a_malformed_check_cap_in_one_line():
                          capture_output=True, text=True, timeout=120, env=env)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("pretrain: UNET_CHECK_CAP='two' must be a whole number of training steps >= 0")
+
+
+@pytest.mark.parametrize("script, args", [("run_recipes.py", ["isbi2012-cpu"]), ("save_slice_probs.py", [])])
+def test_scripts_that_write_results_refuse_a_capped_check_run(script, args):
+    """They record results or publish networks; a capped run must never do either."""
+    env = dict(os.environ, UNET_CHECK_CAP="1")
+    run = subprocess.run([sys.executable, str(ROOT / "book" / "scripts" / script), *args], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "UNET_CHECK_CAP is set" in run.stderr and "unset UNET_CHECK_CAP" in run.stderr

@@ -81,7 +81,11 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     args = ap.parse_args(argv)
     import unet_core as uc
+    from unet_core.check_cap import ENV, cap
 
+    if cap() is not None:  # it writes a committed file of recorded maps; a capped check run records nothing
+        raise SystemExit(f"save_slice_probs: {ENV} is set; this script writes the committed {OUT.name}, which a "
+                         f"capped check run never does; unset {ENV} (`unset {ENV}`) and run it again")
     isbi = uc.load_isbi2012(args.data_dir)
     if SLICE not in isbi.split.get("val", []):
         raise ValueError(f"slice {SLICE} is not held out in this split: {isbi.split}")
