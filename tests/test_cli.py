@@ -114,7 +114,7 @@ def test_demo_writes_labelled_png(tmp_path, capsys):
 
 def test_module_entry_point_help():
     done = subprocess.run([sys.executable, "-m", "unet_core", "--help"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and "{demo,train,predict}" in done.stdout
+    assert done.returncode == 0 and "{demo,train,predict,evaluate}" in done.stdout
 
 
 @pytest.mark.realdata

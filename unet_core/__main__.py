@@ -143,9 +143,9 @@ def _demo(args) -> int:
     start = time.perf_counter()
     torch.manual_seed(args.seed)
     model = UNet(base_channels=DEMO["base_channels"], depth=DEMO["depth"])
-    tiles = _tiles("synthetic", None, model, DEMO["tile_size"], args.seed, args.iterations)
+    tiles, record = _tiles("synthetic", None, model, DEMO["tile_size"], args.seed, args.iterations)
     config = TrainConfig(iterations=args.iterations, seed=args.seed, device=args.device)
-    result = train(model, tiles, config, progress=not args.quiet)
+    result = train(model, tiles, config, progress=not args.quiet, training_data=record)
     image, truth, _ = synthetic_em((768, 768), seed=args.seed + 1)  # a larger, unseen synthetic image
     probs = predict_tiled(model, normalize_image(image), device=args.device)  # (2, H, W)
     prediction = probs.argmax(0)  # (H, W): 1 = cell, 0 = membrane
