@@ -78,7 +78,8 @@ CPU_WIDTH = {"smoke": 8, "cpu": 64, "full": 64}[SCALE]  # base_channels of the C
 device = viz.resolve_device(DEVICE)
 devices = [torch.device("cpu")] + ([device] if device.type != "cpu" else [])
 data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
-print(f"scale={SCALE}, {CPU_REPEAT} (CPU) / {GPU_REPEAT} (GPU) timed repetition(s) after one warm-up")
+WARMUP = "no warm-up (capped check run)" if check_cap.cap() is not None else "one warm-up"
+print(f"scale={SCALE}, {CPU_REPEAT} (CPU) / {GPU_REPEAT} (GPU) timed repetition(s) after {WARMUP}")
 viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
 print(f"python {platform.python_version()}, torch {torch.__version__}, unet_core {uc.__version__}, "
       f"numpy {np.__version__}")
