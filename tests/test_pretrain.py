@@ -106,3 +106,11 @@ def test_scripts_that_write_results_refuse_a_capped_check_run(script, args):
     run = subprocess.run([sys.executable, str(ROOT / "book" / "scripts" / script), *args], env=env,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0 and "UNET_CHECK_CAP is set" in run.stderr and "unset UNET_CHECK_CAP" in run.stderr
+
+
+def test_run_recipes_records_checkpoints_relative_to_the_repository(tmp_path):
+    rr = load_script(ROOT / "book" / "scripts" / "run_recipes.py", "run_recipes_rel")
+    assert rr.repo_relative(ROOT / "runs" / "isbi2012" / "x.pt") == "runs/isbi2012/x.pt"
+    assert rr.repo_relative(tmp_path / "elsewhere.pt") == "elsewhere.pt"
+    recorded = [json.loads(p.read_text()).get("checkpoint", "") for p in (ROOT / "book" / "results" / "recipes").glob("*.json")]
+    assert recorded and not any(c.startswith("/") for c in recorded)

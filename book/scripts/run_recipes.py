@@ -23,6 +23,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "book" / "results" / "recipes"
+
+
+def repo_relative(path) -> str:
+    """``path`` relative to the repository when it lies inside it, else its file name: committed results
+    name no folder of the machine that wrote them."""
+    p = Path(path).resolve()
+    return p.relative_to(ROOT).as_posix() if p.is_relative_to(ROOT) else p.name
 REPO_URL = "https://github.com/unet-reproduced/unet-reproduced"
 
 
@@ -46,6 +53,7 @@ def run_one(key: str, recipe, runs_dir, device: str) -> dict | None:
     except Exception:  # keep going with the other runs; the traceback is in the log
         traceback.print_exc()
         return None
+    out["checkpoint"] = repo_relative(out["checkpoint"])
     out.update({"key": key, "wall seconds": round(time.time() - t0, 1), "device": viz.device_name(device),
                 "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 "versions": viz._versions()})
@@ -66,7 +74,7 @@ def publish(name: str) -> None:
     scores = {k: v for k, v in recorded["values"].items() if not isinstance(v, dict)}
     info = {"train seconds": recorded["train seconds (this call)"], "seconds per step": recorded["seconds per step"],
             "device": recorded["device"], "date": recorded["date"], "steps": recorded["steps"]}
-    path, sha = publish_checkpoint(recorded["checkpoint"], recipe, scores={**scores, **info})
+    path, sha = publish_checkpoint(ROOT / recorded["checkpoint"], recipe, scores={**scores, **info})
     registry = PRETRAINED_DIR / "registry.txt"
     lines = [ln for ln in (registry.read_text().splitlines() if registry.exists() else [])
              if ln.strip() and not ln.startswith(f"{name}.pt ")]
