@@ -332,7 +332,7 @@ for name, recipe in recipes.items():
         more = reproduce.score_recipe(dataclasses.replace(recipe, threshold=scores["threshold"]),
                                       reproduce.predict_recipe(models[name], recipe, g["x"], str(device)), g["y"])
         results[name]["more"][g["name"]] = (more["SEG"], g)
-        print(f"  also held out, {g['name']} ({len(g['ids'])} frames, {reproduce.truth_label(g['truth'])}): SEG = "
+        print(f"  also held out, {g['name']} ({len(g['ids'])} frames, {uc.datasets.truth_label(g['truth'])}): SEG = "
               f"{viz.fmt_like(more['SEG'], DATASETS[name]['published'])} at the same threshold")
 score_seconds = time.perf_counter() - score_start
 
@@ -353,12 +353,12 @@ values = {
     "thresholds (chosen on training frames)": [results[n]["scores"]["threshold"] for n in DATASETS],
     "trained": [how[n] for n in DATASETS],
     "segmentation time s per frame (PhC-U373, DIC-HeLa)": [round(results[n]["seconds"], 3) for n in DATASETS],
-    **{f"SEG {DATASETS[n]['title']}, {group} ({reproduce.truth_label(g['truth'])}, {len(g['ids'])} frames)": v
+    **{f"SEG {DATASETS[n]['title']}, {group} ({uc.datasets.truth_label(g['truth'])}, {len(g['ids'])} frames)": v
        for n in DATASETS for group, (v, g) in results[n]["more"].items()},
 }
 notes = ("held-out frames of the public training sequences (PhC-U373 seq 02 last 5 annotated frames, gold truth; "
-         f"DIC-HeLa seq 02 vs {reproduce.truth_label(data['dic-hela']['truth'])}, trained on seq 01 "
-         f"{reproduce.truth_label(data['dic-hela'].get('train_truth', 'synthetic'))}), not the challenge test set"
+         f"DIC-HeLa seq 02 vs {uc.datasets.truth_label(data['dic-hela']['truth'])}, trained on seq 01 "
+         f"{uc.datasets.truth_label(data['dic-hela'].get('train_truth', 'synthetic'))}), not the challenge test set"
          + ("; SYNTHETIC data" if synthetic else "") + ("; smoke: 2 cropped held-out frames" if SCALE == "smoke" else ""))
 costs = " and ".join(f"{recipes[n].name} ({steps[n]:,} steps, {train_seconds[n]:,.0f} s training)" for n in DATASETS)
 published_all = all(r.name in pretrained_registry() for r in recipes.values())

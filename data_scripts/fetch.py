@@ -163,7 +163,7 @@ def convert_isbi(root: Path, out: Path, verify: bool) -> dict:
         "labels": "train-labels.tif: 1 = cell (object interior), 0 = membrane (was 255/0 in the official file)",
         "split": {"train": [i for i in range(n) if i not in ISBI_VAL], "val": [i for i in ISBI_VAL if i < n],
                   "test": "test-volume.tif (labels are secret: score by submission to the challenge)",
-                  "rule": "fixed: training slices 0-24 train, 25-29 validation"},
+                  "rule": SPECS["isbi2012"].split.rule},
     }
 
 

@@ -31,17 +31,28 @@ from dataclasses import dataclass
 from ._utils import fmt
 
 __all__ = ["Split", "HeldOutGroup", "DatasetSpec", "DATASETS", "dataset_spec", "dataset_names", "MEASURES",
-           "TRUTH_KINDS", "resolve_split", "SplitPlan"]
+           "TRUTH_LABELS", "resolve_split", "SplitPlan"]
 
 MEASURES = {
     "membranes": "ISBI 2012 challenge: pixel error, Rand error (1 - V_rand), warping error, V_rand split/merge, V_info",
     "instances": "Cell Tracking Challenge SEG (mean Jaccard index of matched reference instances)",
 }
-TRUTH_KINDS = {
-    "labels": "the challenge's manual membrane labels",
-    "gt": "gold truth (manual annotation, CTC GT SEG)",
-    "st": "SILVER truth (computer-generated consensus, CTC ST SEG; not manual labels)",
+TRUTH_LABELS = {  # the label every score carries: which truth it is measured against
+    "labels": "challenge labels",  # ISBI 2012: the challenge's manual membrane labels
+    "gt": "gold truth",  # CTC GT SEG: manual annotation
+    "st": "SILVER truth (computer-generated)",  # CTC ST SEG: consensus of earlier entries, not manual labels
 }
+
+
+def truth_label(truth: str) -> str:
+    """The label of a truth kind on a score (:data:`TRUTH_LABELS`); other values are returned as they are.
+
+    Examples
+    --------
+    >>> truth_label("gt"), truth_label("st")
+    ('gold truth', 'SILVER truth (computer-generated)')
+    """
+    return TRUTH_LABELS.get(truth, truth)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from . import check_cap, data
 from ._instances import _stack, _truth, cut_instances, separate_touching
 from ._utils import atomic_write, check_bool, check_int, check_path, fmt, resolve_device
-from .datasets import dataset_spec, resolve_split
+from .datasets import dataset_spec, resolve_split, truth_label
 from .recipes import Recipe, get_recipe
 
 __all__ = ["recipe_data", "recipe_checkpoint_path", "separate_touching", "train_recipe", "predict_recipe",
@@ -99,16 +99,11 @@ def recipe_data(recipe: Recipe, data_dir=None) -> dict:
     return check_cap.capped_data(dict(train_x=[f.image for f in train], train_y=[f.target for f in train], val_x=first["x"],
                 val_y=first["y"], semantic=spec.target == "semantic", truth=first["truth"], train_truth=train_truth,
                 train_ids=list(train_ids), val_ids=first["ids"], groups=groups, source=source,
-                training_data=plan.training_data(), split_rule=plan.rule))
+                training_data=plan.training_data()))
 
 
 def _span(ids) -> str:
     return f"{ids[0]}..{ids[-1]}" if len(ids) > 1 else ids[0]
-
-
-def truth_label(truth: str) -> str:
-    """A short label for a truth kind: ``"gold truth"``, ``"SILVER truth (computer-generated)"``, ``"labels"``."""
-    return {"gt": "gold truth", "st": "SILVER truth (computer-generated)", "labels": "challenge labels"}.get(truth, truth)
 
 
 class TrainedOnHeldOutError(ValueError):
