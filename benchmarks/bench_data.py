@@ -1,4 +1,4 @@
-"""Benchmark: synthetic stand-ins and the TrainingTiles dataset (unet_core.synthetic, unet_core.data).
+"""Benchmark: synthetic stand-ins and the TrainingTiles dataset (unet_core.data.synthetic, unet_core.data).
 
 Usage: python benchmarks/bench_data.py [--quick]
 
@@ -20,8 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import timeit, write_result  # noqa: E402
 
-from unet_core.data import TrainingTiles, load_ctc, load_isbi2012  # noqa: E402
-from unet_core.synthetic import synthetic_cells, synthetic_em  # noqa: E402
+from unet_core.data.tiles import TrainingTiles  # noqa: E402
+from unet_core.data.ctc import load_ctc
+from unet_core.data.isbi2012 import load_isbi2012
+from unet_core.data.synthetic import synthetic_cells, synthetic_em  # noqa: E402
 
 
 def main() -> None:
@@ -29,7 +31,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     args = parser.parse_args()
     repeat = 3 if args.quick else 7
-    results: dict = {"data": "synthetic stand-ins (unet_core.synthetic)", "repeat": repeat}
+    results: dict = {"data": "synthetic stand-ins (unet_core.data.synthetic)", "repeat": repeat}
     results["synthetic_em_512_s"] = timeit(lambda: synthetic_em((512, 512), seed=1), repeat=repeat)
     results["synthetic_cells_512_s"] = timeit(lambda: synthetic_cells((512, 512), seed=1), repeat=repeat)
 

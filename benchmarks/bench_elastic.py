@@ -34,9 +34,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import timeit, write_result  # noqa: E402
 
-from unet_core.augment import sample_training_tile  # noqa: E402
-from unet_core.elastic import apply_elastic_field, random_elastic_field  # noqa: E402
-from unet_core.elastic_torch import apply_elastic_field_torch, random_elastic_field_torch  # noqa: E402
+from unet_core.augment.tiles import sample_training_tile  # noqa: E402
+from unet_core.augment.elastic import apply_elastic_field, random_elastic_field  # noqa: E402
+from unet_core.augment.elastic_torch import apply_elastic_field_torch, random_elastic_field_torch  # noqa: E402
 
 SIZE = 572
 

@@ -4,8 +4,8 @@
 
 For the U-Net and FusionNet, training (one step: forward, Eq. 1 loss, backward, Adam) and
 inference (one forward pass, eval mode, ``torch.inference_mode``): the estimate of
-:func:`unet_core.memory.estimate_memory` (from the architecture, no network built) beside the peak
-that :func:`unet_core.memory.measure_peak_memory` measures in a fresh process (peak resident
+:func:`unet_core.models.memory.estimate_memory` (from the architecture, no network built) beside the peak
+that :func:`unet_core.training.peak_memory.measure_peak_memory` measures in a fresh process (peak resident
 memory over the second pass minus the resident memory before it, peak reset via
 ``/proc/self/clear_refs``, ``MALLOC_MMAP_THRESHOLD_=65536``; Linux only), and their ratio (target:
 0.75 to 1.25). Full: the cpu recipes' width (16 channels, depth 5) at two tiles per network
@@ -25,7 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: E402
 
-from unet_core.memory import estimate_memory, measure_peak_memory  # noqa: E402
+from unet_core.models.memory import estimate_memory  # noqa: E402
+from unet_core.training.peak_memory import measure_peak_memory
 
 MiB = 2**20
 QUICK = [("unet", 16, 188), ("unet", 16, 252), ("fusionnet", 16, 128)]
@@ -68,7 +69,7 @@ def main() -> None:
                "command": " ".join(sys.argv[1:]),
                "measured_by": "peak resident memory (VmHWM) over the second pass or training step minus the resident "
                               "memory before it, peak reset via /proc/self/clear_refs, fresh process per row, glibc "
-                              "MALLOC_MMAP_THRESHOLD_=65536 (unet_core.memory.measure_peak_memory)",
+                              "MALLOC_MMAP_THRESHOLD_=65536 (unet_core.training.peak_memory.measure_peak_memory)",
                "target": "estimate / measured in [0.75, 1.25]",
                "rows": table, "ratio_min": min(ratios), "ratio_max": max(ratios),
                "all_within_target": all(0.75 <= r <= 1.25 for r in ratios),

@@ -2,7 +2,7 @@
 
 Truth: the real ISBI 2012 training labels (``/work/shared/datasets/isbi2012`` or
 ``$UNET_DATA_DIR/**/train-labels.tif``, ``> 0`` = cell); without them, a synthetic
-stand-in from :func:`unet_core.synthetic.synthetic_em` (the JSON says which).
+stand-in from :func:`unet_core.data.synthetic.synthetic_em` (the JSON says which).
 Predictions scored against it:
 
 * ``identical``: the truth itself (every error must be 0);
@@ -30,8 +30,9 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import timeit, write_result  # noqa: E402
 
-from unet_core.metrics import BOUNDARY_MODES, pixel_error, rand_error, rand_scores, seg_score  # noqa: E402
-from unet_core.warping import warping_error  # noqa: E402
+from unet_core.metrics.isbi import BOUNDARY_MODES, pixel_error, rand_error, rand_scores  # noqa: E402
+from unet_core.metrics.seg import seg_score
+from unet_core.metrics.warping import warping_error  # noqa: E402
 
 FOUR = ndimage.generate_binary_structure(2, 1)
 
@@ -46,7 +47,7 @@ def load_truth(n: int) -> tuple[np.ndarray, str]:
             import tifffile
 
             return tifffile.imread(found[0])[:n] > 0, f"real ISBI 2012 train-labels ({found[0].name})"
-    from unet_core.synthetic import synthetic_em
+    from unet_core.data.synthetic import synthetic_em
 
     return np.stack([synthetic_em(seed=k)[1] > 0 for k in range(n)]), "synthetic (synthetic_em), no ISBI labels found"
 

@@ -45,8 +45,9 @@ from _common import dense_bf16_peak, matmul_peak, timeit, write_result  # noqa: 
 
 from unet_core.models import FusionNet, fusionnet_flops, fusionnet_receptive_field  # noqa: E402
 from unet_core.models.fusionnet import PAPER_TILE  # noqa: E402
-from unet_core.network import UNet, count_conv_layers, count_parameters, unet_flops  # noqa: E402
-from unet_core.sizes import input_size_for_output  # noqa: E402
+from unet_core.models.unet import UNet, count_conv_layers, count_parameters  # noqa: E402
+from unet_core.models.unet_sizes import unet_flops
+from unet_core.models.unet_sizes import input_size_for_output  # noqa: E402
 
 NETWORKS = {  # name: (class, paper tile, FLOPs(tile, base_channels), FLOPs of one 512 x 512 slice)
     "unet": (UNet, 572, lambda n, c: unet_flops(n, base_channels=c),
@@ -123,7 +124,7 @@ def describe(name: str, base_channels: int) -> dict:
 def auto_choice(name: str, base: int, device, tile: int) -> dict:
     """What ``precision="auto"`` picks for this network's inference and training step (its own check)."""
     from unet_core.models.registry import build_model
-    from unet_core.precision import choose_precision
+    from unet_core.inference.precision import choose_precision
 
     torch.manual_seed(0)
     net = build_model(name, base_channels=base).to(device)

@@ -47,11 +47,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, device_sync, write_result  # noqa: E402
 
-from unet_core.data import normalize_image  # noqa: E402
-from unet_core.network import UNet  # noqa: E402
-from unet_core.sizes import unet_flops  # noqa: E402
-from unet_core.synthetic import synthetic_em  # noqa: E402
-from unet_core.tiling import mirror_pad, predict_tiled, tile_origins  # noqa: E402
+from unet_core.data.tiles import normalize_image  # noqa: E402
+from unet_core.models.unet import UNet  # noqa: E402
+from unet_core.models.unet_sizes import unet_flops  # noqa: E402
+from unet_core.data.synthetic import synthetic_em  # noqa: E402
+from unet_core.inference.mirror import mirror_pad, tile_origins  # noqa: E402
+from unet_core.inference.tiling import predict_tiled
 
 CL = torch.channels_last
 
@@ -130,7 +131,7 @@ def _copy(net: UNet, **to) -> UNet:
 def speed_modes(quick: bool, repeat: int, checkpoint: str | None, compile_: bool, device: str = "cpu") -> dict:
     torch.manual_seed(0)
     if checkpoint:
-        from unet_core.checkpoint import model_from_checkpoint
+        from unet_core.training.checkpoint import model_from_checkpoint
 
         net = model_from_checkpoint(checkpoint).eval()
     else:
@@ -161,7 +162,7 @@ def speed_modes(quick: bool, repeat: int, checkpoint: str | None, compile_: bool
     modes = {  # name: (model factory, predict_tiled keyword arguments)
         "fp32, one 700 pass": (lambda: net, {}),  # the reference: first
         "fp32, four 572 tiles": (lambda: net, {"tile_size": 572}),
-        "precision='auto' (measured choice, unet_core.precision)": (lambda: _copy(net), {"precision": "auto"}),
+        "precision='auto' (measured choice, unet_core.inference.precision)": (lambda: _copy(net), {"precision": "auto"}),
         "fp32 + channels_last": (lambda: _copy(net), {"channels_last": True}),
         "bf16 autocast": (lambda: net, {"dtype": bf16}),
         "bf16 autocast + channels_last": (lambda: _copy(net), {"dtype": bf16, "channels_last": True}),

@@ -3,7 +3,7 @@
     python benchmarks/bench_train.py [--quick]
     python benchmarks/bench_train.py --recipes [--steps 40]   # the cpu recipes' networks -> train_recipes.json
 
-Step time: seconds per SGD step of :func:`unet_core.train.train` (forward, Eq. 1
+Step time: seconds per SGD step of :func:`unet_core.training.loop.train` (forward, Eq. 1
 loss, backward, momentum update) for one tile, fp32 vs bf16 autocast, for the
 demo network and a narrow depth-5 network (and the paper's 64-channel network
 on 572 x 572 tiles without ``--quick``). Learning-rate sweep (not with
@@ -12,7 +12,7 @@ at each rate with the demo network (base_channels=8, depth=4, 188-pixel tiles)
 and a narrow depth-5 network (16 channels, 252-pixel tiles); reports the losses
 and the pixel error on an unseen synthetic image. Writes benchmarks/results/train.json.
 
-``--recipes``: for each ``*-cpu`` recipe (unet_core.recipes), seconds per training step of the recipe's
+``--recipes``: for each ``*-cpu`` recipe (unet_core.recipes.registry), seconds per training step of the recipe's
 network and optimiser on its real training data (``$UNET_DATA_DIR``; synthetic stand-ins otherwise,
 labelled), the share of the data pipeline (augmented tiles and Eq. 2 weights, measured alone), and
 the steps that fit in 30 minutes. fp32 only: on CPUs without bf16 units bf16 is many times slower.
@@ -44,11 +44,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import dense_bf16_peak, matmul_peak, timeit, write_result  # noqa: E402
 
-from unet_core.data import TrainingTiles, normalize_image  # noqa: E402
-from unet_core.network import UNet  # noqa: E402
-from unet_core.synthetic import synthetic_em  # noqa: E402
-from unet_core.tiling import predict_tiled  # noqa: E402
-from unet_core.train import TrainConfig, train  # noqa: E402
+from unet_core.data.tiles import TrainingTiles, normalize_image  # noqa: E402
+from unet_core.models.unet import UNet  # noqa: E402
+from unet_core.data.synthetic import synthetic_em  # noqa: E402
+from unet_core.inference.tiling import predict_tiled  # noqa: E402
+from unet_core.training.loop import TrainConfig, train  # noqa: E402
 
 
 def _random_tiles(model: UNet, tile: int, n: int = 4):
@@ -106,8 +106,9 @@ def lr_sweep(rates=(0.001, 0.003, 0.01, 0.03), steps: int = 200, base: int = 8, 
 def recipe_step_times(steps: int = 40) -> list[dict]:
     import dataclasses
 
-    from unet_core.recipes import get_recipe
-    from unet_core.reproduce import recipe_data, separate_touching
+    from unet_core.recipes.registry import get_recipe
+    from unet_core.recipes.data import recipe_data
+    from unet_core.data.labels import separate_touching
 
     rows = []
     for name in ("isbi2012-cpu", "phc-u373-cpu", "dic-hela-cpu"):
@@ -148,7 +149,7 @@ def recipe_step_times(steps: int = 40) -> list[dict]:
 
 def _flops(recipe) -> int:
     from unet_core.models.fusionnet_sizes import fusionnet_flops
-    from unet_core.sizes import unet_flops
+    from unet_core.models.unet_sizes import unet_flops
 
     return (unet_flops(recipe.tile, base_channels=recipe.base_channels, depth=recipe.depth) if recipe.model == "unet"
             else fusionnet_flops(recipe.tile, base_channels=recipe.base_channels, depth=recipe.depth))
@@ -161,9 +162,9 @@ def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True,
 
     ``paper``: add ``paper_recipes`` (the paper's networks) at ``paper_batches`` in bf16 (default: on a GPU).
     """
-    from unet_core.loss import weighted_cross_entropy
-    from unet_core.precision import PRECISIONS, candidates, choose_precision
-    from unet_core.recipes import get_recipe
+    from unet_core.training.loss import weighted_cross_entropy
+    from unet_core.inference.precision import PRECISIONS, candidates, choose_precision
+    from unet_core.recipes.registry import get_recipe
 
     dev = torch.device(device)
     gpu = dev.type == "cuda"
@@ -242,7 +243,7 @@ def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True,
         print(rows[-1], flush=True)
         # the data pipeline alone: one augmented tile with cached Eq. 2 weights
         try:
-            from unet_core.reproduce import recipe_data
+            from unet_core.recipes.data import recipe_data
 
             d, source = recipe_data(recipe), "real training data"
         except FileNotFoundError:

@@ -30,7 +30,7 @@ from scipy import ndimage as ndi  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import timeit, write_result  # noqa: E402
 
-wm = importlib.import_module("unet_core.weight_map")  # the module (the package rebinds the name to the function)
+wm = importlib.import_module("unet_core.data.loss_weights")  # the module (the package rebinds the name to the function)
 
 
 def voronoi_cells(shape: tuple[int, int], n_cells: int, seed: int) -> np.ndarray:

@@ -69,7 +69,7 @@ import torch
 from IPython.display import Markdown, display
 
 import unet_core as uc
-from unet_core import viz
+from unet_core.book import viz
 
 torch.manual_seed(SEED)
 device = viz.resolve_device(DEVICE)

@@ -37,7 +37,7 @@
 SCALE = "smoke"  # "smoke": base_channels=4, 316 px tiles; "cpu": 32 channels, 252 px tiles; "full": the paper's 64
 DEVICE = "auto"
 SEED = 0
-DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
+DATA_DIR = None  # None -> unet_core.data.paths.default_data_dir() ($UNET_DATA_DIR or ./data)
 
 # %% tags=["colab", "remove-cell"]
 # Colab only (skipped elsewhere): clone the repository, install it with the `colab` extra (the package,
@@ -72,7 +72,8 @@ from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 
 import unet_core as uc
-from unet_core import check_cap, viz
+from unet_core.utils import check_cap
+from unet_core.book import viz
 
 T0 = time.perf_counter()  # the budget recorded with the results: wall time of the whole chapter
 WIDTH = {"smoke": 4, "cpu": 32, "full": 64}[SCALE]  # base_channels; 64 is the paper's network

@@ -42,7 +42,7 @@
 SCALE = "smoke"  # "smoke": one frame; "cpu"/"full": every gold-truth frame checked against brute force
 DEVICE = "auto"  # unused: the weight map is computed on the CPU with numpy/scipy
 SEED = 0
-DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
+DATA_DIR = None  # None -> unet_core.data.paths.default_data_dir() ($UNET_DATA_DIR or ./data)
 
 # %% tags=["colab", "remove-cell"]
 # Colab only (skipped elsewhere): clone the repository, install it with the `colab` extra (the package,
@@ -76,7 +76,8 @@ from IPython.display import Markdown, display
 from skimage.color import label2rgb
 
 import unet_core as uc
-from unet_core import check_cap, viz
+from unet_core.utils import check_cap
+from unet_core.book import viz
 
 T0 = time.perf_counter()  # the budget recorded with the results: wall time of the whole chapter
 W0, SIGMA = 10.0, 5.0  # the paper's constants (also unet_core's defaults)

@@ -30,13 +30,13 @@
 # Below: the coarse grid and the per-pixel field it defines ({numref}`fig-elastic-field`), an ISBI 2012
 # slice deformed together with its labels and weight map (one field for all three,
 # {numref}`fig-elastic-one-field`), the strength and grid size explored with a slider, and the other
-# augmentations of `unet_core.augment` ({numref}`fig-augmentations`).
+# augmentations of `unet_core.augment.tiles` ({numref}`fig-augmentations`).
 
 # %% tags=["parameters"]
 SCALE = "smoke"  # "smoke": alignment checked on 1 slice; "cpu"/"full": on the 25 slices of the ISBI training split
-DEVICE = "auto"  # unused: the numpy back-end is shown (unet_core.elastic_torch is the batched GPU one)
+DEVICE = "auto"  # unused: the numpy back-end is shown (unet_core.augment.elastic_torch is the batched GPU one)
 SEED = 0
-DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
+DATA_DIR = None  # None -> unet_core.data.paths.default_data_dir() ($UNET_DATA_DIR or ./data)
 
 # %% tags=["colab", "remove-cell"]
 # Colab only (skipped elsewhere): clone the repository, install it with the `colab` extra (the package,
@@ -70,7 +70,8 @@ from IPython.display import Markdown, display
 from skimage.segmentation import find_boundaries
 
 import unet_core as uc
-from unet_core import check_cap, viz
+from unet_core.utils import check_cap
+from unet_core.book import viz
 
 T0 = time.perf_counter()  # the budget recorded with the results: wall time of the whole chapter
 GRID, STD = 3, 10.0  # the paper's constants (also unet_core's defaults)
@@ -282,7 +283,7 @@ print(f"std = 0 and AugmentConfig.off() return image, labels and weights bit-exa
 # ## The other augmentations
 #
 # "Shift and rotation invariance [...] robustness to deformations and gray value variations":
-# `unet_core.augment` composes flips, a rotation, a shift and the elastic field into **one** coordinate map
+# `unet_core.augment.tiles` composes flips, a rotation, a shift and the elastic field into **one** coordinate map
 # (`uc.augmentation_coordinates`), so each array is resampled once, and changes gray values (gamma, contrast,
 # brightness) of the image only. Each panel of {numref}`fig-augmentations` applies one kind to the same
 # 256 x 256 region (cyan: the label boundaries, transformed with it); the last panel is a random draw of
@@ -307,7 +308,7 @@ print(f"random draw (default AugmentConfig, max_shift=10): flips (rows, cols) ({
       f"elastic {'on' if p.coarse is not None else 'off'}, gamma {p.gamma:.2f}, contrast {p.contrast:.2f}, "
       f"brightness {p.brightness:+.3f}")
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The augmentations of `unet_core.augment`, each applied to the same 256 x 256 region of the ISBI slice with its label boundaries (cyan) transformed alike: none, a flip, a 30 degree rotation, a shift, the elastic field of {numref}`fig-elastic-field`, a gray-value change, and one random draw of the default `AugmentConfig` as used in training.", "name": "fig-augmentations"}, "image": {"alt": "Seven small EM crops in two rows with cyan outlines on the membranes: the original, mirrored left to right, rotated by 30 degrees with mirrored corners, shifted, smoothly warped, with brighter contrast, and a random combination; in every panel the outlines stay on the membranes."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The augmentations of `unet_core.augment.tiles`, each applied to the same 256 x 256 region of the ISBI slice with its label boundaries (cyan) transformed alike: none, a flip, a 30 degree rotation, a shift, the elastic field of {numref}`fig-elastic-field`, a gray-value change, and one random draw of the default `AugmentConfig` as used in training.", "name": "fig-augmentations"}, "image": {"alt": "Seven small EM crops in two rows with cyan outlines on the membranes: the original, mirrored left to right, rotated by 30 degrees with mirrored corners, shifted, smoothly warped, with brighter contrast, and a random combination; in every panel the outlines stay on the membranes."}}
 fig, axes = plt.subplots(2, 4, figsize=(7.5, 4.3))
 lo, hi = float(tile_img.min()), float(tile_img.max())
 for ax, (name, p) in zip(axes.flat, params.items()):

@@ -68,7 +68,8 @@ from IPython.display import Markdown, display
 from torch import nn
 
 import unet_core as uc
-from unet_core import check_cap, viz
+from unet_core.utils import check_cap
+from unet_core.book import viz
 
 CHAPTER = "05_initialisation"
 N_NETS = check_cap.capped_repeat({"smoke": 1, "cpu": 3, "full": 10}[SCALE])  # $UNET_CHECK_CAP: one

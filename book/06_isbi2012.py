@@ -42,7 +42,7 @@
 # We train the U-Net on 25 of the 30 training slices and score it on the other 5 with the challenge's
 # three measures. The challenge's test labels are secret, so our numbers are **not** test-set numbers:
 # see "What differs" at the end. Everything that defines a run is a named *recipe*
-# (`unet_core.recipes`): `isbi2012-cpu` is the one that converges on a 2-core CPU in under 30 minutes,
+# (`unet_core.recipes.registry`): `isbi2012-cpu` is the one that converges on a 2-core CPU in under 30 minutes,
 # `isbi2012-paper` the paper's optimiser and loss at the same budget, and `paper` the paper's full
 # setting (GPU). The same recipes, measured with the cell tracking challenge's SEG instead, are the
 # subject of {ref}`the cell tracking chapter <cell-tracking>`.
@@ -57,7 +57,7 @@
 SCALE = "smoke"  # "smoke": tiny recipe, 30 steps (seconds); "cpu": the isbi2012-cpu recipe; "full": isbi2012-full (GPU)
 DEVICE = "auto"
 SEED = 0
-DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
+DATA_DIR = None  # None -> unet_core.data.paths.default_data_dir() ($UNET_DATA_DIR or ./data)
 PRETRAINED = True  # score the published, sha256-verified network (cpu) instead of training it (~26 min on 2 cores); full: trains, or loads runs/
 
 # %% tags=["colab", "remove-cell"]
@@ -90,9 +90,11 @@ import numpy as np
 from IPython.display import Markdown, display
 
 import unet_core as uc
-from unet_core import check_cap, reproduce, viz
-from unet_core.pretrained import load_pretrained, pretrained_path, pretrained_registry
-from unet_core.recipes import ablations, get_recipe
+from unet_core import reproduce
+from unet_core.utils import check_cap
+from unet_core.book import viz
+from unet_core.recipes.pretrained import load_pretrained, pretrained_path, pretrained_registry
+from unet_core.recipes.registry import ablations, get_recipe
 
 CHAPTER = "06_isbi2012"
 RECIPE = {"smoke": "isbi2012-smoke", "cpu": "isbi2012-cpu", "full": "isbi2012-full"}[SCALE]
@@ -371,7 +373,7 @@ display(Markdown(viz.md_table(["group / run", "where the numbers come from", "wa
 #
 # Real runs on the real data at one shorter budget (500 steps, 3 to 13 minutes of training each on 2
 # shared cores: the run column), each row changing one thing against the converged recipe `isbi2012-cpu`
-# (`unet_core.recipes.ablations`,
+# (`unet_core.recipes.registry.ablations`,
 # run by `book/scripts/run_recipes.py --ablations isbi2012-cpu --steps 500`; the chapter shows the
 # recorded table, it does not rerun it). "paper recipe" is the paper's own recipe at this budget (SGD
 # with momentum 0.99 *and* the class balance $w_c$, i.e. `isbi2012-paper` cut to 500 steps); "paper SGD"

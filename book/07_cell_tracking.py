@@ -45,7 +45,7 @@
 #
 # Here we train a U-Net per dataset on the public training sequences, segment held-out frames and
 # score them with the challenge's SEG measure (the paper's "IOU"), next to Table 2. Every run is a
-# named recipe (`unet_core.recipes`, the same family as in {ref}`the ISBI 2012 chapter <isbi2012>`):
+# named recipe (`unet_core.recipes.registry`, the same family as in {ref}`the ISBI 2012 chapter <isbi2012>`):
 # `phc-u373-cpu` and `dic-hela-cpu` converge on a 2-core CPU in under 30 minutes each;
 # `phc-u373-paper` and `dic-hela-paper` are the paper's optimiser and loss at the same budget.
 #
@@ -72,7 +72,7 @@
 SCALE = "smoke"  # "smoke": tiny recipes, 30 steps on crops (CI); "cpu": the *-cpu recipes; "full": *-full (GPU)
 DEVICE = "auto"  # "auto" picks cuda, then mps, then cpu
 SEED = 0
-DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
+DATA_DIR = None  # None -> unet_core.data.paths.default_data_dir() ($UNET_DATA_DIR or ./data)
 PRETRAINED = True  # score the published, sha256-verified networks (cpu) instead of training them (~25 min each); full: trains, or loads runs/
 
 # %% tags=["colab", "remove-cell"]
@@ -110,9 +110,11 @@ from scipy import ndimage
 from skimage.segmentation import find_boundaries
 
 import unet_core as uc
-from unet_core import check_cap, reproduce, viz
-from unet_core.pretrained import load_pretrained, pretrained_path, pretrained_registry
-from unet_core.recipes import ablations, get_recipe
+from unet_core import reproduce
+from unet_core.utils import check_cap
+from unet_core.book import viz
+from unet_core.recipes.pretrained import load_pretrained, pretrained_path, pretrained_registry
+from unet_core.recipes.registry import ablations, get_recipe
 
 CHAPTER = "07_cell_tracking"
 device = viz.resolve_device(DEVICE)
@@ -152,8 +154,8 @@ display(Markdown(viz.md_table(["field"] + [f"`{n}`" for n in table],
 # %% [markdown]
 # ## Data
 #
-# `unet_core.reproduce.recipe_data` reads the converted Cell Tracking Challenge training sequences
-# {cite}`maska2014benchmark` with the split each dataset declares (`unet_core.datasets`: rules over frame
+# `unet_core.recipes.data.recipe_data` reads the converted Cell Tracking Challenge training sequences
+# {cite}`maska2014benchmark` with the split each dataset declares (`unet_core.data.datasets`: rules over frame
 # ids, so the training frames are the same whatever else the data folder holds):
 #
 # * **PhC-U373** (phase contrast, 520 x 696 px), gold truth: the 14 gold frames 02/010..02/074 of
@@ -332,7 +334,7 @@ for name, recipe in recipes.items():
         more = reproduce.score_recipe(dataclasses.replace(recipe, threshold=scores["threshold"]),
                                       reproduce.predict_recipe(models[name], recipe, g["x"], str(device)), g["y"])
         results[name]["more"][g["name"]] = (more["SEG"], g)
-        print(f"  also held out, {g['name']} ({len(g['ids'])} frames, {uc.datasets.truth_label(g['truth'])}): SEG = "
+        print(f"  also held out, {g['name']} ({len(g['ids'])} frames, {uc.data.datasets.truth_label(g['truth'])}): SEG = "
               f"{viz.fmt_like(more['SEG'], DATASETS[name]['published'])} at the same threshold")
 score_seconds = time.perf_counter() - score_start
 
@@ -353,12 +355,12 @@ values = {
     "thresholds (chosen on training frames)": [results[n]["scores"]["threshold"] for n in DATASETS],
     "trained": [how[n] for n in DATASETS],
     "segmentation time s per frame (PhC-U373, DIC-HeLa)": [round(results[n]["seconds"], 3) for n in DATASETS],
-    **{f"SEG {DATASETS[n]['title']}, {group} ({uc.datasets.truth_label(g['truth'])}, {len(g['ids'])} frames)": v
+    **{f"SEG {DATASETS[n]['title']}, {group} ({uc.data.datasets.truth_label(g['truth'])}, {len(g['ids'])} frames)": v
        for n in DATASETS for group, (v, g) in results[n]["more"].items()},
 }
 notes = ("held-out frames of the public training sequences (PhC-U373 seq 02 last 5 annotated frames, gold truth; "
-         f"DIC-HeLa seq 02 vs {uc.datasets.truth_label(data['dic-hela']['truth'])}, trained on seq 01 "
-         f"{uc.datasets.truth_label(data['dic-hela'].get('train_truth', 'synthetic'))}), not the challenge test set"
+         f"DIC-HeLa seq 02 vs {uc.data.datasets.truth_label(data['dic-hela']['truth'])}, trained on seq 01 "
+         f"{uc.data.datasets.truth_label(data['dic-hela'].get('train_truth', 'synthetic'))}), not the challenge test set"
          + ("; SYNTHETIC data" if synthetic else "") + ("; smoke: 2 cropped held-out frames" if SCALE == "smoke" else ""))
 costs = " and ".join(f"{recipes[n].name} ({steps[n]:,} steps, {train_seconds[n]:,.0f} s training)" for n in DATASETS)
 published_all = all(r.name in pretrained_registry() for r in recipes.values())

@@ -32,7 +32,7 @@
 SCALE = "smoke"  # "smoke": CPU runs use base_channels=8, 1 repetition; "cpu"/"full": the paper's network
 DEVICE = "auto"  # the GPU (if any) runs the paper's network at every scale
 SEED = 0
-DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
+DATA_DIR = None  # None -> unet_core.data.paths.default_data_dir() ($UNET_DATA_DIR or ./data)
 
 # %% tags=["colab", "remove-cell"]
 # Colab only (skipped elsewhere): clone the repository, install it with the `colab` extra (the package,
@@ -69,7 +69,8 @@ import torch
 from IPython.display import Markdown, display
 
 import unet_core as uc
-from unet_core import check_cap, viz
+from unet_core.utils import check_cap
+from unet_core.book import viz
 
 CHAPTER = "08_speed"
 CPU_REPEAT = check_cap.capped_repeat({"smoke": 1, "cpu": 3, "full": 2}[SCALE])  # timed repetitions (minimum reported) ...

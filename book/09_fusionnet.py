@@ -62,7 +62,7 @@
 SCALE = "smoke"  # "smoke": two tiny networks, 30 steps (seconds); "cpu": the isbi2012-cpu and isbi2012-fusionnet-cpu recipes; "full": the paper's widths (GPU)
 DEVICE = "auto"
 SEED = 0
-DATA_DIR = None  # None -> unet_core.data.default_data_dir() ($UNET_DATA_DIR or ./data)
+DATA_DIR = None  # None -> unet_core.data.paths.default_data_dir() ($UNET_DATA_DIR or ./data)
 PRETRAINED = True  # cpu: the published U-Net and the FusionNet checkpoint under runs/ (trained if missing, ~40 min)
 
 # %% tags=["colab", "remove-cell"]
@@ -101,18 +101,20 @@ import torch
 from IPython.display import Markdown, display
 
 import unet_core as uc
-from unet_core import check_cap, reproduce, viz
+from unet_core import reproduce
+from unet_core.utils import check_cap
+from unet_core.book import viz
 from unet_core.models import PAPER_TILE, fusionnet_parameter_count, fusionnet_receptive_field
-from unet_core.network import unet_parameter_count
-from unet_core.pretrained import load_pretrained, pretrained_path
-from unet_core.recipes import get_recipe
+from unet_core.models.unet import unet_parameter_count
+from unet_core.recipes.pretrained import load_pretrained, pretrained_path
+from unet_core.recipes.registry import get_recipe
 
 CHAPTER = "09_fusionnet"
 NETS = ("U-Net", "FusionNet")
 RECIPES = {
     "smoke": {"U-Net": get_recipe("isbi2012-smoke"), "FusionNet": get_recipe("isbi2012-fusionnet-smoke")},
     "cpu": {"U-Net": get_recipe("isbi2012-cpu"), "FusionNet": get_recipe("isbi2012-fusionnet-cpu")},
-    # the full U-Net recipe with the paper's FusionNet and its 640 px tile (registered in unet_core.recipes)
+    # the full U-Net recipe with the paper's FusionNet and its 640 px tile (registered in unet_core.recipes.registry)
     "full": {"U-Net": get_recipe("isbi2012-full"), "FusionNet": get_recipe("isbi2012-fusionnet-full")},
 }
 recipes = {name: check_cap.capped_recipe(r) for name, r in RECIPES[SCALE].items()}  # $UNET_CHECK_CAP: small tiles

@@ -31,7 +31,7 @@ DATA_DIR = None
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
-from unet_core import viz
+from unet_core.book import viz
 
 results = viz.load_results()  # book/results (cpu/full builds) or the build's copy of it (smoke builds)
 LABELS = {"01_architecture": "architecture", "02_overlap_tile": "overlap-tile", "03_weight_map": "weight-map",

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unet_core.datasets import DATASETS as SPECS
-from unet_core.datasets import dataset_spec, resolve_split
+from unet_core.data.datasets import DATASETS as SPECS
+from unet_core.data.datasets import dataset_spec, resolve_split
 
 try:  # installed with the package (`pip install "unet-core[data]"`): python -m data_scripts.fetch
     from ._archive import (FetchError, UsageError, content_sha256, download, file_hash, group_sha256,
@@ -43,7 +43,7 @@ REGISTRY = read_registry(HERE / "registry.txt")  # name -> (hash, url)
 CONTENT_REGISTRY = read_registry(HERE / "content_registry.txt")  # group -> (content sha256, n files)
 LAYOUT_VERSION = 1
 
-# Every dataset is declared once, in unet_core.datasets (title, citation, terms, where to get it, the
+# Every dataset is declared once, in unet_core.data.datasets (title, citation, terms, where to get it, the
 # folder names looked for under --source, the split); this script adds its converter and registry lines.
 DATASETS = {name: {"title": spec.title, "folders": spec.source_folders, "where": spec.where,
                    "citation": spec.citation, "terms": spec.terms, "layout": spec.layout,
@@ -225,7 +225,7 @@ def convert_ctc(root: Path, out: Path, verify: bool, ctc: str, matched: dict[str
 
 
 def _ctc_split(sequences: dict, spec) -> dict:
-    """The dataset's declared split (unet_core.datasets) resolved on these frames, for the record.
+    """The dataset's declared split (unet_core.data.datasets) resolved on these frames, for the record.
 
     The package never reads it back: the split is a rule over frame ids, resolved again whenever the
     data are used, so it gives the same training frames whatever else a folder holds.

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from unet_core.precision import cpu_has_bf16
+from unet_core.inference.precision import cpu_has_bf16
 
 
 def _data_dir() -> Path | None:
@@ -64,7 +64,7 @@ def _no_bf16_warning():
 def bf16_warning():
     """``with bf16_warning(): ...`` around code that asks for bf16 on the CPU, on either kind of CPU.
 
-    Where ``unet_core.precision.cpu_has_bf16()`` is False (no bf16 units, or ``UNET_CPU_BF16=0``) the
+    Where ``unet_core.inference.precision.cpu_has_bf16()`` is False (no bf16 units, or ``UNET_CPU_BF16=0``) the
     block must warn that bf16 is emulated; where it is True (``UNET_CPU_BF16=1``, or a CPU with
     AVX-512 BF16 / AMX) it must not. The branch is read when the block is entered, so a test may set
     ``UNET_CPU_BF16`` with monkeypatch first.

@@ -29,7 +29,7 @@ import tifffile
 import torch
 
 import unet_core as uc
-from unet_core.__main__ import main as cli_main
+from unet_core.cli.main import main as cli_main
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 60  # a hang guard, not a speed test: the slowest case takes ~3 s on one thread of a 2-core CPU,

@@ -134,7 +134,7 @@ def test_results_json_files_are_well_formed():
 
 _SLIDER_CELL = """
 import numpy as np
-from unet_core import viz
+from unet_core.book import viz
 
 
 def colour(a, b):  # a solid colour per combination: red = 60 a, green = 100 b

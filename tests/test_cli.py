@@ -1,4 +1,4 @@
-"""Tests of the command line (unet_core.__main__), run in-process through main(argv)."""
+"""Tests of the command line (unet_core.cli.main), run in-process through main(argv)."""
 from __future__ import annotations
 
 import subprocess
@@ -10,12 +10,12 @@ import tifffile
 import torch
 from PIL import Image
 
-from unet_core.__main__ import main
-from unet_core.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-from unet_core.data import normalize_image
+from unet_core.cli.main import main
+from unet_core.training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from unet_core.data.tiles import normalize_image
 from unet_core.models import FusionNet
-from unet_core.network import UNet
-from unet_core.tiling import predict_tiled
+from unet_core.models.unet import UNet
+from unet_core.inference.tiling import predict_tiled
 
 
 @pytest.fixture
@@ -183,7 +183,7 @@ def test_train_fusionnet_then_predict_rebuilds_it(tmp_path, gray_image, capsys):
 
 
 def test_train_fusionnet_tile_size_and_default():
-    from unet_core.__main__ import _parser
+    from unet_core.cli.main import _parser
     from unet_core.models.registry import model_spec
 
     args = _parser().parse_args(["train", "--model", "fusionnet"])

@@ -9,11 +9,16 @@ import tifffile
 import torch
 
 import unet_core.data as data
-from unet_core.augment import AugmentConfig
-from unet_core.data import (TrainingTiles, annotated_frames, default_data_dir, instances_from_labels, load_ctc,
-                            load_frames, load_isbi2012, normalize_image)
-from unet_core.synthetic import synthetic_cells, synthetic_em
-from unet_core.weight_map import foreground_with_borders, weight_map
+import unet_core.data.tiles as data_tiles
+from unet_core.augment.ops import AugmentConfig
+from unet_core.data.tiles import TrainingTiles, normalize_image
+from unet_core.data.frames import annotated_frames, load_frames
+from unet_core.data.paths import default_data_dir
+from unet_core.data.labels import instances_from_labels
+from unet_core.data.ctc import load_ctc
+from unet_core.data.isbi2012 import load_isbi2012
+from unet_core.data.synthetic import synthetic_cells, synthetic_em
+from unet_core.data.loss_weights import foreground_with_borders, weight_map
 
 from test_fetch import _ctc_folder, fetch  # the synthetic CTC source folder and the fetch.py module
 
@@ -179,7 +184,7 @@ def test_weight_maps_cached_in_memory_and_on_disk(cells, tmp_path, monkeypatch):
         calls.append(w0)
         return weight_map(instances, w0, sigma, class_weights)
 
-    monkeypatch.setattr(data, "weight_map", counting)
+    monkeypatch.setattr(data_tiles, "weight_map", counting)
     ds = _tiles(cells, length=6, cache_dir=tmp_path)
     for i in range(6):
         ds[i]
@@ -189,10 +194,10 @@ def test_weight_maps_cached_in_memory_and_on_disk(cells, tmp_path, monkeypatch):
     def failing(*args):
         raise AssertionError("should have been read from the disk cache")
 
-    monkeypatch.setattr(data, "weight_map", failing)
+    monkeypatch.setattr(data_tiles, "weight_map", failing)
     fresh = _tiles(cells, length=6, cache_dir=tmp_path)
     np.testing.assert_array_equal(fresh.label_and_weights(0)[1], ds.label_and_weights(0)[1])
-    monkeypatch.setattr(data, "weight_map", counting)
+    monkeypatch.setattr(data_tiles, "weight_map", counting)
     _tiles(cells, cache_dir=tmp_path, w0=5.0).label_and_weights(0)  # other parameters: other key
     assert calls[-1] == 5.0 and len(list(tmp_path.glob("weights-*.npy"))) == 3
 
@@ -241,7 +246,7 @@ def test_real_phc_u373(data_dir):
     assert len(np.unique(gt[0].instances)) - 1 == 5  # SOURCES.md: frame 010 has 5 instances
     assert len(load_ctc("phc-u373", data_dir, split="train")) == 14
     assert len(load_ctc("phc-u373", data_dir, split="val")) == 5
-    meta = data._read_meta(data_dir / "phc-u373", "phc-u373")
+    meta = data.readers._read_meta(data_dir / "phc-u373", "phc-u373")
     assert len(meta["sequences"]["01"]["gt_masks_without_images"]) == 15
 
 
@@ -255,8 +260,8 @@ def test_real_dic_hela_is_silver_truth_only(data_dir):
 
 
 def test_training_tiles_class_weights_option():
-    from unet_core.synthetic import synthetic_cells
-    from unet_core.weight_map import weight_map
+    from unet_core.data.synthetic import synthetic_cells
+    from unet_core.data.loss_weights import weight_map
 
     image, inst = synthetic_cells((64, 64), seed=3)
     plain = TrainingTiles([image], [inst], in_size=60, out_size=20, augment=False, class_weights=None)

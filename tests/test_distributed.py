@@ -1,4 +1,4 @@
-"""unet_core.distributed: torchrun / DistributedDataParallel training on the CPU with gloo (2 processes)."""
+"""unet_core.training.distributed: torchrun / DistributedDataParallel training on the CPU with gloo (2 processes)."""
 from __future__ import annotations
 
 import json
@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from unet_core.distributed import dropout_seed, rank_items, step_loss, world
+from unet_core.training.distributed import dropout_seed, rank_items, step_loss, world
 
 SCRIPT = textwrap.dedent('''
     import json, sys
     import torch
     import unet_core as uc
-    from unet_core.distributed import world
+    from unet_core.training.distributed import world
 
     out, steps, ckpt, resume = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
     dropout = float(sys.argv[5])
@@ -189,8 +189,8 @@ def test_torchrun_cli_trains_with_two_processes_and_rank_0_writes_the_checkpoint
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
 def test_torchrun_recipe_trains_on_two_ranks_and_rank_0_alone_scores(data_dir, tmp_path):
     """What the book-full workflow runs before a chapter: ``torchrun ... train --recipe NAME``."""
-    from unet_core.recipes import get_recipe
-    from unet_core.reproduce import recipe_checkpoint_path
+    from unet_core.recipes.registry import get_recipe
+    from unet_core.recipes.key import recipe_checkpoint_path
 
     env = dict(os.environ, OMP_NUM_THREADS="1", UNET_RUNS_DIR=str(tmp_path / "runs"))
     scores = tmp_path / "scores.json"

@@ -9,11 +9,11 @@ import pytest
 
 import unet_core
 
-MODULES = sorted(m.name for m in pkgutil.walk_packages(unet_core.__path__, "unet_core.") if m.name != "unet_core.__main__")
+MODULES = sorted(m.name for m in pkgutil.walk_packages(unet_core.__path__, "unet_core.") if m.name != "unet_core.cli.main")
 
 
 def test_every_module_is_collected():
-    assert {"unet_core.tiling", "unet_core.reproduce", "unet_core.models.fusionnet", "unet_core.precision"} <= set(MODULES)
+    assert {"unet_core.inference.tiling", "unet_core.recipes", "unet_core.models.fusionnet", "unet_core.inference.precision"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

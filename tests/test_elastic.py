@@ -1,4 +1,4 @@
-"""Tests for unet_core.elastic: coarse-grid elastic deformation (paper Sec. 3.1)."""
+"""Tests for unet_core.augment.elastic: coarse-grid elastic deformation (paper Sec. 3.1)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 import scipy.ndimage as ndi
 import torch
 
-from unet_core.elastic import apply_elastic_field, random_elastic_field, upsample_grid_displacements
-from unet_core.elastic_torch import apply_elastic_field_torch, random_elastic_field_torch
+from unet_core.augment.elastic import apply_elastic_field, random_elastic_field, upsample_grid_displacements
+from unet_core.augment.elastic_torch import apply_elastic_field_torch, random_elastic_field_torch
 
 
 def _smooth_image(shape, seed=0):

@@ -16,8 +16,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-from unet_core.datasets import dataset_spec
-from unet_core.synthetic import synthetic_cells, synthetic_em
+from unet_core.data.datasets import dataset_spec
+from unet_core.data.synthetic import synthetic_cells, synthetic_em
 
 REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("unet_fetch", REPO / "data_scripts" / "fetch.py")
@@ -177,7 +177,7 @@ def _check_ctc_output(out: Path):
     assert meta["layout_version"] == 1 and meta["dataset"] == "phc-u373"
     assert meta["sequences"]["01"]["gt_frames"] == [0, 2]
     assert meta["sequences"]["01"]["gt_masks_without_images"] == [7]
-    # the split is the dataset's declared rule (unet_core.datasets), not "whatever sequences are there": these
+    # the split is the dataset's declared rule (unet_core.data.datasets), not "whatever sequences are there": these
     # synthetic frame numbers are not the 14 PhC-U373 training frames, and the record says so
     assert meta["split"]["rule"] == dataset_spec("phc-u373").split.rule
     assert "no gt frame of phc-u373 matches the training frames" in meta["split"]["note"]

@@ -2,7 +2,7 @@
 
 The ``book-full`` workflow runs every chapter at ``full`` on a GPU runner, after
 ``book/scripts/pretrain.py`` has trained the chapter's recipes with torchrun. No GPU is at hand, so
-this runs that path with :mod:`unet_core.check_cap`: the same networks (64 channels), recipes, data
+this runs that path with :mod:`unet_core.utils.check_cap`: the same networks (64 channels), recipes, data
 and code, one training step of at most two small tiles, cropped images, one repetition of every
 timing. A module fixture, once:
 
@@ -37,9 +37,10 @@ import numpy as np
 import pytest
 import torch
 
-from unet_core import check_cap, viz
-from unet_core.recipes import get_recipe
-from unet_core.reproduce import recipe_checkpoint_path
+from unet_core.utils import check_cap
+from unet_core.book import viz
+from unet_core.recipes.registry import get_recipe
+from unet_core.recipes.key import recipe_checkpoint_path
 
 build = load_build()
 CAP = "1"
@@ -243,7 +244,7 @@ def test_capped_recipe_keeps_the_network_and_never_shares_the_checkpoint(tmp_pat
 
 
 def test_apply_check_cap_caps_steps_and_the_global_batch_per_process(monkeypatch):
-    from unet_core.train import TrainConfig
+    from unet_core.training.loop import TrainConfig
 
     config = TrainConfig(iterations=5000, batch_size=8, learning_rate=1e-4)
     monkeypatch.setenv("WORLD_SIZE", "4")

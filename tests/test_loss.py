@@ -1,4 +1,4 @@
-"""Tests of Eq. 1 (unet_core.loss): brute-force agreement, identities, errors."""
+"""Tests of Eq. 1 (unet_core.training.loss): brute-force agreement, identities, errors."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unet_core.loss import WeightedCrossEntropy, weighted_cross_entropy
+from unet_core.training.loss import WeightedCrossEntropy, weighted_cross_entropy
 
 
 def _eq1_bruteforce(logits: np.ndarray, target: np.ndarray, weight: np.ndarray) -> float:

@@ -8,16 +8,9 @@ import pytest
 from scipy import ndimage
 from skimage.metrics import adapted_rand_error
 
-from unet_core.metrics import (
-    ISBI_THINNED_THRESHOLDS,
-    ISBI_THRESHOLDS,
-    pixel_error,
-    rand_error,
-    rand_scores,
-    rand_scores_thinned,
-    seg_score,
-)
-from unet_core.warping_fiji import watershed_thin
+from unet_core.metrics.isbi import ISBI_THINNED_THRESHOLDS, ISBI_THRESHOLDS, pixel_error, rand_error, rand_scores, rand_scores_thinned
+from unet_core.metrics.seg import seg_score
+from unet_core.metrics.warping_fiji import watershed_thin
 
 FOUR = ndimage.generate_binary_structure(2, 1)
 
@@ -328,7 +321,7 @@ def test_real_isbi_truth_against_itself_and_a_dilated_membrane(data_dir):
 
 @pytest.mark.realdata
 def test_real_phc_u373_gold_masks_seg(data_dir):
-    from unet_core.data import load_ctc
+    from unet_core.data.ctc import load_ctc
 
     samples = load_ctc("phc-u373", root=data_dir, truth="gt")[:3]
     ref = np.stack([s.instances for s in samples]).astype(np.int64)  # (3, 520, 696)

@@ -1,4 +1,4 @@
-"""Tests of unet_core.network / unet_core.sizes: the paper's numbers, size arithmetic vs. forward passes, init."""
+"""Tests of unet_core.models.unet / unet_core.models.unet_sizes: the paper's numbers, size arithmetic vs. forward passes, init."""
 from __future__ import annotations
 
 import math
@@ -7,20 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from unet_core.network import (
-    UNet,
-    center_crop,
-    count_conv_layers,
-    count_parameters,
-    he_init_,
-    input_size_for_output,
-    is_valid_input_size,
-    layer_table,
-    nearest_valid_input_sizes,
-    unet_flops,
-    unet_output_size,
-    valid_input_sizes,
-)
+from unet_core.models.unet import UNet, center_crop, count_conv_layers, count_parameters, he_init_, layer_table
+from unet_core.models.unet_sizes import input_size_for_output, is_valid_input_size, nearest_valid_input_sizes, unet_flops, unet_output_size, valid_input_sizes
 
 
 @pytest.fixture(scope="module")

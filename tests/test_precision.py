@@ -1,4 +1,4 @@
-"""unet_core.precision: the measured choice of numerics (precision="auto")."""
+"""unet_core.inference.precision: the measured choice of numerics (precision="auto")."""
 from __future__ import annotations
 
 import warnings
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import unet_core as uc
-from unet_core import precision as P
+from unet_core.inference import precision as P
 
 
 def test_cpu_has_bf16_follows_UNET_CPU_BF16_at_every_call_and_else_the_cpu_flags(monkeypatch):

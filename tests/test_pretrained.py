@@ -1,4 +1,4 @@
-"""Tests of the published checkpoints (unet_core.pretrained)."""
+"""Tests of the published checkpoints (unet_core.recipes.pretrained)."""
 from __future__ import annotations
 
 import json
@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import unet_core.pretrained as pt
-from unet_core.checkpoint import load_checkpoint, save_checkpoint
-from unet_core.network import UNet
-from unet_core.recipes import get_recipe
+import unet_core.recipes.pretrained as pt
+from unet_core.training.checkpoint import load_checkpoint, save_checkpoint
+from unet_core.models.unet import UNet
+from unet_core.recipes.registry import get_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,7 +74,7 @@ def test_committed_checkpoints_are_registered_small_and_verified():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(pt.pretrained_registry()))
 def test_published_checkpoints_reproduce_their_recorded_scores(name, data_dir):
-    from unet_core.reproduce import run_recipe
+    from unet_core.recipes.run import run_recipe
 
     recorded = json.loads((ROOT / "book" / "results" / "recipes" / f"{name}.json").read_text())
     out = run_recipe(name, data_dir, checkpoint_path=pt.pretrained_path(name), train=False, save_prob=False)

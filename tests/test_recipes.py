@@ -1,13 +1,13 @@
-"""Tests of the named training recipes (unet_core.recipes)."""
+"""Tests of the named training recipes (unet_core.recipes.registry)."""
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
 
-from unet_core.augment import AugmentConfig
-from unet_core.recipes import RECIPES, Recipe, ablations, get_recipe, recipe_names
-from unet_core.train import TrainConfig
+from unet_core.augment.ops import AugmentConfig
+from unet_core.recipes.registry import RECIPES, Recipe, ablations, get_recipe, recipe_names
+from unet_core.training.loop import TrainConfig
 
 
 def test_every_named_recipe_of_the_issue_exists_and_builds_its_config():
@@ -76,7 +76,7 @@ def test_unknown_names_and_fields():
 
 
 def test_full_recipes_have_a_global_batch_that_torchrun_splits_over_1_2_4_or_8_gpus():
-    from unet_core.reproduce import recipe_checkpoint_path
+    from unet_core.recipes.key import recipe_checkpoint_path
 
     for name in ("isbi2012-full", "phc-u373-full", "dic-hela-full", "isbi2012-fusionnet-full"):
         r = get_recipe(name)
@@ -90,7 +90,7 @@ def test_full_recipes_have_a_global_batch_that_torchrun_splits_over_1_2_4_or_8_g
 
 
 def test_data_workers_feed_a_gpu_from_the_cpus_left_per_rank():
-    from unet_core.reproduce import data_workers
+    from unet_core.recipes.run import data_workers
 
     assert data_workers("cpu") == 0 and data_workers("cpu", cpus=64) == 0
     assert [data_workers("cuda", cpus=c, world_size=w) for c, w in ((16, 1), (16, 2), (16, 8), (2, 1), (64, 1))] \

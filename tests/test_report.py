@@ -1,4 +1,4 @@
-"""unet_core.report: numbers at the paper's precision and the provenance line of every recorded run."""
+"""unet_core.book.report: numbers at the paper's precision and the provenance line of every recorded run."""
 from __future__ import annotations
 
 import json
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from unet_core import viz
-from unet_core.report import SMOKE_LABEL, decimals_of, fmt_like, md_table, provenance, reproduction
+from unet_core.book import viz
+from unet_core.book.report import SMOKE_LABEL, decimals_of, fmt_like, md_table, provenance, reproduction
 
 
 @pytest.mark.parametrize("published, decimals", [
@@ -62,7 +62,7 @@ def test_md_table_escapes_pipes_and_checks_row_length():
 
 def test_smoke_results_never_go_into_the_repository(monkeypatch, tmp_path):
     monkeypatch.delenv("UNET_RESULTS_DIR", raising=False)
-    repo_results = Path(viz.__file__).resolve().parent.parent / "book" / "results"
+    repo_results = Path(viz.__file__).resolve().parents[2] / "book" / "results"
     assert viz.results_dir("cpu") == repo_results and viz.results_dir("full") == repo_results
     smoke = viz.results_dir("smoke")
     assert repo_results not in (smoke, *smoke.parents) and Path.cwd() not in (smoke, *smoke.parents)

@@ -1,13 +1,14 @@
-"""Tests of running recipes end to end (unet_core.reproduce)."""
+"""Tests of running recipes end to end (unet_core.recipes)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from unet_core.recipes import get_recipe
-from unet_core.reproduce import (cut_instances, recipe_checkpoint_path, run_recipe, score_recipe,
-                                 separate_touching)
-from unet_core.seg import seg_score
+from unet_core.recipes.registry import get_recipe
+from unet_core.data.labels import cut_instances, separate_touching
+from unet_core.recipes.key import recipe_checkpoint_path
+from unet_core.recipes.run import run_recipe, score_recipe
+from unet_core.metrics.seg import seg_score
 
 
 def test_separate_touching_removes_only_contact_pixels():

@@ -1,11 +1,11 @@
-"""Tests of the synthetic stand-ins (unet_core.synthetic)."""
+"""Tests of the synthetic stand-ins (unet_core.data.synthetic)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from unet_core.synthetic import synthetic_cells, synthetic_em
+from unet_core.data.synthetic import synthetic_cells, synthetic_em
 
 
 def _neighbour_pairs(instances: np.ndarray, size: int) -> set[tuple[int, int]]:

@@ -7,9 +7,10 @@ import pytest
 import torch
 from scipy import ndimage
 
-from unet_core import tiling
-from unet_core.network import UNet
-from unet_core.tiling import estimate_tile_memory, mirror_pad, predict_tiled, reflect_index, tile_origins
+from unet_core.inference import tiling
+from unet_core.models.unet import UNet
+from unet_core.inference.tiling import estimate_tile_memory, predict_tiled
+from unet_core.inference.mirror import mirror_pad, reflect_index, tile_origins
 
 
 class Pointwise(torch.nn.Module):
@@ -365,7 +366,7 @@ def _nan_unet() -> UNet:
 
 
 def test_predict_tiled_leaves_the_memory_format_as_it_was_also_after_an_error(rng, monkeypatch):
-    from unet_core import precision
+    from unet_core.inference import precision
 
     image = rng.standard_normal((40, 40)).astype(np.float32)
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""Tests of the Sec. 3 training loop and checkpoints (unet_core.train, unet_core.checkpoint)."""
+"""Tests of the Sec. 3 training loop and checkpoints (unet_core.training.loop, unet_core.training.checkpoint)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from unet_core.checkpoint import load_checkpoint, save_checkpoint
-from unet_core.train import TrainConfig, TrainResult, learning_rate_at, train
+from unet_core.training.checkpoint import load_checkpoint, save_checkpoint
+from unet_core.training.loop import TrainConfig, TrainResult, learning_rate_at, train
 
 
 class TinyNet(nn.Module):
@@ -249,8 +249,8 @@ def test_save_checkpoint_is_atomic_on_failure(tmp_path, monkeypatch):
 
 
 def test_model_from_checkpoint_rebuilds_unet(tmp_path):
-    from unet_core.checkpoint import model_from_checkpoint
-    from unet_core.network import UNet
+    from unet_core.training.checkpoint import model_from_checkpoint
+    from unet_core.models.unet import UNet
 
     torch.manual_seed(0)
     net = UNet(base_channels=2, depth=2, dropout=0.0)
@@ -426,7 +426,7 @@ def _wide() -> WideNet:
 
 def _chooser(answer: str, calls: list):
     """A stand-in for precision.choose_precision that answers ``answer`` and records its calls."""
-    from unet_core.precision import PRECISIONS, Choice
+    from unet_core.inference.precision import PRECISIONS, Choice
 
     def choose(model, device, input_size, **kwargs):
         calls.append(input_size)
@@ -435,7 +435,7 @@ def _chooser(answer: str, calls: list):
 
 
 def test_precision_auto_is_stored_in_the_checkpoint_and_reused_on_resume(tmp_path, monkeypatch):
-    import unet_core.precision as P
+    import unet_core.inference.precision as P
 
     calls: list = []
     monkeypatch.setattr(P, "choose_precision", _chooser("fp32+channels_last", calls))

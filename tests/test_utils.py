@@ -1,4 +1,4 @@
-"""Tests of the private helpers in unet_core._utils."""
+"""Tests of the private helpers in unet_core.utils."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from unet_core._utils import atomic_write
+from unet_core.utils.files import atomic_write
 
 
 def test_atomic_write_gives_the_usual_permissions_and_leaves_no_temp_file(tmp_path):

@@ -1,4 +1,4 @@
-"""unet_core.viz / unet_core.widgets: results records, PNG encoding, the slider's static twin, Fig. 1 drawing."""
+"""unet_core.book.viz / unet_core.book.widgets: results records, PNG encoding, the slider's static twin, Fig. 1 drawing."""
 from __future__ import annotations
 
 import base64
@@ -15,8 +15,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from unet_core import viz  # noqa: E402
-from unet_core.network import UNet, layer_table  # noqa: E402
+from unet_core.book import viz
+from unet_core.models.unet import UNet, layer_table  # noqa: E402
 
 
 def _render(a, b):

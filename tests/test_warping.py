@@ -1,12 +1,12 @@
-"""Tests for unet_core.warping(_fiji): simple-point table, warping, warping error, Fiji's rules."""
+"""Tests for unet_core.metrics.warping(_fiji): simple-point table, warping, warping error, Fiji's rules."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from unet_core.warping import simple_point_lut, warp_labels, warping_error
-from unet_core.warping_fiji import classify, warp
+from unet_core.metrics.warping import simple_point_lut, warp_labels, warping_error
+from unet_core.metrics.warping_fiji import classify, warp
 
 FOUR = ndimage.generate_binary_structure(2, 1)
 EIGHT = np.ones((3, 3), bool)

@@ -1,16 +1,11 @@
-"""Tests of unet_core.weight_map: separation borders (Fig. 3c) and the Eq. 2 weight map (Fig. 3d)."""
+"""Tests of unet_core.data.loss_weights: separation borders (Fig. 3c) and the Eq. 2 weight map (Fig. 3d)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from unet_core.weight_map import (
-    foreground_with_borders,
-    separation_border,
-    weight_map,
-    weight_map_brute_force,
-)
+from unet_core.data.loss_weights import foreground_with_borders, separation_border, weight_map, weight_map_brute_force
 
 
 # ----------------------------------------------------------------------------- generators (seeded)
@@ -177,7 +172,7 @@ def test_weight_map_equals_brute_force_random(seed):
 
 @pytest.mark.parametrize("touching", [0.0, 0.5, 1.0])
 def test_weight_map_equals_brute_force_on_synthetic_cells(touching):
-    from unet_core.synthetic import synthetic_cells
+    from unet_core.data.synthetic import synthetic_cells
 
     cells = synthetic_cells((80, 96), n_cells=14, seed=5, touching=touching)[1]
     assert len(np.unique(cells)) > 3

@@ -1,70 +1,246 @@
 """unet_core: an executable companion to Ronneberger, Fischer & Brox (2015), *U-Net*.
 
-One module per concept of the paper; everything public is re-exported here.
+The package is arranged by pipeline stage; each stage is a sub-package of small modules, and
+everything public is re-exported here (``__all__`` below is the public API, pinned by a test).
 
-========================  =====================================================
-module                    paper
-========================  =====================================================
-``network``               Fig. 1, Sec. 2: the network, He initialisation
-``models``                FusionNet (Quan et al. 2016) beside it; networks by name
-``sizes``                 Fig. 1: valid input sizes, output sizes, FLOPs
-``mirror``                Fig. 2: mirror extrapolation, tiles on the pooling grid
-``tiling``                Fig. 2: overlap-tile prediction (``predict_tiled``)
-``memory``                activation memory per tile: estimated from the network, measured
-``loss``                  Eq. 1: pixel-wise softmax + weighted cross-entropy
-``train``                 Sec. 3: SGD, momentum 0.99, one large tile per batch
-``checkpoint``            atomic checkpoints, loaded with ``weights_only=True``
-``weight_map``            Eq. 2, Fig. 3: separation-border weight map
-``elastic``               Sec. 3.1: elastic deformation on a coarse grid
-``elastic_torch``         Sec. 3.1: the same deformation, batched with grid_sample
-``augment_ops``           Sec. 3.1: shift, rotation, flips, gray values
-``augment``               Sec. 3.1: one resampling for all of them, training tiles
-``metrics``               Table 1: pixel error, Rand error, V_rand, V_info
-``seg``                   Table 2: the Cell Tracking Challenge SEG measure (IoU)
-``warping``               Table 1: warping error (simple points, Jain et al. 2010)
-``synthetic``             synthetic stand-ins for tests and smoke runs
-``data``                  readers of the converted datasets, torch Dataset
-``recipes``               named training recipes per dataset and scale
-``reproduce``             run a recipe: train, predict held-out data, score
-``pretrained``            the published, sha256-verified networks of the recipes
-========================  =====================================================
+===============  ============================================================================
+sub-package      paper
+===============  ============================================================================
+``models``       Fig. 1, Sec. 2-3: the U-Net, FusionNet (Quan et al. 2016), sizes, FLOPs, memory
+``inference``    Fig. 2: mirror extrapolation, overlap-tile prediction, numerics (``precision``)
+``augment``      Sec. 3.1: elastic deformation, shifts / rotations / gray values, training tiles
+``data``         the datasets (declared once), readers, labels, the weight map of Eq. 2, tiles
+``metrics``      Tables 1-2: pixel / Rand / warping error, V_rand / V_info, SEG
+``training``     Sec. 3, Eq. 1: the loss, the loop, checkpoints, several processes
+``recipes``      Tables 1-2 end to end: named recipes, held-out rule, published networks
+``utils``        shared helpers: argument checks, device and memory, atomic files, check cap
+===============  ============================================================================
 
-``viz`` and ``widgets`` (plots, static-site sliders, results records for the book) are
-not imported here; use ``from unet_core import viz``.
+Stages import only the stages below them (the rule is written in ``unet_core/_layers.py`` and
+enforced by ``tests/test_architecture.py``). ``book`` (plots, sliders, results records) and ``cli``
+sit above everything and are not imported here: use ``from unet_core.book import viz``.
 """
 from __future__ import annotations
 
-import importlib as _importlib
-
-# Each concept module defines its public names in ``__all__``; they are all re-exported here.
-# (Some modules share a name with their main function - ``weight_map``, ``train`` - so the
-# modules are looked up by name below, not through the package attributes.)
-_MODULES = (
-    "network", "models", "sizes", "mirror", "tiling", "loss", "train", "checkpoint", "weight_map", "elastic",
-    "elastic_torch", "augment_ops", "augment", "metrics", "seg", "warping", "synthetic", "data",
-    "recipes", "reproduce", "pretrained", "datasets", "memory",
+from .augment import (
+    AugmentConfig,
+    AugmentParams,
+    apply_augmentation,
+    apply_elastic_field,
+    apply_elastic_field_torch,
+    augmentation_coordinates,
+    draw_augmentation,
+    random_elastic_field,
+    random_elastic_field_torch,
+    sample_training_tile,
+    upsample_grid_displacements,
 )
-
-from .augment import *  # noqa: E402,F401,F403
-from .data import *  # noqa: E402,F401,F403
-from .datasets import *  # noqa: E402,F401,F403
-from .elastic import *  # noqa: E402,F401,F403
-from .elastic_torch import *  # noqa: E402,F401,F403
-from .loss import *  # noqa: E402,F401,F403
-from .memory import *  # noqa: E402,F401,F403
-from .metrics import *  # noqa: E402,F401,F403
-from .mirror import *  # noqa: E402,F401,F403
-from .models import *  # noqa: E402,F401,F403
-from .network import *  # noqa: E402,F401,F403
-from .pretrained import *  # noqa: E402,F401,F403
-from .recipes import *  # noqa: E402,F401,F403
-from .reproduce import *  # noqa: E402,F401,F403
-from .synthetic import *  # noqa: E402,F401,F403
-from .tiling import *  # noqa: E402,F401,F403
-from .train import *  # noqa: E402,F401,F403
-from .warping import *  # noqa: E402,F401,F403
-from .weight_map import *  # noqa: E402,F401,F403
+from .data import (
+    DATASETS,
+    MEASURES,
+    TRUTH_LABELS,
+    CtcSample,
+    DatasetSpec,
+    HeldOutGroup,
+    IsbiData,
+    Split,
+    SplitPlan,
+    TrainingTiles,
+    annotated_frames,
+    cut_instances,
+    dataset_names,
+    dataset_spec,
+    default_data_dir,
+    foreground_with_borders,
+    instances_from_labels,
+    load_ctc,
+    load_frames,
+    load_isbi2012,
+    normalize_image,
+    resolve_split,
+    separate_touching,
+    separation_border,
+    synthetic_cells,
+    synthetic_em,
+    weight_map,
+    weight_map_brute_force,
+)
+from .inference import estimate_tile_memory, mirror_pad, predict_tiled, reflect_index, tile_origins
+from .metrics import (
+    ISBI_THINNED_THRESHOLDS,
+    ISBI_THRESHOLDS,
+    pixel_error,
+    rand_error,
+    rand_scores,
+    rand_scores_thinned,
+    seg_score,
+    simple_point_lut,
+    warp_labels,
+    warping_error,
+)
+from .models import (
+    COPIED_VARIANT,
+    MODEL_NAMES,
+    PADDINGS,
+    FusionNet,
+    UNet,
+    build_model,
+    center_crop,
+    count_conv_layers,
+    count_parameters,
+    estimate_memory,
+    fusionnet_flops,
+    fusionnet_parameter_count,
+    fusionnet_receptive_field,
+    he_init_,
+    input_size_for_output,
+    is_valid_input_size,
+    layer_table,
+    nearest_valid_input_sizes,
+    unet_flops,
+    unet_output_size,
+    valid_input_sizes,
+)
+from .recipes import (
+    PRETRAINED_DIR,
+    RECIPES,
+    Recipe,
+    TrainedOnHeldOutError,
+    ablations,
+    check_held_out,
+    evaluate_recipe,
+    get_recipe,
+    load_pretrained,
+    predict_recipe,
+    pretrained_path,
+    pretrained_registry,
+    publish_checkpoint,
+    recipe_checkpoint_path,
+    recipe_data,
+    recipe_names,
+    run_recipe,
+    score_recipe,
+    train_recipe,
+)
+from .training import (
+    TrainConfig,
+    TrainResult,
+    WeightedCrossEntropy,
+    learning_rate_at,
+    load_checkpoint,
+    measure_peak_memory,
+    model_from_checkpoint,
+    save_checkpoint,
+    train,
+    weighted_cross_entropy,
+)
+from .utils import check_cap as check_cap  # the chapters' uc.check_cap
 
 __version__ = "0.1.0"
 
-__all__ = sorted({name for mod in _MODULES for name in _importlib.import_module(f"{__name__}.{mod}").__all__})
+__all__ = [
+    "AugmentConfig",
+    "AugmentParams",
+    "COPIED_VARIANT",
+    "CtcSample",
+    "DATASETS",
+    "DatasetSpec",
+    "FusionNet",
+    "HeldOutGroup",
+    "ISBI_THINNED_THRESHOLDS",
+    "ISBI_THRESHOLDS",
+    "IsbiData",
+    "MEASURES",
+    "MODEL_NAMES",
+    "PADDINGS",
+    "PRETRAINED_DIR",
+    "RECIPES",
+    "Recipe",
+    "Split",
+    "SplitPlan",
+    "TRUTH_LABELS",
+    "TrainConfig",
+    "TrainResult",
+    "TrainedOnHeldOutError",
+    "TrainingTiles",
+    "UNet",
+    "WeightedCrossEntropy",
+    "ablations",
+    "annotated_frames",
+    "apply_augmentation",
+    "apply_elastic_field",
+    "apply_elastic_field_torch",
+    "augmentation_coordinates",
+    "build_model",
+    "center_crop",
+    "check_held_out",
+    "count_conv_layers",
+    "count_parameters",
+    "cut_instances",
+    "dataset_names",
+    "dataset_spec",
+    "default_data_dir",
+    "draw_augmentation",
+    "estimate_memory",
+    "estimate_tile_memory",
+    "evaluate_recipe",
+    "foreground_with_borders",
+    "fusionnet_flops",
+    "fusionnet_parameter_count",
+    "fusionnet_receptive_field",
+    "get_recipe",
+    "he_init_",
+    "input_size_for_output",
+    "instances_from_labels",
+    "is_valid_input_size",
+    "layer_table",
+    "learning_rate_at",
+    "load_checkpoint",
+    "load_ctc",
+    "load_frames",
+    "load_isbi2012",
+    "load_pretrained",
+    "measure_peak_memory",
+    "mirror_pad",
+    "model_from_checkpoint",
+    "nearest_valid_input_sizes",
+    "normalize_image",
+    "pixel_error",
+    "predict_recipe",
+    "predict_tiled",
+    "pretrained_path",
+    "pretrained_registry",
+    "publish_checkpoint",
+    "rand_error",
+    "rand_scores",
+    "rand_scores_thinned",
+    "random_elastic_field",
+    "random_elastic_field_torch",
+    "recipe_checkpoint_path",
+    "recipe_data",
+    "recipe_names",
+    "reflect_index",
+    "resolve_split",
+    "run_recipe",
+    "sample_training_tile",
+    "save_checkpoint",
+    "score_recipe",
+    "seg_score",
+    "separate_touching",
+    "separation_border",
+    "simple_point_lut",
+    "synthetic_cells",
+    "synthetic_em",
+    "tile_origins",
+    "train",
+    "train_recipe",
+    "unet_flops",
+    "unet_output_size",
+    "upsample_grid_displacements",
+    "valid_input_sizes",
+    "warp_labels",
+    "warping_error",
+    "weight_map",
+    "weight_map_brute_force",
+    "weighted_cross_entropy",
+]

@@ -20,7 +20,7 @@ Which recipes a chapter trains is read from its source: the dict literal keyed b
 (06: ``RECIPE``, 07 and 09: ``RECIPES``). ``N`` is the number of GPUs (``--nproc``), lowered to the
 largest number that divides the recipe's global batch.
 
-Under ``UNET_CHECK_CAP=N`` (:mod:`unet_core.check_cap`) it trains the capped recipes: ``N`` steps of a
+Under ``UNET_CHECK_CAP=N`` (:mod:`unet_core.utils.check_cap`) it trains the capped recipes: ``N`` steps of a
 small batch on small tiles, a check of the path (CI runs it on the CPU with ``--device cpu --nproc 2``).
 Their steps and tile are part of the training hash, so their checkpoints (and ``.pretrain.json``) have
 other names than the real ones: an uncapped chapter never finds them, and they never count as finished
@@ -39,10 +39,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from unet_core import check_cap  # noqa: E402
-from unet_core.pretrained import pretrained_registry  # noqa: E402
-from unet_core.recipes import get_recipe, recipe_names  # noqa: E402
-from unet_core.reproduce import recipe_checkpoint_path  # noqa: E402
+from unet_core.utils import check_cap
+from unet_core.recipes.pretrained import pretrained_registry  # noqa: E402
+from unet_core.recipes.registry import get_recipe, recipe_names  # noqa: E402
+from unet_core.recipes.key import recipe_checkpoint_path  # noqa: E402
 
 SCALES = ("smoke", "cpu", "full")
 

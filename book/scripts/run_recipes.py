@@ -39,8 +39,8 @@ def _key(row: str, base: str | None = None) -> str:
 
 
 def run_one(key: str, recipe, runs_dir, device: str) -> dict | None:
-    from unet_core import viz
-    from unet_core.reproduce import run_recipe
+    from unet_core.book import viz
+    from unet_core.recipes.run import run_recipe
 
     dest = RESULTS / f"{key}.json"
     if dest.exists():
@@ -58,7 +58,7 @@ def run_one(key: str, recipe, runs_dir, device: str) -> dict | None:
                 "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 "versions": viz._versions()})
     RESULTS.mkdir(parents=True, exist_ok=True)
-    from unet_core._utils import atomic_write
+    from unet_core.utils.files import atomic_write
 
     atomic_write(dest, lambda tmp: tmp.write_text(json.dumps(out, indent=1, default=str) + "\n"))
     print(time.strftime("%H:%M:%S"), "done", key, json.dumps(out["values"], default=str)[:300], flush=True)
@@ -66,8 +66,8 @@ def run_one(key: str, recipe, runs_dir, device: str) -> dict | None:
 
 
 def publish(name: str) -> None:
-    from unet_core.pretrained import PRETRAINED_DIR, publish_checkpoint
-    from unet_core.recipes import get_recipe
+    from unet_core.recipes.pretrained import PRETRAINED_DIR, publish_checkpoint
+    from unet_core.recipes.registry import get_recipe
 
     recorded = json.loads((RESULTS / f"{name}.json").read_text())
     recipe = get_recipe(name)
@@ -94,12 +94,12 @@ def main(argv=None) -> int:
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    from unet_core.check_cap import ENV, cap
+    from unet_core.utils.check_cap import ENV, cap
 
     if cap() is not None:  # its records and published networks are results; a capped check run is not
         raise SystemExit(f"run_recipes: {ENV} is set; this script records results and publishes networks, which a "
                          f"capped check run never does; unset {ENV} (`unset {ENV}`) and run it again")
-    from unet_core.recipes import ablations, get_recipe
+    from unet_core.recipes.registry import ablations, get_recipe
 
     for name in args.recipes:
         run_one(_key(name), get_recipe(name), args.runs_dir, args.device)

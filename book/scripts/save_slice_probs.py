@@ -33,8 +33,8 @@ def _map(name: str, recipe_name: str, runs_dir: Path, isbi, device: str) -> tupl
     """(512 x 512 float32 p(cell) of slice 25, its provenance); ``isbi``: ``uc.load_isbi2012()``."""
     import unet_core as uc
     from unet_core import reproduce
-    from unet_core.pretrained import load_pretrained, pretrained_path, pretrained_registry
-    from unet_core.recipes import get_recipe
+    from unet_core.recipes.pretrained import load_pretrained, pretrained_path, pretrained_registry
+    from unet_core.recipes.registry import get_recipe
 
     recipe = get_recipe(recipe_name)
     ckpt_path = reproduce.recipe_checkpoint_path(recipe, runs_dir)
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     args = ap.parse_args(argv)
     import unet_core as uc
-    from unet_core.check_cap import ENV, cap
+    from unet_core.utils.check_cap import ENV, cap
 
     if cap() is not None:  # it writes a committed file of recorded maps; a capped check run records nothing
         raise SystemExit(f"save_slice_probs: {ENV} is set; this script writes the committed {OUT.name}, which a "

@@ -5,20 +5,24 @@ that use the same piece use the same code: the activation names, a padded 3x3
 convolution + batch normalisation + activation, the residual block of FusionNet
 (three 3x3 convolutions around an identity shortcut), its conv - residual - conv level
 and its up-convolution. :func:`he_init_` (paper Sec. 3) and the U-Net's own double
-convolution stay in :mod:`unet_core.network`, re-exported here.
+convolution stay in :mod:`unet_core.models.unet`, re-exported here.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .._utils import fmt
-from ..network import _double_conv, he_init_  # noqa: F401 (re-exported: the U-Net's blocks)
+from ..utils.validation import fmt
 
-__all__: list[str] = []  # building blocks, imported by the networks; not part of the top-level API
+__all__: list[str] = []
+
 
 ACTIVATIONS = ("relu", "elu", "leaky_relu")
+
+
 LEAKY_SLOPE = 0.2
+
+
 """Negative slope of ``"leaky_relu"``: the 0.2 of GunhoChoi/FusionNet-Pytorch's encoder."""
 
 

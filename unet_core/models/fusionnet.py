@@ -40,18 +40,27 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._utils import check_int, check_memory, fmt, is_real
-from ..network import he_init_
+from ..utils.system import check_memory
+from ..utils.validation import check_int, fmt, is_real
 from .blocks import check_activation, conv_res_conv, down_layer, up_conv
-from .fusionnet_sizes import (_check_config, _check_side, _nearest, fusionnet_parameter_count,
-                              fusionnet_receptive_field)
+from .fusionnet_sizes import _check_config, _check_side, _nearest, fusionnet_parameter_count, fusionnet_receptive_field
+from .unet import he_init_
 
-__all__ = ["FusionNet", "COPIED_VARIANT", "PAPER_TILE"]
+__all__ = ['FusionNet', 'COPIED_VARIANT', 'PAPER_TILE']
+
 
 SKIPS = ("sum", "mean")
+
+
 PAPER_TILE = 640
+
+
 """Input side of the paper: a 512 x 512 slice with 64 px of mirror padding on each side."""
+
+
 COPIED_VARIANT = {"skip": "mean", "down": "stride", "decoder_activation": "elu", "head_kernel": 3}
+
+
 """The differences of the widely copied PyTorch version as the FusionNet issue lists them (module Notes)."""
 
 
@@ -91,7 +100,7 @@ class FusionNet(nn.Module):
     ValueError
         If one is out of range (``depth`` in [1, 16]) or an option is unknown.
     MemoryError
-        (``unet_core._utils.MemoryBudgetError``, also a ValueError) if the weights do not fit.
+        (``unet_core.utils.system.MemoryBudgetError``, also a ValueError) if the weights do not fit.
 
     Attributes
     ----------

@@ -1,6 +1,6 @@
 """FusionNet's arithmetic without building it: valid sizes, parameters, FLOPs, receptive field, memory.
 
-Pure-Python integer functions, no torch (the counterpart of :mod:`unet_core.sizes`).
+Pure-Python integer functions, no torch (the counterpart of :mod:`unet_core.models.unet_sizes`).
 Every convolution of FusionNet is zero-padded, so a tile keeps its size; the
 ``depth - 1`` halvings need sides that are positive multiples of ``2**(depth - 1)``
 (16 for the paper's depth 5: 640 -> 640). Conventions: ``depth`` counts the levels
@@ -12,14 +12,18 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .._utils import check_int, check_real, fmt, is_int
-from ..sizes import ALLOCATOR_SLACK, MAX_DEPTH, _check_memory_args, _Tape
+from ..utils.validation import check_int, check_real, fmt, is_int
+from .unet_sizes import ALLOCATOR_SLACK, MAX_DEPTH, _check_memory_args, _Tape
 
-__all__ = ["fusionnet_parameter_count", "fusionnet_flops", "fusionnet_receptive_field", "ReceptiveField"]
-# fusionnet_memory is reached through the registry (unet_core.memory.estimate_memory)
+__all__ = ['fusionnet_parameter_count', 'fusionnet_flops', 'fusionnet_receptive_field', 'ReceptiveField']
+
 
 DOWNS = ("pool", "stride")
+
+
 HEAD_KERNELS = (1, 3)
+
+
 CONVS_PER_LEVEL = 5  # conv3x3, the residual block's three, conv3x3
 
 
@@ -135,7 +139,7 @@ def fusionnet_flops(input_size: int | tuple[int, int] = 640, in_channels: int = 
         A padded 3x3 convolution costs ``9 H W C_in C_out`` MACs, the 3x3 stride-2 transposed one
         ``9 H_in W_in C_in C_out`` (the count ``torch.utils.flop_counter`` uses), a strided one
         ``9 (H/2) (W/2) C^2``, the head ``k^2 H W C K``. Batch norm, activations, pooling and the
-        skip sums are not counted (as :func:`unet_core.sizes.unet_flops`).
+        skip sums are not counted (as :func:`unet_core.models.unet_sizes.unet_flops`).
 
     Raises
     ------
@@ -343,7 +347,7 @@ def fusionnet_memory(input_size: int | tuple[int, int] = 640, in_channels: int =
     Notes
     -----
     The forward pass written down operation by operation and replayed with the tensors alive
-    (``unet_core.sizes._Tape``, the same rules as :func:`unet_core.sizes.unet_memory`): every
+    (``unet_core.models.unet_sizes._Tape``, the same rules as :func:`unet_core.models.unet_sizes.unet_memory`): every
     3x3 convolution is followed by a batch norm whose output is a new map, so a level keeps ten
     maps of ``c H W`` values for the backward pass (each convolution's output for its batch norm,
     each activated output for the next convolution, the residual sum), a decoder level thirteen
@@ -352,7 +356,7 @@ def fusionnet_memory(input_size: int | tuple[int, int] = 640, in_channels: int =
     412 px tiles) and 2.2 times at the paper's width (640 and 572 px); inference, with only the
     current level's maps and the skips alive, 0.6 to 0.7 times.
 
-    Checked against the peak resident memory that :func:`unet_core.memory.measure_peak_memory`
+    Checked against the peak resident memory that :func:`unet_core.training.peak_memory.measure_peak_memory`
     measures (AMD EPYC with AVX-512, torch 2.13, fp32, one thread), measured / estimated MiB,
     training and inference, depth 5: 16 channels at 256 px 183.3 / 186.1 and 27.5 / 28.0, at
     384 px 411.3 / 418.2 and 61.9 / 62.4; 64 channels at 256 px 726.6 / 741.5 and 110.1 / 110.6,

@@ -1,6 +1,6 @@
 """The networks by name, and the small protocol that tiling, training and checkpoints rely on.
 
-:func:`unet_core.predict_tiled`, :func:`unet_core.train`, the checkpoints and the command
+:func:`unet_core.predict_tiled`, :func:`unet_core.training.loop`, the checkpoints and the command
 line never ask which network they hold; they use the members of :class:`SegmentationModel`,
 which :class:`unet_core.UNet` and :class:`unet_core.FusionNet` both have. A checkpoint stores
 the network's registry name next to its ``config``, so :func:`build_model` rebuilds it.
@@ -14,9 +14,10 @@ from typing import Callable, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from .._utils import fmt
+from ..utils.validation import fmt
 
-__all__ = ["MODEL_NAMES", "build_model"]
+__all__ = ['MODEL_NAMES', 'build_model']
+
 
 MODEL_NAMES = ("unet", "fusionnet")
 
@@ -70,10 +71,10 @@ class ModelSpec:
 
 
 def _specs() -> dict[str, ModelSpec]:
-    from ..network import UNet, unet_parameter_count
-    from ..sizes import nearest_valid_input_sizes, unet_memory
     from .fusionnet import PAPER_TILE, FusionNet
     from .fusionnet_sizes import _nearest, fusionnet_memory, fusionnet_parameter_count
+    from .unet import UNet, unet_parameter_count
+    from .unet_sizes import nearest_valid_input_sizes, unet_memory
 
     return {"unet": ModelSpec("unet", UNet, unet_parameter_count, nearest_valid_input_sizes, 572, unet_memory),
             "fusionnet": ModelSpec("fusionnet", FusionNet, fusionnet_parameter_count, _nearest,

@@ -1,0 +1,15 @@
+"""Tables 1 and 2 end to end: named recipes (``registry``), their checkpoints (``key``), data
+(``data``) and the held-out rule (``held_out``), running them (``run``), recipes under the check cap
+(``capped``) and the published networks (``pretrained``, files in ``weights/``).
+"""
+from __future__ import annotations
+
+from .capped import capped_data, capped_recipe, capped_tile
+from .data import recipe_data
+from .held_out import TrainedOnHeldOutError, check_held_out
+from .key import recipe_checkpoint_path
+from .pretrained import PRETRAINED_DIR, load_pretrained, pretrained_path, pretrained_registry, publish_checkpoint
+from .registry import RECIPES, Recipe, ablations, get_recipe, recipe_names
+from .run import evaluate_recipe, predict_recipe, run_recipe, score_recipe, train_recipe
+
+__all__ = ['capped_tile', 'capped_recipe', 'capped_data', 'recipe_data', 'check_held_out', 'TrainedOnHeldOutError', 'recipe_checkpoint_path', 'PRETRAINED_DIR', 'pretrained_registry', 'pretrained_path', 'load_pretrained', 'publish_checkpoint', 'Recipe', 'RECIPES', 'get_recipe', 'recipe_names', 'ablations', 'train_recipe', 'predict_recipe', 'score_recipe', 'run_recipe', 'evaluate_recipe']

@@ -1,0 +1,23 @@
+"""Sec. 3 and Eq. 1: training. The loss (``loss``), the loop (``loop``), checkpoints
+(``checkpoint``), several processes (``distributed``) and the measured peak memory of a step
+(``peak_memory``).
+"""
+from __future__ import annotations
+
+from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .distributed import (
+    all_mean,
+    barrier,
+    broadcast_object,
+    check_resume_world,
+    dropout_seed,
+    init_from_env,
+    rank_items,
+    step_loss,
+    world,
+)
+from .loop import TrainConfig, TrainResult, apply_check_cap, learning_rate_at, train
+from .loss import WeightedCrossEntropy, weighted_cross_entropy
+from .peak_memory import measure_peak_memory
+
+__all__ = ['save_checkpoint', 'load_checkpoint', 'model_from_checkpoint', 'init_from_env', 'world', 'rank_items', 'all_mean', 'step_loss', 'dropout_seed', 'broadcast_object', 'barrier', 'check_resume_world', 'apply_check_cap', 'TrainConfig', 'TrainResult', 'train', 'learning_rate_at', 'weighted_cross_entropy', 'WeightedCrossEntropy', 'measure_peak_memory']
