@@ -7,20 +7,19 @@ import numpy as np
 import pytest
 import tifffile
 import torch
+from test_fetch import _ctc_folder, fetch  # the synthetic CTC source folder and the fetch.py module
 
 import unet_core.data as data
 import unet_core.data.tiles as data_tiles
 from unet_core.augment.ops import AugmentConfig
-from unet_core.data.tiles import TrainingTiles, normalize_image
-from unet_core.data.frames import annotated_frames, load_frames
-from unet_core.data.paths import default_data_dir
-from unet_core.data.labels import instances_from_labels
 from unet_core.data.ctc import load_ctc
+from unet_core.data.frames import annotated_frames, load_frames
 from unet_core.data.isbi2012 import load_isbi2012
-from unet_core.data.synthetic import synthetic_cells, synthetic_em
+from unet_core.data.labels import instances_from_labels
 from unet_core.data.loss_weights import foreground_with_borders, weight_map
-
-from test_fetch import _ctc_folder, fetch  # the synthetic CTC source folder and the fetch.py module
+from unet_core.data.paths import default_data_dir
+from unet_core.data.synthetic import synthetic_cells, synthetic_em
+from unet_core.data.tiles import TrainingTiles, normalize_image
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -246,7 +245,7 @@ def test_real_phc_u373(data_dir):
     assert len(np.unique(gt[0].instances)) - 1 == 5  # SOURCES.md: frame 010 has 5 instances
     assert len(load_ctc("phc-u373", data_dir, split="train")) == 14
     assert len(load_ctc("phc-u373", data_dir, split="val")) == 5
-    meta = data.readers._read_meta(data_dir / "phc-u373", "phc-u373")
+    meta = data.readers.read_meta(data_dir / "phc-u373", "phc-u373")
     assert len(meta["sequences"]["01"]["gt_masks_without_images"]) == 15
 
 
@@ -260,8 +259,8 @@ def test_real_dic_hela_is_silver_truth_only(data_dir):
 
 
 def test_training_tiles_class_weights_option():
-    from unet_core.data.synthetic import synthetic_cells
     from unet_core.data.loss_weights import weight_map
+    from unet_core.data.synthetic import synthetic_cells
 
     image, inst = synthetic_cells((64, 64), seed=3)
     plain = TrainingTiles([image], [inst], in_size=60, out_size=20, augment=False, class_weights=None)

@@ -52,11 +52,11 @@ MAX_GRID = 1024  # coarse grid points per side; the paper uses 3
 _MODES = ("reflect", "grid-mirror", "constant", "grid-constant", "nearest", "mirror", "grid-wrap", "wrap")
 
 
-def _check_shape(shape) -> tuple[int, int]:
+def check_shape(shape) -> tuple[int, int]:
     return check_pair(shape, "shape")
 
 
-def _check_grid_std(grid: int, std: float) -> None:
+def check_grid_std(grid: int, std: float) -> None:
     if not is_int(grid):
         raise TypeError(f"grid must be an int >= 2 (points per side of the coarse grid), got {fmt(grid)}; "
                         "the paper uses grid=3")
@@ -69,11 +69,11 @@ def _check_grid_std(grid: int, std: float) -> None:
         raise ValueError(f"std must be a finite number >= 0 (pixels), got {fmt(std)}; the paper uses std=10.0")
 
 
-def _check_field_memory(batch: int, h: int, w: int, name: str) -> None:
+def check_field_memory(batch: int, h: int, w: int, name: str) -> None:
     check_memory(batch * 2 * h * w * 12, f"{batch:,} displacement field(s) of size ({h}, {w})", f"use a smaller {name}")
 
 
-def _nearest_exact(plane: np.ndarray, coords: np.ndarray) -> np.ndarray:
+def nearest_exact(plane: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """Nearest-neighbour sampling with mirror extrapolation by indexing (bit-exact for any integer ids).
 
     ``map_coordinates`` converts to float64, so integer labels above 2**53 would come back altered.
@@ -87,14 +87,14 @@ def _nearest_exact(plane: np.ndarray, coords: np.ndarray) -> np.ndarray:
     return plane[r, c].reshape(coords.shape[1:])
 
 
-def _needs_exact(array: np.ndarray) -> bool:
+def needs_exact(array: np.ndarray) -> bool:
     """Integer arrays whose values float64 cannot hold exactly (|id| > 2**53)."""
     return array.dtype.kind in "iu" and array.dtype.itemsize == 8 and array.size > 0 and (
         int(array.max()) > 2**53 or int(array.min()) < -(2**53))
 
 
 @lru_cache(maxsize=64)
-def _interp_matrix(n: int, g: int) -> np.ndarray:
+def interp_matrix(n: int, g: int) -> np.ndarray:
     """(n, g) float64 matrix M with ``M @ v`` = cubic-spline interpolation of g grid values to n pixels."""
     u = np.arange(n, dtype=np.float64) * ((g - 1) / (n - 1) if n > 1 else 0.0)  # (n,) pixel -> grid units
     eye = np.eye(g)
@@ -154,9 +154,9 @@ def upsample_grid_displacements(coarse: np.ndarray, shape: tuple[int, int]) -> n
         raise ValueError("coarse must be finite, but it holds NaN or inf displacements")
     if coarse.ndim != 3 or coarse.shape[0] != 2 or min(coarse.shape[1:]) < 2:
         raise ValueError(f"coarse must have shape (2, gh, gw) with gh, gw >= 2, got {fmt(coarse)}")
-    h, w = _check_shape(shape)
-    _check_field_memory(1, h, w, "shape")
-    mh, mw = _interp_matrix(h, coarse.shape[1]), _interp_matrix(w, coarse.shape[2])
+    h, w = check_shape(shape)
+    check_field_memory(1, h, w, "shape")
+    mh, mw = interp_matrix(h, coarse.shape[1]), interp_matrix(w, coarse.shape[2])
     field = np.zeros((2, h, w), dtype=np.float64)
     for k in range(2):  # sum of outer products instead of BLAS: tiny inner dimension, no thread start-up
         a = (mh[:, :, None] * coarse[k][None]).sum(axis=1)  # (H, gh) x (gh, gw) -> (H, gw)
@@ -210,9 +210,9 @@ def random_elastic_field(shape: tuple[int, int], grid: int = ELASTIC_GRID, std: 
     >>> field.shape, field.dtype
     ((2, 64, 48), dtype('float32'))
     """
-    _check_grid_std(grid, std)
-    h, w = _check_shape(shape)
-    _check_field_memory(1, h, w, "shape")
+    check_grid_std(grid, std)
+    h, w = check_shape(shape)
+    check_field_memory(1, h, w, "shape")
     coarse = check_rng(rng).standard_normal((2, grid, grid)) * float(std)  # (2, g, g)
     return upsample_grid_displacements(coarse, shape)
 
@@ -293,10 +293,10 @@ def apply_elastic_field(array: np.ndarray, field: np.ndarray, order: int = 3, mo
     coords += field
     planes = array.reshape(-1, h, w)  # (C, H, W)
     out = np.empty_like(planes)
-    exact = order == 0 and mode == "mirror" and _needs_exact(planes)
+    exact = order == 0 and mode == "mirror" and needs_exact(planes)
     for i, plane in enumerate(planes):
         if exact:
-            out[i] = _nearest_exact(plane, coords)
+            out[i] = nearest_exact(plane, coords)
         elif order == 0 or np.issubdtype(plane.dtype, np.floating):
             ndi.map_coordinates(plane, coords, output=out[i], order=order, mode=mode)
         else:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..utils.system import resolve_device
 from ..utils.validation import check_int, fmt
-from .elastic import ELASTIC_GRID, ELASTIC_STD, _check_field_memory, _check_grid_std, _check_shape, _interp_matrix
+from .elastic import ELASTIC_GRID, ELASTIC_STD, check_field_memory, check_grid_std, check_shape, interp_matrix
 
 __all__ = ['apply_elastic_field_torch', 'random_elastic_field_torch']
 
@@ -39,7 +39,7 @@ def _pixel_to_grid(fields: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return torch.stack((x, y), dim=-1)  # (B, H, W, 2)
 
 
-def _nearest_exact(batch: torch.Tensor, fields: torch.Tensor, padding_mode: str) -> torch.Tensor:
+def nearest_exact(batch: torch.Tensor, fields: torch.Tensor, padding_mode: str) -> torch.Tensor:
     """Nearest-neighbour warp by indexing (bit-exact for integer ids of any size), same rounding as grid_sample."""
     b, c, h, w = batch.shape
     fields = fields.to(device=batch.device, dtype=torch.float64)
@@ -135,7 +135,7 @@ def apply_elastic_field_torch(batch: torch.Tensor, fields: torch.Tensor, mode: s
     else:
         big = batch.abs().max() if batch.dtype != torch.uint8 else torch.tensor(0)
         if mode == "nearest" and bool(big >= 2**53):  # beyond float64's integers: index, do not interpolate
-            return _nearest_exact(batch, fields, padding_mode)
+            return nearest_exact(batch, fields, padding_mode)
         exact32 = batch.element_size() <= 2 or bool(big < 2**24)  # float32 holds these ids exactly
         work = batch.to(torch.float32 if exact32 else torch.float64)
     fields = fields.to(device=batch.device, dtype=work.dtype)
@@ -192,16 +192,16 @@ def random_elastic_field_torch(batch_size: int, shape: tuple[int, int], grid: in
     >>> random_elastic_field_torch(4, (32, 32), generator=g).shape
     torch.Size([4, 2, 32, 32])
     """
-    _check_grid_std(grid, std)
-    h, w = _check_shape(shape)
+    check_grid_std(grid, std)
+    h, w = check_shape(shape)
     if check_int(batch_size, "batch_size") < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {fmt(batch_size)}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {fmt(generator)}")
     dev = resolve_device(device)
-    _check_field_memory(int(batch_size), h, w, "batch_size")
+    check_field_memory(int(batch_size), h, w, "batch_size")
     coarse = torch.randn((int(batch_size), 2, grid, grid), generator=generator, dtype=torch.float64) * float(std)
     coarse = coarse.to(device=dev, dtype=torch.float32)  # (B, 2, g, g): only this small draw crosses devices
-    mh = torch.from_numpy(_interp_matrix(h, grid).astype(np.float32)).to(dev)  # (H, g)
-    mw = torch.from_numpy(_interp_matrix(w, grid).astype(np.float32)).to(dev)  # (W, g)
+    mh = torch.from_numpy(interp_matrix(h, grid).astype(np.float32)).to(dev)  # (H, g)
+    mw = torch.from_numpy(interp_matrix(w, grid).astype(np.float32)).to(dev)  # (W, g)
     return mh @ coarse @ mw.T  # (H, g) @ (B, 2, g, g) @ (g, W) -> (B, 2, H, W)

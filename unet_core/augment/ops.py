@@ -18,7 +18,7 @@ import numpy as np
 import scipy.ndimage as ndi
 
 from ..utils.validation import check_bool, check_finite_image, check_pair, check_rng, fmt, is_int, is_real
-from .elastic import ELASTIC_GRID, ELASTIC_STD, _check_shape, _nearest_exact, _needs_exact, upsample_grid_displacements
+from .elastic import ELASTIC_GRID, ELASTIC_STD, check_shape, nearest_exact, needs_exact, upsample_grid_displacements
 
 __all__ = ['AugmentConfig', 'AugmentParams', 'draw_augmentation', 'augmentation_coordinates', 'apply_augmentation']
 
@@ -165,7 +165,7 @@ def draw_augmentation(rng: np.random.Generator | int | None, shape: tuple[int, i
     cfg = AugmentConfig() if config is None else config
     if not isinstance(cfg, AugmentConfig):
         raise TypeError(f"config must be an AugmentConfig or None, got {type(config).__name__}")
-    h, w = _check_shape(shape)
+    h, w = check_shape(shape)
     rng = check_rng(rng)
     flips = rng.random(2) < 0.5
     k, u = int(rng.integers(4)), float(rng.random())
@@ -251,8 +251,8 @@ def _resample(array: np.ndarray, coords: np.ndarray, order: int, exact: bool) ->
         return _resample(array.view(np.uint8), coords, 0, True).view(bool)
     planes = array.reshape(-1, *array.shape[-2:])  # (C, H, W)
     order = 0 if exact else order  # integer coordinates: plain (mirrored) indexing, bit-exact
-    if order == 0 and _needs_exact(planes):  # ids beyond float64's integers: index instead of interpolating
-        out = np.stack([_nearest_exact(pl, coords) for pl in planes])
+    if order == 0 and needs_exact(planes):  # ids beyond float64's integers: index instead of interpolating
+        out = np.stack([nearest_exact(pl, coords) for pl in planes])
     else:
         out = np.stack([ndi.map_coordinates(pl, coords, order=order, mode="mirror") for pl in planes])  # (C, h, w)
     return out.reshape(*array.shape[:-2], *coords.shape[1:])
@@ -272,7 +272,7 @@ def _gray(image: np.ndarray, params: AugmentParams, lo: float, hi: float) -> np.
     return (out + params.brightness * span).astype(np.float32, copy=False)
 
 
-def _check_pair(image: np.ndarray, other: np.ndarray | None, name: str) -> None:
+def check_image_pair(image: np.ndarray, other: np.ndarray | None, name: str) -> None:
     if other is not None and not isinstance(other, np.ndarray):
         raise TypeError(f"{name} must be an (H, W) numpy array matching image's {image.shape[-2:]}, got {fmt(other)}")
     if other is not None and other.shape != image.shape[-2:]:
@@ -329,12 +329,12 @@ def apply_augmentation(params: AugmentParams, image: np.ndarray, labels: np.ndar
     check_finite_image(image, "image")
     if image.ndim not in (2, 3) or tuple(image.shape[-2:]) != tuple(params.shape):
         raise ValueError(f"image must be (H, W) or (C, H, W) with (H, W) = params.shape {params.shape}, got {fmt(image)}")
-    _check_pair(image, labels, "labels")
-    _check_pair(image, weights, "weights")
-    return _augment(params, image, labels, weights, augmentation_coordinates(params), 0)
+    check_image_pair(image, labels, "labels")
+    check_image_pair(image, weights, "weights")
+    return augment_arrays(params, image, labels, weights, augmentation_coordinates(params), 0)
 
 
-def _augment(params, image, labels, weights, coords, pad):
+def augment_arrays(params, image, labels, weights, coords, pad):
     """Resample all arrays through ``coords``; labels/weights only in the centre (crop ``pad``)."""
     maybe = params.coarse is None and params.angle_deg % 90 == 0  # otherwise certainly not integer
     exact = maybe and bool(np.array_equal(coords, np.rint(coords)))

@@ -18,16 +18,16 @@ from ..utils.system import check_memory
 from ..utils.validation import check_finite_image, check_rng, fmt, is_int
 from .ops import (
     AugmentConfig,
-    _augment,
-    _check_pair,
+    augment_arrays,
     augmentation_coordinates,
+    check_image_pair,
     draw_augmentation,
 )
 
 __all__ = ['sample_training_tile']
 
 
-def _check_tile_sizes(in_size, out_size) -> None:
+def check_tile_sizes(in_size, out_size) -> None:
     """in_size and out_size: ints, out_size >= 1, in_size - out_size even and >= 0."""
     if not (is_int(in_size) and is_int(out_size)):
         raise TypeError(f"in_size and out_size must be ints, got {fmt(in_size)} and {fmt(out_size)}")
@@ -95,9 +95,9 @@ def sample_training_tile(image: np.ndarray, labels: np.ndarray, weights: np.ndar
         raise ValueError(f"image must be (H, W) or (C, H, W), got {fmt(image)}")
     if labels is None:
         raise ValueError("labels must be an (H, W) integer array; a training tile needs its labels")
-    _check_pair(image, labels, "labels")
-    _check_pair(image, weights, "weights")
-    _check_tile_sizes(in_size, out_size)
+    check_image_pair(image, labels, "labels")
+    check_image_pair(image, weights, "weights")
+    check_tile_sizes(in_size, out_size)
     channels = image.shape[0] if image.ndim == 3 else 1
     check_memory(int(in_size) ** 2 * (48 + 8 * channels), f"a training tile of in_size={in_size}",
                  "use a smaller in_size (the paper: 572)")
@@ -109,6 +109,6 @@ def sample_training_tile(image: np.ndarray, labels: np.ndarray, weights: np.ndar
     pad = (in_size - out_size) // 2
     coords = augmentation_coordinates(params)  # (2, in, in) in tile frame
     coords += np.array([top - pad, left - pad], dtype=np.float64)[:, None, None]  # -> image frame
-    img, lbl, wt = _augment(params, image, labels, weights, coords, pad)
+    img, lbl, wt = augment_arrays(params, image, labels, weights, coords, pad)
     wt = np.ones((out_size, out_size), np.float32) if wt is None else wt
     return img.reshape(-1, in_size, in_size), lbl.astype(np.int64), wt.astype(np.float32, copy=False)

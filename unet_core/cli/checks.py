@@ -165,7 +165,7 @@ def read_image(path: Path) -> np.ndarray:
     UserError
         If it is not one 2-D image (a colour image or a stack) or is empty, complex or non-finite.
     """
-    from ..data.readers import DataFileError, _imread
+    from ..data.readers import DataFileError, imread
     from ..utils.validation import check_finite_image
 
     name = f"IMAGE {str(path)!r}"
@@ -174,7 +174,7 @@ def read_image(path: Path) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"{name} does not exist")
     if path.suffix.lower() in (".tif", ".tiff"):
-        image = np.asarray(_imread(path, "check the file, or export the image again as TIFF or PNG"))
+        image = np.asarray(imread(path, "check the file, or export the image again as TIFF or PNG"))
     else:
         from PIL import Image
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..utils.validation import fmt
 from .datasets import DATASETS, dataset_spec, resolve_split
-from .readers import DataFileError, _check_root, _imread, _read_meta, _refetch, annotated_frames
+from .readers import DataFileError, annotated_frames, check_root, imread, read_meta, refetch_hint
 
 __all__ = ['CtcSample', 'load_ctc']
 
@@ -66,9 +66,9 @@ def load_ctc(name: str, root: str | os.PathLike | None = None, truth: str = "gt"
             raise TypeError(f"sequences must be None or a list of sequence names such as ['02'], got {fmt(sequences)}")
         sequences = [str(q) for q in sequences]
     key = spec.name
-    folder = _check_root(root) / key
-    meta = _read_meta(folder, key)
-    fix = _refetch(key, folder)
+    folder = check_root(root) / key
+    meta = read_meta(folder, key)
+    fix = refetch_hint(key, folder)
     wanted = None
     if split:
         plan = resolve_split(spec, annotated_frames(key, root), truth)
@@ -80,9 +80,9 @@ def load_ctc(name: str, root: str | os.PathLike | None = None, truth: str = "gt"
         for frame in info[f"{truth}_frames"]:
             fid = f"{seq}/{frame:03d}"
             if wanted is None or fid in wanted:
-                image = _imread(folder / seq / "images" / f"t{frame:03d}.tif", fix, ndim=2)
+                image = imread(folder / seq / "images" / f"t{frame:03d}.tif", fix, ndim=2)
                 mask_path = folder / seq / f"{truth}_seg" / f"man_seg{frame:03d}.tif"
-                mask = _imread(mask_path, fix, ndim=2).astype(np.int32)
+                mask = imread(mask_path, fix, ndim=2).astype(np.int32)
                 if mask.shape != image.shape:
                     raise DataFileError(f"{mask_path} has shape {mask.shape} but its image has {image.shape}; {fix}")
                 samples.append(CtcSample(image, mask, fid, truth))

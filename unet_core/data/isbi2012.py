@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..utils.validation import fmt, is_int
-from .readers import DataFileError, _check_root, _imread, _read_meta, _refetch
+from .readers import DataFileError, check_root, imread, read_meta, refetch_hint
 
 __all__ = ['IsbiData', 'load_isbi2012']
 
@@ -82,10 +82,10 @@ def load_isbi2012(root: str | os.PathLike | None = None) -> IsbiData:
     ----------
     Cardona et al. (2010), PLoS Biol 8(10): e1000502; Arganda-Carreras et al. (2015).
     """
-    folder = _check_root(root) / "isbi2012"
-    meta = _read_meta(folder, "isbi2012")
-    fix = _refetch("isbi2012", folder)
-    stacks = {name: _imread(folder / f"{name}.tif", fix, ndim=3) for name in ("train-volume", "train-labels",
+    folder = check_root(root) / "isbi2012"
+    meta = read_meta(folder, "isbi2012")
+    fix = refetch_hint("isbi2012", folder)
+    stacks = {name: imread(folder / f"{name}.tif", fix, ndim=3) for name in ("train-volume", "train-labels",
                                                                              "test-volume")}
     for name, stack in stacks.items():
         if stack.dtype != np.uint8:

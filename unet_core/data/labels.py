@@ -2,7 +2,7 @@
 
 Private module: :func:`separate_touching` and :func:`cut_instances` are public through
 :mod:`unet_core.recipes` (they are the CTC steps of a recipe: training targets and SEG scoring);
-``_stack`` and ``_truth`` check the probability and truth stacks that ``score_recipe`` scores.
+``prob_stack`` and ``truth_instances`` check the probability and truth stacks that ``score_recipe`` scores.
 """
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def cut_instances(prob: np.ndarray, threshold: float, method: str = "components"
     return lab.astype(np.int32)
 
 
-def _stack(prob, name: str) -> np.ndarray:
+def prob_stack(prob, name: str) -> np.ndarray:
     """``prob`` as a finite (N, H, W) ndarray (an (H, W) map becomes N = 1)."""
     check_finite_image(prob, name)
     if prob.ndim not in (2, 3):
@@ -108,7 +108,7 @@ def _stack(prob, name: str) -> np.ndarray:
     return prob if prob.ndim == 3 else prob[None]
 
 
-def _truth(truth, shape: tuple, name: str) -> np.ndarray:
+def truth_instances(truth, shape: tuple, name: str) -> np.ndarray:
     """``truth`` (a list of (H, W) label images or an array) stacked to ``shape`` (the probabilities')."""
     if truth is None or isinstance(truth, (str, bytes, dict)) or not hasattr(truth, "__len__"):
         raise TypeError(f"{name} must be a list of (H, W) label images or an (N, H, W) array, got {fmt(truth)}")
@@ -143,10 +143,10 @@ def instances_from_labels(labels: np.ndarray) -> np.ndarray:
     >>> instances_from_labels(np.array([[1, 0, 1], [1, 0, 0]])).tolist()
     [[1, 0, 2], [1, 0, 0]]
     """
-    return ndimage.label(_cell_mask(labels))[0].astype(np.int32)  # default structure: 4-connected
+    return ndimage.label(cell_mask(labels))[0].astype(np.int32)  # default structure: 4-connected
 
 
-def _cell_mask(labels, name: str = "labels") -> np.ndarray:
+def cell_mask(labels, name: str = "labels") -> np.ndarray:
     """Foreground of a class label image (1 = cell, or 255 = cell as in the official ISBI files)."""
     x = check_labels(labels, name, allow_bool=True)
     if x.dtype == bool:

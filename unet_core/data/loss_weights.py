@@ -142,7 +142,7 @@ def foreground_with_borders(instances: np.ndarray) -> np.ndarray:
     return _separate(_check_instances(instances))[1] != 0
 
 
-def _check_parameters(w0, sigma, class_weights) -> tuple[float, float, object]:
+def check_weight_parameters(w0, sigma, class_weights) -> tuple[float, float, object]:
     """Validate the Eq. 2 parameters; class_weights comes back as None, "balanced" or a float pair."""
     w0 = _check_number(w0, "w0", 0.0, False, "the paper uses w0=10.0 (0 switches the border term off)")
     sigma = _check_number(sigma, "sigma", 0.0, True, "the paper uses sigma=5.0 pixels")
@@ -166,7 +166,7 @@ def _check_parameters(w0, sigma, class_weights) -> tuple[float, float, object]:
 def _prepare(instances, w0, sigma, class_weights) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Validate; return (cells without borders, w_c map as float64, w0, sigma)."""
     labels = _check_instances(instances)
-    w0, sigma, class_weights = _check_parameters(w0, sigma, class_weights)
+    w0, sigma, class_weights = check_weight_parameters(w0, sigma, class_weights)
     cells = _separate(labels)[1]
     fg = cells != 0  # (H, W) target foreground
     if class_weights is None:

@@ -24,11 +24,11 @@ class DataFileError(OSError):
     """A converted data file that is missing parts, truncated, corrupt or of the wrong shape or dtype."""
 
 
-def _refetch(key: str, folder: Path) -> str:
+def refetch_hint(key: str, folder: Path) -> str:
     return f"convert it again: python data_scripts/fetch.py {key} --force --dest {folder.parent}"
 
 
-def _read_meta(folder: Path, key: str) -> dict:
+def read_meta(folder: Path, key: str) -> dict:
     meta = folder / "meta.json"
     if not meta.is_file():
         raise FileNotFoundError(
@@ -37,13 +37,13 @@ def _read_meta(folder: Path, key: str) -> dict:
     try:
         out = json.loads(meta.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataFileError(f"{meta} is not readable JSON ({exc}); {_refetch(key, folder)}") from exc
+        raise DataFileError(f"{meta} is not readable JSON ({exc}); {refetch_hint(key, folder)}") from exc
     if not isinstance(out, dict) or not isinstance(out.get("split"), dict):
-        raise DataFileError(f"{meta} has no 'split' entry (written by another program?); {_refetch(key, folder)}")
+        raise DataFileError(f"{meta} has no 'split' entry (written by another program?); {refetch_hint(key, folder)}")
     return out
 
 
-def _check_root(root) -> Path:
+def check_root(root) -> Path:
     if root is None:
         from .paths import default_data_dir
 
@@ -53,7 +53,7 @@ def _check_root(root) -> Path:
     return Path(root)
 
 
-def _imread(path: Path, fix: str = "", ndim: int | None = None) -> np.ndarray:
+def imread(path: Path, fix: str = "", ndim: int | None = None) -> np.ndarray:
     """Read a TIFF and verify it: every page decodes, none is empty, ``ndim`` axes if given.
 
     Raises
@@ -113,8 +113,8 @@ def annotated_frames(name: str, root: str | os.PathLike | None = None) -> dict[s
         If the dataset was not converted under ``root`` or its meta.json is unreadable.
     """
     spec = dataset_spec(name)
-    folder = _check_root(root) / spec.name
-    meta = _read_meta(folder, spec.name)
+    folder = check_root(root) / spec.name
+    meta = read_meta(folder, spec.name)
     if spec.layout == "isbi-stacks":
         shape = (meta.get("files") or {}).get("train-volume.tif") or [30]
         return {"labels": [f"train-volume/{i:02d}" for i in range(int(shape[0]))]}
@@ -123,4 +123,4 @@ def annotated_frames(name: str, root: str | os.PathLike | None = None) -> dict[s
                        for f in info.get(f"{kind}_frames", [])] for kind in spec.truth_kinds}
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DataFileError(f"{folder}/meta.json has no valid 'sequences' ({exc!r}); "
-                            f"{_refetch(spec.name, folder)}") from exc
+                            f"{refetch_hint(spec.name, folder)}") from exc

@@ -29,11 +29,11 @@ import numpy as np
 import torch
 
 from ..augment.ops import AugmentConfig
-from ..augment.tiles import _check_tile_sizes, sample_training_tile
+from ..augment.tiles import check_tile_sizes, sample_training_tile
 from ..utils.files import atomic_write
 from ..utils.validation import check_bool, check_finite_image, check_int, fmt, is_int
-from .labels import _cell_mask, instances_from_labels
-from .loss_weights import _check_parameters as _check_weight_parameters
+from .labels import cell_mask, instances_from_labels
+from .loss_weights import check_weight_parameters as _check_weight_parameters
 from .loss_weights import foreground_with_borders, weight_map
 
 __all__ = ['normalize_image', 'TrainingTiles']
@@ -169,7 +169,7 @@ class TrainingTiles(torch.utils.data.Dataset):
             raise TypeError(f"augment must be an AugmentConfig, True, False or None, got {fmt(augment)}")
         self.config = augment if isinstance(augment, AugmentConfig) else (
             AugmentConfig.off() if augment is False else AugmentConfig())
-        _check_tile_sizes(in_size, out_size)
+        check_tile_sizes(in_size, out_size)
         self.in_size, self.out_size = int(in_size), int(out_size)
         self.seed = check_int(seed, "seed", 0, fix="e.g. seed=0")
         if length is not None and not is_int(length):
@@ -191,7 +191,7 @@ class TrainingTiles(torch.utils.data.Dataset):
         if k not in self._cache:
             tgt = self.targets[k]
             instances = instances_from_labels(tgt) if self.semantic else tgt
-            label = _cell_mask(tgt) if self.semantic else foreground_with_borders(instances)
+            label = cell_mask(tgt) if self.semantic else foreground_with_borders(instances)
             self._cache[k] = (label.astype(np.int64), self._weights(instances))
         return self._cache[k]
 

@@ -60,7 +60,7 @@ def reflect_index(index: np.ndarray, n: int) -> np.ndarray:
     return np.where(j >= n, 2 * (n - 1) - j, j)
 
 
-def _read_block(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def read_block(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``image[..., rows, :][..., cols]`` reading only the bounding box (memmap friendly)."""
     r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     block = np.asarray(image[..., r0:r1, c0:c1])
@@ -126,7 +126,7 @@ def mirror_pad(image: np.ndarray, pad: int | tuple) -> np.ndarray:
     check_memory(out, f"mirror_pad(pad={fmt(pad)}) of an image of shape {image.shape}", "use a smaller pad")
     rows = reflect_index(np.arange(-top, h + bottom), h)
     cols = reflect_index(np.arange(-left, w + right), w)
-    return _read_block(image, rows, cols)
+    return read_block(image, rows, cols)
 
 
 def tile_origins(length: int, out_tile: int, stride: int) -> list[int]:

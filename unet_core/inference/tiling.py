@@ -23,7 +23,7 @@ from ..models.memory import estimate_memory
 from ..models.registry import model_name
 from ..utils.system import check_memory, gib, resolve_device
 from ..utils.validation import check_bool, check_finite_image, check_float32_range, check_int, fmt, is_int
-from .mirror import _read_block, reflect_index, tile_origins
+from .mirror import read_block, reflect_index, tile_origins
 from .precision import resolve_precision, warn_if_slow
 
 __all__ = ['estimate_tile_memory', 'predict_tiled']
@@ -416,7 +416,7 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
         with torch.inference_mode():
             for start in tqdm(range(0, len(coords), batch_size), disable=not progress, desc="tiles"):
                 chunk = coords[start:start + batch_size]
-                tiles = np.stack([_read_block(chw, reflect_index(np.arange(y - border, y - border + th), height),
+                tiles = np.stack([read_block(chw, reflect_index(np.arange(y - border, y - border + th), height),
                                               reflect_index(np.arange(x - border, x - border + tw), width))
                                   for y, x in chunk]).astype(np.float32, copy=False)  # (B, C, th, tw)
                 batch = torch.from_numpy(tiles)

@@ -23,7 +23,7 @@ def _as_array(x, name: str) -> np.ndarray:
     return x if x.ndim == 3 else x[None]  # (N, H, W)
 
 
-def _check_pair(prob, truth) -> tuple[np.ndarray, np.ndarray]:
+def check_prob_truth(prob, truth) -> tuple[np.ndarray, np.ndarray]:
     """Validate and return ``prob`` as float (N, H, W) and ``truth`` as bool (N, H, W)."""
     p, t = _as_array(prob, "prob"), _as_array(truth, "truth")
     if p.shape != t.shape:
@@ -43,7 +43,7 @@ def _check_pair(prob, truth) -> tuple[np.ndarray, np.ndarray]:
     return p, t.astype(bool)
 
 
-def _check_thresholds(thresholds) -> np.ndarray:
+def check_thresholds(thresholds) -> np.ndarray:
     """``thresholds`` as a non-empty 1D float array of finite numbers (ValueError otherwise)."""
     ths = np.asarray(thresholds, dtype=np.float64).ravel()
     if ths.size == 0 or not np.isfinite(ths).all():
@@ -51,10 +51,10 @@ def _check_thresholds(thresholds) -> np.ndarray:
     return ths
 
 
-def _binarizations(p: np.ndarray, thresholds):
+def binarizations(p: np.ndarray, thresholds):
     """Yield ``(t, p > t)`` for each distinct binarisation (equal counts = equal sets)."""
     last = None
-    for t in np.sort(_check_thresholds(thresholds)):
+    for t in np.sort(check_thresholds(thresholds)):
         b = p > t
         count = int(b.sum())
         if count != last:
@@ -62,6 +62,6 @@ def _binarizations(p: np.ndarray, thresholds):
             yield float(t), b
 
 
-def _label4(mask2d: np.ndarray) -> np.ndarray:
+def label4(mask2d: np.ndarray) -> np.ndarray:
     """4-connected component labels of a 2D boolean mask, 0 = not in mask."""
     return ndimage.label(mask2d, structure=_FOUR)[0]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .common import _binarizations, _check_pair, _label4
+from .common import binarizations, check_prob_truth, label4
 from .warping_fiji import watershed_thin
 
 __all__ = ['ISBI_THINNED_THRESHOLDS', 'ISBI_THRESHOLDS', 'pixel_error', 'rand_error', 'rand_scores', 'rand_scores_thinned']
@@ -34,7 +34,7 @@ BOUNDARY_MODES = ("singletons", "background", "grow", "ignore")
 
 def _contingency_2d(pred_bin: np.ndarray, truth: np.ndarray, boundary: str):
     """Counts on the truth-cell pixels of one slice: joint c_ij, truth sizes, pred sizes, singletons."""
-    s = _label4(pred_bin)
+    s = label4(pred_bin)
     if boundary == "grow" and s.any():  # each predicted-membrane pixel joins its nearest segment
         idx = ndimage.distance_transform_edt(s == 0, return_distances=False, return_indices=True)
         s = s[tuple(idx)]
@@ -43,7 +43,7 @@ def _contingency_2d(pred_bin: np.ndarray, truth: np.ndarray, boundary: str):
 
 def _contingency_labels(s: np.ndarray, truth: np.ndarray, boundary: str = "singletons"):
     """As :func:`_contingency_2d` for predicted segment labels ``s`` (0 = membrane)."""
-    t, s = _label4(truth)[truth], s[truth]
+    t, s = label4(truth)[truth], s[truth]
     n_single = int((s == 0).sum()) if boundary == "singletons" else 0
     a = np.bincount(t)[1:]
     if boundary in ("singletons", "ignore"):
@@ -122,11 +122,11 @@ def pixel_error(prob, truth, *, thresholds=ISBI_THRESHOLDS, definition: str = "f
     >>> pixel_error(t.astype(float), t)
     0.0
     """
-    p, t = _check_pair(prob, truth)
+    p, t = check_prob_truth(prob, truth)
     if definition not in ("fscore", "fraction"):
         raise ValueError(f"definition={definition!r} must be 'fscore' or 'fraction'")
     best = 1.0
-    for _, b in _binarizations(p, thresholds):
+    for _, b in binarizations(p, thresholds):
         tp, fp, fn = float((b & t).sum()), float((b & ~t).sum()), float((~b & t).sum())
         err = (fp + fn) / t.size if definition == "fraction" else 1.0 - _safe_ratio(2 * tp, 2 * tp + fp + fn)
         best = min(best, err)
@@ -180,13 +180,13 @@ def rand_scores(prob, truth, *, thresholds=ISBI_THRESHOLDS, boundary: str = "sin
     >>> rand_scores(t.astype(float), t)["v_rand"]
     1.0
     """
-    p, t = _check_pair(prob, truth)
+    p, t = check_prob_truth(prob, truth)
     if not t.any():
         raise ValueError("truth has no cell (1) pixel; foreground-restricted scores are undefined")
     if boundary not in BOUNDARY_MODES:
         raise ValueError(f"boundary={boundary!r} is not one of {BOUNDARY_MODES}")
     out = {"v_rand": -1.0, "v_info": -1.0}
-    for th, b in _binarizations(p, thresholds):
+    for th, b in binarizations(p, thresholds):
         per_slice = [_contingency_2d(bk, tk, boundary) for bk, tk in zip(b, t)]  # pooled below
         parts = [np.concatenate([c[i] for c in per_slice]).astype(float) for i in range(3)]
         parts.append(sum(c[3] for c in per_slice))
@@ -293,11 +293,11 @@ def rand_scores_thinned(prob, truth, *, thresholds=ISBI_THINNED_THRESHOLDS) -> d
     >>> rand_scores_thinned(p, t)["v_rand"], rand_scores(p, t)["v_rand"] < 1
     (1.0, True)
     """
-    p, t = _check_pair(prob, truth)
+    p, t = check_prob_truth(prob, truth)
     if not t.reshape(len(t), -1).any(axis=1).all():
         raise ValueError("a truth slice has no cell (1) pixel; foreground-restricted scores are undefined")
     rows = []
-    for th, b in _binarizations(p.astype(np.float32).astype(np.float64), thresholds):
+    for th, b in binarizations(p.astype(np.float32).astype(np.float64), thresholds):
         per_slice = []
         for bk, tk in zip(b, t):
             parts = _contingency_labels(watershed_thin(bk), tk)

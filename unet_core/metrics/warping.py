@@ -27,7 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..utils.validation import fmt
-from .common import _binarizations, _check_pair, _check_thresholds, _label4
+from .common import binarizations, check_prob_truth, check_thresholds, label4
 from .isbi import ISBI_THRESHOLDS
 from .warping_fiji import best_cut as _best_cut
 from .warping_fiji import warping_counts as _fiji_counts
@@ -49,7 +49,7 @@ def _topology_numbers() -> tuple[np.ndarray, np.ndarray]:
     for code in range(512):
         cell = ((code >> np.arange(9)) & 1).astype(bool).reshape(3, 3)
         cell[1, 1] = False
-        lab = _label4(cell)
+        lab = label4(cell)
         t4[code] = len(set(lab[_EDGE4].tolist()) - {0})
         membrane = ~cell
         membrane[1, 1] = False
@@ -198,7 +198,7 @@ def _cuts_cell(lab: np.ndarray, p: tuple[int, int], boxes) -> bool:
     box = boxes[lab[y, x] - 1]
     crop = lab[box] == lab[y, x]
     crop[y - box[0].start, x - box[1].start] = False
-    sub = _label4(crop)
+    sub = label4(crop)
     return len({sub[yy - box[0].start, xx - box[1].start] for yy, xx in nbrs}) >= 2
 
 
@@ -207,7 +207,7 @@ def _classify(warped: np.ndarray, target: np.ndarray, limit: float = np.inf) -> 
 
     Counting stops (``"exceeded": True``) once split + merge reaches ``limit``.
     """
-    lab = np.pad(_label4(warped), 1)
+    lab = np.pad(label4(warped), 1)
     ys, xs = np.nonzero(warped != target)
     four = [(-1, 0), (0, -1), (0, 1), (1, 0)]
     nbr = np.stack([lab[ys + 1 + dy, xs + 1 + dx] for dy, dx in four], axis=1)  # (K, 4)
@@ -219,7 +219,7 @@ def _classify(warped: np.ndarray, target: np.ndarray, limit: float = np.inf) -> 
     if cand.size:  # still joined once ALL candidates are removed => not a split; test the rest one by one
         rest = lab > 0
         rest.ravel()[cand] = False
-        near = _label4(rest).ravel()[cand[:, None] + np.array([-wp, -1, 1, wp])]  # (K, 4)
+        near = label4(rest).ravel()[cand[:, None] + np.array([-wp, -1, 1, wp])]  # (K, 4)
         n_cell = (lab.ravel()[cand[:, None] + np.array([-wp, -1, 1, wp])] > 0).sum(axis=1)
         cand = cand[((near > 0).sum(axis=1) < n_cell) | (_distinct_nonzero(near) >= 2)]
     boxes, split = ndimage.find_objects(lab), 0
@@ -296,16 +296,16 @@ def warping_error(prob, truth, *, thresholds=ISBI_THRESHOLDS, count: str = "spli
     >>> warping_error(np.ones((8, 8)), t, method="parity")
     0.125
     """
-    p, t = _check_pair(prob, truth)
+    p, t = check_prob_truth(prob, truth)
     if count not in ("split_merge", "all"):
         raise ValueError(f"count={count!r} must be 'split_merge' or 'all'")
     if method == "fiji":
-        n_err, details = _fiji_counts(p, t, np.unique(_check_thresholds(thresholds)), count, radius,
+        n_err, details = _fiji_counts(p, t, np.unique(check_thresholds(thresholds)), count, radius,
                                       simple_point_lut())
         return (n_err / t.size, details) if return_details else n_err / t.size
     if method != "parity":
         raise ValueError(f"method={method!r} must be 'fiji' or 'parity'")
-    cuts = list(_binarizations(p, thresholds))
+    cuts = list(binarizations(p, thresholds))
     n_err, details = _best_cut(((th, [partial(_score_parity, tk, bk) for tk, bk in zip(t, b)])
                                 for th, b in [c for c in cuts if c[1].any()] or cuts), count)  # all-membrane scores 0
     return (n_err / t.size, details) if return_details else n_err / t.size

@@ -43,7 +43,13 @@ from torch import nn
 from ..utils.system import check_memory
 from ..utils.validation import check_int, fmt, is_real
 from .blocks import check_activation, conv_res_conv, down_layer, up_conv
-from .fusionnet_sizes import _check_config, _check_side, _nearest, fusionnet_parameter_count, fusionnet_receptive_field
+from .fusionnet_sizes import (
+    check_fusionnet_config,
+    check_side,
+    fusionnet_parameter_count,
+    fusionnet_receptive_field,
+    nearest_fusionnet_sizes,
+)
 from .unet import he_init_
 
 __all__ = ['FusionNet', 'COPIED_VARIANT', 'PAPER_TILE']
@@ -138,7 +144,7 @@ class FusionNet(nn.Module):
         super().__init__()
         in_channels, num_classes, base_channels = (check_int(value, name, 1) for name, value in (
             ("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels)))
-        depth = _check_config(depth, down, head_kernel)
+        depth = check_fusionnet_config(depth, down, head_kernel)
         if not isinstance(skip, str) or skip not in SKIPS:
             raise ValueError(f"skip={fmt(skip)} must be 'sum' (the paper) or 'mean' ((up + down) / 2)")
         activation = check_activation(activation, "activation")
@@ -196,7 +202,7 @@ class FusionNet(nn.Module):
         TypeError, ValueError
             If ``n`` is not an int, or not a valid side (the message names the nearest valid sides).
         """
-        return _check_side(n, self.depth, "input_size")
+        return check_side(n, self.depth, "input_size")
 
     def input_size_for_output(self, n: int) -> int:
         """Smallest valid input side with output side >= ``n`` (``n`` rounded up to a multiple of ``stride``).
@@ -207,7 +213,7 @@ class FusionNet(nn.Module):
             If ``n`` is not an int >= 1.
         """
         n = check_int(n, "output_size", 1)
-        return _nearest(n, self.depth)[1]
+        return nearest_fusionnet_sizes(n, self.depth)[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_channels, H, W) float -> (B, num_classes, H, W) logits; H, W multiples of ``stride``.
@@ -225,7 +231,7 @@ class FusionNet(nn.Module):
         if not torch.is_floating_point(x):
             raise TypeError(f"x must be a floating-point tensor, got {fmt(x)}; convert it with x.float()")
         for what, n in (("input height", x.shape[2]), ("input width", x.shape[3])):
-            _check_side(int(n), self.depth, what)
+            check_side(int(n), self.depth, what)
         skips = []
         for level, enc in enumerate(self.encoders):
             x = enc(x)

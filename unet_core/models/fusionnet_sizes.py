@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..utils.validation import check_int, check_real, fmt, is_int
-from .unet_sizes import ALLOCATOR_SLACK, MAX_DEPTH, _check_memory_args, _Tape
+from .unet_sizes import ALLOCATOR_SLACK, MAX_DEPTH, Tape, check_memory_args
 
 __all__ = ['fusionnet_parameter_count', 'fusionnet_flops', 'fusionnet_receptive_field', 'ReceptiveField']
 
@@ -34,7 +34,7 @@ class ReceptiveField(NamedTuple):
     margin: int  # farthest that window reaches past its output pixel on one side: the seamless tile margin
 
 
-def _check_config(depth, down="pool", head_kernel=1) -> int:
+def check_fusionnet_config(depth, down="pool", head_kernel=1) -> int:
     """Validate the size-relevant arguments; return ``int(depth)``."""
     depth = check_int(depth, "depth", 1, MAX_DEPTH, "the paper's FusionNet has depth=5 (four levels and a bridge)")
     if not isinstance(down, str) or down not in DOWNS:
@@ -53,20 +53,20 @@ def _channels(in_channels, num_classes, base_channels) -> tuple[int, int, int]:
                                                   ("base_channels", base_channels)))
 
 
-def _nearest(n: int, depth: int) -> tuple[int | None, int]:
+def nearest_fusionnet_sizes(n: int, depth: int) -> tuple[int | None, int]:
     """Largest valid side ``<= n`` (None if none) and smallest valid side ``>= n``."""
     s = 2 ** (depth - 1)
     below = n // s * s
     return (below if below >= s else None), max(-(-n // s) * s, s)
 
 
-def _check_side(n, depth: int, what: str) -> int:
+def check_side(n, depth: int, what: str) -> int:
     """``int(n)`` if it is a valid input side, else a ValueError naming ``what`` and the nearest valid sides."""
     if not is_int(n):
         raise TypeError(f"{what} must be an int, got {fmt(n)}")
     n, s = int(n), 2 ** (depth - 1)
     if n < s or n % s:
-        below, above = _nearest(n, depth)
+        below, above = nearest_fusionnet_sizes(n, depth)
         near = f"nearest valid sizes are {below} and {above}" if below is not None else \
             f"the smallest valid size is {above}"
         raise ValueError(f"{what} {n} is not a valid input size for FusionNet(depth={depth}): it must be a positive "
@@ -74,12 +74,12 @@ def _check_side(n, depth: int, what: str) -> int:
     return n
 
 
-def _check_input_size(input_size, depth: int) -> tuple[int, int]:
+def check_input_size(input_size, depth: int) -> tuple[int, int]:
     if is_int(input_size):
         input_size = (input_size, input_size)
     if not isinstance(input_size, (tuple, list)) or len(input_size) != 2 or not all(is_int(v) for v in input_size):
         raise TypeError(f"input_size must be an int or a pair (H, W) of ints, got {fmt(input_size)}")
-    return _check_side(input_size[0], depth, "input height"), _check_side(input_size[1], depth, "input width")
+    return check_side(input_size[0], depth, "input height"), check_side(input_size[1], depth, "input width")
 
 
 def fusionnet_parameter_count(in_channels: int = 1, num_classes: int = 2, base_channels: int = 64, depth: int = 5,
@@ -112,7 +112,7 @@ def fusionnet_parameter_count(in_channels: int = 1, num_classes: int = 2, base_c
     >>> fusionnet_parameter_count(base_channels=2, depth=1)
     188
     """
-    depth = _check_config(depth, down, head_kernel)
+    depth = check_fusionnet_config(depth, down, head_kernel)
     in_channels, num_classes, base_channels = _channels(in_channels, num_classes, base_channels)
     chans = [base_channels * 2**level for level in range(depth)]
     total = sum(9 * c_in * c + 36 * c * c + 10 * c for c_in, c in zip([in_channels] + chans[:-1], chans))
@@ -154,8 +154,8 @@ def fusionnet_flops(input_size: int | tuple[int, int] = 640, in_channels: int = 
     >>> round(fusionnet_flops(512) / 1e9)  # the paper's network on one 512 x 512 slice, unpadded
     851
     """
-    depth = _check_config(depth, down, head_kernel)
-    h, w = _check_input_size(input_size, depth)
+    depth = check_fusionnet_config(depth, down, head_kernel)
+    h, w = check_input_size(input_size, depth)
     in_channels, num_classes, base_channels = _channels(in_channels, num_classes, base_channels)
     macs, c_in = 0, in_channels
     for level in range(depth):  # encoder and bridge
@@ -240,7 +240,7 @@ def fusionnet_receptive_field(depth: int = 5, down: str = "pool", head_kernel: i
     >>> fusionnet_receptive_field()
     ReceptiveField(size=502, margin=260)
     """
-    depth = _check_config(depth, down, head_kernel)
+    depth = check_fusionnet_config(depth, down, head_kernel)
     head_kernel = int(head_kernel)
     size = margin = 0
     for o in range(2 ** (depth - 1)):  # the pattern repeats with the pooling period
@@ -251,9 +251,9 @@ def fusionnet_receptive_field(depth: int = 5, down: str = "pool", head_kernel: i
 
 def _fusionnet_tape(h: int, w: int, in_channels: int, num_classes: int, base_channels: int, depth: int, skip: str,
                     down: str, head_kernel: int, dropout: float, train: bool, batch_size: int,
-                    bytes_per_value: int) -> _Tape:
-    """:class:`FusionNet`'s forward pass (and loss, in training) on an ``h x w`` tile, as :class:`_Tape` operations."""
-    tape = _Tape(train, batch_size, bytes_per_value)
+                    bytes_per_value: int) -> Tape:
+    """:class:`FusionNet`'s forward pass (and loss, in training) on an ``h x w`` tile, as :class:`Tape` operations."""
+    tape = Tape(train, batch_size, bytes_per_value)
 
     def cba(x: int, c_in: int, c: int, h: int, w: int, act: bool = True, drop=()) -> int:
         """conv3x3 + BN (+ in-place activation); ``drop``: the references that end when it returns."""
@@ -347,7 +347,7 @@ def fusionnet_memory(input_size: int | tuple[int, int] = 640, in_channels: int =
     Notes
     -----
     The forward pass written down operation by operation and replayed with the tensors alive
-    (``unet_core.models.unet_sizes._Tape``, the same rules as :func:`unet_core.models.unet_sizes.unet_memory`): every
+    (``unet_core.models.unet_sizes.Tape``, the same rules as :func:`unet_core.models.unet_sizes.unet_memory`): every
     3x3 convolution is followed by a batch norm whose output is a new map, so a level keeps ten
     maps of ``c H W`` values for the backward pass (each convolution's output for its batch norm,
     each activated output for the next convolution, the residual sum), a decoder level thirteen
@@ -371,13 +371,13 @@ def fusionnet_memory(input_size: int | tuple[int, int] = 640, in_channels: int =
     >>> round(fusionnet_memory(256, base_channels=16, train=True) / 2**20)  # the cpu recipe: MiB per step
     186
     """
-    depth = _check_config(depth, down, head_kernel)
-    h, w = _check_input_size(input_size, depth)
+    depth = check_fusionnet_config(depth, down, head_kernel)
+    h, w = check_input_size(input_size, depth)
     in_channels, num_classes, base_channels = _channels(in_channels, num_classes, base_channels)
     if not isinstance(skip, str) or skip not in _SKIPS:
         raise ValueError(f"skip={fmt(skip)} must be 'sum' (the paper) or 'mean' ((up + down) / 2)")
     dropout = check_real(dropout, "dropout", 0.0, 1.0, high_open=True, fix="the paper uses 0.25, 0 disables it")
-    batch_size, train, bytes_per_value = _check_memory_args(batch_size, train, bytes_per_value)
+    batch_size, train, bytes_per_value = check_memory_args(batch_size, train, bytes_per_value)
     tape = _fusionnet_tape(h, w, in_channels, num_classes, base_channels, depth, skip, down, int(head_kernel),
                            dropout, train, batch_size, bytes_per_value)
     return tape.peak() + ALLOCATOR_SLACK

@@ -25,7 +25,7 @@ MMAP_THRESHOLD = 65536
 64 KiB or more with mmap, so a freed feature map leaves the resident memory at once."""
 
 
-def _resolve(model_or_name: Any, config: dict) -> tuple[str, dict]:
+def resolve_model_config(model_or_name: Any, config: dict) -> tuple[str, dict]:
     """(registry name, constructor arguments) of a network instance or of a name plus ``config``."""
     if isinstance(model_or_name, str):
         spec = model_spec(model_or_name, "model_or_name")
@@ -41,7 +41,7 @@ def _resolve(model_or_name: Any, config: dict) -> tuple[str, dict]:
     return name, dict(model_or_name.config)
 
 
-def _tile(tile: Any) -> tuple[int, int]:
+def tile_pair(tile: Any) -> tuple[int, int]:
     if is_int(tile):
         tile = (tile, tile)
     if not isinstance(tile, (tuple, list)) or not all(is_int(t) for t in tile):
@@ -108,8 +108,8 @@ def estimate_memory(model_or_name: Any, tile: int | tuple[int, int], *, batch_si
     >>> round(estimate_memory("fusionnet", 256, train=True, base_channels=16) / 2**20)
     186
     """
-    name, config = _resolve(model_or_name, config)
-    th, tw = _tile(tile)
+    name, config = resolve_model_config(model_or_name, config)
+    th, tw = tile_pair(tile)
     spec = model_spec(name)
     try:
         return spec.memory((th, tw), batch_size=batch_size, train=train, bytes_per_value=bytes_per_value,

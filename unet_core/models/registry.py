@@ -72,12 +72,12 @@ class ModelSpec:
 
 def _specs() -> dict[str, ModelSpec]:
     from .fusionnet import PAPER_TILE, FusionNet
-    from .fusionnet_sizes import _nearest, fusionnet_memory, fusionnet_parameter_count
+    from .fusionnet_sizes import fusionnet_memory, fusionnet_parameter_count, nearest_fusionnet_sizes
     from .unet import UNet, unet_parameter_count
     from .unet_sizes import nearest_valid_input_sizes, unet_memory
 
     return {"unet": ModelSpec("unet", UNet, unet_parameter_count, nearest_valid_input_sizes, 572, unet_memory),
-            "fusionnet": ModelSpec("fusionnet", FusionNet, fusionnet_parameter_count, _nearest,
+            "fusionnet": ModelSpec("fusionnet", FusionNet, fusionnet_parameter_count, nearest_fusionnet_sizes,
                                    PAPER_TILE, fusionnet_memory)}
 
 

@@ -20,13 +20,13 @@ from ..utils.system import check_memory
 from ..utils.validation import check_bool, check_int, check_real, fmt, is_int, is_real
 from .unet_sizes import *
 from .unet_sizes import (
-    _border,
-    _check_config,
-    _check_input_size,
-    _size_error,
-    _trace,
+    check_input_size,
+    check_unet_config,
     input_size_for_output,
     is_valid_input_size,
+    size_error,
+    total_border,
+    trace_sizes,
     unet_output_size,
 )
 
@@ -120,7 +120,7 @@ def he_init_(module: nn.Module, mode: str = "he", std: float = 0.01) -> nn.Modul
     ----------
     He, Zhang, Ren, Sun (2015), Delving deep into rectifiers, ICCV.
     """
-    _check_module(module, "module")
+    check_module(module, "module")
     if mode not in ("he", "naive"):
         raise ValueError(f"mode={fmt(mode)} must be 'he' (the paper) or 'naive'")
     std = check_real(std, "std", 0.0, fix="e.g. std=0.01")
@@ -138,7 +138,7 @@ def he_init_(module: nn.Module, mode: str = "he", std: float = 0.01) -> nn.Modul
     return module
 
 
-def _check_module(model, name: str = "model") -> None:
+def check_module(model, name: str = "model") -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"{name} must be a torch.nn.Module (e.g. unet_core.UNet()), got {fmt(model)}")
 
@@ -232,7 +232,7 @@ class UNet(nn.Module):
         super().__init__()
         in_channels, num_classes, base_channels = (check_int(value, name, 1) for name, value in (
             ("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels)))
-        depth = _check_config(depth, padding)
+        depth = check_unet_config(depth, padding)
         rule = f"dropout={fmt(dropout)} must be a probability in [0, 1); the paper uses 0.5, 0 disables it"
         if not is_real(dropout):
             raise TypeError(rule)
@@ -264,7 +264,7 @@ class UNet(nn.Module):
 
     @property
     def border(self) -> int:  # pixels lost per side: 2 per 3x3 conv at each level's scale, down and up
-        return _border(self.depth, self.padding)
+        return total_border(self.depth, self.padding)
 
     @property
     def stride(self) -> int:  # spacing of valid input sizes; tiles must start on this grid
@@ -303,7 +303,7 @@ class UNet(nn.Module):
             raise TypeError(f"x must be a floating-point tensor, got {fmt(x)}; convert it with x.float()")
         for what, n in (("input height", x.shape[2]), ("input width", x.shape[3])):
             if not is_valid_input_size(int(n), self.depth, self.padding):
-                raise _size_error(what, int(n), self.depth, self.padding)
+                raise size_error(what, int(n), self.depth, self.padding)
         skips = []
         for level, enc in enumerate(self.encoders):
             x = enc(x)
@@ -331,7 +331,7 @@ def count_conv_layers(model: nn.Module) -> int:
     >>> count_conv_layers(UNet(base_channels=2))
     23
     """
-    _check_module(model)
+    check_module(model)
     return sum(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules())
 
 
@@ -348,7 +348,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     >>> count_parameters(UNet())
     31030658
     """
-    _check_module(model)
+    check_module(model)
     trainable_only = check_bool(trainable_only, "trainable_only")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
@@ -383,7 +383,7 @@ def layer_table(model: UNet, input_size: int | tuple[int, int] = 572) -> list[di
     """
     if not isinstance(model, UNet):
         raise TypeError(f"model must be a unet_core.UNet, got {fmt(model)}")
-    traces = [_trace(n, model.depth, model.padding) for n in _check_input_size(input_size, model.depth, model.padding)]
+    traces = [trace_sizes(n, model.depth, model.padding) for n in check_input_size(input_size, model.depth, model.padding)]
     chans = [model.base_channels * 2**level for level in range(model.depth)]
     rows = []
     for (stage, h_in, h_out), (_, w_in, w_out) in zip(*traces):

@@ -27,7 +27,7 @@ MAX_DEPTH = 16
 MAX_SIZES = 1_000_000  # valid_input_sizes never lists more
 
 
-def _check_config(depth: int, padding: str) -> int:
+def check_unet_config(depth: int, padding: str) -> int:
     """Validate ``depth`` (an int in [1, MAX_DEPTH]) and ``padding``; return ``int(depth)``."""
     depth = check_int(depth, "depth", 1, MAX_DEPTH, "the paper's network has depth=5")
     if not isinstance(padding, str) or padding not in PADDINGS:
@@ -41,7 +41,7 @@ def _check_int(n: int, name: str) -> int:
     return int(n)
 
 
-def _trace(n: int, depth: int, padding: str) -> list[tuple[str, int, int]] | None:
+def trace_sizes(n: int, depth: int, padding: str) -> list[tuple[str, int, int]] | None:
     """Follow one spatial dimension through the U: ``[(stage, size_in, size_out), ...]``, None if invalid."""
     loss = 4 if padding == "valid" else 0  # two 3x3 convolutions per level
     stages, skips, size = [], [], n
@@ -73,7 +73,7 @@ def _trace(n: int, depth: int, padding: str) -> list[tuple[str, int, int]] | Non
 
 
 @lru_cache(maxsize=None)
-def _border(depth: int, padding: str) -> int:
+def total_border(depth: int, padding: str) -> int:
     """Pixels lost per side: 2 per 3x3 conv at each level's scale, down and up (92 for depth 5 valid)."""
     return 3 * 2**depth - 4 if padding == "valid" else 0
 
@@ -91,7 +91,7 @@ def _progression(depth: int, padding: str) -> tuple[int, int]:
         n = b
         for _ in range(depth - 1):
             n = 2 * n + loss
-        if _trace(n, depth, padding) is not None:
+        if trace_sizes(n, depth, padding) is not None:
             return n, 2 ** (depth - 1)
     raise AssertionError(f"no valid input size found for depth={depth} padding={padding!r}")  # pragma: no cover
 
@@ -129,7 +129,7 @@ def is_valid_input_size(n: int, depth: int = 5, padding: str = "valid") -> bool:
     >>> is_valid_input_size(572), is_valid_input_size(500)
     (True, False)
     """
-    depth = _check_config(depth, padding)
+    depth = check_unet_config(depth, padding)
     n = _check_int(n, "n")
     first, step = _progression(depth, padding)
     return n >= first and (n - first) % step == 0
@@ -162,7 +162,7 @@ def nearest_valid_input_sizes(n: int, depth: int = 5, padding: str = "valid") ->
     >>> nearest_valid_input_sizes(500)
     (492, 508)
     """
-    depth = _check_config(depth, padding)
+    depth = check_unet_config(depth, padding)
     n = _check_int(n, "n")
     first, step = _progression(depth, padding)
     if n < first:
@@ -171,7 +171,7 @@ def nearest_valid_input_sizes(n: int, depth: int = 5, padding: str = "valid") ->
     return below, below if below == n else below + step
 
 
-def _size_error(what: str, n: int, depth: int, padding: str) -> ValueError:
+def size_error(what: str, n: int, depth: int, padding: str) -> ValueError:
     below, above = nearest_valid_input_sizes(n, depth, padding)
     near = f"nearest valid sizes are {below} and {above}" if below is not None else f"the smallest valid size is {above}"
     return ValueError(f"{what} {n} is not a valid input size for depth={depth} padding={padding!r}; {near}")
@@ -210,11 +210,11 @@ def unet_output_size(input_size: int, depth: int = 5, padding: str = "valid") ->
     >>> unet_output_size(572)
     388
     """
-    depth = _check_config(depth, padding)
+    depth = check_unet_config(depth, padding)
     input_size = _check_int(input_size, "input_size")
-    trace = _trace(input_size, depth, padding)
+    trace = trace_sizes(input_size, depth, padding)
     if trace is None:
-        raise _size_error("input_size", input_size, depth, padding)
+        raise size_error("input_size", input_size, depth, padding)
     return trace[-1][2]
 
 
@@ -247,7 +247,7 @@ def valid_input_sizes(max_size: int, depth: int = 5, min_size: int | None = None
     >>> valid_input_sizes(240)
     [188, 204, 220, 236]
     """
-    depth = _check_config(depth, padding)
+    depth = check_unet_config(depth, padding)
     max_size = _check_int(max_size, "max_size")
     first, step = _progression(depth, padding)
     lo = first if min_size is None else \
@@ -286,14 +286,14 @@ def input_size_for_output(output_size: int, depth: int = 5, padding: str = "vali
     >>> input_size_for_output(388), input_size_for_output(389)
     (572, 588)
     """
-    depth = _check_config(depth, padding)
+    depth = check_unet_config(depth, padding)
     output_size = _check_int(output_size, "output_size")
     if output_size < 1:
         raise ValueError(f"output_size={output_size} must be >= 1")
-    return nearest_valid_input_sizes(output_size + 2 * _border(depth, padding), depth, padding)[1]
+    return nearest_valid_input_sizes(output_size + 2 * total_border(depth, padding), depth, padding)[1]
 
 
-def _check_input_size(input_size, depth: int, padding: str) -> tuple[int, int]:
+def check_input_size(input_size, depth: int, padding: str) -> tuple[int, int]:
     """``input_size`` (an int or an (H, W) pair of valid sizes) as (H, W); raises naming the bad side."""
     if is_int(input_size):
         pair = (int(input_size),) * 2
@@ -304,8 +304,8 @@ def _check_input_size(input_size, depth: int, padding: str) -> tuple[int, int]:
     else:
         raise TypeError(f"input_size must be an int or a pair (H, W) of ints, got {fmt(input_size)}")
     for what, n in zip(("input height", "input width"), pair):
-        if _trace(n, depth, padding) is None:
-            raise _size_error(what, n, depth, padding)
+        if trace_sizes(n, depth, padding) is None:
+            raise size_error(what, n, depth, padding)
     return pair
 
 
@@ -351,8 +351,8 @@ def unet_flops(
     >>> unet_flops(572) / 1e9  # doctest: +ELLIPSIS
     300.85...
     """
-    depth = _check_config(depth, padding)
-    h, w = _check_input_size(input_size, depth, padding)
+    depth = check_unet_config(depth, padding)
+    h, w = check_input_size(input_size, depth, padding)
     in_channels, num_classes, base_channels = (check_int(v, k, 1) for k, v in (
         ("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels)))
     p, c_in, total = (2 if padding == "valid" else 0), in_channels, 0
@@ -402,7 +402,7 @@ def _blocked(channels: int) -> int:
     return -(-channels // BLOCK_CHANNELS) * BLOCK_CHANNELS
 
 
-class _Tape:
+class Tape:
     """One forward pass as operations on feature maps of known size; :meth:`peak` replays it.
 
     Written by the memory estimates of the networks (:func:`unet_memory`,
@@ -537,9 +537,9 @@ class _Tape:
 
 
 def _unet_tape(h: int, w: int, in_channels: int, num_classes: int, base_channels: int, depth: int, padding: str,
-               dropout: float, train: bool, batch_size: int, bytes_per_value: int) -> _Tape:
-    """:class:`UNet`'s forward pass (and loss, in training) on an ``h x w`` tile, as :class:`_Tape` operations."""
-    tape, p = _Tape(train, batch_size, bytes_per_value), (2 if padding == "valid" else 0)
+               dropout: float, train: bool, batch_size: int, bytes_per_value: int) -> Tape:
+    """:class:`UNet`'s forward pass (and loss, in training) on an ``h x w`` tile, as :class:`Tape` operations."""
+    tape, p = Tape(train, batch_size, bytes_per_value), (2 if padding == "valid" else 0)
     dropped = range(max(depth - 2, 0), depth) if dropout > 0 and train else ()
     x, c_in, skips = tape.tensor(in_channels, h, w, external=True), in_channels, []
 
@@ -579,7 +579,7 @@ def _unet_tape(h: int, w: int, in_channels: int, num_classes: int, base_channels
     return tape
 
 
-def _check_memory_args(batch_size, train, bytes_per_value) -> tuple[int, bool, int]:
+def check_memory_args(batch_size, train, bytes_per_value) -> tuple[int, bool, int]:
     """Validate the arguments every memory estimate shares; return them as (int, bool, int)."""
     batch_size = check_int(batch_size, "batch_size", 1)
     train = check_bool(train, "train")
@@ -631,7 +631,7 @@ def unet_memory(input_size: int | tuple[int, int] = 572, in_channels: int = 1, n
     (two 3x3 convolutions and in-place ReLUs per level, dropout on the last two levels, max-pooling
     with its int64 argmax, the skip maps held until the end, the 2x2 up-convolution, the crop as
     two views, the concatenation) and replayed with the tensors each operation keeps alive, the
-    transient buffers oneDNN uses and, in training, the backward pass (``_Tape``). A training step
+    transient buffers oneDNN uses and, in training, the backward pass (``Tape``). A training step
     keeps every ReLU output, pooled map, argmax, dropout mask and concatenation for the backward
     pass; its peak is at the end of the forward pass or at the first convolutions of the backward
     pass. Parameter gradients are not included: count them with the weights (``4 * parameters``
@@ -645,7 +645,7 @@ def unet_memory(input_size: int | tuple[int, int] = 572, in_channels: int = 1, n
     188 to 572 px, depth 3 to 5, ``padding="same"``, no dropout) the estimate is 0.96 to 1.11
     times the measurement from 16 channels on, up to 1.22 times for 4 and 8 channels on small
     tiles. The one constant is ``ALLOCATOR_SLACK`` (0.5 MiB); the rest is the architecture and the
-    rules of ``_Tape``, read off single operations. On a GPU (cuDNN workspaces instead of
+    rules of ``Tape``, read off single operations. On a GPU (cuDNN workspaces instead of
     oneDNN's copies) it is an approximation that has not been measured.
 
     Examples
@@ -655,12 +655,12 @@ def unet_memory(input_size: int | tuple[int, int] = 572, in_channels: int = 1, n
     >>> round(unet_memory(572) / 2**20), round(unet_memory(572, train=True) / 2**20)  # the paper's network
     (369, 791)
     """
-    depth = _check_config(depth, padding)
-    h, w = _check_input_size(input_size, depth, padding)
+    depth = check_unet_config(depth, padding)
+    h, w = check_input_size(input_size, depth, padding)
     in_channels, num_classes, base_channels = (check_int(v, k, 1) for k, v in (
         ("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels)))
     dropout = check_real(dropout, "dropout", 0.0, 1.0, high_open=True, fix="the paper uses 0.5, 0 disables it")
-    batch_size, train, bytes_per_value = _check_memory_args(batch_size, train, bytes_per_value)
+    batch_size, train, bytes_per_value = check_memory_args(batch_size, train, bytes_per_value)
     tape = _unet_tape(h, w, in_channels, num_classes, base_channels, depth, padding, dropout, train, batch_size,
                       bytes_per_value)
     return tape.peak() + ALLOCATOR_SLACK

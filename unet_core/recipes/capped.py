@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..utils.check_cap import CAP_CROP, CAP_FRAMES, CAP_OUTPUT, ENV, _window, cap
+from ..utils.check_cap import CAP_CROP, CAP_FRAMES, CAP_OUTPUT, ENV, cap, crop_window
 from ..utils.validation import fmt
 from .registry import Recipe, get_recipe
 
@@ -107,7 +107,7 @@ def _crop_pair(image, truth, semantic: bool):
         sizes[0] = 0
         ys, xs = np.nonzero(truth_arr == sizes.argmax())
         centre = (float(ys.mean()), float(xs.mean()))
-    rows, cols = _window(truth_arr.shape[-2:], CAP_CROP, centre)
+    rows, cols = crop_window(truth_arr.shape[-2:], CAP_CROP, centre)
     return image[..., rows, cols], truth[..., rows, cols]
 
 
@@ -179,7 +179,7 @@ def capped_data(data: dict, value: int | None = None) -> dict:
     return d
 
 
-def _recipe(recipe) -> Recipe:
+def resolve_recipe(recipe) -> Recipe:
     """A Recipe, or a registered recipe name looked up with ``get_recipe`` (ValueError if unknown)."""
     if not isinstance(recipe, (Recipe, str)):
         raise TypeError(f"recipe must be a Recipe or a recipe name such as 'isbi2012-cpu', got {fmt(recipe)}; "

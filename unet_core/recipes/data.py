@@ -4,8 +4,8 @@ from __future__ import annotations
 from .. import data
 from ..data.datasets import dataset_spec, resolve_split, truth_label
 from ..utils.validation import check_path
-from .capped import _recipe, capped_data
-from .held_out import _span
+from .capped import capped_data, resolve_recipe
+from .held_out import frame_span
 from .registry import Recipe
 
 __all__ = ['recipe_data']
@@ -36,7 +36,7 @@ def recipe_data(recipe: Recipe, data_dir=None) -> dict:
     FileNotFoundError, OSError
         If the converted data is not there (the message names ``data_scripts/fetch.py``).
     """
-    recipe, data_dir = _recipe(recipe), check_path(data_dir, "data_dir")
+    recipe, data_dir = resolve_recipe(recipe), check_path(data_dir, "data_dir")
     spec = dataset_spec(recipe.dataset)
     plan = resolve_split(spec, data.annotated_frames(spec.name, data_dir), recipe.truth,
                          recipe.train_frames or None)
@@ -53,8 +53,8 @@ def recipe_data(recipe: Recipe, data_dir=None) -> dict:
         raise ValueError(f"{spec.name} in this data folder has no held-out frame for the split ({plan.rule}); "
                          "import the complete data with data_scripts/fetch.py")
     first = groups[0]
-    source = (f"{spec.name}: {len(train_ids)} training frames ({_span(train_ids)}, {truth_label(train_truth)}); "
-              + "; ".join(f"held out: {g['name']}, {len(g['ids'])} frames ({_span(g['ids'])}), {truth_label(g['truth'])}"
+    source = (f"{spec.name}: {len(train_ids)} training frames ({frame_span(train_ids)}, {truth_label(train_truth)}); "
+              + "; ".join(f"held out: {g['name']}, {len(g['ids'])} frames ({frame_span(g['ids'])}), {truth_label(g['truth'])}"
                           for g in groups))
     return capped_data(dict(train_x=[f.image for f in train], train_y=[f.target for f in train], val_x=first["x"],
                 val_y=first["y"], semantic=spec.target == "semantic", truth=first["truth"], train_truth=train_truth,

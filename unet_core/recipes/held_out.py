@@ -7,7 +7,7 @@ from ..utils.validation import check_bool, fmt
 __all__ = ['check_held_out', 'TrainedOnHeldOutError']
 
 
-def _span(ids) -> str:
+def frame_span(ids) -> str:
     return f"{ids[0]}..{ids[-1]}" if len(ids) > 1 else ids[0]
 
 

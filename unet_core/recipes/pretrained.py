@@ -188,10 +188,10 @@ def publish_checkpoint(source: str | os.PathLike, recipe, dest_folder: str | os.
 
     from ..models.unet import UNet
     from ..training.checkpoint import load_checkpoint, save_checkpoint
-    from .capped import _recipe
+    from .capped import resolve_recipe
 
     source, folder = check_path(source, "source", none_ok=False), check_path(dest_folder, "dest_folder")
-    recipe = _recipe(recipe)
+    recipe = resolve_recipe(recipe)
     ckpt = load_checkpoint(source)
     if not isinstance(ckpt.get("training_data"), dict):
         raise ValueError(f"source={str(source)!r} does not record the frames it was trained on (training_data); "

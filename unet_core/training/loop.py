@@ -42,7 +42,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..inference import precision as _precision
 from ..inference.precision import PRECISIONS, candidates, warn_if_slow
-from ..models.unet import _check_module
+from ..models.unet import check_module
 from ..utils.check_cap import cap, capped_batch
 from ..utils.files import plain_value
 from ..utils.system import resolve_device
@@ -545,7 +545,7 @@ def train(
         raise TypeError(f"config must be a TrainConfig, got {fmt(config)}")
     if validate is not None and not callable(validate):
         raise TypeError(f"validate must be a callable validate(model, step) -> dict or None, got {fmt(validate)}")
-    _check_module(model)
+    check_module(model)
     if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")) or isinstance(dataset, (str, bytes)):
         raise TypeError("dataset must be a torch Dataset or a list of (image, label[, weight]) items, got "
                         f"{fmt(dataset)}")

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..models.memory import MMAP_THRESHOLD, _resolve, _tile, estimate_memory
+from ..models.memory import MMAP_THRESHOLD, estimate_memory, resolve_model_config, tile_pair
 from ..utils.validation import check_bool, check_int
 
 __all__ = ['measure_peak_memory']
@@ -30,7 +30,8 @@ def _reset_peak() -> int:
 
 
 def _probe(cfg: dict) -> dict:
-    """Run in the child process: two passes (or training steps), the peak growth of each in bytes."""
+    """Run in the child process: two passes (or training steps), the peak growth of each in bytes
+    (``steps``) and the process's peak resident memory after each (``peaks``)."""
     import torch
 
     from ..models.registry import build_model
@@ -41,7 +42,7 @@ def _probe(cfg: dict) -> dict:
     net = build_model(cfg["model"], **cfg["config"])
     b, (th, tw) = cfg["batch_size"], cfg["tile"]
     x = torch.randn(b, net.in_channels, th, tw)
-    steps = []
+    steps, peaks = [], []
     if cfg["train"]:  # the order of unet_core.training.loop: forward, loss, zero_grad, backward, clip, step
         net.train()
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
@@ -55,7 +56,8 @@ def _probe(cfg: dict) -> dict:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
-            steps.append(_status("VmHWM") - before)
+            peaks.append(_status("VmHWM"))
+            steps.append(peaks[-1] - before)
             del loss
     else:
         net.eval()
@@ -63,9 +65,10 @@ def _probe(cfg: dict) -> dict:
             for _ in range(2):
                 before = _reset_peak()
                 out = net(x)
-                steps.append(_status("VmHWM") - before)
+                peaks.append(_status("VmHWM"))
+                steps.append(peaks[-1] - before)
                 del out
-    return {"steps": steps}
+    return {"steps": steps, "peaks": peaks}
 
 
 def _check_linux() -> None:
@@ -75,7 +78,8 @@ def _check_linux() -> None:
 
 
 def measure_peak_memory(model_or_name: Any, tile: int | tuple[int, int], *, batch_size: int = 1,
-                        train: bool = False, threads: int = 1, timeout: float = 900, **config) -> int:
+                        train: bool = False, threads: int = 1, timeout: float = 900, details: bool = False,
+                        **config) -> int | dict:
     """Measure the peak memory of one forward pass or training step on the CPU, in a fresh process.
 
     Parameters
@@ -86,13 +90,17 @@ def measure_peak_memory(model_or_name: Any, tile: int | tuple[int, int], *, batc
         ``torch.set_num_threads`` in the child process.
     timeout : float
         Seconds before the child is stopped.
+    details : bool
+        Return both passes instead of the second one's bytes.
 
     Returns
     -------
-    int
+    int or dict
         Bytes: peak resident memory during the second pass (or training step) minus the resident
         memory before it, in a process that holds the network, its input and (training) the
-        optimiser and the previous step's gradients.
+        optimiser and the previous step's gradients. With ``details=True`` a dict of two lists of
+        two ints, first and second pass: ``"steps"`` (those bytes) and ``"peaks"`` (the process's
+        peak resident memory, ``VmHWM``, after the pass).
 
     Raises
     ------
@@ -120,11 +128,12 @@ def measure_peak_memory(model_or_name: Any, tile: int | tuple[int, int], *, batc
     >>> round(measure_peak_memory("unet", 412, train=True, base_channels=16) / 2**20, 1)  # doctest: +SKIP
     86.5
     """
-    name, config = _resolve(model_or_name, config)
+    name, config = resolve_model_config(model_or_name, config)
     estimate_memory(name, tile, batch_size=batch_size, train=train, **config)  # validates the arguments
-    th, tw = _tile(tile)
+    th, tw = tile_pair(tile)
     cfg = {"model": name, "config": config, "tile": [th, tw], "batch_size": check_int(batch_size, "batch_size", 1),
            "train": check_bool(train, "train"), "threads": check_int(threads, "threads", 1)}
+    details = check_bool(details, "details")
     _check_linux()
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(MMAP_THRESHOLD),
@@ -135,4 +144,5 @@ def measure_peak_memory(model_or_name: Any, tile: int | tuple[int, int], *, batc
     if proc.returncode:
         raise RuntimeError(f"the memory probe for {name} {config} on a {th} x {tw} tile failed:\n"
                            f"{proc.stderr[-2000:]}")
-    return int(json.loads(proc.stdout.strip().splitlines()[-1])["steps"][1])
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {k: [int(v) for v in out[k]] for k in ("steps", "peaks")} if details else int(out["steps"][1])

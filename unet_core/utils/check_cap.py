@@ -221,7 +221,7 @@ def capped_count(n: int, value: int | None = None) -> int:
     return n if cap(value) is None else min(n, CAP_FRAMES)
 
 
-def _window(shape: tuple[int, int], size: int, centre: tuple[float, float] | None = None) -> tuple[slice, slice]:
+def crop_window(shape: tuple[int, int], size: int, centre: tuple[float, float] | None = None) -> tuple[slice, slice]:
     """A ``size`` x ``size`` window (clipped to the image) centred on ``centre`` (default: the image centre)."""
     out = []
     for n, c in zip(shape, centre if centre is not None else (shape[0] / 2, shape[1] / 2)):
@@ -254,5 +254,5 @@ def capped_image(image, size: int = CAP_CROP, value: int | None = None):
     """
     if cap(value) is None:
         return image
-    rows, cols = _window(np.shape(image)[-2:], size)
+    rows, cols = crop_window(np.shape(image)[-2:], size)
     return image[..., rows, cols]
