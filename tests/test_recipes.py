@@ -95,3 +95,111 @@ def test_data_workers_feed_a_gpu_from_the_cpus_left_per_rank():
     assert data_workers("cpu") == 0 and data_workers("cpu", cpus=64) == 0
     assert [data_workers("cuda", cpus=c, world_size=w) for c, w in ((16, 1), (16, 2), (16, 8), (2, 1), (64, 1))] \
         == [8, 7, 1, 1, 8]
+
+
+# The checkpoint key of every registered recipe, as computed before the key became an explicit field list:
+# published runs and book/results/recipes/*.json name their checkpoints by it, so it must not move.
+PINNED_KEYS = {
+    "dic-hela-cpu": "971e8126d193", "dic-hela-full": "78c859433b3f", "dic-hela-paper": "aecc74c8edab",
+    "dic-hela-smoke": "385af502cd6b", "isbi2012-cpu": "6d73e7f011ac", "isbi2012-full": "453c6eac56b1",
+    "isbi2012-fusionnet-cpu": "76a810ffab71", "isbi2012-fusionnet-full": "cba3306bf4a4",
+    "isbi2012-fusionnet-smoke": "f00088536889", "isbi2012-paper": "94457907127e", "isbi2012-smoke": "f1f927bafb22",
+    "paper": "b50c84112ffd", "phc-u373-cpu": "c41a801a31cd", "phc-u373-full": "eb38492b495c",
+    "phc-u373-paper": "f1245ef168dc", "phc-u373-smoke": "7b6abff984cf",
+}
+
+
+def test_the_checkpoint_key_of_every_registered_recipe_is_pinned():
+    from unet_core.recipes.key import recipe_checkpoint_path, training_key
+
+    assert sorted(PINNED_KEYS) == recipe_names()
+    for name, key in PINNED_KEYS.items():
+        assert training_key(get_recipe(name)) == key, name
+        assert recipe_checkpoint_path(name, "runs").name == f"{name}-{key}.pt"
+
+
+def test_the_recorded_runs_of_the_book_find_their_checkpoints():
+    import json
+    from pathlib import Path
+
+    from unet_core.recipes.key import recipe_checkpoint_path
+
+    records = [json.loads(p.read_text()) for p in sorted((Path(__file__).resolve().parents[1] / "book" / "results"
+                                                           / "recipes").glob("*.json"))]
+    records = [r for r in records if "recipe" in r and "checkpoint" in r]
+    assert records
+    for r in records:
+        assert str(recipe_checkpoint_path(Recipe(**r["recipe"]), "runs")) == r["checkpoint"], r["recipe"]["name"]
+
+
+def test_every_recipe_field_is_classified_for_the_checkpoint_key():
+    """A new Recipe field must be put in KEY_FIELDS, LATER_KEY_FIELDS or NOT_KEY_FIELDS (unet_core.recipes.key)."""
+    from unet_core.recipes import key
+
+    fields = [f.name for f in dataclasses.fields(Recipe)]
+    lists = (set(key.KEY_FIELDS), set(key.LATER_KEY_FIELDS), set(key.NOT_KEY_FIELDS))
+    unclassified = set(fields) - set().union(*lists)
+    assert not unclassified, f"classify {sorted(unclassified)} in unet_core/recipes/key.py (and mind KEY_VERSION)"
+    assert set().union(*lists) == set(fields) and sum(map(len, lists)) == len(fields)  # no stale name, no twice
+    assert key.KEY_VERSION == 1
+    defaults = Recipe("x", "isbi2012", "cpu").to_dict()  # the later fields' listed values are their defaults
+    assert all(list(defaults[k]) == v if k == "train_frames" else defaults[k] == v
+               for k, v in key.LATER_KEY_FIELDS.items())
+
+
+def test_model_options_reach_the_network_and_bad_ones_are_refused():
+    base = get_recipe("isbi2012-fusionnet-smoke")
+    r = get_recipe(base, model_options={"skip": "mean", "down": "stride"})
+    assert r.build_model().config["skip"] == "mean" and r.build_model().config["down"] == "stride"
+    assert base.build_model().config["skip"] == "sum"
+    assert r.model_kwargs() == {**base.model_kwargs(), "skip": "mean", "down": "stride"}
+    assert r.to_dict()["model_options"] == {"down": "stride", "skip": "mean"} and type(r.to_dict()["model_options"]) is dict
+    assert Recipe(**r.to_dict()) == r and hash(Recipe(**r.to_dict())) == hash(r)  # read back from JSON / a checkpoint
+    with pytest.raises(ValueError, match=r"Recipe.model_options has 'skp', which FusionNet .* does not take; use one"
+                                         r" of .*skip"):
+        get_recipe(base, model_options={"skp": "mean"})
+    with pytest.raises(ValueError, match=r"Recipe.model_options has 'skip', which UNet"):
+        get_recipe("isbi2012-smoke", model_options={"skip": "mean"})
+    with pytest.raises(ValueError, match=r"sets 'depth', which the recipe sets by its own field; set Recipe.depth=4"):
+        get_recipe(base, model_options={"depth": 4})
+    with pytest.raises(ValueError, match=r"Recipe.model_options=\{'skip': 'max'\} is refused by FusionNet: skip='max'"):
+        get_recipe(base, model_options={"skip": "max"})
+    with pytest.raises(TypeError, match=r"Recipe.model_options must be a mapping .*got 'skip'"):
+        get_recipe(base, model_options="skip")
+
+
+def test_train_options_reach_the_train_config_and_bad_ones_are_refused():
+    r = get_recipe("isbi2012-smoke", train_options={"weight_decay": 1e-4, "betas": [0.9, 0.99]})
+    cfg = r.train_config(device="cpu")
+    assert (cfg.weight_decay, cfg.betas, cfg.device, cfg.iterations) == (1e-4, (0.9, 0.99), "cpu", 30)
+    assert r.to_dict()["train_options"] == {"betas": (0.9, 0.99), "weight_decay": 1e-4}
+    assert Recipe(**r.to_dict()) == r
+    with pytest.raises(ValueError, match=r"Recipe.train_options has 'lr', which is not a TrainConfig field .*; use "
+                                         r"one of .*weight_decay"):
+        get_recipe(r, train_options={"lr": 0.1})
+    with pytest.raises(ValueError, match=r"Recipe.train_options sets 'learning_rate', which the recipe sets by its "
+                                         r"own field; set Recipe.learning_rate=0.1 instead"):
+        get_recipe(r, train_options={"learning_rate": 0.1})
+    with pytest.raises(ValueError, match=r"Recipe.train_options sets 'device', which belongs to the run"):
+        get_recipe(r, train_options={"device": "cpu"})
+    with pytest.raises(ValueError, match=r"TrainConfig.weight_decay must be >= 0, got -1"):
+        get_recipe(r, train_options={"weight_decay": -1})
+    with pytest.raises(TypeError, match=r"Recipe.train_options\['betas'\] must be a plain value"):
+        get_recipe(r, train_options={"betas": object()})
+
+
+def test_the_key_moves_with_the_options_but_not_with_evaluation_or_logging():
+    from unet_core.recipes.key import training_key
+
+    base = get_recipe("isbi2012-fusionnet-smoke")
+    key = training_key(base)
+    assert training_key(get_recipe(base, model_options={})) == training_key(get_recipe(base, train_options={})) == key
+    assert training_key(get_recipe(base, model_options={"skip": "mean"})) != key
+    assert training_key(get_recipe(base, train_options={"weight_decay": 1e-4})) != key
+    assert training_key(get_recipe(base, train_options={"weight_decay": 1e-4})) != \
+        training_key(get_recipe(base, train_options={"weight_decay": 1e-3}))
+    for evaluation in ({"tta": True}, {"threshold": 0.5}, {"notes": "x"}, {"name": "y"}, {"instances": "watershed"},
+                       {"train_options": {"log_every": 1, "val_every": 5}}):
+        assert training_key(dataclasses.replace(base, **evaluation)) == key, evaluation
+    with pytest.raises(TypeError, match="recipe must be a Recipe"):
+        training_key("isbi2012-cpu")

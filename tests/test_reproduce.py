@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unet_core.recipes.registry import get_recipe
 from unet_core.data.labels import cut_instances, separate_touching
-from unet_core.recipes.key import recipe_checkpoint_path
-from unet_core.recipes.run import run_recipe, score_recipe
 from unet_core.metrics.seg import seg_score
+from unet_core.recipes.key import recipe_checkpoint_path
+from unet_core.recipes.registry import get_recipe
+from unet_core.recipes.run import run_recipe, score_recipe
 
 
 def test_separate_touching_removes_only_contact_pixels():
@@ -80,3 +80,24 @@ def test_isbi_smoke_recipe_runs_end_to_end(data_dir, tmp_path):
     assert set(v) >= {"V_rand split", "V_rand merge", "V_info", "threshold (Rand)"}
     again = run_recipe("isbi2012-smoke", data_dir, runs_dir=tmp_path, device="cpu", train=False)
     assert again["values"] == v  # re-scoring the checkpoint reproduces the numbers
+
+
+def test_train_recipe_builds_the_model_and_train_config_of_the_recipes_options(tmp_path):
+    import dataclasses
+
+    from unet_core.recipes.key import training_key
+    from unet_core.recipes.run import train_recipe
+    from unet_core.training.checkpoint import load_checkpoint
+
+    rng = np.random.default_rng(0)
+    images = [rng.random((100, 100)).astype(np.float32) for _ in range(2)]
+    labels = [np.ones((100, 100), np.int64) for _ in range(2)]
+    for y in labels:
+        y[::20] = y[:, ::20] = 0  # membranes around 20 x 20 px cells
+    recipe = dataclasses.replace(get_recipe("isbi2012-fusionnet-smoke"), iterations=2,
+                                 model_options={"skip": "mean"}, train_options={"weight_decay": 1e-4})
+    data = {"train_x": images, "train_y": labels, "semantic": True, "training_data": {"dataset": "synthetic"}}
+    model, result, _ = train_recipe(recipe, runs_dir=tmp_path, device="cpu", data=data)
+    assert model.config["skip"] == "mean" and len(result.losses) == 2
+    path = tmp_path / "isbi2012" / f"isbi2012-fusionnet-smoke-{training_key(recipe)}.pt"
+    assert path.exists() and load_checkpoint(path)["train_config"]["weight_decay"] == 1e-4

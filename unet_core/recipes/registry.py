@@ -17,11 +17,16 @@ runs one (train, predict the held-out data at full resolution, score).
 from __future__ import annotations
 
 import dataclasses
+import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..augment.ops import AugmentConfig
 from ..data.datasets import DATASETS as DATASET_SPECS
 from ..data.datasets import dataset_names
-from ..utils.validation import fmt
+from ..models.registry import MODEL_NAMES, build_model, model_spec
+from ..training import TrainConfig
+from ..utils.validation import check_int, fmt
 
 __all__ = ['Recipe', 'RECIPES', 'get_recipe', 'recipe_names', 'ablations']
 
@@ -29,11 +34,84 @@ __all__ = ['Recipe', 'RECIPES', 'get_recipe', 'recipe_names', 'ablations']
 DATASETS = dataset_names()  # declared in unet_core.data.datasets
 
 
+class _Options(Mapping):
+    """A read-only, hashable mapping of option names to plain values (``Recipe.model_options`` and
+    ``Recipe.train_options``), so that a Recipe stays frozen and hashable; ``dict(options)`` is a plain dict.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items=()) -> None:
+        self._items = tuple(sorted(dict(items).items()))
+
+    def __getitem__(self, key):
+        return dict(self._items)[key]
+
+    def __iter__(self):
+        return (k for k, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Mapping) and dict(self._items) == dict(other.items())
+
+    def __repr__(self) -> str:
+        return repr(dict(self._items))
+
+
+def _plain(value):
+    """``value`` with lists made tuples if it is a str, number, bool, None or a list/tuple of them, else None."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        return tuple(items) if all(i is not None or v is None for i, v in zip(items, value)) else None
+    return None
+
+
+def _options(value, field: str, example: str) -> _Options:
+    """``value`` (a mapping of option names to plain values) as an :class:`_Options`; TypeError otherwise."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"Recipe.{field} must be a mapping of option names to values, e.g. {example}, got "
+                        f"{fmt(value)}; pass {{}} for none")
+    for key, v in value.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"Recipe.{field} must have option names (str) as keys, got {fmt(key)}; e.g. {example}")
+        if _plain(v) is None and v is not None:
+            raise TypeError(f"Recipe.{field}[{key!r}] must be a plain value (str, number, bool, None or a tuple of "
+                            f"them) so that the recipe can be written to JSON and hashed, got {fmt(v)}")
+    return _Options({k: _plain(v) for k, v in value.items()})
+
+
+# Recipe fields that build the network (Recipe.model_kwargs) and the TrainConfig fields that a recipe sets by
+# its own name (Recipe.train_config): model_options and train_options may not set them a second time.
+_MODEL_FIELDS = ("base_channels", "depth", "dropout")
+_TRAIN_FIELDS = ("optimizer", "learning_rate", "momentum", "schedule", "warmup_steps", "grad_clip", "iterations",
+                 "batch_size")
+# TrainConfig fields that train_recipe sets for the run (the machine's), not the recipe
+_RUN_FIELDS = {"device": "train_recipe(..., device=...)", "checkpoint_every": "train_recipe (every 100 steps)",
+               "num_workers": "train_recipe (from the machine's CPUs)"}
+
+
 @dataclass(frozen=True)
 class Recipe:
     """One named training and evaluation recipe (see the module docstring).
 
     Every field is validated on creation; ``dataclasses.replace(recipe, ...)`` makes a variant.
+    ``model_options`` carries the network's other keyword options (e.g. FusionNet's ``skip``) and
+    ``train_options`` any other ``TrainConfig`` field; both are stored read-only (``to_dict`` gives
+    plain dicts) and enter the checkpoint key (:func:`unet_core.recipes.key.training_key`).
+
+    Examples
+    --------
+    >>> r = get_recipe("isbi2012-fusionnet-smoke", model_options={"skip": "mean"},
+    ...                train_options={"weight_decay": 1e-4})
+    >>> r.build_model().config["skip"], r.train_config().weight_decay
+    ('mean', 0.0001)
     """
 
     name: str
@@ -50,6 +128,8 @@ class Recipe:
     tile: int = 572  # input tile side; paper: 572 -> 388
     downsample: int = 1  # train and predict at 1/downsample of the resolution; always scored at full resolution
     dropout: float = 0.5  # the authors' release: after the last two contracting levels
+    # any other keyword option of the network (build_model(model, ...)), e.g. {"skip": "mean"} for FusionNet
+    model_options: Mapping = _Options()
     # --- optimisation (TrainConfig)
     optimizer: str = "sgd"  # paper: Caffe SGD
     learning_rate: float = 0.001
@@ -60,6 +140,8 @@ class Recipe:
     iterations: int = 2000
     # tiles per step over all processes (torchrun splits it evenly over the ranks); paper: 1
     batch_size: int = 1
+    # any other TrainConfig field by name, e.g. {"weight_decay": 1e-4, "min_lr_factor": 0.01}
+    train_options: Mapping = _Options()
     # --- Eq. 2
     w0: float = 10.0  # paper
     sigma: float = 5.0  # paper, px (at the resolution the network sees)
@@ -82,8 +164,6 @@ class Recipe:
     notes: str = ""
 
     def __post_init__(self) -> None:
-        from ..models.registry import MODEL_NAMES
-
         if self.model not in MODEL_NAMES:
             raise ValueError(f"Recipe.model must be one of {MODEL_NAMES}, got {fmt(self.model)}")
         if self.dataset not in DATASETS:
@@ -113,39 +193,78 @@ class Recipe:
             low = 0 if name in ("warmup_steps", "separation_gap") else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"Recipe.{name} must be a positive int, got {fmt(value)}")
+        self._check_options()
         self.train_config()  # validates the optimiser fields (TrainConfig raises with the fix)
 
+    def _check_options(self) -> None:
+        """Normalise ``model_options`` / ``train_options`` and refuse names the network / TrainConfig lack."""
+        model_options = _options(self.model_options, "model_options", "{'skip': 'mean'}")
+        train_options = _options(self.train_options, "train_options", "{'weight_decay': 0.0001}")
+        object.__setattr__(self, "model_options", model_options)
+        object.__setattr__(self, "train_options", train_options)
+        if model_options:
+            spec = model_spec(self.model, "Recipe.model")
+            accepted = [p for p in inspect.signature(spec.cls).parameters if p not in _MODEL_FIELDS]
+            own = sorted(set(model_options) & set(_MODEL_FIELDS))
+            if own:
+                raise ValueError(f"Recipe.model_options sets {', '.join(map(repr, own))}, which the recipe sets by "
+                                 f"its own field; set Recipe.{own[0]}={model_options[own[0]]!r} instead")
+            unknown = sorted(set(model_options) - set(accepted))
+            if unknown:
+                raise ValueError(f"Recipe.model_options has {', '.join(map(repr, unknown))}, which "
+                                 f"{spec.cls.__name__} (model={self.model!r}) does not take; use one of "
+                                 f"{', '.join(accepted)}")
+            try:  # the values: the network's own checks, on a 1-channel copy (cheap to build)
+                build_model(self.model, **{**self.model_kwargs(), "base_channels": 1})
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"Recipe.model_options={dict(model_options)!r} is refused by {spec.cls.__name__}: "
+                              f"{e}") from e
+        if train_options:
+            fields = [f.name for f in dataclasses.fields(TrainConfig)]
+            own = sorted(set(train_options) & set(_TRAIN_FIELDS))
+            if own:
+                raise ValueError(f"Recipe.train_options sets {', '.join(map(repr, own))}, which the recipe sets by "
+                                 f"its own field; set Recipe.{own[0]}={train_options[own[0]]!r} instead")
+            run = sorted(set(train_options) & set(_RUN_FIELDS))
+            if run:
+                raise ValueError(f"Recipe.train_options sets {', '.join(map(repr, run))}, which belongs to the run, "
+                                 f"not the recipe: it is set by {_RUN_FIELDS[run[0]]}; remove it")
+            unknown = sorted(set(train_options) - set(fields))
+            if unknown:
+                raise ValueError(f"Recipe.train_options has {', '.join(map(repr, unknown))}, which is not a "
+                                 f"TrainConfig field a recipe may set here; use one of "
+                                 f"{', '.join(f for f in fields if f not in _TRAIN_FIELDS and f not in _RUN_FIELDS)}")
+
     def model_kwargs(self) -> dict:
-        """Keyword arguments of the recipe's network (``UNet`` or ``FusionNet``)."""
-        return {"base_channels": self.base_channels, "depth": self.depth, "dropout": self.dropout}
+        """Keyword arguments of the recipe's network (``UNet`` or ``FusionNet``), ``model_options`` included."""
+        return {"base_channels": self.base_channels, "depth": self.depth, "dropout": self.dropout,
+                **self.model_options}
 
     def build_model(self):
         """A fresh, He-initialised network of this recipe (``unet_core.models.build_model``)."""
-        from ..models.registry import build_model
-
         return build_model(self.model, **self.model_kwargs())
 
     def train_config(self, **overrides):
-        """The ``TrainConfig`` of this recipe (``overrides``: device, checkpoint_every, ...)."""
-        from ..training.loop import TrainConfig
-
+        """The ``TrainConfig`` of this recipe, ``train_options`` included (``overrides``: device,
+        checkpoint_every, ...; they win)."""
         kw = dict(optimizer=self.optimizer, learning_rate=self.learning_rate, momentum=self.momentum,
                   schedule=self.schedule, warmup_steps=self.warmup_steps, grad_clip=self.grad_clip,
                   iterations=self.iterations, batch_size=self.batch_size, seed=0)
+        kw.update(self.train_options)
         kw.update(overrides)
         return TrainConfig(**kw)
 
     def augment_config(self):
         """The ``AugmentConfig`` of ``augment``."""
-        from ..augment.ops import AugmentConfig
-
         if self.augment == "off":
             return AugmentConfig.off()
         return AugmentConfig(p_elastic=0.0) if self.augment == "no-elastic" else AugmentConfig()
 
     def to_dict(self) -> dict:
-        """Plain-value dict (for results JSON and checkpoints)."""
-        return dataclasses.asdict(self)
+        """Plain-value dict (for results JSON and checkpoints); the options are plain dicts."""
+        d = dataclasses.asdict(self)
+        d["model_options"], d["train_options"] = dict(self.model_options), dict(self.train_options)
+        return d
 
 
 # The converged CPU recipe, shared by the three datasets. Adam 1e-3 (warm-up 20, cosine to 0) with
@@ -247,8 +366,6 @@ def ablations(recipe: str | Recipe, iterations: int | None = None) -> dict[str, 
     """
     r = get_recipe(recipe)
     if iterations is not None:
-        from ..utils.validation import check_int
-
         iterations = check_int(iterations, "iterations", 1, fix="the ablation budget is a number of steps, e.g. 500")
         r = dataclasses.replace(r, iterations=iterations, name=f"{r.name}@{iterations}")
     balance = "class balance on" if r.class_weights is None else "class balance off"

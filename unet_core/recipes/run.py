@@ -28,11 +28,11 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.datasets import dataset_spec, truth_label
-from ..data.labels import _stack, _truth, cut_instances, separate_touching
+from ..data.labels import cut_instances, prob_stack, separate_touching, truth_instances
 from ..utils.files import atomic_write
 from ..utils.system import resolve_device
 from ..utils.validation import check_bool, check_int, check_path, fmt
-from .capped import _recipe
+from .capped import resolve_recipe
 from .data import recipe_data
 from .held_out import check_held_out
 from .key import recipe_checkpoint_path
@@ -88,7 +88,7 @@ def train_recipe(recipe: Recipe, data_dir=None, *, runs_dir=None, device: str = 
     from ..data.tiles import TrainingTiles
     from ..training.loop import train
 
-    recipe, _ = _recipe(recipe), resolve_device(device)  # a bad device fails before the data is read
+    recipe, _ = resolve_recipe(recipe), resolve_device(device)  # a bad device fails before the data is read
     checkpoint_path, runs_dir = check_path(checkpoint_path, "checkpoint_path"), check_path(runs_dir, "runs_dir")
     progress, resume = check_bool(progress, "progress"), check_bool(resume, "resume")
     if data is not None and not isinstance(data, dict):
@@ -129,7 +129,7 @@ def predict_recipe(model, recipe: Recipe, images, device: str = "auto", tta: boo
     from ..data.tiles import normalize_image
     from ..inference.tiling import predict_tiled
 
-    recipe = _recipe(recipe)
+    recipe = resolve_recipe(recipe)
     tta = recipe.tta if tta is None else check_bool(tta, "tta")
     if images is None or isinstance(images, (str, bytes, dict)) or not hasattr(images, "__len__"):
         raise TypeError(f"images must be a list of (H, W) images or an (N, H, W) array, got {fmt(images)}")
@@ -172,15 +172,15 @@ def score_recipe(recipe: Recipe, prob: np.ndarray, truth, train_prob=None, train
         For an unknown recipe name, NaN/inf in ``prob`` (ISBI: also values outside [0, 1]) or shapes
         that differ.
     """
-    recipe, prob = _recipe(recipe), _stack(prob, "prob")
-    truth = _truth(truth, prob.shape, "truth")
+    recipe, prob = resolve_recipe(recipe), prob_stack(prob, "prob")
+    truth = truth_instances(truth, prob.shape, "truth")
     measures = dataset_spec(recipe.dataset).measures
     if measures == "instances" and recipe.threshold == "train":
         if train_prob is None or train_truth is None:
             raise TypeError(f"train_prob and train_truth are needed: recipe {recipe.name!r} chooses its threshold on "
                             "the training frames (threshold='train'); pass them, or a recipe with a fixed threshold")
-        train_prob = _stack(train_prob, "train_prob")
-        train_truth = _truth(train_truth, train_prob.shape, "train_truth")
+        train_prob = prob_stack(train_prob, "train_prob")
+        train_truth = truth_instances(train_truth, train_prob.shape, "train_truth")
     if measures == "membranes":
         from ..metrics.isbi import pixel_error, rand_scores, rand_scores_thinned
         from ..metrics.warping import warping_error
@@ -250,7 +250,7 @@ def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: st
     """
     from ..training.checkpoint import load_checkpoint, model_from_checkpoint
 
-    r, _ = _recipe(recipe), resolve_device(device)  # a bad device fails before the data is read
+    r, _ = resolve_recipe(recipe), resolve_device(device)  # a bad device fails before the data is read
     checkpoint_path = check_path(checkpoint_path, "checkpoint_path")
     train, save_prob, progress, trust_unrecorded = (
         check_bool(v, n) for v, n in ((train, "train"), (save_prob, "save_prob"), (progress, "progress"),
@@ -349,7 +349,7 @@ def evaluate_recipe(recipe: str | Recipe, checkpoint=None, data_dir=None, *, dev
     """
     from .pretrained import pretrained_path, pretrained_registry
 
-    r = _recipe(recipe)
+    r = resolve_recipe(recipe)
     if checkpoint is None:
         if r.name not in pretrained_registry():
             raise ValueError(f"recipe {r.name!r} has no published network; pass checkpoint=PATH (--checkpoint) or a "
