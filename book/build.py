@@ -4,8 +4,9 @@
     python book/build.py --sync [--only NAME ...]   # only rewrite book/*.ipynb from book/*.py
     python book/build.py --html-only     # re-stage config/markdown/static, re-run jupyter-book only
 
-Steps: (1) jupytext: every chapter ``book/<name>.py`` (percent format, the source
-of truth) -> its paired, output-free ``book/<name>.ipynb`` (the Colab copy);
+Steps: (1) jupytext: every chapter ``book/<name>.py`` of ``book/manifest.py`` and the
+results page (percent format, the source of truth) -> its paired, output-free
+``book/<name>.ipynb`` (the Colab copy);
 (2) papermill: execute each chapter listed in ``_toc.yml`` with the parameters
 ``SCALE`` (and ``DEVICE``, ``SEED``, ``DATA_DIR`` when given) into
 ``_build/staging/book/`` (cwd ``book/``; numbers are recorded by
@@ -35,6 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 STAGING = ROOT / "_build" / "staging"
 LAST = ("results",)  # pages that gather the others' numbers: executed after them
+SCRIPTS = {"build.py", "conftest.py", "manifest.py"}  # the .py files of book/ that are no page
+
+if str(BOOK) not in sys.path:
+    sys.path.append(str(BOOK))
+import manifest  # noqa: E402  (book/manifest.py: the chapters, each declared once)
 
 
 def toc_files(root: Path = ROOT) -> list[str]:
@@ -54,8 +60,22 @@ def toc_files(root: Path = ROOT) -> list[str]:
 
 
 def chapter_sources(book: Path = BOOK) -> list[Path]:
-    """Every jupytext chapter source: ``book/<name>.py`` except this script and conftest."""
-    return sorted(p for p in book.glob("*.py") if p.name not in {"build.py", "conftest.py"})
+    """The jupytext page sources: ``book/<stem>.py`` of every chapter in ``book/manifest.py``, then the pages
+    in :data:`LAST` (the results page).
+
+    Raises
+    ------
+    ValueError
+        When ``book`` holds a ``.py`` page that is neither (a chapter without its manifest entry would
+        otherwise never be synced): the message names the file and the entry to add.
+    """
+    names = [*manifest.stems(), *LAST]
+    stray = sorted(p.name for p in book.glob("*.py") if p.name not in SCRIPTS and p.stem not in names)
+    if stray:
+        raise ValueError(f"book/{stray[0]} is not a chapter of book/manifest.py (chapters: {', '.join(names)}); "
+                         f"add Chapter({Path(stray[0]).stem!r}, label=..., datasets=..., recipes=...) to its "
+                         "CHAPTERS (see book/CONTRIBUTING.md), or move the file out of book/")
+    return [book / f"{name}.py" for name in names if (book / f"{name}.py").is_file()]
 
 
 def paired_notebook(py: Path) -> nbformat.NotebookNode:
@@ -243,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT,
                     help="build root: staging, logs, smoke results and html go to <out>/_build (default the repo)")
     args = ap.parse_args(argv)
+    known = [*manifest.stems(), *LAST]
+    for name in args.only or []:
+        if name not in known:
+            ap.error(f"--only {name!r} is not a page of the book; --only takes the chapters of book/manifest.py "
+                     f"or {', '.join(LAST)}: {', '.join(known)}")
     out = args.out.resolve()
     staging = out / "_build" / "staging"
 

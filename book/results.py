@@ -29,18 +29,21 @@ SEED = 0
 DATA_DIR = None
 
 # %% tags=["remove-input"]
+import sys
+from pathlib import Path
+
 from IPython.display import Markdown, display
 
 from unet_core.book import viz
 
+sys.path.append(str(Path(viz.__file__).resolve().parents[2] / "book"))  # the book beside the package
+import manifest  # noqa: E402  (book/manifest.py: each chapter's label)
+
 results = viz.load_results()  # book/results (cpu/full builds) or the build's copy of it (smoke builds)
-LABELS = {"01_architecture": "architecture", "02_overlap_tile": "overlap-tile", "03_weight_map": "weight-map",
-          "04_elastic": "elastic", "05_initialisation": "initialisation", "06_isbi2012": "isbi2012",
-          "07_cell_tracking": "cell-tracking", "08_speed": "speed", "09_fusionnet": "fusionnet"}
 
 
 def chapter_link(chapter: str) -> str:
-    label = LABELS.get(chapter)
+    label = manifest.label(chapter)
     return f"{{ref}}`{chapter[:2]} <{label}>`" if label else chapter
 
 

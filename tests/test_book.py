@@ -1,4 +1,4 @@
-"""The book: chapter/notebook pairing and conventions, the build, and the static slider in a real browser.
+"""The book: chapter/notebook pairing and conventions, the manifest, the build, and the static slider in a browser.
 
 The chapters themselves are executed by the whole-book build in ``tests/test_book_pages.py`` (one
 papermill run per chapter, then every page in Chromium). Here: fast checks of the
@@ -7,8 +7,7 @@ vendored widget JavaScript, served on 127.0.0.1 and driven in headless Chromium 
 """
 from __future__ import annotations
 
-from _book import load_build  # noqa: E402  (tests/ is on sys.path)
-
+import ast
 import base64
 import functools
 import http.server
@@ -23,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-
+from _book import load_build  # noqa: E402  (tests/ is on sys.path)
 from _webdriver import CHROMEDRIVER, CHROMIUM, _WebDriver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +30,7 @@ BOOK = ROOT / "book"
 
 
 build = load_build()
+manifest = build.manifest  # book/manifest.py, as the build reads it
 CHAPTERS = build.chapter_sources()
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 
@@ -88,6 +88,120 @@ def test_chapter_conventions(py):
     assert '"-m", "pip", "install", "-q", f"{CLONE}[colab]"' in colab[0].source
     assert "SCALE, DEVICE = setup(COLAB_SCALE, DATASETS" in colab[0].source
     assert "remove-cell" in colab[0].metadata["tags"]
+
+
+# --- the manifest: each chapter declared once, and every chapter says what its entry says ------------
+
+def _colab_datasets(source: str) -> list[str] | None:
+    """The ``DATASETS`` of a Colab cell's ``COLAB_SCALE, DATASETS = "auto", [...]``; None when it has none."""
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple)
+                and [getattr(t, "id", None) for t in node.targets[0].elts] == ["COLAB_SCALE", "DATASETS"]):
+            return list(ast.literal_eval(node.value)[1])
+    return None
+
+
+def _scale_dict_recipes(source: str, scale: str, known: set[str]) -> list[str]:
+    """The ``known`` recipe names in the ``scale`` values of the source's dicts keyed by all three scales.
+
+    In source order, once each: what a chapter's ``RECIPE = {"smoke": ..., "cpu": ..., "full": ...}[SCALE]``
+    (06) or ``RECIPES = {...}`` (07: tuples of names, 09: dicts of ``get_recipe(name)``) selects.
+    """
+    found = []
+    dicts = sorted((n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Dict)),
+                   key=lambda n: (n.lineno, n.col_offset))
+    for node in dicts:
+        keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+        if not set(manifest.SCALES) <= set(keys):
+            continue
+        leaves = sorted((n for n in ast.walk(node.values[keys.index(scale)]) if isinstance(n, ast.Constant)),
+                        key=lambda n: (n.lineno, n.col_offset))
+        found += [v for v in dict.fromkeys(leaf.value for leaf in leaves) if v in known and v not in found]
+    return found
+
+
+def _ablation_tables(source: str) -> dict[str, int]:
+    """``{base: ABLATION_STEPS}`` for each ``ablations("base", ...)`` call of a chapter."""
+    tree = ast.parse(source)
+    bases = [n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call)
+             and getattr(n.func, "id", None) == "ablations" and n.args and isinstance(n.args[0], ast.Constant)]
+    steps = [n.value.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
+             and any(getattr(t, "id", None) == "ABLATION_STEPS" for t in n.targets)]
+    assert not bases or len(steps) == 1, "a chapter that shows an ablation table sets ABLATION_STEPS = N once"
+    return {base: steps[0] for base in bases}
+
+
+def test_scale_dict_scan_finds_nested_and_subscripted_dicts_and_ignores_others():
+    source = ('A = {"smoke": "isbi2012-smoke", "cpu": "isbi2012-cpu", "full": "isbi2012-full"}["full"]\n'
+              'B = {"smoke": {"x": get("dic-hela-smoke")}, "cpu": {}, "full": {"x": get("dic-hela-full"), "y": "nope"}}\n'
+              'C = {"full": "phc-u373-full"}\n')  # not keyed by all three scales
+    known = {"isbi2012-full", "dic-hela-full", "phc-u373-full", "dic-hela-smoke"}
+    assert _scale_dict_recipes(source, "full", known) == ["isbi2012-full", "dic-hela-full"]
+    assert _scale_dict_recipes(source, "cpu", known) == []
+    assert _colab_datasets('if x:\n    COLAB_SCALE, DATASETS = "auto", ["a", "b"]\n') == ["a", "b"]
+    assert _colab_datasets("DATASETS = []\n") is None
+    assert _ablation_tables('ABLATION_STEPS = 7\nfor r in ablations("x-cpu", iterations=ABLATION_STEPS): pass\n') \
+        == {"x-cpu": 7}
+
+
+def test_manifest_and_toc_list_the_same_chapters_in_the_same_order():
+    pages = build.toc_files()
+    chapters = [p.removeprefix("book/") for p in pages if p not in ("book/intro", *(f"book/{n}" for n in build.LAST),
+                                                                    "book/references")]
+    assert chapters == manifest.stems(), (
+        "_toc.yml and book/manifest.py must list the same chapters in the same order: a chapter is one entry in "
+        "book/manifest.py's CHAPTERS and one `- file: book/NN_name` line in _toc.yml")
+    assert len(set(manifest.stems())) == len(manifest.stems()), "a chapter is declared twice in book/manifest.py"
+    labels = [c.label for c in manifest.CHAPTERS]
+    assert len(set(labels)) == len(labels), f"two chapters share a label: {labels}"
+    for stem in manifest.stems():
+        assert (BOOK / f"{stem}.py").is_file(), f"book/manifest.py declares {stem}, but book/{stem}.py is missing"
+    assert [p.stem for p in CHAPTERS] == [*manifest.stems(), *build.LAST]
+
+
+def test_a_chapter_without_a_manifest_entry_is_refused_by_the_build(tmp_path):
+    (tmp_path / "01_architecture.py").write_text("")
+    (tmp_path / "10_new_chapter.py").write_text("")
+    with pytest.raises(ValueError, match=r"book/10_new_chapter.py is not a chapter of book/manifest.py .*add "
+                                         r"Chapter\('10_new_chapter', label=\.\.\."):
+        build.chapter_sources(tmp_path)
+    with pytest.raises(SystemExit):
+        build.main(["--sync", "--only", "10_new_chapter"])  # --only names a chapter of the manifest
+
+
+def test_manifest_entries_are_checked_when_declared():
+    with pytest.raises(ValueError, match=r"Chapter\('10_x'\).recipes has the scales \['cpu'\]; it must name"):
+        manifest.Chapter("10_x", "x", recipes={"cpu": ("isbi2012-cpu",)})
+    with pytest.raises(ValueError, match=r"Chapter.stem='ten' must be NN_name"):
+        manifest.Chapter("ten", "x")
+    with pytest.raises(KeyError, match=r"chapter='06_isbi' is not in book/manifest.py; chapters: 01_architecture"):
+        manifest.chapter("06_isbi")
+    with pytest.raises(ValueError, match=r"scale='gpu' must be one of \('smoke', 'cpu', 'full'\)"):
+        manifest.recipes("06_isbi2012", "gpu")
+
+
+@pytest.mark.parametrize("stem", manifest.stems())
+def test_chapter_says_what_its_manifest_entry_says(stem):
+    from unet_core.data.datasets import dataset_names
+    from unet_core.recipes.registry import recipe_names
+
+    entry, py = manifest.chapter(stem), BOOK / f"{stem}.py"
+    source, nb = py.read_text(), build.paired_notebook(py)
+    known = set(recipe_names())
+    assert set(entry.datasets) <= set(dataset_names()), f"{stem}: unknown datasets in book/manifest.py"
+    assert {n for names in entry.recipes.values() for n in names} <= known, f"{stem}: unregistered recipes"
+    first = next(c for c in nb.cells if c.cell_type == "markdown").source
+    assert first.startswith(f"({entry.label})="), (
+        f"{stem}: its first markdown cell must start with the label ({entry.label})= of book/manifest.py")
+    colab = next(c for c in nb.cells if "colab" in c.metadata.get("tags", []))
+    assert _colab_datasets(colab.source) == list(entry.datasets), (
+        f"{stem}: the Colab cell's DATASETS must be book/manifest.py's datasets {list(entry.datasets)}")
+    for scale in manifest.SCALES:
+        assert _scale_dict_recipes(source, scale, known) == manifest.recipes(stem, scale), (
+            f"{stem} at scale={scale!r}: the recipes its code selects (its dicts keyed by the three scales) must "
+            f"be book/manifest.py's {manifest.recipes(stem, scale)}")
+    assert _ablation_tables(source) == entry.ablations, (
+        f"{stem}: its ablation tables (ablations(BASE, ...), ABLATION_STEPS) must be book/manifest.py's ablations")
 
 
 def test_vendored_widget_js_is_local_and_matches_the_lockfile():

@@ -1,4 +1,8 @@
-"""data_scripts.colab and the chapters' Colab cell: scale choice, data fetching, and what the cell installs."""
+"""data_scripts.colab and the chapters' Colab cell: scale choice, data fetching, and what the cell installs.
+
+That each Colab cell's ``DATASETS`` is its chapter's entry in ``book/manifest.py`` (which
+``book/scripts/colab_check.py`` and the ``book-full`` workflow fetch) is checked in ``tests/test_book.py``.
+"""
 from __future__ import annotations
 
 import ast
@@ -9,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from _book import load_build  # noqa: E402  (tests/ is on sys.path)
 from packaging.requirements import Requirement
 
-from _book import load_build  # noqa: E402  (tests/ is on sys.path)
 from data_scripts.colab import choose_scale, setup
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +87,8 @@ def _closure(dist: str, extras: set[str]) -> set[str]:
 def test_colab_extra_covers_every_chapter_import():
     provided = _closure("unet-core", {"colab"})
     mapping = md.packages_distributions()
-    own = {"unet_core", "data_scripts"}  # the package itself (data_scripts is installed with it)
+    own = {"unet_core", "data_scripts", "manifest"}  # the package itself (data_scripts is installed with it);
+    # manifest: book/manifest.py of the clone, which the results page reads (no chapter imports it)
     for py in CHAPTERS:
         text = py.read_text()
         if 'f"{CLONE}[colab]"' not in text and py.stem != "results":
@@ -93,6 +98,15 @@ def test_colab_extra_covers_every_chapter_import():
             assert dists, f"{py.name} imports {module!r}, which no installed distribution provides"
             assert dists & provided, (f"{py.name} imports {module!r} (from {sorted(dists)}), which "
                                       f"`pip install unet-core[colab]` does not install: add it to the colab extra")
+
+
+def test_colab_check_takes_the_chapters_of_the_manifest_only(tmp_path):
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(ROOT / "book" / "scripts" / "colab_check.py"), "06_isbi",
+                           "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and not any(tmp_path.iterdir())  # refused before copying or installing anything
+    assert "chapter='06_isbi' is not a chapter of book/manifest.py; chapters: 01_architecture" in done.stderr
 
 
 @pytest.mark.slow

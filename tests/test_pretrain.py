@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from _book import BOOK, load_script
 
 pretrain = load_script(BOOK / "scripts" / "pretrain.py", "book_pretrain")
@@ -20,19 +19,14 @@ ROOT = BOOK.parent
     ("01_architecture", []), ("05_initialisation", []), ("08_speed", []),
     ("06_isbi2012", ["isbi2012-full"]), ("07_cell_tracking", ["phc-u373-full", "dic-hela-full"]),
     ("09_fusionnet", ["isbi2012-full", "isbi2012-fusionnet-full"])])
-def test_chapter_recipes_are_read_from_the_chapters_scale_dicts(chapter, full):
-    source = (BOOK / f"{chapter}.py").read_text()
-    assert pretrain.chapter_recipes(source, "full") == full
-    assert pretrain.chapter_recipes(source, "cpu") == [n.replace("-full", "-cpu") for n in full]
-
-
-def test_chapter_recipes_finds_nested_and_subscripted_dicts_and_ignores_others():
-    source = ('A = {"smoke": "isbi2012-smoke", "cpu": "isbi2012-cpu", "full": "isbi2012-full"}["full"]\n'
-              'B = {"smoke": {"x": get("dic-hela-smoke")}, "cpu": {}, "full": {"x": get("dic-hela-full"), "y": "nope"}}\n'
-              'C = {"full": "phc-u373-full"}\n')  # not keyed by all three scales
-    assert pretrain.chapter_recipes(source, "full") == ["isbi2012-full", "dic-hela-full"]
+def test_chapter_recipes_are_the_manifests(chapter, full):
+    """What book/manifest.py declares (tests/test_book.py checks that the chapters' scale dicts say the same)."""
+    assert pretrain.chapter_recipes(chapter, "full") == full
+    assert pretrain.chapter_recipes(chapter, "cpu") == [n.replace("-full", "-cpu") for n in full]
     with pytest.raises(ValueError, match="scale='gpu' must be one of"):
-        pretrain.chapter_recipes(source, "gpu")
+        pretrain.chapter_recipes(chapter, "gpu")
+    with pytest.raises(SystemExit, match="pretrain: no chapter '06_isbi'; chapters: 01_architecture"):
+        pretrain.chapter_recipes("06_isbi", "full")
 
 
 def test_processes_divide_the_global_batch():
@@ -77,6 +71,24 @@ def test_book_full_workflow_pretrains_with_torchrun_before_executing_the_chapter
     assert "runs/*/*.pretrain.json" in upload["with"]["path"]
 
 
+def test_book_full_workflow_reads_the_chapters_and_their_datasets_from_the_manifest():
+    jobs = yaml.safe_load((ROOT / ".github" / "workflows" / "book-full.yml").read_text())["jobs"]
+    plan = " ".join(s.get("run", "") for s in jobs["plan"]["steps"])
+    assert "python3 book/manifest.py chapters --json" in plan
+    fetch = next(s["run"] for s in jobs["chapter"]["steps"] if "data_scripts/fetch.py" in s.get("run", ""))
+    assert "book/manifest.py datasets ${{ matrix.chapter }}" in fetch
+    # what those commands print, with the runner's Python (-S: the standard library only, no installed package)
+    out = subprocess.run([sys.executable, "-I", "-S", str(BOOK / "manifest.py"), "chapters", "--json"], capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert json.loads(out) == pretrain.manifest.stems() and json.loads(out)[0] == "01_architecture"
+    out = subprocess.run([sys.executable, "-I", "-S", str(BOOK / "manifest.py"), "datasets", "07_cell_tracking"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.split() == ["phc-u373", "dic-hela"]
+    bad = subprocess.run([sys.executable, "-I", "-S", str(BOOK / "manifest.py"), "datasets", "07_cells"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "chapter='07_cells' is not in book/manifest.py" in bad.stderr
+
+
 def test_plan_under_the_check_cap_trains_other_checkpoints_with_a_small_batch(tmp_path, monkeypatch):
     monkeypatch.setenv("UNET_RUNS_DIR", str(tmp_path))
     real = pretrain.plan("09_fusionnet", "full", "cuda", gpus=8)
@@ -114,3 +126,14 @@ def test_run_recipes_records_checkpoints_relative_to_the_repository(tmp_path):
     assert rr.repo_relative(tmp_path / "elsewhere.pt") == "elsewhere.pt"
     recorded = [json.loads(p.read_text()).get("checkpoint", "") for p in (ROOT / "book" / "results" / "recipes").glob("*.json")]
     assert recorded and not any(c.startswith("/") for c in recorded)
+
+
+def test_run_recipes_runs_each_ablation_table_at_the_steps_of_the_chapter_that_shows_it():
+    """book/manifest.py's ablations: the recorded tables the chapters read, at their steps, are committed."""
+    tables = {base: steps for c in pretrain.manifest.CHAPTERS for base, steps in c.ablations.items()}
+    assert tables == {"isbi2012-cpu": 500, "phc-u373-cpu": 300}
+    for base, steps in tables.items():
+        assert pretrain.manifest.ablation_steps(base) == steps
+        assert sorted((ROOT / "book" / "results" / "recipes").glob(f"ablation-{base}@{steps}-*.json")), (
+            f"no recorded ablation table of {base} at {steps} steps: python book/scripts/run_recipes.py --ablations {base}")
+    assert pretrain.manifest.ablation_steps("dic-hela-cpu") is None  # run_recipes.py: its default steps

@@ -5,7 +5,8 @@
 What the Colab cell does on Colab, done here without Colab or the internet: copy the repository (its
 tracked and untracked, not ignored files: what a clone holds), create a fresh venv, install
 ``<copy>[colab]`` (the cell's command; ``requirements/constraints.txt`` pins the versions, as Colab's
-preinstalled torch would), fetch the chapter's ``DATASETS`` with the *installed* ``data_scripts``
+preinstalled torch would), fetch the chapter's datasets (its entry in ``book/manifest.py``, which
+``tests/test_book.py`` checks against the cell's ``DATASETS``) with the *installed* ``data_scripts``
 (``--source DIR`` imports a local copy exactly as the official download would be used), then run
 the chapter's code (its jupytext script is plain Python) at ``--scale`` from ``<copy>/book``, as the
 cell leaves Colab. Exit status 0 when the chapter ran; prints one JSON line with the timings.
@@ -13,7 +14,6 @@ cell leaves Colab. Exit status 0 when the chapter ran; prints one JSON line with
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import re
@@ -25,14 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def colab_datasets(source: str) -> list[str]:
-    """The ``DATASETS`` list of a chapter's Colab cell."""
-    m = re.search(r"COLAB_SCALE, DATASETS = \"auto\", (\[.*?\])", source)
-    if not m:
-        raise ValueError("the chapter has no standard Colab cell (COLAB_SCALE, DATASETS = \"auto\", [...])")
-    return ast.literal_eval(m.group(1))
+if str(ROOT / "book") not in sys.path:
+    sys.path.append(str(ROOT / "book"))
+import manifest  # noqa: E402  (book/manifest.py: each chapter's datasets)
 
 
 def with_scale(source: str, scale: str) -> str:
@@ -62,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=1800, help="seconds for the chapter run")
     args = ap.parse_args(argv)
     chapter = ROOT / "book" / f"{args.chapter}.py"
+    if args.chapter not in manifest.stems():
+        ap.error(f"chapter={args.chapter!r} is not a chapter of book/manifest.py; chapters: "
+                 f"{', '.join(manifest.stems())}")
     if not chapter.is_file():
         ap.error(f"chapter={args.chapter!r}: no book/{args.chapter}.py")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="colab-check-"))
@@ -78,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         source = chapter.read_text()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("UNET_", "PYTHON", "VIRTUAL_ENV"))}
         env["MPLBACKEND"] = "Agg"
-        datasets = colab_datasets(source)
+        datasets = manifest.datasets(args.chapter)
         if args.scale != "smoke" and datasets:
             t = time.perf_counter()
             for name in datasets:

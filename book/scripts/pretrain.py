@@ -15,10 +15,9 @@ training, and says so ("trained before this run"). Nothing is done at smoke scal
 their smoke recipes in a throw-away folder) or for a recipe with a published network, which the
 chapters load instead (``PRETRAINED = True``).
 
-Which recipes a chapter trains is read from its source: the dict literal keyed by the three scales
-(``{"smoke": ..., "cpu": ..., "full": ...}``) whose values name registered recipes
-(06: ``RECIPE``, 07 and 09: ``RECIPES``). ``N`` is the number of GPUs (``--nproc``), lowered to the
-largest number that divides the recipe's global batch.
+Which recipes a chapter trains is its entry in ``book/manifest.py`` (its recipes per scale;
+``tests/test_book.py`` checks them against the chapter's ``RECIPE``/``RECIPES`` dicts). ``N`` is the
+number of GPUs (``--nproc``), lowered to the largest number that divides the recipe's global batch.
 
 Under ``UNET_CHECK_CAP=N`` (:mod:`unet_core.utils.check_cap`) it trains the capped recipes: ``N`` steps of a
 small batch on small tiles, a check of the path (CI runs it on the CPU with ``--device cpu --nproc 2``).
@@ -29,7 +28,6 @@ for it.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import subprocess
@@ -38,30 +36,44 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+if str(ROOT / "book") not in sys.path:
+    sys.path.append(str(ROOT / "book"))
 
-from unet_core.utils import check_cap
+import manifest  # noqa: E402  (book/manifest.py: each chapter's recipes per scale)
+
+from unet_core.utils import check_cap  # noqa: E402
 from unet_core.recipes.pretrained import pretrained_registry  # noqa: E402
-from unet_core.recipes.registry import get_recipe, recipe_names  # noqa: E402
+from unet_core.recipes.registry import get_recipe  # noqa: E402
 from unet_core.recipes.key import recipe_checkpoint_path  # noqa: E402
 
-SCALES = ("smoke", "cpu", "full")
+SCALES = manifest.SCALES
 
 
-def chapter_recipes(source: str, scale: str) -> list[str]:
-    """Names of the registered recipes that a chapter's source selects for ``scale`` (in order, once each)."""
-    if scale not in SCALES:
-        raise ValueError(f"scale={scale!r} must be one of {SCALES}")
-    known, found = set(recipe_names()), []
-    dicts = sorted((n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Dict)),
-                   key=lambda n: (n.lineno, n.col_offset))  # in source order
-    for node in dicts:
-        keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
-        if not set(SCALES) <= set(keys):
-            continue
-        value = node.values[keys.index(scale)]
-        leaves = sorted((n for n in ast.walk(value) if isinstance(n, ast.Constant)), key=lambda n: (n.lineno, n.col_offset))
-        found += [v for v in dict.fromkeys(leaf.value for leaf in leaves) if v in known and v not in found]
-    return found
+def chapter_recipes(chapter: str, scale: str) -> list[str]:
+    """Names of the registered recipes that ``chapter`` runs at ``scale`` (its ``book/manifest.py`` entry).
+
+    Parameters
+    ----------
+    chapter : str
+        File stem of the chapter, e.g. ``"06_isbi2012"``.
+    scale : str
+        One of :data:`SCALES`.
+
+    Returns
+    -------
+    list of str
+        In the order of the chapter's code; empty for a chapter that runs no recipe.
+
+    Raises
+    ------
+    SystemExit
+        When ``chapter`` is not in the manifest (the message lists the chapters).
+    ValueError
+        When ``scale`` is not one of :data:`SCALES`.
+    """
+    if chapter not in manifest.stems():
+        raise SystemExit(f"pretrain: no chapter {chapter!r}; chapters: {', '.join(manifest.stems())}")
+    return manifest.recipes(chapter, scale)
 
 
 def processes(batch_size: int, gpus: int) -> int:
@@ -81,16 +93,13 @@ def runs_dir() -> Path:
 def plan(chapter: str, scale: str, device: str, gpus: int, iterations: int | None = None) -> list[dict]:
     """One entry per recipe to train: its name, the number of processes, the command and ``check_cap`` (the cap
     of ``$UNET_CHECK_CAP``, or None)."""
-    path = ROOT / "book" / f"{chapter}.py"
-    if not path.is_file():
-        chapters = sorted(p.stem for p in (ROOT / "book").glob("[0-9][0-9]_*.py"))
-        raise SystemExit(f"pretrain: no chapter {chapter!r}; chapters: {', '.join(chapters)}")
+    names = chapter_recipes(chapter, scale)
     if scale == "smoke":
         return []
     published = pretrained_registry()
     steps = [] if iterations is None else ["--iterations", str(iterations)]
     out = []
-    for name in chapter_recipes(path.read_text(), scale):
+    for name in names:
         if name in published:
             continue
         recipe = get_recipe(name, **({"iterations": iterations} if iterations else {}))

@@ -1,13 +1,16 @@
 """Run the named recipes and the ablation tables of chapters 06 and 07; publish the trained networks.
 
     python book/scripts/run_recipes.py isbi2012-cpu phc-u373-cpu dic-hela-cpu   # the converged recipes
-    python book/scripts/run_recipes.py --ablations isbi2012-cpu --steps 500      # one change per row
+    python book/scripts/run_recipes.py --ablations isbi2012-cpu phc-u373-cpu      # one change per row
     python book/scripts/run_recipes.py --publish isbi2012-cpu                    # checkpoint -> unet_core/pretrained
 
 Each run writes ``book/results/recipes/<key>.json`` (scores, steps, seconds per step, training and
 wall time, device, date, versions) as soon as it ends; a key whose JSON exists is skipped, and an
 interrupted training resumes from its checkpoint under ``runs/`` (``$UNET_RUNS_DIR``), bit-identically.
-The chapters read these files; they never train the ablations themselves (hours on a CPU).
+The chapters read these files; they never train the ablations themselves (hours on a CPU). An
+ablation table runs at the steps of the chapter that shows it (its ``ablations`` in
+``book/manifest.py``), so that its keys are those the chapter reads, unless ``--steps`` says otherwise
+(500 for a base recipe that no chapter shows).
 ``--publish`` strips the optimizer state, stores the recipe and its recorded scores in the checkpoint,
 copies it to ``unet_core/pretrained/<name>.pt`` and rewrites the registry line (``name sha256 url``).
 """
@@ -23,6 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "book" / "results" / "recipes"
+DEFAULT_ABLATION_STEPS = 500  # for a base recipe whose ablation table no chapter shows
+if str(ROOT / "book") not in sys.path:
+    sys.path.append(str(ROOT / "book"))
+import manifest  # noqa: E402  (book/manifest.py: the steps of the ablation tables the chapters show)
 
 
 def repo_relative(path) -> str:
@@ -89,7 +96,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("recipes", nargs="*", help="recipe names to run")
     parser.add_argument("--ablations", nargs="*", default=[], help="recipes whose ablation table to run")
-    parser.add_argument("--steps", type=int, default=500, help="the ablation table's budget (steps)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="the ablation tables' budget (steps; default: the steps of the chapter that shows the "
+                             f"table, in book/manifest.py, else {DEFAULT_ABLATION_STEPS})")
     parser.add_argument("--publish", nargs="*", default=[], help="recipes whose finished run to publish")
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
     parser.add_argument("--device", default="auto")
@@ -104,8 +113,9 @@ def main(argv=None) -> int:
     for name in args.recipes:
         run_one(_key(name), get_recipe(name), args.runs_dir, args.device)
     for base in args.ablations:
-        for row, recipe in ablations(base, iterations=args.steps).items():
-            run_one(_key(row, f"{base}@{args.steps}"), recipe, args.runs_dir, args.device)
+        steps = args.steps or manifest.ablation_steps(base) or DEFAULT_ABLATION_STEPS
+        for row, recipe in ablations(base, iterations=steps).items():
+            run_one(_key(row, f"{base}@{steps}"), recipe, args.runs_dir, args.device)
     for name in args.publish:
         publish(name)
     return 0
