@@ -50,7 +50,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     REPO, BRANCH = "https://github.com/unet-reproduced/unet-reproduced", "main"  # _config.yml (build.py --sync)
-    COLAB_SCALE, DATASETS = "auto", ["isbi2012"]
+    COLAB_SCALE, DATASETS = "auto", ["isbi2012"]  # = book/manifest.py
     CLONE = "/content/" + REPO.rstrip("/").rsplit("/", 1)[-1]
     if not os.path.isdir(CLONE):
         subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", BRANCH, REPO, CLONE], check=True)
@@ -73,7 +73,7 @@ from matplotlib.patches import Rectangle
 
 import unet_core as uc
 from unet_core.utils import check_cap
-from unet_core.book import viz
+from unet_core.book import figures, viz
 
 T0 = time.perf_counter()  # the budget recorded with the results: wall time of the whole chapter
 WIDTH = {"smoke": 4, "cpu": 32, "full": 64}[SCALE]  # base_channels; 64 is the paper's network
@@ -394,22 +394,9 @@ recorded = viz.record_results("02_overlap_tile", result, scale=SCALE, device=DEV
 this_run = viz.load_results(recorded.parent)["02_overlap_tile"]["runs"][SCALE]
 
 
-def comparison(run, published):
-    """Markdown table: each recorded value beside the paper's, at the paper's precision."""
-    return viz.md_table(["quantity", "paper (Fig. 2)", "reproduction"],
-                        [[k, viz.fmt_like(published.get(k)), viz.fmt_like(v, published.get(k))]
-                         for k, v in run["values"].items()])
-
-
-shown = (SCALE, this_run) if SCALE != "smoke" else viz.reproduction(viz.load_results().get("02_overlap_tile"))
-if shown is None:
-    display(Markdown(f"No `cpu` or `full` run of this chapter is recorded (looked in `{viz.results_dir()}`); "
-                     "run it with `SCALE = \"cpu\"` for the comparison."))
-else:
-    display(Markdown(comparison(shown[1], published) + f"\n\nReproduction: {viz.provenance(shown[1], shown[0])}."))
-if SCALE == "smoke":
-    display(Markdown(f"**This run, {viz.SMOKE_LABEL}**: {viz.provenance(this_run, SCALE)}.\n\n"
-                     + viz.md_table(["quantity", "this run"], [[k, v] for k, v in result.items()])))
+for block in figures.paper_comparison("02_overlap_tile", published, scale=SCALE, this_run=this_run, result=result,
+                                      paper="Fig. 2"):
+    display(Markdown(block))
 
 # %% [markdown]
 # ## What differs, and why

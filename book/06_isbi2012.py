@@ -71,7 +71,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     REPO, BRANCH = "https://github.com/unet-reproduced/unet-reproduced", "main"  # _config.yml (build.py --sync)
-    COLAB_SCALE, DATASETS = "auto", ["isbi2012"]
+    COLAB_SCALE, DATASETS = "auto", ["isbi2012"]  # = book/manifest.py
     CLONE = "/content/" + REPO.rstrip("/").rsplit("/", 1)[-1]
     if not os.path.isdir(CLONE):
         subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", BRANCH, REPO, CLONE], check=True)
@@ -90,16 +90,16 @@ import numpy as np
 from IPython.display import Markdown, display
 
 import unet_core as uc
-from unet_core import reproduce
-from unet_core.utils import check_cap
-from unet_core.book import viz
-from unet_core.recipes.pretrained import load_pretrained, pretrained_path, pretrained_registry
+from unet_core.recipes.capped import capped_recipe
+from unet_core.book import figures, viz
+from unet_core.book.networks import data_or_synthetic, obtain_network, runs_folder
+from unet_core.recipes.pretrained import load_pretrained, pretrained_path
 from unet_core.recipes.registry import ablations, get_recipe
 
 CHAPTER = "06_isbi2012"
 RECIPE = {"smoke": "isbi2012-smoke", "cpu": "isbi2012-cpu", "full": "isbi2012-full"}[SCALE]
 PUBLISHED_NET = "isbi2012-cpu"  # the published network of the cpu recipe (shipped in unet_core/pretrained)
-recipe = check_cap.capped_recipe(get_recipe(RECIPE))  # $UNET_CHECK_CAP: fewer steps, a small tile
+recipe = capped_recipe(get_recipe(RECIPE))  # $UNET_CHECK_CAP: fewer steps, a small tile
 device = viz.resolve_device(DEVICE)
 data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
 recorded = viz.recorded_run  # recorded runs of the recipes (book/scripts/run_recipes.py); None if absent
@@ -139,17 +139,7 @@ display(Markdown(viz.md_table(["field"] + [f"`{n}`" for n in table],
 # (`uc.synthetic_em`), and every output says **SYNTHETIC**.
 
 # %%
-try:
-    data = reproduce.recipe_data(recipe, data_dir)
-    synthetic = False
-except FileNotFoundError as err:
-    if SCALE != "smoke":
-        raise FileNotFoundError(f"SCALE={SCALE!r} needs the real ISBI 2012 data: {err}") from None
-    pairs = [uc.synthetic_em((256, 256), seed=SEED + k)[:2] for k in range(7)]  # (image, labels)
-    data = dict(train_x=[p[0] for p in pairs[:5]], train_y=[p[1].astype(np.uint8) for p in pairs[:5]],
-                val_x=[p[0] for p in pairs[5:]], val_y=[p[1].astype(np.uint8) for p in pairs[5:]], semantic=True,
-                truth="labels", source="SYNTHETIC EM-like images (5 train, 2 held out)")
-    synthetic = True
+data, synthetic = data_or_synthetic(recipe, data_dir, synthetic=SCALE == "smoke", seed=SEED)  # smoke: a stand-in if missing
 first_held_out = data["val_x"][0], data["val_y"][0]  # slice 25 at full size (for the figure)
 if SCALE == "smoke":  # score the central 256 x 256 px of each held-out image only (seconds, for CI)
     c = (data["val_x"][0].shape[-1] - 256) // 2
@@ -174,7 +164,7 @@ print(f"{data['source']}: {len(data['train_x'])} training and {len(data['val_x']
 # membranes between two cells get high weights. Each step sees **one** randomly placed tile, augmented by a
 # random flip and rotation, gray-value changes and the paper's elastic deformation (3 x 3 grid of
 # displacements, 10 px standard deviation, {ref}`the elastic deformation chapter <elastic>`):
-# `uc.TrainingTiles` and `uc.train`, driven by `reproduce.train_recipe`. The loss is averaged over the pixels
+# `uc.TrainingTiles` and `uc.train`, driven by `uc.train_recipe`. The loss is averaged over the pixels
 # of the tile (`loss_reduction="mean"`); the sum of Eq. 1 would multiply every gradient by 51,984 (228 x 228
 # output pixels), which Adam does not notice and SGD would have to divide out of its learning rate.
 #
@@ -221,28 +211,11 @@ print(f"{data['source']}: {len(data['train_x'])} training and {len(data['val_x']
 
 # %%
 start = time.perf_counter()
-published_ckpt = None
-if SCALE != "smoke" and PRETRAINED and RECIPE in pretrained_registry():  # none is published for full
-    published_ckpt = pretrained_path(RECIPE)
-    model, recipe = load_pretrained(RECIPE)
-    ckpt = uc.load_checkpoint(published_ckpt)
-    losses, steps, trained_on = np.array(ckpt["history"]["losses"]), ckpt["step"], ckpt["training_data"]
-    trained = ckpt["history"]["scores"]  # what the training run measured, with its device, date and time
-    train_seconds = trained["train seconds"]
-    how = (f"published network {published_ckpt.name} ({steps:,} steps, trained in {train_seconds:,.0f} s "
-           f"on {trained['device']}, {trained['date']})")
-else:
-    import os
-    import tempfile
-
-    cwd = Path.cwd()  # checkpoints under <repo>/runs (never committed); smoke in a throw-away folder
-    runs = (Path(os.environ.get("UNET_RUNS_DIR") or (cwd.parent if cwd.name == "book" else cwd) / "runs")
-            if SCALE != "smoke" else Path(tempfile.mkdtemp()))
-    before = viz.checkpoint_steps(recipe, runs)  # finished before this run (book-full: pretrain.py)?
-    model, result, wall = reproduce.train_recipe(recipe, data=data, device=str(device), runs_dir=runs)
-    losses, steps, trained, train_seconds = np.array(result.losses), result.step, None, result.seconds or wall
-    trained_on = data.get("training_data", {"dataset": "synthetic"})
-    how = viz.training_note(steps, result.seconds, wall, viz.device_name(DEVICE), steps_before=before)
+runs = runs_folder(SCALE)  # checkpoints under <repo>/runs (never committed); smoke in a throw-away folder
+# the published network (cpu), else a finished checkpoint under runs/, else train (resuming a checkpoint)
+net = obtain_network(recipe, data, runs_dir=runs, device=device, pretrained=PRETRAINED and SCALE != "smoke")
+model, recipe, how, trained_on = net.model, net.recipe, net.how, net.training_data
+losses, steps, train_seconds, trained = net.losses, net.steps, net.seconds, net.scores  # scores: published only
 k = max(1, min(100, len(losses) // 3))
 if SCALE == "smoke":
     print(viz.SMOKE_LABEL)
@@ -263,11 +236,7 @@ if SCALE == "smoke":  # the published network's recorded history; the smoke run'
 else:
     curve, curve_title = losses, f"this run, recipe {recipe.name}{TAG}"
 fig, ax = plt.subplots(figsize=(7, 3))
-ax.semilogy(curve, lw=0.5, alpha=0.35, label="per step (one tile)")
-k = max(1, min(100, len(curve) // 5))
-ax.plot(np.arange(k - 1, len(curve)), np.convolve(curve, np.ones(k) / k, mode="valid"), lw=1.6,
-        label=f"running mean of {k}")
-ax.set_xlabel("step")
+figures.draw_loss(ax, curve, per_step=True)
 ax.set_ylabel("weighted cross-entropy\n(Eq. 1, mean)")
 ax.set_title(f"Training loss: {curve_title}", fontsize=9)
 ax.legend(fontsize=8)
@@ -278,12 +247,12 @@ plt.show()
 # ## Segmenting and scoring the held-out slices
 
 # %%
-reproduce.check_held_out(trained_on, recipe.dataset, data.get("val_ids", []), how)  # never its training slices
+uc.check_held_out(trained_on, recipe.dataset, data.get("val_ids", []), how)  # never its training slices
 start = time.perf_counter()
-prob = reproduce.predict_recipe(model, recipe, data["val_x"], str(device))  # (N, H, W): probability of cell
+prob = uc.predict_recipe(model, recipe, data["val_x"], str(device))  # (N, H, W): probability of cell
 predict_seconds = time.perf_counter() - start
 start = time.perf_counter()
-ours = reproduce.score_recipe(recipe, prob, data["val_y"])
+ours = uc.score_recipe(recipe, prob, data["val_y"])
 score_seconds = time.perf_counter() - start
 if SCALE == "smoke":
     print(f"{viz.SMOKE_LABEL}{TAG}: recipe {recipe.name}, {how}")
@@ -309,7 +278,7 @@ values.update({
     "prediction seconds": round(predict_seconds, 1),
 })
 scored = f"scored in {predict_seconds + score_seconds:,.0f} s"
-if published_ckpt is not None:
+if net.source == "published":
     budget = f"published network {recipe.name}: {steps:,} steps, {train_seconds:,.0f} s training; {scored}"
 else:
     budget = f"{steps:,} steps, {train_seconds:,.0f} s training; {scored}"
@@ -405,7 +374,7 @@ display(Markdown(viz.md_table([f"change ({ABLATION_STEPS} steps)", "warping erro
 if SCALE == "smoke" and not synthetic:
     fig_model, fig_recipe = load_pretrained(PUBLISHED_NET)
     start = time.perf_counter()
-    fig_prob = reproduce.predict_recipe(fig_model, fig_recipe, [first_held_out[0]], str(device))[0]  # (H, W)
+    fig_prob = uc.predict_recipe(fig_model, fig_recipe, [first_held_out[0]], str(device))[0]  # (H, W)
     rec_values = (viz.reproduction(viz.load_results().get(CHAPTER)) or (None, recorded(PUBLISHED_NET) or {}))[1]
     rec_values = rec_values.get("values", {})
     t_rand, t_warp = rec_values.get("threshold (Rand)", 0.5), rec_values.get("threshold (warping)", 0.5)
@@ -421,30 +390,11 @@ else:  # this run's network (cpu/full), or the smoke network on a SYNTHETIC imag
                  f"SYNTHETIC image, smoke network {recipe.name} ({steps} steps, pipeline check)")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "A held-out ISBI 2012 slice segmented by the trained U-Net (the title names the network; on the smoke-built site the published isbi2012-cpu network on slice 25). (a) The input. (b) The probability of cell. (c) The map thresholded at the Rand error's threshold against the truth: cells white, membranes black, red where the network draws membrane inside a truth cell, blue where it misses a truth membrane. (d) The truth with, in red, the pixels that still disagree after warping it towards the map thresholded at the warping error's threshold.", "name": "fig-isbi-segmentation"}, "image": {"alt": "Four panels in a two by two grid. Top left: a gray electron micrograph of neural tissue, cells bounded by dark membranes. Top right: the network's probability map, cells light and membranes dark. Bottom left: the truth in black and white with red blobs inside cells and blue gaps along membranes where the segmentation disagrees. Bottom right: the black and white truth with scattered red pixels where topological errors remain."}}
-def error_rgb(binary: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """(H, W, 3): cells white, membranes black; false membrane red, missed membrane blue."""
-    rgb = np.repeat(np.where(truth, 1.0, 0.0)[..., None], 3, axis=2)  # (H, W, 3)
-    rgb[~binary & truth] = (0.9, 0.1, 0.1)  # predicted membrane inside a cell
-    rgb[binary & ~truth] = (0.2, 0.4, 1.0)  # truth membrane predicted as cell
-    return rgb
-
-
-truth = np.asarray(fig_truth) > 0  # (H, W), True = cell
-binary = fig_prob > t_rand
-warped = uc.warp_labels(truth, fig_prob > t_warp)
-topo = warped != (fig_prob > t_warp)  # pixels still disagreeing after warping
 fig, axes = plt.subplots(2, 2, figsize=(7.2, 7.6))
 axes = axes.ravel()
 axes[0].imshow(fig_image, cmap="gray")
-axes[0].set_title(f"(a) input{TAG}", fontsize=9)
-axes[1].imshow(fig_prob, cmap="gray", vmin=0, vmax=1)
-axes[1].set_title("(b) P(cell)", fontsize=9)
-axes[2].imshow(error_rgb(binary, truth))
-axes[2].set_title(f"(c) p > {t_rand} vs truth: red false membrane,\nblue missed membrane", fontsize=9)
-overlay = np.repeat(np.where(truth, 1.0, 0.0)[..., None], 3, axis=2)  # (H, W, 3) truth in black/white
-overlay[topo] = (0.9, 0.1, 0.1)
-axes[3].imshow(overlay)
-axes[3].set_title(f"(d) truth; red: the {topo.sum()} pixels still wrong\nafter warping (p > {t_warp})", fontsize=9)
+axes[0].set_title(f"(a) input{TAG}", fontsize=8)
+figures.draw_segmentation_errors(axes[1:], fig_prob, fig_truth, t_rand, t_warp, letters="bcd")
 for ax in axes:
     ax.axis("off")
 fig.suptitle(fig_title, fontsize=9)

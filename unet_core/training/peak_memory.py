@@ -9,8 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..models.memory import MMAP_THRESHOLD, estimate_memory, resolve_model_config, tile_pair
+from ..models.registry import build_model
 from ..utils.validation import check_bool, check_int
+from .loss import weighted_cross_entropy
 
 __all__ = ['measure_peak_memory']
 
@@ -32,10 +36,7 @@ def _reset_peak() -> int:
 def _probe(cfg: dict) -> dict:
     """Run in the child process: two passes (or training steps), the peak growth of each in bytes
     (``steps``) and the process's peak resident memory after each (``peaks``)."""
-    import torch
 
-    from ..models.registry import build_model
-    from .loss import weighted_cross_entropy
 
     torch.set_num_threads(cfg["threads"])
     torch.manual_seed(0)

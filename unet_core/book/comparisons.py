@@ -1,0 +1,315 @@
+"""Tables of the FusionNet chapter that set the two networks' measured numbers side by side:
+the cost on this machine, the scores beside the published ones, and a one-paragraph summary.
+
+The published numbers themselves (Table 1 of {cite}`ronneberger2015unet`, the challenge's
+leaderboard entries) stay on the chapter's page and are passed in.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+
+from ..models import (PAPER_TILE, FusionNet, UNet, count_conv_layers, count_parameters, fusionnet_flops,
+                      fusionnet_parameter_count, fusionnet_receptive_field, input_size_for_output, unet_flops,
+                      unet_output_size)
+from ..models.unet import unet_parameter_count
+from .report import fmt_like, md_table, provenance, reproduction
+from .viz import load_results, recorded_run
+
+__all__ = ['NETS', 'SCORE_ROWS', 'linearised_support', 'architecture', 'architecture_table', 'shown_run',
+           'cost_table', 'score_cells', 'score_table', 'summary']
+
+NETS = ("U-Net", "FusionNet")
+"""The two networks, in the order of every table."""
+
+SCORE_ROWS = ["pixel error", "Rand error", "warping error", "V_rand (split / merge)", "V_info", "V_rand, thinned",
+              "V_info, thinned"]
+"""Rows of :func:`score_table` (the cells of :func:`score_cells`)."""
+
+
+def linearised_support(net: torch.nn.Module, side: int, border: int) -> tuple[int, int, int]:
+    """Receptive field of ``net`` along one axis, by the gradient support of a linearised copy.
+
+    Activations and dropout become the identity and max pooling becomes 2x2 average pooling (``net`` is
+    modified in place), so that every input pixel the architecture connects to an output pixel has a
+    non-zero gradient. One output pixel in the middle is taken for every phase on the pooling grid.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        A U-Net or FusionNet with ``output_size(side)`` and ``stride``; input ``(1, 1, side, side)``.
+    side : int
+        Input side in px.
+    border : int
+        Offset of output pixel 0 in the input (92 for the valid U-Net, 0 for padded networks).
+
+    Returns
+    -------
+    tuple of int
+        ``(widest window, farthest reach past the output pixel's input position, narrowest window)`` in px.
+    """
+    for module in list(net.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.ELU, torch.nn.Dropout)):
+                setattr(module, name, torch.nn.Identity())
+            elif isinstance(child, torch.nn.MaxPool2d):
+                setattr(module, name, torch.nn.AvgPool2d(2))
+    net.eval()
+    widest = reach = 0
+    narrowest = side
+    out = net.output_size(side)
+    for phase in range(net.stride):
+        o = out // 2 // net.stride * net.stride + phase  # an output pixel in the middle, at this phase
+        x = torch.randn(1, 1, side, side, requires_grad=True)
+        net(x)[0, 1, o, o].backward()
+        cols = (x.grad[0, 0].abs().sum(0) > 0).nonzero().flatten()
+        lo, hi = int(cols[0]) - (o + border), int(cols[-1]) - (o + border)
+        widest, reach, narrowest = max(widest, hi - lo + 1), max(reach, -lo, hi), min(narrowest, hi - lo + 1)
+    return widest, reach, narrowest
+
+
+def architecture(name: str, base_channels: int, tile: int, unet_rf: tuple[int, ...]) -> dict:
+    """Exact sizes of one network (depth 5) at ``base_channels``, from closed forms.
+
+    Parameters
+    ----------
+    name : {"U-Net", "FusionNet"}
+    base_channels : int
+        Channels of the first level (64 in the papers).
+    tile : int
+        The network's training tile side in px.
+    unet_rf : tuple of int
+        The U-Net's ``(widest window, reach)`` from :func:`linearised_support` (FusionNet's is closed form).
+
+    Returns
+    -------
+    dict
+        ``conv`` (layers), ``params``, ``built`` (parameters of the built module, None above 16 channels),
+        ``built_for`` (closed form at ``min(base_channels, 16)``), ``side`` (input px for one 512 slice),
+        ``flops`` (that pass), ``paper_flops`` (FusionNet's 640 px input, else None), ``tile_flops``,
+        ``receptive`` ``(size, reach)``, ``context`` (px per side for seamless tiles) and
+        ``tile`` ``(input, output)`` px.
+    """
+    if name == "U-Net":
+        side = input_size_for_output(512)  # 700
+        net = UNet(base_channels=min(base_channels, 16))  # the counts below do not depend on the width
+        return dict(conv=count_conv_layers(net), params=unet_parameter_count(1, 2, base_channels, 5),
+                    built=count_parameters(net) if base_channels <= 16 else None,
+                    built_for=unet_parameter_count(1, 2, min(base_channels, 16), 5), side=side,
+                    flops=unet_flops(side, base_channels=base_channels), paper_flops=None,
+                    tile_flops=unet_flops(tile, base_channels=base_channels),
+                    receptive=tuple(unet_rf[:2]), context=net.border, tile=(tile, unet_output_size(tile)))
+    rf = fusionnet_receptive_field()
+    net = FusionNet(base_channels=min(base_channels, 16))
+    side = net.input_size_for_output(512 + 2 * rf.margin)  # 1040
+    return dict(conv=count_conv_layers(net), params=fusionnet_parameter_count(base_channels=base_channels),
+                built=count_parameters(net) if base_channels <= 16 else None,
+                built_for=fusionnet_parameter_count(base_channels=min(base_channels, 16)), side=side,
+                flops=fusionnet_flops(side, base_channels=base_channels),
+                paper_flops=fusionnet_flops(PAPER_TILE, base_channels=base_channels),
+                tile_flops=fusionnet_flops(tile, base_channels=base_channels),
+                receptive=(rf.size, rf.margin), context=net.tile_margin, tile=(tile, tile))
+
+
+ARCH_ROWS = {
+    "conv layers": lambda a: a["conv"],
+    "parameters": lambda a: fmt_like(a["params"]),
+    "input for one 512 slice (one pass)": lambda a: f"{a['side']} px",
+    "GFLOP per 512 slice, one pass": lambda a: f"{a['flops'] / 1e9:,.1f}",
+    "GFLOP per 512 slice, the paper's 640 px input": lambda a: f"{a['paper_flops'] / 1e9:,.1f}" if a["paper_flops"]
+    else "-",
+    "receptive field (widest window)": lambda a: f"{a['receptive'][0]} px",
+    "reach past the output pixel": lambda a: f"{a['receptive'][1]} px",
+    "context per side for seamless tiles": lambda a: f"{a['context']} px",
+    "training tile (input -> output)": lambda a: f"{a['tile'][0]} -> {a['tile'][1]} px",
+    "supervised pixels per tile": lambda a: fmt_like(a["tile"][1] ** 2),
+    "GFLOP per training tile, forward": lambda a: f"{a['tile_flops'] / 1e9:,.1f}",
+}
+"""Rows of :func:`architecture_table`: label -> cell of one :func:`architecture` dict."""
+
+
+def architecture_table(arch: Mapping[tuple[str, str], dict], widths: Mapping[str, int],
+                       unet_rf: tuple[int, int, int]) -> str:
+    """Markdown: the :func:`architecture` sizes of both networks at the paper's and the cpu width, and a note.
+
+    Parameters
+    ----------
+    arch : mapping
+        ``(network, "paper" | "cpu")`` -> :func:`architecture` dict.
+    widths : mapping
+        ``"paper"`` / ``"cpu"`` -> base channels.
+    unet_rf : tuple of int
+        The U-Net's :func:`linearised_support` (widest, reach, narrowest).
+    """
+    columns = [(name, label) for label in ("paper", "cpu") for name in NETS]
+    header = [""] + [f"{name}, {'paper' if label == 'paper' else 'cpu recipe'} ({widths[label]} ch.)"
+                     for name, label in columns]
+    rows = [[what] + [str(cell(arch[key])) for key in columns] for what, cell in ARCH_ROWS.items()]
+    ratio = arch["FusionNet", "paper"]["flops"] / arch["U-Net", "paper"]["flops"]
+    paper_ratio = arch["FusionNet", "paper"]["paper_flops"] / arch["U-Net", "paper"]["flops"]
+    return (md_table(header, rows)
+            + f"\n\nExact at every scale (closed forms, checked against the built modules). FusionNet costs "
+            f"{ratio:.1f} times the U-Net's arithmetic per slice at the same width (seamless one-pass prediction; "
+            f"{paper_ratio:.1f} times with the paper's 640 px input); 8-fold test-time augmentation multiplies "
+            f"both by 8. The U-Net's window is {unet_rf[2]} to {unet_rf[0]} px wide depending on the pixel's "
+            "place on the pooling grid; its tiles need only its 92 px border of context because the valid tiles "
+            "sit on that grid ({ref}`the overlap-tile chapter <overlap-tile>`).")
+
+
+def shown_run(chapter: str, scale: str, values: Mapping[str, Any], this_run: Mapping[str, Any]):
+    """``(scale, values, provenance)`` to show: this run at ``cpu``/``full``, else the chapter's recorded
+    reproduction (``(None, None, None)`` if there is none)."""
+    if scale != "smoke":
+        return scale, values, provenance(this_run, scale)
+    rep = reproduction(load_results().get(chapter))
+    return (rep[0], rep[1]["values"], provenance(rep[1], rep[0])) if rep else (None, None, None)
+
+
+def cost_table(shown: Mapping[str, Any], scale: str, where: str, cpu_keys: Mapping[str, str]) -> str:
+    """Markdown: the measured cost of the two networks (recorded keys ``"<net> <quantity>"``) and their ratios.
+
+    Parameters
+    ----------
+    shown : mapping
+        Recorded values of one run of the chapter (:func:`shown_run`).
+    scale : str
+        That run's scale (``full`` compares the paper-width arithmetic, else the cpu width).
+    where : str
+        That run's provenance.
+    cpu_keys : mapping
+        Network -> the key of its recorded cpu training run (its seconds per step).
+    """
+    width = "paper" if scale == "full" else "cpu"
+    flops_key = f"GFLOP per 512 slice (one pass, {width} width)"
+
+    def cells(name: str) -> list[str]:
+        rec = recorded_run(cpu_keys[name])
+        tta = [k for k in shown if k.startswith(f"{name} per held-out image")]
+        return [f"`{shown.get(f'{name} recipe')}`", fmt_like(shown.get(f"{name} parameters")),
+                fmt_like(shown.get(f"{name} {flops_key}")),
+                fmt_like(shown.get(f"{name} peak training memory per tile [MiB]")),
+                fmt_like(shown.get(f"{name} first training step, memory [MiB]")),
+                fmt_like(shown.get(f"{name} training step [s]")),
+                fmt_like(shown.get(tta[0])) if tta else "-",
+                fmt_like(shown.get(f"{name} per 512 slice, one pass [s]")),
+                f"{fmt_like(rec.get('seconds per step'))} ({provenance(rec)})" if rec else "not recorded"]
+
+    def ratio(key: str) -> str:
+        u, f = shown.get(f"U-Net {key}"), shown.get(f"FusionNet {key}")
+        return f"{f / u:.1f}" if u and f else "-"
+
+    labels = ["recipe", "parameters", "GFLOP per 512 slice, one pass", "peak training memory per tile [MiB]",
+              "first training step, incl. Adam's state [MiB]", "training step, one tile [s]",
+              "per 512 slice, 8-fold TTA [s]", "per 512 slice, one pass [s]",
+              "recorded training run: s per step (data pipeline included)"]
+    by_net = {name: cells(name) for name in NETS}
+    rows = [[label] + [by_net[name][i] for name in NETS] for i, label in enumerate(labels)]
+    tta_key = next((k[len("U-Net "):] for k in shown if k.startswith("U-Net per held-out image")), "")
+    return (md_table(["", *NETS], rows)
+            + f"\n\nMeasured: {where}. Memory: {shown.get('memory measured by')}.\n\n"
+            f"**FusionNet / U-Net**: {ratio('training step [s]')} times the time per training step "
+            f"({ratio('peak training memory per tile [MiB]')} times the memory per tile), "
+            f"{ratio('per 512 slice, one pass [s]')} times the time per slice in one pass "
+            f"({ratio(tta_key)} times with 8-fold TTA), for {ratio(flops_key)} times the arithmetic per slice.")
+
+
+def score_cells(v: Mapping[str, Any], published: Mapping[str, str]) -> list[str]:
+    """One column's cells of :data:`SCORE_ROWS`: Table 1's errors at its decimals, V_rand (split / merge),
+    V_info, and the thinned scores at the leaderboard's decimals (``published``: measure -> value as printed)."""
+    get = v.get
+    return [fmt_like(get(k), published[k]) for k in ("pixel error", "Rand error", "warping error")] + [
+        f"{fmt_like(get('V_rand'))} ({fmt_like(get('V_rand split'))} / {fmt_like(get('V_rand merge'))})",
+        fmt_like(get("V_info")),
+        fmt_like(get("V_rand after thinning"), published["V_rand after thinning"]),
+        fmt_like(get("V_info after thinning"), published["V_info after thinning"])]
+
+
+def score_table(chapter: str, scale: str, *, table1: Mapping[str, str], leaderboard: Mapping[str, Mapping[str, str]],
+                published: Mapping[str, str], ours: Mapping[str, Mapping], recipe_names: Mapping[str, str],
+                this_run: Mapping[str, Any], cpu_keys: Mapping[str, str], measures) -> tuple[str, dict]:
+    """Markdown: the published columns, then ours (this run at ``cpu``/``full``, else the recorded runs).
+
+    Parameters
+    ----------
+    chapter, scale : str
+        The chapter's results name and this run's scale.
+    table1 : mapping
+        Table 1's u-net row (measure -> value as printed).
+    leaderboard : mapping
+        Network -> its leaderboard entry after thinning (measure -> value as printed).
+    published : mapping
+        Measure -> the published value whose decimals ours are printed with.
+    ours : mapping
+        Network -> this run's scores.
+    recipe_names : mapping
+        Network -> this run's recipe name.
+    this_run : mapping
+        This run's entry of the results file.
+    cpu_keys : mapping
+        Network -> key of its recorded cpu training run.
+    measures : sequence of str
+        The recorded measures (keys ``"<net> <measure>"`` of the chapter's record).
+
+    Returns
+    -------
+    markdown : str
+    compared : dict
+        Network -> the scores shown (for :func:`summary`).
+    """
+    columns = {"u-net, Table 1 (rank 1)": ("published: challenge test set, 2015 scoring (March 6th, 2015)",
+                                           [table1["pixel error"], table1["Rand error"], table1["warping error"]]
+                                           + ["-"] * 4)}
+    for name in NETS:
+        columns[f"{'u-net' if name == 'U-Net' else name}, leaderboard"] = (
+            "published: challenge test set, after thinning (second-hand: Guo et al., ICME 2019)",
+            ["-"] * 5 + [leaderboard[name]["V_rand after thinning"], leaderboard[name]["V_info after thinning"]])
+    compared = {}
+    for name in NETS:
+        if scale != "smoke":
+            columns[f"**this run**: {name}"] = (f"`{recipe_names[name]}`; {provenance(this_run, scale)}; slices 25-29",
+                                                score_cells(ours[name], published))
+            compared[name] = ours[name]
+            continue
+        rec = recorded_run(cpu_keys[name])
+        rep = reproduction(load_results().get(chapter))
+        if rec is not None:
+            columns[f"ours: {name}, recorded"] = (f"`{cpu_keys[name]}`; {provenance(rec)}; slices 25-29",
+                                                  score_cells(rec["values"], published))
+            compared[name] = rec["values"]
+        elif rep is not None and f"{name} pixel error" in rep[1]["values"]:
+            v = {m: rep[1]["values"].get(f"{name} {m}") for m in measures}
+            columns[f"ours: {name}, recorded"] = (f"`{rep[1]['values'].get(f'{name} recipe')}`; "
+                                                  f"{provenance(rep[1], rep[0])}; slices 25-29",
+                                                  score_cells(v, published))
+            compared[name] = v
+        else:
+            columns[f"ours: {name}"] = (f"`{cpu_keys[name]}`: not recorded yet", ["-"] * 7)
+    rows = [["where the numbers come from"] + [where for where, _ in columns.values()]]
+    rows += [[m] + [cells[i] for _, cells in columns.values()] for i, m in enumerate(SCORE_ROWS)]
+    return md_table(["", *columns], rows), compared
+
+
+def summary(scores: Mapping[str, Mapping], published: Mapping[str, str], scale: str) -> str:
+    """Which network is better on each measure of the held-out slices, and whether each one's Rand errors
+    are mostly splits or merges (Markdown)."""
+    if len(scores) < 2:
+        return "*The comparison needs both recorded cpu runs.*"
+    u, f = scores["U-Net"], scores["FusionNet"]
+    parts = []
+    for key, lower_better in (("pixel error", True), ("Rand error", True), ("warping error", True),
+                              ("V_info", False), ("V_rand after thinning", False), ("V_info after thinning", False)):
+        if u.get(key) is None or f.get(key) is None:
+            continue
+        better = "FusionNet" if (f[key] < u[key]) == lower_better else "U-Net"
+        parts.append(f"{key} {fmt_like(u[key], published.get(key))} (U-Net) against "
+                     f"{fmt_like(f[key], published.get(key))} (FusionNet): {better} better")
+    text = (f"**On the held-out slices, at the same {'full' if scale == 'full' else 'cpu'} budget**: "
+            + "; ".join(parts) + ".")
+    if all(v.get(k) is not None for v in (u, f) for k in ("V_rand split", "V_rand merge")):
+        kind = {n: "splits" if v["V_rand split"] < v["V_rand merge"] else "merges" for n, v in scores.items()}
+        text += (f" $V_\\text{{split}}$ / $V_\\text{{merge}}$: U-Net {fmt_like(u['V_rand split'])} / "
+                 f"{fmt_like(u['V_rand merge'])}, FusionNet {fmt_like(f['V_rand split'])} / "
+                 f"{fmt_like(f['V_rand merge'])}: the U-Net's Rand errors are mostly {kind['U-Net']}, "
+                 f"FusionNet's mostly {kind['FusionNet']}.")
+    return text

@@ -1,0 +1,315 @@
+"""The chapters' plumbing around a recipe's network: its data (or a synthetic stand-in), the network
+itself (published, else a finished checkpoint, else trained), and what one training step costs.
+
+Used by the training chapters of the book (ISBI 2012, cell tracking, FusionNet); each function is
+tested in ``tests/test_book_helpers.py`` on tiny recipes.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.synthetic import synthetic_cells, synthetic_em
+from ..recipes.data import recipe_data
+from ..recipes.key import recipe_checkpoint_path
+from ..recipes.pretrained import load_pretrained, pretrained_path, pretrained_registry
+from ..recipes.registry import Recipe
+from ..recipes.run import train_recipe
+from ..training.checkpoint import load_checkpoint
+from ..training.loss import weighted_cross_entropy
+from ..training.peak_memory import measure_peak_memory
+from ..utils.system import resolve_device
+from ..utils.validation import fmt
+from .report import training_note
+from .viz import checkpoint_steps, device_name
+
+__all__ = ['Network', 'runs_folder', 'obtain_network', 'data_or_synthetic', 'training_step_cost', 'SOURCES']
+
+SOURCES = ("published", "checkpoint", "trained")
+"""Where :func:`obtain_network` took the network from, in the order it looks."""
+
+_CELL_MODALITY = {"phc-u373": "phase", "dic-hela": "dic"}  # synthetic_cells' look of each light-microscopy dataset
+
+
+def runs_folder(scale: str) -> Path:
+    """Where a chapter keeps its training checkpoints (never committed).
+
+    Parameters
+    ----------
+    scale : {"smoke", "cpu", "full"}
+        ``smoke``: a new temporary folder (a smoke run never reuses a checkpoint); else
+        ``$UNET_RUNS_DIR``, or ``runs/`` of the repository when run from ``book/``, else ``./runs``.
+
+    Raises
+    ------
+    ValueError
+        If ``scale`` is not one of the three.
+    """
+    if scale not in ("smoke", "cpu", "full"):
+        raise ValueError(f"scale must be 'smoke', 'cpu' or 'full' (the chapter's SCALE), got {fmt(scale)}")
+    if scale == "smoke":
+        return Path(tempfile.mkdtemp())
+    cwd = Path.cwd()
+    return Path(os.environ.get("UNET_RUNS_DIR") or (cwd.parent if cwd.name == "book" else cwd) / "runs")
+
+
+@dataclass
+class Network:
+    """A recipe's network and where it came from (:func:`obtain_network`).
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The network (eval mode when loaded; as training left it when trained).
+    recipe : Recipe
+        The recipe; for a published network the one stored in its checkpoint.
+    source : {"published", "checkpoint", "trained"}
+        Where it came from.
+    steps : int
+        Training steps it has had.
+    seconds : float or None
+        Seconds of training (None: not recorded in its checkpoint).
+    losses : numpy.ndarray
+        (steps,) training loss per step.
+    training_data : dict
+        The frames it was trained on (``check_held_out`` never scores it on them).
+    how : str
+        One line for the page: where it came from, its steps, training time, device and date.
+    scores : dict or None
+        What its training run measured (published networks only: the checkpoint's ``history["scores"]``).
+    path : pathlib.Path or None
+        Its checkpoint file.
+    """
+
+    model: torch.nn.Module
+    recipe: Recipe
+    source: str
+    steps: int
+    seconds: float | None
+    losses: np.ndarray
+    training_data: dict
+    how: str
+    scores: dict | None = None
+    path: Path | None = None
+
+
+def obtain_network(recipe: Recipe, data: dict | None = None, *, runs_dir=None, device: Any = "cpu",
+                   pretrained: bool = True) -> Network:
+    """The recipe's published network, else its finished checkpoint under ``runs_dir``, else train it.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The recipe (``unet_core.recipes.registry.get_recipe``).
+    data : dict or None
+        ``recipe_data(recipe)`` or a stand-in of the same keys (:func:`data_or_synthetic`), used only
+        to train; None reads the recipe's data when it must train.
+    runs_dir : path or None
+        Folder of the training checkpoints (None: ``$UNET_RUNS_DIR`` or ``./runs``).
+    device : str or torch.device
+        Where to train.
+    pretrained : bool
+        Look for a published network (``unet_core/recipes/weights``) and then for a checkpoint
+        under ``runs_dir`` that has all ``recipe.iterations`` steps. False: always train (resuming
+        an unfinished checkpoint).
+
+    Returns
+    -------
+    Network
+        ``source`` is "published", "checkpoint" or "trained" (a finished checkpoint met while
+        training is reported by ``how`` as trained before this run).
+
+    Raises
+    ------
+    TypeError
+        If ``recipe`` is not a Recipe, ``data`` not a dict or None, or ``pretrained`` not a bool.
+    FileNotFoundError, OSError, ValueError
+        As :func:`unet_core.recipes.run.train_recipe` when it must train (no data, bad device).
+
+    Examples
+    --------
+    >>> net = obtain_network(get_recipe("isbi2012-cpu"))  # doctest: +SKIP
+    >>> net.source, net.steps  # doctest: +SKIP
+    ('published', 4500)
+    """
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a Recipe (unet_core.recipes.registry.get_recipe(name)), got {fmt(recipe)}")
+    if data is not None and not isinstance(data, dict):
+        raise TypeError(f"data must be None or the dict of recipe_data(recipe), got {fmt(data)}")
+    if not isinstance(pretrained, bool):
+        raise TypeError(f"pretrained must be True or False, got {fmt(pretrained)}")
+    if pretrained and recipe.name in pretrained_registry():
+        path = pretrained_path(recipe.name)
+        model, stored_recipe = load_pretrained(recipe.name)
+        ckpt = load_checkpoint(path)
+        scores = ckpt["history"]["scores"]  # what the training run measured, with its device, date and time
+        return Network(model, stored_recipe, "published", int(ckpt["step"]), scores["train seconds"],
+                       np.array(ckpt["history"]["losses"]), ckpt["training_data"],
+                       f"published network {path.name} ({ckpt['step']:,} steps, trained in "
+                       f"{scores['train seconds']:,.0f} s on {scores['device']}, {scores['date']})", scores, path)
+    path = recipe_checkpoint_path(recipe, runs_dir)
+    if pretrained and path.is_file() and checkpoint_steps(recipe, runs_dir) >= recipe.iterations:
+        model = recipe.build_model()
+        ckpt = load_checkpoint(path, model)
+        model.eval()
+        seconds = float(ckpt["history"].get("seconds", 0.0)) or None
+        return Network(model, recipe, "checkpoint", int(ckpt["step"]), seconds, np.array(ckpt["history"]["losses"]),
+                       ckpt.get("training_data") or {}, f"checkpoint {path.name} ({ckpt['step']:,} steps, "
+                       + (f"trained in {seconds:,.0f} s)" if seconds else "training time not recorded)"), None, path)
+    before = checkpoint_steps(recipe, runs_dir)  # finished before this run (book-full: pretrain.py)?
+    model, result, wall = train_recipe(recipe, data=data, device=str(resolve_device(device)), runs_dir=runs_dir)
+    training_data = (data or {}).get("training_data") or {"dataset": "synthetic"}
+    return Network(model, recipe, "trained", int(result.step), result.seconds or wall, np.array(result.losses),
+                   training_data, training_note(result.step, result.seconds, wall, device_name(device),
+                                                steps_before=before), None, path)
+
+
+def data_or_synthetic(recipe: Recipe, data_dir=None, *, synthetic: bool = False, seed: int = 0) -> tuple[dict, bool]:
+    """The recipe's data (``recipe_data``), or, where it is missing and ``synthetic`` allows, a labelled stand-in.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        Its ``dataset`` picks the stand-in: ISBI 2012 -> 7 EM-like 256 x 256 images
+        (``synthetic_em``: 5 train, 2 held out, semantic labels); PhC-U373 / DIC-HeLa -> 5
+        192 x 256 light-microscopy images (``synthetic_cells`` of that modality: 3 train, 2 held
+        out, instance labels).
+    data_dir : path or None
+        As for :func:`unet_core.recipes.data.recipe_data`.
+    synthetic : bool
+        Allow the stand-in (the chapters allow it at smoke scale only).
+    seed : int
+        Seed of the first stand-in image (the others follow).
+
+    Returns
+    -------
+    data : dict
+        The keys of ``recipe_data``: ``train_x``, ``train_y``, ``val_x``, ``val_y`` (lists of (H, W)
+        arrays), ``semantic``, ``truth``, ``source``, ``training_data``; the stand-in's ``truth`` is
+        "labels" (EM) or "synthetic" (cells) and its ``source`` says SYNTHETIC.
+    is_synthetic : bool
+        Whether ``data`` is the stand-in.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the data is missing and ``synthetic`` is False (the message names the recipe and the fix).
+    ValueError
+        If the data is missing and the recipe's dataset has no stand-in.
+    """
+    try:
+        return recipe_data(recipe, data_dir), False
+    except FileNotFoundError as err:
+        if not synthetic:
+            raise FileNotFoundError(f"recipe {recipe.name!r} needs the real {recipe.dataset} data: {err} "
+                                    "(synthetic=True, the smoke scale, uses a synthetic stand-in)") from None
+    if recipe.dataset == "isbi2012":
+        pairs = [synthetic_em((256, 256), seed=seed + k)[:2] for k in range(7)]  # (image, labels)
+        return dict(train_x=[p[0] for p in pairs[:5]], train_y=[p[1].astype(np.uint8) for p in pairs[:5]],
+                    val_x=[p[0] for p in pairs[5:]], val_y=[p[1].astype(np.uint8) for p in pairs[5:]], semantic=True,
+                    truth="labels", training_data={"dataset": "synthetic"},
+                    source="SYNTHETIC EM-like images (5 train, 2 held out)"), True
+    if recipe.dataset in _CELL_MODALITY:
+        made = [synthetic_cells((192, 256), seed=seed + k, modality=_CELL_MODALITY[recipe.dataset]) for k in range(5)]
+        title = {"phc-u373": "PhC-U373", "dic-hela": "DIC-HeLa"}[recipe.dataset]
+        return dict(train_x=[m[0] for m in made[:3]], train_y=[m[1] for m in made[:3]], val_x=[m[0] for m in made[3:]],
+                    val_y=[m[1] for m in made[3:]], semantic=False, truth="synthetic", groups=[],
+                    training_data={"dataset": "synthetic"},
+                    source=f"SYNTHETIC stand-in for {title} (unet_core.synthetic_cells)"), True
+    raise ValueError(f"recipe.dataset {recipe.dataset!r} has no synthetic stand-in (isbi2012, phc-u373, dic-hela "
+                     "have one); fetch its data with data_scripts/fetch.py")
+
+
+_VMHWM_HOW = ("peak resident memory (VmHWM) after the step - resident memory before it, peak reset via "
+              "/proc/self/clear_refs")
+
+
+def training_step_cost(recipe: Recipe, device: Any = "cpu", repeat: int = 1, seed: int = 0) -> dict:
+    """Memory and time of one training step on one tile of the recipe's size (random data).
+
+    A step is the one of :func:`unet_core.training.loop.train`: forward pass, the weighted
+    cross-entropy of Eq. 1, backward pass, gradient clipping and an Adam update.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        Network (``model``, ``model_kwargs()``), ``tile``, ``learning_rate`` and ``grad_clip``.
+    device : str or torch.device
+        Where to run.
+    repeat : int
+        Timed steps (the median is reported), after one untimed warm-up step.
+    seed : int
+        ``torch.manual_seed`` before the network is built.
+
+    Returns
+    -------
+    dict
+        ``"memory MiB"`` (second step) and ``"first step MiB"`` (which also allocates Adam's state):
+        peak memory over the step minus the memory before it; ``"process MiB"``: the peak itself
+        after the second step; ``"memory how"``: how it was measured; ``"step s"``: median seconds.
+        On Linux CPUs the memory comes from :func:`unet_core.training.peak_memory.measure_peak_memory`
+        (a fresh process, peak reset through ``/proc/self/clear_refs``); on a GPU from
+        ``torch.cuda.max_memory_allocated`` over the timed loop's first two steps; elsewhere from
+        the growth of ``ru_maxrss``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``recipe`` is not a Recipe or ``repeat`` is below 1.
+    """
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a Recipe (unet_core.recipes.registry.get_recipe(name)), got {fmt(recipe)}")
+    if not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"repeat must be an int >= 1 (timed steps after the warm-up), got {fmt(repeat)}")
+    device = resolve_device(device)
+    linux = device.type == "cpu" and sys.platform.startswith("linux")
+    out = {}
+    if linux:
+        m = measure_peak_memory(recipe.model, recipe.tile, train=True, threads=torch.get_num_threads(), details=True,
+                                **recipe.model_kwargs())
+        out = {"memory MiB": m["steps"][1] / 2**20, "first step MiB": m["steps"][0] / 2**20,
+               "process MiB": m["peaks"][1] / 2**20, "memory how": _VMHWM_HOW}
+    torch.manual_seed(seed)
+    net = recipe.build_model().to(device).train()
+    opt = torch.optim.Adam(net.parameters(), lr=recipe.learning_rate)
+    t, o = recipe.tile, net.output_size(recipe.tile)
+    x = torch.randn(1, 1, t, t, device=device)  # (1, 1, tile, tile)
+    y = (torch.rand(1, o, o, device=device) > 0.2).long()  # (1, o, o) labels
+    w = 1 + 9 * torch.rand(1, o, o, device=device)  # (1, o, o) weights
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
+    times, grown, peaks = [], [], []
+    for k in range(repeat + 1):  # the first is an untimed warm-up
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            before = torch.cuda.memory_allocated(device)
+        else:
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
+        start = time.perf_counter()
+        loss = weighted_cross_entropy(net(x), y, w)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), recipe.grad_clip or 1.0)
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if k:
+            times.append(time.perf_counter() - start)
+        peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
+                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit)
+        grown.append(peak - before)
+        peaks.append(peak)
+    if not linux:
+        out = {"memory MiB": grown[1] / 2**20, "first step MiB": grown[0] / 2**20, "process MiB": peaks[1] / 2**20,
+               "memory how": "torch.cuda.max_memory_allocated over the step" if device.type == "cuda"
+               else "growth of ru_maxrss over the step"}
+    return {**out, "step s": float(np.median(times))}
