@@ -163,10 +163,10 @@ def speed_modes(quick: bool, repeat: int, checkpoint: str | None, compile_: bool
         "fp32, one 700 pass": (lambda: net, {}),  # the reference: first
         "fp32, four 572 tiles": (lambda: net, {"tile_size": 572}),
         "precision='auto' (measured choice, unet_core.inference.precision)": (lambda: _copy(net), {"precision": "auto"}),
-        "fp32 + channels_last": (lambda: _copy(net), {"channels_last": True}),
-        "bf16 autocast": (lambda: net, {"dtype": bf16}),
-        "bf16 autocast + channels_last": (lambda: _copy(net), {"dtype": bf16, "channels_last": True}),
-        "bf16 autocast + channels_last, four 572 tiles": (lambda: _copy(net), {"dtype": bf16, "channels_last": True,
+        "fp32 + channels_last": (lambda: _copy(net), {"precision": "fp32+channels_last"}),
+        "bf16 autocast": (lambda: net, {"precision": "bf16"}),
+        "bf16 autocast + channels_last": (lambda: _copy(net), {"precision": "bf16+channels_last"}),
+        "bf16 autocast + channels_last, four 572 tiles": (lambda: _copy(net), {"precision": "bf16+channels_last",
                                                                               "tile_size": 572}),
         "bf16 model cast + channels_last": (cast_cl, {}),
         "fp32 + channels_last + jit.freeze": (lambda: frozen(torch.float32), {}),
@@ -176,7 +176,7 @@ def speed_modes(quick: bool, repeat: int, checkpoint: str | None, compile_: bool
         for name in [m for m in modes if "jit.freeze" in m]:
             del modes[name]
         modes["bf16 autocast + channels_last, four 572 tiles in one batch"] = (
-            lambda: _copy(net), {"dtype": bf16, "channels_last": True, "tile_size": 572, "batch_size": 4})
+            lambda: _copy(net), {"precision": "bf16+channels_last", "tile_size": 572, "batch_size": 4})
     if compile_ and not quick:
         modes["bf16 + channels_last + torch.compile (inductor, freezing)"] = (
             lambda: compiled("max-autotune-no-cudagraphs" if gpu else None), {})

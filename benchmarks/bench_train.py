@@ -69,7 +69,7 @@ def step_times(quick: bool) -> list[dict]:
             model = UNet(base_channels=base, depth=depth)
             data = _random_tiles(model, tile)
             steps, repeat, warmup = (1, 2, 0) if base == 64 else (5, 3, 1)
-            config = TrainConfig(iterations=steps, device="cpu", amp=amp)
+            config = TrainConfig(iterations=steps, device="cpu", precision="bf16" if amp else "fp32")
             timing = timeit(lambda: train(model, data, config, progress=False), repeat=repeat, warmup=warmup)
             rows.append({"network": name, "base_channels": base, "depth": depth, "tile": tile,
                          "amp_bf16": amp, "s_per_step": timing["median_s"] / steps})

@@ -43,29 +43,22 @@
 # manual ground truth (yellow border), (c) a DIC-HeLa input image, (d) the segmentation result
 # (randomly coloured masks) with the manual ground truth (yellow border).
 #
-# Here we train a U-Net per dataset on the public training sequences, segment held-out frames and
-# score them with the challenge's SEG measure (the paper's "IOU"), next to Table 2. Every run is a
-# named recipe (`unet_core.recipes.registry`, the same family as in {ref}`the ISBI 2012 chapter <isbi2012>`):
-# `phc-u373-cpu` and `dic-hela-cpu` converge on a 2-core CPU in under 30 minutes each;
-# `phc-u373-paper` and `dic-hela-paper` are the paper's optimiser and loss at the same budget.
+# Here we train a U-Net per dataset on the public training sequences and score held-out frames with the
+# challenge's SEG (the paper's "IOU"). Every run is a named recipe (`unet_core.recipes.registry`): the
+# `*-cpu` recipes converge on a 2-core CPU in under 30 minutes; `*-paper` use the paper's optimiser and loss.
 #
-# **What this page shows.** The static site is built at `SCALE = "smoke"`: 30-step trainings of tiny
-# networks that only check the pipeline (their numbers are printed under a "smoke" label and never stand
-# beside Table 2). The comparison with Table 2 shows the recorded `cpu` run (the published networks of
-# the `cpu` recipes scored on the held-out frames), with the scale, device, steps, time and date of each
-# row; {numref}`fig-ctc-fig4` segments one held-out frame of each dataset with those published networks.
+# **What this page shows.** The static site is built at `SCALE = "smoke"`: 30-step pipeline checks of
+# tiny networks (printed under a "smoke" label, never beside Table 2). The comparison with Table 2 shows
+# the recorded `cpu` run (the published `cpu` networks on the held-out frames), each row with its
+# provenance; {numref}`fig-ctc-fig4` segments a held-out frame of each dataset with those networks.
 #
 # ```{warning}
 # **What is scored against what.** Every number below is labelled with the truth it is measured
-# against. Gold truth (manual) is used wherever the data folder has it, silver truth (computer-generated
-# consensus of earlier challenge entries) only where it has none. The official DIC-C2DH-HeLa archive
-# (Colab, the GPU runs) has gold masks for both sequences; the copy recorded here has silver truth only,
-# so the recorded DIC-HeLa numbers are against **SILVER truth**, not the same measurement as the paper's
-# 0.7756 (gold truth of the challenge's secret *test* sequences). The published networks record the
-# frames they were trained on and are never scored on them: `phc-u373-cpu` trained on 14 gold frames of
-# PhC-U373 sequence 02 and is scored on its 5 later frames (a time split) and, where the official
-# archive adds sequence 01, on its 15 gold frames (a sequence it never saw, reported separately);
-# `dic-hela-cpu` trained on sequence 01 and is scored on sequence 02.
+# against: gold (manual) truth wherever the data folder has it, silver truth (a consensus of earlier
+# entries) only where it has none. The copy recorded here has silver truth only for DIC-HeLa, so the
+# recorded DIC-HeLa numbers are against **SILVER truth**, not the paper's measurement (gold truth of the
+# secret *test* sequences). The published networks record their training frames and are never scored on
+# them (the splits are under Data below).
 # ```
 
 # %% tags=["parameters"]
@@ -86,7 +79,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     REPO, BRANCH = "https://github.com/unet-reproduced/unet-reproduced", "main"  # _config.yml (build.py --sync)
-    COLAB_SCALE, DATASETS = "auto", ["phc-u373", "dic-hela"]
+    COLAB_SCALE, DATASETS = "auto", ["phc-u373", "dic-hela"]  # = book/manifest.py
     CLONE = "/content/" + REPO.rstrip("/").rsplit("/", 1)[-1]
     if not os.path.isdir(CLONE):
         subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", BRANCH, REPO, CLONE], check=True)
@@ -98,37 +91,31 @@ if "google.colab" in sys.modules:
 
 # %%
 import dataclasses
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
-from scipy import ndimage
-from skimage.segmentation import find_boundaries
 
 import unet_core as uc
-from unet_core import reproduce
-from unet_core.utils import check_cap
-from unet_core.book import viz
-from unet_core.recipes.pretrained import load_pretrained, pretrained_path, pretrained_registry
+from unet_core.recipes.capped import capped_recipe
+from unet_core.book import comparisons, figures, viz
+from unet_core.book.networks import cell_tracking_data, most_cells, obtain_network, runs_folder
+from unet_core.recipes.pretrained import load_pretrained, pretrained_path
 from unet_core.recipes.registry import ablations, get_recipe
 
 CHAPTER = "07_cell_tracking"
 device = viz.resolve_device(DEVICE)
 root = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
-cwd = Path.cwd()
-runs = (Path(os.environ.get("UNET_RUNS_DIR") or (cwd.parent if cwd.name == "book" else cwd) / "runs")
-        if SCALE != "smoke" else Path(tempfile.mkdtemp()))  # checkpoints are never committed
+runs = runs_folder(SCALE)  # checkpoints under <repo>/runs (never committed); smoke in a throw-away folder
 recorded = viz.recorded_run  # recorded runs of the recipes (book/scripts/run_recipes.py); None if absent
 DATASETS = {"phc-u373": dict(title="PhC-U373", modality="phase", published="0.9203"),
             "dic-hela": dict(title="DIC-HeLa", modality="dic", published="0.7756")}  # Table 2's u-net row
 PUBLISHED_NETS = {name: f"{name}-cpu" for name in DATASETS}  # published networks of the cpu recipes
 RECIPES = {"smoke": ("phc-u373-smoke", "dic-hela-smoke"), "cpu": ("phc-u373-cpu", "dic-hela-cpu"),
            "full": ("phc-u373-full", "dic-hela-full")}  # per scale, in the order of DATASETS
-recipes = {name: check_cap.capped_recipe(get_recipe(r)) for name, r in zip(DATASETS, RECIPES[SCALE])}  # $UNET_CHECK_CAP
+recipes = {name: capped_recipe(get_recipe(r)) for name, r in zip(DATASETS, RECIPES[SCALE])}  # $UNET_CHECK_CAP
 print(f"scale={SCALE}, device={viz.device_name(DEVICE)}, recipes={[r.name for r in recipes.values()]}, "
       f"pretrained={PRETRAINED}")
 viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
@@ -169,42 +156,7 @@ display(Markdown(viz.md_table(["field"] + [f"`{n}`" for n in table],
 # falls back to `unet_core.synthetic_cells` and every output says SYNTHETIC.
 
 # %%
-def crop(image, instances, size=(192, 256)):
-    """Cut (image, instances) to ``size`` around the largest cell (smoke scale only)."""
-    largest = np.bincount(instances.ravel())[1:].argmax() + 1 if instances.any() else None
-    cy, cx = ndimage.center_of_mass(instances == largest) if largest else np.array(image.shape) / 2
-    y = int(np.clip(cy - size[0] / 2, 0, image.shape[0] - size[0]))
-    x = int(np.clip(cx - size[1] / 2, 0, image.shape[1] - size[1]))
-    return image[y:y + size[0], x:x + size[1]], instances[y:y + size[0], x:x + size[1]]
-
-
-def most_cells(frames):
-    """Index of the frame with the most reference cells (the frame Fig. 4 shows)."""
-    return int(np.argmax([len(np.unique(y)) for y in frames]))
-
-
-def load(name):
-    try:
-        d = reproduce.recipe_data(recipes[name], root)
-    except FileNotFoundError:
-        if SCALE != "smoke":
-            raise
-        make = [uc.synthetic_cells((192, 256), seed=SEED + k, modality=DATASETS[name]["modality"]) for k in range(5)]
-        d = dict(train_x=[m[0] for m in make[:3]], train_y=[m[1] for m in make[:3]], val_x=[m[0] for m in make[3:]],
-                 val_y=[m[1] for m in make[3:]], semantic=False, truth="synthetic", groups=[],
-                 training_data={"dataset": "synthetic"},
-                 source=f"SYNTHETIC stand-in for {DATASETS[name]['title']} (unet_core.synthetic_cells)")
-    k = most_cells(d["val_y"])
-    d["figure frame"] = d["val_x"][k], d["val_y"][k]  # a whole held-out frame, for Fig. 4
-    if SCALE == "smoke":
-        keep = np.linspace(0, len(d["train_x"]) - 1, 3).round().astype(int)
-        d["train_x"], d["train_y"] = [d["train_x"][i] for i in keep], [d["train_y"][i] for i in keep]
-        pairs = [crop(x, y) for x, y in zip(d["val_x"][:2], d["val_y"][:2])]
-        d["val_x"], d["val_y"] = [p[0] for p in pairs], [p[1] for p in pairs]
-    return d
-
-
-data = {name: load(name) for name in DATASETS}
+data = {name: cell_tracking_data(recipes[name], root, smoke=SCALE == "smoke", seed=SEED) for name in DATASETS}
 for name, d in data.items():
     print(f"{d['source']}: {len(d['train_x'])} training frames, {len(d['val_x'])} held-out frames")
 synthetic = any(d["truth"] == "synthetic" for d in data.values())
@@ -231,13 +183,13 @@ kind = {n: ("" if data[n]["truth"] == "gt" else " (vs SILVER truth)" if data[n][
 #
 # **Training** (Sec. 3): `unet_core.TrainingTiles` draws random tiles with flips, rotations, gray-value
 # changes and the elastic deformation of Sec. 3.1 (3 x 3 grid, 10 px std,
-# {ref}`the elastic deformation chapter <elastic>`), one tile per step (`reproduce.train_recipe`).
+# {ref}`the elastic deformation chapter <elastic>`), one tile per step (`uc.train_recipe`).
 #
 # **Segmentation.** `unet_core.predict_tiled` segments each whole frame with the overlap-tile strategy
 # (Fig. 2, {ref}`the overlap-tile chapter <overlap-tile>`), averaging the 8 flips/rotations. Instances are the
 # 4-connected components of $p(\text{cell}) > t$ (PhC-U373) or a watershed of $-p$ inside $p > t$ seeded by
 # the components of $p > 0.9$, grown back by the separation gap (DIC-HeLa); $t \in \{0.3, \dots, 0.8\}$ is the
-# best on up to 24 evenly spaced *training* frames (`reproduce.cut_instances`, `reproduce.score_recipe`).
+# best on up to 24 evenly spaced *training* frames (`uc.cut_instances`, `uc.score_recipe`).
 #
 # **Score.** The challenge's SEG measure {cite}`ulman2017objective` (`unet_core.seg_score`): for every
 # reference cell $R$, the Jaccard index $|R \cap S| / |R \cup S|$ with the predicted cell $S$ that covers
@@ -247,32 +199,20 @@ kind = {n: ("" if data[n]["truth"] == "gt" else " (vs SILVER truth)" if data[n][
 # %% [markdown]
 # ## Training (or loading the published networks)
 #
-# At `cpu` scale (with `PRETRAINED = True`) the chapter loads the published, sha256-verified networks of
-# the `cpu` recipes and scores them; with `PRETRAINED = False` it trains them (about 25 minutes each on
-# 2 cores). At smoke scale it trains the tiny `*-smoke` networks for 30 steps: a check of the pipeline,
-# not a reproduction.
+# At `cpu` scale (with `PRETRAINED = True`) the chapter scores the published, sha256-verified networks
+# of the `cpu` recipes; with `PRETRAINED = False` it trains them (about 25 minutes each on 2 cores). At
+# smoke scale it trains the tiny `*-smoke` networks for 30 steps: a pipeline check, not a reproduction.
 
 # %%
-models, histories, how, steps, train_seconds = {}, {}, {}, {}, {}
+models, histories, how, steps, train_seconds, source = {}, {}, {}, {}, {}, {}
 if SCALE == "smoke":
     print(viz.SMOKE_LABEL)
 trained_on = {}  # the frames each network was trained on (it is never scored on them)
 for name, recipe in recipes.items():
-    start = time.perf_counter()
-    trained_on[name] = data[name]["training_data"]
-    if SCALE != "smoke" and PRETRAINED and recipe.name in pretrained_registry():  # none is published for full
-        models[name], recipes[name] = load_pretrained(recipe.name)
-        ckpt = uc.load_checkpoint(pretrained_path(recipe.name))
-        trained_on[name] = ckpt["training_data"]
-        histories[name], rec = np.array(ckpt["history"]["losses"]), ckpt["history"]["scores"]
-        steps[name], train_seconds[name] = ckpt["step"], rec["train seconds"]
-        how[name] = (f"published network ({steps[name]:,} steps, trained in {train_seconds[name]:,.0f} s on "
-                     f"{rec['device']}, {rec['date']})")
-    else:
-        before = viz.checkpoint_steps(recipe, runs)  # finished before this run (book-full: pretrain.py)?
-        models[name], result, wall = reproduce.train_recipe(recipe, data=data[name], device=str(device), runs_dir=runs)
-        histories[name], steps[name], train_seconds[name] = np.array(result.losses), result.step, result.seconds or wall
-        how[name] = viz.training_note(steps[name], result.seconds, wall, viz.device_name(DEVICE), steps_before=before)
+    # the published network (cpu), else a finished checkpoint under runs/, else train (resuming a checkpoint)
+    net = obtain_network(recipe, data[name], runs_dir=runs, device=device, pretrained=PRETRAINED and SCALE != "smoke")
+    models[name], recipes[name], how[name], trained_on[name] = net.model, net.recipe, net.how, net.training_data
+    histories[name], steps[name], train_seconds[name], source[name] = net.losses, net.steps, net.seconds, net.source
     k = max(1, min(100, len(histories[name]) // 3))
     print(f"{DATASETS[name]['title']}{kind[name]}: {how[name]}; loss {histories[name][:k].mean():.3f} "
           f"(first {k} steps) -> {histories[name][-k:].mean():.3f} (last {k})")
@@ -292,17 +232,7 @@ else:
     curves = histories
     labels = {n: f"{recipes[n].name}: {data[n]['source'][:40]}" for n in DATASETS}
     title = f"Training loss, this run (scale={SCALE})"
-fig, ax = plt.subplots(figsize=(6.5, 2.8))
-for name, losses in curves.items():
-    k = max(1, min(100, len(losses) // 5))
-    ax.plot(np.arange(k - 1, len(losses)), np.convolve(losses, np.ones(k) / k, mode="valid"),
-            label=f"{labels[name]}, running mean of {k}")
-ax.set_yscale("log")
-ax.set_xlabel("step")
-ax.set_ylabel("weighted loss\n(running mean)")
-ax.set_title(title, fontsize=9)
-ax.legend(fontsize=7)
-fig.tight_layout()
+figures.draw_loss_curves(curves, labels, title)
 plt.show()
 
 # %% [markdown]
@@ -315,24 +245,24 @@ if SCALE == "smoke":
     print(viz.SMOKE_LABEL)
 for name, recipe in recipes.items():
     d = data[name]
-    reproduce.check_held_out(trained_on[name], recipe.dataset, [i for g in d["groups"] for i in g["ids"]], how[name])
+    uc.check_held_out(trained_on[name], recipe.dataset, [i for g in d["groups"] for i in g["ids"]], how[name])
     start = time.perf_counter()
-    prob = reproduce.predict_recipe(models[name], recipe, d["val_x"], str(device))  # (N, H, W) p(cell)
+    prob = uc.predict_recipe(models[name], recipe, d["val_x"], str(device))  # (N, H, W) p(cell)
     seconds = (time.perf_counter() - start) / len(prob)
     train_prob = train_truth = None
     if recipe.threshold == "train":  # the threshold is chosen on (up to 24 evenly spaced) training frames
         idx = np.unique(np.linspace(0, len(d["train_x"]) - 1, min(24, len(d["train_x"]))).astype(int))
-        train_prob = reproduce.predict_recipe(models[name], recipe, [d["train_x"][i] for i in idx], str(device))
+        train_prob = uc.predict_recipe(models[name], recipe, [d["train_x"][i] for i in idx], str(device))
         train_truth = [d["train_y"][i] for i in idx]
-    scores = reproduce.score_recipe(recipe, prob, d["val_y"], train_prob, train_truth)
-    preds = [reproduce.cut_instances(p, scores["threshold"], recipe.instances, recipe.seed_threshold,
+    scores = uc.score_recipe(recipe, prob, d["val_y"], train_prob, train_truth)
+    preds = [uc.cut_instances(p, scores["threshold"], recipe.instances, recipe.seed_threshold,
                                      recipe.separation_gap) for p in prob]
     results[name] = dict(scores=scores, prob=prob, preds=preds, seconds=seconds, more={})
     print(f"{d['source']}: SEG = {viz.fmt_like(scores['SEG'], DATASETS[name]['published'])}{kind[name]} at "
           f"threshold {scores['threshold']} ({scores['threshold chosen on']}); {seconds:.2f} s per frame")
     for g in d["groups"][1:] if SCALE != "smoke" else []:  # more held-out groups (the official archive's)
-        more = reproduce.score_recipe(dataclasses.replace(recipe, threshold=scores["threshold"]),
-                                      reproduce.predict_recipe(models[name], recipe, g["x"], str(device)), g["y"])
+        more = uc.score_recipe(dataclasses.replace(recipe, threshold=scores["threshold"]),
+                                      uc.predict_recipe(models[name], recipe, g["x"], str(device)), g["y"])
         results[name]["more"][g["name"]] = (more["SEG"], g)
         print(f"  also held out, {g['name']} ({len(g['ids'])} frames, {uc.data.datasets.truth_label(g['truth'])}): SEG = "
               f"{viz.fmt_like(more['SEG'], DATASETS[name]['published'])} at the same threshold")
@@ -363,9 +293,7 @@ notes = ("held-out frames of the public training sequences (PhC-U373 seq 02 last
          f"{uc.data.datasets.truth_label(data['dic-hela'].get('train_truth', 'synthetic'))}), not the challenge test set"
          + ("; SYNTHETIC data" if synthetic else "") + ("; smoke: 2 cropped held-out frames" if SCALE == "smoke" else ""))
 costs = " and ".join(f"{recipes[n].name} ({steps[n]:,} steps, {train_seconds[n]:,.0f} s training)" for n in DATASETS)
-published_all = all(r.name in pretrained_registry() for r in recipes.values())
-budget = (f"published networks {costs}" if SCALE != "smoke" and PRETRAINED and published_all
-          else f"trained: {costs}")
+budget = f"published networks {costs}" if all(s == "published" for s in source.values()) else f"trained: {costs}"
 budget += f"; scored in {score_seconds:,.0f} s"
 path = viz.record_results(CHAPTER, values, scale=SCALE, device=DEVICE, published=published, notes=notes, budget=budget)
 this_run = viz.load_results(path.parent)[CHAPTER]["runs"][SCALE]
@@ -374,59 +302,16 @@ print(f"recorded in {path}: {viz.provenance(this_run, SCALE)}")
 # %% [markdown]
 # ## Result: SEG on the held-out frames, beside Table 2
 #
-# Published rows are the challenge's test sequences against gold truth; ours are held-out frames of the
-# public training sequences (DIC-HeLa against silver truth). Only `cpu` and `full` runs are
-# reproductions: this run when it is one, else the recorded reproduction
-# (`book/results/07_cell_tracking.json`) and the recorded training runs of the recipes
-# (`book/results/recipes/`). Each row says where its numbers came from (scale; device; steps and
-# training time or the run's budget; date).
+# Published rows are the challenge's test sequences (gold truth); ours are held-out frames of the public
+# training sequences. Only `cpu` and `full` runs are reproductions: this run when it is one, else the
+# recorded ones (`comparisons.table2` lists where each row's numbers came from).
 
 # %% tags=["hide-input"]
-def seg(value, name, silver=False):
-    """A SEG value at Table 2's decimals, marked when it is measured against silver truth."""
-    return viz.fmt_like(value, DATASETS[name]["published"]) + (" (vs SILVER truth)" if silver else "")
-
-
-PUB = "published (Table 2), challenge test sequences"
-rows = [["IMCB-SG (2014)", PUB, "0.2669", "0.2935"], ["KTH-SE (2014)", PUB, "0.7953", "0.4607"],
-        ["HOUS-US (2014)", PUB, "0.5323", "-"], ["second-best 2015", PUB, "0.83", "0.46"],
-        ["u-net (2015), paper", "published, challenge test sequences, gold truth", "**0.9203**", "**0.7756**"]]
-shown, own_rows = set(), set()  # recipes whose scores are in the table; those with a training-run row
-if SCALE != "smoke":
-    rows.append([f"**this run**: `{recipes['phc-u373'].name}`, `{recipes['dic-hela'].name}`",
-                 viz.provenance(this_run, SCALE),
-                 f"{seg(values['SEG PhC-U373'], 'phc-u373')}{kind['phc-u373']}",
-                 f"{seg(values['SEG DIC-HeLa'], 'dic-hela')}{kind['dic-hela']}"])
-    shown.update(r.name for r in recipes.values())
-else:
-    rep = viz.reproduction(viz.load_results().get(CHAPTER))
-    if rep is not None:
-        scale, run = rep
-        v = run["values"]
-        names = v.get("recipes", [f"{n}-{scale}" for n in DATASETS])
-        silver = "SILVER" in str(v.get("reference (PhC-U373, DIC-HeLa)", ["", "SILVER"])[-1])
-        rows.append([f"ours: {', '.join(f'`{n}`' for n in names)}, recorded", viz.provenance(run, scale),
-                     seg(v["SEG PhC-U373"], "phc-u373"), seg(v["SEG DIC-HeLa"], "dic-hela", silver)])
-        shown.update(names)
-for suffix in ("cpu", "paper", "full"):  # training runs of book/scripts/run_recipes.py
-    for name in DATASETS:
-        rec = recorded(f"{name}-{suffix}")
-        if rec is not None and rec["key"] not in shown:
-            value = seg(rec["values"]["SEG"], name, "SILVER" in rec.get("source", ""))
-            rows.append([f"ours: `{rec['key']}`, recorded training run", viz.provenance(rec)]
-                        + ([value, "-"] if name == "phc-u373" else ["-", value]))
-            shown.add(rec["key"])
-            own_rows.add(rec["key"])
-note = ""
-if not shown:
-    note = ("\n\n*No `cpu` or `full` run is recorded here: run the chapter with `SCALE = \"cpu\"` (a few minutes "
-            "with the published networks) to put our numbers beside Table 2.*")
-trained_lines = [f"`{net}`: {viz.provenance(recorded(net))}" for net in PUBLISHED_NETS.values()
-                 if net in shown - own_rows and recorded(net) is not None]
-if trained_lines:
-    note += ("\n\nThe published networks were trained by `book/scripts/run_recipes.py`: "
-             + "; ".join(trained_lines) + ".")
-display(Markdown(viz.md_table(["Name", "where the numbers come from", "PhC-U373", "DIC-HeLa"], rows) + note))
+def seg(value, name, silver=False):  # a SEG value at Table 2's decimals, marked when against silver truth
+    return comparisons.table2_seg(value, DATASETS[name]["published"], silver)
+ours = {} if SCALE == "smoke" else dict(this_run=this_run, values=values, kind=kind)  # smoke: the recorded runs
+display(Markdown(comparisons.table2(CHAPTER, SCALE, DATASETS, recipe_names=[r.name for r in recipes.values()],
+                                    published_nets=PUBLISHED_NETS, **ours)))
 
 # %% [markdown]
 # How much the threshold matters ({numref}`fig-ctc-threshold`; diagnostic only: the numbers above use the
@@ -445,18 +330,7 @@ for name in DATASETS:
 from_records = SCALE == "smoke" and all(recorded(net) is not None for net in PUBLISHED_NETS.values())
 title = ("recorded cpu runs (published networks)" if from_records else
          f"{viz.SMOKE_LABEL.split(' (')[0].upper()} run, pipeline check" if SCALE == "smoke" else f"this run (scale={SCALE})")
-fig, ax = plt.subplots(figsize=(5.5, 3.0))
-for name, (train_curve, held, chosen, label) in curves.items():
-    line, = ax.plot([float(t) for t in held], list(held.values()), marker="o", ms=3, label=f"{label}, held-out")
-    if train_curve:
-        ax.plot([float(t) for t in train_curve], list(train_curve.values()), ls=":", marker=".", ms=3,
-                color=line.get_color(), label=f"{label}, training frames")
-    ax.axvline(float(chosen), lw=0.8, ls="--", color=line.get_color())
-ax.set_xlabel("threshold on p(cell)")
-ax.set_ylabel("SEG")
-ax.set_title(f"SEG vs threshold: {title}", fontsize=8)
-ax.legend(fontsize=7)
-fig.tight_layout()
+figures.draw_threshold_curves(curves, title)
 plt.show()
 
 # %% [markdown]
@@ -483,12 +357,11 @@ display(Markdown(viz.md_table([f"change ({ABLATION_STEPS} steps)", "SEG (gold tr
 # %% [markdown]
 # ### DIC-HeLa: what the instance cutting contributes
 #
-# The same published `dic-hela-cpu` probabilities cut four ways (recorded by a one-off analysis of the
-# saved probability maps, `book/results/recipes/dic-hela-cpu-postprocessing.json`; no training); for each
-# way the threshold is the best on 24 training frames. Connected components merge touching cells; the
-# seeded watershed splits them. By the training-frame criterion the watershed *without* growing the cells
-# back would have been chosen (it also scores higher on the held-out frames); the recipe fixed
-# `grow = gap` before any of this was measured and is reported as it is.
+# The same published `dic-hela-cpu` probabilities cut four ways (a one-off analysis of the saved maps,
+# `book/results/recipes/dic-hela-cpu-postprocessing.json`), each at its best threshold on 24 training
+# frames. Components merge touching cells; the seeded watershed splits them. The training frames would have
+# chosen the watershed *without* growing cells back (also better held out); the recipe fixed `grow = gap`
+# before this was measured and is reported as it is.
 
 # %% tags=["hide-input"]
 post = recorded("dic-hela-cpu-postprocessing")
@@ -510,10 +383,8 @@ else:
 # As in the paper ({numref}`fig-ctc-fig4`): PhC-U373 with the predicted cells as a cyan mask, DIC-HeLa
 # with randomly coloured predicted cells; the yellow borders are the reference masks (gold truth for
 # PhC-U373, silver truth for DIC-HeLa). One whole held-out frame each (the one with the most reference
-# cells). At `cpu` or `full` scale the networks are this run's; at smoke scale with the real data they are
-# the published networks of the `cpu` recipes, which segment a frame with the recipes' 8-fold test-time
-# augmentation in a few seconds, cut at the thresholds their recorded runs chose on the training frames.
-# Only without the real data does it show the smoke networks on SYNTHETIC images.
+# cells). At `cpu` or `full` scale the networks are this run's; at smoke scale the published `cpu`
+# networks (8-fold TTA, their recorded thresholds); only without the real data the smoke networks.
 
 # %%
 figure = {}  # name -> (image, reference instances, predicted instances, what)
@@ -525,46 +396,28 @@ for name in DATASETS:
         rec = recorded(net)
         threshold = rec["values"]["threshold"] if rec is not None else 0.5
         start = time.perf_counter()
-        p = reproduce.predict_recipe(model, recipe, [image], str(device))[0]  # (H, W) p(cell), 8-fold TTA
+        p = uc.predict_recipe(model, recipe, [image], str(device))[0]  # (H, W) p(cell), 8-fold TTA
         what = f"published {net}, held-out frame, threshold {threshold}"
         print(f"{DATASETS[name]['title']}: {what}: {time.perf_counter() - start:.1f} s")
     elif SCALE == "smoke":  # SYNTHETIC: the smoke network
         recipe, threshold = recipes[name], results[name]["scores"]["threshold"]
-        p = reproduce.predict_recipe(models[name], recipe, [image], str(device))[0]
+        p = uc.predict_recipe(models[name], recipe, [image], str(device))[0]
         what = f"SYNTHETIC, smoke network {recipe.name} ({steps[name]} steps)"
     else:  # this run's network and threshold, on the held-out frame it already segmented
         recipe, threshold = recipes[name], results[name]["scores"]["threshold"]
         p = results[name]["prob"][most_cells(data[name]["val_y"])]
         what = f"this run, {recipe.name}, held-out frame, threshold {threshold}"
-    pred = reproduce.cut_instances(p, threshold, recipe.instances, recipe.seed_threshold, recipe.separation_gap)
+    pred = uc.cut_instances(p, threshold, recipe.instances, recipe.seed_threshold, recipe.separation_gap)
     figure[name] = (image, truth, pred, what)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The paper's Fig. 4 reproduced on held-out frames (the panel titles name the networks; on the smoke-built site the published phc-u373-cpu and dic-hela-cpu networks). (a) A PhC-U373 phase-contrast frame and (b) its segmentation as a cyan mask with the gold-truth borders in yellow; (c) a DIC-HeLa frame and (d) its segmentation with one random colour per predicted cell and the silver-truth borders in yellow. Each segmentation panel gives the SEG of its frame.", "name": "fig-ctc-fig4"}, "image": {"alt": "Four panels in a two by two grid. Top: a gray phase-contrast image of a handful of scattered cells with bright halos, and the same image with the predicted cells filled in cyan and the reference cell outlines in yellow. Bottom: a gray DIC image of densely packed HeLa cells, and the same image with each predicted cell in a different colour and the reference outlines in yellow."}}
-def show_gray(ax, image):
-    lo, hi = np.percentile(image, [0.5, 99.5])
-    ax.imshow(image, cmap="gray", vmin=lo, vmax=hi)
-
-
-fig, axes = plt.subplots(2, 2, figsize=(7.4, 6.6))
-rng = np.random.default_rng(SEED)
-for (name, (image, truth, pred, what)), (ax_in, ax_seg), letters in zip(figure.items(), axes, ("ab", "cd")):
-    show_gray(ax_in, image)
-    show_gray(ax_seg, image)
-    overlay = np.zeros(image.shape + (4,))  # (H, W, RGBA)
-    if name == "phc-u373":
-        overlay[pred > 0] = (0.0, 1.0, 1.0, 0.45)  # cyan mask
-    else:
-        colours = np.concatenate([rng.uniform(0.2, 1.0, (pred.max() + 1, 3)), np.full((pred.max() + 1, 1), 0.5)], 1)
-        overlay[pred > 0] = colours[pred[pred > 0]]  # random colour per predicted cell
-    overlay[find_boundaries(truth, mode="thick")] = (1.0, 1.0, 0.0, 1.0)  # yellow reference border
-    ax_seg.imshow(overlay)
-    ax_in.set_title(f"({letters[0]}) {DATASETS[name]['title']}{kind[name]}\n{what}", fontsize=7)
-    ax_seg.set_title(f"({letters[1]}) prediction, yellow: reference\nSEG of this frame "
-                     f"{viz.fmt_like(uc.seg_score(pred, truth), DATASETS[name]['published'])}", fontsize=7)
-    for ax in (ax_in, ax_seg):
-        ax.axis("off")
-fig.suptitle("Fig. 4 reproduced" + (" - SYNTHETIC DATA" if synthetic else ""), fontsize=9)
-fig.tight_layout(rect=(0, 0, 1, 0.96), h_pad=1.5)
+panels = {name: (image, truth, pred, f"({a}) {DATASETS[name]['title']}{kind[name]}\n{what}",
+                 f"({b}) prediction, yellow: reference\nSEG of this frame "
+                 f"{viz.fmt_like(uc.seg_score(pred, truth), DATASETS[name]['published'])}")
+          for (name, (image, truth, pred, what)), (a, b) in zip(figure.items(), ("ab", "cd"))}
+# PhC-U373: a cyan mask; DIC-HeLa: a random colour per predicted cell; yellow: the reference borders
+figures.draw_fig4(panels, random_colours=("dic-hela",), seed=SEED,
+                  suptitle="Fig. 4 reproduced" + (" - SYNTHETIC DATA" if synthetic else ""))
 plt.show()
 
 # %% [markdown]

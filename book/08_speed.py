@@ -45,7 +45,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     REPO, BRANCH = "https://github.com/unet-reproduced/unet-reproduced", "main"  # _config.yml (build.py --sync)
-    COLAB_SCALE, DATASETS = "auto", ["isbi2012"]
+    COLAB_SCALE, DATASETS = "auto", ["isbi2012"]  # = book/manifest.py
     CLONE = "/content/" + REPO.rstrip("/").rsplit("/", 1)[-1]
     if not os.path.isdir(CLONE):
         subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", BRANCH, REPO, CLONE], check=True)
@@ -57,7 +57,6 @@ if "google.colab" in sys.modules:
 
 # %%
 import copy
-import json
 import platform
 import re
 import time
@@ -70,7 +69,7 @@ from IPython.display import Markdown, display
 
 import unet_core as uc
 from unet_core.utils import check_cap
-from unet_core.book import viz
+from unet_core.book import figures, viz
 
 CHAPTER = "08_speed"
 CPU_REPEAT = check_cap.capped_repeat({"smoke": 1, "cpu": 3, "full": 2}[SCALE])  # timed repetitions (minimum reported) ...
@@ -138,11 +137,11 @@ display(Markdown(viz.md_table(
 # Each configuration is timed end to end: `normalize_image`, `predict_tiled` (mirror padding, tiles,
 # forward, softmax, copy back to host memory) and the argmax, i.e. the segmentation a user gets. One
 # untimed warm-up run precedes the timed ones (it loads kernels and, on a GPU, selects the convolution
-# algorithms). The fast mode gets its own copy of the network, because `channels_last=True` converts the
-# module in place. The network is untrained (He initialisation): speed does not depend on the weights.
+# algorithms). Each mode gets its own copy of the network (`precision=` names the numerics:
+# `"bf16+channels_last"` is bf16 autocast on NHWC tensors). The network is untrained (He initialisation): speed does not depend on the weights.
 
 # %%
-MODES = {"fp32": {}, "bf16 + channels_last": {"dtype": torch.bfloat16, "channels_last": True}}
+MODES = {"fp32": {}, "bf16 + channels_last": {"precision": "bf16+channels_last"}}
 TILINGS = {"one pass (700)": None, "four tiles (572)": 572}
 
 
@@ -239,10 +238,9 @@ print(f"recorded in {recorded}")
 # %% [markdown]
 # ## Result beside the paper
 #
-# The table holds only the paper's network (64 channels) as run at `cpu` or `full` scale: this run when
-# it was one, and every such run recorded in `book/results/08_speed.json`, one row per device, precision
-# mode and tiling, each saying where and when it was measured and with which settings. A `smoke` run
-# (a narrow network, timed once) is printed above under its label and never appears here.
+# The table holds only the paper's network (64 channels) at `cpu` or `full` scale: this run when it was
+# one and every such run in `book/results/08_speed.json`, one row per device, precision mode and tiling,
+# each with where, when and how it was measured (a `smoke` run is printed above and never appears here).
 
 # %% tags=["remove-input"]
 def recorded_rows():
@@ -332,16 +330,7 @@ else:  # nothing recorded (e.g. a copy without book/results): this run, labelled
     bars = [(f"{r['device']}, width {r['base_channels']}\n{r['mode']}, {r['tiling']}", r["seconds"], r["mode"])
             for r in rows]
     title = f"This run, {SCALE} scale" + (" (pipeline check, narrow CPU network: not comparable)" if SCALE == "smoke" else "")
-fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(bars) + 1.2))
-ax.barh(range(len(bars)), [b[1] for b in bars],
-        color=["tab:blue" if b[2] == "fp32" else "tab:orange" for b in bars])
-ax.axvline(1.0, color="k", ls="--", lw=1, label="paper: < 1 s on a Titan")
-ax.legend(fontsize=8, loc="lower right")
-ax.set_yticks(range(len(bars)), [b[0] for b in bars], fontsize=7)
-ax.set_xlabel("seconds to segment a 512 x 512 image")
-ax.set_title(title, fontsize=9)
-ax.invert_yaxis()
-fig.tight_layout()
+figures.draw_speed_bars(bars, title)
 plt.show()
 
 # %% [markdown]
@@ -357,18 +346,10 @@ plt.show()
 
 # %%
 def load_benchmark(name):
-    for root in (Path.cwd().parent, Path.cwd()):
-        path = root / "benchmarks" / "results" / f"{name}.json"
-        if path.is_file():
-            doc = json.loads(path.read_text())
-            m = doc.get("machine", {})
-            where = (f"`benchmarks/results/{name}.json`, measured {str(m.get('date', '?'))[:10]} on {m.get('cpu')} "
-                     f"({m.get('cpu_count')} cores, {m.get('torch_threads')} torch threads), "
-                     f"{'GPU ' + str(m['gpu']) if m.get('gpu') else 'no GPU'}, torch {m.get('torch')}, "
-                     f"device {doc.get('results', {}).get('device', '?')}")
-            return doc, where
-    print(f"{name}.json: not found (run `python benchmarks/bench_{name}.py` in the repository)")
-    return None, None
+    doc, where = figures.load_benchmark(name)
+    if doc is None:
+        print(f"{name}.json: not found (run `python benchmarks/bench_{name}.py` in the repository)")
+    return doc, where
 
 
 tiling_bench, where = load_benchmark("tiling")

@@ -28,20 +28,16 @@
 # border thinning (Vinfo)" (the FusionNet paper's words) instead of the three errors of Table 1.
 #
 # **What we could and could not verify.** Of the FusionNet paper only the abstract and that sentence
-# were readable in the sources available to this project. The architecture below (64-128-256-512
-# channels and a 1024 bridge, every level a 3x3 convolution, a residual block of three 3x3 convolutions
-# and a 3x3 convolution, each with batch normalisation and ReLU, 2x2 max pooling, 3x3 stride-2 transposed
-# convolutions whose output is *added* to the encoder map, a 1x1 output convolution, dropout 0.25, a
-# 640 x 640 input: a 512 slice with 64 px of mirror padding per side) is that of the project's FusionNet
-# issue, taken from the paper and the authors' Keras release; a TensorFlow port agrees with its shape
-# (`unet_core/models/fusionnet.py` lists the sources). The paper's **training** details (loss,
-# optimiser, learning rate, number of steps, augmentation) could not be verified. The widely copied
-# PyTorch version (GunhoChoi/FusionNet-Pytorch) ends in a tanh and trains with Adam (learning rate
-# $2 \cdot 10^{-4}$) on a smooth L1 loss, a regression set-up for an image-to-image example, not the
-# softmax and weighted cross-entropy of the U-Net's Eq. 1. Here **both networks are trained with the
-# U-Net recipe**: the same optimiser, schedule, steps, seed, augmentation and Eq. 1 loss with Eq. 2
-# weights ({ref}`the weight map chapter <weight-map>`); only the network (and, because FusionNet pads
-# its convolutions, the tile) differs.
+# were readable here. The architecture below (64-128-256-512 channels and a 1024 bridge; per level a 3x3
+# convolution, a residual block of three 3x3 convolutions and a 3x3 convolution, each with batch
+# normalisation and ReLU; 2x2 max pooling; 3x3 stride-2 transposed convolutions *added* to the encoder map;
+# a 1x1 output; dropout 0.25; a 640 px input, a 512 slice with 64 px of mirror padding) is from the paper
+# and the authors' Keras release (`unet_core/models/fusionnet.py` lists the sources). The paper's
+# **training** (loss, optimiser, schedule, steps, augmentation) could not be verified, and the widely
+# copied PyTorch port regresses with a tanh and a smooth L1 loss. Here **both networks are trained with
+# the U-Net recipe** (optimiser, schedule, steps, seed, augmentation, Eq. 1 loss with Eq. 2 weights,
+# {ref}`the weight map chapter <weight-map>`); only the network (and, because FusionNet pads its
+# convolutions, the tile) differs.
 #
 # **Published numbers.** The FusionNet paper's own table could not be read here. Its leaderboard
 # entry on the challenge's **test set**, as a later paper lists it (the README of Guo et al., ICME 2019,
@@ -50,13 +46,11 @@
 # $V_\text{info} = 0.98893$ after thinning, beside $0.97276$ and $0.98662$ for the u-net entry. Our
 # numbers are scored on 5 held-out *training* slices, never on that test set.
 #
-# **What this page shows.** The architecture table ({ref}`the architecture chapter <architecture>` for
-# the U-Net's) is exact arithmetic and the same at every scale. The static site is built at
-# `SCALE = "smoke"`: it trains two tiny networks for 30 steps as a pipeline check (printed under a
-# "smoke" label), and shows the recorded `cpu` runs of both recipes in the comparison, with the
-# scale, device, steps, time and date of each row; {numref}`fig-fusionnet-segmentation` shows the
-# recorded probability maps of both networks on held-out slice 25. At `SCALE = "cpu"` the chapter loads
-# both trained networks, predicts and scores slices 25-29 itself and times them on this machine.
+# **What this page shows.** The architecture table is exact arithmetic at every scale. The static site
+# is built at `SCALE = "smoke"`: two tiny networks train for 30 steps as a pipeline check ("smoke"), and
+# the comparison shows the recorded `cpu` runs of both recipes, each row with its provenance;
+# {numref}`fig-fusionnet-segmentation` shows their recorded maps of held-out slice 25. At `SCALE = "cpu"`
+# the chapter loads both trained networks, scores slices 25-29 itself and times them on this machine.
 
 # %% tags=["parameters"]
 SCALE = "smoke"  # "smoke": two tiny networks, 30 steps (seconds); "cpu": the isbi2012-cpu and isbi2012-fusionnet-cpu recipes; "full": the paper's widths (GPU)
@@ -76,7 +70,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     REPO, BRANCH = "https://github.com/unet-reproduced/unet-reproduced", "main"  # _config.yml (build.py --sync)
-    COLAB_SCALE, DATASETS = "auto", ["isbi2012"]
+    COLAB_SCALE, DATASETS = "auto", ["isbi2012"]  # = book/manifest.py
     CLONE = "/content/" + REPO.rstrip("/").rsplit("/", 1)[-1]
     if not os.path.isdir(CLONE):
         subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", BRANCH, REPO, CLONE], check=True)
@@ -87,11 +81,6 @@ if "google.colab" in sys.modules:
     SCALE, DEVICE = setup(COLAB_SCALE, DATASETS, data_dir=f"{CLONE}/data")
 
 # %%
-import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -101,12 +90,11 @@ import torch
 from IPython.display import Markdown, display
 
 import unet_core as uc
-from unet_core import reproduce
+from unet_core.recipes.capped import capped_recipe
 from unet_core.utils import check_cap
-from unet_core.book import viz
-from unet_core.models import PAPER_TILE, fusionnet_parameter_count, fusionnet_receptive_field
-from unet_core.models.unet import unet_parameter_count
-from unet_core.recipes.pretrained import load_pretrained, pretrained_path
+from unet_core.book import comparisons, figures, viz
+from unet_core.book.networks import data_or_synthetic, obtain_network, runs_folder, training_step_cost
+from unet_core.models import PAPER_TILE, fusionnet_receptive_field
 from unet_core.recipes.registry import get_recipe
 
 CHAPTER = "09_fusionnet"
@@ -117,15 +105,13 @@ RECIPES = {
     # the full U-Net recipe with the paper's FusionNet and its 640 px tile (registered in unet_core.recipes.registry)
     "full": {"U-Net": get_recipe("isbi2012-full"), "FusionNet": get_recipe("isbi2012-fusionnet-full")},
 }
-recipes = {name: check_cap.capped_recipe(r) for name, r in RECIPES[SCALE].items()}  # $UNET_CHECK_CAP: small tiles
+recipes = {name: capped_recipe(r) for name, r in RECIPES[SCALE].items()}  # $UNET_CHECK_CAP: small tiles
 CPU_KEYS = {"U-Net": "isbi2012-cpu", "FusionNet": "isbi2012-fusionnet-cpu"}  # recorded recipe runs (smoke page)
 REPEAT = check_cap.capped_repeat({"smoke": 2, "cpu": 5, "full": 10}[SCALE])  # timed training steps (median), after one warm-up
 SLICE_REPEAT = check_cap.capped_repeat({"smoke": 1, "cpu": 3, "full": 5}[SCALE])  # timed one-pass predictions of a slice (median)
 device = viz.resolve_device(DEVICE)
 data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
-cwd = Path.cwd()  # checkpoints under <repo>/runs (never committed); smoke in a throw-away folder
-runs = (Path(os.environ.get("UNET_RUNS_DIR") or (cwd.parent if cwd.name == "book" else cwd) / "runs")
-        if SCALE != "smoke" else Path(tempfile.mkdtemp()))
+runs = runs_folder(SCALE)  # checkpoints under <repo>/runs (never committed); smoke in a throw-away folder
 # Table 1's u-net row (2015 scoring) and the leaderboard entries after thinning (second-hand, see the claim)
 TABLE1 = {"warping error": "0.000353", "Rand error": "0.0382", "pixel error": "0.0611"}
 LEADERBOARD = {"U-Net": {"V_rand after thinning": "0.97276", "V_info after thinning": "0.98662"},
@@ -165,115 +151,33 @@ viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a ca
 #   "summation-based skip connections" of the claim. Its up-convolution is a 3x3 transposed convolution
 #   of stride 2 (the U-Net's is 2x2).
 #
-# The counts below are closed forms (`unet_parameter_count`, `uc.unet_flops`,
-# `fusionnet_parameter_count`, `uc.fusionnet_flops`, `fusionnet_receptive_field`), checked against the
-# built modules. FLOPs count the multiply-adds of the convolutions twice (batch norms, activations,
-# pooling and skips are not counted, as in {ref}`the speed chapter <speed>`) for **one pass over a
-# 512 x 512 slice** with the context each network needs: the U-Net needs a 700 px input (the valid size
-# for a $\geq 512 + 2 \cdot 92$ px input); FusionNet, to give the same output as one pass over the whole
-# mirror-padded image (seamless tiles), needs its receptive field's reach of 260 px on each side, a
-# 1040 px input. Its paper instead mirrors 64 px (a 640 px input; an output pixel near the slice's edge
-# then also sees zeros), listed for comparison. The **receptive field** is the widest window of input
-# pixels that one output pixel depends on (it depends on the pixel's position on the 16 px pooling
-# grid): for FusionNet the closed form, for the U-Net the gradient support of a linearised copy (ReLU
-# and dropout removed, max pooling replaced by average pooling, so that every pixel the architecture
-# connects shows up in the gradient).
+# The counts below are closed forms (`comparisons.architecture`), checked against the built modules.
+# FLOPs count the convolutions' multiply-adds twice (as in {ref}`the speed chapter <speed>`) for **one
+# pass over a 512 x 512 slice** with the context each network needs: the U-Net a 700 px input
+# ($\geq 512 + 2 \cdot 92$ px, valid); FusionNet, to match one pass over the whole mirror-padded image
+# (seamless tiles), its receptive field's reach of 260 px per side, a 1040 px input (its paper mirrors
+# 64 px, a 640 px input, also listed). The **receptive field** is the widest input window one output pixel
+# depends on (it varies with the pixel's place on the 16 px pooling grid): for FusionNet the closed form,
+# for the U-Net the gradient support of a linearised copy (`comparisons.linearised_support`).
 
 # %% tags=["hide-input"]
-def linearised_support(net, side: int, border: int) -> tuple[int, int, int]:
-    """(widest window, farthest reach past the output pixel's input position, narrowest window), one axis, in px.
-
-    The gradient support of a linear copy of ``net`` (activations and dropout -> identity, max -> average
-    pooling), for one output pixel of every phase on the pooling grid.
-    """
-    for module in list(net.modules()):
-        for name, child in list(module.named_children()):
-            if isinstance(child, (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.ELU, torch.nn.Dropout)):
-                setattr(module, name, torch.nn.Identity())
-            elif isinstance(child, torch.nn.MaxPool2d):
-                setattr(module, name, torch.nn.AvgPool2d(2))
-    net.eval()
-    widest = reach = 0
-    narrowest = side
-    out = net.output_size(side)
-    for phase in range(net.stride):
-        o = out // 2 // net.stride * net.stride + phase  # an output pixel in the middle, at this phase
-        x = torch.randn(1, 1, side, side, requires_grad=True)
-        net(x)[0, 1, o, o].backward()
-        cols = (x.grad[0, 0].abs().sum(0) > 0).nonzero().flatten()
-        lo, hi = int(cols[0]) - (o + border), int(cols[-1]) - (o + border)
-        widest, reach, narrowest = max(widest, hi - lo + 1), max(reach, -lo, hi), min(narrowest, hi - lo + 1)
-    return widest, reach, narrowest
-
-
-def architecture(name: str, base_channels: int, tile: int) -> dict:
-    """Exact sizes of one network (depth 5) at ``base_channels``; ``tile``: its training tile."""
-    if name == "U-Net":
-        side = uc.input_size_for_output(512)  # 700
-        net = uc.UNet(base_channels=min(base_channels, 16))  # the counts below do not depend on the width
-        return dict(conv=uc.count_conv_layers(net), params=unet_parameter_count(1, 2, base_channels, 5),
-                    built=uc.count_parameters(net) if base_channels <= 16 else None,
-                    built_for=unet_parameter_count(1, 2, min(base_channels, 16), 5), side=side,
-                    flops=uc.unet_flops(side, base_channels=base_channels), paper_flops=None,
-                    tile_flops=uc.unet_flops(tile, base_channels=base_channels),
-                    receptive=UNET_RF[:2], context=net.border, tile=(tile, uc.unet_output_size(tile)))
-    rf = fusionnet_receptive_field()
-    net = uc.FusionNet(base_channels=min(base_channels, 16))
-    side = net.input_size_for_output(512 + 2 * rf.margin)  # 1040
-    return dict(conv=uc.count_conv_layers(net), params=fusionnet_parameter_count(base_channels=base_channels),
-                built=uc.count_parameters(net) if base_channels <= 16 else None,
-                built_for=fusionnet_parameter_count(base_channels=min(base_channels, 16)), side=side,
-                flops=uc.fusionnet_flops(side, base_channels=base_channels),
-                paper_flops=uc.fusionnet_flops(PAPER_TILE, base_channels=base_channels),
-                tile_flops=uc.fusionnet_flops(tile, base_channels=base_channels),
-                receptive=(rf.size, rf.margin), context=net.tile_margin, tile=(tile, tile))
-
-
 torch.manual_seed(SEED)
-UNET_RF = linearised_support(uc.UNet(base_channels=1), uc.input_size_for_output(256), 92)
+UNET_RF = comparisons.linearised_support(uc.UNet(base_channels=1), uc.input_size_for_output(256), 92)
 WIDTHS = {"paper": 64, "cpu": RECIPES["cpu"]["U-Net"].base_channels}
-arch = {(name, label): architecture(name, width, (572 if name == "U-Net" else PAPER_TILE) if label == "paper"
-                                    else RECIPES["cpu"][name].tile)
+arch = {(name, label): comparisons.architecture(name, width, (572 if name == "U-Net" else PAPER_TILE)
+                                                if label == "paper" else RECIPES["cpu"][name].tile, UNET_RF)
         for label, width in WIDTHS.items() for name in NETS}
 for (name, label), a in arch.items():
     assert a["built"] is None or a["built"] == a["params"], (name, label, a)
     assert uc.count_parameters(uc.build_model("unet" if name == "U-Net" else "fusionnet", base_channels=16)) \
         == a["built_for"]
 if SCALE != "smoke" and check_cap.cap() is None:  # FusionNet's closed-form receptive field against the gradient support (about 30 s)
-    got = linearised_support(uc.FusionNet(base_channels=1), 768, 0)
+    got = comparisons.linearised_support(uc.FusionNet(base_channels=1), 768, 0)
     assert got[:2] == tuple(fusionnet_receptive_field()), got
     print(f"FusionNet receptive field by gradient support: {got[0]} px wide, reaching {got[1]} px past its pixel "
           f"(closed form: {tuple(fusionnet_receptive_field())})")
 print(f"U-Net receptive field by gradient support: {UNET_RF[0]} px wide, reaching {UNET_RF[1]} px past its pixel")
-
-# %% tags=["hide-input"]
-COLUMNS = [("U-Net", "paper"), ("FusionNet", "paper"), ("U-Net", "cpu"), ("FusionNet", "cpu")]
-ROWS = {
-    "conv layers": lambda a: a["conv"],
-    "parameters": lambda a: viz.fmt_like(a["params"]),
-    "input for one 512 slice (one pass)": lambda a: f"{a['side']} px",
-    "GFLOP per 512 slice, one pass": lambda a: f"{a['flops'] / 1e9:,.1f}",
-    "GFLOP per 512 slice, the paper's 640 px input": lambda a: f"{a['paper_flops'] / 1e9:,.1f}" if a["paper_flops"]
-    else "-",
-    "receptive field (widest window)": lambda a: f"{a['receptive'][0]} px",
-    "reach past the output pixel": lambda a: f"{a['receptive'][1]} px",
-    "context per side for seamless tiles": lambda a: f"{a['context']} px",
-    "training tile (input -> output)": lambda a: f"{a['tile'][0]} -> {a['tile'][1]} px",
-    "supervised pixels per tile": lambda a: viz.fmt_like(a["tile"][1] ** 2),
-    "GFLOP per training tile, forward": lambda a: f"{a['tile_flops'] / 1e9:,.1f}",
-}
-header = [""] + [f"{name}, {'paper' if label == 'paper' else 'cpu recipe'} ({WIDTHS[label]} ch.)"
-                 for name, label in COLUMNS]
-rows = [[what] + [str(cell(arch[key])) for key in COLUMNS] for what, cell in ROWS.items()]
-ratio = {label: arch["FusionNet", label]["flops"] / arch["U-Net", label]["flops"] for label in WIDTHS}
-display(Markdown(
-    viz.md_table(header, rows)
-    + f"\n\nExact at every scale (closed forms, checked against the built modules). FusionNet costs "
-    f"{ratio['paper']:.1f} times the U-Net's arithmetic per slice at the same width (seamless one-pass prediction; "
-    f"{arch['FusionNet', 'paper']['paper_flops'] / arch['U-Net', 'paper']['flops']:.1f} times with the paper's 640 px "
-    f"input); 8-fold test-time augmentation multiplies both by 8. The U-Net's window is {UNET_RF[2]} to "
-    f"{UNET_RF[0]} px wide depending on the pixel's place on the pooling grid; its tiles need only its 92 px border "
-    "of context because the valid tiles sit on that grid ({ref}`the overlap-tile chapter <overlap-tile>`)."))
+display(Markdown(comparisons.architecture_table(arch, WIDTHS, UNET_RF)))
 
 # %% [markdown]
 # ## Cost on this machine: memory and time
@@ -282,125 +186,16 @@ display(Markdown(
 # check, not the cpu networks). One **training step** is a forward pass over one tile of the recipe's size,
 # the weighted cross-entropy of Eq. 1, the backward pass, gradient clipping and an Adam update, on random
 # data (the data pipeline, elastic deformation and weight maps, is not included; the recorded training
-# runs' seconds per step below include it). **Peak training memory per tile** is measured in a fresh
-# Python process per network (so that neither network's allocations count for the other): the peak
-# resident memory after a training step minus the resident memory before it, for the *second* step of a
-# process that has built the network, the optimiser and the tile:
-# the activations, gradients and temporaries of one tile, not the weights and Adam's state (the first
-# step, which also allocates Adam's state and pages in the kernels, is recorded too). On Linux the
-# process's peak (`VmHWM`, the high-water mark that `resource.getrusage(...).ru_maxrss` reports, read
-# from `/proc/self/status` because `ru_maxrss` also keeps the parent's size from before the `exec`) is
-# first reset to the current resident size (`/proc/self/clear_refs`), so that earlier peaks cannot hide
-# the step's, and glibc is told to give every block of 64 KiB or more back to the system when it is
-# freed (`MALLOC_MMAP_THRESHOLD_`), so that freed activations of the first step are not reused unseen.
-# Elsewhere it is the growth of `ru_maxrss` over the step; on a GPU `torch.cuda.max_memory_allocated`
-# over the step. A **slice**
-# is one 512 x 512 held-out slice through `reproduce.predict_recipe` (`uc.predict_tiled`, normalisation
+# runs' seconds per step below include it). **Peak training memory per tile** is the peak resident memory
+# over the *second* step minus the resident memory before it, in a fresh process per network: the
+# activations, gradients and temporaries of one tile, not the weights and Adam's state (the first step is
+# recorded too; how the peak is reset and read on Linux, elsewhere and on a GPU is in the docstring of
+# `unet_core.book.networks.training_step_cost`). A **slice**
+# is one 512 x 512 held-out slice through `uc.predict_recipe` (`uc.predict_tiled`, normalisation
 # included), with the recipe's 8-fold test-time augmentation and as a single pass.
 
 # %% tags=["hide-input"]
-MEMORY_PROBE = r"""
-import json, resource, sys
-import torch
-import unet_core as uc
-cfg = json.loads(sys.argv[1])
-torch.set_num_threads(cfg["threads"])
-torch.manual_seed(0)
-dev = torch.device(cfg["device"])
-net = uc.build_model(cfg["model"], **cfg["kwargs"]).to(dev).train()
-opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-t = cfg["tile"]; o = net.output_size(t)
-x = torch.randn(1, 1, t, t, device=dev)
-y = (torch.rand(1, o, o, device=dev) > 0.2).long()
-w = 1 + 9 * torch.rand(1, o, o, device=dev)
-unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
-
-
-def status(key):
-    with open("/proc/self/status") as f:
-        return next(int(l.split()[1]) * 1024 for l in f if l.startswith(key + ":"))
-
-
-def resident():
-    try:  # Linux: reset this process's peak (VmHWM) to its current resident size, so earlier peaks cannot hide the step's
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return status("VmRSS"), "reset"
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit, "growth"
-
-
-out = {"steps": []}
-for k in range(2):  # the first step also allocates Adam's state and pages in the kernels; the second is steady
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev); torch.cuda.reset_peak_memory_stats(dev); before = torch.cuda.memory_allocated(dev)
-        out["how"] = "torch.cuda.max_memory_allocated over the step"
-    else:
-        before, kind = resident()
-        out["how"] = ("peak resident memory (VmHWM) after the step - resident memory before it, peak reset via "
-                      "/proc/self/clear_refs" if kind == "reset" else "growth of ru_maxrss over the step")
-    loss = uc.weighted_cross_entropy(net(x), y, w)
-    opt.zero_grad(set_to_none=True); loss.backward(); torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0); opt.step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev); peak = torch.cuda.max_memory_allocated(dev)
-    else:
-        peak = status("VmHWM") if kind == "reset" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
-    out["steps"].append({"bytes": peak - before, "before": before, "peak": peak})
-print(json.dumps(out))
-"""
-
-
-def training_memory(recipes: dict) -> dict:
-    """Peak memory of one training step on one tile of each recipe, each in a fresh process (run side by side)."""
-    procs = {}
-    for name, recipe in recipes.items():
-        cfg = {"model": recipe.model, "kwargs": recipe.model_kwargs(), "tile": recipe.tile,
-               "threads": torch.get_num_threads(), "device": str(device)}
-        env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")  # glibc: tensors >= 64 KiB come and go with mmap
-        procs[name] = subprocess.Popen([sys.executable, "-c", MEMORY_PROBE, json.dumps(cfg)], text=True, env=env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = {}
-    for name, proc in procs.items():
-        stdout, stderr = proc.communicate(timeout=900)
-        if proc.returncode != 0:
-            raise RuntimeError(f"memory probe for {recipes[name].name} failed:\n{stderr[-2000:]}")
-        out[name] = json.loads(stdout.strip().splitlines()[-1])
-    return out
-
-
-def training_step_seconds(recipe, repeat: int) -> float:
-    """Median wall time of one training step (forward, Eq. 1, backward, clipping, Adam) on one tile."""
-    torch.manual_seed(SEED)
-    net = recipe.build_model().to(device).train()
-    opt = torch.optim.Adam(net.parameters(), lr=recipe.learning_rate)
-    t = recipe.tile
-    o = net.output_size(t)
-    x = torch.randn(1, 1, t, t, device=device)
-    y = (torch.rand(1, o, o, device=device) > 0.2).long()
-    w = 1 + 9 * torch.rand(1, o, o, device=device)
-    times = []
-    for k in range(repeat + 1):  # the first is an untimed warm-up
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        loss = uc.weighted_cross_entropy(net(x), y, w)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), recipe.grad_clip or 1.0)
-        opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if k:
-            times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
-cost, memory = {}, training_memory(recipes)
-for name, recipe in recipes.items():
-    mem = memory[name]
-    cost[name] = {"memory MiB": mem["steps"][1]["bytes"] / 2**20, "first step MiB": mem["steps"][0]["bytes"] / 2**20,
-                  "process MiB": mem["steps"][1]["peak"] / 2**20, "memory how": mem["how"],
-                  "step s": training_step_seconds(recipe, REPEAT)}
+cost = {name: training_step_cost(recipe, device, REPEAT, SEED) for name, recipe in recipes.items()}
 if SCALE == "smoke":
     print(viz.SMOKE_LABEL)
 for name, c in cost.items():
@@ -415,30 +210,16 @@ print(f"memory: {cost['FusionNet']['memory how']}")
 #
 # ISBI 2012 slices 0-24 train, 25-29 are held out ({ref}`the ISBI 2012 chapter <isbi2012>`); at smoke
 # scale only the central 256 x 256 px of the held-out slices are scored, and without the real data the
-# smoke run uses synthetic EM-like images (every output then says **SYNTHETIC**). Both recipes share
-# everything but the network: Adam (learning rate $10^{-3}$, 20 warm-up steps, cosine decay, gradient
-# norm clipped to 1), 4500 steps of one tile, seed 0, the paper's augmentation (flips, rotations, gray
-# values, elastic deformation: {ref}`the elastic deformation chapter <elastic>`), Eq. 1 with the
-# border term of Eq. 2 ($w_0 = 10$, $\sigma = 5$ px) and no class balance, 16 channels on the first
-# level; the U-Net trains on 412 px tiles (228 px output), FusionNet on 256 px tiles (all 256 px
-# supervised), and FusionNet uses its paper's dropout of 0.25 (the U-Net 0.5).
+# smoke run uses synthetic EM-like images (every output then says **SYNTHETIC**). The two `cpu` recipes
+# (table below) share everything but the network, its tile (U-Net 412 px -> 228 px, FusionNet 256 px, all
+# supervised) and its dropout (FusionNet its paper's 0.25, the U-Net 0.5).
 
 # %%
 fields = ["model", "base_channels", "depth", "tile", "dropout", "optimizer", "learning_rate", "schedule",
           "warmup_steps", "grad_clip", "iterations", "w0", "sigma", "class_weights", "augment", "tta"]
 display(Markdown(viz.md_table(["field"] + [f"`{r.name}`" for r in RECIPES["cpu"].values()],
                               [[f] + [str(getattr(r, f)) for r in RECIPES["cpu"].values()] for f in fields])))
-try:
-    data = reproduce.recipe_data(recipes["U-Net"], data_dir)
-    synthetic = False
-except FileNotFoundError as err:
-    if SCALE != "smoke":
-        raise FileNotFoundError(f"SCALE={SCALE!r} needs the real ISBI 2012 data: {err}") from None
-    pairs = [uc.synthetic_em((256, 256), seed=SEED + k)[:2] for k in range(7)]  # (image, labels)
-    data = dict(train_x=[p[0] for p in pairs[:5]], train_y=[p[1].astype(np.uint8) for p in pairs[:5]],
-                val_x=[p[0] for p in pairs[5:]], val_y=[p[1].astype(np.uint8) for p in pairs[5:]], semantic=True,
-                truth="labels", source="SYNTHETIC EM-like images (5 train, 2 held out)")
-    synthetic = True
+data, synthetic = data_or_synthetic(recipes["U-Net"], data_dir, synthetic=SCALE == "smoke", seed=SEED)  # smoke: a stand-in if missing
 first_held_out = data["val_x"][0], data["val_y"][0]  # slice 25 at full size (for the timing and the figure)
 if SCALE == "smoke":  # score the central 256 x 256 px of each held-out image only (seconds, for CI)
     c = (data["val_x"][0].shape[-1] - 256) // 2
@@ -450,31 +231,11 @@ print(f"{data['source']}: {len(data['train_x'])} training and {len(data['val_x']
 models, how, steps, train_seconds, losses = {}, {}, {}, {}, {}
 for name, recipe in recipes.items():
     start = time.perf_counter()
-    path = reproduce.recipe_checkpoint_path(recipe, runs)
-    if SCALE == "cpu" and PRETRAINED and name == "U-Net":  # the published, sha256-verified network
-        models[name], recipes[name] = load_pretrained(recipe.name)
-        ckpt = uc.load_checkpoint(pretrained_path(recipe.name))
-        rec = ckpt["history"]["scores"]
-        steps[name], train_seconds[name] = ckpt["step"], rec["train seconds"]
-        how[name] = (f"published network {recipe.name} ({steps[name]:,} steps, trained in {train_seconds[name]:,.0f} s "
-                     f"on {rec['device']}, {rec['date'][:10]})")
-    elif SCALE == "cpu" and PRETRAINED and path.is_file() and uc.load_checkpoint(path)["step"] >= recipe.iterations:
-        models[name] = recipe.build_model()
-        ckpt = uc.load_checkpoint(path, models[name])
-        models[name].eval()
-        rec = viz.recorded_run(CPU_KEYS[name]) or {}
-        steps[name], train_seconds[name] = ckpt["step"], rec.get("train seconds (this call)")
-        how[name] = (f"checkpoint {path.name} ({steps[name]:,} steps" + (
-            f", trained in {train_seconds[name]:,.0f} s on {rec['device']}, {rec['date'][:10]})" if rec else
-            ", training time not recorded)"))
-    else:  # smoke; full; or a cpu checkpoint that is missing or unfinished (resumed)
-        before = viz.checkpoint_steps(recipe, runs)  # finished before this run (book-full: pretrain.py)?
-        models[name], result, wall = reproduce.train_recipe(recipe, data=data, device=str(device), runs_dir=runs)
-        ckpt = {"history": {"losses": result.losses}, "training_data": data.get("training_data", {"dataset": "synthetic"})}
-        steps[name], train_seconds[name] = result.step, result.seconds or wall
-        how[name] = viz.training_note(steps[name], result.seconds, wall, viz.device_name(DEVICE), steps_before=before)
-    losses[name] = np.array(ckpt["history"]["losses"])
-    reproduce.check_held_out(ckpt.get("training_data"), recipe.dataset, data.get("val_ids", []), how[name])
+    # the published network (cpu), else a finished checkpoint under runs/, else train (resuming a checkpoint)
+    net = obtain_network(recipe, data, runs_dir=runs, device=device, pretrained=PRETRAINED and SCALE != "smoke")
+    models[name], recipes[name], how[name], steps[name] = net.model, net.recipe, net.how, net.steps
+    train_seconds[name], losses[name] = net.seconds, net.losses
+    uc.check_held_out(net.training_data, recipe.dataset, data.get("val_ids", []), how[name])
     k = max(1, min(100, len(losses[name]) // 3))
     print(f"{name}{TAG}: {how[name]}; loss {losses[name][:k].mean():.3f} (first {k} steps) -> "
           f"{losses[name][-k:].mean():.3f} (last {k}); {time.perf_counter() - start:.0f} s")
@@ -497,17 +258,17 @@ for name, recipe in recipes.items():
     times, maps = [], []
     for img in data["val_x"]:
         start = time.perf_counter()
-        maps.append(reproduce.predict_recipe(models[name], recipe, [img], str(device))[0])  # (H, W) p(cell)
+        maps.append(uc.predict_recipe(models[name], recipe, [img], str(device))[0])  # (H, W) p(cell)
         times.append(time.perf_counter() - start)
     prob[name], slice_seconds[name] = np.stack(maps), times
     full_slice = np.asarray(first_held_out[0], np.float32)  # one whole 512 x 512 slice, one pass (no TTA)
     times = []
     for _ in range(SLICE_REPEAT):
         start = time.perf_counter()
-        reproduce.predict_recipe(models[name], recipe, [full_slice], str(device), tta=False)
+        uc.predict_recipe(models[name], recipe, [full_slice], str(device), tta=False)
         times.append(time.perf_counter() - start)
     one_pass_seconds[name] = float(np.median(times))
-    ours[name] = reproduce.score_recipe(recipe, prob[name], data["val_y"])
+    ours[name] = uc.score_recipe(recipe, prob[name], data["val_y"])
 score_seconds = time.perf_counter() - start_all
 if SCALE == "smoke":
     print(f"{viz.SMOKE_LABEL}{TAG}")
@@ -575,50 +336,10 @@ print(f"recorded in {path}: {viz.provenance(this_run, SCALE)}")
 # jobs: only a rough guide).
 
 # %% tags=["hide-input"]
-def recorded_cost():
-    """(scale, run values, provenance) of the measured costs to show: this run (cpu/full) or the recorded one."""
-    if SCALE != "smoke":
-        return SCALE, values, viz.provenance(this_run, SCALE)
-    rep = viz.reproduction(viz.load_results().get(CHAPTER))
-    return (rep[0], rep[1]["values"], viz.provenance(rep[1], rep[0])) if rep else (None, None, None)
-
-
-scale, shown, where = recorded_cost()
-if shown is None:
-    display(Markdown("*No `cpu` or `full` run of this chapter is recorded yet: run it with `SCALE = \"cpu\"` to "
-                     "measure the cost of the two cpu networks. This run's smoke numbers are printed above.*"))
-else:
-    def cost_cells(name: str) -> list[str]:
-        rec = viz.recorded_run(CPU_KEYS[name])
-        tta = [k for k in shown if k.startswith(f"{name} per held-out image")]
-        return [f"`{shown.get(f'{name} recipe')}`", viz.fmt_like(shown.get(f"{name} parameters")),
-                viz.fmt_like(shown.get(f"{name} GFLOP per 512 slice (one pass, {'paper' if scale == 'full' else 'cpu'} width)")),
-                viz.fmt_like(shown.get(f"{name} peak training memory per tile [MiB]")),
-                viz.fmt_like(shown.get(f"{name} first training step, memory [MiB]")),
-                viz.fmt_like(shown.get(f"{name} training step [s]")),
-                viz.fmt_like(shown.get(tta[0])) if tta else "-",
-                viz.fmt_like(shown.get(f"{name} per 512 slice, one pass [s]")),
-                f"{viz.fmt_like(rec.get('seconds per step'))} ({viz.provenance(rec)})" if rec else "not recorded"]
-
-    labels = ["recipe", "parameters", "GFLOP per 512 slice, one pass", "peak training memory per tile [MiB]",
-              "first training step, incl. Adam's state [MiB]", "training step, one tile [s]",
-              "per 512 slice, 8-fold TTA [s]", "per 512 slice, one pass [s]",
-              "recorded training run: s per step (data pipeline included)"]
-    cells = {name: cost_cells(name) for name in NETS}
-    rows = [[label] + [cells[name][i] for name in NETS] for i, label in enumerate(labels)]
-    def ratio_of(key: str) -> str:
-        u, f = shown.get(f"U-Net {key}"), shown.get(f"FusionNet {key}")
-        return f"{f / u:.1f}" if u and f else "-"
-
-    tta_key = next((k[len("U-Net "):] for k in shown if k.startswith("U-Net per held-out image")), "")
-    FLOPS_KEY = f"GFLOP per 512 slice (one pass, {'paper' if scale == 'full' else 'cpu'} width)"  # the run's networks
-    display(Markdown(viz.md_table(["", *NETS], rows)
-                     + f"\n\nMeasured: {where}. Memory: {shown.get('memory measured by')}.\n\n"
-                     f"**FusionNet / U-Net**: {ratio_of('training step [s]')} times the time per training step "
-                     f"({ratio_of('peak training memory per tile [MiB]')} times the memory per tile), "
-                     f"{ratio_of('per 512 slice, one pass [s]')} times the time per slice in one pass "
-                     f"({ratio_of(tta_key)} times with 8-fold TTA), for "
-                     f"{ratio_of(FLOPS_KEY)} times the arithmetic per slice."))
+scale, shown, where = comparisons.shown_run(CHAPTER, SCALE, values, this_run)
+display(Markdown(comparisons.cost_table(shown, scale, where, CPU_KEYS) if shown is not None else
+                 "*No `cpu` or `full` run of this chapter is recorded yet: run it with `SCALE = \"cpu\"` to "
+                 "measure the cost of the two cpu networks. This run's smoke numbers are printed above.*"))
 
 # %% [markdown]
 # ## Result beside the published numbers
@@ -630,112 +351,31 @@ else:
 # where its numbers come from (scale; device; steps and training time; date).
 
 # %% tags=["hide-input"]
-def score_cells(v) -> list[str]:
-    """One row's cells: Table 1's errors at its decimals, V_rand (split / merge), V_info, thinned at 5 decimals."""
-    get = v.get
-    return [viz.fmt_like(get(k), TABLE1[k]) for k in ("pixel error", "Rand error", "warping error")] + [
-        f"{viz.fmt_like(get('V_rand'))} ({viz.fmt_like(get('V_rand split'))} / {viz.fmt_like(get('V_rand merge'))})",
-        viz.fmt_like(get("V_info")),
-        viz.fmt_like(get("V_rand after thinning"), PUBLISHED["V_rand after thinning"]),
-        viz.fmt_like(get("V_info after thinning"), PUBLISHED["V_info after thinning"])]
-
-
-MEASURE_ROWS = ["pixel error", "Rand error", "warping error", "V_rand (split / merge)", "V_info", "V_rand, thinned",
-                "V_info, thinned"]
-columns = {  # column title -> (where the numbers come from, the cells of MEASURE_ROWS)
-    "u-net, Table 1 (rank 1)": ("published: challenge test set, 2015 scoring (March 6th, 2015)",
-                                [TABLE1["pixel error"], TABLE1["Rand error"], TABLE1["warping error"]] + ["-"] * 4)}
-for name in NETS:
-    columns[f"{'u-net' if name == 'U-Net' else name}, leaderboard"] = (
-        "published: challenge test set, after thinning (second-hand: Guo et al., ICME 2019)",
-        ["-"] * 5 + [LEADERBOARD[name]["V_rand after thinning"], LEADERBOARD[name]["V_info after thinning"]])
-compared = {}  # network -> scores shown in the table (for the summary below)
-for name in NETS:
-    if SCALE != "smoke":
-        columns[f"**this run**: {name}"] = (f"`{recipes[name].name}`; {viz.provenance(this_run, SCALE)}; slices 25-29",
-                                            score_cells(ours[name]))
-        compared[name] = ours[name]
-        continue
-    rec = viz.recorded_run(CPU_KEYS[name])
-    rep = viz.reproduction(viz.load_results().get(CHAPTER))
-    if rec is not None:
-        columns[f"ours: {name}, recorded"] = (f"`{CPU_KEYS[name]}`; {viz.provenance(rec)}; slices 25-29",
-                                              score_cells(rec["values"]))
-        compared[name] = rec["values"]
-    elif rep is not None and f"{name} pixel error" in rep[1]["values"]:
-        v = {m: rep[1]["values"].get(f"{name} {m}") for m in MEASURES}
-        columns[f"ours: {name}, recorded"] = (f"`{rep[1]['values'].get(f'{name} recipe')}`; "
-                                              f"{viz.provenance(rep[1], rep[0])}; slices 25-29", score_cells(v))
-        compared[name] = v
-    else:
-        columns[f"ours: {name}"] = (f"`{CPU_KEYS[name]}`: not recorded yet", ["-"] * 7)
-rows = [["where the numbers come from"] + [where for where, _ in columns.values()]]
-rows += [[m] + [cells[i] for _, cells in columns.values()] for i, m in enumerate(MEASURE_ROWS)]
-display(Markdown(viz.md_table(["", *columns], rows)))
-
-
-# %% tags=["remove-input"]
-def summary(scores: dict) -> str:
-    """Which network is better on each measure of the held-out slices, and where each one's Rand errors come from."""
-    if len(scores) < 2:
-        return "*The comparison needs both recorded cpu runs.*"
-    u, f = scores["U-Net"], scores["FusionNet"]
-    parts = []
-    for key, lower_better in (("pixel error", True), ("Rand error", True), ("warping error", True),
-                              ("V_info", False), ("V_rand after thinning", False), ("V_info after thinning", False)):
-        if u.get(key) is None or f.get(key) is None:
-            continue
-        better = "FusionNet" if (f[key] < u[key]) == lower_better else "U-Net"
-        parts.append(f"{key} {viz.fmt_like(u[key], PUBLISHED.get(key))} (U-Net) against "
-                     f"{viz.fmt_like(f[key], PUBLISHED.get(key))} (FusionNet): {better} better")
-    text = (f"**On the held-out slices, at the same {'full' if SCALE == 'full' else 'cpu'} budget**: "
-            + "; ".join(parts) + ".")
-    if all(v.get(k) is not None for v in (u, f) for k in ("V_rand split", "V_rand merge")):
-        kind = {n: "splits" if v["V_rand split"] < v["V_rand merge"] else "merges" for n, v in scores.items()}
-        text += (f" $V_\\text{{split}}$ / $V_\\text{{merge}}$: U-Net {viz.fmt_like(u['V_rand split'])} / "
-                 f"{viz.fmt_like(u['V_rand merge'])}, FusionNet {viz.fmt_like(f['V_rand split'])} / "
-                 f"{viz.fmt_like(f['V_rand merge'])}: the U-Net's Rand errors are mostly {kind['U-Net']}, "
-                 f"FusionNet's mostly {kind['FusionNet']}.")
-    return text
-
-
-display(Markdown(summary(compared)))
+table, compared = comparisons.score_table(CHAPTER, SCALE, table1=TABLE1, leaderboard=LEADERBOARD, published=PUBLISHED,
+                                          ours=ours, recipe_names={n: r.name for n, r in recipes.items()},
+                                          this_run=this_run, cpu_keys=CPU_KEYS, measures=MEASURES)
+display(Markdown(table))
+display(Markdown(comparisons.summary(compared, PUBLISHED, SCALE)))
 
 # %% [markdown]
 # ## The two segmentations and their topological errors
 #
-# {numref}`fig-fusionnet-segmentation` shows held-out slice 25. At `cpu` or `full` scale it shows this
-# run's two networks. On the smoke-built site with the real data it shows the probability maps of the
-# two recorded `cpu` networks (the columns "ours" of the table above), stored once as
-# `book/results/recipes/isbi2012-slice25-prob.npz` (by `book/scripts/save_slice_probs.py`; p(cell)
-# quantised to 8 bits, with the recipes' 8-fold test-time augmentation), at the thresholds their
-# recorded runs chose. Only without the real data (or without that file) does it show the two smoke
-# networks, on a SYNTHETIC image or on the central crop.
+# {numref}`fig-fusionnet-segmentation` shows held-out slice 25: at `cpu` or `full` scale this run's two
+# networks; on the smoke-built site with the real data the stored probability maps of the two recorded
+# `cpu` networks (`figures.SLICE25_PROBS`, the columns "ours" above) at the thresholds their recorded runs
+# chose; only without the real data (or that file) the two smoke networks, on a SYNTHETIC image or the
+# central crop.
 
 # %%
-def slice_probs_file() -> Path | None:
-    """The committed probability maps of slice 25 (repository's book/results/recipes, from any cwd)."""
-    name = "isbi2012-slice25-prob.npz"
-    for folder in (Path(uc.__file__).resolve().parent.parent / "book" / "results" / "recipes",
-                   Path("results/recipes"), Path("book/results/recipes")):
-        if (folder / name).is_file():
-            return folder / name
-    return None
-
-
-stored = slice_probs_file() if SCALE == "smoke" and not synthetic else None
+stored = figures.stored_slice_probs() if SCALE == "smoke" and not synthetic else None
 if stored is not None:
-    with np.load(stored, allow_pickle=False) as npz:
-        meta = json.loads(str(npz["meta"]))
-        fig_prob = {name: npz[key].astype(np.float32) / 255 for name, key in (("U-Net", "unet"),
-                                                                                ("FusionNet", "fusionnet"))}
-    fig_image, fig_truth = first_held_out
+    (fig_prob, meta), (fig_image, fig_truth) = stored, first_held_out
     thresholds = {}
     for name in NETS:
         v = (viz.recorded_run(CPU_KEYS[name]) or {}).get("values", {})
         thresholds[name] = (v.get("threshold (Rand)", 0.5), v.get("threshold (warping)", 0.5))
     fig_title = {name: f"{name}\nrecorded cpu network" for name in NETS}
-    print(f"probability maps from {stored.name} ({meta['note']}):")
+    print(f"probability maps from {Path(meta['file']).name} ({meta['note']}):")
     for name in NETS:
         print(f"  {name}: {meta[name]['source']}; thresholds of the recorded run (Rand, warping) {thresholds[name]}")
 else:  # this run's networks (cpu/full), or the smoke networks on the crop or a SYNTHETIC image
@@ -749,44 +389,7 @@ else:  # this run's networks (cpu/full), or the smoke networks on the crop or a 
 
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Held-out slice 25 segmented by the U-Net and by FusionNet, trained with the same cpu recipe budget (the row titles name the networks; on the smoke-built site the recorded cpu networks). Top row: the input, the truth (cells white, membranes black) and the difference of the two probability maps (red: FusionNet says cell more strongly, blue: the U-Net). Then one row per network: (a) the probability of cell; (b) the map thresholded at the Rand error's threshold against the truth, red where the network draws membrane inside a truth cell, blue where it misses a truth membrane; (c) the truth with, in red, the pixels that still disagree after warping it towards the map thresholded at the warping error's threshold: the topological errors.", "name": "fig-fusionnet-segmentation"}, "image": {"alt": "A grid of three rows of three panels. Top row: a gray electron micrograph of neural tissue, its black and white truth, and a mostly white map of the difference between the two networks with red and blue specks along membranes and inside some cells. Middle and bottom rows, one per network: a probability map with light cells and dark membranes, the truth with red blobs inside cells and blue gaps along membranes where the network is wrong, and the truth with scattered red pixels where topological errors remain after warping."}}
-def error_rgb(binary: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """(H, W, 3): cells white, membranes black; false membrane red, missed membrane blue."""
-    rgb = np.repeat(np.where(truth, 1.0, 0.0)[..., None], 3, axis=2)
-    rgb[~binary & truth] = (0.9, 0.1, 0.1)  # predicted membrane inside a cell
-    rgb[binary & ~truth] = (0.2, 0.4, 1.0)  # truth membrane predicted as cell
-    return rgb
-
-
-truth = np.asarray(fig_truth) > 0  # (H, W), True = cell
-fig, axes = plt.subplots(3, 3, figsize=(7.2, 7.9))
-axes[0, 0].imshow(fig_image, cmap="gray")
-axes[0, 0].set_title(f"input{TAG}", fontsize=8)
-axes[0, 1].imshow(truth, cmap="gray")
-axes[0, 1].set_title("truth: cell white, membrane black", fontsize=8)
-diff = fig_prob["FusionNet"] - fig_prob["U-Net"]
-axes[0, 2].imshow(diff, cmap="bwr", vmin=-1, vmax=1)
-axes[0, 2].set_title(f"FusionNet - U-Net p(cell)\nmean |difference| {np.abs(diff).mean():.3f}", fontsize=8)
-for row, name in enumerate(NETS, start=1):
-    p = fig_prob[name]
-    t_rand, t_warp = thresholds[name]
-    binary = p > t_rand
-    warped = uc.warp_labels(truth, p > t_warp)
-    topo = warped != (p > t_warp)  # pixels still disagreeing after warping: the topological errors
-    _, detail = uc.warping_error(p, truth, thresholds=(t_warp,), return_details=True)  # the challenge's count
-    axes[row, 0].imshow(p, cmap="gray", vmin=0, vmax=1)
-    axes[row, 0].set_title(f"(a) {name}: p(cell)", fontsize=8)
-    axes[row, 1].imshow(error_rgb(binary, truth))
-    axes[row, 1].set_title(f"(b) p > {t_rand}: red false membrane,\nblue missed membrane", fontsize=8)
-    overlay = np.repeat(np.where(truth, 1.0, 0.0)[..., None], 3, axis=2)
-    overlay[topo] = (0.9, 0.1, 0.1)
-    axes[row, 2].imshow(overlay)
-    axes[row, 2].set_title(f"(c) {topo.sum()} px still wrong after\nwarping (p > {t_warp}); {detail['split']} split, "
-                           f"{detail['merge']} merge", fontsize=8)
-    axes[row, 0].set_ylabel(fig_title[name], fontsize=7)
-for ax in axes.ravel():
-    ax.set_xticks([])
-    ax.set_yticks([])
-fig.tight_layout()
+figures.draw_two_segmentations(fig_image, fig_truth, fig_prob, thresholds, fig_title, TAG)
 plt.show()
 
 # %% [markdown]

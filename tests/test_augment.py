@@ -7,9 +7,15 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 
-from unet_core.augment.ops import AugmentConfig, AugmentParams, apply_augmentation, augmentation_coordinates, draw_augmentation
-from unet_core.augment.tiles import sample_training_tile
 from unet_core.augment.elastic import apply_elastic_field, upsample_grid_displacements
+from unet_core.augment.ops import (
+    AugmentConfig,
+    AugmentParams,
+    apply_augmentation,
+    augmentation_coordinates,
+    draw_augmentation,
+)
+from unet_core.augment.tiles import sample_training_tile
 
 GEOMETRY_ONLY = replace(AugmentConfig(), brightness=0.0, contrast=0.0, gamma=0.0, image_order=1)
 

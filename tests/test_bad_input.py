@@ -29,7 +29,7 @@ import tifffile
 import torch
 
 import unet_core as uc
-from unet_core.cli.main import main as cli_main
+from unet_core.cli.commands import main as cli_main
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 60  # a hang guard, not a speed test: the slowest case takes ~3 s on one thread of a 2-core CPU,
@@ -430,15 +430,14 @@ for _m in (float("nan"), -1.0, 0, "1024"):
         (ValueError, TypeError), "memory_budget_mb")
 bad("predict_tiled", "device='gpu9'", lambda: uc.predict_tiled(tiny(), _Z, device="gpu9"), ValueError, "device")
 bad("predict_tiled", "device='cuda:7'", lambda: uc.predict_tiled(tiny(), _Z, device="cuda:7"), ValueError, "device")
-bad("predict_tiled", "dtype='bf16'", lambda: uc.predict_tiled(tiny(), _Z, dtype="bf16"), ValueError, "dtype")
+bad("predict_tiled", "precision='bf16x'", lambda: uc.predict_tiled(tiny(), _Z, precision="bf16x"), ValueError, "precision")
 bad("predict_tiled", "margin on valid model", lambda: uc.predict_tiled(tiny(), _Z, margin=4), ValueError, "margin")
 bad("predict_tiled", "out wrong shape", lambda: uc.predict_tiled(tiny(), _Z, out=np.zeros((2, 3, 3), np.float32)),
     ValueError, "out")
 bad("predict_tiled", "out int", lambda: uc.predict_tiled(tiny(), _Z, out=np.zeros((2, 30, 30), np.int32)), ValueError,
     "out")
 bad("predict_tiled", "tta='yes'", lambda: uc.predict_tiled(tiny(), _Z, tta="yes"), TypeError, "tta")
-bad("predict_tiled", "channels_last=1", lambda: uc.predict_tiled(tiny(), _Z, channels_last="no"), TypeError,
-    "channels_last")
+bad("predict_tiled", "progress='no'", lambda: uc.predict_tiled(tiny(), _Z, progress="no"), TypeError, "progress")
 good("predict_tiled", "uint16 image", lambda: uc.predict_tiled(tiny(), np.full((30, 30), 65535, np.uint16), device="cpu"),
      same_probs((2, 30, 30)))
 good("predict_tiled", "1x1 image", lambda: uc.predict_tiled(tiny(), np.zeros((1, 1), np.float32), device="cpu"),
@@ -1070,7 +1069,7 @@ cli_bad("cli train", "--checkpoint exists", cargs(*_TR, CK), "--resume")
 cli_bad("cli train", "--checkpoint a folder", cargs(*_TR, tmp), "--checkpoint")
 cli_bad("cli train", "--resume corrupt", cargs(*_TR, F("bad_ckpt"), "--resume"), "checkpoint")
 cli_bad("cli train", "--iterations x", cargs(*_TR, T("t18.pt"), "--iterations", "x"), "--iterations")
-cli_bad("cli train", "--amp maybe", cargs(*_TR, T("t19.pt"), "--amp", "maybe"), "--amp")
+cli_bad("cli train", "--precision maybe", cargs(*_TR, T("t19.pt"), "--precision", "maybe"), "--precision")
 _PR = lambda *extra: cargs("predict", "-q", *extra)  # noqa: E731
 cli_bad("cli predict", "corrupt TIFF", _PR(F("corrupt"), "-o", T("o.npy"), "--checkpoint", CK), ("corrupt.tif", "read"))
 cli_bad("cli predict", "truncated TIFF", _PR(F("trunc"), "-o", T("o.npy"), "--checkpoint", CK), "trunc.tif")

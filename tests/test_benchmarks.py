@@ -1,6 +1,7 @@
 """benchmarks/: the shared timer and peaks, and the training-throughput rows on tiny networks (CPU)."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -62,3 +63,37 @@ def test_throughput_rows_report_fractions_of_the_measured_peaks(monkeypatch):
     data = [r for r in out["rows"] if "data_pipeline_s_per_item" in r]
     assert [r["network"] for r in data] == ["isbi2012-smoke", "isbi2012-fusionnet-smoke"]
     assert all(r["data_workers_to_keep_up"] >= 1 for r in data)
+
+
+def test_roofline_quick_writes_consistent_intensities_and_bounds(tmp_path):
+    bench = load_script(BENCH / "bench_roofline.py", "bench_roofline")
+    path = bench.main(["--quick", "--recipe", "isbi2012-smoke", "--out", str(tmp_path / "roofline.json")])
+    assert path == tmp_path / "roofline.json" and not list(tmp_path.glob("*.part"))
+    data = json.loads(path.read_text())
+    assert data["benchmark"] == "train_roofline" and len(data["loadavg"]["before"]) == 3
+    assert {"avx512f", "avx512_bf16", "amx_bf16"} <= set(data["machine"]["cpu_facts"]["flags"])
+    res = data["results"]
+    peak, bw = res["matmul_fp32_peak_gflops"], res["roofline_bandwidth_gbs"]
+    assert peak > 0 and bw > 0 and res["bandwidth"]["dram"]["add_gbs"] > 0
+    assert set(res["layouts"]) == {"nchw", "channels_last"}
+    for layout in res["layouts"].values():
+        kinds = {r["kind"] for r in layout["layers"]}
+        assert {"Conv2d", "ConvTranspose2d", "ReLU", "MaxPool2d", "crop+cat", "Adam"} <= kinds
+        for row in layout["layers"]:
+            for part in (row["fwd"], row["bwd"]):
+                if not part["bytes"]:
+                    continue
+                assert part["bound_gflops"] <= peak * 1.001 + 0.01
+                assert part["flop"] == 0 or (part["intensity"] > 0 and part["bound_gflops"] > 0)  # crop+cat: 0
+                assert part["bound_gflops"] == pytest.approx(min(peak, bw * part["intensity"]), rel=0.01, abs=0.02)
+                assert part["memory_bound"] == (part["intensity"] < peak / bw)
+                assert part["bound_s"] == pytest.approx(max(part["flop"] / peak, part["bytes"] / bw) / 1e9,
+                                                        rel=0.01, abs=2e-6)
+            conv = row["kind"] == "Conv2d"
+            assert not conv or row["bwd"]["flop"] in (row["fwd"]["flop"], 2 * row["fwd"]["flop"])
+        s = layout["summary"]
+        assert 0 <= s["memory_bound_share_of_time"] <= 1 and s["attainable_step_s"] > 0
+        assert s["attainable_step_s"] == pytest.approx(
+            sum(p["bound_s"] for r in layout["layers"] for p in (r["fwd"], r["bwd"]) if p["bytes"]), rel=0.01)
+        assert len(s["top_layers_by_time"]) == 5 and layout["profiler_top_ops"]
+    assert 0 < res["what_if"]["attainable_ratio_to_peak"] <= 1

@@ -1,8 +1,6 @@
 """book/build.py: what a build shows and where it writes (parameters, repository URL, results, clean tree)."""
 from __future__ import annotations
 
-from _book import git_status, load_build, load_script  # noqa: E402  (tests/ is on sys.path)
-
 import json
 import os
 import shutil
@@ -13,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _book import git_status, load_build, load_script  # noqa: E402  (tests/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"

@@ -20,8 +20,6 @@ Everything is slow (the build takes minutes); the browser tests skip without chr
 """
 from __future__ import annotations
 
-from _book import git_status, load_build  # noqa: E402  (tests/ is on sys.path)
-
 import os
 import re
 import subprocess
@@ -30,7 +28,7 @@ import time
 from pathlib import Path
 
 import pytest
-
+from _book import git_status, load_build  # noqa: E402  (tests/ is on sys.path)
 from _webdriver import HAVE_CHROMIUM, NO_CHROMIUM, StaticServer, _WebDriver
 
 ROOT = Path(__file__).resolve().parent.parent

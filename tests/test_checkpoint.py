@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from unet_core.utils.files import plain_value
 from unet_core.training.checkpoint import load_checkpoint, save_checkpoint
+from unet_core.utils.files import plain_value
 
 SCALAR_TYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
                 np.float16, np.float32, np.float64, np.longdouble, np.complex64, np.complex128, np.clongdouble]

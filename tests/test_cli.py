@@ -1,4 +1,4 @@
-"""Tests of the command line (unet_core.cli.main), run in-process through main(argv)."""
+"""Tests of the command line (unet_core.cli.commands), run in-process through main(argv)."""
 from __future__ import annotations
 
 import subprocess
@@ -10,12 +10,14 @@ import tifffile
 import torch
 from PIL import Image
 
-from unet_core.cli.main import main
-from unet_core.training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from unet_core.cli import commands
+from unet_core.cli.commands import main
 from unet_core.data.tiles import normalize_image
+from unet_core.inference.tiling import predict_tiled
 from unet_core.models import FusionNet
 from unet_core.models.unet import UNet
-from unet_core.inference.tiling import predict_tiled
+from unet_core.training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from unet_core.training.loop import TrainConfig
 
 
 @pytest.fixture
@@ -183,7 +185,7 @@ def test_train_fusionnet_then_predict_rebuilds_it(tmp_path, gray_image, capsys):
 
 
 def test_train_fusionnet_tile_size_and_default():
-    from unet_core.cli.main import _parser
+    from unet_core.cli.commands import _parser
     from unet_core.models.registry import model_spec
 
     args = _parser().parse_args(["train", "--model", "fusionnet"])
@@ -215,3 +217,40 @@ def test_resume_with_another_model_is_refused(tmp_path, capsys):
     assert main(["train", "-q", "--model", "fusionnet", *base, "--iterations", "2", "--resume"]) == 2
     err = capsys.readouterr().err
     assert "holds a UNet, not a FusionNet" in err and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- numerics: --precision only
+class _Stop(Exception):
+    """Raised by the stand-in for train() once it has seen the TrainConfig."""
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ([], {}),  # no flag: TrainConfig's own default
+    (["--precision", "fp32"], {"precision": "fp32"}),
+    (["--precision", "bf16+channels_last"], {"precision": "bf16+channels_last"}),
+    (["--precision", "auto"], {"precision": "auto"}),
+])
+def test_train_precision_flag_is_the_train_config_precision(tmp_path, monkeypatch, flags, expected):
+    seen = []
+
+    def fake_train(model, tiles, config, **kwargs):
+        seen.append(config)
+        raise _Stop
+
+    monkeypatch.setattr(commands, "train", fake_train)
+    argv = ["train", "-q", "--base-channels", "2", "--depth", "2", "--tile-size", "44", "--iterations", "1",
+            "--device", "cpu", "--checkpoint", str(tmp_path / "p.pt"), *flags]
+    with pytest.raises(_Stop):
+        main(argv)
+    reference = TrainConfig(learning_rate=seen[0].learning_rate, iterations=1, seed=0, device="cpu",
+                            checkpoint_every=100, batch_size=1, **expected)
+    assert seen[0] == reference
+
+
+def test_train_has_no_amp_flag(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--amp", "on"])
+    assert info.value.code == 2 and "unrecognized arguments: --amp" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "--amp" not in capsys.readouterr().out

@@ -9,7 +9,7 @@ import pytest
 
 import unet_core
 
-MODULES = sorted(m.name for m in pkgutil.walk_packages(unet_core.__path__, "unet_core.") if m.name != "unet_core.cli.main")
+MODULES = sorted(m.name for m in pkgutil.walk_packages(unet_core.__path__, "unet_core.") if m.name != "unet_core.__main__")
 
 
 def test_every_module_is_collected():

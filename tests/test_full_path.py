@@ -21,8 +21,6 @@ checkpoint ("trained before this run"); the capped checkpoint is not the uncappe
 """
 from __future__ import annotations
 
-from _book import BOOK, git_status, load_build, load_script  # noqa: E402  (tests/ is on sys.path)
-
 import concurrent.futures as cf
 import json
 import os
@@ -36,11 +34,12 @@ import nbformat
 import numpy as np
 import pytest
 import torch
+from _book import BOOK, git_status, load_build, load_script  # noqa: E402  (tests/ is on sys.path)
 
-from unet_core.utils import check_cap
 from unet_core.book import viz
-from unet_core.recipes.registry import get_recipe
 from unet_core.recipes.key import recipe_checkpoint_path
+from unet_core.recipes.registry import get_recipe
+from unet_core.utils import check_cap
 
 build = load_build()
 CAP = "1"

@@ -10,14 +10,21 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 import unet_core as uc
-from unet_core.training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from unet_core.inference.mirror import mirror_pad
-from unet_core.models import (COPIED_VARIANT, FusionNet, SegmentationModel, build_model, fusionnet_flops,
-                              fusionnet_parameter_count, fusionnet_receptive_field)
+from unet_core.inference.tiling import predict_tiled
+from unet_core.models import (
+    COPIED_VARIANT,
+    FusionNet,
+    SegmentationModel,
+    build_model,
+    fusionnet_flops,
+    fusionnet_parameter_count,
+    fusionnet_receptive_field,
+)
 from unet_core.models.blocks import LEAKY_SLOPE, ResidualBlock
 from unet_core.models.fusionnet_sizes import _input_interval
 from unet_core.models.unet import UNet, count_conv_layers, count_parameters
-from unet_core.inference.tiling import predict_tiled
+from unet_core.training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from unet_core.training.loop import TrainConfig, train
 
 

@@ -154,3 +154,24 @@ def test_errors(logits, target, weight, kwargs, error, match):
 def test_module_rejects_bad_reduction():
     with pytest.raises(ValueError, match="reduction must be one of"):
         WeightedCrossEntropy(reduction="mean_of_weights")
+
+
+def test_check_false_skips_the_value_checks_only(rng):
+    logits, target, weight = _random_case(rng)
+    lt, tt, wt = _tensors(logits, target, weight)
+    assert weighted_cross_entropy(lt, tt, wt, check=False).item() == weighted_cross_entropy(lt, tt, wt).item()
+    assert torch.isnan(weighted_cross_entropy(lt, tt, wt * float("nan"), check=False))  # not refused: not read
+    with pytest.raises(ValueError, match=r"target must have shape \(B, H, W\)"):  # types and shapes: still checked
+        weighted_cross_entropy(lt, tt[:, :2], wt, check=False)
+    with pytest.raises(TypeError, match=r"target must be an int64"):
+        weighted_cross_entropy(lt, tt.int(), wt, check=False)
+
+
+def test_ignore_index_mean_keeps_the_count_on_the_device(rng):
+    logits, target, weight = _random_case(rng, k=2)
+    target = target.copy()
+    target[0] = 255  # every pixel of the first tile is ignored
+    lt, tt, wt = _tensors(logits, target, weight)
+    got = weighted_cross_entropy(lt, tt, wt, ignore_index=255, check=False)
+    assert got.item() == (weighted_cross_entropy(lt, tt, wt, ignore_index=255, reduction="sum") / (target != 255).sum()).item()
+    assert weighted_cross_entropy(lt, torch.full_like(tt, 255), wt, ignore_index=255).item() == 0.0  # no pixel: 0

@@ -9,14 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import unet_core as uc
-from unet_core.utils import system as _utils
 from unet_core.cli.checks import UserError, check_training_size
-from unet_core.models.memory import estimate_memory
-from unet_core.training.peak_memory import measure_peak_memory
+from unet_core.inference.tiling import estimate_tile_memory
 from unet_core.models.fusionnet_sizes import fusionnet_memory
+from unet_core.models.memory import estimate_memory
 from unet_core.models.registry import model_spec
 from unet_core.models.unet_sizes import unet_memory
-from unet_core.inference.tiling import estimate_tile_memory
+from unet_core.training.peak_memory import measure_peak_memory
+from unet_core.utils import system as _utils
 
 MiB = 2**20
 LINUX = pytest.mark.skipif(not (sys.platform.startswith("linux") and os.access("/proc/self/clear_refs", os.W_OK)),

@@ -8,7 +8,14 @@ import pytest
 from scipy import ndimage
 from skimage.metrics import adapted_rand_error
 
-from unet_core.metrics.isbi import ISBI_THINNED_THRESHOLDS, ISBI_THRESHOLDS, pixel_error, rand_error, rand_scores, rand_scores_thinned
+from unet_core.metrics.isbi import (
+    ISBI_THINNED_THRESHOLDS,
+    ISBI_THRESHOLDS,
+    pixel_error,
+    rand_error,
+    rand_scores,
+    rand_scores_thinned,
+)
 from unet_core.metrics.seg import seg_score
 from unet_core.metrics.warping_fiji import watershed_thin
 

@@ -8,7 +8,14 @@ import torch
 from torch import nn
 
 from unet_core.models.unet import UNet, center_crop, count_conv_layers, count_parameters, he_init_, layer_table
-from unet_core.models.unet_sizes import input_size_for_output, is_valid_input_size, nearest_valid_input_sizes, unet_flops, unet_output_size, valid_input_sizes
+from unet_core.models.unet_sizes import (
+    input_size_for_output,
+    is_valid_input_size,
+    nearest_valid_input_sizes,
+    unet_flops,
+    unet_output_size,
+    valid_input_sizes,
+)
 
 
 @pytest.fixture(scope="module")

@@ -18,11 +18,11 @@ import tifffile
 import torch
 
 import unet_core as uc
-from unet_core.cli.main import main
+from unet_core.cli.commands import main
 from unet_core.data.datasets import PHC_TRAIN, dataset_spec, resolve_split
+from unet_core.recipes.data import recipe_data
 from unet_core.recipes.held_out import TrainedOnHeldOutError, check_held_out
 from unet_core.recipes.run import evaluate_recipe
-from unet_core.recipes.data import recipe_data
 
 ROOT = Path(__file__).resolve().parents[1]
 FETCH = ROOT / "data_scripts" / "fetch.py"

@@ -151,12 +151,11 @@ def _bf16_calls():
     data = [(torch.randn(1, 44, 44), torch.zeros(28, 28, dtype=torch.int64), torch.ones(28, 28))]
     return {"predict_tiled(precision='bf16+channels_last')":
             lambda: uc.predict_tiled(model, image, precision="bf16+channels_last", device="cpu"),
-            "predict_tiled(dtype=torch.bfloat16)": lambda: uc.predict_tiled(model, image, dtype=torch.bfloat16,
-                                                                            device="cpu"),
+            "predict_tiled(precision='bf16')": lambda: uc.predict_tiled(model, image, precision="bf16", device="cpu"),
             "train(precision='bf16')": lambda: uc.train(model, data, uc.TrainConfig(iterations=1, device="cpu",
                                                                                     precision="bf16"), progress=False),
-            "train(amp=True)": lambda: uc.train(model, data, uc.TrainConfig(iterations=1, device="cpu", amp=True),
-                                                progress=False)}
+            "train(precision='bf16+channels_last')": lambda: uc.train(
+                model, data, uc.TrainConfig(iterations=1, device="cpu", precision="bf16+channels_last"), progress=False)}
 
 
 @pytest.mark.parametrize("units", ["0", "1"])
@@ -191,8 +190,7 @@ def test_predict_tiled_and_train_take_precision_auto(monkeypatch, capsys):
     assert auto.shape == fp32.shape == (2, 60, 70)
     assert (auto.argmax(0) == fp32.argmax(0)).mean() >= P.MIN_AGREEMENT
     assert "precision='auto' chose" in capsys.readouterr().out
-    with pytest.raises(ValueError, match=r"precision='auto' chooses dtype and channels_last itself; leave "
-                                         r"dtype=None"):
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'dtype'"):  # precision is the one way
         uc.predict_tiled(model, image, precision="auto", dtype=torch.bfloat16)
     data = [(torch.randn(1, 44, 44), torch.zeros(28, 28, dtype=torch.int64), torch.ones(28, 28))]
     result = uc.train(model, data, uc.TrainConfig(iterations=2, device="cpu", precision="auto"), progress=False)

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import unet_core.recipes.pretrained as pt
-from unet_core.training.checkpoint import load_checkpoint, save_checkpoint
 from unet_core.models.unet import UNet
 from unet_core.recipes.registry import get_recipe
+from unet_core.training.checkpoint import load_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@ import torch
 from scipy import ndimage
 
 from unet_core.inference import tiling
-from unet_core.models.unet import UNet
-from unet_core.inference.tiling import estimate_tile_memory, predict_tiled
 from unet_core.inference.mirror import mirror_pad, reflect_index, tile_origins
+from unet_core.inference.tiling import TilePlan, estimate_tile_memory, plan_tiles, predict_tiled, run_tiles
+from unet_core.models.unet import UNet
 
 
 class Pointwise(torch.nn.Module):
@@ -257,7 +257,7 @@ def test_bf16_channels_last_agrees_with_fp32(rng, bf16_warning):
     image = rng.standard_normal((70, 50)).astype(np.float32)
     ref = predict_tiled(net, image, device="cpu")
     with bf16_warning():  # warns where bf16 is emulated (UNET_CPU_BF16=0 or no bf16 units), not elsewhere
-        fast = predict_tiled(net, image, device="cpu", dtype=torch.bfloat16, channels_last=True)
+        fast = predict_tiled(net, image, device="cpu", precision="bf16+channels_last")
     assert np.abs(fast - ref).max() < 0.05 and (fast.argmax(0) == ref.argmax(0)).mean() > 0.97
 
 
@@ -314,10 +314,10 @@ def test_non_finite_pixel_in_a_large_memmap_is_found(tmp_path, monkeypatch):
         predict_tiled(Pointwise([[1.0], [0.0]]), image, tile_size=5)
 
 
-def test_bad_batch_size_out_dtype_and_margin():
+def test_bad_batch_size_out_precision_and_margin():
     model, image = Pointwise([[1.0], [0.0]]), np.zeros((6, 7), np.float32)
-    with pytest.raises(ValueError, match="dtype must be None, torch.float32, torch.bfloat16 or torch.float16, got"):
-        predict_tiled(model, image, dtype=torch.int8)
+    with pytest.raises(ValueError, match=r"precision='fp16' must be 'auto' or one of \('fp32', "):
+        predict_tiled(model, image, precision="fp16")
     with pytest.raises(ValueError, match="margin=-1 must be an int >= 0"):
         predict_tiled(model, image, margin=-1)
     with pytest.raises(ValueError, match="only applies to padding='same' models .*own border of 3 px"):
@@ -372,7 +372,7 @@ def test_predict_tiled_leaves_the_memory_format_as_it_was_also_after_an_error(rn
     torch.manual_seed(0)
     net = UNet(base_channels=2, depth=2).eval()
     assert len(_layouts(net)) >= 4 and not any(_layouts(net))
-    predict_tiled(net, image, device="cpu", channels_last=True)
+    predict_tiled(net, image, device="cpu", precision="fp32+channels_last")
     assert not any(_layouts(net))
     net.to(memory_format=torch.channels_last)
     monkeypatch.setattr(precision, "_CACHE", {})  # measured now: the timing switches layouts
@@ -381,7 +381,7 @@ def test_predict_tiled_leaves_the_memory_format_as_it_was_also_after_an_error(rn
     assert all(_layouts(net))
     bad = _nan_unet()
     with pytest.raises(ValueError, match="NaN/inf probabilities"):
-        predict_tiled(bad, image, device="cpu", channels_last=True)
+        predict_tiled(bad, image, device="cpu", precision="fp32+channels_last")
     assert not any(_layouts(bad))
 
 
@@ -394,9 +394,9 @@ def test_predict_tiled_restores_every_submodules_mode_also_after_an_error(rng):
         assert len(set(before)) == 2
         if raises:
             with pytest.raises(ValueError, match="NaN/inf probabilities"):
-                predict_tiled(net, image, device="cpu", channels_last=True)
+                predict_tiled(net, image, device="cpu", precision="fp32+channels_last")
         else:
-            predict_tiled(net, image, device="cpu", channels_last=True)
+            predict_tiled(net, image, device="cpu", precision="fp32+channels_last")
         assert _modes(net) == before
 
 
@@ -418,6 +418,81 @@ def test_predict_tiled_on_the_gpu_leaves_a_cpu_model_on_the_cpu(rng):
     net = UNet(base_channels=2, depth=2).train()
     image = rng.standard_normal((40, 40)).astype(np.float32)
     cpu = predict_tiled(net, image, device="cpu")
-    gpu = predict_tiled(net, image, device="cuda", channels_last=True)
+    gpu = predict_tiled(net, image, device="cuda", precision="fp32+channels_last")
     assert {p.device.type for p in net.parameters()} == {"cpu"} and not any(_layouts(net)) and net.training
     np.testing.assert_allclose(gpu, cpu, atol=1e-4)
+
+
+# ---------------------------------------------------------------- plan the tiles, run them
+@pytest.mark.parametrize("model,shape,tile_size,margin", [
+    (UNet(base_channels=2, depth=3), (70, 53), 60, None),
+    (UNet(base_channels=2, depth=3), (70, 53), (76, 60), None),
+    (UNet(base_channels=2, depth=2), (33, 97), None, None),
+    (UNet(base_channels=2, depth=3, padding="same"), (45, 61), 48, 12),
+    (SizeDouble(), (1000, 600), 572, None),
+])
+def test_plan_tiles_covers_the_image_with_tiles_on_the_pooling_grid(model, shape, tile_size, margin):
+    plan = plan_tiles(model, shape, tile_size, batch_size=4, margin=margin)
+    (oh, ow), s = plan.out_tile, model.stride
+    assert isinstance(plan, TilePlan) and plan.shape == shape and plan.crop == plan.border - model.border
+    assert all(model.input_size_for_output(model.output_size(t)) == t for t in plan.tile)  # valid input sizes
+    assert oh >= s and ow >= s and plan.batch_size == min(4, len(plan.origins))
+    assert [o for chunk in plan.batches for o in chunk] == list(plan.origins)
+    assert all(len(chunk) <= plan.batch_size for chunk in plan.batches)
+    ys, xs = sorted({y for y, _ in plan.origins}), sorted({x for _, x in plan.origins})
+    assert list(plan.origins) == [(y, x) for y in ys for x in xs]  # a grid, row by row
+    for starts, out_side, length in ((ys, oh, shape[0]), (xs, ow, shape[1])):
+        steps = np.diff(starts)
+        assert all(o % s == 0 for o in starts)  # on the pooling grid of the mirror-padded image
+        assert starts[0] == 0 and length <= starts[-1] + out_side < length + s  # the last overhangs by < a stride
+        assert all(steps[:-1] == out_side // s * s) and all(0 < steps) and all(steps <= out_side // s * s)
+        # so neighbouring output tiles meet or overlap: no gap
+    # the output crops as run_tiles writes them (a later tile overwrites the overlap) partition the image:
+    # every pixel is written, and every tile keeps some pixels (none is wasted)
+    owner = np.full(shape, -1)
+    for i, (y, x) in enumerate(plan.origins):
+        owner[y:y + oh, x:x + ow] = i
+    assert (owner >= 0).all() and set(np.unique(owner)) == set(range(len(plan.origins)))
+
+
+def test_plan_tiles_rejects_bad_arguments():
+    net = UNet(base_channels=2, depth=2)
+    with pytest.raises(ValueError, match=r"^shape must be a pair \(H, W\) of ints >= 1 \(the image size\), got"):
+        plan_tiles(net, (0, 5))
+    with pytest.raises(ValueError, match=r"^bytes_per_value=3 must be 1, 2, 4 or 8"):
+        plan_tiles(net, (20, 20), bytes_per_value=3)
+    with pytest.raises(ValueError, match="margin=4 must be an int >= 0 and only applies to padding='same' models"):
+        plan_tiles(net, (20, 20), margin=4)
+    with pytest.raises(TypeError, match="model must be a unet_core.UNet or FusionNet"):
+        plan_tiles(object(), (20, 20))
+
+
+def test_plan_then_run_is_predict_tiled(rng):
+    torch.manual_seed(0)
+    net = UNet(base_channels=2, depth=3).eval()
+    image = rng.standard_normal((70, 53)).astype(np.float32)
+    plan = plan_tiles(net, image.shape, 60, batch_size=3)
+    got = run_tiles(net, image[None], plan, "cpu")
+    np.testing.assert_array_equal(got, predict_tiled(net, image, tile_size=60, batch_size=3, device="cpu"))
+    with pytest.raises(ValueError, match=r"image must be a \(C, H, W\) = \(1, 70, 53\) ndarray for this plan"):
+        run_tiles(net, image, plan, "cpu")
+    with pytest.raises(ValueError, match="resolve 'auto' first with unet_core.inference.resolve_precision"):
+        run_tiles(net, image[None], plan, "cpu", "auto")
+
+
+@pytest.mark.parametrize("depth,tile_size", [(2, None), (3, 60)])
+def test_precision_fp32_is_the_default_path_bit_for_bit(rng, depth, tile_size):
+    torch.manual_seed(depth)
+    net = UNet(base_channels=2, depth=depth)
+    image = rng.standard_normal((61, 47)).astype(np.float32)
+    default = predict_tiled(net, image, tile_size=tile_size, batch_size=2, device="cpu")
+    fp32 = predict_tiled(net, image, tile_size=tile_size, batch_size=2, device="cpu", precision="fp32")
+    assert fp32.dtype == default.dtype == np.float32
+    np.testing.assert_array_equal(fp32, default)
+
+
+def test_dtype_and_channels_last_are_gone_precision_says_it(rng):
+    net, image = UNet(base_channels=2, depth=2), np.zeros((20, 20), np.float32)
+    for removed in ({"dtype": torch.bfloat16}, {"channels_last": True}):
+        with pytest.raises(TypeError, match=f"unexpected keyword argument '{next(iter(removed))}'"):
+            predict_tiled(net, image, **removed)

@@ -189,8 +189,8 @@ def test_nan_loss_raises():
 
 def test_amp_channels_last_and_pairs_run_on_cpu(bf16_warning):
     pairs = [(torch.randn(1, 12, 12), torch.zeros(10, 10, dtype=torch.uint8))]  # no weight, uint8 labels
-    with bf16_warning():  # amp=True is bf16 autocast: warns where bf16 is emulated, not elsewhere
-        result = train(_net(), pairs, _cfg(iterations=2, amp=True, channels_last=True), progress=False)
+    with bf16_warning():  # bf16 autocast: warns where bf16 is emulated, not elsewhere
+        result = train(_net(), pairs, _cfg(iterations=2, precision="bf16+channels_last"), progress=False)
     assert result.step == 2 and all(np.isfinite(result.losses))
 
 
@@ -209,8 +209,11 @@ def test_empty_dataset():
         ({"batch_size": 0}, ValueError, r"batch_size must be >= 1, got 0"),
         ({"iterations": 2.5}, TypeError, r"iterations must be an int, got 2.5"),
         ({"val_every": -1}, ValueError, r"val_every must be >= 0"),
-        ({"amp": "fp16"}, ValueError, r"amp must be 'auto', True or False, got 'fp16'"),
-        ({"channels_last": 1}, TypeError, r"channels_last must be True or False"),
+        ({"precision": "fp16"}, ValueError, r"precision must be None, 'auto' or one of \('fp32', .*got 'fp16'; None "
+                                             r"is bf16 autocast on CUDA and fp32 elsewhere"),
+        ({"amp": True}, TypeError, r"TrainConfig.amp was removed: .* use precision='bf16' for amp=True"),
+        ({"channels_last": True, "amp": False}, TypeError,
+         r"TrainConfig.amp was removed: .*precision='fp32\+channels_last' for amp=False, channels_last=True"),
         ({"device": None}, TypeError, r"device must be a string"),
         ({"optimizer": "rmsprop"}, ValueError, r"optimizer must be one of \('sgd', 'adam', 'adamw'\), got 'rmsprop'"),
         ({"schedule": "step"}, ValueError, r"schedule must be one of \('constant', 'cosine', 'poly'\)"),
@@ -249,8 +252,8 @@ def test_save_checkpoint_is_atomic_on_failure(tmp_path, monkeypatch):
 
 
 def test_model_from_checkpoint_rebuilds_unet(tmp_path):
-    from unet_core.training.checkpoint import model_from_checkpoint
     from unet_core.models.unet import UNet
+    from unet_core.training.checkpoint import model_from_checkpoint
 
     torch.manual_seed(0)
     net = UNet(base_channels=2, depth=2, dropout=0.0)
@@ -463,7 +466,7 @@ def test_precision_auto_is_stored_in_the_checkpoint_and_reused_on_resume(tmp_pat
 
 
 def test_a_run_without_precision_records_the_path_it_took(tmp_path):
-    train(_wide(), Triples(), _cfg(iterations=1, channels_last=True), checkpoint_path=tmp_path / "n.pt",
+    train(_wide(), Triples(), _cfg(iterations=1, precision="fp32+channels_last"), checkpoint_path=tmp_path / "n.pt",
           progress=False)
     assert load_checkpoint(tmp_path / "n.pt")["train_config"]["resolved_precision"] == {
         "name": "fp32+channels_last", "device": "cpu"}
@@ -546,3 +549,51 @@ def test_validation_results_of_every_numpy_scalar_kind_are_stored_as_python_valu
     expected = {"step": 1, "f64": 0.5, "f32": 0.25, "i": 3, "b": True, "s": "x", "a": 0.75, "t": 2.0}
     assert result.validation == [expected] and load_checkpoint(tmp_path / "v.pt")["history"]["validation"] == [expected]
     assert [type(v) for v in result.validation[0].values()] == [int, float, float, int, bool, str, float, float]
+
+
+# --------------------------------------------------------------------------- precision replaces amp / channels_last
+@pytest.mark.parametrize("legacy, precision", [({"amp": False, "channels_last": True}, "fp32+channels_last"),
+                                               ({"amp": "auto", "channels_last": False}, None)])
+def test_a_checkpoint_written_with_amp_and_channels_last_resumes_with_the_precision_they_meant(tmp_path, legacy,
+                                                                                             precision):
+    import warnings
+
+    straight = _wide()
+    full = train(straight, Triples(), _cfg(iterations=4, precision=precision), progress=False)
+    ckpt = tmp_path / "legacy.pt"
+    train(_wide(), Triples(), _cfg(iterations=2, precision=precision), checkpoint_path=ckpt, progress=False)
+    saved = torch.load(ckpt, weights_only=True)
+    saved["train_config"].update(legacy, precision=None)  # as written before precision replaced the two fields
+    del saved["train_config"]["resolved_precision"]
+    torch.save(saved, ckpt)
+    resumed = _wide()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same numerics: no "changed precision"
+        again = train(resumed, Triples(), _cfg(iterations=4, precision=precision), checkpoint_path=ckpt,
+                      progress=False)
+    assert again.losses == full.losses and _same_weights(straight, resumed)
+    assert "amp" not in load_checkpoint(ckpt)["train_config"] and "channels_last" not in load_checkpoint(ckpt)[
+        "train_config"]
+    other = "bf16" if precision is None else None  # another numeric path than the checkpoint's
+    saved["step"] = 2
+    torch.save(saved, ckpt)
+    with pytest.warns(UserWarning, match="with changed precision"):
+        train(_wide(), Triples(), _cfg(iterations=3, precision=other), checkpoint_path=ckpt, progress=False)
+
+
+def test_precision_none_is_fp32_on_the_cpu_and_compares_equal_to_it_on_resume(tmp_path):
+    import warnings
+
+    ckpt = tmp_path / "p.pt"
+    train(_net(), Triples(), _cfg(iterations=1), checkpoint_path=ckpt, progress=False)
+    assert load_checkpoint(ckpt)["train_config"]["resolved_precision"] == {"name": "fp32", "device": "cpu"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train(_net(), Triples(), _cfg(iterations=2, precision="fp32"), checkpoint_path=ckpt, progress=False)
+
+
+def test_a_label_outside_the_classes_is_named_without_checking_every_step():
+    pairs = [(torch.randn(1, 12, 12), torch.full((10, 10), 2, dtype=torch.int64))]  # TinyNet has 2 classes
+    with pytest.raises(ValueError, match=r"dataset labels must lie in \[0, 1\] for the network's 2 classes, but "
+                                         r"step 0 has one outside .*check the label encoding"):
+        train(_net(), pairs, _cfg(iterations=1), progress=False)

@@ -34,6 +34,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.ndimage as ndi
 
+from ..inference.mirror import reflect_index
 from ..utils.system import check_memory
 from ..utils.validation import check_finite_image, check_pair, check_rng, fmt, is_int, is_real
 
@@ -79,7 +80,6 @@ def nearest_exact(plane: np.ndarray, coords: np.ndarray) -> np.ndarray:
     ``map_coordinates`` converts to float64, so integer labels above 2**53 would come back altered.
     Rounds like scipy's order 0 (``floor(x + 0.5)``).
     """
-    from ..inference.mirror import reflect_index
 
     h, w = plane.shape
     r = reflect_index(np.floor(coords[0] + 0.5).astype(np.int64).ravel(), h)

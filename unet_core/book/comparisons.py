@@ -10,15 +10,25 @@ from typing import Any, Mapping
 
 import torch
 
-from ..models import (PAPER_TILE, FusionNet, UNet, count_conv_layers, count_parameters, fusionnet_flops,
-                      fusionnet_parameter_count, fusionnet_receptive_field, input_size_for_output, unet_flops,
-                      unet_output_size)
+from ..models import (
+    PAPER_TILE,
+    FusionNet,
+    UNet,
+    count_conv_layers,
+    count_parameters,
+    fusionnet_flops,
+    fusionnet_parameter_count,
+    fusionnet_receptive_field,
+    input_size_for_output,
+    unet_flops,
+    unet_output_size,
+)
 from ..models.unet import unet_parameter_count
 from .report import fmt_like, md_table, provenance, reproduction
 from .viz import load_results, recorded_run
 
 __all__ = ['NETS', 'SCORE_ROWS', 'linearised_support', 'architecture', 'architecture_table', 'shown_run',
-           'cost_table', 'score_cells', 'score_table', 'summary']
+           'cost_table', 'score_cells', 'score_table', 'summary', 'TABLE2_PUBLISHED', 'table2_seg', 'table2']
 
 NETS = ("U-Net", "FusionNet")
 """The two networks, in the order of every table."""
@@ -313,3 +323,79 @@ def summary(scores: Mapping[str, Mapping], published: Mapping[str, str], scale: 
                  f"{fmt_like(f['V_rand merge'])}: the U-Net's Rand errors are mostly {kind['U-Net']}, "
                  f"FusionNet's mostly {kind['FusionNet']}.")
     return text
+
+
+TABLE2_PUBLISHED = [["IMCB-SG (2014)", "0.2669", "0.2935"], ["KTH-SE (2014)", "0.7953", "0.4607"],
+                    ["HOUS-US (2014)", "0.5323", "-"], ["second-best 2015", "0.83", "0.46"]]
+"""Table 2 of {cite}`ronneberger2015unet` (SEG on the challenge's test sequences): other entries'
+``[name, PhC-U373, DIC-HeLa]``; the u-net row is added by :func:`table2` from ``datasets``."""
+
+
+def table2_seg(value: Any, published: str, silver: bool = False) -> str:
+    """A SEG value at the decimals of Table 2's ``published`` string, marked when measured against silver truth."""
+    return fmt_like(value, published) + (" (vs SILVER truth)" if silver else "")
+
+
+def table2(chapter: str, scale: str, datasets: Mapping[str, Mapping[str, str]], *, recipe_names: list[str],
+           this_run: Mapping[str, Any] | None = None, values: Mapping[str, Any] | None = None,
+           kind: Mapping[str, str] | None = None, published_nets: Mapping[str, str]) -> str:
+    """Markdown: Table 2's rows with ours beside them, each of ours with where its numbers come from.
+
+    Parameters
+    ----------
+    chapter : str
+        Results name of the chapter (its recorded reproduction is shown on a ``smoke`` run).
+    scale : str
+        This run's scale: at ``cpu``/``full`` this run's ``values`` (``"SEG PhC-U373"``, ``"SEG DIC-HeLa"``).
+    datasets : mapping
+        ``"phc-u373"``, ``"dic-hela"`` -> ``{"published": Table 2's u-net SEG as a string, ...}``.
+    recipe_names : list of str
+        This run's recipes, in the order of ``datasets``.
+    this_run, values, kind : mapping, optional
+        This run's record, values and per dataset a label suffix (e.g. silver truth), for ``cpu``/``full``.
+    published_nets : mapping
+        Dataset -> its published network (the recorded training runs are named in a note).
+    """
+    names = list(datasets)
+
+    def seg(value, name, silver=False):
+        return table2_seg(value, datasets[name]["published"], silver)
+
+    pub = "published (Table 2), challenge test sequences"
+    rows = [[r[0], pub, *r[1:]] for r in TABLE2_PUBLISHED]
+    rows.append(["u-net (2015), paper", "published, challenge test sequences, gold truth",
+                 *[f"**{datasets[n]['published']}**" for n in names]])
+    shown, own_rows = set(), set()  # recipes whose scores are in the table; those with a training-run row
+    if scale != "smoke":
+        rows.append([f"**this run**: {', '.join(f'`{r}`' for r in recipe_names)}", provenance(this_run, scale),
+                     f"{seg(values['SEG PhC-U373'], names[0])}{kind[names[0]]}",
+                     f"{seg(values['SEG DIC-HeLa'], names[1])}{kind[names[1]]}"])
+        shown.update(recipe_names)
+    else:
+        rep = reproduction(load_results().get(chapter))
+        if rep is not None:
+            rscale, run = rep
+            v = run["values"]
+            rnames = v.get("recipes", [f"{n}-{rscale}" for n in names])
+            silver = "SILVER" in str(v.get("reference (PhC-U373, DIC-HeLa)", ["", "SILVER"])[-1])
+            rows.append([f"ours: {', '.join(f'`{n}`' for n in rnames)}, recorded", provenance(run, rscale),
+                         seg(v["SEG PhC-U373"], names[0]), seg(v["SEG DIC-HeLa"], names[1], silver)])
+            shown.update(rnames)
+    for suffix in ("cpu", "paper", "full"):  # training runs of book/scripts/run_recipes.py
+        for i, name in enumerate(names):
+            rec = recorded_run(f"{name}-{suffix}")
+            if rec is not None and rec["key"] not in shown:
+                value = seg(rec["values"]["SEG"], name, "SILVER" in rec.get("source", ""))
+                rows.append([f"ours: `{rec['key']}`, recorded training run", provenance(rec)]
+                            + ([value, "-"] if i == 0 else ["-", value]))
+                shown.add(rec["key"])
+                own_rows.add(rec["key"])
+    note = ""
+    if not shown:
+        note = ("\n\n*No `cpu` or `full` run is recorded here: run the chapter with `SCALE = \"cpu\"` (a few "
+                "minutes with the published networks) to put our numbers beside Table 2.*")
+    trained = [f"`{net}`: {provenance(recorded_run(net))}" for net in published_nets.values()
+               if net in shown - own_rows and recorded_run(net) is not None]
+    if trained:
+        note += "\n\nThe published networks were trained by `book/scripts/run_recipes.py`: " + "; ".join(trained) + "."
+    return md_table(["Name", "where the numbers come from", "PhC-U373", "DIC-HeLa"], rows) + note

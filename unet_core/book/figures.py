@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from skimage.segmentation import find_boundaries
 
 from ..metrics.warping import warp_labels, warping_error
 from .report import SMOKE_LABEL, fmt_like, md_table, provenance, reproduction
 from .viz import load_results, results_dir
 
 __all__ = ['paper_comparison', 'error_rgb', 'topological_errors', 'draw_segmentation_errors', 'running_mean',
-           'draw_loss', 'instance_overlay', 'SLICE25_PROBS', 'stored_slice_probs', 'draw_two_segmentations']
+           'draw_loss', 'instance_overlay', 'SLICE25_PROBS', 'stored_slice_probs', 'draw_two_segmentations', 'draw_loss_curves',
+           'draw_threshold_curves', 'draw_fig4', 'draw_speed_bars', 'load_benchmark']
 
 FALSE_MEMBRANE = (0.9, 0.1, 0.1)  # red: membrane drawn inside a truth cell
 MISSED_MEMBRANE = (0.2, 0.4, 1.0)  # blue: a truth membrane called cell
@@ -285,3 +287,146 @@ def instance_overlay(pred: np.ndarray, truth_border: np.ndarray, rng: np.random.
         overlay[pred > 0] = colours[pred[pred > 0]]
     overlay[np.asarray(truth_border, bool)] = (1.0, 1.0, 0.0, 1.0)
     return overlay
+
+
+def draw_loss_curves(curves: Mapping[str, Sequence[float]], labels: Mapping[str, str], title: str):
+    """One figure of running-mean training losses (:func:`draw_loss`), one curve per key of ``curves``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 2.8))
+    for name, losses in curves.items():
+        draw_loss(ax, losses, labels[name])
+    ax.set_ylabel("weighted loss\n(running mean)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def draw_threshold_curves(curves: Mapping[str, tuple[Mapping, Mapping, Any, str]], title: str):
+    """SEG against the threshold: held-out (solid), training frames (dotted), chosen threshold (dashed).
+
+    Parameters
+    ----------
+    curves : mapping
+        Name -> ``(training-frame curve, held-out curve, chosen threshold, label)``; a curve maps a
+        threshold (str or float) to SEG; the training-frame curve may be empty.
+    title : str
+        Says which runs.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.0))
+    for train_curve, held, chosen, label in curves.values():
+        line, = ax.plot([float(t) for t in held], list(held.values()), marker="o", ms=3, label=f"{label}, held-out")
+        if train_curve:
+            ax.plot([float(t) for t in train_curve], list(train_curve.values()), ls=":", marker=".", ms=3,
+                    color=line.get_color(), label=f"{label}, training frames")
+        ax.axvline(float(chosen), lw=0.8, ls="--", color=line.get_color())
+    ax.set_xlabel("threshold on p(cell)")
+    ax.set_ylabel("SEG")
+    ax.set_title(f"SEG vs threshold: {title}", fontsize=8)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def draw_fig4(panels: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, str, str]], *,
+              random_colours: Sequence[str] = ("dic-hela",), seed: int = 0, suptitle: str = "Fig. 4 reproduced"):
+    """The paper's Fig. 4: per dataset a row of (input, prediction over it with the reference borders).
+
+    Parameters
+    ----------
+    panels : mapping
+        Name -> ``(image (H, W), reference instances (H, W) int, predicted instances (H, W) int,
+        input title, prediction title)``.
+    random_colours : sequence of str
+        Names whose prediction is drawn with a random colour per cell (else a cyan mask).
+    seed : int
+        Seed of those colours.
+    suptitle : str
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    def show_gray(ax, image):
+        lo, hi = np.percentile(image, [0.5, 99.5])
+        ax.imshow(image, cmap="gray", vmin=lo, vmax=hi)
+
+    fig, axes = plt.subplots(len(panels), 2, figsize=(7.4, 3.3 * len(panels)), squeeze=False)
+    rng = np.random.default_rng(seed)
+    for (name, (image, truth, pred, in_title, seg_title)), (ax_in, ax_seg) in zip(panels.items(), axes):
+        show_gray(ax_in, image)
+        show_gray(ax_seg, image)
+        ax_seg.imshow(instance_overlay(pred, find_boundaries(truth, mode="thick"),
+                                       rng if name in random_colours else None))
+        ax_in.set_title(in_title, fontsize=7)
+        ax_seg.set_title(seg_title, fontsize=7)
+        for ax in (ax_in, ax_seg):
+            ax.axis("off")
+    fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.96), h_pad=1.5)
+    return fig
+
+
+def draw_speed_bars(bars: Sequence[tuple[str, float, str]], title: str):
+    """Horizontal bars of seconds per 512 x 512 image (blue fp32, orange otherwise), the paper's 1 s dashed.
+
+    Parameters
+    ----------
+    bars : sequence of (label, seconds, mode)
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(bars) + 1.2))
+    ax.barh(range(len(bars)), [b[1] for b in bars], color=["tab:blue" if b[2] == "fp32" else "tab:orange" for b in bars])
+    ax.axvline(1.0, color="k", ls="--", lw=1, label="paper: < 1 s on a Titan")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_yticks(range(len(bars)), [b[0] for b in bars], fontsize=7)
+    ax.set_xlabel("seconds to segment a 512 x 512 image")
+    ax.set_title(title, fontsize=9)
+    ax.invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def load_benchmark(name: str, roots: Sequence[Path] | None = None) -> tuple[dict | None, str | None]:
+    """A committed benchmark result ``benchmarks/results/<name>.json`` and a sentence on where it ran.
+
+    Looks under the repository next to this package, then the working directory's parent and itself.
+
+    Returns
+    -------
+    (doc, where) or (None, None)
+        The JSON document, and the file, date, CPU, cores, threads, GPU, torch and device it records.
+    """
+    roots = roots or (Path(__file__).resolve().parents[2], Path.cwd().parent, Path.cwd())
+    for root in roots:
+        path = Path(root) / "benchmarks" / "results" / f"{name}.json"
+        if path.is_file():
+            doc = json.loads(path.read_text())
+            m = doc.get("machine", {})
+            where = (f"`benchmarks/results/{name}.json`, measured {str(m.get('date', '?'))[:10]} on {m.get('cpu')} "
+                     f"({m.get('cpu_count')} cores, {m.get('torch_threads')} torch threads), "
+                     f"{'GPU ' + str(m['gpu']) if m.get('gpu') else 'no GPU'}, torch {m.get('torch')}, "
+                     f"device {doc.get('results', {}).get('device', '?')}")
+            return doc, where
+    return None, None

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from ..data.synthetic import synthetic_cells, synthetic_em
 from ..recipes.data import recipe_data
@@ -32,7 +33,8 @@ from ..utils.validation import fmt
 from .report import training_note
 from .viz import checkpoint_steps, device_name
 
-__all__ = ['Network', 'runs_folder', 'obtain_network', 'data_or_synthetic', 'training_step_cost', 'SOURCES']
+__all__ = ['Network', 'runs_folder', 'obtain_network', 'data_or_synthetic', 'training_step_cost', 'SOURCES',
+           'crop_around_largest', 'most_cells', 'cell_tracking_data']
 
 SOURCES = ("published", "checkpoint", "trained")
 """Where :func:`obtain_network` took the network from, in the order it looks."""
@@ -313,3 +315,35 @@ def training_step_cost(recipe: Recipe, device: Any = "cpu", repeat: int = 1, see
                "memory how": "torch.cuda.max_memory_allocated over the step" if device.type == "cuda"
                else "growth of ru_maxrss over the step"}
     return {**out, "step s": float(np.median(times))}
+
+
+def crop_around_largest(image: np.ndarray, instances: np.ndarray, size: tuple[int, int] = (192, 256)):
+    """Cut ``(image, instances)``, both (H, W), to ``size`` around the largest cell's centre of mass."""
+    largest = np.bincount(instances.ravel())[1:].argmax() + 1 if instances.any() else None
+    cy, cx = ndimage.center_of_mass(instances == largest) if largest else np.array(image.shape) / 2
+    y = int(np.clip(cy - size[0] / 2, 0, image.shape[0] - size[0]))
+    x = int(np.clip(cx - size[1] / 2, 0, image.shape[1] - size[1]))
+    return image[y:y + size[0], x:x + size[1]], instances[y:y + size[0], x:x + size[1]]
+
+
+def most_cells(frames) -> int:
+    """Index of the frame (a sequence of (H, W) instance masks) with the most reference cells."""
+    return int(np.argmax([len(np.unique(y)) for y in frames]))
+
+
+def cell_tracking_data(recipe: Recipe, data_dir=None, *, smoke: bool = False, seed: int = 0) -> dict:
+    """A cell tracking recipe's data (:func:`data_or_synthetic`) with the frame Fig. 4 shows.
+
+    ``d["figure frame"]`` is the whole held-out ``(image, instances)`` with the most cells. With ``smoke``
+    (a synthetic stand-in if the data is missing) only 3 evenly spaced training frames are kept and the
+    first 2 held-out frames are cropped to 192 x 256 px around their largest cell.
+    """
+    d, _ = data_or_synthetic(recipe, data_dir, synthetic=smoke, seed=seed)
+    k = most_cells(d["val_y"])
+    d["figure frame"] = d["val_x"][k], d["val_y"][k]
+    if smoke:
+        keep = np.linspace(0, len(d["train_x"]) - 1, 3).round().astype(int)
+        d["train_x"], d["train_y"] = [d["train_x"][i] for i in keep], [d["train_y"][i] for i in keep]
+        pairs = [crop_around_largest(x, y) for x, y in zip(d["val_x"][:2], d["val_y"][:2])]
+        d["val_x"], d["val_y"] = [p[0] for p in pairs], [p[1] for p in pairs]
+    return d

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from ..utils.check_cap import label
+
 __all__ = ['decimals_of', 'fmt_like', 'provenance', 'reproduction', 'md_table', 'training_note', 'SMOKE_LABEL']
 
 
@@ -130,7 +132,6 @@ def provenance(run: Mapping[str, Any], scale: str | None = None) -> str:
     scale = scale or run.get("scale") or (run.get("recipe") or {}).get("scale")
     parts = [f"{scale} scale" if scale else None, run.get("device")]
     if run.get("check_cap"):  # a capped check run ($UNET_CHECK_CAP) says so wherever it is cited
-        from ..utils.check_cap import label
 
         parts.insert(0, label(run["check_cap"]))
     budget = run.get("budget")
@@ -186,7 +187,7 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def training_note(steps: int, seconds: float, wall_seconds: float, device: str, steps_before: int | None = None) -> str:
-    """How a chapter's network was trained, from what :func:`unet_core.training.loop` returned.
+    """How a chapter's network was trained, from what :func:`unet_core.train` returned.
 
     Parameters
     ----------

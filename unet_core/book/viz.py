@@ -21,6 +21,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy
+import torch
+
+from .. import __version__
+from ..recipes.key import recipe_checkpoint_path
 from ..utils import check_cap
 from ..utils.files import atomic_write
 from ..utils.system import resolve_device
@@ -81,7 +86,6 @@ def recorded_run(key: str, directory: str | os.PathLike | None = None) -> dict |
 
 def device_name(device: Any = "auto") -> str:
     """Human-readable device, e.g. ``"cuda: NVIDIA H100 80GB HBM3"`` or ``"cpu: AMD EPYC 9R14, 2 threads"``."""
-    import torch
 
     dev = resolve_device(device)
     if dev.type == "cuda":
@@ -102,10 +106,7 @@ def _cpu_model() -> str:
 
 
 def _versions() -> dict:
-    import numpy
-    import torch
 
-    from .. import __version__
 
     return {"unet_core": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": numpy.__version__}
@@ -219,9 +220,7 @@ def checkpoint_steps(recipe, runs_dir=None) -> int:
     -------
     int
     """
-    import torch
 
-    from ..recipes.key import recipe_checkpoint_path
 
     path = recipe_checkpoint_path(recipe, runs_dir)
     if not path.is_file():

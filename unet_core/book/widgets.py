@@ -25,6 +25,7 @@ import json
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from PIL import Image
 
 from ..utils.validation import fmt
 
@@ -65,7 +66,6 @@ def to_png(image: Any, dpi: int = 80) -> bytes:
     >>> to_png(np.zeros((4, 4), np.uint8))[:4]
     b'\\x89PNG'
     """
-    from PIL import Image
 
     if hasattr(image, "savefig"):
         import matplotlib.pyplot as plt

@@ -1,7 +1,7 @@
-"""``python -m unet_core``: demo, train, predict, evaluate (``main``); argument checks (``checks``).
+"""``python -m unet_core``: demo, train, predict, evaluate (``commands``); argument checks (``checks``).
 """
 from __future__ import annotations
 
-from .main import main
+from .commands import main
 
 __all__ = ['main']

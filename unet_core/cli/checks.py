@@ -1,4 +1,4 @@
-"""Checks and readers of the command line (``unet_core.cli.main``), kept apart from the commands.
+"""Checks and readers of the command line (``unet_core.cli.commands``), kept apart from the commands.
 
 Every check here runs before any work (training, prediction, writing) and raises
 :class:`UserError` with a message that names the flag, the rule, the value and the fix;
@@ -15,6 +15,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
+from ..data.readers import DataFileError, imread
+from ..models.memory import estimate_memory
+from ..models.registry import model_spec
+from ..utils.system import check_memory, resolve_device
+from ..utils.validation import check_finite_image
 
 __all__: list[str] = []
 
@@ -68,7 +75,6 @@ def check_device(device: str, flag: str = "--device") -> None:
     UserError
         If the device does not exist or is not available here.
     """
-    from ..utils.system import resolve_device
 
     try:
         resolve_device(device)
@@ -116,9 +122,6 @@ def check_training_size(args) -> None:
     network's own arithmetic gives (:func:`unet_core.models.memory.estimate_memory` with ``train=True``),
     without building the network.
     """
-    from ..models.memory import estimate_memory
-    from ..models.registry import model_spec
-    from ..utils.system import check_memory
 
     spec = model_spec(getattr(args, "model", "unet"), "--model")
     n_params = spec.parameter_count(1, 2, args.base_channels, args.depth)
@@ -165,8 +168,6 @@ def read_image(path: Path) -> np.ndarray:
     UserError
         If it is not one 2-D image (a colour image or a stack) or is empty, complex or non-finite.
     """
-    from ..data.readers import DataFileError, imread
-    from ..utils.validation import check_finite_image
 
     name = f"IMAGE {str(path)!r}"
     if path.is_dir():
@@ -176,7 +177,6 @@ def read_image(path: Path) -> np.ndarray:
     if path.suffix.lower() in (".tif", ".tiff"):
         image = np.asarray(imread(path, "check the file, or export the image again as TIFF or PNG"))
     else:
-        from PIL import Image
 
         try:
             with Image.open(path) as img:

@@ -18,14 +18,32 @@ failed for another reason); ``--debug`` (or ``UNET_DEBUG=1``) shows the tracebac
 """
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import tifffile
+import torch
+from PIL import Image, ImageDraw
 
-from ..data.datasets import dataset_names
+from .. import data
+from ..data.datasets import dataset_names, dataset_spec, resolve_split
+from ..data.synthetic import synthetic_em
+from ..data.tiles import TrainingTiles, normalize_image
+from ..inference.tiling import predict_tiled
+from ..metrics.isbi import pixel_error
+from ..models.registry import MODEL_NAMES, build_model, model_spec
+from ..models.unet import UNet
 from ..models.unet_sizes import MAX_DEPTH
+from ..recipes.pretrained import load_pretrained
+from ..recipes.registry import get_recipe
+from ..recipes.run import evaluate_recipe, predict_recipe, run_recipe
+from ..training.checkpoint import model_from_checkpoint
+from ..training.distributed import world
+from ..training.loop import TrainConfig, train
+from ..utils.files import atomic_write
 from .checks import (
     Parser,
     UserError,
@@ -61,7 +79,7 @@ TRAIN_ITERATIONS = 1000  # TrainConfig's default
 
 # train flags that a --recipe fixes itself (name: argparse default)
 _TRAIN_FLAGS = {"model": "unet", "data": "synthetic", "base_channels": 64, "depth": 5, "tile_size": None,
-                "lr": 0.001, "seed": 0, "amp": "auto", "resume": False, "precision": None}
+                "lr": 0.001, "seed": 0, "resume": False, "precision": None}
 
 
 # --------------------------------------------------------------------------- data
@@ -72,11 +90,8 @@ def _training_data(name: str, data_dir: str | None, seed: int):
     where the data folder has it, silver truth only where it has none); ``training_data`` is the
     record the checkpoint keeps (None for the synthetic stand-in).
     """
-    from .. import data
-    from ..data.datasets import dataset_spec, resolve_split
 
     if name == "synthetic":
-        from ..data.synthetic import synthetic_em
 
         image, labels, _ = synthetic_em((512, 512), seed=seed)
         return [image], [labels], True, {"dataset": "synthetic", "truth": "labels", "train_frames": [f"seed/{seed}"]}
@@ -92,7 +107,6 @@ def _training_data(name: str, data_dir: str | None, seed: int):
 
 def _tiles(name: str, data_dir: str | None, model, tile_size: int, seed: int, steps: int):
     """TrainingTiles with one item per step (item i is deterministic in (seed, i) whatever the length)."""
-    from ..data.tiles import TrainingTiles
 
     images, targets, semantic, record = _training_data(name, data_dir, seed)
     return TrainingTiles(images, targets, in_size=tile_size, out_size=model.output_size(tile_size), seed=seed,
@@ -102,7 +116,6 @@ def _tiles(name: str, data_dir: str | None, model, tile_size: int, seed: int, st
 # --------------------------------------------------------------------------- image I/O
 def _write_output(path: Path, probs: np.ndarray) -> None:
     """npy: (K, H, W) float32 probabilities; png: labels * 255 // (K - 1); tif: labels 0..K-1."""
-    from ..utils.files import atomic_write
 
     suffix = path.suffix.lower()
     labels = probs.argmax(0).astype(np.uint8)  # (H, W)
@@ -114,12 +127,10 @@ def _write_output(path: Path, probs: np.ndarray) -> None:
 
         atomic_write(path, save_npy)
     elif suffix == ".png":
-        from PIL import Image
 
         scaled = (labels * (255 // max(probs.shape[0] - 1, 1))).astype(np.uint8)
         atomic_write(path, lambda tmp: Image.fromarray(scaled).save(tmp, format="PNG"))
     else:
-        import tifffile
 
         atomic_write(path, lambda tmp: tifffile.imwrite(tmp, labels))
 
@@ -131,9 +142,7 @@ def _check_output_suffix(path: Path) -> None:
 
 def _panel_png(path: Path, panels: list[tuple[str, np.ndarray]]) -> None:
     """Write panels (title, (H, W) array in [0, 1]) side by side with titles above, atomically."""
-    from PIL import Image, ImageDraw
 
-    from ..utils.files import atomic_write
 
     h, w = panels[0][1].shape
     gap, head = 8, 20
@@ -148,14 +157,7 @@ def _panel_png(path: Path, panels: list[tuple[str, np.ndarray]]) -> None:
 
 # --------------------------------------------------------------------------- commands
 def _demo(args) -> int:
-    import torch
 
-    from ..data.synthetic import synthetic_em
-    from ..data.tiles import normalize_image
-    from ..inference.tiling import predict_tiled
-    from ..metrics.isbi import pixel_error
-    from ..models.unet import UNet
-    from ..training.loop import TrainConfig, train
 
     out = Path(args.output)
     if out.suffix.lower() != ".png":
@@ -182,11 +184,7 @@ def _demo(args) -> int:
 
 
 def _train_recipe(args) -> int:
-    import json
 
-    from ..recipes.registry import get_recipe
-    from ..recipes.run import run_recipe
-    from ..utils.files import atomic_write
 
     check_device(args.device)
     if args.json:
@@ -212,7 +210,6 @@ def _train_recipe(args) -> int:
 
 
 def _train(args) -> int:
-    import torch
 
     if args.recipe:
         return _train_recipe(args)
@@ -222,8 +219,6 @@ def _train(args) -> int:
     if args.iterations is None:
         args.iterations = TRAIN_ITERATIONS
 
-    from ..models.registry import build_model, model_spec
-    from ..training.loop import TrainConfig, train
 
     if args.tile_size is None:
         args.tile_size = model_spec(args.model).default_tile  # the paper's tile of that network: 572 or 640
@@ -238,15 +233,13 @@ def _train(args) -> int:
     check_training_size(args)
     torch.manual_seed(args.seed)
     model = build_model(args.model, base_channels=args.base_channels, depth=args.depth)
-    amp = {"auto": "auto", "on": True, "off": False}[args.amp]
+    numerics = {} if args.precision is None else {"precision": args.precision}  # no flag: TrainConfig's default
     config = TrainConfig(learning_rate=args.lr, iterations=args.iterations, seed=args.seed, device=args.device,
-                         amp=amp, checkpoint_every=args.checkpoint_every, batch_size=args.batch_size or 1,
-                         precision=args.precision)
+                         checkpoint_every=args.checkpoint_every, batch_size=args.batch_size or 1, **numerics)
     tiles, record = _tiles(args.data, args.data_dir, model, args.tile_size, args.seed, args.iterations)
     result = train(model, tiles, config, checkpoint_path=ckpt, resume=args.resume, progress=not args.quiet,
                    training_data=record)
     last = np.mean(result.losses[-10:]) if result.losses else float("nan")
-    from ..training.distributed import world
 
     rank, size = world()
     if rank:  # torchrun: rank 0 reports (and wrote the checkpoint)
@@ -259,9 +252,6 @@ def _train(args) -> int:
 
 
 def _predict(args) -> int:
-    from ..data.tiles import normalize_image
-    from ..inference.tiling import predict_tiled
-    from ..training.checkpoint import model_from_checkpoint
 
     out = Path(args.output)
     _check_output_suffix(out)  # before any work
@@ -271,8 +261,6 @@ def _predict(args) -> int:
     check_device(args.device)
     image = read_image(Path(args.image))
     if args.recipe:
-        from ..recipes.pretrained import load_pretrained
-        from ..recipes.run import predict_recipe
 
         model, recipe = load_pretrained(args.recipe)
         p = predict_recipe(model, recipe, [np.asarray(image, np.float32)], args.device,
@@ -295,11 +283,7 @@ def _predict(args) -> int:
 
 
 def _evaluate(args) -> int:
-    import json
 
-    from ..recipes.registry import get_recipe
-    from ..recipes.run import evaluate_recipe
-    from ..utils.files import atomic_write
 
     check_device(args.device)
     if args.json:
@@ -320,8 +304,6 @@ def _evaluate(args) -> int:
 
 # --------------------------------------------------------------------------- parser
 def _parser() -> Parser:
-    from ..models.registry import MODEL_NAMES
-    from ..training.loop import TrainConfig
 
     parser = Parser(prog="unet-core", description=__doc__.split("\n")[0])
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
@@ -358,12 +340,12 @@ def _parser() -> Parser:
                     help="learning rate (default %(default)s)")
     tr.add_argument("--device", default="auto")
     tr.add_argument("--seed", type=int_at_least(0), default=0)
-    tr.add_argument("--amp", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: on GPU)")
     tr.add_argument("--checkpoint", help="checkpoint file (default checkpoints/DATA.pt)")
     tr.add_argument("--checkpoint-every", type=int_at_least(0), default=100, help="steps between checkpoints")
     tr.add_argument("--precision", choices=PRECISION_CHOICES, default=None,
-                    help="numerics: auto = the fastest path (fp32/bf16, channels_last) whose argmax agrees with fp32 "
-                         "here, measured once; overrides --amp")
+                    help="numerics of training: auto = the fastest path (fp32/bf16, channels_last) whose argmax "
+                         f"agrees with fp32 here, measured once; bf16 = bf16 autocast (default: TrainConfig's, "
+                         f"precision={TrainConfig.precision!r})")
     tr.add_argument("--batch-size", type=int_at_least(1), default=None,
                     help="tiles per step, over all processes (torchrun: divisible by --nproc_per_node); default 1 "
                          "(the paper's), or the recipe's with --recipe (full recipes: 8)")
@@ -435,6 +417,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unet-core {args.command}: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

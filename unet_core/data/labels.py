@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from skimage.segmentation import expand_labels, watershed
 
 from ..utils.validation import check_finite_image, check_int, check_labels, check_real, fmt
 
@@ -87,14 +88,12 @@ def cut_instances(prob: np.ndarray, threshold: float, method: str = "components"
     if method == "components":
         lab = instances_from_labels(mask.astype(np.uint8))
     else:
-        from skimage.segmentation import watershed
 
         seeds = instances_from_labels((prob > max(seed_threshold, threshold)).astype(np.uint8))
         lab = watershed(-prob, markers=seeds, mask=mask)
         orphans, n = ndimage.label(mask & (lab == 0))
         lab[orphans > 0] = orphans[orphans > 0] + lab.max()
     if grow:
-        from skimage.segmentation import expand_labels
 
         lab = expand_labels(lab, distance=grow)
     return lab.astype(np.int32)

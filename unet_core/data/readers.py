@@ -16,6 +16,7 @@ import tifffile
 
 from ..utils.validation import fmt
 from .datasets import dataset_spec
+from .paths import default_data_dir
 
 __all__ = ['annotated_frames']
 
@@ -45,7 +46,6 @@ def read_meta(folder: Path, key: str) -> dict:
 
 def check_root(root) -> Path:
     if root is None:
-        from .paths import default_data_dir
 
         return default_data_dir()
     if not isinstance(root, (str, os.PathLike)):

@@ -107,7 +107,7 @@ class TrainingTiles(torch.utils.data.Dataset):
     w0, sigma : float, default 10.0 and 5.0
         Eq. 2 constants.
     class_weights : "balanced", None or (w_background, w_foreground)
-        The w_c term of Eq. 2, passed to :func:`unet_core.data.loss_weights` (default
+        The w_c term of Eq. 2, passed to :func:`unet_core.weight_map` (default
         "balanced": n_max / n_k per image; None: 1 everywhere).
     semantic : bool
         Targets are class labels (see ``targets``).

@@ -1,6 +1,6 @@
 """The networks by name, and the small protocol that tiling, training and checkpoints rely on.
 
-:func:`unet_core.predict_tiled`, :func:`unet_core.training.loop`, the checkpoints and the command
+:func:`unet_core.predict_tiled`, :func:`unet_core.train`, the checkpoints and the command
 line never ask which network they hold; they use the members of :class:`SegmentationModel`,
 which :class:`unet_core.UNet` and :class:`unet_core.FusionNet` both have. A checkpoint stores
 the network's registry name next to its ``config``, so :func:`build_model` rebuilds it.
@@ -15,6 +15,10 @@ import torch
 from torch import nn
 
 from ..utils.validation import fmt
+from .fusionnet import PAPER_TILE, FusionNet
+from .fusionnet_sizes import fusionnet_memory, fusionnet_parameter_count, nearest_fusionnet_sizes
+from .unet import UNet, unet_parameter_count
+from .unet_sizes import nearest_valid_input_sizes, unet_memory
 
 __all__ = ['MODEL_NAMES', 'build_model']
 
@@ -71,10 +75,6 @@ class ModelSpec:
 
 
 def _specs() -> dict[str, ModelSpec]:
-    from .fusionnet import PAPER_TILE, FusionNet
-    from .fusionnet_sizes import fusionnet_memory, fusionnet_parameter_count, nearest_fusionnet_sizes
-    from .unet import UNet, unet_parameter_count
-    from .unet_sizes import nearest_valid_input_sizes, unet_memory
 
     return {"unet": ModelSpec("unet", UNet, unet_parameter_count, nearest_valid_input_sizes, 572, unet_memory),
             "fusionnet": ModelSpec("fusionnet", FusionNet, fusionnet_parameter_count, nearest_fusionnet_sizes,

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..models.registry import build_model
 from ..utils.check_cap import CAP_CROP, CAP_FRAMES, CAP_OUTPUT, ENV, cap, crop_window
 from ..utils.validation import fmt
 from .registry import Recipe, get_recipe
@@ -17,7 +18,6 @@ __all__ = ['capped_tile', 'capped_recipe', 'capped_data']
 @functools.lru_cache(maxsize=None)
 def _smallest_tile(model: str, depth: int) -> int:
     """The smallest valid training tile of a network with an output of at least :data:`CAP_OUTPUT` px."""
-    from ..models.registry import build_model
 
     net = build_model(model, base_channels=1, depth=depth)  # the sizes do not depend on the width
     for tile in range(8, 4096):
@@ -83,7 +83,6 @@ def capped_recipe(recipe: Any, value: int | None = None) -> Any:
     >>> r.name, r.base_channels, r.tile, r.iterations, r.batch_size, r.tta
     ('isbi2012-full', 64, 252, 1, 8, False)
     """
-    from .registry import Recipe
 
     n = cap(value)
     if n is None or not isinstance(recipe, Recipe):

@@ -19,7 +19,13 @@ import os
 import re
 from pathlib import Path
 
+import torch
+
+from ..models.unet import UNet
+from ..training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from ..utils.validation import check_path, fmt
+from .capped import resolve_recipe
+from .registry import Recipe
 
 __all__ = ['PRETRAINED_DIR', 'pretrained_registry', 'pretrained_path', 'load_pretrained', 'publish_checkpoint']
 
@@ -143,8 +149,6 @@ def load_pretrained(name: str, map_location: str = "cpu"):
     --------
     >>> model, recipe = load_pretrained("isbi2012-cpu")  # doctest: +SKIP
     """
-    from ..training.checkpoint import load_checkpoint, model_from_checkpoint
-    from .registry import Recipe
 
     path = pretrained_path(name)
     model = model_from_checkpoint(path, map_location=map_location)
@@ -184,11 +188,7 @@ def publish_checkpoint(source: str | os.PathLike, recipe, dest_folder: str | os.
     OSError
         If ``dest_folder`` is a file (NotADirectoryError) or cannot be written.
     """
-    import torch
 
-    from ..models.unet import UNet
-    from ..training.checkpoint import load_checkpoint, save_checkpoint
-    from .capped import resolve_recipe
 
     source, folder = check_path(source, "source", none_ok=False), check_path(dest_folder, "dest_folder")
     recipe = resolve_recipe(recipe)

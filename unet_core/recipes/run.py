@@ -25,10 +25,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from skimage.transform import resize
 from tqdm.auto import tqdm
 
 from ..data.datasets import dataset_spec, truth_label
 from ..data.labels import cut_instances, prob_stack, separate_touching, truth_instances
+from ..data.tiles import TrainingTiles, normalize_image
+from ..inference.tiling import predict_tiled
+from ..metrics.isbi import pixel_error, rand_scores, rand_scores_thinned
+from ..metrics.seg import seg_score
+from ..metrics.warping import warping_error
+from ..training.checkpoint import load_checkpoint, model_from_checkpoint
+from ..training.distributed import world
+from ..training.loop import train
 from ..utils.files import atomic_write
 from ..utils.system import resolve_device
 from ..utils.validation import check_bool, check_int, check_path, fmt
@@ -36,6 +45,7 @@ from .capped import resolve_recipe
 from .data import recipe_data
 from .held_out import check_held_out
 from .key import recipe_checkpoint_path
+from .pretrained import pretrained_path, pretrained_registry
 from .registry import Recipe
 
 __all__ = ['train_recipe', 'predict_recipe', 'score_recipe', 'run_recipe', 'evaluate_recipe']
@@ -47,7 +57,6 @@ CTC_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 def _down(a: np.ndarray, f: int, order: int) -> np.ndarray:
     if f == 1:
         return a
-    from skimage.transform import resize
 
     shape = (a.shape[0] // f, a.shape[1] // f)
     return resize(a, shape, order=order, preserve_range=True, anti_aliasing=order > 0).astype(a.dtype)
@@ -85,8 +94,6 @@ def train_recipe(recipe: Recipe, data_dir=None, *, runs_dir=None, device: str = 
     FileNotFoundError, OSError
         If the data is not there (``data_scripts/fetch.py``) or ``runs_dir`` is a file.
     """
-    from ..data.tiles import TrainingTiles
-    from ..training.loop import train
 
     recipe, _ = resolve_recipe(recipe), resolve_device(device)  # a bad device fails before the data is read
     checkpoint_path, runs_dir = check_path(checkpoint_path, "checkpoint_path"), check_path(runs_dir, "runs_dir")
@@ -126,8 +133,6 @@ def predict_recipe(model, recipe: Recipe, images, device: str = "auto", tta: boo
         ``images`` not a non-empty list or (N, H, W) stack of finite images (a single (H, W) image:
         wrap it in a list), or ``device`` does not exist here.
     """
-    from ..data.tiles import normalize_image
-    from ..inference.tiling import predict_tiled
 
     recipe = resolve_recipe(recipe)
     tta = recipe.tta if tta is None else check_bool(tta, "tta")
@@ -142,7 +147,6 @@ def predict_recipe(model, recipe: Recipe, images, device: str = "auto", tta: boo
         small = _down(img, recipe.downsample, 1)
         p = predict_tiled(model, normalize_image(small), device=device, tta=tta)[1]
         if recipe.downsample > 1:
-            from skimage.transform import resize
 
             p = resize(p, img.shape, order=1, preserve_range=True)
         out.append(p.astype(np.float32))
@@ -150,7 +154,6 @@ def predict_recipe(model, recipe: Recipe, images, device: str = "auto", tta: boo
 
 
 def _seg(prob, truth, threshold, recipe) -> float:
-    from ..metrics.seg import seg_score
 
     pred = np.stack([cut_instances(p, threshold, recipe.instances, recipe.seed_threshold, recipe.separation_gap)
                      for p in prob])
@@ -182,8 +185,6 @@ def score_recipe(recipe: Recipe, prob: np.ndarray, truth, train_prob=None, train
         train_prob = prob_stack(train_prob, "train_prob")
         train_truth = truth_instances(train_truth, train_prob.shape, "train_truth")
     if measures == "membranes":
-        from ..metrics.isbi import pixel_error, rand_scores, rand_scores_thinned
-        from ..metrics.warping import warping_error
 
         t = truth > 0
         rand, thin = rand_scores(prob, t), rand_scores_thinned(prob, t)
@@ -248,7 +249,6 @@ def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: st
     FileNotFoundError, OSError
         If the data (``data_scripts/fetch.py``) or, with ``train=False``, the checkpoint is not there.
     """
-    from ..training.checkpoint import load_checkpoint, model_from_checkpoint
 
     r, _ = resolve_recipe(recipe), resolve_device(device)  # a bad device fails before the data is read
     checkpoint_path = check_path(checkpoint_path, "checkpoint_path")
@@ -262,7 +262,6 @@ def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: st
         before = load_checkpoint(path)["step"] if path.is_file() else 0
         model, result, seconds = train_recipe(r, data=d, device=device, checkpoint_path=path, progress=progress)
         steps, losses, trained_now, record = result.step, result.losses, result.step - before, d["training_data"]
-        from ..training.distributed import world
 
         rank, size = world()
         if rank:  # torchrun: every rank trained its share of the batches; rank 0 alone predicts and scores
@@ -347,7 +346,6 @@ def evaluate_recipe(recipe: str | Recipe, checkpoint=None, data_dir=None, *, dev
     >>> result = evaluate_recipe("phc-u373-cpu")  # doctest: +SKIP
     >>> [(g["name"], g["truth"], round(g["values"]["SEG"], 3)) for g in result["held-out groups"]]  # doctest: +SKIP
     """
-    from .pretrained import pretrained_path, pretrained_registry
 
     r = resolve_recipe(recipe)
     if checkpoint is None:

@@ -1,10 +1,12 @@
-"""Sec. 3 and Eq. 1: training. The loss (``loss``), the loop (``loop``), checkpoints
-(``checkpoint``), several processes (``distributed``) and the measured peak memory of a step
-(``peak_memory``).
+"""Sec. 3 and Eq. 1: training. The loss (``loss``), the hyper-parameters (``config``), the loop
+(``loop``) and its stages (``prepare``: set-up; ``resume``: the resume policy; ``step``: one step and
+the reads of the loss), checkpoints (``checkpoint``), several processes (``distributed``) and the
+measured peak memory of a step (``peak_memory``).
 """
 from __future__ import annotations
 
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .config import TrainConfig, TrainResult, apply_check_cap, learning_rate_at
 from .distributed import (
     all_mean,
     barrier,
@@ -16,7 +18,7 @@ from .distributed import (
     step_loss,
     world,
 )
-from .loop import TrainConfig, TrainResult, apply_check_cap, learning_rate_at, train
+from .loop import train
 from .loss import WeightedCrossEntropy, weighted_cross_entropy
 from .peak_memory import measure_peak_memory
 

@@ -12,7 +12,7 @@ save never leaves a truncated checkpoint behind. Keys:
 ``model``           the network's registry name (``"unet"``, ``"fusionnet"``, see
                     :func:`unet_core.build_model`) or None; absent in older checkpoints (= ``"unet"``)
 ``optimizer_state`` ``optimizer.state_dict()`` (momentum buffers) or None
-``train_config``    ``dataclasses.asdict(TrainConfig)``; :func:`unet_core.training.loop` adds
+``train_config``    ``dataclasses.asdict(TrainConfig)``; :func:`unet_core.train` adds
                     ``resolved_precision``: ``{"name": <a unet_core.inference.precision.PRECISIONS name>,
                     "device": <device type>}``, the numeric path it trained with (for
                     ``precision="auto"`` the measured choice, reused on resume on that device type)
@@ -24,7 +24,7 @@ save never leaves a truncated checkpoint behind. Keys:
 ``training_data``   provenance of the training data as plain values, e.g. ``{"dataset": "phc-u373",
                     "truth": "gt", "train_frames": ["02/010", ...]}``, or None (not given; older
                     checkpoints lack the key and :func:`load_checkpoint` returns None for it).
-                    :func:`unet_core.training.loop` refuses to resume a checkpoint with other training data.
+                    :func:`unet_core.train` refuses to resume a checkpoint with other training data.
 """
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..utils.files import plain_value
+from ..models.registry import MODEL_NAMES, build_model, model_name, model_spec
+from ..utils.files import atomic_write, plain_value
 from ..utils.validation import check_int, fmt
 
 __all__ = ['save_checkpoint', 'load_checkpoint', 'model_from_checkpoint']
@@ -109,7 +110,6 @@ def save_checkpoint(
     >>> load_checkpoint(path)["step"]
     3
     """
-    from ..utils.files import atomic_write
 
     path = _check_path(path)
     if not isinstance(model, nn.Module):
@@ -171,7 +171,6 @@ def _check_map_location(map_location) -> None:
 
 
 def _model_name(model) -> str | None:
-    from ..models.registry import model_name
 
     return model_name(model)
 
@@ -184,7 +183,6 @@ def _stored_name(ckpt: dict) -> str | None:
 
 
 def _class_name(name: str | None) -> str:
-    from ..models.registry import MODEL_NAMES, model_spec
 
     return model_spec(name).cls.__name__ if name in MODEL_NAMES else "UNet"
 
@@ -312,7 +310,6 @@ def model_from_checkpoint(path: str | os.PathLike, map_location: str | torch.dev
     FileNotFoundError, ValueError
         As :func:`load_checkpoint`; ValueError also if the checkpoint has no model configuration.
     """
-    from ..models.registry import build_model
 
     ckpt = load_checkpoint(path, map_location=map_location)
     if not isinstance(ckpt.get("model_config"), dict):

@@ -1,7 +1,7 @@
 """Training on several processes: PyTorch DistributedDataParallel, started by ``torchrun``.
 
 ``torchrun --nproc_per_node=N -m unet_core train ...`` starts N processes with ``RANK``,
-``WORLD_SIZE`` and the rendezvous in their environment; :func:`unet_core.training.loop` then joins the
+``WORLD_SIZE`` and the rendezvous in their environment; :func:`unet_core.train` then joins the
 process group itself (:func:`init_from_env`: NCCL on GPUs, gloo on CPUs), wraps the network in
 ``DistributedDataParallel`` and splits every step's **global** batch (``TrainConfig.batch_size``)
 over the ranks: step ``s`` uses dataset items ``s * B .. s * B + B - 1`` as a single process would,
@@ -10,12 +10,15 @@ each rank's loss is a mean over its pixels, so with equal tiles the step equals 
 step on the whole batch (to float rounding; dropout masks are drawn per rank from
 :func:`dropout_seed`, so use dropout 0 to compare curves). Only rank 0 writes checkpoints (atomically)
 and they record ``world_size``; a run resumed with the same world size continues bit-identically on
-the CPU. Each step's losses go through one all-reduce (:func:`step_loss`) before the backward pass,
-which also tells every rank whether any rank's loss is NaN or infinite, so all ranks stop together.
+the CPU. The losses stay on the device between reads: on logging, validation and checkpoint steps
+and at the end, every rank reads the mean over ranks in one all-reduce, which also tells every rank
+whether any rank's loss became NaN or infinite (and at which step), so all ranks stop together.
+:func:`step_loss` is the same all-reduce for one step.
 """
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 import torch.distributed as dist
@@ -204,7 +207,6 @@ def check_resume_world(saved: int | None, world_size: int, path) -> None:
     order and dropout masks are drawn per rank, so the run is no longer bit-identical to one that
     kept its world size.
     """
-    import warnings
 
     saved = 1 if saved is None else saved
     if saved != world_size:

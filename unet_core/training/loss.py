@@ -30,8 +30,12 @@ def _check_ignore_index(ignore_index) -> None:
         raise TypeError(f"ignore_index must be an int label value or None, got {fmt(ignore_index)}")
 
 
-def _check_inputs(logits, target, weight, reduction, ignore_index) -> None:
-    """Raise TypeError/ValueError with a fix for every malformed input of Eq. 1."""
+def _check_inputs(logits, target, weight, reduction, ignore_index, values: bool = True) -> None:
+    """Raise TypeError/ValueError with a fix for every malformed input of Eq. 1.
+
+    ``values=False`` checks the types and shapes only (free: no tensor's values are read), not the
+    label range nor the weights' finiteness and sign (each a read of the values on the host).
+    """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         raise TypeError(f"logits must be a floating point torch.Tensor of shape (B, K, H, W), got {fmt(logits)}")
     if logits.ndim != 4:
@@ -52,6 +56,11 @@ def _check_inputs(logits, target, weight, reduction, ignore_index) -> None:
             raise TypeError(f"weight must be a floating point torch.Tensor or None, got {fmt(weight)}; use weight.float()")
         if tuple(weight.shape) != expected:
             raise ValueError(f"weight must have shape (B, H, W) = {expected} like target, got {fmt(weight)}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if not values:
+        return
+    if weight is not None:
         if not bool(torch.isfinite(weight).all()):
             bad = int((~torch.isfinite(weight)).sum())
             raise ValueError(f"weight must be finite, but {bad} pixel(s) are NaN or inf; fix the weight map")
@@ -60,8 +69,6 @@ def _check_inputs(logits, target, weight, reduction, ignore_index) -> None:
                 f"weight must be >= 0 everywhere, got minimum {weight.min().item():.4g}; weights scale a "
                 "log-likelihood and a negative weight would reward wrong predictions"
             )
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     num_classes = logits.shape[1]
     valid = target if ignore_index is None else target[target != ignore_index]
     if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= num_classes):
@@ -77,6 +84,8 @@ def weighted_cross_entropy(
     weight: torch.Tensor | None = None,
     reduction: str = "mean",
     ignore_index: int | None = None,
+    *,
+    check: bool = True,
 ) -> torch.Tensor:
     """Pixel-wise softmax + weighted cross-entropy of Eq. 1, as a loss (``-E``).
 
@@ -95,6 +104,13 @@ def weighted_cross_entropy(
         exactly; ``"none"``: the (B, H, W) map ``w(x) CE(x)``.
     ignore_index : int or None
         Label value whose pixels contribute nothing (and do not count in ``N``).
+    check : bool
+        Check the values of ``target`` (in ``[0, K)``) and ``weight`` (finite, >= 0), as well as the types
+        and shapes of all inputs. False checks the types and shapes only: reading the values waits for
+        the device (four host synchronisations per call), and the training loop passes False because its
+        tiles were checked when they were made (``TrainingTiles`` / ``sample_training_tile`` check the
+        labels and build the Eq. 2 weights); out-of-range labels then fail inside ``gather``, and
+        negative or non-finite weights give a wrong or non-finite loss.
 
     Returns
     -------
@@ -107,7 +123,7 @@ def weighted_cross_entropy(
         If logits are not floating point, target is not int64 or weight is not floating point.
     ValueError
         If shapes disagree, target values are outside ``[0, K)``, weights are negative or
-        not finite, or ``reduction`` is unknown.
+        not finite (these two only with ``check=True``), or ``reduction`` is unknown.
 
     Notes
     -----
@@ -116,7 +132,7 @@ def weighted_cross_entropy(
         E = sum_x w(x) log p_{l(x)}(x),   p_k(x) = exp(a_k(x)) / sum_k' exp(a_k'(x))
 
     Non-finite *logits* (a diverged network) give a non-finite loss, on purpose: ``train``
-    stops on it with a ``FloatingPointError`` that names the step and the fix.
+    stops on it with a ``FloatingPointError`` that names the step and the fix, where it reads the loss.
 
     ``log p`` is computed with ``log_softmax`` (the log-sum-exp trick), so large
     scores neither overflow nor underflow; logits are upcast to float32 first,
@@ -143,8 +159,14 @@ def weighted_cross_entropy(
     0.6931
     >>> round(weighted_cross_entropy(logits, target, 2 * torch.ones(1, 4, 4)).item(), 4)
     1.3863
+    >>> weighted_cross_entropy(logits, target + 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: target values must lie in [0, 1] for 2 classes, got values in [2, 2]; check the label encoding or pass ignore_index
+    >>> weighted_cross_entropy(logits, target, check=False).item() == weighted_cross_entropy(logits, target).item()
+    True
     """
-    _check_inputs(logits, target, weight, reduction, ignore_index)
+    _check_inputs(logits, target, weight, reduction, ignore_index, values=check)
     log_p = F.log_softmax(logits.float(), dim=1)  # (B, K, H, W)
     keep = None if ignore_index is None else target != ignore_index  # (B, H, W) bool
     index = target if keep is None else torch.where(keep, target, torch.zeros_like(target))
@@ -157,8 +179,9 @@ def weighted_cross_entropy(
         return ce
     if reduction == "sum":
         return ce.sum()
-    count = ce.numel() if keep is None else int(keep.sum())
-    return ce.sum() / max(count, 1)
+    if keep is None:
+        return ce.sum() / max(ce.numel(), 1)
+    return ce.sum() / keep.sum().clamp_min(1)  # the count stays on the device: no host synchronisation
 
 
 class WeightedCrossEntropy(nn.Module):
