@@ -6,6 +6,7 @@ numpy and scipy, so a figure quoted in the book or an issue can be traced.
 Ratios are meant to be read within one file: the machines are shared and noisy.
 ``$UNET_BENCH_RESULTS_DIR`` writes them elsewhere (the tests do).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -14,8 +15,9 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 RESULTS_DIR = Path(os.environ.get("UNET_BENCH_RESULTS_DIR") or Path(__file__).resolve().parent / "results")
 
@@ -57,8 +59,9 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def timeit(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1, sync: Callable[[], None] | None = None,
-           device: Any = None) -> dict[str, Any]:
+def timeit(
+    fn: Callable[[], Any], repeat: int = 5, warmup: int = 1, sync: Callable[[], None] | None = None, device: Any = None
+) -> dict[str, Any]:
     """Run ``fn`` ``warmup`` + ``repeat`` times; return min/median/mean seconds of the timed runs.
 
     On a CUDA ``device`` each run is timed with CUDA events recorded on the current stream around it
@@ -90,14 +93,28 @@ def timeit(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1, sync: Callab
         if sync:
             sync()
         times.append(time.perf_counter() - t0)
-    return {"min_s": min(times), "median_s": statistics.median(times), "mean_s": statistics.fmean(times),
-            "repeat": repeat, "timer": "cuda events" if cuda else "perf_counter"}
+    return {
+        "min_s": min(times),
+        "median_s": statistics.median(times),
+        "mean_s": statistics.fmean(times),
+        "repeat": repeat,
+        "timer": "cuda events" if cuda else "perf_counter",
+    }
 
 
 # Dense (no sparsity) bf16 tensor-core peaks from the vendors' data sheets, TFLOP/s, matched against
 # torch.cuda.get_device_name(); the benchmarks also measure a large bf16 matmul in the same run.
-DENSE_BF16_TFLOPS = {"H200": 989.4, "H100 SXM": 989.4, "H100 80GB HBM3": 989.4, "H100 NVL": 835.0,
-                     "H100 PCIe": 756.0, "A100": 312.0, "L40S": 362.1, "L4": 121.0, "A10": 125.0}
+DENSE_BF16_TFLOPS = {
+    "H200": 989.4,
+    "H100 SXM": 989.4,
+    "H100 80GB HBM3": 989.4,
+    "H100 NVL": 835.0,
+    "H100 PCIe": 756.0,
+    "A100": 312.0,
+    "L40S": 362.1,
+    "L4": 121.0,
+    "A10": 125.0,
+}
 
 
 def dense_bf16_peak(device_name: str | None) -> float | None:

@@ -8,6 +8,7 @@ weight map computed once per image (first item) and then served from the cache. 
 synthetic stand-ins (ISBI-like 512 x 512 EM, ~160 cells), so no data download is needed.
 If UNET_DATA_DIR holds the converted data, the readers' load times are also recorded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,10 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import timeit, write_result  # noqa: E402
 
-from unet_core.data.tiles import TrainingTiles  # noqa: E402
 from unet_core.data.ctc import load_ctc
 from unet_core.data.isbi2012 import load_isbi2012
 from unet_core.data.synthetic import synthetic_cells, synthetic_em  # noqa: E402
+from unet_core.data.tiles import TrainingTiles  # noqa: E402
 
 
 def main() -> None:

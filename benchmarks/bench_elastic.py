@@ -21,6 +21,7 @@ the torch CPU path looks ~10x slower than it is.
 
 Usage: ``python benchmarks/bench_elastic.py [--quick] [--device cpu|cuda] [--threads N]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import timeit, write_result  # noqa: E402
 
-from unet_core.augment.tiles import sample_training_tile  # noqa: E402
 from unet_core.augment.elastic import apply_elastic_field, random_elastic_field  # noqa: E402
 from unet_core.augment.elastic_torch import apply_elastic_field_torch, random_elastic_field_torch  # noqa: E402
+from unet_core.augment.tiles import sample_training_tile  # noqa: E402
 
 SIZE = 572
 
@@ -52,22 +53,36 @@ def _scipy_plain(img, lbl, rng):
     coarse = rng.standard_normal((2, 3, 3)) * 10.0
     field = np.stack([ndi.zoom(c, (SIZE / 3, SIZE / 3), order=3, mode="mirror", grid_mode=False) for c in coarse])
     coords = np.indices(img.shape, dtype=np.float64) + field
-    return ndi.map_coordinates(img, coords, order=3, mode="mirror"), ndi.map_coordinates(lbl, coords, order=0, mode="mirror")
+    return ndi.map_coordinates(img, coords, order=3, mode="mirror"), ndi.map_coordinates(
+        lbl, coords, order=0, mode="mirror"
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
     ap.add_argument("--device", default="cpu", help="device of the torch path: cpu or cuda")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch CPU threads (default 1: scipy and elasticdeform are single-threaded too)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: scipy and elasticdeform are single-threaded too)",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     repeat = 3 if args.quick else 10
     device = torch.device(args.device)
     img, lbl = _inputs()
     rng = np.random.default_rng(1)
-    results: dict = {"device": device.type, "torch_threads": args.threads, "size": SIZE, "grid": 3, "std": 10.0, "repeat": repeat, "per_sample_ms": {}}
+    results: dict = {
+        "device": device.type,
+        "torch_threads": args.threads,
+        "size": SIZE,
+        "grid": 3,
+        "std": 10.0,
+        "repeat": repeat,
+        "per_sample_ms": {},
+    }
     ms = results["per_sample_ms"]
 
     def ours_numpy():
@@ -79,9 +94,12 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         import elasticdeform
 
-        ms["elasticdeform"] = 1e3 * timeit(
-            lambda: elasticdeform.deform_random_grid([img, lbl], sigma=10, points=3, order=[3, 0]), repeat=repeat
-        )["median_s"]
+        ms["elasticdeform"] = (
+            1e3
+            * timeit(
+                lambda: elasticdeform.deform_random_grid([img, lbl], sigma=10, points=3, order=[3, 0]), repeat=repeat
+            )["median_s"]
+        )
         results["elasticdeform"] = getattr(elasticdeform, "__version__", "0.5.1 (built from source for NumPy 2)")
     except ImportError as exc:  # reported, not fatal
         results["elasticdeform"] = f"not installed: {exc}"
@@ -98,7 +116,9 @@ def main(argv: list[str] | None = None) -> dict:
 
         ms[f"ours_torch_b{b}"] = 1e3 * timeit(ours_torch, repeat=repeat, sync=sync)["median_s"] / b
     img512, lbl512 = img[:512, :512], lbl[:512, :512]
-    ms["augment_tile"] = 1e3 * timeit(lambda: sample_training_tile(img512, lbl512, None, rng), repeat=repeat)["median_s"]
+    ms["augment_tile"] = (
+        1e3 * timeit(lambda: sample_training_tile(img512, lbl512, None, rng), repeat=repeat)["median_s"]
+    )
 
     if "elasticdeform" in ms:
         ed = ms["elasticdeform"]

@@ -15,6 +15,7 @@ cases of tests/test_memory.py. The training rows also give what the command line
 before, the U-Net formula ``3 (6 c0 + 32) A`` bytes x 4 for every network.
 Writes benchmarks/results/memory.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,14 @@ from unet_core.training.peak_memory import measure_peak_memory
 
 MiB = 2**20
 QUICK = [("unet", 16, 188), ("unet", 16, 252), ("fusionnet", 16, 128)]
-FULL = [("unet", 16, 412), ("unet", 16, 572), ("fusionnet", 16, 256), ("fusionnet", 16, 384),
-        ("unet", 64, 412), ("fusionnet", 64, 256)]
+FULL = [
+    ("unet", 16, 412),
+    ("unet", 16, 572),
+    ("fusionnet", 16, 256),
+    ("fusionnet", 16, 384),
+    ("unet", 64, 412),
+    ("fusionnet", 64, 256),
+]
 
 
 def old_cli_estimate(base_channels: int, tile: int) -> float:
@@ -46,9 +53,16 @@ def rows(cases, threads: int) -> list[dict]:
             t0 = time.perf_counter()
             measured = measure_peak_memory(name, tile, train=train, threads=threads, base_channels=channels, depth=5)
             estimate = estimate_memory(name, tile, train=train, base_channels=channels, depth=5)
-            row = {"network": name, "channels": channels, "depth": 5, "tile": tile,
-                   "mode": "train" if train else "infer", "estimate_mib": round(estimate / MiB, 1),
-                   "measured_mib": round(measured / MiB, 1), "ratio": round(estimate / measured, 3)}
+            row = {
+                "network": name,
+                "channels": channels,
+                "depth": 5,
+                "tile": tile,
+                "mode": "train" if train else "infer",
+                "estimate_mib": round(estimate / MiB, 1),
+                "measured_mib": round(measured / MiB, 1),
+                "ratio": round(estimate / measured, 3),
+            }
             if train:
                 row["old_cli_estimate_mib"] = round(old_cli_estimate(channels, tile), 1)
             row["seconds"] = round(time.perf_counter() - t0, 1)
@@ -65,15 +79,22 @@ def main() -> None:
     t0 = time.perf_counter()
     table = rows(QUICK if args.quick else FULL, args.threads)
     ratios = [r["ratio"] for r in table]
-    results = {"quick": args.quick, "device": "cpu", "threads": args.threads, "dtype": "float32",
-               "command": " ".join(sys.argv[1:]),
-               "measured_by": "peak resident memory (VmHWM) over the second pass or training step minus the resident "
-                              "memory before it, peak reset via /proc/self/clear_refs, fresh process per row, glibc "
-                              "MALLOC_MMAP_THRESHOLD_=65536 (unet_core.training.peak_memory.measure_peak_memory)",
-               "target": "estimate / measured in [0.75, 1.25]",
-               "rows": table, "ratio_min": min(ratios), "ratio_max": max(ratios),
-               "all_within_target": all(0.75 <= r <= 1.25 for r in ratios),
-               "benchmark_seconds": round(time.perf_counter() - t0)}
+    results = {
+        "quick": args.quick,
+        "device": "cpu",
+        "threads": args.threads,
+        "dtype": "float32",
+        "command": " ".join(sys.argv[1:]),
+        "measured_by": "peak resident memory (VmHWM) over the second pass or training step minus the resident "
+        "memory before it, peak reset via /proc/self/clear_refs, fresh process per row, glibc "
+        "MALLOC_MMAP_THRESHOLD_=65536 (unet_core.training.peak_memory.measure_peak_memory)",
+        "target": "estimate / measured in [0.75, 1.25]",
+        "rows": table,
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "all_within_target": all(0.75 <= r <= 1.25 for r in ratios),
+        "benchmark_seconds": round(time.perf_counter() - t0),
+    }
     write_result("memory", results)
 
 

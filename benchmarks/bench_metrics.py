@@ -17,6 +17,7 @@ Target: every measure well under a second per slice, warping error included.
 
 Usage: ``python benchmarks/bench_metrics.py [--quick]`` (quick: 5 slices, 1 repeat).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,8 +72,10 @@ def measures(pred: np.ndarray, truth: np.ndarray) -> dict:
         "pixel_error": pixel_error(pred, truth),
         "pixel_error_fraction": pixel_error(pred, truth, definition="fraction"),
         **{f"rand_error_{b}": rand_error(pred, truth, boundary=b) for b in BOUNDARY_MODES},
-        "v_rand": scores["v_rand"], "v_info": scores["v_info"],
-        "warping_error": warp, "warping_error_all": details["mismatch"] / truth.size,
+        "v_rand": scores["v_rand"],
+        "v_info": scores["v_info"],
+        "warping_error": warp,
+        "warping_error_all": details["mismatch"] / truth.size,
         "warping_pixels": details,
         "seg": seg_score(instances(pred > 0.5), instances(truth)),
     }
@@ -97,8 +100,12 @@ def main(argv: list[str] | None = None) -> dict:
     n, repeat = (5, 1) if args.quick else (30, 3)
     truth, source = load_truth(n)
     preds = predictions(truth)
-    results: dict = {"truth": source, "n_slices": int(truth.shape[0]), "slice_shape": list(truth.shape[1:]),
-                     "prob_map": "synthetic: gaussian blur 1.5 of the truth + 0.3 x smooth noise, clipped"}
+    results: dict = {
+        "truth": source,
+        "n_slices": int(truth.shape[0]),
+        "slice_shape": list(truth.shape[1:]),
+        "prob_map": "synthetic: gaussian blur 1.5 of the truth + 0.3 x smooth noise, clipped",
+    }
     results["slice0"] = {k: measures(p[:1], truth[:1]) for k, p in preds.items()}
     results["stack"] = {k: measures(p, truth) for k, p in preds.items()}
     results["time_slice0"] = {k: timings(p[:1], truth[:1], repeat) for k, p in preds.items() if k != "identical"}

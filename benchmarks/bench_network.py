@@ -30,6 +30,7 @@ a ``--quick`` run writes ``network_quick.json`` instead, so that it never replac
 The U-Net's numbers also stay at the top level of ``results`` (``modes``, ``parameters``, ...),
 where book chapter 08 reads them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,22 +47,44 @@ from _common import dense_bf16_peak, matmul_peak, timeit, write_result  # noqa: 
 from unet_core.models import FusionNet, fusionnet_flops, fusionnet_receptive_field  # noqa: E402
 from unet_core.models.fusionnet import PAPER_TILE  # noqa: E402
 from unet_core.models.unet import UNet, count_conv_layers, count_parameters  # noqa: E402
-from unet_core.models.unet_sizes import unet_flops
-from unet_core.models.unet_sizes import input_size_for_output  # noqa: E402
+from unet_core.models.unet_sizes import (
+    input_size_for_output,  # noqa: E402
+    unet_flops,
+)
 
 NETWORKS = {  # name: (class, paper tile, FLOPs(tile, base_channels), FLOPs of one 512 x 512 slice)
-    "unet": (UNet, 572, lambda n, c: unet_flops(n, base_channels=c),
-             lambda c: unet_flops(input_size_for_output(512), base_channels=c)),
-    "fusionnet": (FusionNet, PAPER_TILE, lambda n, c: fusionnet_flops(n, base_channels=c),
-                  lambda c: fusionnet_flops(PAPER_TILE, base_channels=c)),
+    "unet": (
+        UNet,
+        572,
+        lambda n, c: unet_flops(n, base_channels=c),
+        lambda c: unet_flops(input_size_for_output(512), base_channels=c),
+    ),
+    "fusionnet": (
+        FusionNet,
+        PAPER_TILE,
+        lambda n, c: fusionnet_flops(n, base_channels=c),
+        lambda c: fusionnet_flops(PAPER_TILE, base_channels=c),
+    ),
 }
 MODES = {"fp32": (False, False), "fp32_channels_last": (False, True), "bf16_autocast_channels_last": (True, True)}
-COMPILED = {"bf16_autocast_channels_last_compiled": "max-autotune-no-cudagraphs",  # name: torch.compile mode
-            "bf16_autocast_channels_last_cudagraphs": "reduce-overhead"}
+COMPILED = {
+    "bf16_autocast_channels_last_compiled": "max-autotune-no-cudagraphs",  # name: torch.compile mode
+    "bf16_autocast_channels_last_cudagraphs": "reduce-overhead",
+}
 
 
-def bench_mode(name: str, base_channels: int, device: torch.device, bf16: bool, channels_last: bool, repeat: int,
-               warmup: int, flops: int, batch: int = 1, compile_mode: str | None = None) -> dict:
+def bench_mode(
+    name: str,
+    base_channels: int,
+    device: torch.device,
+    bf16: bool,
+    channels_last: bool,
+    repeat: int,
+    warmup: int,
+    flops: int,
+    batch: int = 1,
+    compile_mode: str | None = None,
+) -> dict:
     """Forward and train-step timings of one network in one precision / memory-format mode.
 
     ``flops`` is the forward FLOPs of one tile; ``batch`` tiles go through each pass. With
@@ -97,11 +120,18 @@ def bench_mode(name: str, base_channels: int, device: torch.device, bf16: bool, 
     module.train()
     trn = timeit(train_step, repeat=repeat, warmup=warmup, device=device)
     return {
-        "batch": batch, "compile_mode": compile_mode,
-        "forward": {**fwd, "tiles_per_s": batch / fwd["median_s"],
-                    "achieved_flops_per_s": batch * flops / fwd["median_s"]},
-        "train_step": {**trn, "tiles_per_s": batch / trn["median_s"],
-                       "achieved_flops_per_s": 3 * batch * flops / trn["median_s"]},
+        "batch": batch,
+        "compile_mode": compile_mode,
+        "forward": {
+            **fwd,
+            "tiles_per_s": batch / fwd["median_s"],
+            "achieved_flops_per_s": batch * flops / fwd["median_s"],
+        },
+        "train_step": {
+            **trn,
+            "tiles_per_s": batch / trn["median_s"],
+            "achieved_flops_per_s": 3 * batch * flops / trn["median_s"],
+        },
     }
 
 
@@ -110,9 +140,17 @@ def describe(name: str, base_channels: int) -> dict:
     cls, tile, flops_of, slice_flops = NETWORKS[name]
     net = cls(base_channels=base_channels)
     flops = flops_of(tile, base_channels)
-    info = {"config": net.config, "tile": tile, "output": net.output_size(tile), "conv_layers": count_conv_layers(net),
-            "parameters": count_parameters(net), "forward_flops": flops, "forward_gflops": round(flops / 1e9, 3),
-            "flops_per_512_slice": slice_flops(base_channels), "train_step_flops_assumed": 3 * flops}
+    info = {
+        "config": net.config,
+        "tile": tile,
+        "output": net.output_size(tile),
+        "conv_layers": count_conv_layers(net),
+        "parameters": count_parameters(net),
+        "forward_flops": flops,
+        "forward_gflops": round(flops / 1e9, 3),
+        "flops_per_512_slice": slice_flops(base_channels),
+        "train_step_flops_assumed": 3 * flops,
+    }
     if name == "fusionnet":
         rf = fusionnet_receptive_field(net.depth, net.down, net.head_kernel)
         info["receptive_field"] = {"size": rf.size, "margin": rf.margin}
@@ -123,8 +161,8 @@ def describe(name: str, base_channels: int) -> dict:
 
 def auto_choice(name: str, base: int, device, tile: int) -> dict:
     """What ``precision="auto"`` picks for this network's inference and training step (its own check)."""
-    from unet_core.models.registry import build_model
     from unet_core.inference.precision import choose_precision
+    from unet_core.models.registry import build_model
 
     torch.manual_seed(0)
     net = build_model(name, base_channels=base).to(device)
@@ -141,10 +179,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="smoke run: one repeat, 16 channels, own JSON file")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--networks", nargs="+", choices=list(NETWORKS), default=list(NETWORKS))
-    parser.add_argument("--base-channels", type=int, default=None, help="channels of the first level (default 64; "
-                        "16 with --quick)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None,
-                        help="tiles per pass; the modes are timed at each (default: 1 on a CPU, 1 8 on a GPU)")
+    parser.add_argument(
+        "--base-channels", type=int, default=None, help="channels of the first level (default 64; 16 with --quick)"
+    )
+    parser.add_argument(
+        "--batch-sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="tiles per pass; the modes are timed at each (default: 1 on a CPU, 1 8 on a GPU)",
+    )
     parser.add_argument("--compile", action="store_true", help="also the torch.compile modes on a CPU (GPU: always)")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -163,11 +207,18 @@ def main(argv: list[str] | None = None) -> dict:
     modes = {m: (bf16, cl, None) for m, (bf16, cl) in MODES.items()}
     if gpu or args.compile:
         modes.update({m: (True, True, c) for m, c in COMPILED.items() if gpu or c != "reduce-overhead"})
-    results: dict = {"device": device.type, "quick": args.quick, "base_channels": base, "networks": {},
-                     "batch_sizes": batches, "gpu": torch.cuda.get_device_name(device) if gpu else None,
-                     "dense_bf16_peak_flops_per_s": dense_bf16_peak(torch.cuda.get_device_name(device)) if gpu else None,
-                     "cpu_bf16_supported": bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported",
-                                                        lambda: False)()) if not gpu else None}
+    results: dict = {
+        "device": device.type,
+        "quick": args.quick,
+        "base_channels": base,
+        "networks": {},
+        "batch_sizes": batches,
+        "gpu": torch.cuda.get_device_name(device) if gpu else None,
+        "dense_bf16_peak_flops_per_s": dense_bf16_peak(torch.cuda.get_device_name(device)) if gpu else None,
+        "cpu_bf16_supported": bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
+        if not gpu
+        else None,
+    }
     # The machine is shared: the peak is measured before and after every mode and the best
     # value seen is kept, so that a busy moment does not inflate the fractions.
     samples: dict[str, list[float]] = {"fp32": [], "bf16": []}
@@ -183,12 +234,23 @@ def main(argv: list[str] | None = None) -> dict:
         for mode, (bf16, channels_last, compile_mode) in modes.items():
             for b in batches:
                 try:
-                    res = bench_mode(name, base, device, bf16, channels_last, repeat, warmup, entry["forward_flops"],
-                                     batch=b, compile_mode=compile_mode)
+                    res = bench_mode(
+                        name,
+                        base,
+                        device,
+                        bf16,
+                        channels_last,
+                        repeat,
+                        warmup,
+                        entry["forward_flops"],
+                        batch=b,
+                        compile_mode=compile_mode,
+                    )
                 except Exception as exc:  # e.g. torch.compile without a working compiler: reported, not fatal
                     print(f"{name} {mode} batch {b} failed: {exc}", flush=True)
                     (entry["modes"] if b == 1 else entry["batched"])[mode if b == 1 else f"{mode}, batch {b}"] = {
-                        "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+                        "error": f"{type(exc).__name__}: {str(exc)[:300]}"
+                    }
                     continue
                 (entry["modes"] if b == 1 else entry["batched"])[mode if b == 1 else f"{mode}, batch {b}"] = res
             sample_peaks()
@@ -202,44 +264,82 @@ def main(argv: list[str] | None = None) -> dict:
             if "error" in res:
                 continue
             for kind in ("forward", "train_step"):
-                res[kind]["fraction_of_matmul_peak"] = res[kind]["achieved_flops_per_s"] / peaks[
-                    "bf16" if "bf16" in mode else "fp32"]
+                res[kind]["fraction_of_matmul_peak"] = (
+                    res[kind]["achieved_flops_per_s"] / peaks["bf16" if "bf16" in mode else "fp32"]
+                )
                 if sheet and "bf16" in mode:
                     res[kind]["fraction_of_dense_bf16_peak"] = res[kind]["achieved_flops_per_s"] / sheet
-                print(f"{name} {mode} {kind}: {res[kind]['median_s'] * 1e3:.2f} ms per pass of {res['batch']}, "
-                      f"{res[kind]['achieved_flops_per_s'] / 1e9:.1f} GFLOP/s "
-                      f"({100 * res[kind]['fraction_of_matmul_peak']:.0f}% of best matmul peak"
-                      + (f", {100 * res[kind]['fraction_of_dense_bf16_peak']:.0f}% of the data sheet's dense bf16"
-                         if "fraction_of_dense_bf16_peak" in res[kind] else "") + ")", flush=True)
+                print(
+                    f"{name} {mode} {kind}: {res[kind]['median_s'] * 1e3:.2f} ms per pass of {res['batch']}, "
+                    f"{res[kind]['achieved_flops_per_s'] / 1e9:.1f} GFLOP/s "
+                    f"({100 * res[kind]['fraction_of_matmul_peak']:.0f}% of best matmul peak"
+                    + (
+                        f", {100 * res[kind]['fraction_of_dense_bf16_peak']:.0f}% of the data sheet's dense bf16"
+                        if "fraction_of_dense_bf16_peak" in res[kind]
+                        else ""
+                    )
+                    + ")",
+                    flush=True,
+                )
         fp32 = entry["modes"]["fp32"]
         timed = {m: r for m, r in entry["modes"].items() if "error" not in r}
         entry["fastest"] = {k: min(timed, key=lambda m: timed[m][k]["median_s"]) for k in ("forward", "train_step")}
         every = {m: r for m, r in [*entry["modes"].items(), *entry["batched"].items()] if "error" not in r}
         entry["best_train_step_throughput"] = max(
-            ({"mode": m, "tiles_per_s": r["train_step"]["tiles_per_s"],
-              "achieved_flops_per_s": r["train_step"]["achieved_flops_per_s"],
-              "fraction_of_dense_bf16_peak": r["train_step"].get("fraction_of_dense_bf16_peak")}
-             for m, r in every.items()), key=lambda d: d["tiles_per_s"])
-        entry["fastest_speedup_over_fp32"] = {k: fp32[k]["median_s"] / entry["modes"][m][k]["median_s"]
-                                              for k, m in entry["fastest"].items()}
+            (
+                {
+                    "mode": m,
+                    "tiles_per_s": r["train_step"]["tiles_per_s"],
+                    "achieved_flops_per_s": r["train_step"]["achieved_flops_per_s"],
+                    "fraction_of_dense_bf16_peak": r["train_step"].get("fraction_of_dense_bf16_peak"),
+                }
+                for m, r in every.items()
+            ),
+            key=lambda d: d["tiles_per_s"],
+        )
+        entry["fastest_speedup_over_fp32"] = {
+            k: fp32[k]["median_s"] / entry["modes"][m][k]["median_s"] for k, m in entry["fastest"].items()
+        }
         entry["train_over_forward_time"] = fp32["train_step"]["median_s"] / fp32["forward"]["median_s"]
         entry["auto"] = auto_choice(name, base, device, entry["tile"])
-        print(f"{name}: {entry['parameters']:,} parameters, {entry['forward_gflops']} GFLOP per {entry['tile']} tile, "
-              f"fastest {entry['fastest']}", flush=True)
+        print(
+            f"{name}: {entry['parameters']:,} parameters, {entry['forward_gflops']} GFLOP per {entry['tile']} tile, "
+            f"fastest {entry['fastest']}",
+            flush=True,
+        )
     print("matmul peak samples (GFLOP/s):", {k: [round(x / 1e9, 1) for x in v] for k, v in samples.items()})
     if {"unet", "fusionnet"} <= set(results["networks"]):
         u, f = results["networks"]["unet"], results["networks"]["fusionnet"]
         results["fusionnet_over_unet"] = {
-            "parameters": f["parameters"] / u["parameters"], "flops_per_512_slice": f["flops_per_512_slice"] /
-            u["flops_per_512_slice"], **{f"{k} time, fastest": f["modes"][f["fastest"][k]][k]["median_s"] /
-                                         u["modes"][u["fastest"][k]][k]["median_s"] for k in ("forward", "train_step")}}
+            "parameters": f["parameters"] / u["parameters"],
+            "flops_per_512_slice": f["flops_per_512_slice"] / u["flops_per_512_slice"],
+            **{
+                f"{k} time, fastest": f["modes"][f["fastest"][k]][k]["median_s"]
+                / u["modes"][u["fastest"][k]][k]["median_s"]
+                for k in ("forward", "train_step")
+            },
+        }
     if "unet" in results["networks"]:  # the layout book chapter 08 reads (the U-Net at the top level)
         u = results["networks"]["unet"]
-        results.update({k: u[k] for k in ("tile", "output", "conv_layers", "parameters", "forward_flops",
-                                          "forward_gflops", "train_step_flops_assumed", "modes")})
-        results["bf16_speedup"] = {k: u["modes"]["fp32"][k]["median_s"] /
-                                   u["modes"]["bf16_autocast_channels_last"][k]["median_s"]
-                                   for k in ("forward", "train_step")}
+        results.update(
+            {
+                k: u[k]
+                for k in (
+                    "tile",
+                    "output",
+                    "conv_layers",
+                    "parameters",
+                    "forward_flops",
+                    "forward_gflops",
+                    "train_step_flops_assumed",
+                    "modes",
+                )
+            }
+        )
+        results["bf16_speedup"] = {
+            k: u["modes"]["fp32"][k]["median_s"] / u["modes"]["bf16_autocast_channels_last"][k]["median_s"]
+            for k in ("forward", "train_step")
+        }
         results["train_over_forward_time"] = u["train_over_forward_time"]
     write_result("network_quick" if args.quick else "network", results)
     return results

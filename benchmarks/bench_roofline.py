@@ -24,6 +24,7 @@ Both memory layouts are profiled (NCHW and channels_last). Writes
 ``benchmarks/results/train_roofline.json`` (or ``--out``) with the machine (CPU model, cores, the
 avx512f / avx512_bf16 / amx flags, torch version), the date and the load average before and after.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -114,8 +115,11 @@ def bandwidth(nbytes: int, repeat: int) -> dict:
     a, b, c = torch.rand(n), torch.rand(n), torch.empty(n)
     copy_s = statistics.median(_median_time(lambda: c.copy_(a), repeat))
     add_s = statistics.median(_median_time(lambda: torch.add(a, b, out=c), repeat))
-    return {"array_mib": round(nbytes / 2**20, 1), "copy_gbs": round(2 * nbytes / copy_s / 1e9, 2),
-            "add_gbs": round(3 * nbytes / add_s / 1e9, 2)}
+    return {
+        "array_mib": round(nbytes / 2**20, 1),
+        "copy_gbs": round(2 * nbytes / copy_s / 1e9, 2),
+        "add_gbs": round(3 * nbytes / add_s / 1e9, 2),
+    }
 
 
 class _Step:
@@ -166,12 +170,18 @@ def interleaved(step: _Step, step_flop: int, n: int, rounds: int) -> dict:
         mm.append(mm_gflops)
         ratios.append(step_flop / phases[-1]["step"] / 1e9 / mm_gflops)
     med = {k: statistics.median(p[k] for p in phases) for k in phases[0]}
-    return {"rounds": rounds, "phases_s": {k: round(v, 5) for k, v in med.items()},
-            "backward_over_forward": round(med["backward"] / med["forward"], 2),
-            "matmul_gflops_median": round(statistics.median(mm), 1),
-            "step_gflops_median": round(step_flop / med["step"] / 1e9, 1),
-            "ratio_to_matmul": {"median": round(statistics.median(ratios), 3), "min": round(min(ratios), 3),
-                                "max": round(max(ratios), 3)}}
+    return {
+        "rounds": rounds,
+        "phases_s": {k: round(v, 5) for k, v in med.items()},
+        "backward_over_forward": round(med["backward"] / med["forward"], 2),
+        "matmul_gflops_median": round(statistics.median(mm), 1),
+        "step_gflops_median": round(step_flop / med["step"] / 1e9, 1),
+        "ratio_to_matmul": {
+            "median": round(statistics.median(ratios), 3),
+            "min": round(min(ratios), 3),
+            "max": round(max(ratios), 3),
+        },
+    }
 
 
 def top_ops(step: _Step, k: int = 12) -> list[dict]:
@@ -182,8 +192,15 @@ def top_ops(step: _Step, k: int = 12) -> list[dict]:
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         step()
     rows = sorted(prof.key_averages(group_by_input_shape=True), key=lambda e: e.self_cpu_time_total, reverse=True)
-    return [{"op": e.key, "input_shapes": str(e.input_shapes)[:120], "calls": e.count,
-             "self_ms": round(e.self_cpu_time_total / 1e3, 2)} for e in rows[:k]]
+    return [
+        {
+            "op": e.key,
+            "input_shapes": str(e.input_shapes)[:120],
+            "calls": e.count,
+            "self_ms": round(e.self_cpu_time_total / 1e3, 2),
+        }
+        for e in rows[:k]
+    ]
 
 
 def inventory(net: nn.Module, x: torch.Tensor) -> list[dict]:
@@ -195,12 +212,26 @@ def inventory(net: nn.Module, x: torch.Tensor) -> list[dict]:
     layers, handles = [], []
 
     def leaf(name):
-        return lambda m, inp, out: layers.append({"name": name, "module": m, "kind": type(m).__name__,
-                                                  "in_shape": tuple(inp[0].shape), "out_shape": tuple(out.shape)})
+        return lambda m, inp, out: layers.append(
+            {
+                "name": name,
+                "module": m,
+                "kind": type(m).__name__,
+                "in_shape": tuple(inp[0].shape),
+                "out_shape": tuple(out.shape),
+            }
+        )
 
     def cat(name):
-        return lambda m, inp: layers.append({"name": name, "module": None, "kind": "crop+cat",
-                                             "in_shape": tuple(inp[0].shape), "out_shape": tuple(inp[0].shape)})
+        return lambda m, inp: layers.append(
+            {
+                "name": name,
+                "module": None,
+                "kind": "crop+cat",
+                "in_shape": tuple(inp[0].shape),
+                "out_shape": tuple(inp[0].shape),
+            }
+        )
 
     for name, m in net.named_modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.ReLU, nn.MaxPool2d, nn.Dropout)):
@@ -242,13 +273,16 @@ def cost(layer: dict) -> dict:
         cin = m.in_channels
         macs = (o * cin * k if kind == "Conv2d" else i * m.out_channels * k) // m.groups
         gin = 0 if layer["first"] else 1
-        return {"fwd_flop": 2 * macs, "bwd_flop": 2 * macs * (1 + gin),
-                "fwd_bytes": FP32 * (i + o + w), "bwd_bytes": FP32 * (o + i + 2 * w + gin * i)}
+        return {
+            "fwd_flop": 2 * macs,
+            "bwd_flop": 2 * macs * (1 + gin),
+            "fwd_bytes": FP32 * (i + o + w),
+            "bwd_bytes": FP32 * (o + i + 2 * w + gin * i),
+        }
     if kind == "ReLU":
         return {"fwd_flop": o, "bwd_flop": o, "fwd_bytes": FP32 * 2 * o, "bwd_bytes": FP32 * 3 * o}
     if kind == "MaxPool2d":
-        return {"fwd_flop": i, "bwd_flop": o, "fwd_bytes": FP32 * (i + o) + 8 * o,
-                "bwd_bytes": FP32 * (o + i) + 8 * o}
+        return {"fwd_flop": i, "bwd_flop": o, "fwd_bytes": FP32 * (i + o) + 8 * o, "bwd_bytes": FP32 * (o + i) + 8 * o}
     if kind == "Dropout":
         return {"fwd_flop": 2 * o, "bwd_flop": o, "fwd_bytes": FP32 * 2 * o + o, "bwd_bytes": FP32 * 2 * o + o}
     return {"fwd_flop": 0, "bwd_flop": 0, "fwd_bytes": FP32 * 2 * o, "bwd_bytes": FP32 * 2 * o}  # crop+cat
@@ -307,9 +341,13 @@ def roofline(flop: int, nbytes: int, seconds: float, peak: float, bw: float) -> 
         ``bound_s`` = max(flop / peak, bytes / bw) and ``memory_bound`` (intensity < peak / bw).
     """
     intensity = flop / nbytes
-    return {"intensity": round(intensity, 3), "gflops": round(flop / seconds / 1e9, 2),
-            "bound_gflops": round(min(peak, bw * intensity) / 1e9, 2),
-            "bound_s": max(flop / peak, nbytes / bw), "memory_bound": intensity < peak / bw}
+    return {
+        "intensity": round(intensity, 3),
+        "gflops": round(flop / seconds / 1e9, 2),
+        "bound_gflops": round(min(peak, bw * intensity) / 1e9, 2),
+        "bound_s": max(flop / peak, nbytes / bw),
+        "memory_bound": intensity < peak / bw,
+    }
 
 
 def _extra_layers(step: _Step) -> list[dict]:
@@ -317,11 +355,28 @@ def _extra_layers(step: _Step) -> list[dict]:
     logits = step.net(step.x).detach().requires_grad_()
     n_par = sum(p.numel() for p in step.net.parameters())
     o = logits.numel()
-    rows = [{"name": "loss", "kind": "weighted_cross_entropy", "fwd_flop": 8 * o, "bwd_flop": 4 * o,
-             "fwd_bytes": FP32 * (o + 3 * o // 2), "bwd_bytes": FP32 * 2 * o,
-             "forward": lambda: weighted_cross_entropy(logits, step.y, step.w), "wrt": [logits]},
-            {"name": "adam", "kind": "Adam", "fwd_flop": 12 * n_par, "bwd_flop": 0, "fwd_bytes": FP32 * 7 * n_par,
-             "bwd_bytes": 0, "forward": None, "wrt": None}]
+    rows = [
+        {
+            "name": "loss",
+            "kind": "weighted_cross_entropy",
+            "fwd_flop": 8 * o,
+            "bwd_flop": 4 * o,
+            "fwd_bytes": FP32 * (o + 3 * o // 2),
+            "bwd_bytes": FP32 * 2 * o,
+            "forward": lambda: weighted_cross_entropy(logits, step.y, step.w),
+            "wrt": [logits],
+        },
+        {
+            "name": "adam",
+            "kind": "Adam",
+            "fwd_flop": 12 * n_par,
+            "bwd_flop": 0,
+            "fwd_bytes": FP32 * 7 * n_par,
+            "bwd_bytes": 0,
+            "forward": None,
+            "wrt": None,
+        },
+    ]
     return rows
 
 
@@ -369,8 +424,9 @@ def attainable_s(rows: list[dict], peak: float, bw: float) -> float:
     return sum(max(p["flop"] / peak, p["bytes"] / bw) for r in rows for p in (r["fwd"], r["bwd"]) if p["bytes"])
 
 
-def summarize(rows: list[dict], measured_step_s: float, step_flop: int, matmul_gflops: float,
-              ridge: float, top: int = 5) -> dict:
+def summarize(
+    rows: list[dict], measured_step_s: float, step_flop: int, matmul_gflops: float, ridge: float, top: int = 5
+) -> dict:
     """The step under the roofline: attainable vs measured time, memory-bound share, top layers.
 
     Parameters
@@ -392,25 +448,40 @@ def summarize(rows: list[dict], measured_step_s: float, step_flop: int, matmul_g
     total = sum(r[d]["s"] for r, d in parts)
     mem = sum(r[d]["s"] for r, d in parts if r[d]["memory_bound"])
     bound = sum(r[d]["bound_s"] for r, d in parts)
-    conv16 = [r[d]["intensity"] for r, d in parts if r["kind"].startswith("Conv") and
-              r["out_shape"] and r["out_shape"][1] == min(q["out_shape"][1] for q in rows
-                                                          if q["kind"] == "Conv2d" and q["out_shape"][1] > 2)]
+    conv16 = [
+        r[d]["intensity"]
+        for r, d in parts
+        if r["kind"].startswith("Conv")
+        and r["out_shape"]
+        and r["out_shape"][1] == min(q["out_shape"][1] for q in rows if q["kind"] == "Conv2d" and q["out_shape"][1] > 2)
+    ]
     by_time = sorted(rows, key=lambda r: r["fwd"]["s"] + r["bwd"]["s"], reverse=True)[:top]
-    return {"ridge_flop_per_byte": round(ridge, 2), "sum_of_layers_s": round(total, 5),
-            "measured_step_s": round(measured_step_s, 5),
-            "layers_cover_of_step": round(total / measured_step_s, 3),
-            "forward_s": round(sum(r["fwd"]["s"] for r in rows), 5),
-            "backward_s": round(sum(r["bwd"]["s"] for r in rows), 5),
-            "memory_bound_share_of_time": round(mem / total, 3),
-            "attainable_step_s": round(bound, 5),
-            "attainable_gflops": round(step_flop / bound / 1e9, 1),
-            "attainable_ratio_to_matmul": round(step_flop / bound / 1e9 / matmul_gflops, 3),
-            "measured_over_attainable_time": round(measured_step_s / bound, 2),
-            "conv_intensity_at_base_channels": {"min": min(conv16, default=None), "max": max(conv16, default=None)},
-            "top_layers_by_time": [{"name": r["name"], "kind": r["kind"], "fwd_s": r["fwd"]["s"],
-                                    "bwd_s": r["bwd"]["s"], "fwd_intensity": r["fwd"].get("intensity"),
-                                    "fwd_gflops": r["fwd"].get("gflops"), "bwd_gflops": r["bwd"].get("gflops")}
-                                   for r in by_time]}
+    return {
+        "ridge_flop_per_byte": round(ridge, 2),
+        "sum_of_layers_s": round(total, 5),
+        "measured_step_s": round(measured_step_s, 5),
+        "layers_cover_of_step": round(total / measured_step_s, 3),
+        "forward_s": round(sum(r["fwd"]["s"] for r in rows), 5),
+        "backward_s": round(sum(r["bwd"]["s"] for r in rows), 5),
+        "memory_bound_share_of_time": round(mem / total, 3),
+        "attainable_step_s": round(bound, 5),
+        "attainable_gflops": round(step_flop / bound / 1e9, 1),
+        "attainable_ratio_to_matmul": round(step_flop / bound / 1e9 / matmul_gflops, 3),
+        "measured_over_attainable_time": round(measured_step_s / bound, 2),
+        "conv_intensity_at_base_channels": {"min": min(conv16, default=None), "max": max(conv16, default=None)},
+        "top_layers_by_time": [
+            {
+                "name": r["name"],
+                "kind": r["kind"],
+                "fwd_s": r["fwd"]["s"],
+                "bwd_s": r["bwd"]["s"],
+                "fwd_intensity": r["fwd"].get("intensity"),
+                "fwd_gflops": r["fwd"].get("gflops"),
+                "bwd_gflops": r["bwd"].get("gflops"),
+            }
+            for r in by_time
+        ],
+    }
 
 
 def _flop(recipe) -> int:
@@ -435,26 +506,41 @@ def run(recipe_name: str, quick: bool, what_if_peak: float = 260.0) -> dict:
     peak = matmul_peak("cpu", torch.float32, n=n, repeat=repeat)
     bw_bytes = bw["dram"]["copy_gbs"] * 1e9
     flop = _flop(recipe)
-    out = {"recipe": recipe.name, "tile": recipe.tile, "batch": recipe.batch_size,
-           "base_channels": recipe.base_channels, "depth": recipe.depth, "threads": torch.get_num_threads(),
-           "quick": quick, "bandwidth": bw, "roofline_bandwidth_gbs": bw["dram"]["copy_gbs"],
-           "matmul_fp32_peak_gflops": round(peak / 1e9, 2), "matmul_n": n,
-           "train_flop_per_step": flop, "layouts": {}}
+    out = {
+        "recipe": recipe.name,
+        "tile": recipe.tile,
+        "batch": recipe.batch_size,
+        "base_channels": recipe.base_channels,
+        "depth": recipe.depth,
+        "threads": torch.get_num_threads(),
+        "quick": quick,
+        "bandwidth": bw,
+        "roofline_bandwidth_gbs": bw["dram"]["copy_gbs"],
+        "matmul_fp32_peak_gflops": round(peak / 1e9, 2),
+        "matmul_n": n,
+        "train_flop_per_step": flop,
+        "layouts": {},
+    }
     for layout in ("nchw", "channels_last"):
         torch.manual_seed(0)
         step = _Step(recipe.build_model(), recipe.tile, recipe.batch_size, layout == "channels_last")
         situ = interleaved(step, flop, n, rounds)
         rows = layer_profile(step, layout == "channels_last", peak, bw_bytes, repeat)
-        out["layouts"][layout] = {"step": situ, "profiler_top_ops": top_ops(step),
-                                  "summary": summarize(rows, situ["phases_s"]["step"], flop,
-                                                       situ["matmul_gflops_median"], peak / bw_bytes),
-                                  "layers": rows}
+        out["layouts"][layout] = {
+            "step": situ,
+            "profiler_top_ops": top_ops(step),
+            "summary": summarize(rows, situ["phases_s"]["step"], flop, situ["matmul_gflops_median"], peak / bw_bytes),
+            "layers": rows,
+        }
         print(layout, situ, flush=True)
     what_if = what_if_peak * 1e9
-    out["what_if"] = {"peak_gflops": what_if_peak, "bandwidth_gbs": bw["dram"]["copy_gbs"],
-                      "ridge_flop_per_byte": round(what_if / bw_bytes, 2),
-                      "attainable_gflops": round(flop / attainable_s(rows, what_if, bw_bytes) / 1e9, 1),
-                      "attainable_ratio_to_peak": round(flop / attainable_s(rows, what_if, bw_bytes) / what_if, 3)}
+    out["what_if"] = {
+        "peak_gflops": what_if_peak,
+        "bandwidth_gbs": bw["dram"]["copy_gbs"],
+        "ridge_flop_per_byte": round(what_if / bw_bytes, 2),
+        "attainable_gflops": round(flop / attainable_s(rows, what_if, bw_bytes) / 1e9, 1),
+        "attainable_ratio_to_peak": round(flop / attainable_s(rows, what_if, bw_bytes) / what_if, 3),
+    }
     return out
 
 
@@ -473,15 +559,23 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--quick", action="store_true", help="small tile, arrays and repeats (a few seconds)")
     parser.add_argument("--recipe", default="isbi2012-cpu", help="recipe whose network is profiled")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "train_roofline.json")
-    parser.add_argument("--what-if-peak", type=float, default=260.0,
-                        help="matmul GFLOP/s of another CPU to evaluate the roofline for (no timing)")
+    parser.add_argument(
+        "--what-if-peak",
+        type=float,
+        default=260.0,
+        help="matmul GFLOP/s of another CPU to evaluate the roofline for (no timing)",
+    )
     args = parser.parse_args(argv)
     before = loadavg()
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     results = run(args.recipe, args.quick, args.what_if_peak)
     machine = {**machine_info(), "cpu_facts": cpu_facts(), "date": started}
-    payload = {"benchmark": "train_roofline", "machine": machine,
-               "loadavg": {"before": before, "after": loadavg()}, "results": results}
+    payload = {
+        "benchmark": "train_roofline",
+        "machine": machine,
+        "loadavg": {"before": before, "after": loadavg()},
+        "results": results,
+    }
     path = write_json(args.out, payload)
     print(f"wrote {path}")
     return path

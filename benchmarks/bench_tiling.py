@@ -30,6 +30,7 @@ Wall times on a shared machine are noisy: the per-measurement minimum is reporte
 with the process CPU time beside it; compare ratios within one JSON file.
 Images are synthetic (``synthetic_em``) unless the ISBI 2012 data are found.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,12 +48,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, device_sync, write_result  # noqa: E402
 
-from unet_core.data.tiles import normalize_image  # noqa: E402
-from unet_core.models.unet import UNet  # noqa: E402
-from unet_core.models.unet_sizes import unet_flops  # noqa: E402
 from unet_core.data.synthetic import synthetic_em  # noqa: E402
+from unet_core.data.tiles import normalize_image  # noqa: E402
 from unet_core.inference.mirror import mirror_pad, tile_origins  # noqa: E402
 from unet_core.inference.tiling import predict_tiled
+from unet_core.models.unet import UNet  # noqa: E402
+from unet_core.models.unet_sizes import unet_flops  # noqa: E402
 
 CL = torch.channels_last
 
@@ -67,8 +68,12 @@ def clock(fn, repeat: int, warmup: int = 1) -> dict:
         fn()
         runs.append((time.perf_counter() - w0, time.process_time() - c0))
     best = min(runs)
-    return {"min_s": round(best[0], 4), "median_s": round(float(np.median([r[0] for r in runs])), 4),
-            "cpu_s_of_min": round(best[1], 4), "repeat": repeat}
+    return {
+        "min_s": round(best[0], 4),
+        "median_s": round(float(np.median([r[0] for r in runs])), 4),
+        "cpu_s_of_min": round(best[1], 4),
+        "repeat": repeat,
+    }
 
 
 def test_image(size: int) -> tuple[np.ndarray, str]:
@@ -78,7 +83,9 @@ def test_image(size: int) -> tuple[np.ndarray, str]:
             if path.is_file() and size <= 512:
                 from PIL import Image
 
-                return normalize_image(np.asarray(Image.open(path))[:size, :size]), f"ISBI 2012 test slice 0 ({path.name})"
+                return normalize_image(
+                    np.asarray(Image.open(path))[:size, :size]
+                ), f"ISBI 2012 test slice 0 ({path.name})"
     return normalize_image(synthetic_em((size, size), seed=0)[0]), "synthetic_em (synthetic)"
 
 
@@ -88,10 +95,14 @@ def overhead(quick: bool, repeat: int, device: str = "cpu") -> dict:
     net = UNet(base_channels=width).eval().to(device)
     image, source = test_image(size)
     out_tile = net.output_size(tile)
-    origins = [(y, x) for y in tile_origins(size, out_tile, net.stride) for x in tile_origins(size, out_tile, net.stride)]
+    origins = [
+        (y, x) for y in tile_origins(size, out_tile, net.stride) for x in tile_origins(size, out_tile, net.stride)
+    ]
     end = max(o for o, _ in origins) + tile
     padded = mirror_pad(image, ((net.border, end - size - net.border),) * 2)  # (end, end)
-    tiles = torch.from_numpy(np.stack([padded[y:y + tile, x:x + tile] for y, x in origins]))[:, None]  # (N, 1, t, t)
+    tiles = torch.from_numpy(np.stack([padded[y : y + tile, x : x + tile] for y, x in origins]))[
+        :, None
+    ]  # (N, 1, t, t)
     batches = [b.contiguous().to(device) for b in torch.split(tiles, batch)]  # (batch, 1, t, t) each
     sync = device_sync(device) or (lambda: None)
 
@@ -102,12 +113,21 @@ def overhead(quick: bool, repeat: int, device: str = "cpu") -> dict:
         sync()
 
     t_bare = clock(bare, repeat=repeat)  # its warm-up warms the network for both
-    t_tiled = clock(lambda: predict_tiled(net, image, tile_size=tile, batch_size=batch, device=device), repeat=repeat,
-                    warmup=0)
-    return {"image": f"{size}x{size} {source}", "base_channels": width, "tile_size": tile, "batch_size": batch,
-            "n_tiles": len(origins), "bare_forward": t_bare, "predict_tiled": t_tiled,
-            "overhead_ratio": round(t_tiled["min_s"] / t_bare["min_s"], 3),
-            "overhead_ratio_cpu_time": round(t_tiled["cpu_s_of_min"] / t_bare["cpu_s_of_min"], 3), "target": "<= 1.10"}
+    t_tiled = clock(
+        lambda: predict_tiled(net, image, tile_size=tile, batch_size=batch, device=device), repeat=repeat, warmup=0
+    )
+    return {
+        "image": f"{size}x{size} {source}",
+        "base_channels": width,
+        "tile_size": tile,
+        "batch_size": batch,
+        "n_tiles": len(origins),
+        "bare_forward": t_bare,
+        "predict_tiled": t_tiled,
+        "overhead_ratio": round(t_tiled["min_s"] / t_bare["min_s"], 3),
+        "overhead_ratio_cpu_time": round(t_tiled["cpu_s_of_min"] / t_bare["cpu_s_of_min"], 3),
+        "target": "<= 1.10",
+    }
 
 
 class Wrapped:
@@ -162,12 +182,17 @@ def speed_modes(quick: bool, repeat: int, checkpoint: str | None, compile_: bool
     modes = {  # name: (model factory, predict_tiled keyword arguments)
         "fp32, one 700 pass": (lambda: net, {}),  # the reference: first
         "fp32, four 572 tiles": (lambda: net, {"tile_size": 572}),
-        "precision='auto' (measured choice, unet_core.inference.precision)": (lambda: _copy(net), {"precision": "auto"}),
+        "precision='auto' (measured choice, unet_core.inference.precision)": (
+            lambda: _copy(net),
+            {"precision": "auto"},
+        ),
         "fp32 + channels_last": (lambda: _copy(net), {"precision": "fp32+channels_last"}),
         "bf16 autocast": (lambda: net, {"precision": "bf16"}),
         "bf16 autocast + channels_last": (lambda: _copy(net), {"precision": "bf16+channels_last"}),
-        "bf16 autocast + channels_last, four 572 tiles": (lambda: _copy(net), {"precision": "bf16+channels_last",
-                                                                              "tile_size": 572}),
+        "bf16 autocast + channels_last, four 572 tiles": (
+            lambda: _copy(net),
+            {"precision": "bf16+channels_last", "tile_size": 572},
+        ),
         "bf16 model cast + channels_last": (cast_cl, {}),
         "fp32 + channels_last + jit.freeze": (lambda: frozen(torch.float32), {}),
         "bf16 model cast + channels_last + jit.freeze": (lambda: frozen(bf16), {}),
@@ -176,13 +201,19 @@ def speed_modes(quick: bool, repeat: int, checkpoint: str | None, compile_: bool
         for name in [m for m in modes if "jit.freeze" in m]:
             del modes[name]
         modes["bf16 autocast + channels_last, four 572 tiles in one batch"] = (
-            lambda: _copy(net), {"precision": "bf16+channels_last", "tile_size": 572, "batch_size": 4})
+            lambda: _copy(net),
+            {"precision": "bf16+channels_last", "tile_size": 572, "batch_size": 4},
+        )
     if compile_ and not quick:
         modes["bf16 + channels_last + torch.compile (inductor, freezing)"] = (
-            lambda: compiled("max-autotune-no-cudagraphs" if gpu else None), {})
+            lambda: compiled("max-autotune-no-cudagraphs" if gpu else None),
+            {},
+        )
         if gpu:
             modes["bf16 + channels_last + torch.compile reduce-overhead (CUDA graphs)"] = (
-                lambda: compiled("reduce-overhead"), {})
+                lambda: compiled("reduce-overhead"),
+                {},
+            )
     rows, reference = {}, None
     for name, (factory, kwargs) in modes.items():
         try:
@@ -208,17 +239,28 @@ def speed_modes(quick: bool, repeat: int, checkpoint: str | None, compile_: bool
     fastest = min(ok, key=lambda k: ok[k]["min_s"])
     fastest_any = min((k for k in rows if "min_s" in rows[k]), key=lambda k: rows[k]["min_s"])
     by_cpu = min((k for k in rows if "min_s" in rows[k]), key=lambda k: rows[k]["cpu_s_of_min"])
-    return {"image": f"512x512 {source}", "network": "UNet() 64 channels, depth 5, valid, "
-            + (f"checkpoint {checkpoint}" if checkpoint else "He init, untrained"),
-            "torch_threads": torch.get_num_threads(), "modes": rows,
-            "fastest_with_agreement_above_99.9%": {"mode": fastest, "seconds": ok[fastest]["min_s"]},
-            "fastest_overall": {"mode": fastest_any, "seconds": rows[fastest_any]["min_s"],
-                                "agreement": rows[fastest_any].get("argmax_agreement_vs_fp32")},
-            "fastest_by_cpu_time": {"mode": by_cpu, "cpu_seconds": rows[by_cpu]["cpu_s_of_min"],
-                                    "fp32_cpu_seconds": rows["fp32, one 700 pass"]["cpu_s_of_min"]},
-            "gflop_per_700_pass": round(unet_flops(tile) / 1e9, 1),
-            "fp32_seconds": rows["fp32, one 700 pass"]["min_s"], "device": device,
-            "target": "<= 5 ms per slice (H100-class GPU)" if gpu else "< 0.5 s with agreement > 99.9 %"}
+    return {
+        "image": f"512x512 {source}",
+        "network": "UNet() 64 channels, depth 5, valid, "
+        + (f"checkpoint {checkpoint}" if checkpoint else "He init, untrained"),
+        "torch_threads": torch.get_num_threads(),
+        "modes": rows,
+        "fastest_with_agreement_above_99.9%": {"mode": fastest, "seconds": ok[fastest]["min_s"]},
+        "fastest_overall": {
+            "mode": fastest_any,
+            "seconds": rows[fastest_any]["min_s"],
+            "agreement": rows[fastest_any].get("argmax_agreement_vs_fp32"),
+        },
+        "fastest_by_cpu_time": {
+            "mode": by_cpu,
+            "cpu_seconds": rows[by_cpu]["cpu_s_of_min"],
+            "fp32_cpu_seconds": rows["fp32, one 700 pass"]["cpu_s_of_min"],
+        },
+        "gflop_per_700_pass": round(unet_flops(tile) / 1e9, 1),
+        "fp32_seconds": rows["fp32, one 700 pass"]["min_s"],
+        "device": device,
+        "target": "<= 5 ms per slice (H100-class GPU)" if gpu else "< 0.5 s with agreement > 99.9 %",
+    }
 
 
 def _status(key: str) -> float:
@@ -235,7 +277,7 @@ def memory_child(size: int, width: int, budget: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         image = np.lib.format.open_memmap(Path(tmp) / "image.npy", mode="w+", dtype=np.float32, shape=(size, size))
         for r in range(0, size, 512):  # fill in slabs: never the whole image in anonymous memory
-            image[r:r + 512] = np.random.default_rng(r).standard_normal((min(512, size - r), size), np.float32)
+            image[r : r + 512] = np.random.default_rng(r).standard_normal((min(512, size - r), size), np.float32)
         image.flush()
         del image
         image = np.load(Path(tmp) / "image.npy", mmap_mode="r")
@@ -260,13 +302,22 @@ def memory_child(size: int, width: int, budget: float) -> None:
         seconds = time.perf_counter() - t0
         stop.set()
         sampler.join()
-        print(json.dumps({"image": f"{size}x{size} float32 np.memmap (random)", "base_channels": width,
-                          "memory_budget_mb": budget, "output_mb": round(out.nbytes / 2**20),
-                          "image_file_mb": round(size * size * 4 / 2**20), "seconds": round(seconds, 1),
-                          "peak_rss_growth_mb": round(_status("VmHWM") - base_hwm),
-                          "peak_anon_growth_mb": round(max(peak[0], _status("RssAnon")) - base_anon),
-                          "note": "peak_rss includes file-backed (reclaimable) pages of the memmap input; "
-                                  "peak_anon excludes them; both exclude the model and the output"}))
+        print(
+            json.dumps(
+                {
+                    "image": f"{size}x{size} float32 np.memmap (random)",
+                    "base_channels": width,
+                    "memory_budget_mb": budget,
+                    "output_mb": round(out.nbytes / 2**20),
+                    "image_file_mb": round(size * size * 4 / 2**20),
+                    "seconds": round(seconds, 1),
+                    "peak_rss_growth_mb": round(_status("VmHWM") - base_hwm),
+                    "peak_anon_growth_mb": round(max(peak[0], _status("RssAnon")) - base_anon),
+                    "note": "peak_rss includes file-backed (reclaimable) pages of the memmap input; "
+                    "peak_anon excludes them; both exclude the model and the output",
+                }
+            )
+        )
 
 
 def memory(quick: bool) -> dict:
@@ -282,8 +333,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, help="timed runs per measurement (default 3, 2 with --quick)")
     parser.add_argument("--checkpoint", help="trained UNet checkpoint for the 512 x 512 agreement figures")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to compile)")
-    parser.add_argument("--only", choices=["speed_512", "overhead", "memory_8192"],
-                        help="re-run one part and merge it into the existing JSON")
+    parser.add_argument(
+        "--only",
+        choices=["speed_512", "overhead", "memory_8192"],
+        help="re-run one part and merge it into the existing JSON",
+    )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -295,16 +349,18 @@ def main() -> None:
     repeat = args.repeat or (2 if args.quick else 3)
     gpu = args.device == "cuda"
     results = {"quick": args.quick, "device": args.device, "repeat": repeat, "command": " ".join(sys.argv[1:])}
-    parts = (("speed_512", lambda: speed_modes(args.quick, repeat, args.checkpoint, not args.no_compile, args.device)),
-             ("overhead", lambda: overhead(args.quick, repeat, args.device)),
-             ("memory_8192", lambda: memory(args.quick)))
+    parts = (
+        ("speed_512", lambda: speed_modes(args.quick, repeat, args.checkpoint, not args.no_compile, args.device)),
+        ("overhead", lambda: overhead(args.quick, repeat, args.device)),
+        ("memory_8192", lambda: memory(args.quick)),
+    )
     parts = tuple(p for p in parts if not (gpu and p[0] == "memory_8192"))  # host memory: a CPU measurement
     if args.only:
         previous = RESULTS_DIR / ("tiling_cuda.json" if gpu else "tiling.json")
         if previous.is_file():
             results = {**json.loads(previous.read_text())["results"], **{k: results[k] for k in ("quick", "device")}}
         parts = tuple(p for p in parts if p[0] == args.only)
-    for done, (name, part) in enumerate(parts, 1):
+    for _done, (name, part) in enumerate(parts, 1):
         t0 = time.perf_counter()
         results[name] = part()
         results[name]["benchmark_seconds"] = round(time.perf_counter() - t0)

@@ -31,6 +31,7 @@ graphs (``mode="reduce-overhead"``), each also as a fraction of the data sheet's
 (target >= 50 %); times are CUDA events after warm-up (``_common.timeit``).
 Writes benchmarks/results/train_throughput[_cuda].json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,18 +45,24 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import dense_bf16_peak, matmul_peak, timeit, write_result  # noqa: E402
 
-from unet_core.data.tiles import TrainingTiles, normalize_image  # noqa: E402
-from unet_core.models.unet import UNet  # noqa: E402
 from unet_core.data.synthetic import synthetic_em  # noqa: E402
+from unet_core.data.tiles import TrainingTiles, normalize_image  # noqa: E402
 from unet_core.inference.tiling import predict_tiled  # noqa: E402
+from unet_core.models.unet import UNet  # noqa: E402
 from unet_core.training.loop import TrainConfig, train  # noqa: E402
 
 
 def _random_tiles(model: UNet, tile: int, n: int = 4):
     rng = np.random.default_rng(0)
     out = model.output_size(tile)
-    return [(torch.from_numpy(rng.normal(size=(1, tile, tile)).astype(np.float32)),
-             torch.from_numpy(rng.integers(0, 2, size=(out, out))), torch.ones(out, out)) for _ in range(n)]
+    return [
+        (
+            torch.from_numpy(rng.normal(size=(1, tile, tile)).astype(np.float32)),
+            torch.from_numpy(rng.integers(0, 2, size=(out, out))),
+            torch.ones(out, out),
+        )
+        for _ in range(n)
+    ]
 
 
 def step_times(quick: bool) -> list[dict]:
@@ -71,34 +78,53 @@ def step_times(quick: bool) -> list[dict]:
             steps, repeat, warmup = (1, 2, 0) if base == 64 else (5, 3, 1)
             config = TrainConfig(iterations=steps, device="cpu", precision="bf16" if amp else "fp32")
             timing = timeit(lambda: train(model, data, config, progress=False), repeat=repeat, warmup=warmup)
-            rows.append({"network": name, "base_channels": base, "depth": depth, "tile": tile,
-                         "amp_bf16": amp, "s_per_step": timing["median_s"] / steps})
+            rows.append(
+                {
+                    "network": name,
+                    "base_channels": base,
+                    "depth": depth,
+                    "tile": tile,
+                    "amp_bf16": amp,
+                    "s_per_step": timing["median_s"] / steps,
+                }
+            )
             print(rows[-1], flush=True)
     return rows
 
 
-def lr_sweep(rates=(0.001, 0.003, 0.01, 0.03), steps: int = 200, base: int = 8, depth: int = 4,
-             tile: int = 188) -> list[dict]:
+def lr_sweep(
+    rates=(0.001, 0.003, 0.01, 0.03), steps: int = 200, base: int = 8, depth: int = 4, tile: int = 188
+) -> list[dict]:
     image, labels, _ = synthetic_em((512, 512), seed=0)
     test, truth, _ = synthetic_em((512, 512), seed=1)
     rows = []
     for lr in rates:
         torch.manual_seed(0)
         model = UNet(base_channels=base, depth=depth)
-        tiles = TrainingTiles([image], [labels], in_size=tile, out_size=model.output_size(tile), semantic=True,
-                              length=steps)
+        tiles = TrainingTiles(
+            [image], [labels], in_size=tile, out_size=model.output_size(tile), semantic=True, length=steps
+        )
         t0 = time.perf_counter()
         try:
-            result = train(model, tiles, TrainConfig(learning_rate=lr, iterations=steps, device="cpu"),
-                           progress=False)
+            result = train(model, tiles, TrainConfig(learning_rate=lr, iterations=steps, device="cpu"), progress=False)
         except FloatingPointError as exc:
             rows.append({"learning_rate": lr, "base_channels": base, "depth": depth, "diverged": str(exc)})
             print(rows[-1], flush=True)
             continue
         probs = predict_tiled(model, normalize_image(test), device="cpu")
-        rows.append({"learning_rate": lr, "base_channels": base, "depth": depth, "tile": tile, "steps": steps, "loss_first_20": float(np.mean(result.losses[:20])),
-                     "loss_last_20": float(np.mean(result.losses[-20:])),
-                     "pixel_error": float((probs.argmax(0) != truth).mean()), "train_s": time.perf_counter() - t0})
+        rows.append(
+            {
+                "learning_rate": lr,
+                "base_channels": base,
+                "depth": depth,
+                "tile": tile,
+                "steps": steps,
+                "loss_first_20": float(np.mean(result.losses[:20])),
+                "loss_last_20": float(np.mean(result.losses[-20:])),
+                "pixel_error": float((probs.argmax(0) != truth).mean()),
+                "train_s": time.perf_counter() - t0,
+            }
+        )
         print(rows[-1], flush=True)
     return rows
 
@@ -106,9 +132,9 @@ def lr_sweep(rates=(0.001, 0.003, 0.01, 0.03), steps: int = 200, base: int = 8, 
 def recipe_step_times(steps: int = 40) -> list[dict]:
     import dataclasses
 
-    from unet_core.recipes.registry import get_recipe
-    from unet_core.recipes.data import recipe_data
     from unet_core.data.labels import separate_touching
+    from unet_core.recipes.data import recipe_data
+    from unet_core.recipes.registry import get_recipe
 
     rows = []
     for name in ("isbi2012-cpu", "phc-u373-cpu", "dic-hela-cpu"):
@@ -124,9 +150,18 @@ def recipe_step_times(steps: int = 40) -> list[dict]:
             targets = [separate_touching(y, recipe.separation_gap) for y in targets]
         torch.manual_seed(0)
         model = UNet(**recipe.model_kwargs())
-        tiles = TrainingTiles(d["train_x"], targets, in_size=recipe.tile, out_size=model.output_size(recipe.tile),
-                              length=steps + 5, w0=recipe.w0, sigma=recipe.sigma, class_weights=recipe.class_weights,
-                              semantic=d["semantic"], augment=recipe.augment_config())
+        tiles = TrainingTiles(
+            d["train_x"],
+            targets,
+            in_size=recipe.tile,
+            out_size=model.output_size(recipe.tile),
+            length=steps + 5,
+            w0=recipe.w0,
+            sigma=recipe.sigma,
+            class_weights=recipe.class_weights,
+            semantic=d["semantic"],
+            augment=recipe.augment_config(),
+        )
         for k in range(len(d["train_x"])):
             tiles.label_and_weights(k)  # Eq. 2 maps once per image (cached for the whole run)
         t0 = time.perf_counter()
@@ -137,12 +172,22 @@ def recipe_step_times(steps: int = 40) -> list[dict]:
         t0 = time.perf_counter()
         train(model, tiles, config, progress=False)  # steps 0..steps+4 on fresh items, with the data pipeline
         step_s = (time.perf_counter() - t0) / (steps + 5)
-        rows.append({"recipe": name, "network": recipe.model_kwargs(), "tile": recipe.tile,
-                     "optimizer": recipe.optimizer, "data": source, "threads": torch.get_num_threads(),
-                     "s_per_step": round(step_s, 4), "data_pipeline_s_per_item": round(data_s, 4),
-                     "data_share": round(data_s / step_s, 3), "steps_per_30_min": int(1800 / step_s),
-                     "recipe_iterations": recipe.iterations,
-                     "recipe_minutes_at_this_rate": round(recipe.iterations * step_s / 60, 1)})
+        rows.append(
+            {
+                "recipe": name,
+                "network": recipe.model_kwargs(),
+                "tile": recipe.tile,
+                "optimizer": recipe.optimizer,
+                "data": source,
+                "threads": torch.get_num_threads(),
+                "s_per_step": round(step_s, 4),
+                "data_pipeline_s_per_item": round(data_s, 4),
+                "data_share": round(data_s / step_s, 3),
+                "steps_per_30_min": int(1800 / step_s),
+                "recipe_iterations": recipe.iterations,
+                "recipe_minutes_at_this_rate": round(recipe.iterations * step_s / 60, 1),
+            }
+        )
         print(rows[-1], flush=True)
     return rows
 
@@ -151,20 +196,29 @@ def _flops(recipe) -> int:
     from unet_core.models.fusionnet_sizes import fusionnet_flops
     from unet_core.models.unet_sizes import unet_flops
 
-    return (unet_flops(recipe.tile, base_channels=recipe.base_channels, depth=recipe.depth) if recipe.model == "unet"
-            else fusionnet_flops(recipe.tile, base_channels=recipe.base_channels, depth=recipe.depth))
+    return (
+        unet_flops(recipe.tile, base_channels=recipe.base_channels, depth=recipe.depth)
+        if recipe.model == "unet"
+        else fusionnet_flops(recipe.tile, base_channels=recipe.base_channels, depth=recipe.depth)
+    )
 
 
-def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True,
-               recipes=("isbi2012-cpu", "isbi2012-fusionnet-cpu"), paper: bool | None = None,
-               paper_recipes=("isbi2012-full", "isbi2012-fusionnet-full"), paper_batches=(1, 8)) -> dict:
+def throughput(
+    device: str = "cpu",
+    steps: int = 10,
+    compile_: bool = True,
+    recipes=("isbi2012-cpu", "isbi2012-fusionnet-cpu"),
+    paper: bool | None = None,
+    paper_recipes=("isbi2012-full", "isbi2012-fusionnet-full"),
+    paper_batches=(1, 8),
+) -> dict:
     """The rows of ``--throughput`` (see the module docstring).
 
     ``paper``: add ``paper_recipes`` (the paper's networks) at ``paper_batches`` in bf16 (default: on a GPU).
     """
-    from unet_core.training.loss import weighted_cross_entropy
     from unet_core.inference.precision import PRECISIONS, candidates, choose_precision
     from unet_core.recipes.registry import get_recipe
+    from unet_core.training.loss import weighted_cross_entropy
 
     dev = torch.device(device)
     gpu = dev.type == "cuda"
@@ -180,10 +234,14 @@ def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True,
             paths.append(("fp32+channels_last+compile", PRECISIONS["fp32+channels_last"], "default"))
         jobs.append((get_recipe(name), 1, paths, True))
     if paper if paper is not None else gpu:  # the paper's networks, where a GPU makes them the point
-        paths = [("bf16+channels_last", bf16_cl, None)] + ([("bf16+channels_last+compile", bf16_cl,
-                                                             "max-autotune-no-cudagraphs"),
-                                                            ("bf16+channels_last+cudagraphs", bf16_cl, "reduce-overhead")]
-                                                           if compile_ else [])
+        paths = [("bf16+channels_last", bf16_cl, None)] + (
+            [
+                ("bf16+channels_last+compile", bf16_cl, "max-autotune-no-cudagraphs"),
+                ("bf16+channels_last+cudagraphs", bf16_cl, "reduce-overhead"),
+            ]
+            if compile_
+            else []
+        )
         for name in paper_recipes:
             for batch in paper_batches:
                 jobs.append((get_recipe(name), batch, paths, batch == paper_batches[0]))
@@ -199,15 +257,19 @@ def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True,
         w = torch.ones(batch, out, out, device=dev)
         for label, p, mode in paths:
             torch.manual_seed(0)
-            net = recipe.build_model().to(dev, memory_format=torch.channels_last if p.channels_last else
-                                          torch.contiguous_format)
+            net = recipe.build_model().to(
+                dev, memory_format=torch.channels_last if p.channels_last else torch.contiguous_format
+            )
             opt = torch.optim.Adam(net.parameters(), lr=1e-3)
             fn = torch.compile(net, mode=mode) if mode else net
             xin = x.contiguous(memory_format=torch.channels_last) if p.channels_last else x
 
             def step():
-                ctx = torch.autocast(dev.type, dtype=p.dtype) if p.dtype is not None else torch.autocast(
-                    dev.type, enabled=False)
+                ctx = (
+                    torch.autocast(dev.type, dtype=p.dtype)
+                    if p.dtype is not None
+                    else torch.autocast(dev.type, enabled=False)
+                )
                 with ctx:
                     logits = fn(xin)
                 loss = weighted_cross_entropy(logits.float(), y, w)
@@ -218,28 +280,48 @@ def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True,
             try:
                 t = timeit(step, repeat=steps, warmup=3 if mode else 2, device=dev)
             except Exception as exc:  # e.g. torch.compile without a C++ compiler
-                rows.append({"network": name, "batch": batch, "path": label,
-                             "error": f"{type(exc).__name__}: {exc}"[:300]})
+                rows.append(
+                    {"network": name, "batch": batch, "path": label, "error": f"{type(exc).__name__}: {exc}"[:300]}
+                )
                 print(rows[-1], flush=True)
                 continue
             gflops = 3 * batch * fwd / t["median_s"] / 1e9
             peak = peaks["bf16" if p.dtype == torch.bfloat16 else "fp32"]
-            rows.append({"network": name, "model": recipe.model, "base_channels": recipe.base_channels, "tile": tile,
-                         "batch": batch, "path": label, "timer": t["timer"],
-                         "s_per_step": round(t["median_s"], 5), "min_s": round(t["min_s"], 5),
-                         "train_flop_per_step": 3 * batch * fwd, "train_gflop_per_step": round(3 * batch * fwd / 1e9, 2),
-                         "gflops": round(gflops, 1),
-                         "fraction_of_fp32_matmul_peak": round(gflops / peaks["fp32"], 3),
-                         "fraction_of_own_dtype_peak": round(gflops / peak, 3),
-                         **({"fraction_of_dense_bf16_peak": round(gflops * 1e9 / sheet, 3)}
-                            if sheet and p.dtype == torch.bfloat16 else {})})
+            rows.append(
+                {
+                    "network": name,
+                    "model": recipe.model,
+                    "base_channels": recipe.base_channels,
+                    "tile": tile,
+                    "batch": batch,
+                    "path": label,
+                    "timer": t["timer"],
+                    "s_per_step": round(t["median_s"], 5),
+                    "min_s": round(t["min_s"], 5),
+                    "train_flop_per_step": 3 * batch * fwd,
+                    "train_gflop_per_step": round(3 * batch * fwd / 1e9, 2),
+                    "gflops": round(gflops, 1),
+                    "fraction_of_fp32_matmul_peak": round(gflops / peaks["fp32"], 3),
+                    "fraction_of_own_dtype_peak": round(gflops / peak, 3),
+                    **(
+                        {"fraction_of_dense_bf16_peak": round(gflops * 1e9 / sheet, 3)}
+                        if sheet and p.dtype == torch.bfloat16
+                        else {}
+                    ),
+                }
+            )
             print(rows[-1], flush=True)
         if not extras:
             continue
         choice = choose_precision(model, dev, tile, train=True)
-        rows.append({"network": name, "auto_choice": choice.precision.name,
-                     "auto_seconds": {k: round(v, 4) for k, v in choice.seconds.items()},
-                     "auto_agreement": {k: round(v, 4) for k, v in choice.agreement.items()}})
+        rows.append(
+            {
+                "network": name,
+                "auto_choice": choice.precision.name,
+                "auto_seconds": {k: round(v, 4) for k, v in choice.seconds.items()},
+                "auto_agreement": {k: round(v, 4) for k, v in choice.agreement.items()},
+            }
+        )
         print(rows[-1], flush=True)
         # the data pipeline alone: one augmented tile with cached Eq. 2 weights
         try:
@@ -248,11 +330,22 @@ def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True,
             d, source = recipe_data(recipe), "real training data"
         except FileNotFoundError:
             pairs = [synthetic_em((512, 512), seed=k)[:2] for k in range(3)]
-            d, source = dict(train_x=[q[0] for q in pairs], train_y=[q[1] for q in pairs], semantic=True), \
-                "SYNTHETIC stand-in"
-        tiles = TrainingTiles(d["train_x"], d["train_y"], in_size=tile, out_size=out, length=steps + 5,
-                              w0=recipe.w0, sigma=recipe.sigma, class_weights=recipe.class_weights,
-                              semantic=d["semantic"], augment=recipe.augment_config())
+            d, source = (
+                dict(train_x=[q[0] for q in pairs], train_y=[q[1] for q in pairs], semantic=True),
+                "SYNTHETIC stand-in",
+            )
+        tiles = TrainingTiles(
+            d["train_x"],
+            d["train_y"],
+            in_size=tile,
+            out_size=out,
+            length=steps + 5,
+            w0=recipe.w0,
+            sigma=recipe.sigma,
+            class_weights=recipe.class_weights,
+            semantic=d["semantic"],
+            augment=recipe.augment_config(),
+        )
         for k in range(len(d["train_x"])):
             tiles.label_and_weights(k)
         t0 = time.perf_counter()
@@ -262,15 +355,32 @@ def throughput(device: str = "cpu", steps: int = 10, compile_: bool = True,
         timed = [r for r in rows if r.get("network") == name and r.get("batch") == batch and "s_per_step" in r]
         fp32 = next((r for r in timed if r["path"] == "fp32"), None)
         fastest = min(timed, key=lambda r: r["s_per_step"]) if timed else None
-        rows.append({"network": name, "data": source, "data_pipeline_s_per_item": round(data_s, 4),
-                     **({"data_share_of_fp32_step": round(data_s / (data_s + fp32["s_per_step"]), 3)} if fp32 else {}),
-                     **({"data_share_of_fastest_step": round(data_s / (data_s + fastest["s_per_step"]), 3),
-                         "fastest_path": fastest["path"],
-                         "data_workers_to_keep_up": int(np.ceil(data_s / fastest["s_per_step"]))} if fastest else {})})
+        rows.append(
+            {
+                "network": name,
+                "data": source,
+                "data_pipeline_s_per_item": round(data_s, 4),
+                **({"data_share_of_fp32_step": round(data_s / (data_s + fp32["s_per_step"]), 3)} if fp32 else {}),
+                **(
+                    {
+                        "data_share_of_fastest_step": round(data_s / (data_s + fastest["s_per_step"]), 3),
+                        "fastest_path": fastest["path"],
+                        "data_workers_to_keep_up": int(np.ceil(data_s / fastest["s_per_step"])),
+                    }
+                    if fastest
+                    else {}
+                ),
+            }
+        )
         print(rows[-1], flush=True)
-    return {"device": device, "threads": torch.get_num_threads(), "matmul_peak_gflops": peaks,
-            "gpu": torch.cuda.get_device_name(dev) if gpu else None,
-            "dense_bf16_peak_gflops": sheet and sheet / 1e9, "rows": rows}
+    return {
+        "device": device,
+        "threads": torch.get_num_threads(),
+        "matmul_peak_gflops": peaks,
+        "gpu": torch.cuda.get_device_name(dev) if gpu else None,
+        "dense_bf16_peak_gflops": sheet and sheet / 1e9,
+        "rows": rows,
+    }
 
 
 def main() -> None:
@@ -293,9 +403,11 @@ def main() -> None:
         return
     results = {"device": "cpu", "quick": args.quick, "step_time": step_times(args.quick)}
     if not args.quick:
-        results["lr_sweep"] = {"setting": "synthetic_em 512x512 seed 0, TrainingTiles (Eq. 2, augmentation), "
-                                          "200 steps, momentum 0.99, pixel error on synthetic_em seed 1",
-                               "rows": lr_sweep() + lr_sweep((0.001, 0.003, 0.01), base=16, depth=5, tile=252)}
+        results["lr_sweep"] = {
+            "setting": "synthetic_em 512x512 seed 0, TrainingTiles (Eq. 2, augmentation), "
+            "200 steps, momentum 0.99, pixel error on synthetic_em seed 1",
+            "rows": lr_sweep() + lr_sweep((0.001, 0.003, 0.01), base=16, depth=5, tile=252),
+        }
     print(write_result("train", results))
 
 

@@ -10,6 +10,7 @@ brute force would need a (2000, 2048, 2048) float64 stack (67 GB): it is estimat
 one full-image EDT (mean over a subset of cells) times the number of cells, without the sort, i.e.
 an underestimate, so the quoted speedup there is a lower bound.
 """
+
 from __future__ import annotations
 
 import os
@@ -92,8 +93,11 @@ def kdtree_alternative(cells: np.ndarray, k: int = 16) -> dict:
     found = np.where(np.isfinite(dist), np.append(labels, 0)[idx], 0)  # (n_background, k) labels
     second = ((found != found[:, :1]) & (found != 0)).any(axis=1)
     k_too_small = np.isfinite(dist[:, -1]) & ~second  # all k within reach, yet all from one cell
-    return {"k": k, "cpu_s_build_and_query_only": round(cpu, 3),
-            "fraction_of_background_where_k_is_too_small": round(float(k_too_small.mean()), 3)}
+    return {
+        "k": k,
+        "cpu_s_build_and_query_only": round(cpu, 3),
+        "fraction_of_background_where_k_is_too_small": round(float(k_too_small.mean()), 3),
+    }
 
 
 def run_case(shape, n_cells, seed, repeat, brute: str) -> dict:
@@ -151,8 +155,11 @@ def main() -> None:
         "cases": by_key,
         "timing_note": "wall times on a shared 2-core machine are noisy; *_cpu_s are process CPU seconds",
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "target_speedup_512_200": {"target": 50, "measured_lower_of_wall_and_cpu_ratio": target_200,
-                                   "met": target_200 >= 50},
+        "target_speedup_512_200": {
+            "target": 50,
+            "measured_lower_of_wall_and_cpu_ratio": target_200,
+            "met": target_200 >= 50,
+        },
     }
     if not args.quick:
         big = by_key["2048x2048_2000"]

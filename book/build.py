@@ -15,6 +15,7 @@ results page (percent format, the source of truth) -> its paired, output-free
 all chapters; (3) ``jupyter-book build _build/staging -W`` with execution off
 -> ``_build/html``. Exit status is non-zero when any step fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,9 +73,11 @@ def chapter_sources(book: Path = BOOK) -> list[Path]:
     names = [*manifest.stems(), *LAST]
     stray = sorted(p.name for p in book.glob("*.py") if p.name not in SCRIPTS and p.stem not in names)
     if stray:
-        raise ValueError(f"book/{stray[0]} is not a chapter of book/manifest.py (chapters: {', '.join(names)}); "
-                         f"add Chapter({Path(stray[0]).stem!r}, label=..., datasets=..., recipes=...) to its "
-                         "CHAPTERS (see book/CONTRIBUTING.md), or move the file out of book/")
+        raise ValueError(
+            f"book/{stray[0]} is not a chapter of book/manifest.py (chapters: {', '.join(names)}); "
+            f"add Chapter({Path(stray[0]).stem!r}, label=..., datasets=..., recipes=...) to its "
+            "CHAPTERS (see book/CONTRIBUTING.md), or move the file out of book/"
+        )
     return [book / f"{name}.py" for name in names if (book / f"{name}.py").is_file()]
 
 
@@ -101,8 +104,10 @@ _BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s
 def apply_repository(text: str, url: str, branch: str) -> str:
     """Write ``url``/``branch`` into a chapter's Colab badge link and Colab cell (``REPO, BRANCH = ...``)."""
     if not url.startswith("https://github.com/"):
-        raise ValueError(f"repository.url={url!r} in _config.yml must be a https://github.com/OWNER/NAME URL "
-                         "(the Colab badge opens the notebook from GitHub)")
+        raise ValueError(
+            f"repository.url={url!r} in _config.yml must be a https://github.com/OWNER/NAME URL "
+            "(the Colab badge opens the notebook from GitHub)"
+        )
     text = _REPO_LINE.sub(lambda m: f'{m.group(1)}"{url}", "{branch}"', text)
     slug = url.removeprefix("https://github.com/")
     return _BADGE.sub(f"https://colab.research.google.com/github/{slug}/blob/{branch}/", text)
@@ -131,11 +136,22 @@ def sync(book: Path = BOOK, only: list[str] | None = None) -> list[Path]:
     return written
 
 
-def run_notebook(src: Path, dst: Path, params: dict, log: Path, cwd: Path = BOOK,
-                 results_dir: Path = BOOK / "results") -> int:
+def run_notebook(
+    src: Path, dst: Path, params: dict, log: Path, cwd: Path = BOOK, results_dir: Path = BOOK / "results"
+) -> int:
     """Execute ``src`` with papermill (kernel python3) into ``dst``, then :func:`postprocess` it; return the status."""
-    cmd = [sys.executable, "-m", "papermill", str(src), str(dst), "-k", "python3", "--cwd", str(cwd),
-           "--no-progress-bar"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(src),
+        str(dst),
+        "-k",
+        "python3",
+        "--cwd",
+        str(cwd),
+        "--no-progress-bar",
+    ]
     for key, value in params.items():
         cmd += ["-p", key, str(value)] if not isinstance(value, str) else ["-r", key, value]
     env = dict(os.environ, UNET_RESULTS_DIR=str(results_dir), PYTHONWARNINGS="ignore")
@@ -148,12 +164,18 @@ def run_notebook(src: Path, dst: Path, params: dict, log: Path, cwd: Path = BOOK
     return status
 
 
-def execute(name: str, params: dict, log_dir: Path, staging: Path = STAGING,
-            results_dir: Path = BOOK / "results") -> tuple[str, int, float]:
+def execute(
+    name: str, params: dict, log_dir: Path, staging: Path = STAGING, results_dir: Path = BOOK / "results"
+) -> tuple[str, int, float]:
     """Run ``book/<name>.ipynb`` into the staging folder; return (name, status, seconds)."""
     start = time.perf_counter()
-    status = run_notebook(BOOK / f"{name}.ipynb", staging / "book" / f"{name}.ipynb", params, log_dir / f"{name}.log",
-                          results_dir=results_dir)
+    status = run_notebook(
+        BOOK / f"{name}.ipynb",
+        staging / "book" / f"{name}.ipynb",
+        params,
+        log_dir / f"{name}.log",
+        results_dir=results_dir,
+    )
     return name, status, time.perf_counter() - start
 
 
@@ -215,7 +237,9 @@ def merge_parameters(defaults: str, injected: str) -> str:
             code, _, comment = m.group(2).partition("  # ")
             value = values.pop(m.group(1))
             if value != code.strip():
-                line = f"{m.group(1)} = {value}  # this run (default: {code.strip()})" + (f"; {comment}" if comment else "")
+                line = f"{m.group(1)} = {value}  # this run (default: {code.strip()})" + (
+                    f"; {comment}" if comment else ""
+                )
         out.append(line)
     out += [f"{name} = {value}  # this run" for name, value in values.items()]
     return "\n".join(out)
@@ -238,8 +262,16 @@ def stage_static(pages: list[str], staging: Path = STAGING) -> None:
 def build_html(staging: Path = STAGING, output: Path = ROOT, quiet: bool = False, everything: bool = False) -> int:
     """``jupyter-book build`` an executed staging folder, warnings as errors; HTML in ``<output>/_build/html``."""
     exe = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(staging), "-W", "-n", "--keep-going",
-           "--path-output", str(output)] + (["--all"] if everything else [])  # --all: re-copy static files too
+    cmd = [
+        str(exe) if exe.exists() else "jupyter-book",
+        "build",
+        str(staging),
+        "-W",
+        "-n",
+        "--keep-going",
+        "--path-output",
+        str(output),
+    ] + (["--all"] if everything else [])  # --all: re-copy static files too
     if quiet:
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:
@@ -254,20 +286,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="chapters executed in parallel")
     ap.add_argument("--device", default=None, help="DEVICE parameter (default: the chapters' 'auto')")
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--data-dir", default=None, help="DATA_DIR parameter (default: $UNET_DATA_DIR, else <repo>/data if present)")
+    ap.add_argument(
+        "--data-dir", default=None, help="DATA_DIR parameter (default: $UNET_DATA_DIR, else <repo>/data if present)"
+    )
     ap.add_argument("--only", nargs="*", help="sync/execute only these chapters (others: staged by earlier runs)")
     ap.add_argument("--sync", action="store_true", help="only write the paired notebooks")
     ap.add_argument("--html-only", action="store_true", help="only run jupyter-book on the existing staging")
-    ap.add_argument("--no-html", action="store_true",
-                    help="only execute the chapters (one job of the book-full matrix); no jupyter-book build")
-    ap.add_argument("--out", type=Path, default=ROOT,
-                    help="build root: staging, logs, smoke results and html go to <out>/_build (default the repo)")
+    ap.add_argument(
+        "--no-html",
+        action="store_true",
+        help="only execute the chapters (one job of the book-full matrix); no jupyter-book build",
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT,
+        help="build root: staging, logs, smoke results and html go to <out>/_build (default the repo)",
+    )
     args = ap.parse_args(argv)
     known = [*manifest.stems(), *LAST]
     for name in args.only or []:
         if name not in known:
-            ap.error(f"--only {name!r} is not a page of the book; --only takes the chapters of book/manifest.py "
-                     f"or {', '.join(LAST)}: {', '.join(known)}")
+            ap.error(
+                f"--only {name!r} is not a page of the book; --only takes the chapters of book/manifest.py "
+                f"or {', '.join(LAST)}: {', '.join(known)}"
+            )
     out = args.out.resolve()
     staging = out / "_build" / "staging"
 
@@ -298,16 +341,19 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{'ok  ' if status == 0 else 'FAIL'} {name:<24} {secs:7.1f} s  (log: {log_dir / name}.log)")
                     if status:
                         failed.append(name)
-        missing = [Path(p).name for p in pages if not (ROOT / f"{p}.md").exists()
-                   and not (staging / f"{p}.ipynb").exists()]
+        missing = [
+            Path(p).name for p in pages if not (ROOT / f"{p}.md").exists() and not (staging / f"{p}.ipynb").exists()
+        ]
         if args.no_html:
             return 1 if failed else 0
         if failed or missing:
             print(f"execution failed: {failed}; not staged: {missing}", file=sys.stderr)
             return 1
     status = build_html(staging, out, everything=args.html_only)
-    print(f"{'built' if status == 0 else 'BUILD FAILED'}: {out / '_build' / 'html' / 'index.html'} "
-          f"({time.perf_counter() - t0:.0f} s, scale={args.scale})")
+    print(
+        f"{'built' if status == 0 else 'BUILD FAILED'}: {out / '_build' / 'html' / 'index.html'} "
+        f"({time.perf_counter() - t0:.0f} s, scale={args.scale})"
+    )
     return status
 
 

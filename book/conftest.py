@@ -9,6 +9,7 @@ numbers with ``viz.record_results``, and here they write into a throw-away folde
 (only ``python book/build.py`` at cpu/full scale does). Kernels inherit the environment, hence an
 environment variable rather than a fixture.
 """
+
 from __future__ import annotations
 
 import os

@@ -17,6 +17,7 @@ Standard library only, so that the build and CI read it without installing the p
 workflow's plan job runs it with the runner's Python). To add a chapter: one :class:`Chapter` in
 :data:`CHAPTERS` (see ``book/CONTRIBUTING.md``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,25 +66,37 @@ class Chapter:
 
     def __post_init__(self):
         if not _STEM.match(self.stem):
-            raise ValueError(f"Chapter.stem={self.stem!r} must be NN_name (two digits, an underscore, lower-case "
-                             "letters, digits or underscores): the file book/<stem>.py, e.g. '06_isbi2012'")
+            raise ValueError(
+                f"Chapter.stem={self.stem!r} must be NN_name (two digits, an underscore, lower-case "
+                "letters, digits or underscores): the file book/<stem>.py, e.g. '06_isbi2012'"
+            )
         if not _LABEL.match(self.label):
-            raise ValueError(f"Chapter({self.stem!r}).label={self.label!r} must be the chapter's MyST target "
-                             "(lower-case letters, digits and hyphens), e.g. 'cell-tracking' for '(cell-tracking)='")
+            raise ValueError(
+                f"Chapter({self.stem!r}).label={self.label!r} must be the chapter's MyST target "
+                "(lower-case letters, digits and hyphens), e.g. 'cell-tracking' for '(cell-tracking)='"
+            )
         if not isinstance(self.datasets, tuple) or not all(isinstance(d, str) for d in self.datasets):
-            raise TypeError(f"Chapter({self.stem!r}).datasets={self.datasets!r} must be a tuple of dataset names, "
-                            "e.g. ('isbi2012',)")
+            raise TypeError(
+                f"Chapter({self.stem!r}).datasets={self.datasets!r} must be a tuple of dataset names, "
+                "e.g. ('isbi2012',)"
+            )
         if self.recipes and set(self.recipes) != set(SCALES):
-            raise ValueError(f"Chapter({self.stem!r}).recipes has the scales {sorted(self.recipes)}; it must name "
-                             f"the recipes of every scale {SCALES} (or be empty for a chapter that runs none)")
+            raise ValueError(
+                f"Chapter({self.stem!r}).recipes has the scales {sorted(self.recipes)}; it must name "
+                f"the recipes of every scale {SCALES} (or be empty for a chapter that runs none)"
+            )
         for scale, names in self.recipes.items():
             if not isinstance(names, tuple) or not names or not all(isinstance(n, str) for n in names):
-                raise TypeError(f"Chapter({self.stem!r}).recipes[{scale!r}]={names!r} must be a non-empty tuple "
-                                "of recipe names, e.g. ('isbi2012-cpu',)")
+                raise TypeError(
+                    f"Chapter({self.stem!r}).recipes[{scale!r}]={names!r} must be a non-empty tuple "
+                    "of recipe names, e.g. ('isbi2012-cpu',)"
+                )
         for base, steps in self.ablations.items():
             if not isinstance(steps, int) or steps < 1:
-                raise ValueError(f"Chapter({self.stem!r}).ablations[{base!r}]={steps!r} must be a whole number "
-                                 "of training steps >= 1 (the chapter's ABLATION_STEPS)")
+                raise ValueError(
+                    f"Chapter({self.stem!r}).ablations[{base!r}]={steps!r} must be a whole number "
+                    "of training steps >= 1 (the chapter's ABLATION_STEPS)"
+                )
 
 
 CHAPTERS: tuple[Chapter, ...] = (
@@ -92,18 +105,35 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("03_weight_map", "weight-map", datasets=("phc-u373", "dic-hela")),
     Chapter("04_elastic", "elastic", datasets=("isbi2012",)),
     Chapter("05_initialisation", "initialisation", datasets=("isbi2012",)),
-    Chapter("06_isbi2012", "isbi2012", datasets=("isbi2012",),
-            recipes={"smoke": ("isbi2012-smoke",), "cpu": ("isbi2012-cpu",), "full": ("isbi2012-full",)},
-            ablations={"isbi2012-cpu": 500}),
-    Chapter("07_cell_tracking", "cell-tracking", datasets=("phc-u373", "dic-hela"),
-            recipes={"smoke": ("phc-u373-smoke", "dic-hela-smoke"), "cpu": ("phc-u373-cpu", "dic-hela-cpu"),
-                     "full": ("phc-u373-full", "dic-hela-full")},
-            ablations={"phc-u373-cpu": 300}),
+    Chapter(
+        "06_isbi2012",
+        "isbi2012",
+        datasets=("isbi2012",),
+        recipes={"smoke": ("isbi2012-smoke",), "cpu": ("isbi2012-cpu",), "full": ("isbi2012-full",)},
+        ablations={"isbi2012-cpu": 500},
+    ),
+    Chapter(
+        "07_cell_tracking",
+        "cell-tracking",
+        datasets=("phc-u373", "dic-hela"),
+        recipes={
+            "smoke": ("phc-u373-smoke", "dic-hela-smoke"),
+            "cpu": ("phc-u373-cpu", "dic-hela-cpu"),
+            "full": ("phc-u373-full", "dic-hela-full"),
+        },
+        ablations={"phc-u373-cpu": 300},
+    ),
     Chapter("08_speed", "speed", datasets=("isbi2012",)),
-    Chapter("09_fusionnet", "fusionnet", datasets=("isbi2012",),
-            recipes={"smoke": ("isbi2012-smoke", "isbi2012-fusionnet-smoke"),
-                     "cpu": ("isbi2012-cpu", "isbi2012-fusionnet-cpu"),
-                     "full": ("isbi2012-full", "isbi2012-fusionnet-full")}),
+    Chapter(
+        "09_fusionnet",
+        "fusionnet",
+        datasets=("isbi2012",),
+        recipes={
+            "smoke": ("isbi2012-smoke", "isbi2012-fusionnet-smoke"),
+            "cpu": ("isbi2012-cpu", "isbi2012-fusionnet-cpu"),
+            "full": ("isbi2012-full", "isbi2012-fusionnet-full"),
+        },
+    ),
 )
 
 
@@ -117,8 +147,10 @@ def chapter(stem: str) -> Chapter:
     for entry in CHAPTERS:
         if entry.stem == stem:
             return entry
-    raise KeyError(f"chapter={stem!r} is not in book/manifest.py; chapters: {', '.join(stems())} "
-                   "(a new chapter needs its entry in CHAPTERS)")
+    raise KeyError(
+        f"chapter={stem!r} is not in book/manifest.py; chapters: {', '.join(stems())} "
+        "(a new chapter needs its entry in CHAPTERS)"
+    )
 
 
 def datasets(stem: str) -> list[str]:
@@ -145,8 +177,10 @@ def ablation_steps(base: str) -> int | None:
     """The steps of the ablation table of recipe ``base`` that a chapter shows; None when no chapter shows one."""
     found = {c.ablations[base] for c in CHAPTERS if base in c.ablations}
     if len(found) > 1:
-        raise ValueError(f"the chapters show ablation tables of {base!r} at different steps {sorted(found)}; "
-                         "book/manifest.py must give one per base recipe")
+        raise ValueError(
+            f"the chapters show ablation tables of {base!r} at different steps {sorted(found)}; "
+            "book/manifest.py must give one per base recipe"
+        )
     return found.pop() if found else None
 
 

@@ -5,6 +5,7 @@ destination and are moved into place only after their hash matched; archives are
 checked member by member before anything is written, then extracted into a
 temporary folder that the caller renames.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -183,8 +184,9 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
                 for info in zf.infolist():
                     mode = info.external_attr >> 16
                     ftype = stat.S_IFMT(mode)  # 0 when the zip was written without unix file types
-                    rel = _check_member(archive, info.filename, stat.S_ISLNK(mode),
-                                        ftype not in (0, stat.S_IFREG, stat.S_IFDIR))
+                    rel = _check_member(
+                        archive, info.filename, stat.S_ISLNK(mode), ftype not in (0, stat.S_IFREG, stat.S_IFDIR)
+                    )
                     members.append((rel, info.is_dir(), lambda info=info: zf.open(info)))
                 _write_members(tmp, members)
         elif _is_tar(archive):

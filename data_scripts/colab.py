@@ -12,6 +12,7 @@ scripts and what the chapters import), changes into ``book/`` and calls :func:`s
 
 It lives here, not in ``unet_core``, because it touches the network; ``unet_core`` never does.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,9 @@ def choose_scale(colab_scale: str = "auto", cuda: bool | None = None) -> str:
     ('full', 'cpu', 'smoke')
     """
     if colab_scale not in ("auto", *SCALES):
-        raise ValueError(f"COLAB_SCALE={colab_scale!r} must be 'auto' (full on a GPU, cpu otherwise) or one of "
-                         f"{SCALES}")
+        raise ValueError(
+            f"COLAB_SCALE={colab_scale!r} must be 'auto' (full on a GPU, cpu otherwise) or one of {SCALES}"
+        )
     if colab_scale != "auto":
         return colab_scale
     if cuda is None:
@@ -57,8 +59,14 @@ def choose_scale(colab_scale: str = "auto", cuda: bool | None = None) -> str:
     return "full" if cuda else "cpu"
 
 
-def setup(colab_scale: str = "auto", datasets: list[str] | tuple[str, ...] = (), *, data_dir: str | os.PathLike = "data",
-          cuda: bool | None = None, fetch=None) -> tuple[str, str]:
+def setup(
+    colab_scale: str = "auto",
+    datasets: list[str] | tuple[str, ...] = (),
+    *,
+    data_dir: str | os.PathLike = "data",
+    cuda: bool | None = None,
+    fetch=None,
+) -> tuple[str, str]:
     """Choose the scale and device, and fetch the chapter's datasets (see the module docstring).
 
     Parameters
@@ -102,8 +110,10 @@ def setup(colab_scale: str = "auto", datasets: list[str] | tuple[str, ...] = (),
             continue  # smoke runs fall back to labelled synthetic data when the real data are absent
         status = fetch([name, "--dest", str(data_dir)])
         if status:
-            raise RuntimeError(f"fetching {name!r} into {data_dir} failed (exit status {status}); see the message "
-                               "above, then rerun this cell or set COLAB_SCALE = 'smoke'")
+            raise RuntimeError(
+                f"fetching {name!r} into {data_dir} failed (exit status {status}); see the message "
+                "above, then rerun this cell or set COLAB_SCALE = 'smoke'"
+            )
     os.environ["UNET_DATA_DIR"] = str(data_dir)
     device = "cuda" if cuda else "cpu"
     print(f"Colab: SCALE={scale!r}, DEVICE={device!r}, data in {data_dir} ({', '.join(datasets) or 'none needed'})")

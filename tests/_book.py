@@ -1,4 +1,5 @@
 """Shared by the book tests: ``book/build.py`` and the book's scripts, loaded as modules."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -27,5 +28,6 @@ def git_status() -> str | None:
     """``git status --porcelain`` of the checkout, untracked files included; None outside a git checkout."""
     if not (ROOT / ".git").exists() or shutil.which("git") is None:
         return None
-    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout

@@ -3,6 +3,7 @@
 Shared by tests/test_book.py (the static slider of a tiny book) and tests/test_book_pages.py (every
 page of the smoke book): no selenium needed, only Debian's ``chromium`` and ``chromium-driver``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,16 +39,25 @@ class _WebDriver:
         :meth:`log` / :meth:`network`.
     """
 
-    ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage"]
+    ARGS = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+    ]
 
     def __init__(self, width: int = 900, height: int = 700, mobile: bool = False, logs: bool = False):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        self.proc = subprocess.Popen([str(CHROMEDRIVER), f"--port={port}"], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [str(CHROMEDRIVER), f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self.base, self.profile, self.sid = f"http://127.0.0.1:{port}", tempfile.mkdtemp(prefix="chromium-"), None
         try:
             deadline = time.time() + 20
@@ -62,8 +72,15 @@ class _WebDriver:
             args = [*self.ARGS, f"--user-data-dir={self.profile}"]
             opts: dict = {"binary": str(CHROMIUM), "args": args}
             if mobile:
-                opts["mobileEmulation"] = {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0,
-                                                             "mobile": True, "touch": True}}
+                opts["mobileEmulation"] = {
+                    "deviceMetrics": {
+                        "width": width,
+                        "height": height,
+                        "pixelRatio": 2.0,
+                        "mobile": True,
+                        "touch": True,
+                    }
+                }
                 args.append("--window-size=500,1000")
             else:
                 args.append(f"--window-size={width},{height}")
@@ -76,8 +93,11 @@ class _WebDriver:
             if not mobile:  # --window-size is the outer window; make the viewport itself width x height
                 inner = self.js("return [window.innerWidth, window.innerHeight]")
                 rect = self("GET", "/window/rect")
-                self("POST", "/window/rect", {"width": rect["width"] + width - inner[0],
-                                              "height": rect["height"] + height - inner[1]})
+                self(
+                    "POST",
+                    "/window/rect",
+                    {"width": rect["width"] + width - inner[0], "height": rect["height"] + height - inner[1]},
+                )
             if logs:  # start from a blank page with empty logs (not the new-tab page's requests)
                 self("POST", "/url", {"url": "about:blank"})
                 self.log("browser")
@@ -87,8 +107,12 @@ class _WebDriver:
             raise
 
     def _call(self, method, path, body=None):
-        req = urllib.request.Request(self.base + path, method=method, headers={"Content-Type": "application/json"},
-                                     data=None if body is None else json.dumps(body).encode())
+        req = urllib.request.Request(
+            self.base + path,
+            method=method,
+            headers={"Content-Type": "application/json"},
+            data=None if body is None else json.dumps(body).encode(),
+        )
         with urllib.request.urlopen(req, timeout=60) as resp:
             return json.loads(resp.read())["value"]
 

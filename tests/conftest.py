@@ -1,4 +1,5 @@
 """Shared pytest configuration: marker-based skipping and common fixtures."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """Tests for unet_core.augment.tiles: composed augmentations and random training tiles (Sec. 3.1)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -32,7 +33,7 @@ def _mirror_crop(image, top, left, size):
     """Brute force: numpy 'reflect' padding (repeated as needed), then crop."""
     pad = 2 * size
     padded = np.pad(image, [(0, 0)] * (image.ndim - 2) + [(pad, pad), (pad, pad)], mode="reflect")
-    return padded[..., top + pad:top + pad + size, left + pad:left + pad + size]
+    return padded[..., top + pad : top + pad + size, left + pad : left + pad + size]
 
 
 # ---------------------------------------------------------------- training tiles
@@ -68,13 +69,18 @@ def test_identity_config_is_mirror_padded_crop(shape):
     img, lbl = _image(shape), _ids(h, w)
     weights = _image(shape, 3)
     for seed in range(3):
-        x, y, wt = sample_training_tile(img, lbl, weights, rng=seed, in_size=48, out_size=20, config=AugmentConfig.off())
+        x, y, wt = sample_training_tile(
+            img, lbl, weights, rng=seed, in_size=48, out_size=20, config=AugmentConfig.off()
+        )
         top, left = divmod(int(y[0, 0]), w) if h >= 20 and w >= 20 else (None, None)
         if top is None:  # tile bigger than the image: recover the corner from the mirrored id map
-            cand = [(t, l) for t in range(-20, 1) for l in range(-20, 1)
-                    if np.array_equal(_mirror_crop(lbl, t, l, 20), y)]
+            cand = [
+                (t, l) for t in range(-20, 1) for l in range(-20, 1) if np.array_equal(_mirror_crop(lbl, t, l, 20), y)
+            ]
             top, left = cand[0]
-        np.testing.assert_array_equal(y, lbl[top:top + 20, left:left + 20] if h >= 20 else _mirror_crop(lbl, top, left, 20))
+        np.testing.assert_array_equal(
+            y, lbl[top : top + 20, left : left + 20] if h >= 20 else _mirror_crop(lbl, top, left, 20)
+        )
         np.testing.assert_array_equal(x[0], _mirror_crop(img, top - 14, left - 14, 48))
         np.testing.assert_array_equal(wt, _mirror_crop(weights, top, left, 20))
         assert 0 <= top <= h - 20 if h >= 20 else h - 20 <= top <= 0
@@ -82,11 +88,16 @@ def test_identity_config_is_mirror_padded_crop(shape):
 
 def test_identity_matches_tiling_mirror_pad_when_available():
     from unet_core.inference import mirror as tiling
+
     img = _image((10, 13))
     x, y, _ = sample_training_tile(img, _ids(10, 13), None, rng=0, in_size=48, out_size=20, config=AugmentConfig.off())
     padded = tiling.mirror_pad(img, 40)  # (90, 93)
-    hits = [(t, l) for t in range(padded.shape[0] - 47) for l in range(padded.shape[1] - 47)
-            if np.array_equal(padded[t:t + 48, l:l + 48], x[0])]
+    hits = [
+        (t, l)
+        for t in range(padded.shape[0] - 47)
+        for l in range(padded.shape[1] - 47)
+        if np.array_equal(padded[t : t + 48, l : l + 48], x[0])
+    ]
     assert hits
 
 
@@ -123,7 +134,7 @@ def test_flips_and_rot90_exact_against_numpy(k, flip):
     ref = ref[..., :, ::-1] if flip[1] else ref
     ref = np.rot90(ref, k, axes=(-2, -1))
     np.testing.assert_array_equal(out, ref)
-    np.testing.assert_array_equal(out_lbl, np.rot90(lbl[::-1 if flip[0] else 1, ::-1 if flip[1] else 1], k))
+    np.testing.assert_array_equal(out_lbl, np.rot90(lbl[:: -1 if flip[0] else 1, :: -1 if flip[1] else 1], k))
     np.testing.assert_array_equal(out_w, out_lbl.astype(np.float32))
 
 
@@ -217,7 +228,9 @@ def test_bad_inputs():
         sample_training_tile(img, img, None, rng=0, in_size=40, out_size=20)
     with pytest.raises(ValueError, match=r"weights must be an \(H, W\) array"):
         sample_training_tile(img, lbl, img[:5], rng=0, in_size=40, out_size=20)
-    with pytest.raises(ValueError, match=r"image must be \(H, W\) or \(C, H, W\) with \(H, W\) = params.shape \(8, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"image must be \(H, W\) or \(C, H, W\) with \(H, W\) = params.shape \(8, 8\)"
+    ):
         apply_augmentation(AugmentParams((8, 8)), img)
     with pytest.raises(ValueError, match=r"image must not be empty"):
         sample_training_tile(np.zeros((0, 5)), lbl, None, rng=0)

@@ -1,4 +1,5 @@
 """benchmarks/: the shared timer and peaks, and the training-throughput rows on tiny networks (CPU)."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from _book import load_script
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -48,11 +48,21 @@ def test_results_dir_follows_the_environment(tmp_path, monkeypatch):
 def test_throughput_rows_report_fractions_of_the_measured_peaks(monkeypatch):
     bench = load_script(BENCH / "bench_train.py", "bench_train")
     monkeypatch.setattr(bench, "matmul_peak", lambda dev, dtype, *a, **k: 1e11 if dtype == torch.float32 else 2e11)
-    out = bench.throughput("cpu", steps=1, compile_=False, recipes=("isbi2012-smoke",), paper=True,
-                           paper_recipes=("isbi2012-fusionnet-smoke",), paper_batches=(1, 2))
+    out = bench.throughput(
+        "cpu",
+        steps=1,
+        compile_=False,
+        recipes=("isbi2012-smoke",),
+        paper=True,
+        paper_recipes=("isbi2012-fusionnet-smoke",),
+        paper_batches=(1, 2),
+    )
     timed = [r for r in out["rows"] if "s_per_step" in r]
-    assert {(r["network"], r["batch"]) for r in timed} >= {("isbi2012-smoke", 1), ("isbi2012-fusionnet-smoke", 1),
-                                                          ("isbi2012-fusionnet-smoke", 2)}
+    assert {(r["network"], r["batch"]) for r in timed} >= {
+        ("isbi2012-smoke", 1),
+        ("isbi2012-fusionnet-smoke", 1),
+        ("isbi2012-fusionnet-smoke", 2),
+    }
     for r in timed:
         assert r["gflops"] == pytest.approx(r["train_flop_per_step"] / 1e9 / r["s_per_step"], rel=1e-3, abs=0.06)
         assert r["fraction_of_fp32_matmul_peak"] == pytest.approx(r["gflops"] / 100, rel=1e-2, abs=2e-3)
@@ -87,13 +97,15 @@ def test_roofline_quick_writes_consistent_intensities_and_bounds(tmp_path):
                 assert part["flop"] == 0 or (part["intensity"] > 0 and part["bound_gflops"] > 0)  # crop+cat: 0
                 assert part["bound_gflops"] == pytest.approx(min(peak, bw * part["intensity"]), rel=0.01, abs=0.02)
                 assert part["memory_bound"] == (part["intensity"] < peak / bw)
-                assert part["bound_s"] == pytest.approx(max(part["flop"] / peak, part["bytes"] / bw) / 1e9,
-                                                        rel=0.01, abs=2e-6)
+                assert part["bound_s"] == pytest.approx(
+                    max(part["flop"] / peak, part["bytes"] / bw) / 1e9, rel=0.01, abs=2e-6
+                )
             conv = row["kind"] == "Conv2d"
             assert not conv or row["bwd"]["flop"] in (row["fwd"]["flop"], 2 * row["fwd"]["flop"])
         s = layout["summary"]
         assert 0 <= s["memory_bound_share_of_time"] <= 1 and s["attainable_step_s"] > 0
         assert s["attainable_step_s"] == pytest.approx(
-            sum(p["bound_s"] for r in layout["layers"] for p in (r["fwd"], r["bwd"]) if p["bytes"]), rel=0.01)
+            sum(p["bound_s"] for r in layout["layers"] for p in (r["fwd"], r["bwd"]) if p["bytes"]), rel=0.01
+        )
         assert len(s["top_layers_by_time"]) == 5 and layout["profiler_top_ops"]
     assert 0 < res["what_if"]["attainable_ratio_to_peak"] <= 1

@@ -5,6 +5,7 @@ papermill run per chapter, then every page in Chromium). Here: fast checks of th
 sources, plus (slow) a tiny book built with the real ``_config.yml``, the real slider helper and the
 vendored widget JavaScript, served on 127.0.0.1 and driven in headless Chromium via chromedriver.
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,6 +38,7 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 
 # --- sources -----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("py", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_and_notebook_are_in_sync_and_output_free(py):
     nb = nbformat.read(py.with_suffix(".ipynb"), as_version=4)
@@ -61,8 +63,9 @@ def test_toc_lists_existing_pages_and_every_chapter():
     assert len(pages) == len(set(pages)), "a page is listed twice in _toc.yml"
     for page in pages:
         assert (ROOT / f"{page}.md").exists() or (ROOT / f"{page}.ipynb").exists(), f"{page} is in _toc.yml but missing"
-    assert sorted(f"book/{p.stem}" for p in CHAPTERS) == sorted(p for p in pages if p not in ("book/intro",
-                                                                                            "book/references"))
+    assert sorted(f"book/{p.stem}" for p in CHAPTERS) == sorted(
+        p for p in pages if p not in ("book/intro", "book/references")
+    )
     assert pages[-2:] == ["book/results", "book/references"]
 
 
@@ -81,10 +84,12 @@ def test_chapter_conventions(py):
     assert "_static/colab-badge.svg" in nb.cells[0].source, "the badge image is vendored (book/_static)"
     colab = [c for c in nb.cells if "colab" in c.metadata.get("tags", [])]
     assert len(colab) == 1 and nb.cells.index(colab[0]) == nb.cells.index(params[0]) + 1, (
-        "exactly one cell tagged 'colab', right after the parameters cell (copy it from 01_architecture.py)")
+        "exactly one cell tagged 'colab', right after the parameters cell (copy it from 01_architecture.py)"
+    )
     assert 'if "google.colab" in sys.modules:' in colab[0].source
     assert f'REPO, BRANCH = "{repo}", "{branch}"' in colab[0].source, (
-        "the Colab cell must clone _config.yml's repository: run `python book/build.py --sync`")
+        "the Colab cell must clone _config.yml's repository: run `python book/build.py --sync`"
+    )
     assert '"-m", "pip", "install", "-q", f"{CLONE}[colab]"' in colab[0].source
     assert "SCALE, DEVICE = setup(COLAB_SCALE, DATASETS" in colab[0].source
     assert "remove-cell" in colab[0].metadata["tags"]
@@ -92,11 +97,15 @@ def test_chapter_conventions(py):
 
 # --- the manifest: each chapter declared once, and every chapter says what its entry says ------------
 
+
 def _colab_datasets(source: str) -> list[str] | None:
     """The ``DATASETS`` of a Colab cell's ``COLAB_SCALE, DATASETS = "auto", [...]``; None when it has none."""
     for node in ast.walk(ast.parse(source)):
-        if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple)
-                and [getattr(t, "id", None) for t in node.targets[0].elts] == ["COLAB_SCALE", "DATASETS"]):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Tuple)
+            and [getattr(t, "id", None) for t in node.targets[0].elts] == ["COLAB_SCALE", "DATASETS"]
+        ):
             return list(ast.literal_eval(node.value)[1])
     return None
 
@@ -108,14 +117,17 @@ def _scale_dict_recipes(source: str, scale: str, known: set[str]) -> list[str]:
     (06) or ``RECIPES = {...}`` (07: tuples of names, 09: dicts of ``get_recipe(name)``) selects.
     """
     found = []
-    dicts = sorted((n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Dict)),
-                   key=lambda n: (n.lineno, n.col_offset))
+    dicts = sorted(
+        (n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Dict)), key=lambda n: (n.lineno, n.col_offset)
+    )
     for node in dicts:
         keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
         if not set(manifest.SCALES) <= set(keys):
             continue
-        leaves = sorted((n for n in ast.walk(node.values[keys.index(scale)]) if isinstance(n, ast.Constant)),
-                        key=lambda n: (n.lineno, n.col_offset))
+        leaves = sorted(
+            (n for n in ast.walk(node.values[keys.index(scale)]) if isinstance(n, ast.Constant)),
+            key=lambda n: (n.lineno, n.col_offset),
+        )
         found += [v for v in dict.fromkeys(leaf.value for leaf in leaves) if v in known and v not in found]
     return found
 
@@ -123,34 +135,52 @@ def _scale_dict_recipes(source: str, scale: str, known: set[str]) -> list[str]:
 def _ablation_tables(source: str) -> dict[str, int]:
     """``{base: ABLATION_STEPS}`` for each ``ablations("base", ...)`` call of a chapter."""
     tree = ast.parse(source)
-    bases = [n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call)
-             and getattr(n.func, "id", None) == "ablations" and n.args and isinstance(n.args[0], ast.Constant)]
-    steps = [n.value.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
-             and any(getattr(t, "id", None) == "ABLATION_STEPS" for t in n.targets)]
+    bases = [
+        n.args[0].value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and getattr(n.func, "id", None) == "ablations"
+        and n.args
+        and isinstance(n.args[0], ast.Constant)
+    ]
+    steps = [
+        n.value.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign)
+        and isinstance(n.value, ast.Constant)
+        and any(getattr(t, "id", None) == "ABLATION_STEPS" for t in n.targets)
+    ]
     assert not bases or len(steps) == 1, "a chapter that shows an ablation table sets ABLATION_STEPS = N once"
     return {base: steps[0] for base in bases}
 
 
 def test_scale_dict_scan_finds_nested_and_subscripted_dicts_and_ignores_others():
-    source = ('A = {"smoke": "isbi2012-smoke", "cpu": "isbi2012-cpu", "full": "isbi2012-full"}["full"]\n'
-              'B = {"smoke": {"x": get("dic-hela-smoke")}, "cpu": {}, "full": {"x": get("dic-hela-full"), "y": "nope"}}\n'
-              'C = {"full": "phc-u373-full"}\n')  # not keyed by all three scales
+    source = (
+        'A = {"smoke": "isbi2012-smoke", "cpu": "isbi2012-cpu", "full": "isbi2012-full"}["full"]\n'
+        'B = {"smoke": {"x": get("dic-hela-smoke")}, "cpu": {}, "full": {"x": get("dic-hela-full"), "y": "nope"}}\n'
+        'C = {"full": "phc-u373-full"}\n'
+    )  # not keyed by all three scales
     known = {"isbi2012-full", "dic-hela-full", "phc-u373-full", "dic-hela-smoke"}
     assert _scale_dict_recipes(source, "full", known) == ["isbi2012-full", "dic-hela-full"]
     assert _scale_dict_recipes(source, "cpu", known) == []
     assert _colab_datasets('if x:\n    COLAB_SCALE, DATASETS = "auto", ["a", "b"]\n') == ["a", "b"]
     assert _colab_datasets("DATASETS = []\n") is None
-    assert _ablation_tables('ABLATION_STEPS = 7\nfor r in ablations("x-cpu", iterations=ABLATION_STEPS): pass\n') \
-        == {"x-cpu": 7}
+    assert _ablation_tables('ABLATION_STEPS = 7\nfor r in ablations("x-cpu", iterations=ABLATION_STEPS): pass\n') == {
+        "x-cpu": 7
+    }
 
 
 def test_manifest_and_toc_list_the_same_chapters_in_the_same_order():
     pages = build.toc_files()
-    chapters = [p.removeprefix("book/") for p in pages if p not in ("book/intro", *(f"book/{n}" for n in build.LAST),
-                                                                    "book/references")]
+    chapters = [
+        p.removeprefix("book/")
+        for p in pages
+        if p not in ("book/intro", *(f"book/{n}" for n in build.LAST), "book/references")
+    ]
     assert chapters == manifest.stems(), (
         "_toc.yml and book/manifest.py must list the same chapters in the same order: a chapter is one entry in "
-        "book/manifest.py's CHAPTERS and one `- file: book/NN_name` line in _toc.yml")
+        "book/manifest.py's CHAPTERS and one `- file: book/NN_name` line in _toc.yml"
+    )
     assert len(set(manifest.stems())) == len(manifest.stems()), "a chapter is declared twice in book/manifest.py"
     labels = [c.label for c in manifest.CHAPTERS]
     assert len(set(labels)) == len(labels), f"two chapters share a label: {labels}"
@@ -162,8 +192,11 @@ def test_manifest_and_toc_list_the_same_chapters_in_the_same_order():
 def test_a_chapter_without_a_manifest_entry_is_refused_by_the_build(tmp_path):
     (tmp_path / "01_architecture.py").write_text("")
     (tmp_path / "10_new_chapter.py").write_text("")
-    with pytest.raises(ValueError, match=r"book/10_new_chapter.py is not a chapter of book/manifest.py .*add "
-                                         r"Chapter\('10_new_chapter', label=\.\.\."):
+    with pytest.raises(
+        ValueError,
+        match=r"book/10_new_chapter.py is not a chapter of book/manifest.py .*add "
+        r"Chapter\('10_new_chapter', label=\.\.\.",
+    ):
         build.chapter_sources(tmp_path)
     with pytest.raises(SystemExit):
         build.main(["--sync", "--only", "10_new_chapter"])  # --only names a chapter of the manifest
@@ -192,16 +225,20 @@ def test_chapter_says_what_its_manifest_entry_says(stem):
     assert {n for names in entry.recipes.values() for n in names} <= known, f"{stem}: unregistered recipes"
     first = next(c for c in nb.cells if c.cell_type == "markdown").source
     assert first.startswith(f"({entry.label})="), (
-        f"{stem}: its first markdown cell must start with the label ({entry.label})= of book/manifest.py")
+        f"{stem}: its first markdown cell must start with the label ({entry.label})= of book/manifest.py"
+    )
     colab = next(c for c in nb.cells if "colab" in c.metadata.get("tags", []))
     assert _colab_datasets(colab.source) == list(entry.datasets), (
-        f"{stem}: the Colab cell's DATASETS must be book/manifest.py's datasets {list(entry.datasets)}")
+        f"{stem}: the Colab cell's DATASETS must be book/manifest.py's datasets {list(entry.datasets)}"
+    )
     for scale in manifest.SCALES:
         assert _scale_dict_recipes(source, scale, known) == manifest.recipes(stem, scale), (
             f"{stem} at scale={scale!r}: the recipes its code selects (its dicts keyed by the three scales) must "
-            f"be book/manifest.py's {manifest.recipes(stem, scale)}")
+            f"be book/manifest.py's {manifest.recipes(stem, scale)}"
+        )
     assert _ablation_tables(source) == entry.ablations, (
-        f"{stem}: its ablation tables (ablations(BASE, ...), ABLATION_STEPS) must be book/manifest.py's ablations")
+        f"{stem}: its ablation tables (ablations(BASE, ...), ABLATION_STEPS) must be book/manifest.py's ablations"
+    )
 
 
 def test_vendored_widget_js_is_local_and_matches_the_lockfile():
@@ -218,15 +255,18 @@ def test_vendored_widget_js_is_local_and_matches_the_lockfile():
     assert set(info) == set(pinned)
     for name, entry in info.items():
         assert lock[f"node_modules/{name}"]["version"] == entry["version"] == pinned[name], (
-            f"{name}: run `cd book && npm ci --ignore-scripts && npm run vendor`")
+            f"{name}: run `cd book && npm ci --ignore-scripts && npm run vendor`"
+        )
         for f in entry["files"]:
             assert (BOOK / "_static/vendor" / entry["folder"] / f).exists(), f"{name}: {f} not vendored"
 
 
 def test_postprocess_drops_saved_widget_state_and_hides_injected_parameters(tmp_path):
     nb = nbformat.v4.new_notebook(metadata={"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {}}}})
-    nb.cells = [nbformat.v4.new_code_cell("SCALE = 'smoke'", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("SCALE = 'cpu'", metadata={"tags": ["injected-parameters"]})]
+    nb.cells = [
+        nbformat.v4.new_code_cell("SCALE = 'smoke'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("SCALE = 'cpu'", metadata={"tags": ["injected-parameters"]}),
+    ]
     nbformat.write(nb, tmp_path / "x.ipynb")
     build.postprocess(tmp_path / "x.ipynb")
     out = nbformat.read(tmp_path / "x.ipynb", as_version=4)
@@ -271,12 +311,19 @@ def tiny_book():
     shutil.copy2(BOOK / "references.bib", tmp / "book" / "references.bib")  # _config.yml's bibtex_bibfiles
     (tmp / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/slider\n")
     (tmp / "book" / "intro.md").write_text("# Tiny book\n\n```{tableofcontents}\n```\n")
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nb.cells = [nbformat.v4.new_markdown_cell("# Slider"), nbformat.v4.new_code_cell(_SLIDER_CELL.strip())]
     nbformat.write(nb, tmp / "source.ipynb")
-    status = build.run_notebook(tmp / "source.ipynb", tmp / "book" / "slider.ipynb", {}, tmp / "papermill.log",
-                                cwd=tmp, results_dir=tmp / "results")
+    status = build.run_notebook(
+        tmp / "source.ipynb",
+        tmp / "book" / "slider.ipynb",
+        {},
+        tmp / "papermill.log",
+        cwd=tmp,
+        results_dir=tmp / "results",
+    )
     assert status == 0, (tmp / "papermill.log").read_text()[-3000:]
     status = build.build_html(staging=tmp, output=tmp, quiet=True)
     yield tmp, status
@@ -308,14 +355,18 @@ return [...ctx.getImageData(5, 5, 1, 1).data.slice(0, 3)];
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-                    reason="needs Debian's chromium and chromium-driver: run .ci/install-chromium as root")
+@pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="needs Debian's chromium and chromium-driver: run .ci/install-chromium as root",
+)
 def test_static_slider_changes_the_image_in_headless_chromium(tiny_book):
     tmp, status = tiny_book
     assert status == 0
     html_dir = tmp / "_build" / "html"
-    handler = functools.partial(type("Quiet", (http.server.SimpleHTTPRequestHandler,),
-                                     {"log_message": lambda *a: None}), directory=str(html_dir))
+    handler = functools.partial(
+        type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *a: None}),
+        directory=str(html_dir),
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     driver = _WebDriver()
@@ -327,12 +378,14 @@ def test_static_slider_changes_the_image_in_headless_chromium(tiny_book):
         assert driver.js("return document.querySelectorAll('.noUi-handle').length") == 2
         before = driver.wait_js(_VISIBLE_PIXEL)
         assert before == [60, 0, 200]  # the initial image: a=1, b=0
-        handle = list(driver("POST", "/element", {"using": "css selector",
-                                                  "value": ".unet-param-slider .noUi-handle"}).values())[0]
+        handle = list(
+            driver("POST", "/element", {"using": "css selector", "value": ".unet-param-slider .noUi-handle"}).values()
+        )[0]
         driver("POST", f"/element/{handle}/click", {})
         driver("POST", f"/element/{handle}/value", {"text": "\ue014"})  # ArrowRight: slider a -> 2
-        after = driver.wait_js(f"const p = (() => {{ {_VISIBLE_PIXEL} }})(); "
-                               f"return p && p[0] !== {before[0]} ? p : null")
+        after = driver.wait_js(
+            f"const p = (() => {{ {_VISIBLE_PIXEL} }})(); return p && p[0] !== {before[0]} ? p : null"
+        )
         assert after == [120, 0, 200]
         shot = base64.b64decode(driver("GET", "/screenshot"))
         assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 2000

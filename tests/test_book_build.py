@@ -1,4 +1,5 @@
 """book/build.py: what a build shows and where it writes (parameters, repository URL, results, clean tree)."""
+
 from __future__ import annotations
 
 import json
@@ -26,22 +27,29 @@ def test_merge_parameters_writes_the_values_used_into_the_visible_cell():
     assert build.merge_parameters(defaults, injected).splitlines() == [
         'SCALE = "cpu"  # this run (default: "smoke"); "smoke" | "cpu" | "full"',
         'DEVICE = "auto"',  # injected with its default value: unchanged
-        "SEED = 0", "# a comment", "DATA_DIR = None",
+        "SEED = 0",
+        "# a comment",
+        "DATA_DIR = None",
         "PRETRAINED = False  # this run",  # injected but not in the cell: appended
     ]
     assert build.merge_parameters(defaults, "") == defaults
 
 
 def test_apply_repository_rewrites_badge_and_colab_cell_only():
-    text = ('# [![Open in Colab](_static/colab-badge.svg)](https://colab.research.google.com/github/a/b/blob/main/'
-            'book/01_x.ipynb)\n    REPO, BRANCH = "https://github.com/a/b", "main"  # _config.yml\n'
-            '# see https://github.com/a/b for more\n')
+    text = (
+        '# [![Open in Colab](_static/colab-badge.svg)](https://colab.research.google.com/github/a/b/blob/main/'
+        'book/01_x.ipynb)\n    REPO, BRANCH = "https://github.com/a/b", "main"  # _config.yml\n'
+        '# see https://github.com/a/b for more\n'
+    )
     out = build.apply_repository(text, "https://github.com/me/unet", "dev")
     assert "colab.research.google.com/github/me/unet/blob/dev/book/01_x.ipynb" in out
     assert 'REPO, BRANCH = "https://github.com/me/unet", "dev"  # _config.yml' in out
     assert "# see https://github.com/a/b for more" in out  # prose is not touched
-    with pytest.raises(ValueError, match=r"repository.url='git@github.com:me/unet' in _config.yml must be a "
-                                         r"https://github.com/OWNER/NAME URL"):
+    with pytest.raises(
+        ValueError,
+        match=r"repository.url='git@github.com:me/unet' in _config.yml must be a "
+        r"https://github.com/OWNER/NAME URL",
+    ):
         build.apply_repository(text, "git@github.com:me/unet", "main")
 
 
@@ -76,9 +84,26 @@ def test_papermill_run_from_any_directory_leaves_the_tree_clean(cwd, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "UNET_RESULTS_DIR"}  # the default a user gets
     env.update(OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     out = tmp_path / "out.ipynb"
-    done = subprocess.run([sys.executable, "-m", "papermill", str(BOOK / "01_architecture.ipynb"), str(out),
-                           "-k", "python3", "--no-progress-bar", "-r", "SCALE", "smoke"],
-                          cwd=where, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(BOOK / "01_architecture.ipynb"),
+            str(out),
+            "-k",
+            "python3",
+            "--no-progress-bar",
+            "-r",
+            "SCALE",
+            "smoke",
+        ],
+        cwd=where,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert git_status() == before, "a smoke papermill run wrote into the repository"
     smoke = Path(tempfile.gettempdir()) / "unet_core-results" / "01_architecture.json"
@@ -90,12 +115,20 @@ def test_merge_results_replaces_the_scales_of_the_artifact_and_never_merges_smok
     into, art = tmp_path / "results", tmp_path / "artifacts" / "results-06" / "book" / "results"
     into.mkdir()
     art.mkdir(parents=True)
-    committed = {"chapter": "06_x", "published": {"a": 1}, "runs": {"cpu": {"values": {"a": 2}, "device": "cpu",
-                                                                            "date": "d1"}}}
+    committed = {
+        "chapter": "06_x",
+        "published": {"a": 1},
+        "runs": {"cpu": {"values": {"a": 2}, "device": "cpu", "date": "d1"}},
+    }
     (into / "06_x.json").write_text(json.dumps(committed))
-    new = {"chapter": "06_x", "published": {"b": 3}, "runs": {
-        "full": {"values": {"a": 1.1}, "device": "cuda: H100", "date": "d2"},
-        "smoke": {"values": {"a": 9}, "device": "cuda: H100", "date": "d2"}}}
+    new = {
+        "chapter": "06_x",
+        "published": {"b": 3},
+        "runs": {
+            "full": {"values": {"a": 1.1}, "device": "cuda: H100", "date": "d2"},
+            "smoke": {"values": {"a": 9}, "device": "cuda: H100", "date": "d2"},
+        },
+    }
     (art / "06_x.json").write_text(json.dumps(new))
     (art / "bench.json").write_text(json.dumps({"machine": "x"}))  # not a chapter file: ignored
     assert merge.main([str(tmp_path / "artifacts"), "--into", str(into)]) == 0

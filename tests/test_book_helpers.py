@@ -1,7 +1,6 @@
 """The book's helpers (unet_core.book.figures, networks, comparisons) on small synthetic inputs."""
-from __future__ import annotations
 
-import dataclasses
+from __future__ import annotations
 
 import numpy as np
 import pytest
@@ -110,18 +109,42 @@ def test_training_step_cost():
 
 def test_comparisons_tables(monkeypatch, tmp_path):
     monkeypatch.setenv("UNET_RESULTS_DIR", str(tmp_path))
-    scores = {"pixel error": 0.1, "Rand error": 0.2, "warping error": 0.001, "V_rand": 0.8, "V_rand split": 0.7,
-              "V_rand merge": 0.9, "V_info": 0.9, "V_rand after thinning": 0.95, "V_info after thinning": 0.97}
-    published = {"pixel error": "0.0611", "Rand error": "0.0382", "warping error": "0.000353",
-                 "V_rand after thinning": "0.97804", "V_info after thinning": "0.98893"}
+    scores = {
+        "pixel error": 0.1,
+        "Rand error": 0.2,
+        "warping error": 0.001,
+        "V_rand": 0.8,
+        "V_rand split": 0.7,
+        "V_rand merge": 0.9,
+        "V_info": 0.9,
+        "V_rand after thinning": 0.95,
+        "V_info after thinning": 0.97,
+    }
+    published = {
+        "pixel error": "0.0611",
+        "Rand error": "0.0382",
+        "warping error": "0.000353",
+        "V_rand after thinning": "0.97804",
+        "V_info after thinning": "0.98893",
+    }
     board = {n: {"V_rand after thinning": "0.9", "V_info after thinning": "0.9"} for n in comparisons.NETS}
     ours = {"U-Net": scores, "FusionNet": {**scores, "pixel error": 0.05}}
     table, compared = comparisons.score_table(
-        "09_x", "cpu", table1=published, leaderboard=board, published=published, ours=ours,
-        recipe_names={n: n for n in comparisons.NETS}, this_run={"device": "cpu"}, cpu_keys={}, measures=[])
+        "09_x",
+        "cpu",
+        table1=published,
+        leaderboard=board,
+        published=published,
+        ours=ours,
+        recipe_names={n: n for n in comparisons.NETS},
+        this_run={"device": "cpu"},
+        cpu_keys={},
+        measures=[],
+    )
     assert compared == ours and "**this run**: FusionNet" in table and "0.0500" in table
     assert "FusionNet better" in comparisons.summary(compared, published, "cpu")
     assert "needs both" in comparisons.summary({}, published, "cpu")
     shown = {"U-Net training step [s]": 1.0, "FusionNet training step [s]": 2.0, "U-Net recipe": "u"}
-    assert "2.0 times the time per training step" in comparisons.cost_table(shown, "cpu", "here",
-                                                                           {"U-Net": "none", "FusionNet": "none"})
+    assert "2.0 times the time per training step" in comparisons.cost_table(
+        shown, "cpu", "here", {"U-Net": "none", "FusionNet": "none"}
+    )

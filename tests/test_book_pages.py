@@ -18,6 +18,7 @@ fall back to synthetic data without it). Then:
 
 Everything is slow (the build takes minutes); the browser tests skip without chromium/chromedriver.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,13 +55,13 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # sphinx colours its log
 
 # --- the build ----------------------------------------------------------------------------------------
 
+
 class BookBuild:
     """What one run of ``book/build.py --scale smoke`` produced."""
 
     LINE = re.compile(r"^(ok  |FAIL) (\S+)\s+([0-9.]+) s", re.M)
 
-    def __init__(self, out: Path, returncode: int, output: str, before: str | None, after: str | None,
-                 seconds: float):
+    def __init__(self, out: Path, returncode: int, output: str, before: str | None, after: str | None, seconds: float):
         self.out, self.returncode, self.output, self.seconds = out, returncode, output, seconds
         self.before, self.after = before, after
         self.html = out / "_build" / "html"
@@ -76,8 +77,7 @@ def book_build(tmp_path_factory) -> BookBuild:
     cmd = [sys.executable, str(BOOK / "build.py"), "--scale", "smoke", "--jobs", "2", "--out", str(out)]
     done = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=3600)
     output = _ANSI.sub("", done.stdout + done.stderr)
-    return BookBuild(out, done.returncode, output, before, git_status(),
-                     time.perf_counter() - start)
+    return BookBuild(out, done.returncode, output, before, git_status(), time.perf_counter() - start)
 
 
 def test_build_leaves_the_tree_unchanged(book_build):
@@ -86,8 +86,11 @@ def test_build_leaves_the_tree_unchanged(book_build):
     before, after = set(book_build.before.splitlines()), set(book_build.after.splitlines())
     assert book_build.after == book_build.before, (
         "book/build.py --scale smoke --out <tmp> changed the working tree (git status --porcelain):\n"
-        + "\n".join([f"  before only: {line}" for line in sorted(before - after)]
-                    + [f"  after only:  {line}" for line in sorted(after - before)]))
+        + "\n".join(
+            [f"  before only: {line}" for line in sorted(before - after)]
+            + [f"  after only:  {line}" for line in sorted(after - before)]
+        )
+    )
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -96,14 +99,17 @@ def test_chapter_builds(book_build, chapter):
         pytest.fail(f"{chapter} was not executed; build output:\n{_tail(book_build.output)}")
     log = book_build.logs / f"{chapter}.log"
     assert book_build.chapters[chapter], (
-        f"papermill failed on {chapter}; tail of {log}:\n{_tail(log.read_text()) if log.exists() else '(no log)'}")
+        f"papermill failed on {chapter}; tail of {log}:\n{_tail(log.read_text()) if log.exists() else '(no log)'}"
+    )
 
 
 def test_html_builds_with_warnings_as_errors(book_build):
     warnings = [line for line in book_build.output.splitlines() if "WARNING" in line or "ERROR" in line]
     assert book_build.returncode == 0 and "built: " in book_build.output, (
-        f"book/build.py exited with {book_build.returncode}; warnings/errors:\n" + "\n".join(warnings[:40])
-        + f"\n--- output tail:\n{_tail(book_build.output, 30)}")
+        f"book/build.py exited with {book_build.returncode}; warnings/errors:\n"
+        + "\n".join(warnings[:40])
+        + f"\n--- output tail:\n{_tail(book_build.output, 30)}"
+    )
 
 
 @pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
@@ -293,7 +299,8 @@ DESKTOP = [pytest.param("desktop", p, id=Path(p).name) for p in PAGES]
 def test_console_has_no_errors_or_warnings(visits, book_build, viewport, page):
     rec = _page(visits, book_build, viewport, page)
     assert not rec["console"], f"{rec['url']} ({viewport}) console:\n" + "\n".join(
-        f"  {e['level']}: {e['message']}" for e in rec["console"])
+        f"  {e['level']}: {e['message']}" for e in rec["console"]
+    )
 
 
 @needs_chromium
@@ -301,21 +308,28 @@ def test_console_has_no_errors_or_warnings(visits, book_build, viewport, page):
 def test_every_request_succeeds_from_127_0_0_1(visits, book_build, viewport, page):
     rec = _page(visits, book_build, viewport, page)
     origin = rec["url"].split("/book/")[0] + "/"
-    failed = [f"  {r['url']}: {r['error'] or r['status']}" for r in rec["requests"]
-              if r["error"] or (r["status"] or 0) >= 400]
+    failed = [
+        f"  {r['url']}: {r['error'] or r['status']}" for r in rec["requests"] if r["error"] or (r["status"] or 0) >= 400
+    ]
     failed += [f"  {path}: HTTP {status} (server)" for path, status in rec["server"] if status >= 400]
     foreign = [f"  {r['url']}" for r in rec["requests"] if not r["url"].startswith(origin)]
     assert any(r["url"] == rec["url"] for r in rec["requests"]), "the page request itself was not seen"
-    assert not failed and not foreign, (f"{rec['url']} ({viewport}):\nfailed requests:\n" + "\n".join(failed)
-                                        + f"\nnot from {origin}:\n" + "\n".join(foreign))
+    assert not failed and not foreign, (
+        f"{rec['url']} ({viewport}):\nfailed requests:\n"
+        + "\n".join(failed)
+        + f"\nnot from {origin}:\n"
+        + "\n".join(foreign)
+    )
 
 
 @needs_chromium
 @pytest.mark.parametrize("viewport, page", BOTH)
 def test_nothing_is_clipped_or_wider_than_the_screen(visits, book_build, viewport, page):
     rec = _page(visits, book_build, viewport, page)
-    assert not rec["layout"], (f"{rec['url']} ({viewport}, {rec['vw']} px): elements clipped or wider than the "
-                               "screen outside a horizontally scrolling box:\n  " + "\n  ".join(rec["layout"]))
+    assert not rec["layout"], (
+        f"{rec['url']} ({viewport}, {rec['vw']} px): elements clipped or wider than the "
+        "screen outside a horizontally scrolling box:\n  " + "\n  ".join(rec["layout"])
+    )
 
 
 @needs_chromium
@@ -323,7 +337,9 @@ def test_nothing_is_clipped_or_wider_than_the_screen(visits, book_build, viewpor
 def test_static_sliders_render_with_their_readout_on_screen(visits, book_build, viewport, page):
     rec = _page(visits, book_build, viewport, page)
     s = rec["slider"]
-    assert s["rendered"] == s["count"], f"{rec['url']} ({viewport}): {s['count'] - s['rendered']} of {s['count']} sliders not drawn"
+    assert s["rendered"] == s["count"], (
+        f"{rec['url']} ({viewport}): {s['count'] - s['rendered']} of {s['count']} sliders not drawn"
+    )
     assert not s["problems"], f"{rec['url']} ({viewport}, {rec['vw']} px):\n  " + "\n  ".join(s["problems"])
 
 
@@ -340,20 +356,31 @@ def _figures(rec) -> list[dict]:
 @pytest.mark.parametrize("viewport, page", DESKTOP)
 def test_images_have_alt_text_that_is_not_a_file_name(visits, book_build, viewport, page):
     rec = _page(visits, book_build, viewport, page)
-    bad = [f"  {i['src']}: alt={i['alt']!r}" for i in rec["images"]
-           if not (i["alt"] or "").strip() or _FILE_LIKE.search(i["alt"].strip()) or i["alt"].strip().lower() in _GENERIC]
-    assert not bad, (f"{rec['url']}: images without alt text that says what they show (give the cell "
-                     "`mystnb: image: alt: ...` metadata, or parameter_slider(alt=...)):\n" + "\n".join(bad))
+    bad = [
+        f"  {i['src']}: alt={i['alt']!r}"
+        for i in rec["images"]
+        if not (i["alt"] or "").strip() or _FILE_LIKE.search(i["alt"].strip()) or i["alt"].strip().lower() in _GENERIC
+    ]
+    assert not bad, (
+        f"{rec['url']}: images without alt text that says what they show (give the cell "
+        "`mystnb: image: alt: ...` metadata, or parameter_slider(alt=...)):\n" + "\n".join(bad)
+    )
 
 
 @needs_chromium
 @pytest.mark.parametrize("viewport, page", DESKTOP)
 def test_figures_are_numbered_and_captioned(visits, book_build, viewport, page):
     rec = _page(visits, book_build, viewport, page)
-    bad = [f"  {i['src']}: " + ("not inside a <figure>" if not i["figure"] else f"caption {i['caption']!r} has no 'Fig. N'")
-           for i in _figures(rec) if not (i["figure"] and re.fullmatch(r"Fig\.\s*\d+(\.\d+)*\.?", i["number"] or ""))]
-    assert not bad, (f"{rec['url']}: figures without a numbered caption (give the cell `mystnb: figure: "
-                     "caption: ..., name: ...` metadata):\n" + "\n".join(bad))
+    bad = [
+        f"  {i['src']}: "
+        + ("not inside a <figure>" if not i["figure"] else f"caption {i['caption']!r} has no 'Fig. N'")
+        for i in _figures(rec)
+        if not (i["figure"] and re.fullmatch(r"Fig\.\s*\d+(\.\d+)*\.?", i["number"] or ""))
+    ]
+    assert not bad, (
+        f"{rec['url']}: figures without a numbered caption (give the cell `mystnb: figure: "
+        "caption: ..., name: ...` metadata):\n" + "\n".join(bad)
+    )
 
 
 @needs_chromium
@@ -366,18 +393,25 @@ def test_figures_are_drawn_at_their_natural_width_within_the_column(visits, book
         if not i["natural"]:
             bad.append(f"  {i['src']}: did not load")
         elif i["natural"] > room + 1:
-            bad.append(f"  {i['src']}: {i['natural']} px wide, more than the {room:.0f} px it may take in the "
-                       f"{column:.0f} px text column (shown at {i['shown']:.0f} px): draw it at most {room:.0f} px wide")
+            bad.append(
+                f"  {i['src']}: {i['natural']} px wide, more than the {room:.0f} px it may take in the "
+                f"{column:.0f} px text column (shown at {i['shown']:.0f} px): draw it at most {room:.0f} px wide"
+            )
         elif i["shown"] < 0.95 * i["natural"]:
-            bad.append(f"  {i['src']}: shown at {i['shown']:.0f} px, {i['shown'] / i['natural']:.0%} of its "
-                       f"natural {i['natural']} px")
+            bad.append(
+                f"  {i['src']}: shown at {i['shown']:.0f} px, {i['shown'] / i['natural']:.0%} of its "
+                f"natural {i['natural']} px"
+            )
     assert not bad, f"{rec['url']} (text column {column:.0f} px):\n" + "\n".join(bad)
 
 
 def _bib_entries() -> list[str]:
     text = "\n".join(p.read_text() for p in sorted(BOOK.glob("*.bib")))
-    return [k for kind, k in re.findall(r"^\s*@(\w+)\s*\{\s*([^,\s]+)\s*,", text, re.M)
-            if kind.lower() not in {"comment", "string", "preamble"}]
+    return [
+        k
+        for kind, k in re.findall(r"^\s*@(\w+)\s*\{\s*([^,\s]+)\s*,", text, re.M)
+        if kind.lower() not in {"comment", "string", "preamble"}
+    ]
 
 
 @needs_chromium
@@ -389,4 +423,6 @@ def test_references_page_lists_the_bibliography(visits, book_build):
     assert keys, "book/*.bib holds no entries"
     assert entries and all(len(e) > 20 for e in entries), f"{rec['url']} lists no bibliography entries: {entries}"
     if ":all:" in (BOOK / "references.md").read_text():
-        assert len(entries) == len(keys), f"{rec['url']} lists {len(entries)} entries, book/*.bib has {len(keys)}: {keys}"
+        assert len(entries) == len(keys), (
+            f"{rec['url']} lists {len(entries)} entries, book/*.bib has {len(keys)}: {keys}"
+        )

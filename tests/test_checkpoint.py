@@ -1,4 +1,5 @@
 """unet_core.training.checkpoint: what a checkpoint stores loads back (numpy scalars of every kind, training data)."""
+
 from __future__ import annotations
 
 import enum
@@ -10,8 +11,24 @@ import torch
 from unet_core.training.checkpoint import load_checkpoint, save_checkpoint
 from unet_core.utils.files import plain_value
 
-SCALAR_TYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
-                np.float16, np.float32, np.float64, np.longdouble, np.complex64, np.complex128, np.clongdouble]
+SCALAR_TYPES = [
+    np.bool_,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+    np.float16,
+    np.float32,
+    np.float64,
+    np.longdouble,
+    np.complex64,
+    np.complex128,
+    np.clongdouble,
+]
 PYTHON_TYPE = {"b": bool, "i": int, "u": int, "f": float, "c": complex}
 
 
@@ -23,12 +40,20 @@ def _value(kind: type):
 def test_numpy_scalars_and_0d_arrays_of_every_kind_round_trip(tmp_path, kind):
     scalar, zero_d = _value(kind), np.array(_value(kind))
     expected_type = PYTHON_TYPE[np.dtype(kind).kind]
-    path = save_checkpoint(tmp_path / "n.pt", torch.nn.Conv2d(1, 2, 1),
-                           history={"losses": [scalar, zero_d], "validation": [{"score": scalar}]},
-                           config={"lr": scalar}, scheduler={"step": zero_d})
+    path = save_checkpoint(
+        tmp_path / "n.pt",
+        torch.nn.Conv2d(1, 2, 1),
+        history={"losses": [scalar, zero_d], "validation": [{"score": scalar}]},
+        config={"lr": scalar},
+        scheduler={"step": zero_d},
+    )
     ckpt = load_checkpoint(path)  # weights_only=True: refused before for np.float64 and np.str_
-    stored = [*ckpt["history"]["losses"], ckpt["history"]["validation"][0]["score"], ckpt["train_config"]["lr"],
-              ckpt["scheduler_state"]["step"]]
+    stored = [
+        *ckpt["history"]["losses"],
+        ckpt["history"]["validation"][0]["score"],
+        ckpt["train_config"]["lr"],
+        ckpt["scheduler_state"]["step"],
+    ]
     assert all(type(v) is expected_type and v == scalar for v in stored), stored
     save_checkpoint(path, torch.nn.Conv2d(1, 2, 1), training_data={"n": scalar, "a": [zero_d]})
     assert load_checkpoint(path)["training_data"] == {"n": scalar, "a": [scalar]}
@@ -41,19 +66,36 @@ def test_numpy_strings_bytes_arrays_and_keys_round_trip(tmp_path):
     class Level(enum.IntEnum):
         HIGH = 2
 
-    history = {"losses": np.array([0.5, 0.25], np.float64), "validation": [], np.str_("name"): np.str_("run"),
-               np.int64(3): np.bytes_(b"x"), "colour": Colour.RED, "level": Level.HIGH, 0.5: "half"}
+    history = {
+        "losses": np.array([0.5, 0.25], np.float64),
+        "validation": [],
+        np.str_("name"): np.str_("run"),
+        np.int64(3): np.bytes_(b"x"),
+        "colour": Colour.RED,
+        "level": Level.HIGH,
+        0.5: "half",
+    }
     path = save_checkpoint(tmp_path / "s.pt", torch.nn.Conv2d(1, 2, 1), history=history)
     stored = load_checkpoint(path)["history"]
-    assert stored == {"losses": [0.5, 0.25], "validation": [], "name": "run", 3: b"x", "colour": "red",
-                      "level": 2, "0.5": "half"}
+    assert stored == {
+        "losses": [0.5, 0.25],
+        "validation": [],
+        "name": "run",
+        3: b"x",
+        "colour": "red",
+        "level": 2,
+        "0.5": "half",
+    }
     assert [type(k) for k in stored] == [str, str, str, int, str, str, str]
     assert type(stored["colour"]) is str and type(stored["level"]) is int
 
 
 def test_what_a_checkpoint_cannot_store_is_refused_when_saving(tmp_path):
-    with pytest.raises(TypeError, match=r"history\['when'\] holds (np|numpy)\.datetime64\('2020-01-01'\) "
-                                        r"\(datetime64\), which a checkpoint cannot store"):
+    with pytest.raises(
+        TypeError,
+        match=r"history\['when'\] holds (np|numpy)\.datetime64\('2020-01-01'\) "
+        r"\(datetime64\), which a checkpoint cannot store",
+    ):
         save_checkpoint(tmp_path / "d.pt", torch.nn.Conv2d(1, 2, 1), history={"when": np.datetime64("2020-01-01")})
     with pytest.raises(TypeError, match=r"training_data must be a dict \(or None\), got \['phc-u373'\]"):
         save_checkpoint(tmp_path / "d.pt", torch.nn.Conv2d(1, 2, 1), training_data=["phc-u373"])

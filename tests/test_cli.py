@@ -1,4 +1,5 @@
 """Tests of the command line (unet_core.cli.commands), run in-process through main(argv)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -44,8 +45,17 @@ def test_predict_round_trip_npy_png_tiff(tmp_path, tiny_checkpoint, gray_image, 
     expected = _expected_probs(tiny_checkpoint, gray_image)
     for source in ("in.png", "in.tif"):
         for out in ("p.npy", "p.png", "p.tiff"):
-            argv = ["predict", "-q", str(tmp_path / source), "-o", str(tmp_path / out),
-                    "--checkpoint", str(tiny_checkpoint), "--device", "cpu"]
+            argv = [
+                "predict",
+                "-q",
+                str(tmp_path / source),
+                "-o",
+                str(tmp_path / out),
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--device",
+                "cpu",
+            ]
             assert main(argv) == 0
         probs = np.load(tmp_path / "p.npy")
         assert probs.dtype == np.float32 and probs.shape == (2, 37, 50)
@@ -59,8 +69,14 @@ def test_predict_round_trip_npy_png_tiff(tmp_path, tiny_checkpoint, gray_image, 
 
 
 def test_predict_unknown_suffix_fails_before_any_work(tmp_path, capsys):
-    argv = ["predict", str(tmp_path / "missing.png"), "-o", str(tmp_path / "out.jpg"),
-            "--checkpoint", str(tmp_path / "missing.pt")]
+    argv = [
+        "predict",
+        str(tmp_path / "missing.png"),
+        "-o",
+        str(tmp_path / "out.jpg"),
+        "--checkpoint",
+        str(tmp_path / "missing.pt"),
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -69,11 +85,26 @@ def test_predict_unknown_suffix_fails_before_any_work(tmp_path, capsys):
 
 
 def test_predict_missing_files(tmp_path, tiny_checkpoint, gray_image, capsys):
-    assert main(["predict", str(tmp_path / "nope.tif"), "-o", str(tmp_path / "o.npy"),
-                 "--checkpoint", str(tiny_checkpoint)]) == 2
+    assert (
+        main(
+            ["predict", str(tmp_path / "nope.tif"), "-o", str(tmp_path / "o.npy"), "--checkpoint", str(tiny_checkpoint)]
+        )
+        == 2
+    )
     assert "IMAGE" in capsys.readouterr().err and not (tmp_path / "o.npy").exists()
-    assert main(["predict", str(tmp_path / "in.png"), "-o", str(tmp_path / "o.npy"),
-                 "--checkpoint", str(tmp_path / "nope.pt")]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "in.png"),
+                "-o",
+                str(tmp_path / "o.npy"),
+                "--checkpoint",
+                str(tmp_path / "nope.pt"),
+            ]
+        )
+        == 2
+    )
     assert "checkpoint" in capsys.readouterr().err and not (tmp_path / "o.npy").exists()
 
 
@@ -85,8 +116,22 @@ def test_bad_arguments_exit_2():
 
 def test_train_then_resume(tmp_path, capsys):
     ckpt = tmp_path / "s.pt"
-    base = ["train", "-q", "--data", "synthetic", "--base-channels", "2", "--depth", "2", "--tile-size", "44",
-            "--device", "cpu", "--checkpoint", str(ckpt)]
+    base = [
+        "train",
+        "-q",
+        "--data",
+        "synthetic",
+        "--base-channels",
+        "2",
+        "--depth",
+        "2",
+        "--tile-size",
+        "44",
+        "--device",
+        "cpu",
+        "--checkpoint",
+        str(ckpt),
+    ]
     assert main([*base, "--iterations", "2"]) == 0
     assert load_checkpoint(ckpt)["step"] == 2
     assert main([*base, "--iterations", "3"]) == 2
@@ -98,8 +143,22 @@ def test_train_then_resume(tmp_path, capsys):
 
 
 def test_train_invalid_tile_size_is_one_line(tmp_path, capsys):
-    argv = ["train", "-q", "--base-channels", "2", "--depth", "2", "--tile-size", "45", "--iterations", "1",
-            "--device", "cpu", "--checkpoint", str(tmp_path / "x.pt")]
+    argv = [
+        "train",
+        "-q",
+        "--base-channels",
+        "2",
+        "--depth",
+        "2",
+        "--tile-size",
+        "45",
+        "--iterations",
+        "1",
+        "--device",
+        "cpu",
+        "--checkpoint",
+        str(tmp_path / "x.pt"),
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("unet-core train: error:") and err.count("\n") == 1 and "45" in err
@@ -123,18 +182,39 @@ def test_module_entry_point_help():
 @pytest.mark.parametrize("name", ["isbi2012", "phc-u373", "dic-hela"])
 def test_train_one_step_on_real_data(name, data_dir, tmp_path, capsys):
     ckpt = tmp_path / f"{name}.pt"
-    argv = ["train", "-q", "--data", name, "--data-dir", str(data_dir), "--iterations", "1", "--base-channels", "2",
-            "--depth", "2", "--tile-size", "44", "--device", "cpu", "--checkpoint", str(ckpt)]
+    argv = [
+        "train",
+        "-q",
+        "--data",
+        name,
+        "--data-dir",
+        str(data_dir),
+        "--iterations",
+        "1",
+        "--base-channels",
+        "2",
+        "--depth",
+        "2",
+        "--tile-size",
+        "44",
+        "--device",
+        "cpu",
+        "--checkpoint",
+        str(ckpt),
+    ]
     assert main(argv) == 0
     assert load_checkpoint(ckpt)["step"] == 1 and f"train: {name}, 1 steps" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- recipes (issue 10)
-@pytest.mark.parametrize("argv, message", [
-    (["train", "-q", "--recipe", "nope"], "recipe='nope' is unknown; known recipes:"),
-    (["train", "-q", "--recipe", "isbi2012-smoke", "--depth", "3"], "drop --depth"),
-    (["train", "-q", "--recipe", "isbi2012-smoke", "--data", "isbi2012", "--lr", "0.1"], "drop --data, --lr"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "-q", "--recipe", "nope"], "recipe='nope' is unknown; known recipes:"),
+        (["train", "-q", "--recipe", "isbi2012-smoke", "--depth", "3"], "drop --depth"),
+        (["train", "-q", "--recipe", "isbi2012-smoke", "--data", "isbi2012", "--lr", "0.1"], "drop --data, --lr"),
+    ],
+)
 def test_train_recipe_refuses_conflicting_flags(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -155,8 +235,20 @@ def test_train_recipe_writes_scores(data_dir, tmp_path, monkeypatch, capsys):
 
     monkeypatch.setenv("UNET_RUNS_DIR", str(tmp_path / "runs"))
     out = tmp_path / "scores.json"
-    argv = ["train", "-q", "--recipe", "isbi2012-smoke", "--iterations", "5", "--data-dir", str(data_dir),
-            "--device", "cpu", "--json", str(out)]
+    argv = [
+        "train",
+        "-q",
+        "--recipe",
+        "isbi2012-smoke",
+        "--iterations",
+        "5",
+        "--data-dir",
+        str(data_dir),
+        "--device",
+        "cpu",
+        "--json",
+        str(out),
+    ]
     assert main(argv) == 0
     rec = json.loads(out.read_text())
     assert rec["steps"] == 5 and rec["recipe"]["iterations"] == 5 and "pixel error" in rec["values"]
@@ -177,8 +269,10 @@ def test_train_fusionnet_then_predict_rebuilds_it(tmp_path, gray_image, capsys):
     assert type(model_from_checkpoint(ckpt)) is FusionNet
     expected = _expected_probs(ckpt, gray_image)
     out = tmp_path / "p.npy"
-    assert main(["predict", "-q", str(tmp_path / "in.png"), "-o", str(out), "--checkpoint", str(ckpt),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(["predict", "-q", str(tmp_path / "in.png"), "-o", str(out), "--checkpoint", str(ckpt), "--device", "cpu"])
+        == 0
+    )
     probs = np.load(out)
     assert probs.shape == (2, 37, 50)
     np.testing.assert_allclose(probs, expected, atol=1e-5)
@@ -196,8 +290,14 @@ def test_train_fusionnet_tile_size_and_default():
 def test_train_fusionnet_invalid_tile_size_names_the_model(tmp_path, capsys):
     assert main([*_FUSION, "--tile-size", "45", "--iterations", "1", "--checkpoint", str(tmp_path / "x.pt")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and ("--tile-size 45 is not a valid input size for --model fusionnet --depth 2; "
-                                     "nearest valid sizes are 44 and 46") in err
+    assert (
+        err.count("\n") == 1
+        and (
+            "--tile-size 45 is not a valid input size for --model fusionnet --depth 2; "
+            "nearest valid sizes are 44 and 46"
+        )
+        in err
+    )
     assert not (tmp_path / "x.pt").exists()
 
 
@@ -211,8 +311,20 @@ def test_train_unknown_model_and_recipe_conflict(capsys):
 
 def test_resume_with_another_model_is_refused(tmp_path, capsys):
     ckpt = tmp_path / "u.pt"
-    base = ["--base-channels", "2", "--depth", "2", "--tile-size", "44", "--iterations", "1", "--device", "cpu",
-            "--checkpoint", str(ckpt)]
+    base = [
+        "--base-channels",
+        "2",
+        "--depth",
+        "2",
+        "--tile-size",
+        "44",
+        "--iterations",
+        "1",
+        "--device",
+        "cpu",
+        "--checkpoint",
+        str(ckpt),
+    ]
     assert main(["train", "-q", *base]) == 0
     assert main(["train", "-q", "--model", "fusionnet", *base, "--iterations", "2", "--resume"]) == 2
     err = capsys.readouterr().err
@@ -224,12 +336,15 @@ class _Stop(Exception):
     """Raised by the stand-in for train() once it has seen the TrainConfig."""
 
 
-@pytest.mark.parametrize("flags, expected", [
-    ([], {}),  # no flag: TrainConfig's own default
-    (["--precision", "fp32"], {"precision": "fp32"}),
-    (["--precision", "bf16+channels_last"], {"precision": "bf16+channels_last"}),
-    (["--precision", "auto"], {"precision": "auto"}),
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ([], {}),  # no flag: TrainConfig's own default
+        (["--precision", "fp32"], {"precision": "fp32"}),
+        (["--precision", "bf16+channels_last"], {"precision": "bf16+channels_last"}),
+        (["--precision", "auto"], {"precision": "auto"}),
+    ],
+)
 def test_train_precision_flag_is_the_train_config_precision(tmp_path, monkeypatch, flags, expected):
     seen = []
 
@@ -238,12 +353,34 @@ def test_train_precision_flag_is_the_train_config_precision(tmp_path, monkeypatc
         raise _Stop
 
     monkeypatch.setattr(commands, "train", fake_train)
-    argv = ["train", "-q", "--base-channels", "2", "--depth", "2", "--tile-size", "44", "--iterations", "1",
-            "--device", "cpu", "--checkpoint", str(tmp_path / "p.pt"), *flags]
+    argv = [
+        "train",
+        "-q",
+        "--base-channels",
+        "2",
+        "--depth",
+        "2",
+        "--tile-size",
+        "44",
+        "--iterations",
+        "1",
+        "--device",
+        "cpu",
+        "--checkpoint",
+        str(tmp_path / "p.pt"),
+        *flags,
+    ]
     with pytest.raises(_Stop):
         main(argv)
-    reference = TrainConfig(learning_rate=seen[0].learning_rate, iterations=1, seed=0, device="cpu",
-                            checkpoint_every=100, batch_size=1, **expected)
+    reference = TrainConfig(
+        learning_rate=seen[0].learning_rate,
+        iterations=1,
+        seed=0,
+        device="cpu",
+        checkpoint_every=100,
+        batch_size=1,
+        **expected,
+    )
     assert seen[0] == reference
 
 

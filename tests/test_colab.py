@@ -3,6 +3,7 @@
 That each Colab cell's ``DATASETS`` is its chapter's entry in ``book/manifest.py`` (which
 ``book/scripts/colab_check.py`` and the ``book-full`` workflow fetch) is checked in ``tests/test_book.py``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,38 +23,58 @@ ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = load_build().chapter_sources()
 
 
-@pytest.mark.parametrize("asked, cuda, scale", [("auto", True, "full"), ("auto", False, "cpu"),
-                                                ("smoke", True, "smoke"), ("cpu", True, "cpu"), ("full", False, "full")])
+@pytest.mark.parametrize(
+    "asked, cuda, scale",
+    [
+        ("auto", True, "full"),
+        ("auto", False, "cpu"),
+        ("smoke", True, "smoke"),
+        ("cpu", True, "cpu"),
+        ("full", False, "full"),
+    ],
+)
 def test_choose_scale(asked, cuda, scale):
     assert choose_scale(asked, cuda=cuda) == scale
 
 
 def test_choose_scale_rejects_unknown_names():
-    with pytest.raises(ValueError, match=r"COLAB_SCALE='gpu' must be 'auto' \(full on a GPU, cpu otherwise\) or one "
-                                         r"of \('smoke', 'cpu', 'full'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"COLAB_SCALE='gpu' must be 'auto' \(full on a GPU, cpu otherwise\) or one "
+        r"of \('smoke', 'cpu', 'full'\)",
+    ):
         choose_scale("gpu", cuda=True)
 
 
 def test_setup_fetches_each_dataset_and_points_the_chapter_at_it(tmp_path, monkeypatch):
     monkeypatch.delenv("UNET_DATA_DIR", raising=False)
     calls = []
-    scale, device = setup("auto", ["phc-u373", "dic-hela"], data_dir=tmp_path, cuda=False,
-                          fetch=lambda argv: calls.append(argv) or 0)
+    scale, device = setup(
+        "auto", ["phc-u373", "dic-hela"], data_dir=tmp_path, cuda=False, fetch=lambda argv: calls.append(argv) or 0
+    )
     assert (scale, device) == ("cpu", "cpu")
     assert calls == [["phc-u373", "--dest", str(tmp_path)], ["dic-hela", "--dest", str(tmp_path)]]
     assert os.environ["UNET_DATA_DIR"] == str(tmp_path)
     calls.clear()
     assert setup("smoke", ["isbi2012"], data_dir=tmp_path, cuda=True, fetch=lambda a: calls.append(a) or 0) == (
-        "smoke", "cuda")
+        "smoke",
+        "cuda",
+    )
     assert calls == []  # smoke runs need no download
 
 
 def test_setup_errors_name_the_dataset_and_the_fix(tmp_path):
-    with pytest.raises(ValueError, match=r"datasets contains 'isbi'; known datasets are \('isbi2012', 'phc-u373', "
-                                         r"'dic-hela'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"datasets contains 'isbi'; known datasets are \('isbi2012', 'phc-u373', "
+        r"'dic-hela'\)",
+    ):
         setup("cpu", ["isbi"], data_dir=tmp_path, cuda=False, fetch=lambda a: 0)
-    with pytest.raises(RuntimeError, match=r"fetching 'isbi2012' into .* failed \(exit status 1\).*COLAB_SCALE = "
-                                           r"'smoke'"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"fetching 'isbi2012' into .* failed \(exit status 1\).*COLAB_SCALE = "
+        r"'smoke'",
+    ):
         setup("cpu", ["isbi2012"], data_dir=tmp_path, cuda=False, fetch=lambda a: 1)
 
 
@@ -96,15 +117,21 @@ def test_colab_extra_covers_every_chapter_import():
         for module in sorted(_imports(py) - own):
             dists = {re.sub(r"[-_.]+", "-", d).lower() for d in mapping.get(module, [])}
             assert dists, f"{py.name} imports {module!r}, which no installed distribution provides"
-            assert dists & provided, (f"{py.name} imports {module!r} (from {sorted(dists)}), which "
-                                      f"`pip install unet-core[colab]` does not install: add it to the colab extra")
+            assert dists & provided, (
+                f"{py.name} imports {module!r} (from {sorted(dists)}), which "
+                f"`pip install unet-core[colab]` does not install: add it to the colab extra"
+            )
 
 
 def test_colab_check_takes_the_chapters_of_the_manifest_only(tmp_path):
     import subprocess
 
-    done = subprocess.run([sys.executable, str(ROOT / "book" / "scripts" / "colab_check.py"), "06_isbi",
-                           "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "book" / "scripts" / "colab_check.py"), "06_isbi", "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and not any(tmp_path.iterdir())  # refused before copying or installing anything
     assert "chapter='06_isbi' is not a chapter of book/manifest.py; chapters: 01_architecture" in done.stderr
 
@@ -116,8 +143,20 @@ def test_a_chapter_runs_at_cpu_scale_with_only_what_its_colab_cell_installs(tmp_
     import json
     import subprocess
 
-    done = subprocess.run([sys.executable, str(ROOT / "book" / "scripts" / "colab_check.py"), "01_architecture",
-                           "--scale", "cpu", "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "book" / "scripts" / "colab_check.py"),
+            "01_architecture",
+            "--scale",
+            "cpu",
+            "--workdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["status"] == 0 and report["scale"] == "cpu"

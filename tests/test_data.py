@@ -1,4 +1,5 @@
 """Tests of unet_core.data: readers of the converted layout and the TrainingTiles dataset."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -63,8 +64,9 @@ def tiny_root(tmp_path_factory):
     isbi = src / "isbi2012"
     isbi.mkdir()
     stacks = [synthetic_em((48, 48), n_cells=3, seed=i) for i in range(3)]
-    tifffile.imwrite(isbi / "train-volume.tif", np.stack([(a[0] * 255).astype(np.uint8) for a in stacks]),
-                     photometric="minisblack")
+    tifffile.imwrite(
+        isbi / "train-volume.tif", np.stack([(a[0] * 255).astype(np.uint8) for a in stacks]), photometric="minisblack"
+    )
     tifffile.imwrite(isbi / "train-labels.tif", np.stack([a[1] * 255 for a in stacks]), photometric="minisblack")
     tifffile.imwrite(isbi / "test-volume.tif", np.zeros((2, 48, 48), np.uint8), photometric="minisblack")
     dest = tmp_path_factory.mktemp("data")
@@ -97,8 +99,10 @@ def test_load_ctc_tiny(tiny_root, monkeypatch):
     # these synthetic frame numbers are not among them
     with pytest.raises(ValueError, match="no gt frame of phc-u373 matches the training frames 02/010"):
         load_ctc("PhC-C2DH-U373", split="val")
-    assert annotated_frames("phc-u373") == {"gt": ["01/000", "01/002", "02/000", "02/002"],
-                                            "st": ["01/000", "01/001", "01/002", "02/000", "02/001", "02/002"]}
+    assert annotated_frames("phc-u373") == {
+        "gt": ["01/000", "01/002", "02/000", "02/002"],
+        "st": ["01/000", "01/001", "01/002", "02/000", "02/001", "02/002"],
+    }
     frames = load_frames("phc-u373", ["02/002", "01/000"], "gt")
     assert [(f.frame_id, f.truth) for f in frames] == [("02/002", "gt"), ("01/000", "gt")]
     np.testing.assert_array_equal(frames[0].target, instances)
@@ -159,12 +163,17 @@ def test_tiles_without_augmentation_are_crops(cells):
     np.testing.assert_array_equal(label, foreground_with_borders(cells[1][1]))
     np.testing.assert_array_equal(weights, weight_map(cells[1][1], 10.0, 5.0, "balanced"))
     x, y, w = ds[3]  # image 3 % 2 = 1
-    hits = [(t, l) for t in range(29) for l in range(29)
-            if np.array_equal(label[t:t + 20, l:l + 20], y.numpy()) and np.array_equal(weights[t:t + 20, l:l + 20], w.numpy())]
+    hits = [
+        (t, l)
+        for t in range(29)
+        for l in range(29)
+        if np.array_equal(label[t : t + 20, l : l + 20], y.numpy())
+        and np.array_equal(weights[t : t + 20, l : l + 20], w.numpy())
+    ]
     assert hits
     t, l = hits[0]
     norm = normalize_image(cells[1][0])
-    np.testing.assert_allclose(x[0, 12:32, 12:32].numpy(), norm[t:t + 20, l:l + 20], atol=1e-5)
+    np.testing.assert_allclose(x[0, 12:32, 12:32].numpy(), norm[t : t + 20, l : l + 20], atol=1e-5)
 
 
 def test_tiles_semantic_isbi_style():

@@ -1,4 +1,5 @@
 """unet_core.training.distributed: torchrun / DistributedDataParallel training on the CPU with gloo (2 processes)."""
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,11 @@ def _run(tmp: Path, name: str, steps: int, nproc: int, ckpt: Path, resume: bool 
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env.pop("WORLD_SIZE", None)
     args = [str(script), str(out), str(steps), str(ckpt), "1" if resume else "0", str(dropout)]
-    cmd = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *args]
-           if nproc > 1 else [sys.executable, *args])
+    cmd = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *args]
+        if nproc > 1
+        else [sys.executable, *args]
+    )
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return json.loads(out.read_text())
@@ -57,8 +61,11 @@ def test_rank_items_split_the_global_batch_and_cover_it_exactly():
         assert sum((rank_items(step, 4, r, 2, 10) for r in range(2)), []) == whole
         assert sum((rank_items(step, 4, r, 4, 10) for r in range(4)), []) == whole
     assert rank_items(2, 4, 0, 1, 10) == [8, 9, 0, 1]  # wraps around the dataset
-    with pytest.raises(ValueError, match=r"TrainConfig.batch_size=3 \(the global batch\) must be divisible by the "
-                                         r"number of processes, 2; use batch_size=2"):
+    with pytest.raises(
+        ValueError,
+        match=r"TrainConfig.batch_size=3 \(the global batch\) must be divisible by the "
+        r"number of processes, 2; use batch_size=2",
+    ):
         rank_items(0, 3, 0, 2, 10)
     assert world() == (0, 1)
 
@@ -71,7 +78,9 @@ def test_two_gloo_processes_follow_the_single_process_loss_curve_and_resume_bit_
     assert single["world"] == 1 and ddp["world"] == 2
     assert len(ddp["losses"]) == 6
     assert torch.allclose(torch.tensor(ddp["losses"]), torch.tensor(single["losses"]), rtol=1e-4, atol=1e-6), (
-        single["losses"], ddp["losses"])
+        single["losses"],
+        ddp["losses"],
+    )
     ckpt = torch.load(tmp_path / "ddp.pt", weights_only=True)
     assert ckpt["world_size"] == 2 and ckpt["step"] == 6
     # with dropout (masks per rank): stopped after 4 steps, resumed to 6 with the same world size,
@@ -128,12 +137,21 @@ def nan_on_rank_1(tmp_path_factory):
     (tmp / "probe.py").write_text(PROBE)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env.pop("WORLD_SIZE", None)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(tmp / "probe.py"),
-           str(tmp / "out")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(tmp / "probe.py"),
+        str(tmp / "out"),
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150)
     ranks = [tmp / f"out.{r}.json" for r in range(2)]
-    return [json.loads(p.read_text()) if p.exists() else {"error": "no result: " + done.stderr[-3000:], "masks": []}
-            for p in ranks]
+    return [
+        json.loads(p.read_text()) if p.exists() else {"error": "no result: " + done.stderr[-3000:], "masks": []}
+        for p in ranks
+    ]
 
 
 @pytest.mark.slow
@@ -141,7 +159,8 @@ def nan_on_rank_1(tmp_path_factory):
 def test_a_nan_loss_on_one_rank_stops_every_rank_at_that_step(nan_on_rank_1):
     for rank, got in enumerate(nan_on_rank_1):
         assert got["error"] is not None and got["error"].startswith(
-            f"the loss became non-finite at step 2 on rank 1 of 2 processes (this is rank {rank}, its loss "), got
+            f"the loss became non-finite at step 2 on rank 1 of 2 processes (this is rank {rank}, its loss "
+        ), got
         assert "lower learning_rate" in got["error"]
         assert len(got["masks"]) == 4  # all 4 steps ran: the losses are read (and checked) at the end, naming step 2
 
@@ -173,9 +192,31 @@ def test_dropout_seeds_of_ranks_never_meet_and_step_loss_flags_a_single_process(
 def test_torchrun_cli_trains_with_two_processes_and_rank_0_writes_the_checkpoint(tmp_path):
     ckpt = tmp_path / "ddp.pt"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "unet_core",
-           "train", "--data", "synthetic", "--iterations", "3", "--base-channels", "2", "--depth", "2",
-           "--tile-size", "44", "--batch-size", "2", "--checkpoint", str(ckpt), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "unet_core",
+        "train",
+        "--data",
+        "synthetic",
+        "--iterations",
+        "3",
+        "--base-channels",
+        "2",
+        "--depth",
+        "2",
+        "--tile-size",
+        "44",
+        "--batch-size",
+        "2",
+        "--checkpoint",
+        str(ckpt),
+        "--quiet",
+    ]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("train: 2 processes (DistributedDataParallel), global batch 2") == 1  # rank 0 only
@@ -194,9 +235,29 @@ def test_torchrun_recipe_trains_on_two_ranks_and_rank_0_alone_scores(data_dir, t
 
     env = dict(os.environ, OMP_NUM_THREADS="1", UNET_RUNS_DIR=str(tmp_path / "runs"))
     scores = tmp_path / "scores.json"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "unet_core",
-           "train", "-q", "--recipe", "isbi2012-smoke", "--iterations", "3", "--batch-size", "2", "--device", "cpu",
-           "--data-dir", str(data_dir), "--json", str(scores)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "unet_core",
+        "train",
+        "-q",
+        "--recipe",
+        "isbi2012-smoke",
+        "--iterations",
+        "3",
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+        "--data-dir",
+        str(data_dir),
+        "--json",
+        str(scores),
+    ]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert done.stdout.count("held-out scores") == 1  # rank 0 predicts, scores and reports
@@ -223,5 +284,10 @@ def test_loading_a_finished_run_does_not_warn_about_its_world_size(tmp_path, rec
     uc.train(uc.UNet(base_channels=2, depth=2), data, config, checkpoint_path=ckpt, progress=False)
     assert not [w for w in recwarn if "world_size" in str(w.message)]
     with pytest.warns(UserWarning, match="was written with world_size=4, this run has world_size=1"):
-        uc.train(uc.UNet(base_channels=2, depth=2), data, uc.TrainConfig(iterations=3, device="cpu"),
-                 checkpoint_path=ckpt, progress=False)
+        uc.train(
+            uc.UNet(base_channels=2, depth=2),
+            data,
+            uc.TrainConfig(iterations=3, device="cpu"),
+            checkpoint_path=ckpt,
+            progress=False,
+        )

@@ -1,4 +1,5 @@
 """Tests for unet_core.augment.elastic: coarse-grid elastic deformation (paper Sec. 3.1)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -141,8 +142,9 @@ def test_integer_cubic_overshoot_clips_instead_of_wrapping():
 
 def test_random_field_is_upsampled_standard_normal_draw():
     coarse = np.random.default_rng(11).standard_normal((2, 5, 5)) * 4.0  # what the book shows as arrows
-    np.testing.assert_array_equal(random_elastic_field((30, 40), grid=5, std=4.0, rng=11),
-                                  upsample_grid_displacements(coarse, (30, 40)))
+    np.testing.assert_array_equal(
+        random_elastic_field((30, 40), grid=5, std=4.0, rng=11), upsample_grid_displacements(coarse, (30, 40))
+    )
 
 
 @pytest.mark.parametrize(
@@ -150,9 +152,21 @@ def test_random_field_is_upsampled_standard_normal_draw():
     [
         (np.zeros((8, 8)), np.zeros((2, 8, 9)), {}, ValueError, r"field must have shape \(2, H, W\) = \(2, 8, 8\)"),
         (np.zeros((8, 8)), np.zeros((8, 8)), {}, ValueError, r"field must have shape"),
-        (np.zeros((8, 8)), np.zeros((2, 8, 8)), {"order": 2}, ValueError, r"order must be 0 \(labels\), 1 \(weights\) or 3"),
+        (
+            np.zeros((8, 8)),
+            np.zeros((2, 8, 8)),
+            {"order": 2},
+            ValueError,
+            r"order must be 0 \(labels\), 1 \(weights\) or 3",
+        ),
         (np.zeros((0, 8)), np.zeros((2, 0, 8)), {}, ValueError, r"array must be a non-empty"),
-        (np.zeros((2, 2, 8, 8)), np.zeros((2, 8, 8)), {}, ValueError, r"array must be a non-empty \(H, W\) or \(C, H, W\)"),
+        (
+            np.zeros((2, 2, 8, 8)),
+            np.zeros((2, 8, 8)),
+            {},
+            ValueError,
+            r"array must be a non-empty \(H, W\) or \(C, H, W\)",
+        ),
         ([[0.0]], np.zeros((2, 1, 1)), {}, TypeError, r"array must be a numpy array, got list"),
     ],
 )
@@ -261,8 +275,12 @@ def test_torch_dtypes_half_bool_uint8():
     shift[:, 1] = 0.5
     cubic = apply_elastic_field_torch(edge.float(), shift, mode="bicubic")  # uint8 is sampled in float32
     assert cubic.min() < -0.5 and cubic.max() > 255.5  # Keys cubic overshoots...
-    torch.testing.assert_close(apply_elastic_field_torch(edge, shift, mode="bicubic"),
-                               cubic.round().clamp(0, 255).to(torch.uint8), atol=0, rtol=0)  # ...uint8 clips
+    torch.testing.assert_close(
+        apply_elastic_field_torch(edge, shift, mode="bicubic"),
+        cubic.round().clamp(0, 255).to(torch.uint8),
+        atol=0,
+        rtol=0,
+    )  # ...uint8 clips
 
 
 def test_torch_bad_input():

@@ -1,4 +1,5 @@
 """Tests of data_scripts/fetch.py: safe extraction, verification, import layouts, idempotence."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -140,9 +141,11 @@ def test_isbi_download_falls_back_to_mirror(tmp_path, monkeypatch):
     remote = tmp_path / "remote"
     remote.mkdir()
     stacks = [synthetic_em((32, 32), n_cells=2, seed=i) for i in range(2)]
-    arrays = {"train-volume": np.stack([(a[0] * 255).astype(np.uint8) for a in stacks]),
-              "train-labels": np.stack([a[1] * 255 for a in stacks]),
-              "test-volume": np.zeros((2, 32, 32), np.uint8)}
+    arrays = {
+        "train-volume": np.stack([(a[0] * 255).astype(np.uint8) for a in stacks]),
+        "train-labels": np.stack([a[1] * 255 for a in stacks]),
+        "test-volume": np.zeros((2, 32, 32), np.uint8),
+    }
     for name, a in arrays.items():
         tifffile.imwrite(remote / f"{name}.tif", a, photometric="minisblack")
         md5 = "md5:" + archive.file_hash(remote / f"{name}.tif", "md5")
@@ -168,7 +171,8 @@ def _ctc_folder(root: Path) -> Path:
                 (ds / f"{seq}_{kind}" / "SEG").mkdir(parents=True, exist_ok=True)
                 tifffile.imwrite(ds / f"{seq}_{kind}" / "SEG" / f"man_seg{t:03d}.tif", inst.astype(np.uint16))
     (ds / "01_GT" / "SEG" / "man_seg007.tif").write_bytes(
-        (ds / "01_GT" / "SEG" / "man_seg000.tif").read_bytes())  # a mask without image
+        (ds / "01_GT" / "SEG" / "man_seg000.tif").read_bytes()
+    )  # a mask without image
     return ds
 
 
@@ -215,7 +219,9 @@ def test_unverifiable_and_differing_content_refused(tmp_path, monkeypatch):
     with pytest.raises(FetchError, match=r"differ from the registered copy in PhC-C2DH-U373/01_GT/SEG, .*--no-verify"):
         fetch.fetch("phc-u373", tmp_path / "data", ds, quiet=True)
     monkeypatch.setattr(fetch, "CONTENT_REGISTRY", {})
-    with pytest.raises(FetchError, match="could not be verified: PhC-C2DH-U373/01, .* match no official file hash.*--no-verify"):
+    with pytest.raises(
+        FetchError, match="could not be verified: PhC-C2DH-U373/01, .* match no official file hash.*--no-verify"
+    ):
         fetch.fetch("phc-u373", tmp_path / "data", ds, quiet=True)
     assert not (tmp_path / "data" / "phc-u373").exists() and _leftovers(tmp_path / "data") == []
 

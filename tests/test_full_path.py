@@ -19,6 +19,7 @@ checkpoint ("trained before this run"); the capped checkpoint is not the uncappe
 ``git status`` is what it was. Chapters that need the real data are skipped without
 ``UNET_DATA_DIR``; the others fall back to synthetic input. Seconds per chapter are printed (``-s``).
 """
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -103,15 +104,33 @@ def _run_chapter(run: FullRun, name: str) -> tuple[str, int, float]:
     src = run.root / "src" / f"{name}.ipynb"
     src.parent.mkdir(exist_ok=True)
     jupytext.write(build.paired_notebook(BOOK / f"{name}.py"), src)  # the current source, not the synced .ipynb
-    cmd = [sys.executable, "-m", "papermill", str(src), str(run.out / f"{name}.ipynb"), "-k", "python3", "--cwd",
-           str(run.work), "--no-progress-bar", "--execution-timeout", str(CELL_SECONDS),
-           "-r", "SCALE", "full", "-r", "DEVICE", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(src),
+        str(run.out / f"{name}.ipynb"),
+        "-k",
+        "python3",
+        "--cwd",
+        str(run.work),
+        "--no-progress-bar",
+        "--execution-timeout",
+        str(CELL_SECONDS),
+        "-r",
+        "SCALE",
+        "full",
+        "-r",
+        "DEVICE",
+        "cpu",
+    ]
     env = dict(os.environ, UNET_RESULTS_DIR=str(run.results), PYTHONWARNINGS="ignore")
     start = time.perf_counter()
     with open(run.logs / f"{name}.log", "w") as log:
         try:
-            status = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=run.work,
-                                    timeout=3 * CELL_SECONDS).returncode
+            status = subprocess.run(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=run.work, timeout=3 * CELL_SECONDS
+            ).returncode
         except subprocess.TimeoutExpired:
             status = -1
     return name, status, time.perf_counter() - start
@@ -129,9 +148,13 @@ def full_run(tmp_path_factory) -> FullRun:
         mp.setenv("OMP_NUM_THREADS", "1")  # two chapters (or two torchrun processes) share the two cores
         if have_data:
             start = time.perf_counter()
-            run.pretrain = subprocess.run([sys.executable, str(BOOK / "scripts" / "pretrain.py"), PRETRAIN,
-                                           "--device", "cpu", "--nproc", "2"], cwd=run.work, capture_output=True,
-                                          text=True, timeout=900)
+            run.pretrain = subprocess.run(
+                [sys.executable, str(BOOK / "scripts" / "pretrain.py"), PRETRAIN, "--device", "cpu", "--nproc", "2"],
+                cwd=run.work,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
             run.seconds["pretrain " + PRETRAIN] = time.perf_counter() - start
             written = sorted(run.runs.glob("isbi2012/*.pt"))
             run.pretrained_mtime = written[0].stat().st_mtime_ns if len(written) == 1 else None
@@ -142,8 +165,10 @@ def full_run(tmp_path_factory) -> FullRun:
                 run.status[name], run.seconds[name] = status, seconds
     run.git_before, run.git_after = before, git_status()
     run.outputs_before, run.outputs_after = outputs_before, _committed_outputs()
-    print("\nSCALE=full under UNET_CHECK_CAP=1, seconds: "
-          + ", ".join(f"{k} {v:.0f}" for k, v in run.seconds.items()), flush=True)
+    print(
+        "\nSCALE=full under UNET_CHECK_CAP=1, seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in run.seconds.items()),
+        flush=True,
+    )
     return run
 
 
@@ -212,6 +237,7 @@ def test_the_capped_runs_leave_the_tree_clean(full_run):
 
 # --- the cap itself (fast) ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("value, expected", [("", None), ("0", None), (" 3 ", 3), ("1", 1)])
 def test_cap_reads_the_variable(monkeypatch, value, expected):
     monkeypatch.setenv("UNET_CHECK_CAP", value)
@@ -223,8 +249,11 @@ def test_cap_reads_the_variable(monkeypatch, value, expected):
 @pytest.mark.parametrize("value", ["abc", "-1", "1.5", "yes", "2 steps"])
 def test_a_malformed_cap_is_refused_naming_the_variable_the_rule_and_the_fix(monkeypatch, value):
     monkeypatch.setenv("UNET_CHECK_CAP", value)
-    with pytest.raises(ValueError, match=rf"UNET_CHECK_CAP={value!r} must be a whole number of training steps >= 0 "
-                                         r"\(e\.g\. UNET_CHECK_CAP=1 .*unset it with `unset UNET_CHECK_CAP`"):
+    with pytest.raises(
+        ValueError,
+        match=rf"UNET_CHECK_CAP={value!r} must be a whole number of training steps >= 0 "
+        r"\(e\.g\. UNET_CHECK_CAP=1 .*unset it with `unset UNET_CHECK_CAP`",
+    ):
         check_cap.capped_recipe(get_recipe("isbi2012-full"))
 
 
@@ -251,7 +280,9 @@ def test_apply_check_cap_caps_steps_and_the_global_batch_per_process(monkeypatch
     assert (capped.iterations, capped.batch_size, capped.learning_rate) == (3, 4, 1e-4)
     monkeypatch.delenv("WORLD_SIZE")
     assert check_cap.apply_check_cap(config, value=3).batch_size == 2
-    assert check_cap.apply_check_cap(config) is config and check_cap.apply_check_cap("no config", value=1) == "no config"
+    assert (
+        check_cap.apply_check_cap(config) is config and check_cap.apply_check_cap("no config", value=1) == "no config"
+    )
 
 
 def test_train_under_the_cap_stops_after_its_steps_and_records_them(tmp_path, monkeypatch):
@@ -259,8 +290,13 @@ def test_train_under_the_cap_stops_after_its_steps_and_records_them(tmp_path, mo
 
     data = [(torch.randn(1, 8, 8), torch.zeros(8, 8, dtype=torch.int64), torch.ones(8, 8))] * 4
     monkeypatch.setenv("UNET_CHECK_CAP", "2")
-    result = uc.train(torch.nn.Conv2d(1, 2, 1), data, uc.TrainConfig(iterations=50, batch_size=4, device="cpu"),
-                      checkpoint_path=tmp_path / "c.pt", progress=False)
+    result = uc.train(
+        torch.nn.Conv2d(1, 2, 1),
+        data,
+        uc.TrainConfig(iterations=50, batch_size=4, device="cpu"),
+        checkpoint_path=tmp_path / "c.pt",
+        progress=False,
+    )
     saved = torch.load(tmp_path / "c.pt", weights_only=True)["train_config"]
     assert result.step == 2 and (saved["iterations"], saved["batch_size"]) == (2, 2)
 
@@ -270,15 +306,24 @@ def test_capped_data_keeps_two_frames_crops_the_held_out_groups_and_records_what
     cells = np.zeros((512, 520), np.int32)
     cells[400:440, 20:60] = 3  # the largest cell, near the corner: the crop keeps it
     cells[100:110, 300:310] = 1
-    d = {"train_x": frames, "train_y": [cells] * 6, "train_ids": [f"01/{k:03d}" for k in range(6)],
-         "training_data": {"dataset": "phc-u373", "truth": "gt", "train_frames": [f"01/{k:03d}" for k in range(6)]},
-         "groups": [{"name": "02", "x": frames[:3], "y": [cells] * 3, "ids": ["02/000", "02/001", "02/002"]}],
-         "val_x": frames[:3], "val_y": [cells] * 3, "val_ids": ["02/000", "02/001", "02/002"], "semantic": False,
-         "source": "phc-u373"}
+    d = {
+        "train_x": frames,
+        "train_y": [cells] * 6,
+        "train_ids": [f"01/{k:03d}" for k in range(6)],
+        "training_data": {"dataset": "phc-u373", "truth": "gt", "train_frames": [f"01/{k:03d}" for k in range(6)]},
+        "groups": [{"name": "02", "x": frames[:3], "y": [cells] * 3, "ids": ["02/000", "02/001", "02/002"]}],
+        "val_x": frames[:3],
+        "val_y": [cells] * 3,
+        "val_ids": ["02/000", "02/001", "02/002"],
+        "semantic": False,
+        "source": "phc-u373",
+    }
     c = check_cap.capped_data(d, value=1)
     assert c["train_ids"] == ["01/000", "01/005"] and [x[0, 0] for x in c["train_x"]] == [0, 5]
     assert [x.shape for x in c["train_x"]] == [y.shape for y in c["train_y"]] == [(128, 128)] * 2
-    assert c["training_data"]["train_frames"] == ["01/000", "01/005"] and d["training_data"]["train_frames"][1] == "01/001"
+    assert (
+        c["training_data"]["train_frames"] == ["01/000", "01/005"] and d["training_data"]["train_frames"][1] == "01/001"
+    )
     assert c["val_ids"] == c["groups"][0]["ids"] == ["02/000", "02/001"]
     assert [y.shape for y in c["val_y"]] == [(128, 128)] * 2 and (c["val_y"][0] == 3).sum() == 40 * 40
     assert c["val_x"] is c["groups"][0]["x"] and "UNET_CHECK_CAP=1" in c["source"] and c["check_cap"] == 1
@@ -291,9 +336,12 @@ def test_a_capped_record_goes_to_the_throw_away_folder_and_says_so(tmp_path, mon
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     monkeypatch.setenv("UNET_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("UNET_CHECK_CAP", "1")
-    path = viz.record_results("06_isbi2012", {"pixel error": 0.5}, scale="full", device="cpu", notes="n",
-                              directory=tmp_path / "asked")
-    assert path == tmp_path / "tmp" / "unet_core-check-results" / "06_isbi2012.json" == check_cap.results_dir() / path.name
+    path = viz.record_results(
+        "06_isbi2012", {"pixel error": 0.5}, scale="full", device="cpu", notes="n", directory=tmp_path / "asked"
+    )
+    assert (
+        path == tmp_path / "tmp" / "unet_core-check-results" / "06_isbi2012.json" == check_cap.results_dir() / path.name
+    )
     assert viz.results_dir("full") == tmp_path / "results"  # reading the recorded runs is unchanged
     assert not (tmp_path / "results").exists() and not (tmp_path / "asked").exists()
     run = viz.load_results(path.parent)["06_isbi2012"]["runs"]["full"]

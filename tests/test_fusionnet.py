@@ -1,6 +1,7 @@
 """Tests of FusionNet (unet_core.models): shapes and size errors, closed-form parameter and FLOP counts,
 the residual shortcut and summation skip against hand computations, the receptive field against
 gradient supports, seamless tiling, training and checkpoints through the code paths of the U-Net."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -59,9 +60,12 @@ def test_output_has_the_input_size(depth, size):
 
 def test_sizes_it_cannot_take_are_refused_clearly():
     net = tiny(depth=3)
-    with pytest.raises(ValueError, match=r"input height 50 is not a valid input size for FusionNet\(depth=3\): it must "
-                                         r"be a positive multiple of 2\*\*\(depth - 1\) = 4; nearest valid sizes are "
-                                         r"48 and 52"):
+    with pytest.raises(
+        ValueError,
+        match=r"input height 50 is not a valid input size for FusionNet\(depth=3\): it must "
+        r"be a positive multiple of 2\*\*\(depth - 1\) = 4; nearest valid sizes are "
+        r"48 and 52",
+    ):
         net(torch.zeros(1, 1, 50, 48))
     with pytest.raises(ValueError, match="input width 2 .* the smallest valid size is 4"):
         net(torch.zeros(1, 1, 48, 2))
@@ -101,8 +105,9 @@ def test_parameter_counts_of_the_paper_network_and_options():
     assert fusionnet_parameter_count(head_kernel=3) - fusionnet_parameter_count() == 8 * 64 * 2
 
 
-@pytest.mark.parametrize("kw, size", [({"depth": 2}, (16, 24)),
-                                      ({"depth": 3, "down": "stride", "head_kernel": 3}, (8, 20))])
+@pytest.mark.parametrize(
+    "kw, size", [({"depth": 2}, (16, 24)), ({"depth": 3, "down": "stride", "head_kernel": 3}, (8, 20))]
+)
 def test_flops_equal_torchs_flop_counter(kw, size):
     net = FusionNet(in_channels=2, num_classes=3, base_channels=3, **kw).eval()
     with FlopCounterMode(display=False) as counter, torch.no_grad():
@@ -118,8 +123,9 @@ def test_paper_flops():
 
 # ---------------------------------------------------------------- hand computations
 def _bn(x, m):
-    return (x - m.running_mean[:, None, None]) / torch.sqrt(m.running_var[:, None, None] + m.eps) \
-        * m.weight[:, None, None] + m.bias[:, None, None]
+    return (x - m.running_mean[:, None, None]) / torch.sqrt(m.running_var[:, None, None] + m.eps) * m.weight[
+        :, None, None
+    ] + m.bias[:, None, None]
 
 
 def _act(x, name):
@@ -157,9 +163,19 @@ def test_residual_block_is_identity_plus_three_convolutions():
     block = randomise_batch_norms(ResidualBlock(3, "relu")).eval()
     x = torch.randn(2, 3, 9, 7)
     c1, c2, c3 = block.branch
-    by_hand = x + _bn(F.conv2d(torch.relu(_bn(F.conv2d(torch.relu(_bn(F.conv2d(x, c1[0].weight, padding=1), c1[1])),
-                                                                c2[0].weight, padding=1), c2[1])),
-                               c3[0].weight, padding=1), c3[1])
+    by_hand = x + _bn(
+        F.conv2d(
+            torch.relu(
+                _bn(
+                    F.conv2d(torch.relu(_bn(F.conv2d(x, c1[0].weight, padding=1), c1[1])), c2[0].weight, padding=1),
+                    c2[1],
+                )
+            ),
+            c3[0].weight,
+            padding=1,
+        ),
+        c3[1],
+    )
     with torch.no_grad():
         torch.testing.assert_close(block(x), by_hand, rtol=1e-5, atol=1e-5)
         c3[1].weight.zero_()
@@ -167,9 +183,14 @@ def test_residual_block_is_identity_plus_three_convolutions():
         assert torch.equal(block(x), x)
 
 
-@pytest.mark.parametrize("kw", [{}, {"depth": 3, **COPIED_VARIANT},
-                                {"skip": "mean", "activation": "leaky_relu", "decoder_activation": "relu",
-                                 "head_kernel": 3}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"depth": 3, **COPIED_VARIANT},
+        {"skip": "mean", "activation": "leaky_relu", "decoder_activation": "relu", "head_kernel": 3},
+    ],
+)
 def test_whole_network_equals_a_hand_computation(kw):
     net = randomise_batch_norms(tiny(**kw)).eval()
     x = torch.randn(2, 1, 12, 8)
@@ -191,8 +212,9 @@ def test_decoder_sees_the_sum_of_up_convolution_and_encoder_map(skip, scale):
 
 
 # ---------------------------------------------------------------- receptive field and tiling
-@pytest.mark.parametrize("depth, down, head", [(1, "pool", 1), (2, "pool", 1), (2, "stride", 3), (3, "pool", 1),
-                                               (3, "stride", 1)])
+@pytest.mark.parametrize(
+    "depth, down, head", [(1, "pool", 1), (2, "pool", 1), (2, "stride", 3), (3, "pool", 1), (3, "stride", 1)]
+)
 def test_receptive_field_equals_the_gradient_support(depth, down, head):
     """Every pooling phase: the input columns that reach one output pixel are exactly the computed interval."""
     torch.manual_seed(0)
@@ -227,7 +249,7 @@ def test_tiles_equal_one_pass_over_the_whole_padded_image(rng):
     padded = mirror_pad(image, ((margin, margin + extra[0]), (margin, margin + extra[1])))
     with torch.no_grad():
         whole = torch.softmax(net(torch.from_numpy(np.ascontiguousarray(padded))[None, None]), 1)[0].numpy()
-    whole = whole[:, margin:margin + 61, margin:margin + 47]
+    whole = whole[:, margin : margin + 61, margin : margin + 47]
     got = predict_tiled(net, image, tile_size=56, device="cpu")  # 12 px output tiles: 30 tiles
     assert whole[1].std() > 0.02  # a non-trivial map
     np.testing.assert_allclose(got, whole, atol=5e-5)  # float32 sums in another order
@@ -239,8 +261,14 @@ def test_tiles_equal_one_pass_over_the_whole_padded_image(rng):
 # ---------------------------------------------------------------- training and checkpoints
 def _data(n: int = 3, size: int = 16):
     g = torch.Generator().manual_seed(0)
-    return [(torch.randn(1, size, size, generator=g), torch.randint(0, 2, (size, size), generator=g),
-             torch.ones(size, size)) for _ in range(n)]
+    return [
+        (
+            torch.randn(1, size, size, generator=g),
+            torch.randint(0, 2, (size, size), generator=g),
+            torch.ones(size, size),
+        )
+        for _ in range(n)
+    ]
 
 
 def test_train_runs_unchanged_and_resumes_exactly(tmp_path):
@@ -249,8 +277,13 @@ def test_train_runs_unchanged_and_resumes_exactly(tmp_path):
     train(straight, _data(), config, progress=False)
     resumed = tiny()
     ckpt = tmp_path / "f.pt"
-    train(resumed, _data(), TrainConfig(iterations=2, device="cpu", optimizer="adam"), checkpoint_path=ckpt,
-          progress=False)
+    train(
+        resumed,
+        _data(),
+        TrainConfig(iterations=2, device="cpu", optimizer="adam"),
+        checkpoint_path=ckpt,
+        progress=False,
+    )
     result = train(tiny(), _data(), config, checkpoint_path=ckpt, progress=False)
     assert result.step == 3 and np.isfinite(result.losses).all()
     resumed = model_from_checkpoint(ckpt)
@@ -292,8 +325,14 @@ def test_both_networks_implement_the_protocol_and_build_by_name():
         assert isinstance(net, SegmentationModel)
     assert type(build_model("fusionnet", base_channels=2, depth=2)) is FusionNet
     assert type(build_model()) is UNet and build_model("unet", base_channels=2).config["base_channels"] == 2
-    assert {"FusionNet", "fusionnet_parameter_count", "fusionnet_flops", "fusionnet_receptive_field",
-            "build_model", "MODEL_NAMES"} <= set(uc.__all__)
+    assert {
+        "FusionNet",
+        "fusionnet_parameter_count",
+        "fusionnet_flops",
+        "fusionnet_receptive_field",
+        "build_model",
+        "MODEL_NAMES",
+    } <= set(uc.__all__)
     assert uc.FusionNet is FusionNet and uc.models.unet.UNet is uc.models.UNet
 
 
@@ -330,11 +369,19 @@ BAD = [
     ("fusionnet_receptive_field", lambda: fusionnet_receptive_field(down=None), ValueError, "down=None"),
     ("fusionnet_receptive_field", lambda: fusionnet_receptive_field(head_kernel=1.0), TypeError, "head_kernel=1.0"),
     ("build_model", lambda: build_model(None), TypeError, "name must be a network name"),
-    ("build_model", lambda: build_model("resnet"), ValueError,
-     "name='resnet' is unknown; choose one of 'unet', 'fusionnet'"),
+    (
+        "build_model",
+        lambda: build_model("resnet"),
+        ValueError,
+        "name='resnet' is unknown; choose one of 'unet', 'fusionnet'",
+    ),
     ("build_model", lambda: build_model("unet", padding="x"), ValueError, "padding='x'"),
-    ("build_model", lambda: build_model("fusionnet", padding="same"), TypeError,
-     "FusionNet takes no argument 'padding'"),
+    (
+        "build_model",
+        lambda: build_model("fusionnet", padding="same"),
+        TypeError,
+        "FusionNet takes no argument 'padding'",
+    ),
     ("build_model", lambda: build_model("unet", skip="sum"), TypeError, "UNet takes no argument 'skip'"),
 ]
 
@@ -351,5 +398,9 @@ def test_every_new_public_name_has_five_bad_inputs():
     counts = {}
     for name, *_ in BAD:
         counts[name] = counts.get(name, 0) + 1
-    new = [n for n in [*uc.models.fusionnet.__all__, *uc.models.fusionnet_sizes.__all__, "build_model"] if hasattr(uc, n) and callable(getattr(uc, n)) and not isinstance(getattr(uc, n), (dict, tuple))]
+    new = [
+        n
+        for n in [*uc.models.fusionnet.__all__, *uc.models.fusionnet_sizes.__all__, "build_model"]
+        if hasattr(uc, n) and callable(getattr(uc, n)) and not isinstance(getattr(uc, n), (dict, tuple))
+    ]
     assert all(counts.get(n, 0) >= 5 for n in new), counts

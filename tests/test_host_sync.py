@@ -8,6 +8,7 @@ checkpoint steps and after the last step. These tests count such reads on the CP
 hands a value to the host is wrapped with a counter, and the counts are attributed to the training step
 whose forward pass came last. (Reads inside torch's C++ code are not seen; the loop calls none that sync.)
 """
+
 from __future__ import annotations
 
 import collections
@@ -71,8 +72,14 @@ def counter(monkeypatch) -> Counter:
 
 def _tiles(n: int, size: int, out: int) -> list:
     g = torch.Generator().manual_seed(0)
-    return [(torch.randn(1, size, size, generator=g), torch.randint(0, 2, (out, out), generator=g),
-             torch.rand(out, out, generator=g) + 0.5) for _ in range(n)]
+    return [
+        (
+            torch.randn(1, size, size, generator=g),
+            torch.randint(0, 2, (out, out), generator=g),
+            torch.rand(out, out, generator=g) + 0.5,
+        )
+        for _ in range(n)
+    ]
 
 
 def test_the_counter_sees_a_read():
@@ -93,8 +100,17 @@ def test_only_logging_steps_read_the_loss(counter):
 def test_a_unet_with_adam_clipping_and_checkpoints_syncs_only_on_logging_and_checkpoint_steps(counter, tmp_path):
     torch.manual_seed(0)
     model = Marked(UNet(base_channels=2, depth=2, dropout=0.5), counter)
-    config = TrainConfig(iterations=7, log_every=3, checkpoint_every=5, optimizer="adam", schedule="cosine",
-                         warmup_steps=2, grad_clip=1.0, learning_rate=1e-3, device="cpu")
+    config = TrainConfig(
+        iterations=7,
+        log_every=3,
+        checkpoint_every=5,
+        optimizer="adam",
+        schedule="cosine",
+        warmup_steps=2,
+        grad_clip=1.0,
+        learning_rate=1e-3,
+        device="cpu",
+    )
     train(model, _tiles(4, 44, 28), config, checkpoint_path=tmp_path / "c.pt", progress=False)
     reading = {2, 4, 5, 6}  # after steps 3 and 6 (log_every), 5 (checkpoint_every) and 7 (the last)
     assert all(counter.counts[k] == 0 for k in range(7) if k not in reading), dict(counter.where)

@@ -1,4 +1,5 @@
 """Tests of Eq. 1 (unet_core.training.loss): brute-force agreement, identities, errors."""
+
 from __future__ import annotations
 
 import math
@@ -173,5 +174,8 @@ def test_ignore_index_mean_keeps_the_count_on_the_device(rng):
     target[0] = 255  # every pixel of the first tile is ignored
     lt, tt, wt = _tensors(logits, target, weight)
     got = weighted_cross_entropy(lt, tt, wt, ignore_index=255, check=False)
-    assert got.item() == (weighted_cross_entropy(lt, tt, wt, ignore_index=255, reduction="sum") / (target != 255).sum()).item()
+    assert (
+        got.item()
+        == (weighted_cross_entropy(lt, tt, wt, ignore_index=255, reduction="sum") / (target != 255).sum()).item()
+    )
     assert weighted_cross_entropy(lt, torch.full_like(tt, 255), wt, ignore_index=255).item() == 0.0  # no pixel: 0

@@ -1,4 +1,5 @@
 """unet_core.models.memory: activation memory from each network's own arithmetic, against the peak measured on the CPU."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,21 +20,28 @@ from unet_core.training.peak_memory import measure_peak_memory
 from unet_core.utils import system as _utils
 
 MiB = 2**20
-LINUX = pytest.mark.skipif(not (sys.platform.startswith("linux") and os.access("/proc/self/clear_refs", os.W_OK)),
-                           reason="the probe needs Linux: it reads /proc/self/status and resets the peak via "
-                                  "/proc/self/clear_refs")
+LINUX = pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and os.access("/proc/self/clear_refs", os.W_OK)),
+    reason="the probe needs Linux: it reads /proc/self/status and resets the peak via /proc/self/clear_refs",
+)
 # 16 channels: every layer a whole oneDNN channel block on AVX2 (8) and AVX-512 (16) CPUs alike
 SMALL = [("unet", 188, {"base_channels": 16, "depth": 5}), ("fusionnet", 128, {"base_channels": 16, "depth": 5})]
-RECIPES = [("unet", 412, {"base_channels": 16, "depth": 5}), ("unet", 572, {"base_channels": 16, "depth": 5}),
-           ("fusionnet", 256, {"base_channels": 16, "depth": 5}), ("fusionnet", 384, {"base_channels": 16, "depth": 5})]
+RECIPES = [
+    ("unet", 412, {"base_channels": 16, "depth": 5}),
+    ("unet", 572, {"base_channels": 16, "depth": 5}),
+    ("fusionnet", 256, {"base_channels": 16, "depth": 5}),
+    ("fusionnet", 384, {"base_channels": 16, "depth": 5}),
+]
 
 
 def _measure_all(cases) -> dict:
     """Peak of every (case, train) in fresh processes, two at a time (the peaks are per process)."""
     keys = [(i, train) for i in range(len(cases)) for train in (True, False)]
     with ThreadPoolExecutor(2) as pool:
-        futures = {k: pool.submit(measure_peak_memory, cases[k[0]][0], cases[k[0]][1], train=k[1], threads=1,
-                                  **cases[k[0]][2]) for k in keys}
+        futures = {
+            k: pool.submit(measure_peak_memory, cases[k[0]][0], cases[k[0]][1], train=k[1], threads=1, **cases[k[0]][2])
+            for k in keys
+        }
         return {k: f.result() for k, f in futures.items()}
 
 
@@ -70,12 +78,15 @@ def test_measure_peak_memory_refuses_other_systems(monkeypatch):
 # ------------------------------------------------------------------ the estimates themselves
 def test_each_network_has_its_own_estimate_in_the_registry():
     assert model_spec("unet").memory is unet_memory and model_spec("fusionnet").memory is fusionnet_memory
-    assert estimate_memory(uc.UNet(base_channels=4, depth=3, dropout=0.2), 124, train=True) == \
-        unet_memory(124, base_channels=4, depth=3, dropout=0.2, train=True)
+    assert estimate_memory(uc.UNet(base_channels=4, depth=3, dropout=0.2), 124, train=True) == unet_memory(
+        124, base_channels=4, depth=3, dropout=0.2, train=True
+    )
     net = uc.FusionNet(base_channels=4, depth=3, skip="mean", down="stride", activation="elu")
-    assert estimate_memory(net, 64) == estimate_memory("fusionnet", 64, base_channels=4, depth=3, skip="mean",
-                                                       down="stride", activation="elu") \
+    assert (
+        estimate_memory(net, 64)
+        == estimate_memory("fusionnet", 64, base_channels=4, depth=3, skip="mean", down="stride", activation="elu")
         == fusionnet_memory(64, base_channels=4, depth=3, skip="mean", down="stride")
+    )
 
 
 def test_the_recipes_estimates_match_chapter_09s_measurements():
@@ -87,8 +98,9 @@ def test_the_recipes_estimates_match_chapter_09s_measurements():
 
 def test_training_keeps_more_than_inference_and_fusionnet_more_than_the_unet():
     for name, tile in (("unet", 252), ("fusionnet", 256)):
-        assert estimate_memory(name, tile, train=True, base_channels=16) > \
-            2 * estimate_memory(name, tile, train=False, base_channels=16)
+        assert estimate_memory(name, tile, train=True, base_channels=16) > 2 * estimate_memory(
+            name, tile, train=False, base_channels=16
+        )
     for train, low, high in ((True, 1.5, 2.0), (False, 0.4, 0.8)):  # per output pixel, the cpu recipes' tiles
         unet = estimate_memory("unet", 412, train=train, base_channels=16) / 228**2
         fusion = estimate_memory("fusionnet", 256, train=train, base_channels=16) / 256**2
@@ -99,8 +111,9 @@ def test_dropout_masks_count_in_training_only():
     kept = unet_memory(252, base_channels=16, train=True, dropout=0.5)
     assert kept > unet_memory(252, base_channels=16, train=True, dropout=0.0)
     assert unet_memory(252, base_channels=16, dropout=0.5) == unet_memory(252, base_channels=16, dropout=0.0)
-    assert fusionnet_memory(128, base_channels=16, train=True, dropout=0.25) > \
-        fusionnet_memory(128, base_channels=16, train=True, dropout=0.0)
+    assert fusionnet_memory(128, base_channels=16, train=True, dropout=0.25) > fusionnet_memory(
+        128, base_channels=16, train=True, dropout=0.0
+    )
 
 
 def test_half_precision_halves_the_feature_maps_and_batches_add_up():
@@ -131,8 +144,7 @@ def test_estimate_tile_memory_keeps_the_unet_formula_for_other_networks():
 
 # ------------------------------------------------------------------ the command line's check
 def _train_args(model, tile, base_channels=16, batch_size=None):
-    return argparse.Namespace(model=model, tile_size=tile, base_channels=base_channels, depth=5,
-                              batch_size=batch_size)
+    return argparse.Namespace(model=model, tile_size=tile, base_channels=base_channels, depth=5, batch_size=batch_size)
 
 
 def test_cli_training_check_uses_the_networks_training_estimate(monkeypatch):
@@ -152,22 +164,25 @@ def test_cli_training_check_uses_the_networks_training_estimate(monkeypatch):
 
 
 # ------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: estimate_memory("unet3d", 572), ValueError, "model_or_name='unet3d' is unknown"),
-    (lambda: estimate_memory(None, 572), TypeError, "model_or_name"),
-    (lambda: estimate_memory(object(), 572), TypeError, "model_or_name must be one of"),
-    (lambda: estimate_memory(uc.UNet(base_channels=2), 572, depth=4), TypeError, "fixes its configuration"),
-    (lambda: estimate_memory("unet", 572, widht=3), TypeError, "UNet takes no argument 'widht'"),
-    (lambda: estimate_memory("unet", 500), ValueError, r"tile=500: .*nearest valid sizes are 492 and 508"),
-    (lambda: estimate_memory("fusionnet", (256, 250)), ValueError, r"tile=\(256, 250\): input width 250"),
-    (lambda: estimate_memory("unet", 0), ValueError, "tile must be a pair"),
-    (lambda: estimate_memory("unet", 572.0), TypeError, "tile must be an int"),
-    (lambda: estimate_memory("unet", 572, batch_size=0), ValueError, "batch_size=0"),
-    (lambda: estimate_memory("unet", 572, bytes_per_value=3), ValueError, "bytes_per_value=3"),
-    (lambda: estimate_memory("unet", 572, train="yes"), TypeError, "train must be True or False"),
-    (lambda: estimate_memory("fusionnet", 256, skip="max"), ValueError, "skip='max'"),
-    (lambda: unet_memory(572, dropout=1.0), ValueError, "dropout"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: estimate_memory("unet3d", 572), ValueError, "model_or_name='unet3d' is unknown"),
+        (lambda: estimate_memory(None, 572), TypeError, "model_or_name"),
+        (lambda: estimate_memory(object(), 572), TypeError, "model_or_name must be one of"),
+        (lambda: estimate_memory(uc.UNet(base_channels=2), 572, depth=4), TypeError, "fixes its configuration"),
+        (lambda: estimate_memory("unet", 572, widht=3), TypeError, "UNet takes no argument 'widht'"),
+        (lambda: estimate_memory("unet", 500), ValueError, r"tile=500: .*nearest valid sizes are 492 and 508"),
+        (lambda: estimate_memory("fusionnet", (256, 250)), ValueError, r"tile=\(256, 250\): input width 250"),
+        (lambda: estimate_memory("unet", 0), ValueError, "tile must be a pair"),
+        (lambda: estimate_memory("unet", 572.0), TypeError, "tile must be an int"),
+        (lambda: estimate_memory("unet", 572, batch_size=0), ValueError, "batch_size=0"),
+        (lambda: estimate_memory("unet", 572, bytes_per_value=3), ValueError, "bytes_per_value=3"),
+        (lambda: estimate_memory("unet", 572, train="yes"), TypeError, "train must be True or False"),
+        (lambda: estimate_memory("fusionnet", 256, skip="max"), ValueError, "skip='max'"),
+        (lambda: unet_memory(572, dropout=1.0), ValueError, "dropout"),
+    ],
+)
 def test_bad_input_names_the_argument(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

@@ -1,4 +1,5 @@
 """Tests for unet_core.metrics: pixel error, Rand error, V_rand / V_info, SEG."""
+
 from __future__ import annotations
 
 import itertools
@@ -184,7 +185,7 @@ def test_thinning_puts_the_dam_where_fiji_floods_it():
     assert (got["v_rand"], got["v_info"], got["threshold_rand"]) == (1.0, 1.0, 0.0)
     got = rand_scores_thinned(prob, band(3)[1])
     # truth A = columns 0-2 (12 px), B = 4-7 (16 px); the dam (column 4) makes 4 singletons in B
-    split = (12 ** 2 + 12 ** 2 + 4) / (12 ** 2 + 16 ** 2)  # 0.73, merge 1 (no segment spans A and B)
+    split = (12**2 + 12**2 + 4) / (12**2 + 16**2)  # 0.73, merge 1 (no segment spans A and B)
     assert got["v_rand_split"] == pytest.approx(0.73) and got["v_rand_merge"] == 1.0
     assert got["v_rand"] == pytest.approx(2 * split / (1 + split)) == pytest.approx(0.8439306358)
     info = h_nats([12, 16]) / h_nats([12, 12, 1, 1, 1, 1])  # I = H(truth), split = I / H(pred)

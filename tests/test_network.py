@@ -1,4 +1,5 @@
 """Tests of unet_core.models.unet / unet_core.models.unet_sizes: the paper's numbers, size arithmetic vs. forward passes, init."""
+
 from __future__ import annotations
 
 import math
@@ -117,8 +118,11 @@ def test_invalid_size_messages():
     with pytest.raises(ValueError, match="smallest valid size is 188"):
         unet_output_size(100)
     net = UNet(base_channels=2)
-    with pytest.raises(ValueError, match="input height 500 is not a valid input size for depth=5 padding='valid'; "
-                                         "nearest valid sizes are 492 and 508"):
+    with pytest.raises(
+        ValueError,
+        match="input height 500 is not a valid input size for depth=5 padding='valid'; "
+        "nearest valid sizes are 492 and 508",
+    ):
         net(torch.zeros(1, 1, 500, 572))
     with pytest.raises(ValueError, match="input width 570 .* nearest valid sizes are 556 and 572"):
         net(torch.zeros(1, 1, 572, 570))
@@ -157,7 +161,14 @@ def test_constructor_validation(kwargs, match):
 def test_config_round_trip():
     net = UNet(in_channels=3, num_classes=4, base_channels=4, depth=3, padding="same", dropout=0.2)
     cfg = net.config
-    assert cfg == {"in_channels": 3, "num_classes": 4, "base_channels": 4, "depth": 3, "padding": "same", "dropout": 0.2}
+    assert cfg == {
+        "in_channels": 3,
+        "num_classes": 4,
+        "base_channels": 4,
+        "depth": 3,
+        "padding": "same",
+        "dropout": 0.2,
+    }
     clone = UNet(**cfg)
     clone.load_state_dict(net.state_dict())  # same configuration -> same state-dict keys and shapes
     assert clone.config == cfg
@@ -232,8 +243,20 @@ def test_center_crop():
 def test_layer_table():
     rows = layer_table(UNet(base_channels=64), 572)
     first, last = rows[0], rows[-1]
-    assert first == {"stage": "enc1", "channels_in": 1, "channels_out": 64, "size_in": (572, 572), "size_out": (568, 568)}
-    assert last == {"stage": "final", "channels_in": 64, "channels_out": 2, "size_in": (388, 388), "size_out": (388, 388)}
+    assert first == {
+        "stage": "enc1",
+        "channels_in": 1,
+        "channels_out": 64,
+        "size_in": (572, 572),
+        "size_out": (568, 568),
+    }
+    assert last == {
+        "stage": "final",
+        "channels_in": 64,
+        "channels_out": 2,
+        "size_in": (388, 388),
+        "size_out": (388, 388),
+    }
     by = {r["stage"]: r for r in rows}
     assert by["enc5"]["size_out"] == (28, 28) and by["enc5"]["channels_out"] == 1024
     assert by["crop4"]["size_in"] == (64, 64) and by["crop4"]["size_out"] == (56, 56)
@@ -241,7 +264,12 @@ def test_layer_table():
     with pytest.raises(ValueError, match="input height 500"):
         layer_table(UNet(base_channels=2), 500)
     same = layer_table(UNet(base_channels=2, depth=3, padding="same"), (32, 48))
-    assert [r["size_out"] for r in same if r["stage"].startswith(("enc", "final"))] == [(32, 48), (16, 24), (8, 12), (32, 48)]
+    assert [r["size_out"] for r in same if r["stage"].startswith(("enc", "final"))] == [
+        (32, 48),
+        (16, 24),
+        (8, 12),
+        (32, 48),
+    ]
 
 
 def test_layer_table_matches_hooks():
@@ -279,7 +307,9 @@ def _hook_flops(net: nn.Module, x: torch.Tensor) -> int:
     return sum(total)
 
 
-@pytest.mark.parametrize("depth, padding, size", [(5, "valid", (188, 220)), (3, "valid", (60, 60)), (4, "same", (32, 48))])
+@pytest.mark.parametrize(
+    "depth, padding, size", [(5, "valid", (188, 220)), (3, "valid", (60, 60)), (4, "same", (32, 48))]
+)
 def test_flops_match_hooks(depth, padding, size):
     net = UNet(in_channels=2, num_classes=3, base_channels=4, depth=depth, padding=padding, dropout=0).eval()
     analytic = unet_flops(size, in_channels=2, num_classes=3, base_channels=4, depth=depth, padding=padding)

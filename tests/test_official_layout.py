@@ -5,6 +5,7 @@ images are synthetic cells, the frame numbers are the CTC's).
 Checked: the import names what it could not verify; the split is the recipe's whatever else the
 folder holds; gold truth is used where it exists; a network is never scored on its training frames.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 FETCH = ROOT / "data_scripts" / "fetch.py"
 SHAPE = (48, 64)
 # gold-truth frames of the current CTC training releases (shared/datasets/SOURCES.md)
-PHC_GT = {"01": (1, 5, 6, 7, 21, 49, 59, 67, 72, 75, 92, 96, 100, 102, 112),
-          "02": (10, 17, 19, 20, 22, 26, 35, 36, 41, 49, 51, 52, 59, 74, 77, 85, 92, 106, 112)}
+PHC_GT = {
+    "01": (1, 5, 6, 7, 21, 49, 59, 67, 72, 75, 92, 96, 100, 102, 112),
+    "02": (10, 17, 19, 20, 22, 26, 35, 36, 41, 49, 51, 52, 59, 74, 77, 85, 92, 106, 112),
+}
 HELA_GT = {"01": (2, 5, 21, 31, 33, 34, 39, 54), "02": (6, 7, 14, 27, 34, 38, 42, 61, 67)}
 ST_FRAMES = (0, 1, 2, 3)  # a few silver-truth frames per sequence (the archives have one per frame)
 
@@ -44,7 +47,9 @@ def _write_ctc(folder: Path, gold: dict, seed: int) -> None:
             for kind, wanted in (("GT", frames), ("ST", ST_FRAMES)):
                 if f in wanted:
                     (folder / f"{seq}_{kind}" / "SEG").mkdir(parents=True, exist_ok=True)
-                    tifffile.imwrite(folder / f"{seq}_{kind}" / "SEG" / f"man_seg{f:03d}.tif", instances.astype(np.uint16))
+                    tifffile.imwrite(
+                        folder / f"{seq}_{kind}" / "SEG" / f"man_seg{f:03d}.tif", instances.astype(np.uint16)
+                    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +60,21 @@ def official(tmp_path_factory):
     _write_ctc(src / "PhC-C2DH-U373", PHC_GT, seed=1)
     _write_ctc(src / "DIC-C2DH-HeLa", HELA_GT, seed=2)
     for name in ("phc-u373", "dic-hela"):
-        run = subprocess.run([sys.executable, str(FETCH), name, "--source", str(src), "--dest", str(base / "data"),
-                              "--no-verify", "--quiet"], capture_output=True, text=True)
+        run = subprocess.run(
+            [
+                sys.executable,
+                str(FETCH),
+                name,
+                "--source",
+                str(src),
+                "--dest",
+                str(base / "data"),
+                "--no-verify",
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert run.returncode == 0, run.stderr
     return src, base / "data"
 
@@ -71,8 +89,11 @@ def _tiny_checkpoint(path: Path, training_data) -> Path:
 # ----------------------------------------------------------------------------- verification
 def test_an_import_that_could_not_verify_stops_and_names_the_groups(official, tmp_path):
     src, _ = official
-    run = subprocess.run([sys.executable, str(FETCH), "phc-u373", "--source", str(src), "--dest", str(tmp_path)],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, str(FETCH), "phc-u373", "--source", str(src), "--dest", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 1  # synthetic pixels: registered groups differ, sequence 01's images are unknown
     assert "PhC-C2DH-U373/01 cannot be verified (not in the registry)" in run.stderr
     assert not (tmp_path / "phc-u373").exists(), "nothing is left half-written"
@@ -82,8 +103,9 @@ def test_no_verify_says_not_verified_and_names_every_unverified_group(official):
     _, data = official
     v = json.loads((data / "phc-u373" / "meta.json").read_text())["verification"]
     assert v["verified"] is False and v["method"].startswith("NOT verified")
-    assert set(v["unverified"]) == {f"PhC-C2DH-U373/{g}" for g in ("01", "02", "01_GT/SEG", "02_GT/SEG", "01_ST/SEG",
-                                                                   "02_ST/SEG")}
+    assert set(v["unverified"]) == {
+        f"PhC-C2DH-U373/{g}" for g in ("01", "02", "01_GT/SEG", "02_GT/SEG", "01_ST/SEG", "02_ST/SEG")
+    }
     assert all(g in v["method"] for g in v["unverified"])
 
 
@@ -115,7 +137,8 @@ def test_phc_split_is_the_recipes_and_sequence_01_is_a_held_out_group(official):
     assert d["train_ids"] == list(PHC_TRAIN) and d["train_truth"] == "gt"
     assert [(g["name"], g["truth"], g["ids"]) for g in d["groups"]] == [
         ("sequence 02, later frames", "gt", ["02/077", "02/085", "02/092", "02/106", "02/112"]),
-        ("sequence 01 (never seen)", "gt", [f"01/{f:03d}" for f in PHC_GT["01"]])]
+        ("sequence 01 (never seen)", "gt", [f"01/{f:03d}" for f in PHC_GT["01"]]),
+    ]
     assert d["training_data"] == {"dataset": "phc-u373", "truth": "gt", "train_frames": list(PHC_TRAIN)}
 
 
@@ -148,8 +171,9 @@ def test_a_training_run_records_its_frames(official, tmp_path):
 # ----------------------------------------------------------------------------- the refusal
 def test_evaluate_refuses_a_network_trained_on_a_held_out_frame(official, tmp_path):
     _, data = official
-    ckpt = _tiny_checkpoint(tmp_path / "seen.pt", {"dataset": "phc-u373", "truth": "gt",
-                                                   "train_frames": [*PHC_TRAIN, "02/077", "01/049"]})
+    ckpt = _tiny_checkpoint(
+        tmp_path / "seen.pt", {"dataset": "phc-u373", "truth": "gt", "train_frames": [*PHC_TRAIN, "02/077", "01/049"]}
+    )
     with pytest.raises(TrainedOnHeldOutError, match="01/049, 02/077"):
         evaluate_recipe("phc-u373-smoke", ckpt, data, device="cpu")
 
@@ -157,8 +181,23 @@ def test_evaluate_refuses_a_network_trained_on_a_held_out_frame(official, tmp_pa
 def test_the_cli_refuses_with_one_line_naming_the_frames(official, tmp_path, capsys):
     _, data = official
     ckpt = _tiny_checkpoint(tmp_path / "seen.pt", {"dataset": "phc-u373", "truth": "gt", "train_frames": ["02/085"]})
-    assert main(["evaluate", "--recipe", "phc-u373-smoke", "--checkpoint", str(ckpt), "--data-dir", str(data),
-                 "--device", "cpu", "-q"]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--recipe",
+                "phc-u373-smoke",
+                "--checkpoint",
+                str(ckpt),
+                "--data-dir",
+                str(data),
+                "--device",
+                "cpu",
+                "-q",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "trained on phc-u373 frame(s) 02/085" in err and len(err.strip().splitlines()) == 1
 
@@ -176,18 +215,40 @@ def test_evaluate_scores_every_held_out_group_with_its_truth(official, tmp_path)
     _, data = official
     ckpt = _tiny_checkpoint(tmp_path / "ok.pt", {"dataset": "phc-u373", "truth": "gt", "train_frames": list(PHC_TRAIN)})
     out_json = tmp_path / "eval.json"
-    assert main(["evaluate", "--recipe", "phc-u373-smoke", "--checkpoint", str(ckpt), "--data-dir", str(data),
-                 "--device", "cpu", "-q", "--json", str(out_json)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--recipe",
+                "phc-u373-smoke",
+                "--checkpoint",
+                str(ckpt),
+                "--data-dir",
+                str(data),
+                "--device",
+                "cpu",
+                "-q",
+                "--json",
+                str(out_json),
+            ]
+        )
+        == 0
+    )
     out = json.loads(out_json.read_text())
     assert [(g["name"], g["truth"], len(g["frames"])) for g in out["held-out groups"]] == [
-        ("sequence 02, later frames", "gold truth", 5), ("sequence 01 (never seen)", "gold truth", 15)]
+        ("sequence 02, later frames", "gold truth", 5),
+        ("sequence 01 (never seen)", "gold truth", 15),
+    ]
     assert all(0 <= g["values"]["SEG"] <= 1 for g in out["held-out groups"])
     assert out["values"] == out["held-out groups"][0]["values"]
 
 
 def test_published_networks_record_their_training_frames():
-    expected = {"isbi2012-cpu": ("labels", 25, "train-volume/00"), "phc-u373-cpu": ("gt", 14, "02/010"),
-                "dic-hela-cpu": ("st", 84, "01/000")}
+    expected = {
+        "isbi2012-cpu": ("labels", 25, "train-volume/00"),
+        "phc-u373-cpu": ("gt", 14, "02/010"),
+        "dic-hela-cpu": ("st", 84, "01/000"),
+    }
     for name, (truth, n, first) in expected.items():
         record = uc.load_checkpoint(uc.pretrained_path(name))["training_data"]
         assert (record["truth"], len(record["train_frames"]), record["train_frames"][0]) == (truth, n, first)

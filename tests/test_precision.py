@@ -1,4 +1,5 @@
 """unet_core.inference.precision: the measured choice of numerics (precision="auto")."""
+
 from __future__ import annotations
 
 import warnings
@@ -25,8 +26,14 @@ def test_cpu_has_bf16_follows_UNET_CPU_BF16_at_every_call_and_else_the_cpu_flags
 
 
 def test_the_cpu_flags_are_read_from_cpuinfo(tmp_path):
-    for i, (flags, has) in enumerate((("fpu avx2 avx512f", False), ("fpu avx512f avx512_bf16", True),
-                                      ("fpu amx_bf16", True), ("fpu avx512_bf16x", False))):
+    for i, (flags, has) in enumerate(
+        (
+            ("fpu avx2 avx512f", False),
+            ("fpu avx512f avx512_bf16", True),
+            ("fpu amx_bf16", True),
+            ("fpu avx512_bf16x", False),
+        )
+    ):
         path = tmp_path / f"cpuinfo{i}"
         path.write_text(f"processor\t: 0\nmodel name\t: X avx512_bf16\nflags\t\t: {flags}\n")
         assert P._cpuinfo_has_bf16(str(path)) is has, flags
@@ -36,8 +43,10 @@ def test_the_cpu_flags_are_read_from_cpuinfo(tmp_path):
 @pytest.mark.parametrize("value", ["yes", "no", "true", "", " 1", "2"])
 def test_a_bad_UNET_CPU_BF16_is_a_clear_error(monkeypatch, value):
     monkeypatch.setenv("UNET_CPU_BF16", value)
-    message = (rf"UNET_CPU_BF16={value!r} is not allowed: set it to '1' \(this CPU has bf16 units\) or '0' "
-               r"\(it has none, bf16 is emulated\), or unset it to read /proc/cpuinfo")
+    message = (
+        rf"UNET_CPU_BF16={value!r} is not allowed: set it to '1' \(this CPU has bf16 units\) or '0' "
+        r"\(it has none, bf16 is emulated\), or unset it to read /proc/cpuinfo"
+    )
     with pytest.raises(ValueError, match=message):
         P.cpu_has_bf16()
     with pytest.raises(ValueError, match=message):
@@ -61,8 +70,9 @@ def test_choose_precision_times_every_candidate_restores_the_model_and_caches(mo
     choice = P.choose_precision(model, "cpu", 44, train=True, repeats=1)
     assert set(choice.seconds) == {p.name for p in P.candidates("cpu")} == set(choice.agreement)
     assert choice.agreement["fp32"] == 1.0 and choice.agreement[choice.precision.name] >= P.MIN_AGREEMENT
-    assert choice.seconds[choice.precision.name] == min(s for n, s in choice.seconds.items()
-                                                        if choice.agreement[n] >= P.MIN_AGREEMENT)
+    assert choice.seconds[choice.precision.name] == min(
+        s for n, s in choice.seconds.items() if choice.agreement[n] >= P.MIN_AGREEMENT
+    )
     assert model.training  # mode restored
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # no parameter changed
     assert all(p.grad is None for p in model.parameters())
@@ -101,8 +111,11 @@ def test_resolve_precision_and_its_errors(monkeypatch):
     model = uc.UNet(base_channels=2, depth=2)
     assert P.resolve_precision(None, model, "cpu", 44) == (P.PRECISIONS["fp32"], None)
     assert P.resolve_precision("fp32+channels_last", model, "cpu", 44)[0].channels_last
-    with pytest.raises(ValueError, match=r"precision='fp16' must be 'auto' or one of \('fp32', "
-                                         r"'fp32\+channels_last', 'bf16', 'bf16\+channels_last'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"precision='fp16' must be 'auto' or one of \('fp32', "
+        r"'fp32\+channels_last', 'bf16', 'bf16\+channels_last'\)",
+    ):
         P.resolve_precision("fp16", model, "cpu", 44)
     with pytest.raises(ValueError, match="input_size must be a positive int, got 0"):
         P.choose_precision(model, "cpu", 0)
@@ -111,9 +124,12 @@ def test_resolve_precision_and_its_errors(monkeypatch):
 def test_bf16_on_a_cpu_without_bf16_units_warns_with_the_measured_factor(monkeypatch):
     monkeypatch.setenv("UNET_CPU_BF16", "0")
     monkeypatch.setattr(P, "_FACTOR", {"cpu": 34.0})
-    with pytest.warns(RuntimeWarning, match=r"^dtype=torch.bfloat16 on this CPU \(UNET_CPU_BF16=0: no bf16 units\): "
-                                            r"bf16 is emulated and measured 34\.0x slower than fp32 here; use "
-                                            r"precision='auto' \(or fp32\) instead$"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"^dtype=torch.bfloat16 on this CPU \(UNET_CPU_BF16=0: no bf16 units\): "
+        r"bf16 is emulated and measured 34\.0x slower than fp32 here; use "
+        r"precision='auto' \(or fp32\) instead$",
+    ):
         assert P.warn_if_slow(torch.bfloat16, "cpu") == 34.0
     monkeypatch.setattr(P, "_FACTOR", {"cpu": 0.5})  # the variable says "no units" where bf16 is fast after all
     with pytest.warns(RuntimeWarning, match=r"emulated and measured at 0\.50x the time of fp32 here; use"):
@@ -124,8 +140,11 @@ def test_bf16_on_a_cpu_without_bf16_units_warns_with_the_measured_factor(monkeyp
     monkeypatch.delenv("UNET_CPU_BF16")
     monkeypatch.setattr(P, "_cpuinfo_has_bf16", lambda: False)
     monkeypatch.setattr(P, "_FACTOR", {"cpu": 3.9})
-    with pytest.warns(RuntimeWarning, match=r"^dtype=torch.bfloat16 on this CPU \(no avx512_bf16/amx_bf16 units\): "
-                                            r"bf16 is emulated and measured 3\.9x slower"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"^dtype=torch.bfloat16 on this CPU \(no avx512_bf16/amx_bf16 units\): "
+        r"bf16 is emulated and measured 3\.9x slower",
+    ):
         P.warn_if_slow(torch.bfloat16, "cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -149,13 +168,18 @@ def _bf16_calls():
     model = uc.UNet(base_channels=2, depth=2)
     image = np.random.default_rng(0).random((30, 30)).astype(np.float32)
     data = [(torch.randn(1, 44, 44), torch.zeros(28, 28, dtype=torch.int64), torch.ones(28, 28))]
-    return {"predict_tiled(precision='bf16+channels_last')":
-            lambda: uc.predict_tiled(model, image, precision="bf16+channels_last", device="cpu"),
-            "predict_tiled(precision='bf16')": lambda: uc.predict_tiled(model, image, precision="bf16", device="cpu"),
-            "train(precision='bf16')": lambda: uc.train(model, data, uc.TrainConfig(iterations=1, device="cpu",
-                                                                                    precision="bf16"), progress=False),
-            "train(precision='bf16+channels_last')": lambda: uc.train(
-                model, data, uc.TrainConfig(iterations=1, device="cpu", precision="bf16+channels_last"), progress=False)}
+    return {
+        "predict_tiled(precision='bf16+channels_last')": lambda: uc.predict_tiled(
+            model, image, precision="bf16+channels_last", device="cpu"
+        ),
+        "predict_tiled(precision='bf16')": lambda: uc.predict_tiled(model, image, precision="bf16", device="cpu"),
+        "train(precision='bf16')": lambda: uc.train(
+            model, data, uc.TrainConfig(iterations=1, device="cpu", precision="bf16"), progress=False
+        ),
+        "train(precision='bf16+channels_last')": lambda: uc.train(
+            model, data, uc.TrainConfig(iterations=1, device="cpu", precision="bf16+channels_last"), progress=False
+        ),
+    }
 
 
 @pytest.mark.parametrize("units", ["0", "1"])
@@ -176,8 +200,9 @@ def test_the_emulated_bf16_warning_names_the_callers_line(monkeypatch):
     for name, call in _bf16_calls().items():
         with pytest.warns(RuntimeWarning, match=r"bf16 is emulated") as record:
             call()
-        assert [Path(w.filename).name for w in record if "bf16 is emulated" in str(w.message)] == \
-            ["test_precision.py"], name
+        assert [Path(w.filename).name for w in record if "bf16 is emulated" in str(w.message)] == [
+            "test_precision.py"
+        ], name
 
 
 def test_predict_tiled_and_train_take_precision_auto(monkeypatch, capsys):

@@ -1,4 +1,5 @@
 """book/scripts/pretrain.py: the torchrun training that the book-full workflow runs before a chapter."""
+
 from __future__ import annotations
 
 import json
@@ -15,10 +16,17 @@ pretrain = load_script(BOOK / "scripts" / "pretrain.py", "book_pretrain")
 ROOT = BOOK.parent
 
 
-@pytest.mark.parametrize("chapter, full", [
-    ("01_architecture", []), ("05_initialisation", []), ("08_speed", []),
-    ("06_isbi2012", ["isbi2012-full"]), ("07_cell_tracking", ["phc-u373-full", "dic-hela-full"]),
-    ("09_fusionnet", ["isbi2012-full", "isbi2012-fusionnet-full"])])
+@pytest.mark.parametrize(
+    "chapter, full",
+    [
+        ("01_architecture", []),
+        ("05_initialisation", []),
+        ("08_speed", []),
+        ("06_isbi2012", ["isbi2012-full"]),
+        ("07_cell_tracking", ["phc-u373-full", "dic-hela-full"]),
+        ("09_fusionnet", ["isbi2012-full", "isbi2012-fusionnet-full"]),
+    ],
+)
 def test_chapter_recipes_are_the_manifests(chapter, full):
     """What book/manifest.py declares (tests/test_book.py checks that the chapters' scale dicts say the same)."""
     assert pretrain.chapter_recipes(chapter, "full") == full
@@ -45,19 +53,40 @@ def test_plan_runs_torchrun_per_unpublished_recipe_into_the_chapters_runs_folder
         assert job["checkpoint"].startswith(str(tmp_path / "isbi2012" / job["recipe"]))
         assert cmd[-1] == job["checkpoint"][:-3] + ".pretrain.json"
     # cpu: 09's U-Net is published (the chapter loads it), its FusionNet is not; batch 1 -> one process
-    assert [(j["recipe"], j["processes"]) for j in pretrain.plan("09_fusionnet", "cpu", "cpu", 8)] \
-        == [("isbi2012-fusionnet-cpu", 1)]
+    assert [(j["recipe"], j["processes"]) for j in pretrain.plan("09_fusionnet", "cpu", "cpu", 8)] == [
+        ("isbi2012-fusionnet-cpu", 1)
+    ]
     assert pretrain.plan("06_isbi2012", "smoke", "cpu", 1) == []
     assert pretrain.plan("06_isbi2012", "cpu", "cpu", 1) == []  # published: nothing to train
 
 
 def test_cli_dry_run_and_unknown_chapter():
-    ok = subprocess.run([sys.executable, str(BOOK / "scripts" / "pretrain.py"), "07_cell_tracking", "--device", "cpu",
-                         "--nproc", "2", "--dry-run"], capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            str(BOOK / "scripts" / "pretrain.py"),
+            "07_cell_tracking",
+            "--device",
+            "cpu",
+            "--nproc",
+            "2",
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
-    assert [(j["recipe"], j["processes"]) for j in json.loads(ok.stdout)] == [("phc-u373-full", 2), ("dic-hela-full", 2)]
-    bad = subprocess.run([sys.executable, str(BOOK / "scripts" / "pretrain.py"), "06_isbi", "--dry-run"],
-                         capture_output=True, text=True, timeout=120)
+    assert [(j["recipe"], j["processes"]) for j in json.loads(ok.stdout)] == [
+        ("phc-u373-full", 2),
+        ("dic-hela-full", 2),
+    ]
+    bad = subprocess.run(
+        [sys.executable, str(BOOK / "scripts" / "pretrain.py"), "06_isbi", "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 1 and "pretrain: no chapter '06_isbi'; chapters: 01_architecture" in bad.stderr
 
 
@@ -78,14 +107,28 @@ def test_book_full_workflow_reads_the_chapters_and_their_datasets_from_the_manif
     fetch = next(s["run"] for s in jobs["chapter"]["steps"] if "data_scripts/fetch.py" in s.get("run", ""))
     assert "book/manifest.py datasets ${{ matrix.chapter }}" in fetch
     # what those commands print, with the runner's Python (-S: the standard library only, no installed package)
-    out = subprocess.run([sys.executable, "-I", "-S", str(BOOK / "manifest.py"), "chapters", "--json"], capture_output=True,
-                         text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", str(BOOK / "manifest.py"), "chapters", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert json.loads(out) == pretrain.manifest.stems() and json.loads(out)[0] == "01_architecture"
-    out = subprocess.run([sys.executable, "-I", "-S", str(BOOK / "manifest.py"), "datasets", "07_cell_tracking"],
-                         capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", str(BOOK / "manifest.py"), "datasets", "07_cell_tracking"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert out.split() == ["phc-u373", "dic-hela"]
-    bad = subprocess.run([sys.executable, "-I", "-S", str(BOOK / "manifest.py"), "datasets", "07_cells"],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-I", "-S", str(BOOK / "manifest.py"), "datasets", "07_cells"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 1 and "chapter='07_cells' is not in book/manifest.py" in bad.stderr
 
 
@@ -105,8 +148,13 @@ def test_plan_under_the_check_cap_trains_other_checkpoints_with_a_small_batch(tm
 
 def test_cli_refuses_a_malformed_check_cap_in_one_line():
     env = dict(os.environ, UNET_CHECK_CAP="two")
-    bad = subprocess.run([sys.executable, str(BOOK / "scripts" / "pretrain.py"), "06_isbi2012", "--dry-run"],
-                         capture_output=True, text=True, timeout=120, env=env)
+    bad = subprocess.run(
+        [sys.executable, str(BOOK / "scripts" / "pretrain.py"), "06_isbi2012", "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("pretrain: UNET_CHECK_CAP='two' must be a whole number of training steps >= 0")
 
@@ -115,8 +163,13 @@ def test_cli_refuses_a_malformed_check_cap_in_one_line():
 def test_scripts_that_write_results_refuse_a_capped_check_run(script, args):
     """They record results or publish networks; a capped run must never do either."""
     env = dict(os.environ, UNET_CHECK_CAP="1")
-    run = subprocess.run([sys.executable, str(ROOT / "book" / "scripts" / script), *args], env=env,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "book" / "scripts" / script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode != 0 and "UNET_CHECK_CAP is set" in run.stderr and "unset UNET_CHECK_CAP" in run.stderr
 
 
@@ -124,7 +177,9 @@ def test_run_recipes_records_checkpoints_relative_to_the_repository(tmp_path):
     rr = load_script(ROOT / "book" / "scripts" / "run_recipes.py", "run_recipes_rel")
     assert rr.repo_relative(ROOT / "runs" / "isbi2012" / "x.pt") == "runs/isbi2012/x.pt"
     assert rr.repo_relative(tmp_path / "elsewhere.pt") == "elsewhere.pt"
-    recorded = [json.loads(p.read_text()).get("checkpoint", "") for p in (ROOT / "book" / "results" / "recipes").glob("*.json")]
+    recorded = [
+        json.loads(p.read_text()).get("checkpoint", "") for p in (ROOT / "book" / "results" / "recipes").glob("*.json")
+    ]
     assert recorded and not any(c.startswith("/") for c in recorded)
 
 
@@ -135,5 +190,6 @@ def test_run_recipes_runs_each_ablation_table_at_the_steps_of_the_chapter_that_s
     for base, steps in tables.items():
         assert pretrain.manifest.ablation_steps(base) == steps
         assert sorted((ROOT / "book" / "results" / "recipes").glob(f"ablation-{base}@{steps}-*.json")), (
-            f"no recorded ablation table of {base} at {steps} steps: python book/scripts/run_recipes.py --ablations {base}")
+            f"no recorded ablation table of {base} at {steps} steps: python book/scripts/run_recipes.py --ablations {base}"
+        )
     assert pretrain.manifest.ablation_steps("dic-hela-cpu") is None  # run_recipes.py: its default steps

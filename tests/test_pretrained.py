@@ -1,4 +1,5 @@
 """Tests of the published checkpoints (unet_core.recipes.pretrained)."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,15 @@ def fake_registry(tmp_path, monkeypatch):
     torch.manual_seed(0)
     model = UNet(**recipe.model_kwargs())
     record = {"dataset": "isbi2012", "truth": "labels", "train_frames": ["train-volume/00", "train-volume/01"]}
-    src = save_checkpoint(tmp_path / "train.pt", model, torch.optim.Adam(model.parameters()), 30,
-                          recipe.train_config(), {"losses": [1.0, 0.5], "validation": []}, training_data=record)
+    src = save_checkpoint(
+        tmp_path / "train.pt",
+        model,
+        torch.optim.Adam(model.parameters()),
+        30,
+        recipe.train_config(),
+        {"losses": [1.0, 0.5], "validation": []},
+        training_data=record,
+    )
     unrecorded = save_checkpoint(tmp_path / "old.pt", model, None, 30, recipe.train_config())
     with pytest.raises(ValueError, match="does not record the frames it was trained on"):
         pt.publish_checkpoint(unrecorded, recipe, tmp_path / "refused")
@@ -55,8 +63,11 @@ def test_altered_missing_and_unknown_checkpoints_are_refused(fake_registry):
     with pytest.raises(OSError, match=r"has sha256 .* the registry expects .*truncated or altered: re-fetch it"):
         pt.pretrained_path(recipe.name)
     path.unlink()
-    with pytest.raises(FileNotFoundError, match=r"isbi2012-smoke.pt is not in .*python -m unet_core train --recipe "
-                                                r"isbi2012-smoke"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"isbi2012-smoke.pt is not in .*python -m unet_core train --recipe "
+        r"isbi2012-smoke",
+    ):
         pt.pretrained_path(recipe.name)
 
 

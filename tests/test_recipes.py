@@ -1,4 +1,5 @@
 """Tests of the named training recipes (unet_core.recipes.registry)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,8 +12,18 @@ from unet_core.training.loop import TrainConfig
 
 
 def test_every_named_recipe_of_the_issue_exists_and_builds_its_config():
-    for name in ("paper", "isbi2012-cpu", "phc-u373-cpu", "dic-hela-cpu", "isbi2012-full", "phc-u373-full",
-                 "dic-hela-full", "isbi2012-paper", "phc-u373-paper", "dic-hela-paper"):
+    for name in (
+        "paper",
+        "isbi2012-cpu",
+        "phc-u373-cpu",
+        "dic-hela-cpu",
+        "isbi2012-full",
+        "phc-u373-full",
+        "dic-hela-full",
+        "isbi2012-paper",
+        "phc-u373-paper",
+        "dic-hela-paper",
+    ):
         r = get_recipe(name)
         assert r.name == name and isinstance(r.train_config(), TrainConfig)
     assert recipe_names() == sorted(RECIPES)
@@ -32,18 +43,32 @@ def test_cpu_recipes_share_one_budget_and_differ_from_their_paper_twin_only_in_w
         cpu, paper = get_recipe(f"{ds}-cpu"), get_recipe(f"{ds}-paper")
         assert cpu.iterations == paper.iterations == 4500 and cpu.base_channels == paper.base_channels == 16
         diff = {f.name for f in dataclasses.fields(Recipe) if getattr(cpu, f.name) != getattr(paper, f.name)}
-        assert diff - {"name", "instances", "separation_gap", "notes"} == {"optimizer", "schedule", "warmup_steps", "grad_clip",
-                                                          "class_weights"}
+        assert diff - {"name", "instances", "separation_gap", "notes"} == {
+            "optimizer",
+            "schedule",
+            "warmup_steps",
+            "grad_clip",
+            "class_weights",
+        }
 
 
 def test_ablations_change_one_thing_per_row():
     rows = ablations("isbi2012-cpu", iterations=500)
     base = rows["recipe"]
     assert base.iterations == 500 and base.name == "isbi2012-cpu@500"
-    assert set(rows) == {"recipe", "paper recipe", "paper SGD", "w0 = 0", "class balance on", "no elastic deformation",
-                         "no TTA"}
-    changed = {row: {f.name for f in dataclasses.fields(Recipe) if getattr(r, f.name) != getattr(base, f.name)}
-               for row, r in rows.items()}
+    assert set(rows) == {
+        "recipe",
+        "paper recipe",
+        "paper SGD",
+        "w0 = 0",
+        "class balance on",
+        "no elastic deformation",
+        "no TTA",
+    }
+    changed = {
+        row: {f.name for f in dataclasses.fields(Recipe) if getattr(r, f.name) != getattr(base, f.name)}
+        for row, r in rows.items()
+    }
     assert changed["w0 = 0"] == {"w0"} and changed["no TTA"] == {"tta"}
     assert changed["class balance on"] == {"class_weights"} and changed["no elastic deformation"] == {"augment"}
     assert changed["paper SGD"] == {"optimizer", "schedule", "warmup_steps", "grad_clip"}
@@ -54,15 +79,18 @@ def test_ablations_change_one_thing_per_row():
     assert rows["recipe"].augment_config() == AugmentConfig()
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"dataset": "mnist"}, r"Recipe.dataset must be one of \('isbi2012', 'phc-u373', 'dic-hela'\), got 'mnist'"),
-    ({"scale": "huge"}, r"Recipe.scale must be 'smoke', 'cpu' or 'full', got 'huge'"),
-    ({"augment": "strong"}, r"Recipe.augment must be 'paper', 'no-elastic' or 'off'"),
-    ({"threshold": 1.5}, r"Recipe.threshold must be 'train' or a float in \(0, 1\), got 1.5"),
-    ({"tile": 0}, r"Recipe.tile must be a positive int, got 0"),
-    ({"optimizer": "lbfgs"}, r"TrainConfig.optimizer must be one of"),
-    ({"class_weights": (1, 2)}, r"Recipe.class_weights must be 'balanced' or None"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"dataset": "mnist"}, r"Recipe.dataset must be one of \('isbi2012', 'phc-u373', 'dic-hela'\), got 'mnist'"),
+        ({"scale": "huge"}, r"Recipe.scale must be 'smoke', 'cpu' or 'full', got 'huge'"),
+        ({"augment": "strong"}, r"Recipe.augment must be 'paper', 'no-elastic' or 'off'"),
+        ({"threshold": 1.5}, r"Recipe.threshold must be 'train' or a float in \(0, 1\), got 1.5"),
+        ({"tile": 0}, r"Recipe.tile must be a positive int, got 0"),
+        ({"optimizer": "lbfgs"}, r"TrainConfig.optimizer must be one of"),
+        ({"class_weights": (1, 2)}, r"Recipe.class_weights must be 'balanced' or None"),
+    ],
+)
 def test_bad_recipes_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Recipe(**{"name": "x", "dataset": "isbi2012", "scale": "cpu", **kwargs})
@@ -81,7 +109,9 @@ def test_full_recipes_have_a_global_batch_that_torchrun_splits_over_1_2_4_or_8_g
     for name in ("isbi2012-full", "phc-u373-full", "dic-hela-full", "isbi2012-fusionnet-full"):
         r = get_recipe(name)
         assert r.batch_size == 8 and r.train_config().batch_size == 8 and r.iterations * r.batch_size == 40000
-    assert get_recipe("isbi2012-fusionnet-full").model == "fusionnet" and get_recipe("isbi2012-fusionnet-full").tile == 640
+    assert (
+        get_recipe("isbi2012-fusionnet-full").model == "fusionnet" and get_recipe("isbi2012-fusionnet-full").tile == 640
+    )
     assert get_recipe("isbi2012-cpu").batch_size == 1  # the paper's single tile; its checkpoint hash is pinned
     one = recipe_checkpoint_path(get_recipe("isbi2012-smoke"), "runs")
     assert recipe_checkpoint_path(get_recipe("isbi2012-smoke", batch_size=2), "runs") != one
@@ -93,19 +123,34 @@ def test_data_workers_feed_a_gpu_from_the_cpus_left_per_rank():
     from unet_core.recipes.run import data_workers
 
     assert data_workers("cpu") == 0 and data_workers("cpu", cpus=64) == 0
-    assert [data_workers("cuda", cpus=c, world_size=w) for c, w in ((16, 1), (16, 2), (16, 8), (2, 1), (64, 1))] \
-        == [8, 7, 1, 1, 8]
+    assert [data_workers("cuda", cpus=c, world_size=w) for c, w in ((16, 1), (16, 2), (16, 8), (2, 1), (64, 1))] == [
+        8,
+        7,
+        1,
+        1,
+        8,
+    ]
 
 
 # The checkpoint key of every registered recipe, as computed before the key became an explicit field list:
 # published runs and book/results/recipes/*.json name their checkpoints by it, so it must not move.
 PINNED_KEYS = {
-    "dic-hela-cpu": "971e8126d193", "dic-hela-full": "78c859433b3f", "dic-hela-paper": "aecc74c8edab",
-    "dic-hela-smoke": "385af502cd6b", "isbi2012-cpu": "6d73e7f011ac", "isbi2012-full": "453c6eac56b1",
-    "isbi2012-fusionnet-cpu": "76a810ffab71", "isbi2012-fusionnet-full": "cba3306bf4a4",
-    "isbi2012-fusionnet-smoke": "f00088536889", "isbi2012-paper": "94457907127e", "isbi2012-smoke": "f1f927bafb22",
-    "paper": "b50c84112ffd", "phc-u373-cpu": "c41a801a31cd", "phc-u373-full": "eb38492b495c",
-    "phc-u373-paper": "f1245ef168dc", "phc-u373-smoke": "7b6abff984cf",
+    "dic-hela-cpu": "971e8126d193",
+    "dic-hela-full": "78c859433b3f",
+    "dic-hela-paper": "aecc74c8edab",
+    "dic-hela-smoke": "385af502cd6b",
+    "isbi2012-cpu": "6d73e7f011ac",
+    "isbi2012-full": "453c6eac56b1",
+    "isbi2012-fusionnet-cpu": "76a810ffab71",
+    "isbi2012-fusionnet-full": "cba3306bf4a4",
+    "isbi2012-fusionnet-smoke": "f00088536889",
+    "isbi2012-paper": "94457907127e",
+    "isbi2012-smoke": "f1f927bafb22",
+    "paper": "b50c84112ffd",
+    "phc-u373-cpu": "c41a801a31cd",
+    "phc-u373-full": "eb38492b495c",
+    "phc-u373-paper": "f1245ef168dc",
+    "phc-u373-smoke": "7b6abff984cf",
 }
 
 
@@ -124,8 +169,10 @@ def test_the_recorded_runs_of_the_book_find_their_checkpoints():
 
     from unet_core.recipes.key import recipe_checkpoint_path
 
-    records = [json.loads(p.read_text()) for p in sorted((Path(__file__).resolve().parents[1] / "book" / "results"
-                                                           / "recipes").glob("*.json"))]
+    records = [
+        json.loads(p.read_text())
+        for p in sorted((Path(__file__).resolve().parents[1] / "book" / "results" / "recipes").glob("*.json"))
+    ]
     records = [r for r in records if "recipe" in r and "checkpoint" in r]
     assert records
     for r in records:
@@ -143,8 +190,9 @@ def test_every_recipe_field_is_classified_for_the_checkpoint_key():
     assert set().union(*lists) == set(fields) and sum(map(len, lists)) == len(fields)  # no stale name, no twice
     assert key.KEY_VERSION == 1
     defaults = Recipe("x", "isbi2012", "cpu").to_dict()  # the later fields' listed values are their defaults
-    assert all(list(defaults[k]) == v if k == "train_frames" else defaults[k] == v
-               for k, v in key.LATER_KEY_FIELDS.items())
+    assert all(
+        list(defaults[k]) == v if k == "train_frames" else defaults[k] == v for k, v in key.LATER_KEY_FIELDS.items()
+    )
 
 
 def test_model_options_reach_the_network_and_bad_ones_are_refused():
@@ -153,10 +201,16 @@ def test_model_options_reach_the_network_and_bad_ones_are_refused():
     assert r.build_model().config["skip"] == "mean" and r.build_model().config["down"] == "stride"
     assert base.build_model().config["skip"] == "sum"
     assert r.model_kwargs() == {**base.model_kwargs(), "skip": "mean", "down": "stride"}
-    assert r.to_dict()["model_options"] == {"down": "stride", "skip": "mean"} and type(r.to_dict()["model_options"]) is dict
+    assert (
+        r.to_dict()["model_options"] == {"down": "stride", "skip": "mean"}
+        and type(r.to_dict()["model_options"]) is dict
+    )
     assert Recipe(**r.to_dict()) == r and hash(Recipe(**r.to_dict())) == hash(r)  # read back from JSON / a checkpoint
-    with pytest.raises(ValueError, match=r"Recipe.model_options has 'skp', which FusionNet .* does not take; use one"
-                                         r" of .*skip"):
+    with pytest.raises(
+        ValueError,
+        match=r"Recipe.model_options has 'skp', which FusionNet .* does not take; use one"
+        r" of .*skip",
+    ):
         get_recipe(base, model_options={"skp": "mean"})
     with pytest.raises(ValueError, match=r"Recipe.model_options has 'skip', which UNet"):
         get_recipe("isbi2012-smoke", model_options={"skip": "mean"})
@@ -174,11 +228,17 @@ def test_train_options_reach_the_train_config_and_bad_ones_are_refused():
     assert (cfg.weight_decay, cfg.betas, cfg.device, cfg.iterations) == (1e-4, (0.9, 0.99), "cpu", 30)
     assert r.to_dict()["train_options"] == {"betas": (0.9, 0.99), "weight_decay": 1e-4}
     assert Recipe(**r.to_dict()) == r
-    with pytest.raises(ValueError, match=r"Recipe.train_options has 'lr', which is not a TrainConfig field .*; use "
-                                         r"one of .*weight_decay"):
+    with pytest.raises(
+        ValueError,
+        match=r"Recipe.train_options has 'lr', which is not a TrainConfig field .*; use "
+        r"one of .*weight_decay",
+    ):
         get_recipe(r, train_options={"lr": 0.1})
-    with pytest.raises(ValueError, match=r"Recipe.train_options sets 'learning_rate', which the recipe sets by its "
-                                         r"own field; set Recipe.learning_rate=0.1 instead"):
+    with pytest.raises(
+        ValueError,
+        match=r"Recipe.train_options sets 'learning_rate', which the recipe sets by its "
+        r"own field; set Recipe.learning_rate=0.1 instead",
+    ):
         get_recipe(r, train_options={"learning_rate": 0.1})
     with pytest.raises(ValueError, match=r"Recipe.train_options sets 'device', which belongs to the run"):
         get_recipe(r, train_options={"device": "cpu"})
@@ -196,10 +256,17 @@ def test_the_key_moves_with_the_options_but_not_with_evaluation_or_logging():
     assert training_key(get_recipe(base, model_options={})) == training_key(get_recipe(base, train_options={})) == key
     assert training_key(get_recipe(base, model_options={"skip": "mean"})) != key
     assert training_key(get_recipe(base, train_options={"weight_decay": 1e-4})) != key
-    assert training_key(get_recipe(base, train_options={"weight_decay": 1e-4})) != \
-        training_key(get_recipe(base, train_options={"weight_decay": 1e-3}))
-    for evaluation in ({"tta": True}, {"threshold": 0.5}, {"notes": "x"}, {"name": "y"}, {"instances": "watershed"},
-                       {"train_options": {"log_every": 1, "val_every": 5}}):
+    assert training_key(get_recipe(base, train_options={"weight_decay": 1e-4})) != training_key(
+        get_recipe(base, train_options={"weight_decay": 1e-3})
+    )
+    for evaluation in (
+        {"tta": True},
+        {"threshold": 0.5},
+        {"notes": "x"},
+        {"name": "y"},
+        {"instances": "watershed"},
+        {"train_options": {"log_every": 1, "val_every": 5}},
+    ):
         assert training_key(dataclasses.replace(base, **evaluation)) == key, evaluation
     with pytest.raises(TypeError, match="recipe must be a Recipe"):
         training_key("isbi2012-cpu")

@@ -1,4 +1,5 @@
 """Tests of running recipes end to end (unet_core.recipes)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -94,8 +95,12 @@ def test_train_recipe_builds_the_model_and_train_config_of_the_recipes_options(t
     labels = [np.ones((100, 100), np.int64) for _ in range(2)]
     for y in labels:
         y[::20] = y[:, ::20] = 0  # membranes around 20 x 20 px cells
-    recipe = dataclasses.replace(get_recipe("isbi2012-fusionnet-smoke"), iterations=2,
-                                 model_options={"skip": "mean"}, train_options={"weight_decay": 1e-4})
+    recipe = dataclasses.replace(
+        get_recipe("isbi2012-fusionnet-smoke"),
+        iterations=2,
+        model_options={"skip": "mean"},
+        train_options={"weight_decay": 1e-4},
+    )
     data = {"train_x": images, "train_y": labels, "semantic": True, "training_data": {"dataset": "synthetic"}}
     model, result, _ = train_recipe(recipe, runs_dir=tmp_path, device="cpu", data=data)
     assert model.config["skip"] == "mean" and len(result.losses) == 2

@@ -1,4 +1,5 @@
 """Tests of the synthetic stand-ins (unet_core.data.synthetic)."""
+
 from __future__ import annotations
 
 import numpy as np

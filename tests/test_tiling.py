@@ -1,5 +1,6 @@
 """Tests of overlap-tile prediction (paper Fig. 2): first pointwise and 3x3 test doubles whose
 exact output is known, then the real U-Net against one pass over the whole mirror-padded image."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,7 +36,7 @@ class Pointwise(torch.nn.Module):
         self.seen.append(tuple(x.shape))
         y = torch.einsum("kc,bchw->bkhw", self.w.to(x.dtype), x)
         b = self.border
-        return y[..., b:y.shape[-2] - b, b:y.shape[-1] - b]
+        return y[..., b : y.shape[-2] - b, b : y.shape[-1] - b]
 
 
 class Conv3(Pointwise):
@@ -128,7 +129,7 @@ def test_tile_origins_stay_on_the_stride_grid_and_cover():
         assert all(o % stride == 0 for o in origins)
         covered = np.zeros(length + out_tile, bool)
         for o in origins:
-            covered[o:o + out_tile] = True
+            covered[o : o + out_tile] = True
         assert covered[:length].all() and origins[-1] < length and origins[-1] + out_tile - length < stride
     with pytest.raises(ValueError, match="output tiles of 12 px are smaller than the stride 16"):
         tile_origins(100, 12, 16)
@@ -195,16 +196,21 @@ def test_memmap_input_and_memmap_output(tmp_path, rng):
 def test_tta_on_rotation_invariant_model_equals_plain(rng):
     image = rng.standard_normal((21, 30)).astype(np.float32)
     model = Pointwise([[1.5], [0.0]], border=2)
-    np.testing.assert_allclose(predict_tiled(model, image, 11, tta=True, device="cpu"),
-                               predict_tiled(model, image, 11, device="cpu"), atol=1e-6)
+    np.testing.assert_allclose(
+        predict_tiled(model, image, 11, tta=True, device="cpu"),
+        predict_tiled(model, image, 11, device="cpu"),
+        atol=1e-6,
+    )
 
 
 def test_tta_inverts_each_transform(rng):
     image = rng.standard_normal((21, 30)).astype(np.float32)
     got = predict_tiled(Conv3(), image, tile_size=(9, 13), tta=True, device="cpu")
     kernels = [np.rot90(k, r) for k in (Conv3.kernel, Conv3.kernel[:, ::-1]) for r in range(4)]
-    ref = np.mean([sigmoid(ndimage.correlate(image.astype(np.float64), k.astype(np.float64), mode="mirror"))
-                   for k in kernels], axis=0)
+    ref = np.mean(
+        [sigmoid(ndimage.correlate(image.astype(np.float64), k.astype(np.float64), mode="mirror")) for k in kernels],
+        axis=0,
+    )
     np.testing.assert_allclose(got[0], ref, atol=1e-5)
     plain = predict_tiled(Conv3(), image, tile_size=(9, 13), device="cpu")
     assert np.abs(plain - got).max() > 0.05  # the kernel is not symmetric, so TTA changes the result
@@ -278,7 +284,9 @@ def test_auto_tile_size_respects_the_memory_budget():
 
 def test_invalid_tile_sizes(small_unet):
     image = np.zeros((30, 30), np.float32)
-    with pytest.raises(ValueError, match="^tile_size=500 is not a valid input size; nearest valid sizes are 492 and 508$"):
+    with pytest.raises(
+        ValueError, match="^tile_size=500 is not a valid input size; nearest valid sizes are 492 and 508$"
+    ):
         predict_tiled(small_unet, image, tile_size=500)
     with pytest.raises(ValueError, match="tile_size=150 is too small; the smallest usable input size is 204"):
         predict_tiled(small_unet, image, tile_size=(572, 150))
@@ -295,8 +303,11 @@ def test_invalid_tile_sizes(small_unet):
         (np.zeros((8, 8), object), TypeError, "image must have an integer or floating dtype, got object"),
         (np.array([[0, np.nan], [np.inf, 1]]), ValueError, r"image must be finite, but 2 pixel\(s\) are NaN or inf"),
         (np.zeros((0, 8), np.float32), ValueError, r"image must not be empty, got shape \(0, 8\)"),
-        (np.zeros((1, 1, 8, 8), np.float32), ValueError, "image must have shape .* got ndarray of shape .1, 1, 8, 8.*"
-                                                         "call predict_tiled once per image"),
+        (
+            np.zeros((1, 1, 8, 8), np.float32),
+            ValueError,
+            "image must have shape .* got ndarray of shape .1, 1, 8, 8.*call predict_tiled once per image",
+        ),
         (np.zeros((3, 8, 8), np.float32), ValueError, r"image has 3 channel\(s\) .* but model.in_channels=1"),
         (torch.zeros(8, 8), TypeError, r"image must be a numpy array .* got Tensor; use tensor.cpu\(\).numpy\(\)"),
     ],
@@ -338,7 +349,7 @@ def test_same_padding_default_margin_is_seamless(rng):
     padded = mirror_pad(image, ((margin, margin + extra_h), (margin, margin + extra_w)))
     with torch.no_grad():
         whole = torch.softmax(net(torch.from_numpy(np.ascontiguousarray(padded))[None, None]), 1)[0].numpy()
-    whole = whole[:, margin:margin + 90, margin:margin + 77]
+    whole = whole[:, margin : margin + 90, margin : margin + 77]
     got = predict_tiled(net, image, tile_size=56, device="cpu")
     np.testing.assert_allclose(got, whole, atol=1e-5)
     # the bare valid border is not enough: the pooling phase reaches further
@@ -349,8 +360,11 @@ def test_same_padding_default_margin_is_seamless(rng):
 # ---------------------------------------------------------------- the caller's model is left as it was
 def _layouts(net: torch.nn.Module) -> list[bool]:
     """Whether each 3x3 weight with several input channels (unambiguous layout) is channels_last."""
-    return [p.is_contiguous(memory_format=torch.channels_last) for p in net.parameters()
-            if p.ndim == 4 and p.shape[1] > 1 and p.shape[-1] > 1]
+    return [
+        p.is_contiguous(memory_format=torch.channels_last)
+        for p in net.parameters()
+        if p.ndim == 4 and p.shape[1] > 1 and p.shape[-1] > 1
+    ]
 
 
 def _modes(net: torch.nn.Module) -> list[bool]:
@@ -424,13 +438,16 @@ def test_predict_tiled_on_the_gpu_leaves_a_cpu_model_on_the_cpu(rng):
 
 
 # ---------------------------------------------------------------- plan the tiles, run them
-@pytest.mark.parametrize("model,shape,tile_size,margin", [
-    (UNet(base_channels=2, depth=3), (70, 53), 60, None),
-    (UNet(base_channels=2, depth=3), (70, 53), (76, 60), None),
-    (UNet(base_channels=2, depth=2), (33, 97), None, None),
-    (UNet(base_channels=2, depth=3, padding="same"), (45, 61), 48, 12),
-    (SizeDouble(), (1000, 600), 572, None),
-])
+@pytest.mark.parametrize(
+    "model,shape,tile_size,margin",
+    [
+        (UNet(base_channels=2, depth=3), (70, 53), 60, None),
+        (UNet(base_channels=2, depth=3), (70, 53), (76, 60), None),
+        (UNet(base_channels=2, depth=2), (33, 97), None, None),
+        (UNet(base_channels=2, depth=3, padding="same"), (45, 61), 48, 12),
+        (SizeDouble(), (1000, 600), 572, None),
+    ],
+)
 def test_plan_tiles_covers_the_image_with_tiles_on_the_pooling_grid(model, shape, tile_size, margin):
     plan = plan_tiles(model, shape, tile_size, batch_size=4, margin=margin)
     (oh, ow), s = plan.out_tile, model.stride
@@ -451,7 +468,7 @@ def test_plan_tiles_covers_the_image_with_tiles_on_the_pooling_grid(model, shape
     # every pixel is written, and every tile keeps some pixels (none is wasted)
     owner = np.full(shape, -1)
     for i, (y, x) in enumerate(plan.origins):
-        owner[y:y + oh, x:x + ow] = i
+        owner[y : y + oh, x : x + ow] = i
     assert (owner >= 0).all() and set(np.unique(owner)) == set(range(len(plan.origins)))
 
 

@@ -1,4 +1,5 @@
 """Tests of the Sec. 3 training loop and checkpoints (unet_core.training.loop, unet_core.training.checkpoint)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -80,7 +81,9 @@ def test_same_seed_same_weights_other_seed_other_weights():
 
 def test_resume_is_bit_identical(tmp_path):
     straight = _net()
-    full = train(straight, Triples(), _cfg(iterations=6, checkpoint_every=2), checkpoint_path=tmp_path / "a.pt", progress=False)
+    full = train(
+        straight, Triples(), _cfg(iterations=6, checkpoint_every=2), checkpoint_path=tmp_path / "a.pt", progress=False
+    )
     ckpt = tmp_path / "b.pt"
     first = train(_net(), Triples(), _cfg(iterations=3), checkpoint_path=ckpt, progress=False)
     assert first.step == 3 and load_checkpoint(ckpt)["step"] == 3
@@ -132,8 +135,11 @@ def test_validation_hook_schedule_and_no_effect_on_training():
     result = train(a, Triples(), _cfg(iterations=5, val_every=2), validate=validate, progress=False)
     train(b, Triples(), _cfg(iterations=5), progress=False)
     assert [c[0] for c in calls] == [2, 4, 5] and not any(c[1] or c[2] for c in calls)
-    assert result.validation == [{"step": 2, "score": 1.0, "name": "x"}, {"step": 4, "score": 2.0, "name": "x"},
-                                 {"step": 5, "score": 2.5, "name": "x"}]
+    assert result.validation == [
+        {"step": 2, "score": 1.0, "name": "x"},
+        {"step": 4, "score": 2.0, "name": "x"},
+        {"step": 5, "score": 2.5, "name": "x"},
+    ]
     assert _same_weights(a, b)
 
 
@@ -155,8 +161,11 @@ def test_checkpoint_contents_load_with_weights_only(tmp_path):
 
 def test_loading_into_other_configuration_names_fields(tmp_path):
     save_checkpoint(tmp_path / "f.pt", TinyNet(width=4), step=1)
-    with pytest.raises(ValueError, match=r"width: checkpoint 4 vs model 8.*build the model with UNet\(width=4, "
-                                         r"dropout=0.5\) or use model_from_checkpoint"):
+    with pytest.raises(
+        ValueError,
+        match=r"width: checkpoint 4 vs model 8.*build the model with UNet\(width=4, "
+        r"dropout=0.5\) or use model_from_checkpoint",
+    ):
         load_checkpoint(tmp_path / "f.pt", TinyNet(width=8))
 
 
@@ -209,11 +218,18 @@ def test_empty_dataset():
         ({"batch_size": 0}, ValueError, r"batch_size must be >= 1, got 0"),
         ({"iterations": 2.5}, TypeError, r"iterations must be an int, got 2.5"),
         ({"val_every": -1}, ValueError, r"val_every must be >= 0"),
-        ({"precision": "fp16"}, ValueError, r"precision must be None, 'auto' or one of \('fp32', .*got 'fp16'; None "
-                                             r"is bf16 autocast on CUDA and fp32 elsewhere"),
+        (
+            {"precision": "fp16"},
+            ValueError,
+            r"precision must be None, 'auto' or one of \('fp32', .*got 'fp16'; None "
+            r"is bf16 autocast on CUDA and fp32 elsewhere",
+        ),
         ({"amp": True}, TypeError, r"TrainConfig.amp was removed: .* use precision='bf16' for amp=True"),
-        ({"channels_last": True, "amp": False}, TypeError,
-         r"TrainConfig.amp was removed: .*precision='fp32\+channels_last' for amp=False, channels_last=True"),
+        (
+            {"channels_last": True, "amp": False},
+            TypeError,
+            r"TrainConfig.amp was removed: .*precision='fp32\+channels_last' for amp=False, channels_last=True",
+        ),
         ({"device": None}, TypeError, r"device must be a string"),
         ({"optimizer": "rmsprop"}, ValueError, r"optimizer must be one of \('sgd', 'adam', 'adamw'\), got 'rmsprop'"),
         ({"schedule": "step"}, ValueError, r"schedule must be one of \('constant', 'cosine', 'poly'\)"),
@@ -295,7 +311,9 @@ def test_schedule_is_applied_to_the_optimizer(monkeypatch):
     assert seen[0] == 0.005 and seen[-1] < seen[2]
 
 
-@pytest.mark.parametrize("name, cls", [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)])
+@pytest.mark.parametrize(
+    "name, cls", [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)]
+)
 def test_optimizer_choice_and_its_state_in_the_checkpoint(tmp_path, name, cls, monkeypatch):
     made = []
     original = cls.__init__
@@ -314,8 +332,16 @@ def test_optimizer_choice_and_its_state_in_the_checkpoint(tmp_path, name, cls, m
 
 
 def test_resume_with_adam_cosine_and_clipping_is_bit_identical(tmp_path):
-    kw = dict(optimizer="adam", learning_rate=0.01, schedule="cosine", warmup_steps=2, grad_clip=0.5,
-              iterations=7, val_every=1, checkpoint_every=3)
+    kw = dict(
+        optimizer="adam",
+        learning_rate=0.01,
+        schedule="cosine",
+        warmup_steps=2,
+        grad_clip=0.5,
+        iterations=7,
+        val_every=1,
+        checkpoint_every=3,
+    )
     straight = _net()
     full = train(straight, Triples(), _cfg(**kw), validate=lambda m, k: {}, progress=False)
 
@@ -360,8 +386,13 @@ def test_sum_reduction_scales_sgd_steps_by_pixels_but_not_adam():
     for opt in ("sgd", "adam"):
         for red, lr in (("mean", 0.01), ("sum", 0.01 / n_pixels)):
             model = _net()
-            cfg = _cfg(optimizer=opt, momentum=0.9, learning_rate=lr if opt == "sgd" else 0.01, iterations=3,
-                       loss_reduction=red)
+            cfg = _cfg(
+                optimizer=opt,
+                momentum=0.9,
+                learning_rate=lr if opt == "sgd" else 0.01,
+                iterations=3,
+                loss_reduction=red,
+            )
             runs[opt, red] = (train(model, Triples(), cfg, progress=False), model)
     sgd_mean, sgd_sum = runs["sgd", "mean"], runs["sgd", "sum"]
     # SGD: sum with lr / N takes the same steps as mean with lr; the losses differ by the factor N
@@ -385,10 +416,25 @@ def test_a_small_unet_overfits_one_synthetic_tile(optimizer, lr, bound):
     image, labels, _ = synthetic_em((160, 160), seed=0)
     torch.manual_seed(0)
     model = UNet(base_channels=8, depth=3, dropout=0.0)
-    tiles = TrainingTiles([image], [labels], in_size=124, out_size=model.output_size(124), augment=False,
-                          semantic=True, class_weights=None, length=1)
-    cfg = TrainConfig(optimizer=optimizer, learning_rate=lr, iterations=150, device="cpu", schedule="cosine",
-                      warmup_steps=10, grad_clip=1.0)
+    tiles = TrainingTiles(
+        [image],
+        [labels],
+        in_size=124,
+        out_size=model.output_size(124),
+        augment=False,
+        semantic=True,
+        class_weights=None,
+        length=1,
+    )
+    cfg = TrainConfig(
+        optimizer=optimizer,
+        learning_rate=lr,
+        iterations=150,
+        device="cpu",
+        schedule="cosine",
+        warmup_steps=10,
+        grad_clip=1.0,
+    )
     losses = train(model, tiles, cfg, progress=False).losses
     assert np.mean(losses[:10]) > 1.0 and np.mean(losses[-10:]) < bound
 
@@ -434,6 +480,7 @@ def _chooser(answer: str, calls: list):
     def choose(model, device, input_size, **kwargs):
         calls.append(input_size)
         return Choice(PRECISIONS[answer], {answer: 1.0}, {answer: 1.0})
+
     return choose
 
 
@@ -447,8 +494,10 @@ def test_precision_auto_is_stored_in_the_checkpoint_and_reused_on_resume(tmp_pat
     assert calls == [12] and straight.body[3].weight.is_contiguous(memory_format=torch.channels_last)
     ckpt = tmp_path / "auto.pt"
     train(_wide(), Triples(), _cfg(iterations=3, precision="auto"), checkpoint_path=ckpt, progress=False)
-    assert load_checkpoint(ckpt)["train_config"]["resolved_precision"] == {"name": "fp32+channels_last",
-                                                                          "device": "cpu"}
+    assert load_checkpoint(ckpt)["train_config"]["resolved_precision"] == {
+        "name": "fp32+channels_last",
+        "device": "cpu",
+    }
     calls.clear()
     monkeypatch.setattr(P, "choose_precision", _chooser("fp32", calls))  # timing noise would now pick fp32
     resumed = _wide()
@@ -466,10 +515,17 @@ def test_precision_auto_is_stored_in_the_checkpoint_and_reused_on_resume(tmp_pat
 
 
 def test_a_run_without_precision_records_the_path_it_took(tmp_path):
-    train(_wide(), Triples(), _cfg(iterations=1, precision="fp32+channels_last"), checkpoint_path=tmp_path / "n.pt",
-          progress=False)
+    train(
+        _wide(),
+        Triples(),
+        _cfg(iterations=1, precision="fp32+channels_last"),
+        checkpoint_path=tmp_path / "n.pt",
+        progress=False,
+    )
     assert load_checkpoint(tmp_path / "n.pt")["train_config"]["resolved_precision"] == {
-        "name": "fp32+channels_last", "device": "cpu"}
+        "name": "fp32+channels_last",
+        "device": "cpu",
+    }
 
 
 DATA = {"dataset": "phc-u373", "truth": "gt", "train_frames": ["02/010", "02/011"]}
@@ -484,8 +540,15 @@ def test_training_data_is_written_to_every_checkpoint_and_returned_by_load(tmp_p
         return {}
 
     frames = ("02/010", np.str_("02/011"))  # plain values are stored (a tuple compares equal to a list)
-    train(_net(), Triples(), _cfg(iterations=3, checkpoint_every=2), validate=validate, checkpoint_path=ckpt,
-          progress=False, training_data={**DATA, "train_frames": frames})
+    train(
+        _net(),
+        Triples(),
+        _cfg(iterations=3, checkpoint_every=2),
+        validate=validate,
+        checkpoint_path=ckpt,
+        progress=False,
+        training_data={**DATA, "train_frames": frames},
+    )
     assert seen == [{**DATA, "train_frames": ("02/010", "02/011")}]
     stored = load_checkpoint(ckpt)["training_data"]
     assert stored["train_frames"] == ("02/010", "02/011") and type(stored["train_frames"][1]) is str
@@ -504,17 +567,27 @@ def test_resuming_a_checkpoint_of_other_training_data_is_refused(tmp_path):
     ckpt = tmp_path / "r.pt"
     train(_net(), Triples(), _cfg(iterations=2), checkpoint_path=ckpt, progress=False, training_data=DATA)
     other = {**DATA, "truth": "st", "train_frames": ["02/010"]}
-    with pytest.raises(ValueError, match=r"checkpoint '.*r\.pt' was trained on other data than training_data "
-                                         r"describes \(differing keys: 'train_frames': checkpoint \['02/010', "
-                                         r"'02/011'\] vs given \['02/010'\]; 'truth': checkpoint 'gt' vs given "
-                                         r"'st'\); pass resume=False .* or another checkpoint_path"):
+    with pytest.raises(
+        ValueError,
+        match=r"checkpoint '.*r\.pt' was trained on other data than training_data "
+        r"describes \(differing keys: 'train_frames': checkpoint \['02/010', "
+        r"'02/011'\] vs given \['02/010'\]; 'truth': checkpoint 'gt' vs given "
+        r"'st'\); pass resume=False .* or another checkpoint_path",
+    ):
         train(_net(), Triples(), _cfg(iterations=4), checkpoint_path=ckpt, progress=False, training_data=other)
     with pytest.raises(ValueError, match=r"differing keys: 'extra': checkpoint None vs given 1"):
-        train(_net(), Triples(), _cfg(iterations=2), checkpoint_path=ckpt, progress=False,
-              training_data={**DATA, "extra": 1})  # a finished run too: it was not trained on that data
+        train(
+            _net(),
+            Triples(),
+            _cfg(iterations=2),
+            checkpoint_path=ckpt,
+            progress=False,
+            training_data={**DATA, "extra": 1},
+        )  # a finished run too: it was not trained on that data
     assert load_checkpoint(ckpt)["step"] == 2
-    fresh = train(_net(), Triples(), _cfg(iterations=1), checkpoint_path=ckpt, resume=False, progress=False,
-                  training_data=other)
+    fresh = train(
+        _net(), Triples(), _cfg(iterations=1), checkpoint_path=ckpt, resume=False, progress=False, training_data=other
+    )
     assert fresh.step == 1 and _as_lists(load_checkpoint(ckpt)["training_data"]) == other
 
 
@@ -530,32 +603,52 @@ def test_older_checkpoints_have_no_training_data_and_accept_one(tmp_path):
     assert load_checkpoint(ckpt)["training_data"] == DATA
 
 
-@pytest.mark.parametrize("bad, error, match", [
-    (["phc-u373"], TypeError, r"training_data must be a dict describing the training data .* got \['phc-u373'\]"),
-    ({"frames": {1, 2}}, TypeError, r"training_data\['frames'\] holds \{1, 2\}, which a checkpoint cannot store"),
-])
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (["phc-u373"], TypeError, r"training_data must be a dict describing the training data .* got \['phc-u373'\]"),
+        ({"frames": {1, 2}}, TypeError, r"training_data\['frames'\] holds \{1, 2\}, which a checkpoint cannot store"),
+    ],
+)
 def test_training_data_must_be_a_dict_of_plain_values(tmp_path, bad, error, match):
     with pytest.raises(error, match=match):
-        train(_net(), Triples(), _cfg(iterations=1), checkpoint_path=tmp_path / "x.pt", progress=False,
-              training_data=bad)
+        train(
+            _net(), Triples(), _cfg(iterations=1), checkpoint_path=tmp_path / "x.pt", progress=False, training_data=bad
+        )
     assert not (tmp_path / "x.pt").exists()
 
 
 def test_validation_results_of_every_numpy_scalar_kind_are_stored_as_python_values(tmp_path):
-    metrics = {"f64": np.float64(0.5), "f32": np.float32(0.25), "i": np.int64(3), "b": np.bool_(True),
-               "s": np.str_("x"), "a": np.array(0.75), "t": torch.tensor([2.0])}
-    result = train(_net(), Triples(), _cfg(iterations=1), validate=lambda m, k: metrics,
-                   checkpoint_path=tmp_path / "v.pt", progress=False)
+    metrics = {
+        "f64": np.float64(0.5),
+        "f32": np.float32(0.25),
+        "i": np.int64(3),
+        "b": np.bool_(True),
+        "s": np.str_("x"),
+        "a": np.array(0.75),
+        "t": torch.tensor([2.0]),
+    }
+    result = train(
+        _net(),
+        Triples(),
+        _cfg(iterations=1),
+        validate=lambda m, k: metrics,
+        checkpoint_path=tmp_path / "v.pt",
+        progress=False,
+    )
     expected = {"step": 1, "f64": 0.5, "f32": 0.25, "i": 3, "b": True, "s": "x", "a": 0.75, "t": 2.0}
     assert result.validation == [expected] and load_checkpoint(tmp_path / "v.pt")["history"]["validation"] == [expected]
     assert [type(v) for v in result.validation[0].values()] == [int, float, float, int, bool, str, float, float]
 
 
 # --------------------------------------------------------------------------- precision replaces amp / channels_last
-@pytest.mark.parametrize("legacy, precision", [({"amp": False, "channels_last": True}, "fp32+channels_last"),
-                                               ({"amp": "auto", "channels_last": False}, None)])
-def test_a_checkpoint_written_with_amp_and_channels_last_resumes_with_the_precision_they_meant(tmp_path, legacy,
-                                                                                             precision):
+@pytest.mark.parametrize(
+    "legacy, precision",
+    [({"amp": False, "channels_last": True}, "fp32+channels_last"), ({"amp": "auto", "channels_last": False}, None)],
+)
+def test_a_checkpoint_written_with_amp_and_channels_last_resumes_with_the_precision_they_meant(
+    tmp_path, legacy, precision
+):
     import warnings
 
     straight = _wide()
@@ -569,11 +662,12 @@ def test_a_checkpoint_written_with_amp_and_channels_last_resumes_with_the_precis
     resumed = _wide()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the same numerics: no "changed precision"
-        again = train(resumed, Triples(), _cfg(iterations=4, precision=precision), checkpoint_path=ckpt,
-                      progress=False)
+        again = train(resumed, Triples(), _cfg(iterations=4, precision=precision), checkpoint_path=ckpt, progress=False)
     assert again.losses == full.losses and _same_weights(straight, resumed)
-    assert "amp" not in load_checkpoint(ckpt)["train_config"] and "channels_last" not in load_checkpoint(ckpt)[
-        "train_config"]
+    assert (
+        "amp" not in load_checkpoint(ckpt)["train_config"]
+        and "channels_last" not in load_checkpoint(ckpt)["train_config"]
+    )
     other = "bf16" if precision is None else None  # another numeric path than the checkpoint's
     saved["step"] = 2
     torch.save(saved, ckpt)
@@ -594,6 +688,9 @@ def test_precision_none_is_fp32_on_the_cpu_and_compares_equal_to_it_on_resume(tm
 
 def test_a_label_outside_the_classes_is_named_without_checking_every_step():
     pairs = [(torch.randn(1, 12, 12), torch.full((10, 10), 2, dtype=torch.int64))]  # TinyNet has 2 classes
-    with pytest.raises(ValueError, match=r"dataset labels must lie in \[0, 1\] for the network's 2 classes, but "
-                                         r"step 0 has one outside .*check the label encoding"):
+    with pytest.raises(
+        ValueError,
+        match=r"dataset labels must lie in \[0, 1\] for the network's 2 classes, but "
+        r"step 0 has one outside .*check the label encoding",
+    ):
         train(_net(), pairs, _cfg(iterations=1), progress=False)

@@ -1,4 +1,5 @@
 """Tests of the private helpers in unet_core.utils."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """unet_core.book.viz / unet_core.book.widgets: results records, PNG encoding, the slider's static twin, Fig. 1 drawing."""
+
 from __future__ import annotations
 
 import base64
@@ -32,6 +33,7 @@ def _decode(png: bytes) -> np.ndarray:
 
 # --- to_png -----------------------------------------------------------------------------------------
 
+
 def test_to_png_roundtrips_uint8_and_float_arrays():
     arr = np.arange(12, dtype=np.uint8).reshape(3, 4)
     np.testing.assert_array_equal(_decode(viz.to_png(arr)), arr)
@@ -59,6 +61,7 @@ def test_to_png_rejects_bad_input(bad, exc, match):
 
 
 # --- parameter_slider ---------------------------------------------------------------------------------
+
 
 def test_parameter_slider_renders_every_combination_once():
     calls = []
@@ -98,7 +101,7 @@ def _static_state(s):
 
 def _ref(value: str) -> str:
     assert value.startswith("IPY_MODEL_")
-    return value[len("IPY_MODEL_"):]
+    return value[len("IPY_MODEL_") :]
 
 
 def test_static_twin_links_each_slider_to_the_right_images():
@@ -145,11 +148,19 @@ def test_mimebundle_has_live_view_and_static_html():
 
 # --- results records --------------------------------------------------------------------------------
 
+
 def test_record_results_merges_scales_and_keeps_published(tmp_path):
-    viz.record_results("05_init", {"var": np.float32(0.5), "n": np.int64(3)}, scale="smoke", device="cpu",
-                       published={"var": "about 1"}, directory=tmp_path)
-    path = viz.record_results("05_init", {"var": 0.75, "sizes": (1, 2)}, scale="cpu", device="cpu",
-                              notes="synthetic", directory=tmp_path)
+    viz.record_results(
+        "05_init",
+        {"var": np.float32(0.5), "n": np.int64(3)},
+        scale="smoke",
+        device="cpu",
+        published={"var": "about 1"},
+        directory=tmp_path,
+    )
+    path = viz.record_results(
+        "05_init", {"var": 0.75, "sizes": (1, 2)}, scale="cpu", device="cpu", notes="synthetic", directory=tmp_path
+    )
     doc = viz.load_results(tmp_path)["05_init"]
     assert path == tmp_path / "05_init.json"
     assert doc["published"] == {"var": "about 1"}
@@ -183,6 +194,7 @@ def test_record_results_rejects_bad_input(tmp_path, kwargs, exc, match):
 
 
 # --- Fig. 1 drawing ---------------------------------------------------------------------------------------
+
 
 def test_draw_unet_has_one_box_per_feature_map_with_fig1_labels():
     from matplotlib.patches import Rectangle

@@ -1,4 +1,5 @@
 """Tests for unet_core.metrics.warping(_fiji): simple-point table, warping, warping error, Fiji's rules."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -112,7 +113,7 @@ def test_warping_preserves_topology_and_reaches_a_local_minimum(rng):
         assert (warped != target).sum() <= (truth != target).sum()
         padded = np.pad(warped, 1).astype(int)
         for y, x in zip(*np.nonzero(warped != target)):
-            assert not lut[patch_code(padded[y:y + 3, x:x + 3])]  # no simple disagreement is left
+            assert not lut[patch_code(padded[y : y + 3, x : x + 3])]  # no simple disagreement is left
 
 
 def test_mask_limits_the_flips():
@@ -166,14 +167,18 @@ def fiji_reference(truth, prob, th, radius):
     src, tgt = np.pad(truth.astype(np.uint8), 1), np.pad((p32 > th).astype(np.uint8), 1)
     prev = None
     while True:
-        todo = [(float(np.float32(abs(float(p32[y, x]) - th))), y, x)
-                for x in range(w) for y in range(h) if src[y + 1, x + 1] != tgt[y + 1, x + 1]]
+        todo = [
+            (float(np.float32(abs(float(p32[y, x]) - th))), y, x)
+            for x in range(w)
+            for y in range(h)
+            if src[y + 1, x + 1] != tgt[y + 1, x + 1]
+        ]
         if not todo or len(todo) == prev:  # a pass flipped nothing
             break
         prev = len(todo)
         todo.sort(key=lambda m: -m[0])  # stable: ties stay in the x-major scan order
         for _, y, x in todo:
-            if simple[patch_code(src[y:y + 3, x:x + 3])]:
+            if simple[patch_code(src[y : y + 3, x : x + 3])]:
                 src[y + 1, x + 1] ^= 1
     warped = src[1:-1, 1:-1].astype(bool)
     lab = ndimage.label(warped, FOUR)[0]
@@ -185,12 +190,13 @@ def fiji_reference(truth, prob, th, radius):
             merge, split = merge + (not warped[y, x]), split + bool(warped[y, x])
         elif len(ids) == 2 and warped[y, x]:
             r = radius if radius is not None and 1 <= radius <= min(h, w) else 0
-            win = np.pad(warped, r)[y:y + 2 * r + 1, x:x + 2 * r + 1].copy() if r else warped.copy()
+            win = np.pad(warped, r)[y : y + 2 * r + 1, x : x + 2 * r + 1].copy() if r else warped.copy()
             cy, cx = (r, r) if r else (y, x)
             win[cy, cx] = False
             sub = ndimage.label(win, FOUR)[0]
-            ids = {sub[cy + dy, cx + dx] for dy, dx in ring
-                   if 0 <= cy + dy < win.shape[0] and 0 <= cx + dx < win.shape[1]}
+            ids = {
+                sub[cy + dy, cx + dx] for dy, dx in ring if 0 <= cy + dy < win.shape[0] and 0 <= cx + dx < win.shape[1]
+            }
             split += len(ids) > 2
     return split, merge, len(todo)
 
@@ -252,11 +258,14 @@ def order_case():
     return truth, prob
 
 
-@pytest.mark.parametrize("p_prob, q_prob, method, split", [
-    (0.0, 0.4, "fiji", 1),  # p more confident (|0 - .5| > |.4 - .5|): p goes, q stays -> ids {0, C1, C2}
-    (0.4, 0.0, "fiji", 0),  # q goes first, p stays isolated: an object deletion
-    (0.0, 0.4, "parity", 0),  # parity classes: q (row 3, column 4) before p (column 3), whatever prob
-])
+@pytest.mark.parametrize(
+    "p_prob, q_prob, method, split",
+    [
+        (0.0, 0.4, "fiji", 1),  # p more confident (|0 - .5| > |.4 - .5|): p goes, q stays -> ids {0, C1, C2}
+        (0.4, 0.0, "fiji", 0),  # q goes first, p stays isolated: an object deletion
+        (0.0, 0.4, "parity", 0),  # parity classes: q (row 3, column 4) before p (column 3), whatever prob
+    ],
+)
 def test_flip_order_decides_which_pixel_is_left(p_prob, q_prob, method, split):
     truth, prob = order_case()
     prob[3, 3], prob[3, 4] = p_prob, q_prob

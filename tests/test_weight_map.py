@@ -1,4 +1,5 @@
 """Tests of unet_core.data.loss_weights: separation borders (Fig. 3c) and the Eq. 2 weight map (Fig. 3d)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -192,7 +193,13 @@ def test_label_values_and_dtype_do_not_matter():
     ref = weight_map(cells)
     dense = _dense(cells)
     huge = dense.astype(np.uint64) * np.uint64(2**40)  # far beyond the image size: relabelled internally
-    for variant in (dense.astype(np.int16), dense.astype(np.int64), cells.astype(">u2"), np.asfortranarray(cells), huge):
+    for variant in (
+        dense.astype(np.int16),
+        dense.astype(np.int64),
+        cells.astype(">u2"),
+        np.asfortranarray(cells),
+        huge,
+    ):
         np.testing.assert_array_equal(weight_map(variant), ref)
     _assert_close(weight_map_brute_force(huge), ref)
 

@@ -20,6 +20,7 @@ Stages import only the stages below them (the rule is written in ``unet_core/_la
 enforced by ``tests/test_architecture.py``). ``book`` (plots, sliders, results records) and ``cli``
 sit above everything and are not imported here: use ``from unet_core.book import viz``.
 """
+
 from __future__ import annotations
 
 from .augment import (

@@ -1,4 +1,5 @@
 """``python -m unet_core``: the command line (:mod:`unet_core.cli`)."""
+
 from __future__ import annotations
 
 import sys

@@ -31,6 +31,7 @@ every module):
 * a module and a public name of its package never share a name (``import unet_core.training.loop``
   is a module, ``unet_core.train`` the function).
 """
+
 from __future__ import annotations
 
 __all__: list[str] = []

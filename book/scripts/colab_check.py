@@ -11,6 +11,7 @@ preinstalled torch would), fetch the chapter's datasets (its entry in ``book/man
 the chapter's code (its jupytext script is plain Python) at ``--scale`` from ``<copy>/book``, as the
 cell leaves Colab. Exit status 0 when the chapter ran; prints one JSON line with the timings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,13 @@ def with_scale(source: str, scale: str) -> str:
 
 
 def copy_repository(dest: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
-                           check=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         src = ROOT / name
         if src.is_file():
@@ -58,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     chapter = ROOT / "book" / f"{args.chapter}.py"
     if args.chapter not in manifest.stems():
-        ap.error(f"chapter={args.chapter!r} is not a chapter of book/manifest.py; chapters: "
-                 f"{', '.join(manifest.stems())}")
+        ap.error(
+            f"chapter={args.chapter!r} is not a chapter of book/manifest.py; chapters: {', '.join(manifest.stems())}"
+        )
     if not chapter.is_file():
         ap.error(f"chapter={args.chapter!r}: no book/{args.chapter}.py")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="colab-check-"))
@@ -70,8 +77,19 @@ def main(argv: list[str] | None = None) -> int:
         copy_repository(repo)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         py = venv / "bin" / "python"
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "-c", str(ROOT / "requirements" / "constraints.txt"),
-                        f"{repo}[colab]"], check=True)
+        subprocess.run(
+            [
+                str(py),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "-c",
+                str(ROOT / "requirements" / "constraints.txt"),
+                f"{repo}[colab]",
+            ],
+            check=True,
+        )
         times["install s"] = round(time.perf_counter() - t, 1)
         source = chapter.read_text()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("UNET_", "PYTHON", "VIRTUAL_ENV"))}
@@ -81,21 +99,29 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             for name in datasets:
                 cmd = [str(py), "-m", "data_scripts.fetch", name, "--dest", str(work / "data"), "--quiet"]
-                subprocess.run(cmd + (["--source", str(args.source.resolve())] if args.source else []), check=True,
-                               cwd=work, env=env)
+                subprocess.run(
+                    cmd + (["--source", str(args.source.resolve())] if args.source else []),
+                    check=True,
+                    cwd=work,
+                    env=env,
+                )
             times["data s"] = round(time.perf_counter() - t, 1)
         env["UNET_DATA_DIR"] = str(work / "data")
         script = repo / "book" / f"_colab_check_{args.chapter}.py"
         script.write_text(with_scale(source, args.scale))
         t = time.perf_counter()
-        done = subprocess.run([str(py), script.name], cwd=repo / "book", env=env, timeout=args.timeout,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [str(py), script.name], cwd=repo / "book", env=env, timeout=args.timeout, capture_output=True, text=True
+        )
         times["chapter s"] = round(time.perf_counter() - t, 1)
         print(done.stdout[-4000:])
         if done.returncode:
             print(done.stderr[-6000:], file=sys.stderr)
-        print(json.dumps({"chapter": args.chapter, "scale": args.scale, "status": done.returncode,
-                          "datasets": datasets, **times}))
+        print(
+            json.dumps(
+                {"chapter": args.chapter, "scale": args.scale, "status": done.returncode, "datasets": datasets, **times}
+            )
+        )
         return done.returncode
     finally:
         if args.workdir is None:

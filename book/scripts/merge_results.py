@@ -8,6 +8,7 @@ chapter, the runs of each scale in the artefact replace the committed run of tha
 scales and the published values are kept. ``smoke`` runs are never merged (pipeline checks). Prints
 what changed; review with ``git diff book/results`` and commit, naming the device in the message.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -25,6 +25,7 @@ Their steps and tile are part of the training hash, so their checkpoints (and ``
 other names than the real ones: an uncapped chapter never finds them, and they never count as finished
 for it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,10 +42,10 @@ if str(ROOT / "book") not in sys.path:
 
 import manifest  # noqa: E402  (book/manifest.py: each chapter's recipes per scale)
 
-from unet_core.utils import check_cap  # noqa: E402
+from unet_core.recipes.key import recipe_checkpoint_path  # noqa: E402
 from unet_core.recipes.pretrained import pretrained_registry  # noqa: E402
 from unet_core.recipes.registry import get_recipe  # noqa: E402
-from unet_core.recipes.key import recipe_checkpoint_path  # noqa: E402
+from unet_core.utils import check_cap  # noqa: E402
 
 SCALES = manifest.SCALES
 
@@ -105,12 +106,34 @@ def plan(chapter: str, scale: str, device: str, gpus: int, iterations: int | Non
         recipe = get_recipe(name, **({"iterations": iterations} if iterations else {}))
         n = processes(recipe.batch_size, gpus)
         ckpt = recipe_checkpoint_path(recipe, runs_dir())
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
-               "-m", "unet_core", "train", "-q", "--recipe", name, "--device", device, *steps,
-               "--json", str(ckpt.with_suffix(".pretrain.json"))]
-        out.append({"recipe": name, "processes": n, "batch_size": check_cap.capped_batch(recipe.batch_size, n),
-                    "checkpoint": str(ckpt),
-                    "command": cmd, "check_cap": check_cap.cap()})
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={n}",
+            "-m",
+            "unet_core",
+            "train",
+            "-q",
+            "--recipe",
+            name,
+            "--device",
+            device,
+            *steps,
+            "--json",
+            str(ckpt.with_suffix(".pretrain.json")),
+        ]
+        out.append(
+            {
+                "recipe": name,
+                "processes": n,
+                "batch_size": check_cap.capped_batch(recipe.batch_size, n),
+                "checkpoint": str(ckpt),
+                "command": cmd,
+                "check_cap": check_cap.cap(),
+            }
+        )
     return out
 
 
@@ -140,8 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     if not todo:
         print(f"pretrain: {args.chapter} trains nothing at scale={args.scale} that is not published; nothing to do")
     for job in todo:
-        print(f"pretrain: {job['recipe']} on {job['processes']} process(es), global batch {job['batch_size']}: "
-              f"{' '.join(job['command'][1:])}", flush=True)
+        print(
+            f"pretrain: {job['recipe']} on {job['processes']} process(es), global batch {job['batch_size']}: "
+            f"{' '.join(job['command'][1:])}",
+            flush=True,
+        )
         Path(job["checkpoint"]).parent.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(job["command"], cwd=ROOT, env=dict(os.environ, UNET_RUNS_DIR=str(runs_dir())))
         if done.returncode:

@@ -14,6 +14,7 @@ ablation table runs at the steps of the chapter that shows it (its ``ablations``
 ``--publish`` strips the optimizer state, stores the recipe and its recorded scores in the checkpoint,
 copies it to ``unet_core/pretrained/<name>.pt`` and rewrites the registry line (``name sha256 url``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,8 @@ def repo_relative(path) -> str:
     name no folder of the machine that wrote them."""
     p = Path(path).resolve()
     return p.relative_to(ROOT).as_posix() if p.is_relative_to(ROOT) else p.name
+
+
 REPO_URL = "https://github.com/unet-reproduced/unet-reproduced"
 
 
@@ -61,9 +64,15 @@ def run_one(key: str, recipe, runs_dir, device: str) -> dict | None:
         traceback.print_exc()
         return None
     out["checkpoint"] = repo_relative(out["checkpoint"])
-    out.update({"key": key, "wall seconds": round(time.time() - t0, 1), "device": viz.device_name(device),
-                "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                "versions": viz._versions()})
+    out.update(
+        {
+            "key": key,
+            "wall seconds": round(time.time() - t0, 1),
+            "device": viz.device_name(device),
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "versions": viz._versions(),
+        }
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     from unet_core.utils.files import atomic_write
 
@@ -79,12 +88,20 @@ def publish(name: str) -> None:
     recorded = json.loads((RESULTS / f"{name}.json").read_text())
     recipe = get_recipe(name)
     scores = {k: v for k, v in recorded["values"].items() if not isinstance(v, dict)}
-    info = {"train seconds": recorded["train seconds (this call)"], "seconds per step": recorded["seconds per step"],
-            "device": recorded["device"], "date": recorded["date"], "steps": recorded["steps"]}
+    info = {
+        "train seconds": recorded["train seconds (this call)"],
+        "seconds per step": recorded["seconds per step"],
+        "device": recorded["device"],
+        "date": recorded["date"],
+        "steps": recorded["steps"],
+    }
     path, sha = publish_checkpoint(ROOT / recorded["checkpoint"], recipe, scores={**scores, **info})
     registry = PRETRAINED_DIR / "registry.txt"
-    lines = [ln for ln in (registry.read_text().splitlines() if registry.exists() else [])
-             if ln.strip() and not ln.startswith(f"{name}.pt ")]
+    lines = [
+        ln
+        for ln in (registry.read_text().splitlines() if registry.exists() else [])
+        if ln.strip() and not ln.startswith(f"{name}.pt ")
+    ]
     if not lines or not lines[0].startswith("#"):
         lines.insert(0, "# published checkpoints of the cpu recipes (pooch format: name sha256 url)")
     lines.append(f"{name}.pt {sha} {REPO_URL}/raw/main/unet_core/pretrained/{name}.pt")
@@ -96,9 +113,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("recipes", nargs="*", help="recipe names to run")
     parser.add_argument("--ablations", nargs="*", default=[], help="recipes whose ablation table to run")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="the ablation tables' budget (steps; default: the steps of the chapter that shows the "
-                             f"table, in book/manifest.py, else {DEFAULT_ABLATION_STEPS})")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="the ablation tables' budget (steps; default: the steps of the chapter that shows the "
+        f"table, in book/manifest.py, else {DEFAULT_ABLATION_STEPS})",
+    )
     parser.add_argument("--publish", nargs="*", default=[], help="recipes whose finished run to publish")
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
     parser.add_argument("--device", default="auto")
@@ -106,8 +127,10 @@ def main(argv=None) -> int:
     from unet_core.utils.check_cap import ENV, cap
 
     if cap() is not None:  # its records and published networks are results; a capped check run is not
-        raise SystemExit(f"run_recipes: {ENV} is set; this script records results and publishes networks, which a "
-                         f"capped check run never does; unset {ENV} (`unset {ENV}`) and run it again")
+        raise SystemExit(
+            f"run_recipes: {ENV} is set; this script records results and publishes networks, which a "
+            f"capped check run never does; unset {ENV} (`unset {ENV}`) and run it again"
+        )
     from unet_core.recipes.registry import ablations, get_recipe
 
     for name in args.recipes:

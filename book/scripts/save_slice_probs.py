@@ -14,6 +14,7 @@ the published network of ``isbi2012-cpu`` (``unet_core/pretrained``), FusionNet 
 checkpoint of ``isbi2012-fusionnet-cpu`` under ``runs/``. The static book (smoke build) shows these
 maps, so that its figure is that of the recorded cpu networks without running them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,30 +46,45 @@ def _map(name: str, recipe_name: str, runs_dir: Path, isbi, device: str) -> tupl
             raise ValueError(f"{saved} has shape {stack.shape}, expected the 5 held-out slices (5, 512, 512)")
         step = uc.load_checkpoint(ckpt_path)["step"] if ckpt_path.is_file() else None
         return stack[list(isbi.split["val"]).index(SLICE)], {
-            "recipe": recipe.name, "checkpoint": ckpt_path.name, "steps": step, "tta": recipe.tta,
+            "recipe": recipe.name,
+            "checkpoint": ckpt_path.name,
+            "steps": step,
+            "tta": recipe.tta,
             "source": f"{recipe.name} checkpoint {ckpt_path.name} ({step:,} steps), held-out map saved by "
-                      f"reproduce.run_recipe ({saved.name}), 8-fold TTA" if step else
-                      f"{recipe.name}, held-out map {saved.name} saved by reproduce.run_recipe, 8-fold TTA"}
+            f"reproduce.run_recipe ({saved.name}), 8-fold TTA"
+            if step
+            else f"{recipe.name}, held-out map {saved.name} saved by reproduce.run_recipe, 8-fold TTA",
+        }
     if name == "U-Net":
         model, recipe = load_pretrained(recipe.name)
         sha = pretrained_registry()[recipe.name][0]
         ckpt = uc.load_checkpoint(pretrained_path(recipe.name))
-        info = {"recipe": recipe.name, "checkpoint": f"unet_core/pretrained/{recipe.name}.pt (sha256 {sha[:16]}...)",
-                "steps": ckpt["step"], "tta": recipe.tta,
-                "source": f"published network {recipe.name} ({ckpt['step']:,} steps), predicted by "
-                          "save_slice_probs.py, 8-fold TTA"}
+        info = {
+            "recipe": recipe.name,
+            "checkpoint": f"unet_core/pretrained/{recipe.name}.pt (sha256 {sha[:16]}...)",
+            "steps": ckpt["step"],
+            "tta": recipe.tta,
+            "source": f"published network {recipe.name} ({ckpt['step']:,} steps), predicted by "
+            "save_slice_probs.py, 8-fold TTA",
+        }
     else:
         if not ckpt_path.is_file():
-            raise FileNotFoundError(f"{ckpt_path} is missing: train it first (python book/scripts/run_recipes.py "
-                                    f"{recipe.name})")
+            raise FileNotFoundError(
+                f"{ckpt_path} is missing: train it first (python book/scripts/run_recipes.py {recipe.name})"
+            )
         model = recipe.build_model()
         ckpt = uc.load_checkpoint(ckpt_path, model)
         if ckpt["step"] < recipe.iterations:
             raise ValueError(f"{ckpt_path} has {ckpt['step']} of {recipe.iterations} steps: let the training finish")
         model.eval()
-        info = {"recipe": recipe.name, "checkpoint": ckpt_path.name, "steps": ckpt["step"], "tta": recipe.tta,
-                "source": f"{recipe.name} checkpoint {ckpt_path.name} ({ckpt['step']:,} steps), predicted by "
-                          "save_slice_probs.py, 8-fold TTA"}
+        info = {
+            "recipe": recipe.name,
+            "checkpoint": ckpt_path.name,
+            "steps": ckpt["step"],
+            "tta": recipe.tta,
+            "source": f"{recipe.name} checkpoint {ckpt_path.name} ({ckpt['step']:,} steps), predicted by "
+            "save_slice_probs.py, 8-fold TTA",
+        }
     image = isbi.train_images[SLICE]
     return reproduce.predict_recipe(model, recipe, [image], device)[0], info
 
@@ -84,8 +100,10 @@ def main(argv=None) -> int:
     from unet_core.utils.check_cap import ENV, cap
 
     if cap() is not None:  # it writes a committed file of recorded maps; a capped check run records nothing
-        raise SystemExit(f"save_slice_probs: {ENV} is set; this script writes the committed {OUT.name}, which a "
-                         f"capped check run never does; unset {ENV} (`unset {ENV}`) and run it again")
+        raise SystemExit(
+            f"save_slice_probs: {ENV} is set; this script writes the committed {OUT.name}, which a "
+            f"capped check run never does; unset {ENV} (`unset {ENV}`) and run it again"
+        )
     isbi = uc.load_isbi2012(args.data_dir)
     if SLICE not in isbi.split.get("val", []):
         raise ValueError(f"slice {SLICE} is not held out in this split: {isbi.split}")
@@ -96,13 +114,16 @@ def main(argv=None) -> int:
             raise ValueError(f"{name}: expected a 512 x 512 probability map, got {p.shape} in [{p.min()}, {p.max()}]")
         maps[key] = np.round(p * 255).astype(np.uint8)
         print(f"{name}: {meta[name]['source']}; mean p(cell) {p.mean():.4f}")
-    meta["note"] = (f"p(cell) of ISBI 2012 training slice {SLICE} (held out), uint8 = round(255 p); "
-                    f"written {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
+    meta["note"] = (
+        f"p(cell) of ISBI 2012 training slice {SLICE} (held out), uint8 = round(255 p); "
+        f"written {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}"
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez_compressed(tmp, unet=maps["unet"], fusionnet=maps["fusionnet"], slice=np.int64(SLICE),
-                        meta=np.array(json.dumps(meta)))
+    np.savez_compressed(
+        tmp, unet=maps["unet"], fusionnet=maps["fusionnet"], slice=np.int64(SLICE), meta=np.array(json.dumps(meta))
+    )
     tmp.replace(out)
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB)")
     return 0

@@ -27,6 +27,7 @@ This module is the numpy/scipy back-end (:func:`apply_elastic_field`, any
 spline order); :mod:`unet_core.augment.elastic_torch` applies the same fields to
 batches with ``grid_sample`` on the tensor's device.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -59,11 +60,14 @@ def check_shape(shape) -> tuple[int, int]:
 
 def check_grid_std(grid: int, std: float) -> None:
     if not is_int(grid):
-        raise TypeError(f"grid must be an int >= 2 (points per side of the coarse grid), got {fmt(grid)}; "
-                        "the paper uses grid=3")
+        raise TypeError(
+            f"grid must be an int >= 2 (points per side of the coarse grid), got {fmt(grid)}; the paper uses grid=3"
+        )
     if not 2 <= grid <= MAX_GRID:
-        raise ValueError(f"grid must be an int >= 2 and <= {MAX_GRID} (points per side of the coarse grid), got "
-                         f"{fmt(grid)}; the paper uses grid=3")
+        raise ValueError(
+            f"grid must be an int >= 2 and <= {MAX_GRID} (points per side of the coarse grid), got "
+            f"{fmt(grid)}; the paper uses grid=3"
+        )
     if not is_real(std):
         raise TypeError(f"std must be a finite number >= 0 (pixels), got {fmt(std)}; the paper uses std=10.0")
     if not np.isfinite(std) or std < 0:
@@ -89,8 +93,12 @@ def nearest_exact(plane: np.ndarray, coords: np.ndarray) -> np.ndarray:
 
 def needs_exact(array: np.ndarray) -> bool:
     """Integer arrays whose values float64 cannot hold exactly (|id| > 2**53)."""
-    return array.dtype.kind in "iu" and array.dtype.itemsize == 8 and array.size > 0 and (
-        int(array.max()) > 2**53 or int(array.min()) < -(2**53))
+    return (
+        array.dtype.kind in "iu"
+        and array.dtype.itemsize == 8
+        and array.size > 0
+        and (int(array.max()) > 2**53 or int(array.min()) < -(2**53))
+    )
 
 
 @lru_cache(maxsize=64)
@@ -165,8 +173,12 @@ def upsample_grid_displacements(coarse: np.ndarray, shape: tuple[int, int]) -> n
     return field.astype(np.float32)
 
 
-def random_elastic_field(shape: tuple[int, int], grid: int = ELASTIC_GRID, std: float = ELASTIC_STD,
-                         rng: np.random.Generator | int | None = None) -> np.ndarray:
+def random_elastic_field(
+    shape: tuple[int, int],
+    grid: int = ELASTIC_GRID,
+    std: float = ELASTIC_STD,
+    rng: np.random.Generator | int | None = None,
+) -> np.ndarray:
     """Draw a smooth random displacement field as in the paper.
 
     Parameters

@@ -10,6 +10,7 @@ Bilinear and nearest agree with ``order=1`` / ``order=0`` of the numpy back-end
 B-spline with prefilter; torch: Keys cubic convolution, ``A = -0.75``), so
 ``order=3`` and ``mode="bicubic"`` are close but not equal.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,9 +48,13 @@ def nearest_exact(batch: torch.Tensor, fields: torch.Tensor, padding_mode: str) 
     cols = torch.round(torch.arange(w, device=batch.device, dtype=torch.float64)[None, :] + fields[:, 1]).long()
     inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)  # (B, H, W)
     if padding_mode == "reflection":  # mirror about the edge pixel centres, period 2 (n - 1)
-        rows, cols = (torch.where(j >= n, 2 * (n - 1) - j, j) if n > 1 else torch.zeros_like(j)
-                      for j, n in ((torch.remainder(rows, max(2 * (h - 1), 1)), h),
-                                   (torch.remainder(cols, max(2 * (w - 1), 1)), w)))
+        rows, cols = (
+            torch.where(j >= n, 2 * (n - 1) - j, j) if n > 1 else torch.zeros_like(j)
+            for j, n in (
+                (torch.remainder(rows, max(2 * (h - 1), 1)), h),
+                (torch.remainder(cols, max(2 * (w - 1), 1)), w),
+            )
+        )
     else:
         rows, cols = rows.clamp(0, h - 1), cols.clamp(0, w - 1)
     flat = (rows * w + cols).reshape(b, 1, h * w).expand(b, c, h * w)
@@ -59,8 +64,9 @@ def nearest_exact(batch: torch.Tensor, fields: torch.Tensor, padding_mode: str) 
     return out
 
 
-def apply_elastic_field_torch(batch: torch.Tensor, fields: torch.Tensor, mode: str = "bilinear",
-                              padding_mode: str = "reflection") -> torch.Tensor:
+def apply_elastic_field_torch(
+    batch: torch.Tensor, fields: torch.Tensor, mode: str = "bilinear", padding_mode: str = "reflection"
+) -> torch.Tensor:
     """Warp a batch with per-sample displacement fields using ``grid_sample``.
 
     Parameters
@@ -107,7 +113,9 @@ def apply_elastic_field_torch(batch: torch.Tensor, fields: torch.Tensor, mode: s
     [1.0, 2.0, 3.0, 2.0]
     """
     if not isinstance(batch, torch.Tensor) or not isinstance(fields, torch.Tensor):
-        raise TypeError(f"batch and fields must be torch tensors, got {type(batch).__name__} and {type(fields).__name__}")
+        raise TypeError(
+            f"batch and fields must be torch tensors, got {type(batch).__name__} and {type(fields).__name__}"
+        )
     if batch.ndim != 4 or batch.numel() == 0:
         raise ValueError(f"batch must be a non-empty (B, C, H, W) tensor, got {fmt(batch)}")
     b, _, h, w = batch.shape
@@ -118,14 +126,18 @@ def apply_elastic_field_torch(batch: torch.Tensor, fields: torch.Tensor, mode: s
     if padding_mode not in _PADDING_MODES:
         raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
     if not fields.is_floating_point():
-        raise TypeError(f"fields must be a floating-point tensor of displacements, got {fmt(fields)}; use fields.float()")
+        raise TypeError(
+            f"fields must be a floating-point tensor of displacements, got {fmt(fields)}; use fields.float()"
+        )
     if not bool(torch.isfinite(fields).all()):
         raise ValueError("fields must be finite, but they hold NaN or inf displacements")
     if batch.is_complex():
         raise TypeError(f"batch must be a real (float, integer or bool) tensor, got {fmt(batch)}")
     if batch.is_floating_point() and not bool(torch.isfinite(batch).all()):
-        raise ValueError(f"batch must be finite, but {int((~torch.isfinite(batch)).sum())} value(s) are NaN or inf; "
-                         "replace them (torch.nan_to_num) first")
+        raise ValueError(
+            f"batch must be finite, but {int((~torch.isfinite(batch)).sum())} value(s) are NaN or inf; "
+            "replace them (torch.nan_to_num) first"
+        )
     if batch.dtype == torch.bool:
         return apply_elastic_field_torch(batch.to(torch.uint8), fields, "nearest", padding_mode).bool()
     if batch.dtype in (torch.float32, torch.float64):
@@ -148,9 +160,14 @@ def apply_elastic_field_torch(batch: torch.Tensor, fields: torch.Tensor, mode: s
     return torch.where(zero[:, None, None, None], batch, out)
 
 
-def random_elastic_field_torch(batch_size: int, shape: tuple[int, int], grid: int = ELASTIC_GRID,
-                               std: float = ELASTIC_STD, generator: torch.Generator | None = None,
-                               device: str | torch.device = "cpu") -> torch.Tensor:
+def random_elastic_field_torch(
+    batch_size: int,
+    shape: tuple[int, int],
+    grid: int = ELASTIC_GRID,
+    std: float = ELASTIC_STD,
+    generator: torch.Generator | None = None,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
     """Draw ``batch_size`` random fields directly as a tensor on ``device``.
 
     Parameters

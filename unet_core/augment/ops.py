@@ -10,6 +10,7 @@ each array is resampled once: image cubic, labels nearest (no new label values),
 weights bilinear; outside the image samples are mirrored (numpy ``reflect``, as in
 Fig. 2). Gray values touch the image only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -61,18 +62,22 @@ class AugmentConfig:
             raise TypeError(f"image_order must be 1 or 3, got {fmt(self.image_order)}")
         for name in ("max_shift", "elastic_std", "brightness", "contrast", "gamma"):
             if not np.isfinite(getattr(self, name)) or getattr(self, name) < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {fmt(getattr(self, name))}; use 0 to disable it")
+                raise ValueError(
+                    f"{name} must be a finite number >= 0, got {fmt(getattr(self, name))}; use 0 to disable it"
+                )
         grid = self.elastic_grid
-        for bad, rule in [(self.rotation not in _ROTATIONS, f"rotation must be one of {_ROTATIONS}"),
-                          (not 0.0 <= self.p_elastic <= 1.0, "p_elastic must be a probability in [0, 1]"),
-                          (self.contrast >= 1, "contrast must be < 1 (factor drawn from [1 - c, 1 + c])"),
-                          (self.image_order not in (1, 3), "image_order must be 1 or 3"),
-                          (type(grid) is not int or grid < 2, "elastic_grid must be an int >= 2 (paper: 3)")]:
+        for bad, rule in [
+            (self.rotation not in _ROTATIONS, f"rotation must be one of {_ROTATIONS}"),
+            (not 0.0 <= self.p_elastic <= 1.0, "p_elastic must be a probability in [0, 1]"),
+            (self.contrast >= 1, "contrast must be < 1 (factor drawn from [1 - c, 1 + c])"),
+            (self.image_order not in (1, 3), "image_order must be 1 or 3"),
+            (type(grid) is not int or grid < 2, "elastic_grid must be an int >= 2 (paper: 3)"),
+        ]:
             if bad:
                 raise ValueError(f"{rule}, got {fmt(getattr(self, rule.split()[0]))}")
 
     @classmethod
-    def off(cls) -> "AugmentConfig":
+    def off(cls) -> AugmentConfig:
         """A config that changes nothing (every draw is the identity)."""
         return cls(flip=False, rotation="none", max_shift=0.0, p_elastic=0.0, brightness=0.0, contrast=0.0, gamma=0.0)
 
@@ -115,20 +120,32 @@ class AugmentParams:
         if self.gamma <= 0:
             raise ValueError(f"gamma must be > 0 (1 leaves the gray values alone), got {fmt(self.gamma)}")
         shift = self.shift
-        if not isinstance(shift, (tuple, list, np.ndarray)) or len(shift) != 2 or not all(is_real(v) for v in shift) \
-                or not np.isfinite(np.asarray(shift, dtype=float)).all():
+        if (
+            not isinstance(shift, (tuple, list, np.ndarray))
+            or len(shift) != 2
+            or not all(is_real(v) for v in shift)
+            or not np.isfinite(np.asarray(shift, dtype=float)).all()
+        ):
             raise ValueError(f"shift must be a pair (rows, cols) of finite numbers, got {fmt(shift)}")
         if not is_int(self.image_order) or self.image_order not in (1, 3):
             raise ValueError(f"image_order must be 1 or 3, got {fmt(self.image_order)}")
         coarse = self.coarse
-        if coarse is not None and (not isinstance(coarse, np.ndarray) or coarse.ndim != 3 or coarse.shape[0] != 2
-                                   or min(coarse.shape[1:]) < 2 or coarse.dtype.kind not in "iuf"
-                                   or not np.isfinite(coarse).all()):
-            raise ValueError(f"coarse must be None or a finite (2, g, g) array of grid displacements, got {fmt(coarse)}")
+        if coarse is not None and (
+            not isinstance(coarse, np.ndarray)
+            or coarse.ndim != 3
+            or coarse.shape[0] != 2
+            or min(coarse.shape[1:]) < 2
+            or coarse.dtype.kind not in "iuf"
+            or not np.isfinite(coarse).all()
+        ):
+            raise ValueError(
+                f"coarse must be None or a finite (2, g, g) array of grid displacements, got {fmt(coarse)}"
+            )
 
 
-def draw_augmentation(rng: np.random.Generator | int | None, shape: tuple[int, int],
-                      config: AugmentConfig | None = None) -> AugmentParams:
+def draw_augmentation(
+    rng: np.random.Generator | int | None, shape: tuple[int, int], config: AugmentConfig | None = None
+) -> AugmentParams:
     """Draw the random parameters of one augmentation.
 
     Parameters
@@ -175,10 +192,16 @@ def draw_augmentation(rng: np.random.Generator | int | None, shape: tuple[int, i
     use_elastic = rng.random() < cfg.p_elastic and cfg.elastic_std > 0
     b, c, g = rng.uniform(-1.0, 1.0, 3)
     return AugmentParams(
-        shape=(h, w), flip_rows=bool(flips[0] and cfg.flip), flip_cols=bool(flips[1] and cfg.flip),
-        angle_deg=angle, shift=(float(shift[0]), float(shift[1])), coarse=coarse if use_elastic else None,
-        brightness=float(b * cfg.brightness), contrast=float(1.0 + c * cfg.contrast),
-        gamma=float(np.exp(g * cfg.gamma)), image_order=cfg.image_order,
+        shape=(h, w),
+        flip_rows=bool(flips[0] and cfg.flip),
+        flip_cols=bool(flips[1] and cfg.flip),
+        angle_deg=angle,
+        shift=(float(shift[0]), float(shift[1])),
+        coarse=coarse if use_elastic else None,
+        brightness=float(b * cfg.brightness),
+        contrast=float(1.0 + c * cfg.contrast),
+        gamma=float(np.exp(g * cfg.gamma)),
+        image_order=cfg.image_order,
     )
 
 
@@ -283,8 +306,9 @@ def check_image_pair(image: np.ndarray, other: np.ndarray | None, name: str) -> 
         check_finite_image(other, "weights")
 
 
-def apply_augmentation(params: AugmentParams, image: np.ndarray, labels: np.ndarray | None = None,
-                       weights: np.ndarray | None = None) -> tuple:
+def apply_augmentation(
+    params: AugmentParams, image: np.ndarray, labels: np.ndarray | None = None, weights: np.ndarray | None = None
+) -> tuple:
     """Apply one drawn augmentation consistently to an image, its labels and its weights.
 
     Parameters
@@ -328,7 +352,9 @@ def apply_augmentation(params: AugmentParams, image: np.ndarray, labels: np.ndar
     _check_params(params)
     check_finite_image(image, "image")
     if image.ndim not in (2, 3) or tuple(image.shape[-2:]) != tuple(params.shape):
-        raise ValueError(f"image must be (H, W) or (C, H, W) with (H, W) = params.shape {params.shape}, got {fmt(image)}")
+        raise ValueError(
+            f"image must be (H, W) or (C, H, W) with (H, W) = params.shape {params.shape}, got {fmt(image)}"
+        )
     check_image_pair(image, labels, "labels")
     check_image_pair(image, weights, "weights")
     return augment_arrays(params, image, labels, weights, augmentation_coordinates(params), 0)
@@ -340,7 +366,7 @@ def augment_arrays(params, image, labels, weights, coords, pad):
     exact = maybe and bool(np.array_equal(coords, np.rint(coords)))
     img = _resample(image.astype(np.float32, copy=False), coords, params.image_order, exact)  # float: no rounding
     img = _gray(img, params, float(image.min()), float(image.max()))
-    inner = coords[:, pad:coords.shape[1] - pad, pad:coords.shape[2] - pad]  # (2, out, out)
+    inner = coords[:, pad : coords.shape[1] - pad, pad : coords.shape[2] - pad]  # (2, out, out)
     lbl = None if labels is None else _resample(labels, inner, 0, True)
     wts = None if weights is None else _resample(weights.astype(np.float32, copy=False), inner, 1, exact)
     return img, lbl, wts

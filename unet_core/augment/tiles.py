@@ -10,6 +10,7 @@ The augmentations themselves (config, drawing, one composed resampling) live in
 input tile with its context border, and the centre labels and weights of the
 same augmented sample.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,13 +35,21 @@ def check_tile_sizes(in_size, out_size) -> None:
     if out_size < 1:
         raise ValueError(f"in_size and out_size must be positive ints, got {fmt(in_size)} and {fmt(out_size)}")
     if in_size < out_size or (in_size - out_size) % 2:
-        raise ValueError(f"in_size - out_size must be even and >= 0 (context border per side), got "
-                         f"in_size={in_size}, out_size={out_size}; the paper uses 572 and 388")
+        raise ValueError(
+            f"in_size - out_size must be even and >= 0 (context border per side), got "
+            f"in_size={in_size}, out_size={out_size}; the paper uses 572 and 388"
+        )
 
 
-def sample_training_tile(image: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
-                         rng: np.random.Generator | int | None, in_size: int = 572, out_size: int = 388,
-                         config: AugmentConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_training_tile(
+    image: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray | None,
+    rng: np.random.Generator | int | None,
+    in_size: int = 572,
+    out_size: int = 388,
+    config: AugmentConfig | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut one randomly placed, augmented training tile (input with context, centre labels).
 
     Parameters
@@ -99,8 +108,11 @@ def sample_training_tile(image: np.ndarray, labels: np.ndarray, weights: np.ndar
     check_image_pair(image, weights, "weights")
     check_tile_sizes(in_size, out_size)
     channels = image.shape[0] if image.ndim == 3 else 1
-    check_memory(int(in_size) ** 2 * (48 + 8 * channels), f"a training tile of in_size={in_size}",
-                 "use a smaller in_size (the paper: 572)")
+    check_memory(
+        int(in_size) ** 2 * (48 + 8 * channels),
+        f"a training tile of in_size={in_size}",
+        "use a smaller in_size (the paper: 572)",
+    )
     rng = check_rng(rng)
     h, w = image.shape[-2:]
     top = int(rng.integers(min(0, h - out_size), max(0, h - out_size) + 1))

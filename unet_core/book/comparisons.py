@@ -4,9 +4,11 @@ the cost on this machine, the scores beside the published ones, and a one-paragr
 The published numbers themselves (Table 1 of {cite}`ronneberger2015unet`, the challenge's
 leaderboard entries) stay on the chapter's page and are passed in.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -27,14 +29,34 @@ from ..models.unet import unet_parameter_count
 from .report import fmt_like, md_table, provenance, reproduction
 from .viz import load_results, recorded_run
 
-__all__ = ['NETS', 'SCORE_ROWS', 'linearised_support', 'architecture', 'architecture_table', 'shown_run',
-           'cost_table', 'score_cells', 'score_table', 'summary', 'TABLE2_PUBLISHED', 'table2_seg', 'table2']
+__all__ = [
+    'NETS',
+    'SCORE_ROWS',
+    'linearised_support',
+    'architecture',
+    'architecture_table',
+    'shown_run',
+    'cost_table',
+    'score_cells',
+    'score_table',
+    'summary',
+    'TABLE2_PUBLISHED',
+    'table2_seg',
+    'table2',
+]
 
 NETS = ("U-Net", "FusionNet")
 """The two networks, in the order of every table."""
 
-SCORE_ROWS = ["pixel error", "Rand error", "warping error", "V_rand (split / merge)", "V_info", "V_rand, thinned",
-              "V_info, thinned"]
+SCORE_ROWS = [
+    "pixel error",
+    "Rand error",
+    "warping error",
+    "V_rand (split / merge)",
+    "V_info",
+    "V_rand, thinned",
+    "V_info, thinned",
+]
 """Rows of :func:`score_table` (the cells of :func:`score_cells`)."""
 
 
@@ -104,22 +126,35 @@ def architecture(name: str, base_channels: int, tile: int, unet_rf: tuple[int, .
     if name == "U-Net":
         side = input_size_for_output(512)  # 700
         net = UNet(base_channels=min(base_channels, 16))  # the counts below do not depend on the width
-        return dict(conv=count_conv_layers(net), params=unet_parameter_count(1, 2, base_channels, 5),
-                    built=count_parameters(net) if base_channels <= 16 else None,
-                    built_for=unet_parameter_count(1, 2, min(base_channels, 16), 5), side=side,
-                    flops=unet_flops(side, base_channels=base_channels), paper_flops=None,
-                    tile_flops=unet_flops(tile, base_channels=base_channels),
-                    receptive=tuple(unet_rf[:2]), context=net.border, tile=(tile, unet_output_size(tile)))
+        return dict(
+            conv=count_conv_layers(net),
+            params=unet_parameter_count(1, 2, base_channels, 5),
+            built=count_parameters(net) if base_channels <= 16 else None,
+            built_for=unet_parameter_count(1, 2, min(base_channels, 16), 5),
+            side=side,
+            flops=unet_flops(side, base_channels=base_channels),
+            paper_flops=None,
+            tile_flops=unet_flops(tile, base_channels=base_channels),
+            receptive=tuple(unet_rf[:2]),
+            context=net.border,
+            tile=(tile, unet_output_size(tile)),
+        )
     rf = fusionnet_receptive_field()
     net = FusionNet(base_channels=min(base_channels, 16))
     side = net.input_size_for_output(512 + 2 * rf.margin)  # 1040
-    return dict(conv=count_conv_layers(net), params=fusionnet_parameter_count(base_channels=base_channels),
-                built=count_parameters(net) if base_channels <= 16 else None,
-                built_for=fusionnet_parameter_count(base_channels=min(base_channels, 16)), side=side,
-                flops=fusionnet_flops(side, base_channels=base_channels),
-                paper_flops=fusionnet_flops(PAPER_TILE, base_channels=base_channels),
-                tile_flops=fusionnet_flops(tile, base_channels=base_channels),
-                receptive=(rf.size, rf.margin), context=net.tile_margin, tile=(tile, tile))
+    return dict(
+        conv=count_conv_layers(net),
+        params=fusionnet_parameter_count(base_channels=base_channels),
+        built=count_parameters(net) if base_channels <= 16 else None,
+        built_for=fusionnet_parameter_count(base_channels=min(base_channels, 16)),
+        side=side,
+        flops=fusionnet_flops(side, base_channels=base_channels),
+        paper_flops=fusionnet_flops(PAPER_TILE, base_channels=base_channels),
+        tile_flops=fusionnet_flops(tile, base_channels=base_channels),
+        receptive=(rf.size, rf.margin),
+        context=net.tile_margin,
+        tile=(tile, tile),
+    )
 
 
 ARCH_ROWS = {
@@ -127,8 +162,9 @@ ARCH_ROWS = {
     "parameters": lambda a: fmt_like(a["params"]),
     "input for one 512 slice (one pass)": lambda a: f"{a['side']} px",
     "GFLOP per 512 slice, one pass": lambda a: f"{a['flops'] / 1e9:,.1f}",
-    "GFLOP per 512 slice, the paper's 640 px input": lambda a: f"{a['paper_flops'] / 1e9:,.1f}" if a["paper_flops"]
-    else "-",
+    "GFLOP per 512 slice, the paper's 640 px input": lambda a: (
+        f"{a['paper_flops'] / 1e9:,.1f}" if a["paper_flops"] else "-"
+    ),
     "receptive field (widest window)": lambda a: f"{a['receptive'][0]} px",
     "reach past the output pixel": lambda a: f"{a['receptive'][1]} px",
     "context per side for seamless tiles": lambda a: f"{a['context']} px",
@@ -139,8 +175,9 @@ ARCH_ROWS = {
 """Rows of :func:`architecture_table`: label -> cell of one :func:`architecture` dict."""
 
 
-def architecture_table(arch: Mapping[tuple[str, str], dict], widths: Mapping[str, int],
-                       unet_rf: tuple[int, int, int]) -> str:
+def architecture_table(
+    arch: Mapping[tuple[str, str], dict], widths: Mapping[str, int], unet_rf: tuple[int, int, int]
+) -> str:
     """Markdown: the :func:`architecture` sizes of both networks at the paper's and the cpu width, and a note.
 
     Parameters
@@ -153,18 +190,21 @@ def architecture_table(arch: Mapping[tuple[str, str], dict], widths: Mapping[str
         The U-Net's :func:`linearised_support` (widest, reach, narrowest).
     """
     columns = [(name, label) for label in ("paper", "cpu") for name in NETS]
-    header = [""] + [f"{name}, {'paper' if label == 'paper' else 'cpu recipe'} ({widths[label]} ch.)"
-                     for name, label in columns]
+    header = [""] + [
+        f"{name}, {'paper' if label == 'paper' else 'cpu recipe'} ({widths[label]} ch.)" for name, label in columns
+    ]
     rows = [[what] + [str(cell(arch[key])) for key in columns] for what, cell in ARCH_ROWS.items()]
     ratio = arch["FusionNet", "paper"]["flops"] / arch["U-Net", "paper"]["flops"]
     paper_ratio = arch["FusionNet", "paper"]["paper_flops"] / arch["U-Net", "paper"]["flops"]
-    return (md_table(header, rows)
-            + f"\n\nExact at every scale (closed forms, checked against the built modules). FusionNet costs "
-            f"{ratio:.1f} times the U-Net's arithmetic per slice at the same width (seamless one-pass prediction; "
-            f"{paper_ratio:.1f} times with the paper's 640 px input); 8-fold test-time augmentation multiplies "
-            f"both by 8. The U-Net's window is {unet_rf[2]} to {unet_rf[0]} px wide depending on the pixel's "
-            "place on the pooling grid; its tiles need only its 92 px border of context because the valid tiles "
-            "sit on that grid ({ref}`the overlap-tile chapter <overlap-tile>`).")
+    return (
+        md_table(header, rows)
+        + f"\n\nExact at every scale (closed forms, checked against the built modules). FusionNet costs "
+        f"{ratio:.1f} times the U-Net's arithmetic per slice at the same width (seamless one-pass prediction; "
+        f"{paper_ratio:.1f} times with the paper's 640 px input); 8-fold test-time augmentation multiplies "
+        f"both by 8. The U-Net's window is {unet_rf[2]} to {unet_rf[0]} px wide depending on the pixel's "
+        "place on the pooling grid; its tiles need only its 92 px border of context because the valid tiles "
+        "sit on that grid ({ref}`the overlap-tile chapter <overlap-tile>`)."
+    )
 
 
 def shown_run(chapter: str, scale: str, values: Mapping[str, Any], this_run: Mapping[str, Any]):
@@ -196,32 +236,43 @@ def cost_table(shown: Mapping[str, Any], scale: str, where: str, cpu_keys: Mappi
     def cells(name: str) -> list[str]:
         rec = recorded_run(cpu_keys[name])
         tta = [k for k in shown if k.startswith(f"{name} per held-out image")]
-        return [f"`{shown.get(f'{name} recipe')}`", fmt_like(shown.get(f"{name} parameters")),
-                fmt_like(shown.get(f"{name} {flops_key}")),
-                fmt_like(shown.get(f"{name} peak training memory per tile [MiB]")),
-                fmt_like(shown.get(f"{name} first training step, memory [MiB]")),
-                fmt_like(shown.get(f"{name} training step [s]")),
-                fmt_like(shown.get(tta[0])) if tta else "-",
-                fmt_like(shown.get(f"{name} per 512 slice, one pass [s]")),
-                f"{fmt_like(rec.get('seconds per step'))} ({provenance(rec)})" if rec else "not recorded"]
+        return [
+            f"`{shown.get(f'{name} recipe')}`",
+            fmt_like(shown.get(f"{name} parameters")),
+            fmt_like(shown.get(f"{name} {flops_key}")),
+            fmt_like(shown.get(f"{name} peak training memory per tile [MiB]")),
+            fmt_like(shown.get(f"{name} first training step, memory [MiB]")),
+            fmt_like(shown.get(f"{name} training step [s]")),
+            fmt_like(shown.get(tta[0])) if tta else "-",
+            fmt_like(shown.get(f"{name} per 512 slice, one pass [s]")),
+            f"{fmt_like(rec.get('seconds per step'))} ({provenance(rec)})" if rec else "not recorded",
+        ]
 
     def ratio(key: str) -> str:
         u, f = shown.get(f"U-Net {key}"), shown.get(f"FusionNet {key}")
         return f"{f / u:.1f}" if u and f else "-"
 
-    labels = ["recipe", "parameters", "GFLOP per 512 slice, one pass", "peak training memory per tile [MiB]",
-              "first training step, incl. Adam's state [MiB]", "training step, one tile [s]",
-              "per 512 slice, 8-fold TTA [s]", "per 512 slice, one pass [s]",
-              "recorded training run: s per step (data pipeline included)"]
+    labels = [
+        "recipe",
+        "parameters",
+        "GFLOP per 512 slice, one pass",
+        "peak training memory per tile [MiB]",
+        "first training step, incl. Adam's state [MiB]",
+        "training step, one tile [s]",
+        "per 512 slice, 8-fold TTA [s]",
+        "per 512 slice, one pass [s]",
+        "recorded training run: s per step (data pipeline included)",
+    ]
     by_net = {name: cells(name) for name in NETS}
     rows = [[label] + [by_net[name][i] for name in NETS] for i, label in enumerate(labels)]
-    tta_key = next((k[len("U-Net "):] for k in shown if k.startswith("U-Net per held-out image")), "")
-    return (md_table(["", *NETS], rows)
-            + f"\n\nMeasured: {where}. Memory: {shown.get('memory measured by')}.\n\n"
-            f"**FusionNet / U-Net**: {ratio('training step [s]')} times the time per training step "
-            f"({ratio('peak training memory per tile [MiB]')} times the memory per tile), "
-            f"{ratio('per 512 slice, one pass [s]')} times the time per slice in one pass "
-            f"({ratio(tta_key)} times with 8-fold TTA), for {ratio(flops_key)} times the arithmetic per slice.")
+    tta_key = next((k[len("U-Net ") :] for k in shown if k.startswith("U-Net per held-out image")), "")
+    return (
+        md_table(["", *NETS], rows) + f"\n\nMeasured: {where}. Memory: {shown.get('memory measured by')}.\n\n"
+        f"**FusionNet / U-Net**: {ratio('training step [s]')} times the time per training step "
+        f"({ratio('peak training memory per tile [MiB]')} times the memory per tile), "
+        f"{ratio('per 512 slice, one pass [s]')} times the time per slice in one pass "
+        f"({ratio(tta_key)} times with 8-fold TTA), for {ratio(flops_key)} times the arithmetic per slice."
+    )
 
 
 def score_cells(v: Mapping[str, Any], published: Mapping[str, str]) -> list[str]:
@@ -232,12 +283,23 @@ def score_cells(v: Mapping[str, Any], published: Mapping[str, str]) -> list[str]
         f"{fmt_like(get('V_rand'))} ({fmt_like(get('V_rand split'))} / {fmt_like(get('V_rand merge'))})",
         fmt_like(get("V_info")),
         fmt_like(get("V_rand after thinning"), published["V_rand after thinning"]),
-        fmt_like(get("V_info after thinning"), published["V_info after thinning"])]
+        fmt_like(get("V_info after thinning"), published["V_info after thinning"]),
+    ]
 
 
-def score_table(chapter: str, scale: str, *, table1: Mapping[str, str], leaderboard: Mapping[str, Mapping[str, str]],
-                published: Mapping[str, str], ours: Mapping[str, Mapping], recipe_names: Mapping[str, str],
-                this_run: Mapping[str, Any], cpu_keys: Mapping[str, str], measures) -> tuple[str, dict]:
+def score_table(
+    chapter: str,
+    scale: str,
+    *,
+    table1: Mapping[str, str],
+    leaderboard: Mapping[str, Mapping[str, str]],
+    published: Mapping[str, str],
+    ours: Mapping[str, Mapping],
+    recipe_names: Mapping[str, str],
+    this_run: Mapping[str, Any],
+    cpu_keys: Mapping[str, str],
+    measures,
+) -> tuple[str, dict]:
     """Markdown: the published columns, then ours (this run at ``cpu``/``full``, else the recorded runs).
 
     Parameters
@@ -267,31 +329,40 @@ def score_table(chapter: str, scale: str, *, table1: Mapping[str, str], leaderbo
     compared : dict
         Network -> the scores shown (for :func:`summary`).
     """
-    columns = {"u-net, Table 1 (rank 1)": ("published: challenge test set, 2015 scoring (March 6th, 2015)",
-                                           [table1["pixel error"], table1["Rand error"], table1["warping error"]]
-                                           + ["-"] * 4)}
+    columns = {
+        "u-net, Table 1 (rank 1)": (
+            "published: challenge test set, 2015 scoring (March 6th, 2015)",
+            [table1["pixel error"], table1["Rand error"], table1["warping error"]] + ["-"] * 4,
+        )
+    }
     for name in NETS:
         columns[f"{'u-net' if name == 'U-Net' else name}, leaderboard"] = (
             "published: challenge test set, after thinning (second-hand: Guo et al., ICME 2019)",
-            ["-"] * 5 + [leaderboard[name]["V_rand after thinning"], leaderboard[name]["V_info after thinning"]])
+            ["-"] * 5 + [leaderboard[name]["V_rand after thinning"], leaderboard[name]["V_info after thinning"]],
+        )
     compared = {}
     for name in NETS:
         if scale != "smoke":
-            columns[f"**this run**: {name}"] = (f"`{recipe_names[name]}`; {provenance(this_run, scale)}; slices 25-29",
-                                                score_cells(ours[name], published))
+            columns[f"**this run**: {name}"] = (
+                f"`{recipe_names[name]}`; {provenance(this_run, scale)}; slices 25-29",
+                score_cells(ours[name], published),
+            )
             compared[name] = ours[name]
             continue
         rec = recorded_run(cpu_keys[name])
         rep = reproduction(load_results().get(chapter))
         if rec is not None:
-            columns[f"ours: {name}, recorded"] = (f"`{cpu_keys[name]}`; {provenance(rec)}; slices 25-29",
-                                                  score_cells(rec["values"], published))
+            columns[f"ours: {name}, recorded"] = (
+                f"`{cpu_keys[name]}`; {provenance(rec)}; slices 25-29",
+                score_cells(rec["values"], published),
+            )
             compared[name] = rec["values"]
         elif rep is not None and f"{name} pixel error" in rep[1]["values"]:
             v = {m: rep[1]["values"].get(f"{name} {m}") for m in measures}
-            columns[f"ours: {name}, recorded"] = (f"`{rep[1]['values'].get(f'{name} recipe')}`; "
-                                                  f"{provenance(rep[1], rep[0])}; slices 25-29",
-                                                  score_cells(v, published))
+            columns[f"ours: {name}, recorded"] = (
+                f"`{rep[1]['values'].get(f'{name} recipe')}`; {provenance(rep[1], rep[0])}; slices 25-29",
+                score_cells(v, published),
+            )
             compared[name] = v
         else:
             columns[f"ours: {name}"] = (f"`{cpu_keys[name]}`: not recorded yet", ["-"] * 7)
@@ -307,26 +378,43 @@ def summary(scores: Mapping[str, Mapping], published: Mapping[str, str], scale: 
         return "*The comparison needs both recorded cpu runs.*"
     u, f = scores["U-Net"], scores["FusionNet"]
     parts = []
-    for key, lower_better in (("pixel error", True), ("Rand error", True), ("warping error", True),
-                              ("V_info", False), ("V_rand after thinning", False), ("V_info after thinning", False)):
+    for key, lower_better in (
+        ("pixel error", True),
+        ("Rand error", True),
+        ("warping error", True),
+        ("V_info", False),
+        ("V_rand after thinning", False),
+        ("V_info after thinning", False),
+    ):
         if u.get(key) is None or f.get(key) is None:
             continue
         better = "FusionNet" if (f[key] < u[key]) == lower_better else "U-Net"
-        parts.append(f"{key} {fmt_like(u[key], published.get(key))} (U-Net) against "
-                     f"{fmt_like(f[key], published.get(key))} (FusionNet): {better} better")
-    text = (f"**On the held-out slices, at the same {'full' if scale == 'full' else 'cpu'} budget**: "
-            + "; ".join(parts) + ".")
+        parts.append(
+            f"{key} {fmt_like(u[key], published.get(key))} (U-Net) against "
+            f"{fmt_like(f[key], published.get(key))} (FusionNet): {better} better"
+        )
+    text = (
+        f"**On the held-out slices, at the same {'full' if scale == 'full' else 'cpu'} budget**: "
+        + "; ".join(parts)
+        + "."
+    )
     if all(v.get(k) is not None for v in (u, f) for k in ("V_rand split", "V_rand merge")):
         kind = {n: "splits" if v["V_rand split"] < v["V_rand merge"] else "merges" for n, v in scores.items()}
-        text += (f" $V_\\text{{split}}$ / $V_\\text{{merge}}$: U-Net {fmt_like(u['V_rand split'])} / "
-                 f"{fmt_like(u['V_rand merge'])}, FusionNet {fmt_like(f['V_rand split'])} / "
-                 f"{fmt_like(f['V_rand merge'])}: the U-Net's Rand errors are mostly {kind['U-Net']}, "
-                 f"FusionNet's mostly {kind['FusionNet']}.")
+        text += (
+            f" $V_\\text{{split}}$ / $V_\\text{{merge}}$: U-Net {fmt_like(u['V_rand split'])} / "
+            f"{fmt_like(u['V_rand merge'])}, FusionNet {fmt_like(f['V_rand split'])} / "
+            f"{fmt_like(f['V_rand merge'])}: the U-Net's Rand errors are mostly {kind['U-Net']}, "
+            f"FusionNet's mostly {kind['FusionNet']}."
+        )
     return text
 
 
-TABLE2_PUBLISHED = [["IMCB-SG (2014)", "0.2669", "0.2935"], ["KTH-SE (2014)", "0.7953", "0.4607"],
-                    ["HOUS-US (2014)", "0.5323", "-"], ["second-best 2015", "0.83", "0.46"]]
+TABLE2_PUBLISHED = [
+    ["IMCB-SG (2014)", "0.2669", "0.2935"],
+    ["KTH-SE (2014)", "0.7953", "0.4607"],
+    ["HOUS-US (2014)", "0.5323", "-"],
+    ["second-best 2015", "0.83", "0.46"],
+]
 """Table 2 of {cite}`ronneberger2015unet` (SEG on the challenge's test sequences): other entries'
 ``[name, PhC-U373, DIC-HeLa]``; the u-net row is added by :func:`table2` from ``datasets``."""
 
@@ -336,9 +424,17 @@ def table2_seg(value: Any, published: str, silver: bool = False) -> str:
     return fmt_like(value, published) + (" (vs SILVER truth)" if silver else "")
 
 
-def table2(chapter: str, scale: str, datasets: Mapping[str, Mapping[str, str]], *, recipe_names: list[str],
-           this_run: Mapping[str, Any] | None = None, values: Mapping[str, Any] | None = None,
-           kind: Mapping[str, str] | None = None, published_nets: Mapping[str, str]) -> str:
+def table2(
+    chapter: str,
+    scale: str,
+    datasets: Mapping[str, Mapping[str, str]],
+    *,
+    recipe_names: list[str],
+    this_run: Mapping[str, Any] | None = None,
+    values: Mapping[str, Any] | None = None,
+    kind: Mapping[str, str] | None = None,
+    published_nets: Mapping[str, str],
+) -> str:
     """Markdown: Table 2's rows with ours beside them, each of ours with where its numbers come from.
 
     Parameters
@@ -363,13 +459,23 @@ def table2(chapter: str, scale: str, datasets: Mapping[str, Mapping[str, str]], 
 
     pub = "published (Table 2), challenge test sequences"
     rows = [[r[0], pub, *r[1:]] for r in TABLE2_PUBLISHED]
-    rows.append(["u-net (2015), paper", "published, challenge test sequences, gold truth",
-                 *[f"**{datasets[n]['published']}**" for n in names]])
+    rows.append(
+        [
+            "u-net (2015), paper",
+            "published, challenge test sequences, gold truth",
+            *[f"**{datasets[n]['published']}**" for n in names],
+        ]
+    )
     shown, own_rows = set(), set()  # recipes whose scores are in the table; those with a training-run row
     if scale != "smoke":
-        rows.append([f"**this run**: {', '.join(f'`{r}`' for r in recipe_names)}", provenance(this_run, scale),
-                     f"{seg(values['SEG PhC-U373'], names[0])}{kind[names[0]]}",
-                     f"{seg(values['SEG DIC-HeLa'], names[1])}{kind[names[1]]}"])
+        rows.append(
+            [
+                f"**this run**: {', '.join(f'`{r}`' for r in recipe_names)}",
+                provenance(this_run, scale),
+                f"{seg(values['SEG PhC-U373'], names[0])}{kind[names[0]]}",
+                f"{seg(values['SEG DIC-HeLa'], names[1])}{kind[names[1]]}",
+            ]
+        )
         shown.update(recipe_names)
     else:
         rep = reproduction(load_results().get(chapter))
@@ -378,24 +484,37 @@ def table2(chapter: str, scale: str, datasets: Mapping[str, Mapping[str, str]], 
             v = run["values"]
             rnames = v.get("recipes", [f"{n}-{rscale}" for n in names])
             silver = "SILVER" in str(v.get("reference (PhC-U373, DIC-HeLa)", ["", "SILVER"])[-1])
-            rows.append([f"ours: {', '.join(f'`{n}`' for n in rnames)}, recorded", provenance(run, rscale),
-                         seg(v["SEG PhC-U373"], names[0]), seg(v["SEG DIC-HeLa"], names[1], silver)])
+            rows.append(
+                [
+                    f"ours: {', '.join(f'`{n}`' for n in rnames)}, recorded",
+                    provenance(run, rscale),
+                    seg(v["SEG PhC-U373"], names[0]),
+                    seg(v["SEG DIC-HeLa"], names[1], silver),
+                ]
+            )
             shown.update(rnames)
     for suffix in ("cpu", "paper", "full"):  # training runs of book/scripts/run_recipes.py
         for i, name in enumerate(names):
             rec = recorded_run(f"{name}-{suffix}")
             if rec is not None and rec["key"] not in shown:
                 value = seg(rec["values"]["SEG"], name, "SILVER" in rec.get("source", ""))
-                rows.append([f"ours: `{rec['key']}`, recorded training run", provenance(rec)]
-                            + ([value, "-"] if i == 0 else ["-", value]))
+                rows.append(
+                    [f"ours: `{rec['key']}`, recorded training run", provenance(rec)]
+                    + ([value, "-"] if i == 0 else ["-", value])
+                )
                 shown.add(rec["key"])
                 own_rows.add(rec["key"])
     note = ""
     if not shown:
-        note = ("\n\n*No `cpu` or `full` run is recorded here: run the chapter with `SCALE = \"cpu\"` (a few "
-                "minutes with the published networks) to put our numbers beside Table 2.*")
-    trained = [f"`{net}`: {provenance(recorded_run(net))}" for net in published_nets.values()
-               if net in shown - own_rows and recorded_run(net) is not None]
+        note = (
+            "\n\n*No `cpu` or `full` run is recorded here: run the chapter with `SCALE = \"cpu\"` (a few "
+            "minutes with the published networks) to put our numbers beside Table 2.*"
+        )
+    trained = [
+        f"`{net}`: {provenance(recorded_run(net))}"
+        for net in published_nets.values()
+        if net in shown - own_rows and recorded_run(net) is not None
+    ]
     if trained:
         note += "\n\nThe published networks were trained by `book/scripts/run_recipes.py`: " + "; ".join(trained) + "."
     return md_table(["Name", "where the numbers come from", "PhC-U373", "DIC-HeLa"], rows) + note

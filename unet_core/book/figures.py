@@ -3,11 +3,13 @@
 Arrays only, except the ``draw_*`` functions, which take matplotlib axes (the caller imports
 matplotlib; this module does not need it).
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from skimage.segmentation import find_boundaries
@@ -16,16 +18,37 @@ from ..metrics.warping import warp_labels, warping_error
 from .report import SMOKE_LABEL, fmt_like, md_table, provenance, reproduction
 from .viz import load_results, results_dir
 
-__all__ = ['paper_comparison', 'error_rgb', 'topological_errors', 'draw_segmentation_errors', 'running_mean',
-           'draw_loss', 'instance_overlay', 'SLICE25_PROBS', 'stored_slice_probs', 'draw_two_segmentations', 'draw_loss_curves',
-           'draw_threshold_curves', 'draw_fig4', 'draw_speed_bars', 'load_benchmark']
+__all__ = [
+    'paper_comparison',
+    'error_rgb',
+    'topological_errors',
+    'draw_segmentation_errors',
+    'running_mean',
+    'draw_loss',
+    'instance_overlay',
+    'SLICE25_PROBS',
+    'stored_slice_probs',
+    'draw_two_segmentations',
+    'draw_loss_curves',
+    'draw_threshold_curves',
+    'draw_fig4',
+    'draw_speed_bars',
+    'load_benchmark',
+]
 
 FALSE_MEMBRANE = (0.9, 0.1, 0.1)  # red: membrane drawn inside a truth cell
 MISSED_MEMBRANE = (0.2, 0.4, 1.0)  # blue: a truth membrane called cell
 
 
-def paper_comparison(chapter: str, published: Mapping[str, Any], *, scale: str, this_run: Mapping[str, Any],
-                     result: Mapping[str, Any], paper: str) -> list[str]:
+def paper_comparison(
+    chapter: str,
+    published: Mapping[str, Any],
+    *,
+    scale: str,
+    this_run: Mapping[str, Any],
+    result: Mapping[str, Any],
+    paper: str,
+) -> list[str]:
     """Markdown for a chapter's "result beside the paper" cell: the reproduction's values beside the paper's.
 
     Parameters
@@ -57,15 +80,21 @@ def paper_comparison(chapter: str, published: Mapping[str, Any], *, scale: str, 
     """
     shown = (scale, this_run) if scale != "smoke" else reproduction(load_results().get(chapter))
     if shown is None:
-        blocks = [f"No `cpu` or `full` run of this chapter is recorded (looked in `{results_dir()}`); "
-                  "run it with `SCALE = \"cpu\"` for the comparison."]
+        blocks = [
+            f"No `cpu` or `full` run of this chapter is recorded (looked in `{results_dir()}`); "
+            "run it with `SCALE = \"cpu\"` for the comparison."
+        ]
     else:
         rows = [[k, fmt_like(published.get(k)), fmt_like(v, published.get(k))] for k, v in shown[1]["values"].items()]
-        blocks = [md_table(["quantity", f"paper ({paper})", "reproduction"], rows)
-                  + f"\n\nReproduction: {provenance(shown[1], shown[0])}."]
+        blocks = [
+            md_table(["quantity", f"paper ({paper})", "reproduction"], rows)
+            + f"\n\nReproduction: {provenance(shown[1], shown[0])}."
+        ]
     if scale == "smoke":
-        blocks.append(f"**This run, {SMOKE_LABEL}**: {provenance(this_run, scale)}.\n\n"
-                      + md_table(["quantity", "this run"], [[k, v] for k, v in result.items()]))
+        blocks.append(
+            f"**This run, {SMOKE_LABEL}**: {provenance(this_run, scale)}.\n\n"
+            + md_table(["quantity", "this run"], [[k, v] for k, v in result.items()])
+        )
     return blocks
 
 
@@ -118,9 +147,17 @@ def topological_errors(prob: np.ndarray, truth: np.ndarray, threshold: float) ->
     return warp_labels(np.asarray(truth) > 0, binary) != binary
 
 
-def draw_segmentation_errors(axes: Sequence[Any], prob: np.ndarray, truth: np.ndarray, t_rand: float,
-                             t_warp: float, *, letters: str = "abc", name: str = "",
-                             note: str = "") -> int:
+def draw_segmentation_errors(
+    axes: Sequence[Any],
+    prob: np.ndarray,
+    truth: np.ndarray,
+    t_rand: float,
+    t_warp: float,
+    *,
+    letters: str = "abc",
+    name: str = "",
+    note: str = "",
+) -> int:
     """Draw three panels of one segmentation: p(cell), its errors (:func:`error_rgb`) and its topological errors.
 
     Parameters
@@ -176,21 +213,31 @@ def stored_slice_probs(name: str = SLICE25_PROBS) -> tuple[dict[str, np.ndarray]
         ``probs``: ``{"U-Net": (H, W), "FusionNet": (H, W)}`` float32 p(cell) in [0, 1]; ``meta``: the
         file's JSON metadata (``note``, and per network its ``source``), with ``meta["file"]`` its path.
     """
-    for folder in (Path(__file__).resolve().parents[2] / "book" / "results" / "recipes",
-                   Path("results/recipes"), Path("book/results/recipes")):
+    for folder in (
+        Path(__file__).resolve().parents[2] / "book" / "results" / "recipes",
+        Path("results/recipes"),
+        Path("book/results/recipes"),
+    ):
         if (folder / name).is_file():
             with np.load(folder / name, allow_pickle=False) as npz:
                 meta = json.loads(str(npz["meta"]))
-                probs = {net: npz[key].astype(np.float32) / 255 for net, key in (("U-Net", "unet"),
-                                                                                 ("FusionNet", "fusionnet"))}
+                probs = {
+                    net: npz[key].astype(np.float32) / 255
+                    for net, key in (("U-Net", "unet"), ("FusionNet", "fusionnet"))
+                }
             meta["file"] = str(folder / name)
             return probs, meta
     return None
 
 
-def draw_two_segmentations(image: np.ndarray, truth: np.ndarray, probs: Mapping[str, np.ndarray],
-                           thresholds: Mapping[str, tuple[float, float]], titles: Mapping[str, str],
-                           tag: str = ""):
+def draw_two_segmentations(
+    image: np.ndarray,
+    truth: np.ndarray,
+    probs: Mapping[str, np.ndarray],
+    thresholds: Mapping[str, tuple[float, float]],
+    titles: Mapping[str, str],
+    tag: str = "",
+):
     """A 3 x 3 figure: input, truth and the difference of two networks' maps; then one row per network
     (:func:`draw_segmentation_errors`, with the challenge's split and merge counts of the warping error).
 
@@ -226,8 +273,9 @@ def draw_two_segmentations(image: np.ndarray, truth: np.ndarray, probs: Mapping[
     for row, name in enumerate(names, start=1):
         p, (t_rand, t_warp) = probs[name], thresholds[name]
         _, detail = warping_error(p, truth, thresholds=(t_warp,), return_details=True)  # the challenge's count
-        draw_segmentation_errors(axes[row], p, truth, t_rand, t_warp, name=name,
-                                 note=f"; {detail['split']} split, {detail['merge']} merge")
+        draw_segmentation_errors(
+            axes[row], p, truth, t_rand, t_warp, name=name, note=f"; {detail['split']} split, {detail['merge']} merge"
+        )
         axes[row, 0].set_ylabel(titles[name], fontsize=7)
     for ax in axes.ravel():
         ax.set_xticks([])
@@ -327,10 +375,17 @@ def draw_threshold_curves(curves: Mapping[str, tuple[Mapping, Mapping, Any, str]
 
     fig, ax = plt.subplots(figsize=(5.5, 3.0))
     for train_curve, held, chosen, label in curves.values():
-        line, = ax.plot([float(t) for t in held], list(held.values()), marker="o", ms=3, label=f"{label}, held-out")
+        (line,) = ax.plot([float(t) for t in held], list(held.values()), marker="o", ms=3, label=f"{label}, held-out")
         if train_curve:
-            ax.plot([float(t) for t in train_curve], list(train_curve.values()), ls=":", marker=".", ms=3,
-                    color=line.get_color(), label=f"{label}, training frames")
+            ax.plot(
+                [float(t) for t in train_curve],
+                list(train_curve.values()),
+                ls=":",
+                marker=".",
+                ms=3,
+                color=line.get_color(),
+                label=f"{label}, training frames",
+            )
         ax.axvline(float(chosen), lw=0.8, ls="--", color=line.get_color())
     ax.set_xlabel("threshold on p(cell)")
     ax.set_ylabel("SEG")
@@ -340,8 +395,13 @@ def draw_threshold_curves(curves: Mapping[str, tuple[Mapping, Mapping, Any, str]
     return fig
 
 
-def draw_fig4(panels: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, str, str]], *,
-              random_colours: Sequence[str] = ("dic-hela",), seed: int = 0, suptitle: str = "Fig. 4 reproduced"):
+def draw_fig4(
+    panels: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, str, str]],
+    *,
+    random_colours: Sequence[str] = ("dic-hela",),
+    seed: int = 0,
+    suptitle: str = "Fig. 4 reproduced",
+):
     """The paper's Fig. 4: per dataset a row of (input, prediction over it with the reference borders).
 
     Parameters
@@ -371,8 +431,9 @@ def draw_fig4(panels: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, str
     for (name, (image, truth, pred, in_title, seg_title)), (ax_in, ax_seg) in zip(panels.items(), axes):
         show_gray(ax_in, image)
         show_gray(ax_seg, image)
-        ax_seg.imshow(instance_overlay(pred, find_boundaries(truth, mode="thick"),
-                                       rng if name in random_colours else None))
+        ax_seg.imshow(
+            instance_overlay(pred, find_boundaries(truth, mode="thick"), rng if name in random_colours else None)
+        )
         ax_in.set_title(in_title, fontsize=7)
         ax_seg.set_title(seg_title, fontsize=7)
         for ax in (ax_in, ax_seg):
@@ -397,7 +458,9 @@ def draw_speed_bars(bars: Sequence[tuple[str, float, str]], title: str):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(bars) + 1.2))
-    ax.barh(range(len(bars)), [b[1] for b in bars], color=["tab:blue" if b[2] == "fp32" else "tab:orange" for b in bars])
+    ax.barh(
+        range(len(bars)), [b[1] for b in bars], color=["tab:blue" if b[2] == "fp32" else "tab:orange" for b in bars]
+    )
     ax.axvline(1.0, color="k", ls="--", lw=1, label="paper: < 1 s on a Titan")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_yticks(range(len(bars)), [b[0] for b in bars], fontsize=7)
@@ -424,9 +487,11 @@ def load_benchmark(name: str, roots: Sequence[Path] | None = None) -> tuple[dict
         if path.is_file():
             doc = json.loads(path.read_text())
             m = doc.get("machine", {})
-            where = (f"`benchmarks/results/{name}.json`, measured {str(m.get('date', '?'))[:10]} on {m.get('cpu')} "
-                     f"({m.get('cpu_count')} cores, {m.get('torch_threads')} torch threads), "
-                     f"{'GPU ' + str(m['gpu']) if m.get('gpu') else 'no GPU'}, torch {m.get('torch')}, "
-                     f"device {doc.get('results', {}).get('device', '?')}")
+            where = (
+                f"`benchmarks/results/{name}.json`, measured {str(m.get('date', '?'))[:10]} on {m.get('cpu')} "
+                f"({m.get('cpu_count')} cores, {m.get('torch_threads')} torch threads), "
+                f"{'GPU ' + str(m['gpu']) if m.get('gpu') else 'no GPU'}, torch {m.get('torch')}, "
+                f"device {doc.get('results', {}).get('device', '?')}"
+            )
             return doc, where
     return None, None

@@ -4,6 +4,7 @@ itself (published, else a finished checkpoint, else trained), and what one train
 Used by the training chapters of the book (ISBI 2012, cell tracking, FusionNet); each function is
 tested in ``tests/test_book_helpers.py`` on tiny recipes.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,17 @@ from ..utils.validation import fmt
 from .report import training_note
 from .viz import checkpoint_steps, device_name
 
-__all__ = ['Network', 'runs_folder', 'obtain_network', 'data_or_synthetic', 'training_step_cost', 'SOURCES',
-           'crop_around_largest', 'most_cells', 'cell_tracking_data']
+__all__ = [
+    'Network',
+    'runs_folder',
+    'obtain_network',
+    'data_or_synthetic',
+    'training_step_cost',
+    'SOURCES',
+    'crop_around_largest',
+    'most_cells',
+    'cell_tracking_data',
+]
 
 SOURCES = ("published", "checkpoint", "trained")
 """Where :func:`obtain_network` took the network from, in the order it looks."""
@@ -104,8 +114,9 @@ class Network:
     path: Path | None = None
 
 
-def obtain_network(recipe: Recipe, data: dict | None = None, *, runs_dir=None, device: Any = "cpu",
-                   pretrained: bool = True) -> Network:
+def obtain_network(
+    recipe: Recipe, data: dict | None = None, *, runs_dir=None, device: Any = "cpu", pretrained: bool = True
+) -> Network:
     """The recipe's published network, else its finished checkpoint under ``runs_dir``, else train it.
 
     Parameters
@@ -154,25 +165,53 @@ def obtain_network(recipe: Recipe, data: dict | None = None, *, runs_dir=None, d
         model, stored_recipe = load_pretrained(recipe.name)
         ckpt = load_checkpoint(path)
         scores = ckpt["history"]["scores"]  # what the training run measured, with its device, date and time
-        return Network(model, stored_recipe, "published", int(ckpt["step"]), scores["train seconds"],
-                       np.array(ckpt["history"]["losses"]), ckpt["training_data"],
-                       f"published network {path.name} ({ckpt['step']:,} steps, trained in "
-                       f"{scores['train seconds']:,.0f} s on {scores['device']}, {scores['date']})", scores, path)
+        return Network(
+            model,
+            stored_recipe,
+            "published",
+            int(ckpt["step"]),
+            scores["train seconds"],
+            np.array(ckpt["history"]["losses"]),
+            ckpt["training_data"],
+            f"published network {path.name} ({ckpt['step']:,} steps, trained in "
+            f"{scores['train seconds']:,.0f} s on {scores['device']}, {scores['date']})",
+            scores,
+            path,
+        )
     path = recipe_checkpoint_path(recipe, runs_dir)
     if pretrained and path.is_file() and checkpoint_steps(recipe, runs_dir) >= recipe.iterations:
         model = recipe.build_model()
         ckpt = load_checkpoint(path, model)
         model.eval()
         seconds = float(ckpt["history"].get("seconds", 0.0)) or None
-        return Network(model, recipe, "checkpoint", int(ckpt["step"]), seconds, np.array(ckpt["history"]["losses"]),
-                       ckpt.get("training_data") or {}, f"checkpoint {path.name} ({ckpt['step']:,} steps, "
-                       + (f"trained in {seconds:,.0f} s)" if seconds else "training time not recorded)"), None, path)
+        return Network(
+            model,
+            recipe,
+            "checkpoint",
+            int(ckpt["step"]),
+            seconds,
+            np.array(ckpt["history"]["losses"]),
+            ckpt.get("training_data") or {},
+            f"checkpoint {path.name} ({ckpt['step']:,} steps, "
+            + (f"trained in {seconds:,.0f} s)" if seconds else "training time not recorded)"),
+            None,
+            path,
+        )
     before = checkpoint_steps(recipe, runs_dir)  # finished before this run (book-full: pretrain.py)?
     model, result, wall = train_recipe(recipe, data=data, device=str(resolve_device(device)), runs_dir=runs_dir)
     training_data = (data or {}).get("training_data") or {"dataset": "synthetic"}
-    return Network(model, recipe, "trained", int(result.step), result.seconds or wall, np.array(result.losses),
-                   training_data, training_note(result.step, result.seconds, wall, device_name(device),
-                                                steps_before=before), None, path)
+    return Network(
+        model,
+        recipe,
+        "trained",
+        int(result.step),
+        result.seconds or wall,
+        np.array(result.losses),
+        training_data,
+        training_note(result.step, result.seconds, wall, device_name(device), steps_before=before),
+        None,
+        path,
+    )
 
 
 def data_or_synthetic(recipe: Recipe, data_dir=None, *, synthetic: bool = False, seed: int = 0) -> tuple[dict, bool]:
@@ -212,27 +251,45 @@ def data_or_synthetic(recipe: Recipe, data_dir=None, *, synthetic: bool = False,
         return recipe_data(recipe, data_dir), False
     except FileNotFoundError as err:
         if not synthetic:
-            raise FileNotFoundError(f"recipe {recipe.name!r} needs the real {recipe.dataset} data: {err} "
-                                    "(synthetic=True, the smoke scale, uses a synthetic stand-in)") from None
+            raise FileNotFoundError(
+                f"recipe {recipe.name!r} needs the real {recipe.dataset} data: {err} "
+                "(synthetic=True, the smoke scale, uses a synthetic stand-in)"
+            ) from None
     if recipe.dataset == "isbi2012":
         pairs = [synthetic_em((256, 256), seed=seed + k)[:2] for k in range(7)]  # (image, labels)
-        return dict(train_x=[p[0] for p in pairs[:5]], train_y=[p[1].astype(np.uint8) for p in pairs[:5]],
-                    val_x=[p[0] for p in pairs[5:]], val_y=[p[1].astype(np.uint8) for p in pairs[5:]], semantic=True,
-                    truth="labels", training_data={"dataset": "synthetic"},
-                    source="SYNTHETIC EM-like images (5 train, 2 held out)"), True
+        return dict(
+            train_x=[p[0] for p in pairs[:5]],
+            train_y=[p[1].astype(np.uint8) for p in pairs[:5]],
+            val_x=[p[0] for p in pairs[5:]],
+            val_y=[p[1].astype(np.uint8) for p in pairs[5:]],
+            semantic=True,
+            truth="labels",
+            training_data={"dataset": "synthetic"},
+            source="SYNTHETIC EM-like images (5 train, 2 held out)",
+        ), True
     if recipe.dataset in _CELL_MODALITY:
         made = [synthetic_cells((192, 256), seed=seed + k, modality=_CELL_MODALITY[recipe.dataset]) for k in range(5)]
         title = {"phc-u373": "PhC-U373", "dic-hela": "DIC-HeLa"}[recipe.dataset]
-        return dict(train_x=[m[0] for m in made[:3]], train_y=[m[1] for m in made[:3]], val_x=[m[0] for m in made[3:]],
-                    val_y=[m[1] for m in made[3:]], semantic=False, truth="synthetic", groups=[],
-                    training_data={"dataset": "synthetic"},
-                    source=f"SYNTHETIC stand-in for {title} (unet_core.synthetic_cells)"), True
-    raise ValueError(f"recipe.dataset {recipe.dataset!r} has no synthetic stand-in (isbi2012, phc-u373, dic-hela "
-                     "have one); fetch its data with data_scripts/fetch.py")
+        return dict(
+            train_x=[m[0] for m in made[:3]],
+            train_y=[m[1] for m in made[:3]],
+            val_x=[m[0] for m in made[3:]],
+            val_y=[m[1] for m in made[3:]],
+            semantic=False,
+            truth="synthetic",
+            groups=[],
+            training_data={"dataset": "synthetic"},
+            source=f"SYNTHETIC stand-in for {title} (unet_core.synthetic_cells)",
+        ), True
+    raise ValueError(
+        f"recipe.dataset {recipe.dataset!r} has no synthetic stand-in (isbi2012, phc-u373, dic-hela "
+        "have one); fetch its data with data_scripts/fetch.py"
+    )
 
 
-_VMHWM_HOW = ("peak resident memory (VmHWM) after the step - resident memory before it, peak reset via "
-              "/proc/self/clear_refs")
+_VMHWM_HOW = (
+    "peak resident memory (VmHWM) after the step - resident memory before it, peak reset via /proc/self/clear_refs"
+)
 
 
 def training_step_cost(recipe: Recipe, device: Any = "cpu", repeat: int = 1, seed: int = 0) -> dict:
@@ -276,10 +333,20 @@ def training_step_cost(recipe: Recipe, device: Any = "cpu", repeat: int = 1, see
     linux = device.type == "cpu" and sys.platform.startswith("linux")
     out = {}
     if linux:
-        m = measure_peak_memory(recipe.model, recipe.tile, train=True, threads=torch.get_num_threads(), details=True,
-                                **recipe.model_kwargs())
-        out = {"memory MiB": m["steps"][1] / 2**20, "first step MiB": m["steps"][0] / 2**20,
-               "process MiB": m["peaks"][1] / 2**20, "memory how": _VMHWM_HOW}
+        m = measure_peak_memory(
+            recipe.model,
+            recipe.tile,
+            train=True,
+            threads=torch.get_num_threads(),
+            details=True,
+            **recipe.model_kwargs(),
+        )
+        out = {
+            "memory MiB": m["steps"][1] / 2**20,
+            "first step MiB": m["steps"][0] / 2**20,
+            "process MiB": m["peaks"][1] / 2**20,
+            "memory how": _VMHWM_HOW,
+        }
     torch.manual_seed(seed)
     net = recipe.build_model().to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=recipe.learning_rate)
@@ -306,14 +373,22 @@ def training_step_cost(recipe: Recipe, device: Any = "cpu", repeat: int = 1, see
             torch.cuda.synchronize(device)
         if k:
             times.append(time.perf_counter() - start)
-        peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
-                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit)
+        peak = (
+            torch.cuda.max_memory_allocated(device)
+            if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
+        )
         grown.append(peak - before)
         peaks.append(peak)
     if not linux:
-        out = {"memory MiB": grown[1] / 2**20, "first step MiB": grown[0] / 2**20, "process MiB": peaks[1] / 2**20,
-               "memory how": "torch.cuda.max_memory_allocated over the step" if device.type == "cuda"
-               else "growth of ru_maxrss over the step"}
+        out = {
+            "memory MiB": grown[1] / 2**20,
+            "first step MiB": grown[0] / 2**20,
+            "process MiB": peaks[1] / 2**20,
+            "memory how": "torch.cuda.max_memory_allocated over the step"
+            if device.type == "cuda"
+            else "growth of ru_maxrss over the step",
+        }
     return {**out, "step s": float(np.median(times))}
 
 
@@ -323,7 +398,7 @@ def crop_around_largest(image: np.ndarray, instances: np.ndarray, size: tuple[in
     cy, cx = ndimage.center_of_mass(instances == largest) if largest else np.array(image.shape) / 2
     y = int(np.clip(cy - size[0] / 2, 0, image.shape[0] - size[0]))
     x = int(np.clip(cx - size[1] / 2, 0, image.shape[1] - size[1]))
-    return image[y:y + size[0], x:x + size[1]], instances[y:y + size[0], x:x + size[1]]
+    return image[y : y + size[0], x : x + size[1]], instances[y : y + size[0], x : x + size[1]]
 
 
 def most_cells(frames) -> int:

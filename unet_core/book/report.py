@@ -10,10 +10,12 @@ Re-exported by :mod:`unet_core.book.viz` (``viz.fmt_like``, ``viz.provenance``, 
   run, and the row says which: scale, device, steps or wall time, date (:func:`provenance`);
   ``smoke`` runs are pipeline checks, shown only under a label that says so (:data:`SMOKE_LABEL`).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..utils.check_cap import label
 
@@ -98,7 +100,7 @@ def fmt_like(value: Any, published: Any = None, sig: int = 3) -> str:
             return f"{value:.{digits}f}"
         if value == 0 or not math.isfinite(value):
             return f"{value:g}"
-        if abs(value) >= 10 ** sig:
+        if abs(value) >= 10**sig:
             return f"{value:,.0f}"
         return f"{value:.{sig}g}" if abs(value) >= 1e-4 else f"{value:.{sig - 1}e}"
     return str(value)
@@ -132,7 +134,6 @@ def provenance(run: Mapping[str, Any], scale: str | None = None) -> str:
     scale = scale or run.get("scale") or (run.get("recipe") or {}).get("scale")
     parts = [f"{scale} scale" if scale else None, run.get("device")]
     if run.get("check_cap"):  # a capped check run ($UNET_CHECK_CAP) says so wherever it is cited
-
         parts.insert(0, label(run["check_cap"]))
     budget = run.get("budget")
     if not budget and run.get("steps") is not None:
@@ -175,6 +176,7 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     | --- | --- |
     | 1 | 0.5 |
     """
+
     def cell(v):
         return (v if isinstance(v, str) else fmt_like(v)).replace("|", "\\|").replace("\n", " ")
 
@@ -222,5 +224,7 @@ def training_note(steps: int, seconds: float, wall_seconds: float, device: str, 
     """
     before = seconds and wall_seconds < 0.5 * seconds if steps_before is None else steps_before >= steps
     if before:
-        return f"trained before this run (its checkpoint under runs/): {steps:,} steps, {seconds:,.0f} s of training steps"
+        return (
+            f"trained before this run (its checkpoint under runs/): {steps:,} steps, {seconds:,.0f} s of training steps"
+        )
     return f"trained in this run: {steps:,} steps, {seconds or wall_seconds:,.0f} s on {device}"

@@ -10,6 +10,7 @@ scale into ``<results dir>/<chapter>.json``; the results page reads them back
 with :func:`load_results`. The results dir is ``$UNET_RESULTS_DIR`` or
 ``./results`` (the chapter's folder, ``book/results``, when run from ``book/``).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -18,8 +19,9 @@ import os
 import platform
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy
 import torch
@@ -33,7 +35,29 @@ from ..utils.validation import fmt
 from .report import SMOKE_LABEL, decimals_of, fmt_like, md_table, provenance, reproduction, training_note
 from .widgets import ParameterSlider, parameter_slider, to_png
 
-__all__ = ['ParameterSlider', 'parameter_slider', 'to_png', 'SCALES', 'resolve_device', 'results_dir', 'device_name', 'record_results', 'load_results', 'draw_unet', 'recorded_run', 'SMOKE_LABEL', 'decimals_of', 'fmt_like', 'md_table', 'provenance', 'reproduction', 'training_note', 'check_cap_notice', 'check_cap_text', 'checkpoint_steps']
+__all__ = [
+    'ParameterSlider',
+    'parameter_slider',
+    'to_png',
+    'SCALES',
+    'resolve_device',
+    'results_dir',
+    'device_name',
+    'record_results',
+    'load_results',
+    'draw_unet',
+    'recorded_run',
+    'SMOKE_LABEL',
+    'decimals_of',
+    'fmt_like',
+    'md_table',
+    'provenance',
+    'reproduction',
+    'training_note',
+    'check_cap_notice',
+    'check_cap_text',
+    'checkpoint_steps',
+]
 
 
 SCALES = ("smoke", "cpu", "full")
@@ -74,9 +98,15 @@ def recorded_run(key: str, directory: str | os.PathLike | None = None) -> dict |
     ``./results/recipes`` or ``./book/results/recipes``. None when it is not there (e.g. on Colab,
     without the repository).
     """
-    folders = [Path(directory)] if directory is not None else [
-        _repository_results() / "recipes",  # the repository's, from any cwd
-        Path("results/recipes"), Path("book/results/recipes")]
+    folders = (
+        [Path(directory)]
+        if directory is not None
+        else [
+            _repository_results() / "recipes",  # the repository's, from any cwd
+            Path("results/recipes"),
+            Path("book/results/recipes"),
+        ]
+    )
     for folder in folders:
         path = folder / f"{key}.json"
         if path.is_file():
@@ -107,9 +137,12 @@ def _cpu_model() -> str:
 
 def _versions() -> dict:
 
-
-    return {"unet_core": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": numpy.__version__}
+    return {
+        "unet_core": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+    }
 
 
 def _jsonable(value: Any, name: str) -> Any:
@@ -124,9 +157,17 @@ def _jsonable(value: Any, name: str) -> Any:
     raise TypeError(f"{name} must be a number, string, bool or list of them, got {fmt(value)}")
 
 
-def record_results(chapter: str, values: Mapping[str, Any], *, scale: str, device: Any = "auto",
-                   published: Mapping[str, Any] | None = None, notes: str = "", budget: str = "",
-                   directory: str | os.PathLike | None = None) -> Path:
+def record_results(
+    chapter: str,
+    values: Mapping[str, Any],
+    *,
+    scale: str,
+    device: Any = "auto",
+    published: Mapping[str, Any] | None = None,
+    notes: str = "",
+    budget: str = "",
+    directory: str | os.PathLike | None = None,
+) -> Path:
     """Store a chapter's numbers for one run scale in ``<directory>/<chapter>.json``.
 
     Parameters
@@ -187,8 +228,12 @@ def record_results(chapter: str, values: Mapping[str, Any], *, scale: str, devic
     if published:
         doc["published"].update({str(k): _jsonable(v, f"published[{k!r}]") for k, v in published.items()})
     doc["runs"][scale] = {
-        "values": vals, "device": device_name(device), "notes": notes, "budget": str(budget),
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "versions": _versions(),
+        "values": vals,
+        "device": device_name(device),
+        "notes": notes,
+        "budget": str(budget),
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "versions": _versions(),
     }
     if capped is not None:
         label = check_cap.label(capped)
@@ -221,7 +266,6 @@ def checkpoint_steps(recipe, runs_dir=None) -> int:
     int
     """
 
-
     path = recipe_checkpoint_path(recipe, runs_dir)
     if not path.is_file():
         return 0
@@ -238,10 +282,12 @@ def check_cap_text() -> str | None:
     text = check_cap.label()
     if text is None:
         return None
-    return (f"**{text}.** Every training of this page stopped after at most {check_cap.cap()} step(s) of at most "
-            f"{check_cap.CAP_BATCH} tiles, images are cropped to {check_cap.CAP_CROP} px and timings ran once; "
-            f"its numbers are recorded in the throw-away `{check_cap.results_dir()}`, never in `book/results`, "
-            f"and its checkpoints are never those of an uncapped run. Unset `{check_cap.ENV}` for a real run.")
+    return (
+        f"**{text}.** Every training of this page stopped after at most {check_cap.cap()} step(s) of at most "
+        f"{check_cap.CAP_BATCH} tiles, images are cropped to {check_cap.CAP_CROP} px and timings ran once; "
+        f"its numbers are recorded in the throw-away `{check_cap.results_dir()}`, never in `book/results`, "
+        f"and its checkpoints are never those of an uncapped run. Unset `{check_cap.ENV}` for a real run."
+    )
 
 
 def check_cap_notice() -> None:
@@ -300,20 +346,29 @@ def draw_unet(table: list[dict], ax=None, title: str | None = None):
         ax.add_patch(Rectangle((x, y - h / 2), w, h, fc="#9ecae1", ec="k", lw=0.8, zorder=2))
         style = {"fontsize": 6.5, "ha": "center", "zorder": 3, "bbox": {"fc": "white", "ec": "none", "pad": 0.4}}
         ax.text(x + w / 2, y + h / 2 + 0.08, str(c), va="bottom", **style)
-        ax.text(x + w / 2, y - h / 2 - 0.08, f"{size[0]}²" if size[0] == size[1] else f"{size[0]}x{size[1]}",
-                va="top", **{**style, "fontsize": 5.5})
+        ax.text(
+            x + w / 2,
+            y - h / 2 - 0.08,
+            f"{size[0]}²" if size[0] == size[1] else f"{size[0]}x{size[1]}",
+            va="top",
+            **{**style, "fontsize": 5.5},
+        )
         boxes[label] = (x, y, w, h)
         return x + w
 
     def arrow(p, q, kind):
-        ax.add_patch(FancyArrowPatch(p, q, arrowstyle="-|>", mutation_scale=7, color=_COLORS[kind], lw=1.1,
-                                     shrinkA=0, shrinkB=0, zorder=1))
+        ax.add_patch(
+            FancyArrowPatch(
+                p, q, arrowstyle="-|>", mutation_scale=7, color=_COLORS[kind], lw=1.1, shrinkA=0, shrinkB=0, zorder=1
+            )
+        )
 
     def triple(x, level, c_first, size_first, row, first, last):
         """Three boxes joined by two conv arrows; returns the right edge."""
         right = box(x, level, c_first, size_first, first)
-        for k, (c, size, name) in enumerate([(row["channels_out"], _mid(row), None),
-                                             (row["channels_out"], row["size_out"], last)]):
+        for _k, (c, size, name) in enumerate(
+            [(row["channels_out"], _mid(row), None), (row["channels_out"], row["size_out"], last)]
+        ):
             arrow((right, ys[level]), (right + gap, ys[level]), "conv")
             right = box(right + gap, level, c, size, name or f"{last}_mid")
         return right
@@ -336,8 +391,13 @@ def draw_unet(table: list[dict], ax=None, title: str | None = None):
         right = triple(x, level, row["channels_in"], row["size_in"], row, f"u{level}", f"dec{level + 1}")
     arrow((right, ys[0]), (right + gap, ys[0]), "final")
     right = box(right + gap, 0, table[-1]["channels_out"], table[-1]["size_out"], "output")
-    labels = {"conv": "conv 3x3, ReLU", "pool": "max pool 2x2", "up": "up-conv 2x2", "copy": "copy and crop",
-              "final": "conv 1x1"}
+    labels = {
+        "conv": "conv 3x3, ReLU",
+        "pool": "max pool 2x2",
+        "up": "up-conv 2x2",
+        "copy": "copy and crop",
+        "final": "conv 1x1",
+    }
     for kind, text in labels.items():
         ax.plot([], [], color=_COLORS[kind], lw=2, label=text)
     ax.legend(loc="lower right", fontsize=8, frameon=False)

@@ -15,6 +15,7 @@ Displaying the result emits one output with two representations:
 
 Not re-exported by ``unet_core`` (which needs no ipywidgets); use ``from unet_core import viz``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,7 +23,8 @@ import html
 import io
 import itertools
 import json
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -119,10 +121,16 @@ class ParameterSlider:
     def _sliders(self, widgets, continuous: bool) -> list:
         # 420 px wide, but never wider than the page: on a phone the track shrinks and the readout
         # (right of the track) stays on the screen
-        return [widgets.SelectionSlider(options=[(lab, i) for i, lab in enumerate(self.labels[name])],
-                                        value=self.initial[k], description=name, continuous_update=continuous,
-                                        layout=widgets.Layout(width="420px", max_width="100%"))
-                for k, name in enumerate(self.names)]
+        return [
+            widgets.SelectionSlider(
+                options=[(lab, i) for i, lab in enumerate(self.labels[name])],
+                value=self.initial[k],
+                description=name,
+                continuous_update=continuous,
+                layout=widgets.Layout(width="420px", max_width="100%"),
+            )
+            for k, name in enumerate(self.names)
+        ]
 
     def _header(self, widgets) -> list:
         return [widgets.HTML(f"<b>{html.escape(self.title)}</b>")] if self.title else []

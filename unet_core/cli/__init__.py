@@ -1,5 +1,5 @@
-"""``python -m unet_core``: demo, train, predict, evaluate (``commands``); argument checks (``checks``).
-"""
+"""``python -m unet_core``: demo, train, predict, evaluate (``commands``); argument checks (``checks``)."""
+
 from __future__ import annotations
 
 from .commands import main

@@ -4,6 +4,7 @@ Every check here runs before any work (training, prediction, writing) and raises
 :class:`UserError` with a message that names the flag, the rule, the value and the fix;
 ``main`` prints it as one line with exit status 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -102,8 +103,9 @@ def check_writable(path: Path, flag: str) -> None:
         with tempfile.TemporaryFile(dir=parent):
             pass
     except OSError as exc:
-        raise UserError(f"{flag} {str(path)!r} cannot be written ({exc.strerror or exc}); choose a writable folder") \
-            from None
+        raise UserError(
+            f"{flag} {str(path)!r} cannot be written ({exc.strerror or exc}); choose a writable folder"
+        ) from None
 
 
 def check_training_size(args) -> None:
@@ -127,22 +129,34 @@ def check_training_size(args) -> None:
     n_params = spec.parameter_count(1, 2, args.base_channels, args.depth)
     fix = f"use a smaller --base-channels, --depth or --tile-size (the paper: 64, 5 and {spec.default_tile})"
     try:  # weights, gradients and SGD momentum
-        check_memory(16 * n_params, f"--base-channels {args.base_channels} --depth {args.depth} ({n_params:,} "
-                     "parameters with gradients and momentum)", fix)
+        check_memory(
+            16 * n_params,
+            f"--base-channels {args.base_channels} --depth {args.depth} ({n_params:,} "
+            "parameters with gradients and momentum)",
+            fix,
+        )
     except MemoryError as exc:
         raise UserError(str(exc)) from None
     below, above = spec.nearest_valid(args.tile_size, args.depth)
     if below != args.tile_size:
         near = f"nearest valid sizes are {below} and {above}" if below else f"the smallest valid size is {above}"
-        raise UserError(f"--tile-size {args.tile_size} is not a valid input size for --model {spec.name} --depth "
-                        f"{args.depth}; {near}") from None
+        raise UserError(
+            f"--tile-size {args.tile_size} is not a valid input size for --model {spec.name} --depth "
+            f"{args.depth}; {near}"
+        ) from None
     batch = getattr(args, "batch_size", None) or 1
     try:  # the activations kept for the backward pass, the gradients' peak and the optimiser's step
-        step = estimate_memory(spec.name, args.tile_size, batch_size=batch, train=True,
-                               base_channels=args.base_channels, depth=args.depth)
-        check_memory(step + 16 * n_params, f"training {spec.name} on --tile-size {args.tile_size}"
-                     + (f" with --batch-size {batch}" if batch > 1 else "") + f" ({step / 2**20:,.0f} MiB of "
-                     "activations per step)", fix + ("" if batch == 1 else " or --batch-size"))
+        step = estimate_memory(
+            spec.name, args.tile_size, batch_size=batch, train=True, base_channels=args.base_channels, depth=args.depth
+        )
+        check_memory(
+            step + 16 * n_params,
+            f"training {spec.name} on --tile-size {args.tile_size}"
+            + (f" with --batch-size {batch}" if batch > 1 else "")
+            + f" ({step / 2**20:,.0f} MiB of "
+            "activations per step)",
+            fix + ("" if batch == 1 else " or --batch-size"),
+        )
     except MemoryError as exc:
         raise UserError(str(exc)) from None
 
@@ -177,15 +191,16 @@ def read_image(path: Path) -> np.ndarray:
     if path.suffix.lower() in (".tif", ".tiff"):
         image = np.asarray(imread(path, "check the file, or export the image again as TIFF or PNG"))
     else:
-
         try:
             with Image.open(path) as img:
                 image = np.asarray(img.convert("L") if img.mode not in ("L", "I", "I;16", "F") else img)
         except (OSError, ValueError) as exc:
             raise DataFileError(f"{name} is not an image Pillow can read ({exc}); use a TIFF or PNG file") from None
     if image.ndim == 3 and image.shape[-1] in (3, 4):
-        raise UserError(f"{name} is a colour image of shape {image.shape}; predict needs one 2-D gray-value image: "
-                        "convert it to gray first (e.g. save it as a gray PNG)")
+        raise UserError(
+            f"{name} is a colour image of shape {image.shape}; predict needs one 2-D gray-value image: "
+            "convert it to gray first (e.g. save it as a gray PNG)"
+        )
     if image.ndim != 2:
         raise UserError(f"{name} has shape {image.shape}; predict needs one 2-D gray-value image: save one slice")
     try:

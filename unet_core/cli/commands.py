@@ -16,6 +16,7 @@
 User errors are reported as one line on stderr with exit status 2 (1 for an operation that
 failed for another reason); ``--debug`` (or ``UNET_DEBUG=1``) shows the traceback instead.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,7 +67,13 @@ OUTPUT_SUFFIXES = (".npy", ".png", ".tif", ".tiff")
 DATASETS = ("synthetic", *dataset_names())  # unet_core.data.datasets
 
 
-PRECISION_CHOICES = ("auto", "fp32", "fp32+channels_last", "bf16", "bf16+channels_last")  # unet_core.inference.precision
+PRECISION_CHOICES = (
+    "auto",
+    "fp32",
+    "fp32+channels_last",
+    "bf16",
+    "bf16+channels_last",
+)  # unet_core.inference.precision
 
 
 # The demo network: 8 instead of 64 channels and 4 instead of 5 levels, so that 200 steps take
@@ -78,8 +85,17 @@ TRAIN_ITERATIONS = 1000  # TrainConfig's default
 
 
 # train flags that a --recipe fixes itself (name: argparse default)
-_TRAIN_FLAGS = {"model": "unet", "data": "synthetic", "base_channels": 64, "depth": 5, "tile_size": None,
-                "lr": 0.001, "seed": 0, "resume": False, "precision": None}
+_TRAIN_FLAGS = {
+    "model": "unet",
+    "data": "synthetic",
+    "base_channels": 64,
+    "depth": 5,
+    "tile_size": None,
+    "lr": 0.001,
+    "seed": 0,
+    "resume": False,
+    "precision": None,
+}
 
 
 # --------------------------------------------------------------------------- data
@@ -92,7 +108,6 @@ def _training_data(name: str, data_dir: str | None, seed: int):
     """
 
     if name == "synthetic":
-
         image, labels, _ = synthetic_em((512, 512), seed=seed)
         return [image], [labels], True, {"dataset": "synthetic", "truth": "labels", "train_frames": [f"seed/{seed}"]}
     root = Path(data_dir) if data_dir else data.default_data_dir()
@@ -101,16 +116,22 @@ def _training_data(name: str, data_dir: str | None, seed: int):
     spec = dataset_spec(name)
     plan = resolve_split(spec, data.annotated_frames(name, root))
     frames = data.load_frames(name, plan.train[1], plan.train[0], root)
-    return ([f.image for f in frames], [f.target for f in frames], spec.target == "semantic",
-            plan.training_data())
+    return ([f.image for f in frames], [f.target for f in frames], spec.target == "semantic", plan.training_data())
 
 
 def _tiles(name: str, data_dir: str | None, model, tile_size: int, seed: int, steps: int):
     """TrainingTiles with one item per step (item i is deterministic in (seed, i) whatever the length)."""
 
     images, targets, semantic, record = _training_data(name, data_dir, seed)
-    return TrainingTiles(images, targets, in_size=tile_size, out_size=model.output_size(tile_size), seed=seed,
-                         length=max(steps, len(images)), semantic=semantic), record
+    return TrainingTiles(
+        images,
+        targets,
+        in_size=tile_size,
+        out_size=model.output_size(tile_size),
+        seed=seed,
+        length=max(steps, len(images)),
+        semantic=semantic,
+    ), record
 
 
 # --------------------------------------------------------------------------- image I/O
@@ -127,22 +148,21 @@ def _write_output(path: Path, probs: np.ndarray) -> None:
 
         atomic_write(path, save_npy)
     elif suffix == ".png":
-
         scaled = (labels * (255 // max(probs.shape[0] - 1, 1))).astype(np.uint8)
         atomic_write(path, lambda tmp: Image.fromarray(scaled).save(tmp, format="PNG"))
     else:
-
         atomic_write(path, lambda tmp: tifffile.imwrite(tmp, labels))
 
 
 def _check_output_suffix(path: Path) -> None:
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise UserError(f"-o {str(path)!r} has an unknown suffix {path.suffix!r}; use one of {', '.join(OUTPUT_SUFFIXES)}")
+        raise UserError(
+            f"-o {str(path)!r} has an unknown suffix {path.suffix!r}; use one of {', '.join(OUTPUT_SUFFIXES)}"
+        )
 
 
 def _panel_png(path: Path, panels: list[tuple[str, np.ndarray]]) -> None:
     """Write panels (title, (H, W) array in [0, 1]) side by side with titles above, atomically."""
-
 
     h, w = panels[0][1].shape
     gap, head = 8, 20
@@ -157,7 +177,6 @@ def _panel_png(path: Path, panels: list[tuple[str, np.ndarray]]) -> None:
 
 # --------------------------------------------------------------------------- commands
 def _demo(args) -> int:
-
 
     out = Path(args.output)
     if out.suffix.lower() != ".png":
@@ -175,37 +194,50 @@ def _demo(args) -> int:
     prediction = probs.argmax(0)  # (H, W): 1 = cell, 0 = membrane
     error = float((prediction != truth).mean())
     isbi = pixel_error(probs[1], truth)
-    _panel_png(out, [("synthetic input", image), ("prediction (synthetic)", prediction.astype(float)),
-                     ("truth (synthetic)", truth.astype(float))])
-    print(f"demo: {result.step} steps, loss {np.mean(result.losses[:10]):.3f} -> {np.mean(result.losses[-10:]):.3f}; "
-          f"synthetic test image {image.shape[0]}x{image.shape[1]}: pixel error {error:.4f} "
-          f"(misclassified fraction), ISBI pixel error {isbi:.4f}; {time.perf_counter() - start:.0f} s; wrote {out}")
+    _panel_png(
+        out,
+        [
+            ("synthetic input", image),
+            ("prediction (synthetic)", prediction.astype(float)),
+            ("truth (synthetic)", truth.astype(float)),
+        ],
+    )
+    print(
+        f"demo: {result.step} steps, loss {np.mean(result.losses[:10]):.3f} -> {np.mean(result.losses[-10:]):.3f}; "
+        f"synthetic test image {image.shape[0]}x{image.shape[1]}: pixel error {error:.4f} "
+        f"(misclassified fraction), ISBI pixel error {isbi:.4f}; {time.perf_counter() - start:.0f} s; wrote {out}"
+    )
     return 0
 
 
 def _train_recipe(args) -> int:
-
 
     check_device(args.device)
     if args.json:
         check_writable(Path(args.json), "--json")
     flags = [f"--{k.replace('_', '-')}" for k, default in _TRAIN_FLAGS.items() if getattr(args, k) != default]
     if flags:
-        raise UserError(f"--recipe {args.recipe} sets the network, data and optimiser; drop {', '.join(flags)} "
-                        "(only --iterations, --batch-size, --checkpoint, --data-dir, --device and --json combine "
-                        "with it)")
+        raise UserError(
+            f"--recipe {args.recipe} sets the network, data and optimiser; drop {', '.join(flags)} "
+            "(only --iterations, --batch-size, --checkpoint, --data-dir, --device and --json combine "
+            "with it)"
+        )
     overrides = {k: v for k, v in (("iterations", args.iterations), ("batch_size", args.batch_size)) if v is not None}
     recipe = get_recipe(args.recipe, **overrides)
-    out = run_recipe(recipe, args.data_dir, device=args.device, progress=not args.quiet,
-                     checkpoint_path=args.checkpoint)
+    out = run_recipe(
+        recipe, args.data_dir, device=args.device, progress=not args.quiet, checkpoint_path=args.checkpoint
+    )
     if out.get("rank"):  # torchrun: rank 0 reports (and wrote the checkpoint and the JSON)
         return 0
     if args.json:
         atomic_write(Path(args.json), lambda tmp: tmp.write_text(json.dumps(out, indent=1, default=str)))
-    shown = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out["values"].items()
-             if not isinstance(v, dict)}
-    print(f"train: recipe {recipe.name}, {out['steps']} steps ({out['seconds per step'] or '-'} s/step), "
-          f"checkpoint {out['checkpoint']}; held-out scores: {shown}")
+    shown = {
+        k: (round(v, 6) if isinstance(v, float) else v) for k, v in out["values"].items() if not isinstance(v, dict)
+    }
+    print(
+        f"train: recipe {recipe.name}, {out['steps']} steps ({out['seconds per step'] or '-'} s/step), "
+        f"checkpoint {out['checkpoint']}; held-out scores: {shown}"
+    )
     return 0
 
 
@@ -214,11 +246,11 @@ def _train(args) -> int:
     if args.recipe:
         return _train_recipe(args)
     if args.json:
-        raise UserError("--json only works with --recipe (it writes the recipe's held-out scores); drop it or add "
-                        "--recipe NAME")
+        raise UserError(
+            "--json only works with --recipe (it writes the recipe's held-out scores); drop it or add --recipe NAME"
+        )
     if args.iterations is None:
         args.iterations = TRAIN_ITERATIONS
-
 
     if args.tile_size is None:
         args.tile_size = model_spec(args.model).default_tile  # the paper's tile of that network: 572 or 640
@@ -234,11 +266,19 @@ def _train(args) -> int:
     torch.manual_seed(args.seed)
     model = build_model(args.model, base_channels=args.base_channels, depth=args.depth)
     numerics = {} if args.precision is None else {"precision": args.precision}  # no flag: TrainConfig's default
-    config = TrainConfig(learning_rate=args.lr, iterations=args.iterations, seed=args.seed, device=args.device,
-                         checkpoint_every=args.checkpoint_every, batch_size=args.batch_size or 1, **numerics)
+    config = TrainConfig(
+        learning_rate=args.lr,
+        iterations=args.iterations,
+        seed=args.seed,
+        device=args.device,
+        checkpoint_every=args.checkpoint_every,
+        batch_size=args.batch_size or 1,
+        **numerics,
+    )
     tiles, record = _tiles(args.data, args.data_dir, model, args.tile_size, args.seed, args.iterations)
-    result = train(model, tiles, config, checkpoint_path=ckpt, resume=args.resume, progress=not args.quiet,
-                   training_data=record)
+    result = train(
+        model, tiles, config, checkpoint_path=ckpt, resume=args.resume, progress=not args.quiet, training_data=record
+    )
     last = np.mean(result.losses[-10:]) if result.losses else float("nan")
 
     rank, size = world()
@@ -246,8 +286,10 @@ def _train(args) -> int:
         return 0
     if size > 1:
         print(f"train: {size} processes (DistributedDataParallel), global batch {args.batch_size or 1}")
-    print(f"train: {args.data}, {result.step} steps, mean loss of the last 10 steps {last:.4f}; {args.model} "
-          f"checkpoint {ckpt}")
+    print(
+        f"train: {args.data}, {result.step} steps, mean loss of the last 10 steps {last:.4f}; {args.model} "
+        f"checkpoint {ckpt}"
+    )
     return 0
 
 
@@ -261,20 +303,29 @@ def _predict(args) -> int:
     check_device(args.device)
     image = read_image(Path(args.image))
     if args.recipe:
-
         model, recipe = load_pretrained(args.recipe)
-        p = predict_recipe(model, recipe, [np.asarray(image, np.float32)], args.device,
-                           tta=True if args.tta else None)[0]  # (H, W) probability of cell
+        p = predict_recipe(model, recipe, [np.asarray(image, np.float32)], args.device, tta=True if args.tta else None)[
+            0
+        ]  # (H, W) probability of cell
         probs = np.stack([1 - p, p])  # (2, H, W)
     else:
         model = model_from_checkpoint(args.checkpoint)
         try:
-            probs = predict_tiled(model, normalize_image(image), tile_size=args.tile_size, device=args.device,
-                                  tta=args.tta, progress=not args.quiet, precision=args.precision)
+            probs = predict_tiled(
+                model,
+                normalize_image(image),
+                tile_size=args.tile_size,
+                device=args.device,
+                tta=args.tta,
+                progress=not args.quiet,
+                precision=args.precision,
+            )
         except MemoryError as exc:
             need = str(exc).split(" needs ", 1)[-1].split(";")[0]
-            raise UserError(f"--tile-size {args.tile_size} needs {need}; use a smaller --tile-size, or leave it out "
-                            "to choose one that fits automatically") from None
+            raise UserError(
+                f"--tile-size {args.tile_size} needs {need}; use a smaller --tile-size, or leave it out "
+                "to choose one that fits automatically"
+            ) from None
         except ValueError as exc:  # name the flags, not the python arguments
             raise as_flag_error(exc, {"tile_size": "--tile-size"}) from None
     _write_output(out, probs)
@@ -284,20 +335,30 @@ def _predict(args) -> int:
 
 def _evaluate(args) -> int:
 
-
     check_device(args.device)
     if args.json:
         check_writable(Path(args.json), "--json")
     recipe = get_recipe(args.recipe)
-    out = evaluate_recipe(recipe, args.checkpoint, args.data_dir, device=args.device, progress=not args.quiet,
-                          trust_unrecorded=args.trust_unrecorded)
+    out = evaluate_recipe(
+        recipe,
+        args.checkpoint,
+        args.data_dir,
+        device=args.device,
+        progress=not args.quiet,
+        trust_unrecorded=args.trust_unrecorded,
+    )
     if args.json:
         atomic_write(Path(args.json), lambda tmp: tmp.write_text(json.dumps(out, indent=1, default=str)))
-    print(f"evaluate: {out['network']} (recipe {recipe.name}), trained on "
-          f"{len((out['trained on'] or {}).get('train_frames', [])) or 'unrecorded'} frames")
+    print(
+        f"evaluate: {out['network']} (recipe {recipe.name}), trained on "
+        f"{len((out['trained on'] or {}).get('train_frames', [])) or 'unrecorded'} frames"
+    )
     for g in out["held-out groups"]:
-        shown = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in g["values"].items()
-                 if not isinstance(v, (dict, list))}
+        shown = {
+            k: (round(v, 6) if isinstance(v, float) else v)
+            for k, v in g["values"].items()
+            if not isinstance(v, (dict, list))
+        }
         print(f"  {g['name']}: {len(g['frames'])} frames, against {g['truth']}: {shown}")
     return 0
 
@@ -312,72 +373,117 @@ def _parser() -> Parser:
     common.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", parents=[common], help="one-minute synthetic smoke run writing input | prediction | truth")
+    demo = sub.add_parser(
+        "demo", parents=[common], help="one-minute synthetic smoke run writing input | prediction | truth"
+    )
     demo.add_argument("-o", "--output", default="demo_out/demo.png", help="PNG to write (default %(default)s)")
-    demo.add_argument("--iterations", type=int_at_least(1), default=DEMO["iterations"],
-                      help="SGD steps (default %(default)s)")
+    demo.add_argument(
+        "--iterations", type=int_at_least(1), default=DEMO["iterations"], help="SGD steps (default %(default)s)"
+    )
     demo.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default %(default)s)")
-    demo.add_argument("--seed", type=int_at_least(0), default=0,
-                      help="seed of data, weights and dropout (default %(default)s)")
+    demo.add_argument(
+        "--seed", type=int_at_least(0), default=0, help="seed of data, weights and dropout (default %(default)s)"
+    )
     demo.set_defaults(func=_demo)
 
     tr = sub.add_parser("train", parents=[common], help="train a U-Net (Sec. 3) or a FusionNet and write a checkpoint")
-    tr.add_argument("--model", choices=MODEL_NAMES, default="unet",
-                    help="unet (Ronneberger et al. 2015) or fusionnet (Quan et al. 2016) (default %(default)s)")
+    tr.add_argument(
+        "--model",
+        choices=MODEL_NAMES,
+        default="unet",
+        help="unet (Ronneberger et al. 2015) or fusionnet (Quan et al. 2016) (default %(default)s)",
+    )
     tr.add_argument("--data", choices=DATASETS, default="synthetic")
     tr.add_argument("--data-dir", help="converted datasets (default $UNET_DATA_DIR, else ./data)")
-    tr.add_argument("--recipe", help="run a named recipe (see unet_core.recipe_names()): train, "
-                    "predict the held-out split and score it")
+    tr.add_argument(
+        "--recipe",
+        help="run a named recipe (see unet_core.recipe_names()): train, predict the held-out split and score it",
+    )
     tr.add_argument("--json", help="with --recipe: write the scores and timings to this JSON file")
-    tr.add_argument("--iterations", type=int_at_least(0), default=None,
-                    help=f"training steps (default {TrainConfig.iterations}, or the recipe's)")
+    tr.add_argument(
+        "--iterations",
+        type=int_at_least(0),
+        default=None,
+        help=f"training steps (default {TrainConfig.iterations}, or the recipe's)",
+    )
     tr.add_argument("--base-channels", type=int_at_least(1), default=64, help="channels of the first level (paper: 64)")
-    tr.add_argument("--depth", type=int_at_least(1, MAX_DEPTH), default=5,
-                    help="levels including the bottom one (paper: 5)")
-    tr.add_argument("--tile-size", type=int_at_least(1), default=None,
-                    help="input tile size (default the paper's: 572 for unet, 640 for fusionnet)")
-    tr.add_argument("--lr", type=positive_float, default=TrainConfig.learning_rate,
-                    help="learning rate (default %(default)s)")
+    tr.add_argument(
+        "--depth", type=int_at_least(1, MAX_DEPTH), default=5, help="levels including the bottom one (paper: 5)"
+    )
+    tr.add_argument(
+        "--tile-size",
+        type=int_at_least(1),
+        default=None,
+        help="input tile size (default the paper's: 572 for unet, 640 for fusionnet)",
+    )
+    tr.add_argument(
+        "--lr", type=positive_float, default=TrainConfig.learning_rate, help="learning rate (default %(default)s)"
+    )
     tr.add_argument("--device", default="auto")
     tr.add_argument("--seed", type=int_at_least(0), default=0)
     tr.add_argument("--checkpoint", help="checkpoint file (default checkpoints/DATA.pt)")
     tr.add_argument("--checkpoint-every", type=int_at_least(0), default=100, help="steps between checkpoints")
-    tr.add_argument("--precision", choices=PRECISION_CHOICES, default=None,
-                    help="numerics of training: auto = the fastest path (fp32/bf16, channels_last) whose argmax "
-                         f"agrees with fp32 here, measured once; bf16 = bf16 autocast (default: TrainConfig's, "
-                         f"precision={TrainConfig.precision!r})")
-    tr.add_argument("--batch-size", type=int_at_least(1), default=None,
-                    help="tiles per step, over all processes (torchrun: divisible by --nproc_per_node); default 1 "
-                         "(the paper's), or the recipe's with --recipe (full recipes: 8)")
+    tr.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default=None,
+        help="numerics of training: auto = the fastest path (fp32/bf16, channels_last) whose argmax "
+        f"agrees with fp32 here, measured once; bf16 = bf16 autocast (default: TrainConfig's, "
+        f"precision={TrainConfig.precision!r})",
+    )
+    tr.add_argument(
+        "--batch-size",
+        type=int_at_least(1),
+        default=None,
+        help="tiles per step, over all processes (torchrun: divisible by --nproc_per_node); default 1 "
+        "(the paper's), or the recipe's with --recipe (full recipes: 8)",
+    )
     tr.add_argument("--resume", action="store_true", help="continue from an existing --checkpoint")
     tr.set_defaults(func=_train)
 
     pr = sub.add_parser("predict", parents=[common], help="segment an image with a trained checkpoint")
     pr.add_argument("image", help="input image (.tif, .tiff, .png, ...), one 2-D gray-value image")
-    pr.add_argument("-o", "--output", required=True,
-                    help=".npy: (K, H, W) float32 probabilities; .tif/.tiff: uint8 labels 0..K-1; "
-                         ".png: uint8 labels scaled by 255 // (K - 1) so that they are visible")
+    pr.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help=".npy: (K, H, W) float32 probabilities; .tif/.tiff: uint8 labels 0..K-1; "
+        ".png: uint8 labels scaled by 255 // (K - 1) so that they are visible",
+    )
     pr.add_argument("--checkpoint", help="checkpoint written by 'unet-core train' (either --model)")
-    pr.add_argument("--recipe", help="use the published, sha256-verified network of this recipe, e.g. isbi2012-cpu "
-                    "(with its downsampling and TTA)")
+    pr.add_argument(
+        "--recipe",
+        help="use the published, sha256-verified network of this recipe, e.g. isbi2012-cpu "
+        "(with its downsampling and TTA)",
+    )
     pr.add_argument("--tile-size", type=int_at_least(1), default=None, help="input tile size (default: automatic)")
     pr.add_argument("--tta", action="store_true", help="average over the 8 flips/rotations")
-    pr.add_argument("--precision", choices=PRECISION_CHOICES, default=None,
-                    help="numerics: auto = the fastest path whose argmax agrees with fp32 here, measured once "
-                         "(default: fp32)")
+    pr.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default=None,
+        help="numerics: auto = the fastest path whose argmax agrees with fp32 here, measured once (default: fp32)",
+    )
     pr.add_argument("--device", default="auto")
     pr.set_defaults(func=_predict)
 
-    ev = sub.add_parser("evaluate", parents=[common], help="score a network on a recipe's held-out frames, as the "
-                        "challenge did (never on frames it was trained on)")
-    ev.add_argument("--recipe", required=True, help="the recipe whose split, prediction and scoring are used, e.g. "
-                    "phc-u373-cpu")
+    ev = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="score a network on a recipe's held-out frames, as the challenge did (never on frames it was trained on)",
+    )
+    ev.add_argument(
+        "--recipe", required=True, help="the recipe whose split, prediction and scoring are used, e.g. phc-u373-cpu"
+    )
     ev.add_argument("--checkpoint", help="the network to score (default: the recipe's published network)")
     ev.add_argument("--data-dir", help="converted datasets (default $UNET_DATA_DIR, else ./data)")
     ev.add_argument("--json", help="write the scores of every held-out group to this JSON file")
     ev.add_argument("--device", default="auto")
-    ev.add_argument("--trust-unrecorded", action="store_true",
-                    help="score a checkpoint that does not record its training frames (older versions)")
+    ev.add_argument(
+        "--trust-unrecorded",
+        action="store_true",
+        help="score a checkpoint that does not record its training frames (older versions)",
+    )
     ev.set_defaults(func=_evaluate)
     return parser
 
@@ -410,10 +516,12 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:
         if debug:
             raise
-        print(f"unet-core {args.command}: failed: {type(exc).__name__}: {' '.join(str(exc).split())[:500]} "
-              "(run with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"unet-core {args.command}: failed: {type(exc).__name__}: {' '.join(str(exc).split())[:500]} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print(f"unet-core {args.command}: interrupted", file=sys.stderr)
         return 130
-

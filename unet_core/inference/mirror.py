@@ -7,6 +7,7 @@ an image smaller than the border works) without building the padded copy, and pl
 output tiles on the max-pooling grid (multiples of the network's stride), which is
 what makes the tiles join without seams. :func:`unet_core.predict_tiled` uses them.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,10 @@ def reflect_index(index: np.ndarray, n: int) -> np.ndarray:
     n = check_int(n, "n", 1, fix="the axis length")
     raw = np.asarray(index) if index is not None and not isinstance(index, (str, bytes)) else None
     if raw is None or not (raw.dtype.kind in "iu" or (raw.dtype == object and all(is_int(v) for v in raw.ravel()))):
-        raise TypeError(f"index must hold integer coordinates, got {fmt(index if raw is None else raw)}; "
-                        "round float coordinates explicitly (np.rint(...).astype(int))")
+        raise TypeError(
+            f"index must hold integer coordinates, got {fmt(index if raw is None else raw)}; "
+            "round float coordinates explicitly (np.rint(...).astype(int))"
+        )
     index = raw.astype(np.int64)
     if n == 1:
         return np.zeros_like(index)
@@ -73,8 +76,11 @@ def _check_pad(pad) -> tuple[int, int, int, int]:
     rule = "pad must be an int >= 0 or a pair of pairs ((top, bottom), (left, right))"
     if is_int(pad):
         values = [pad] * 4
-    elif isinstance(pad, (tuple, list)) and len(pad) == 2 and all(isinstance(p, (tuple, list)) and len(p) == 2
-                                                                 for p in pad):
+    elif (
+        isinstance(pad, (tuple, list))
+        and len(pad) == 2
+        and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pad)
+    ):
         values = [*pad[0], *pad[1]]
     elif isinstance(pad, (tuple, list)):
         raise ValueError(f"{rule}, got {fmt(pad)}")
@@ -165,16 +171,20 @@ def tile_origins(length: int, out_tile: int, stride: int) -> list[int]:
     >>> tile_origins(1000, 388, 16)
     [0, 384, 624]
     """
-    length, out_tile, stride = (check_int(v, k, 1) for k, v in (
-        ("length", length), ("out_tile", out_tile), ("stride", stride)))
+    length, out_tile, stride = (
+        check_int(v, k, 1) for k, v in (("length", length), ("out_tile", out_tile), ("stride", stride))
+    )
     step = out_tile // stride * stride
     if step <= 0:
-        raise ValueError(f"out_tile={out_tile}: output tiles of {out_tile} px are smaller than the stride {stride}; "
-                         "use larger tiles")
+        raise ValueError(
+            f"out_tile={out_tile}: output tiles of {out_tile} px are smaller than the stride {stride}; use larger tiles"
+        )
     if length <= out_tile:
         return [0]
     last = -(-(length - out_tile) // stride) * stride  # exact ceil for any size
     if last // step > MAX_TILES:
-        raise ValueError(f"length={length} with out_tile={out_tile} would need {last // step:,} tiles per axis "
-                         f"(more than {MAX_TILES:,}); use larger tiles")
+        raise ValueError(
+            f"length={length} with out_tile={out_tile} would need {last // step:,} tiles per axis "
+            f"(more than {MAX_TILES:,}); use larger tiles"
+        )
     return list(range(0, last, step)) + [last]

@@ -15,6 +15,7 @@ bf16 is asked for); unset, ``/proc/cpuinfo`` decides. The variable is read at ev
 it in a running process takes effect at once; any other value raises ValueError. It lets one machine
 run the code path of the other kind of CPU, e.g. ``UNET_CPU_BF16=0 python -m pytest tests/test_precision.py``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,13 +24,21 @@ import os
 import sys
 import time
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from ..utils.validation import fmt
 
-__all__ = ['Precision', 'PRECISIONS', 'cpu_has_bf16', 'candidates', 'choose_precision', 'resolve_precision', 'warn_if_slow']
+__all__ = [
+    'Precision',
+    'PRECISIONS',
+    'cpu_has_bf16',
+    'candidates',
+    'choose_precision',
+    'resolve_precision',
+    'warn_if_slow',
+]
 
 
 MIN_AGREEMENT = 0.995  # fraction of check-tile pixels whose argmax must equal fp32's (see choose_precision)
@@ -44,9 +53,15 @@ class Precision:
     channels_last: bool = False
 
 
-PRECISIONS = {p.name: p for p in (
-    Precision("fp32"), Precision("fp32+channels_last", None, True),
-    Precision("bf16", torch.bfloat16), Precision("bf16+channels_last", torch.bfloat16, True))}
+PRECISIONS = {
+    p.name: p
+    for p in (
+        Precision("fp32"),
+        Precision("fp32+channels_last", None, True),
+        Precision("bf16", torch.bfloat16),
+        Precision("bf16+channels_last", torch.bfloat16, True),
+    )
+}
 
 
 CPU_BF16_ENV = "UNET_CPU_BF16"  # "1": the CPU has bf16 units, "0": it has none, unset: read /proc/cpuinfo
@@ -93,8 +108,10 @@ def cpu_has_bf16() -> bool:
     if value is None:
         return _cpuinfo_has_bf16()
     if value not in _CPU_BF16_VALUES:
-        raise ValueError(f"{CPU_BF16_ENV}={value!r} is not allowed: set it to '1' (this CPU has bf16 units) or "
-                         f"'0' (it has none, bf16 is emulated), or unset it to read /proc/cpuinfo")
+        raise ValueError(
+            f"{CPU_BF16_ENV}={value!r} is not allowed: set it to '1' (this CPU has bf16 units) or "
+            f"'0' (it has none, bf16 is emulated), or unset it to read /proc/cpuinfo"
+        )
     return _CPU_BF16_VALUES[value]
 
 
@@ -121,8 +138,11 @@ def candidates(device: torch.device | str) -> list[Precision]:
 def _run(model: torch.nn.Module, x: torch.Tensor, p: Precision, train: bool) -> torch.Tensor:
     if p.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    ctx = torch.autocast(x.device.type, dtype=p.dtype) if p.dtype is not None else torch.autocast(x.device.type,
-                                                                                                    enabled=False)
+    ctx = (
+        torch.autocast(x.device.type, dtype=p.dtype)
+        if p.dtype is not None
+        else torch.autocast(x.device.type, enabled=False)
+    )
     with ctx:
         out = model(x)
     if train:
@@ -144,7 +164,7 @@ def _time(fn: Callable[[], torch.Tensor], device: torch.device, repeats: int) ->
     return best, out
 
 
-_CACHE: dict[tuple, "Choice"] = {}
+_CACHE: dict[tuple, Choice] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,13 +177,23 @@ class Choice:
 
     def __str__(self) -> str:
         base = self.seconds["fp32"]
-        rows = ", ".join(f"{n} {s * 1e3:.1f} ms (x{base / s:.2f}, argmax agreement {self.agreement[n]:.4f})"
-                         for n, s in self.seconds.items())
+        rows = ", ".join(
+            f"{n} {s * 1e3:.1f} ms (x{base / s:.2f}, argmax agreement {self.agreement[n]:.4f})"
+            for n, s in self.seconds.items()
+        )
         return f"precision='auto' chose {self.precision.name}: {rows}"
 
 
-def choose_precision(model: torch.nn.Module, device: torch.device | str, input_size: int, *, train: bool = False,
-                     in_channels: int = 1, repeats: int = 2, seed: int = 0) -> Choice:
+def choose_precision(
+    model: torch.nn.Module,
+    device: torch.device | str,
+    input_size: int,
+    *,
+    train: bool = False,
+    in_channels: int = 1,
+    repeats: int = 2,
+    seed: int = 0,
+) -> Choice:
     """Time each candidate path on one check tile and choose the fastest that agrees with fp32.
 
     Parameters
@@ -203,13 +233,22 @@ def choose_precision(model: torch.nn.Module, device: torch.device | str, input_s
             raise ValueError(f"{name} must be a positive int, got {fmt(v)}")
     dev = torch.device(device)
     paths = candidates(dev)  # depends on UNET_CPU_BF16, so it is part of the cache key
-    key = (str(dev), type(model).__name__, sum(p.numel() for p in model.parameters()), input_size, train,
-           tuple(p.name for p in paths))
+    key = (
+        str(dev),
+        type(model).__name__,
+        sum(p.numel() for p in model.parameters()),
+        input_size,
+        train,
+        tuple(p.name for p in paths),
+    )
     if key in _CACHE:
         return _CACHE[key]
     gen = torch.Generator().manual_seed(seed)
-    x = torch.nn.functional.avg_pool2d(torch.randn(1, in_channels, input_size + 4, input_size + 4, generator=gen),
-                                       5, 1).mul(3).to(dev)  # (1, C, input_size, input_size)
+    x = (
+        torch.nn.functional.avg_pool2d(torch.randn(1, in_channels, input_size + 4, input_size + 4, generator=gen), 5, 1)
+        .mul(3)
+        .to(dev)
+    )  # (1, C, input_size, input_size)
     was_training = model.training
     state = {k: v.detach().clone() for k, v in model.state_dict().items()} if train else None
     seconds, agreement, reference = {}, {}, None
@@ -219,7 +258,7 @@ def choose_precision(model: torch.nn.Module, device: torch.device | str, input_s
                 model.to(memory_format=torch.channels_last)
             model.train(train)
             with torch.set_grad_enabled(train):
-                secs, _ = _time(lambda: _run(model, x, p, train), dev, repeats)
+                secs, _ = _time(lambda: _run(model, x, p, train), dev, repeats)  # noqa: B023 (called at once)
             model.zero_grad(set_to_none=True)
             if state is not None:  # undo what the timed steps changed (batch-norm running statistics)
                 model.load_state_dict(state)
@@ -240,8 +279,15 @@ def choose_precision(model: torch.nn.Module, device: torch.device | str, input_s
     return choice
 
 
-def resolve_precision(precision: str | None, model: torch.nn.Module, device: torch.device | str, input_size: int,
-                      *, train: bool = False, in_channels: int = 1) -> tuple[Precision, Choice | None]:
+def resolve_precision(
+    precision: str | None,
+    model: torch.nn.Module,
+    device: torch.device | str,
+    input_size: int,
+    *,
+    train: bool = False,
+    in_channels: int = 1,
+) -> tuple[Precision, Choice | None]:
     """``precision`` ("auto", a name of :data:`PRECISIONS`, or None = fp32) as a :class:`Precision`.
 
     Raises
@@ -263,8 +309,9 @@ def resolve_precision(precision: str | None, model: torch.nn.Module, device: tor
 _FACTOR: dict[str, float] = {}
 
 
-def warn_if_slow(dtype: torch.dtype | None, device: torch.device | str, measure: bool = True, *,
-                 stacklevel: int | None = None) -> float | None:
+def warn_if_slow(
+    dtype: torch.dtype | None, device: torch.device | str, measure: bool = True, *, stacklevel: int | None = None
+) -> float | None:
     """Warn when bf16 is asked for on a CPU without bf16 units; return the measured slow-down factor.
 
     Parameters
@@ -323,9 +370,12 @@ def warn_if_slow(dtype: torch.dtype | None, device: torch.device | str, measure:
         measured = f"measured {factor:.1f}x slower than fp32 here"
     else:  # UNET_CPU_BF16=0 on a CPU that has the units after all
         measured = f"measured at {factor:.2f}x the time of fp32 here"
-    warnings.warn(f"dtype=torch.bfloat16 on this CPU ({units}): bf16 is emulated and {measured}; "
-                  "use precision='auto' (or fp32) instead", RuntimeWarning,
-                  stacklevel=_outside_stacklevel() if stacklevel is None else stacklevel + 1)
+    warnings.warn(
+        f"dtype=torch.bfloat16 on this CPU ({units}): bf16 is emulated and {measured}; "
+        "use precision='auto' (or fp32) instead",
+        RuntimeWarning,
+        stacklevel=_outside_stacklevel() if stacklevel is None else stacklevel + 1,
+    )
     return factor
 
 

@@ -14,12 +14,14 @@ a :class:`TilePlan`), :func:`run_tiles` runs them through the network and writes
 probabilities, and :func:`predict_tiled` checks the image and arguments, resolves the numerics
 (``precision``) and does both.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import functools
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,8 +52,10 @@ _MODEL_ATTRS = ("in_channels", "num_classes", "border", "stride", "input_size_fo
 def _check_model(model: Any) -> None:
     missing = [a for a in _MODEL_ATTRS if not hasattr(model, a)]
     if not callable(model) or missing:
-        raise TypeError(f"model must be a unet_core.UNet or FusionNet (or a callable with {', '.join(_MODEL_ATTRS)}), "
-                        f"got {fmt(model)}" + (f" (it has no {', '.join(missing)})" if callable(model) else ""))
+        raise TypeError(
+            f"model must be a unet_core.UNet or FusionNet (or a callable with {', '.join(_MODEL_ATTRS)}), "
+            f"got {fmt(model)}" + (f" (it has no {', '.join(missing)})" if callable(model) else "")
+        )
 
 
 def _base_channels(model: Any) -> int:
@@ -140,12 +144,21 @@ def _check_tile(model: Any, n: Any, border: int) -> int:
         raise ValueError(f"tile_size={n} is too small; the smallest usable input size is {smallest}")
     above = _ceil_valid(model, n)
     if above != n:
-        raise ValueError(f"tile_size={n} is not a valid input size; nearest valid sizes are {above - model.stride} and {above}")
+        raise ValueError(
+            f"tile_size={n} is not a valid input size; nearest valid sizes are {above - model.stride} and {above}"
+        )
     return int(n)
 
 
-def _choose_tiles(model: Any, shape: tuple[int, int], tile_size: Any, border: int, batch_size: int,
-                  memory_budget_mb: float, bytes_per_value: int) -> tuple[int, int]:
+def _choose_tiles(
+    model: Any,
+    shape: tuple[int, int],
+    tile_size: Any,
+    border: int,
+    batch_size: int,
+    memory_budget_mb: float,
+    bytes_per_value: int,
+) -> tuple[int, int]:
     """Input tile (th, tw): validated explicit sizes, or the largest that fits the budget."""
     if tile_size is not None:
         pair = tuple(tile_size) if isinstance(tile_size, (tuple, list)) else (tile_size, tile_size)
@@ -159,22 +172,31 @@ def _choose_tiles(model: Any, shape: tuple[int, int], tile_size: Any, border: in
     smallest = _ceil_valid(model, 2 * border + model.stride)
     per_px = estimate_tile_memory(model, (1, 1), batch_size, bytes_per_value)
     biggest = _ceil_valid(model, int(math.sqrt(memory_budget_mb * 2**20 / per_px)))
-    while biggest > smallest and estimate_tile_memory(model, (biggest,) * 2, batch_size, bytes_per_value) > memory_budget_mb * 2**20:
+    while (
+        biggest > smallest
+        and estimate_tile_memory(model, (biggest,) * 2, batch_size, bytes_per_value) > memory_budget_mb * 2**20
+    ):
         biggest -= model.stride
     biggest = max(biggest, smallest)
     need = max(_ceil_valid(model, n + 2 * border) for n in shape)  # the per-pixel start can undershoot: grow to fit
-    while biggest < need and estimate_tile_memory(model, (biggest + model.stride,) * 2, batch_size,
-                                                  bytes_per_value) <= memory_budget_mb * 2**20:
+    while (
+        biggest < need
+        and estimate_tile_memory(model, (biggest + model.stride,) * 2, batch_size, bytes_per_value)
+        <= memory_budget_mb * 2**20
+    ):
         biggest += model.stride
     return tuple(max(smallest, min(biggest, _ceil_valid(model, n + 2 * border))) for n in shape)
 
 
 def _tile_border(model: Any, margin: Any) -> int:
     """Context px on each side of an input tile: the model's border, else ``margin``, else the seamless default."""
-    if margin is not None and (model.border > 0 or isinstance(margin, bool) or not isinstance(margin, (int, np.integer))
-                               or margin < 0):
-        raise ValueError(f"margin={fmt(margin)} must be an int >= 0 and only applies to padding='same' models "
-                         f"(this model crops its own border of {model.border} px); leave margin=None")
+    if margin is not None and (
+        model.border > 0 or isinstance(margin, bool) or not isinstance(margin, (int, np.integer)) or margin < 0
+    ):
+        raise ValueError(
+            f"margin={fmt(margin)} must be an int >= 0 and only applies to padding='same' models "
+            f"(this model crops its own border of {model.border} px); leave margin=None"
+        )
     if model.border > 0:
         return int(model.border)
     if margin is not None:
@@ -228,12 +250,19 @@ class TilePlan:
     @property
     def batches(self) -> list[tuple[tuple[int, int], ...]]:
         """The origins in chunks of ``batch_size``, one chunk per forward pass."""
-        return [self.origins[i:i + self.batch_size] for i in range(0, len(self.origins), self.batch_size)]
+        return [self.origins[i : i + self.batch_size] for i in range(0, len(self.origins), self.batch_size)]
 
 
-def plan_tiles(model: Any, shape: tuple[int, int], tile_size: int | tuple[int, int] | None = None, batch_size: int = 1,
-               *, memory_budget_mb: float = MEMORY_BUDGET_MB, margin: int | None = None,
-               bytes_per_value: int = 4) -> TilePlan:
+def plan_tiles(
+    model: Any,
+    shape: tuple[int, int],
+    tile_size: int | tuple[int, int] | None = None,
+    batch_size: int = 1,
+    *,
+    memory_budget_mb: float = MEMORY_BUDGET_MB,
+    margin: int | None = None,
+    bytes_per_value: int = 4,
+) -> TilePlan:
     """Lay out the overlap-tiles of an image of ``shape`` on the pooling grid (paper Fig. 2).
 
     Parameters
@@ -289,10 +318,14 @@ def plan_tiles(model: Any, shape: tuple[int, int], tile_size: int | tuple[int, i
     height, width = int(shape[0]), int(shape[1])
     border = _tile_border(model, margin)
     th, tw = _choose_tiles(model, (height, width), tile_size, border, batch_size, memory_budget_mb, bytes_per_value)
-    origins = tuple((y, x) for y in tile_origins(height, th - 2 * border, model.stride)
-                    for x in tile_origins(width, tw - 2 * border, model.stride))
-    return TilePlan((height, width), (th, tw), border, border - int(model.border), origins,
-                    min(batch_size, len(origins)))
+    origins = tuple(
+        (y, x)
+        for y in tile_origins(height, th - 2 * border, model.stride)
+        for x in tile_origins(width, tw - 2 * border, model.stride)
+    )
+    return TilePlan(
+        (height, width), (th, tw), border, border - int(model.border), origins, min(batch_size, len(origins))
+    )
 
 
 def _as_chw(image: Any, in_channels: int) -> np.ndarray:
@@ -301,23 +334,27 @@ def _as_chw(image: Any, in_channels: int) -> np.ndarray:
         hint = "; use tensor.cpu().numpy()" if isinstance(image, torch.Tensor) else ""
         raise TypeError(f"image must be a numpy array of shape (H, W) or (C, H, W), got {type(image).__name__}{hint}")
     if image.ndim not in (2, 3):
-        raise ValueError(f"image must have shape (H, W) or (C, H, W), got {fmt(image)}; "
-                         "for a batch call predict_tiled once per image")
+        raise ValueError(
+            f"image must have shape (H, W) or (C, H, W), got {fmt(image)}; "
+            "for a batch call predict_tiled once per image"
+        )
     chw = image[None] if image.ndim == 2 else image
     if image.size == 0:
         check_finite_image(image, "image")  # raises the 'must not be empty' error
     rows = max(1, _FINITE_CHUNK // (chw.shape[0] * chw.shape[2]))
     for r in range(0, chw.shape[1], rows):
         try:
-            block = np.asarray(chw[:, r:r + rows])
+            block = np.asarray(chw[:, r : r + rows])
             check_finite_image(block, "image")
             check_float32_range(block, "image")
         except ValueError as exc:
             where = "" if rows >= chw.shape[1] else f" (counted in rows {r}..{min(r + rows, chw.shape[1]) - 1})"
             raise ValueError(f"{exc}{where}") from None
     if chw.shape[0] != in_channels:
-        raise ValueError(f"image has {chw.shape[0]} channel(s) (shape {image.shape}) but model.in_channels={in_channels}; "
-                         f"pass a (H, W) image for 1 channel or a ({in_channels}, H, W) array")
+        raise ValueError(
+            f"image has {chw.shape[0]} channel(s) (shape {image.shape}) but model.in_channels={in_channels}; "
+            f"pass a (H, W) image for 1 channel or a ({in_channels}, H, W) array"
+        )
     return chw
 
 
@@ -329,7 +366,7 @@ def _probs(model: Callable, batch: torch.Tensor, dtype: torch.dtype | None, crop
         with torch.autocast(batch.device.type, dtype=dtype):
             logits = model(batch)
     h, w = logits.shape[-2:]
-    return torch.softmax(logits[..., crop:h - crop, crop:w - crop].float(), dim=1)
+    return torch.softmax(logits[..., crop : h - crop, crop : w - crop].float(), dim=1)
 
 
 def _probs_tta(model: Callable, batch: torch.Tensor, dtype: torch.dtype | None, crop: int) -> torch.Tensor:
@@ -369,6 +406,7 @@ def _restore_module_state(state: tuple[list, list, list]) -> None:
 
 def _keeps_model(predict: Callable) -> Callable:
     """Leave an ``nn.Module`` model as it came (device, memory format, mode), also when ``predict`` raises."""
+
     @functools.wraps(predict)
     def wrapper(model, *args, **kwargs):
         if not isinstance(model, torch.nn.Module):
@@ -378,6 +416,7 @@ def _keeps_model(predict: Callable) -> Callable:
             return predict(model, *args, **kwargs)
         finally:
             _restore_module_state(state)
+
     return wrapper
 
 
@@ -389,8 +428,10 @@ def _as_precision(precision: Precision | str | None) -> Precision:
         return precision
     if isinstance(precision, str) and precision in PRECISIONS:
         return PRECISIONS[precision]
-    raise ValueError(f"precision={fmt(precision)} must be None (fp32), a Precision or one of {tuple(PRECISIONS)}; "
-                     "resolve 'auto' first with unet_core.inference.resolve_precision (predict_tiled does)")
+    raise ValueError(
+        f"precision={fmt(precision)} must be None (fp32), a Precision or one of {tuple(PRECISIONS)}; "
+        "resolve 'auto' first with unet_core.inference.resolve_precision (predict_tiled does)"
+    )
 
 
 def _check_out(out: np.ndarray | None, shape: tuple[int, int, int]) -> np.ndarray:
@@ -403,9 +444,17 @@ def _check_out(out: np.ndarray | None, shape: tuple[int, int, int]) -> np.ndarra
 
 
 @_keeps_model
-def run_tiles(model: Callable, image: np.ndarray, plan: TilePlan, device: str | torch.device = "auto",
-              precision: Precision | str | None = None, *, tta: bool = False, out: np.ndarray | None = None,
-              progress: bool = False) -> np.ndarray:
+def run_tiles(
+    model: Callable,
+    image: np.ndarray,
+    plan: TilePlan,
+    device: str | torch.device = "auto",
+    precision: Precision | str | None = None,
+    *,
+    tta: bool = False,
+    out: np.ndarray | None = None,
+    progress: bool = False,
+) -> np.ndarray:
     """Run the tiles of a :class:`TilePlan` through the model and write their probabilities (paper Fig. 2).
 
     Parameters
@@ -460,8 +509,10 @@ def run_tiles(model: Callable, image: np.ndarray, plan: TilePlan, device: str | 
     (height, width), k, (th, tw), border = plan.shape, int(model.num_classes), plan.tile, plan.border
     oh, ow = plan.out_tile
     if not isinstance(image, np.ndarray) or image.shape != (int(model.in_channels), height, width):
-        raise ValueError(f"image must be a (C, H, W) = {(int(model.in_channels), height, width)} ndarray for this "
-                         f"plan, got {fmt(image)}; make the plan with plan_tiles(model, image.shape[1:])")
+        raise ValueError(
+            f"image must be a (C, H, W) = {(int(model.in_channels), height, width)} ndarray for this "
+            f"plan, got {fmt(image)}; make the plan with plan_tiles(model, image.shape[1:])"
+        )
     out = _check_out(out, (k, height, width))
     is_module = isinstance(model, torch.nn.Module)
     was_training = is_module and model.training
@@ -472,9 +523,16 @@ def run_tiles(model: Callable, image: np.ndarray, plan: TilePlan, device: str | 
     try:
         with torch.inference_mode():
             for chunk in tqdm(plan.batches, disable=not progress, desc="tiles"):
-                tiles = np.stack([read_block(image, reflect_index(np.arange(y - border, y - border + th), height),
-                                              reflect_index(np.arange(x - border, x - border + tw), width))
-                                  for y, x in chunk]).astype(np.float32, copy=False)  # (B, C, th, tw)
+                tiles = np.stack(
+                    [
+                        read_block(
+                            image,
+                            reflect_index(np.arange(y - border, y - border + th), height),
+                            reflect_index(np.arange(x - border, x - border + tw), width),
+                        )
+                        for y, x in chunk
+                    ]
+                ).astype(np.float32, copy=False)  # (B, C, th, tw)
                 batch = torch.from_numpy(tiles)
                 batch = batch.pin_memory().to(dev, non_blocking=True) if dev.type == "cuda" else batch.to(dev)
                 if chosen.channels_last:
@@ -484,12 +542,14 @@ def run_tiles(model: Callable, image: np.ndarray, plan: TilePlan, device: str | 
                 probs = probs.cpu().numpy()
                 assert probs.shape[1:] == (k, oh, ow), (probs.shape, (k, oh, ow))
                 if not finite:
-                    raise ValueError(f"the model returned NaN/inf probabilities for the tile at {chunk[0]} of the image "
-                                     "(its weights may have diverged, or the image is far outside the range it was "
-                                     "trained on); standardise the image with unet_core.normalize_image and check the "
-                                     "checkpoint")
+                    raise ValueError(
+                        f"the model returned NaN/inf probabilities for the tile at {chunk[0]} of the image "
+                        "(its weights may have diverged, or the image is far outside the range it was "
+                        "trained on); standardise the image with unet_core.normalize_image and check the "
+                        "checkpoint"
+                    )
                 for (y, x), p in zip(chunk, probs):
-                    out[:, y:y + oh, x:x + ow] = p[:, :height - y, :width - x]
+                    out[:, y : y + oh, x : x + ow] = p[:, : height - y, : width - x]
     finally:
         if is_module:
             model.train(was_training)
@@ -497,10 +557,20 @@ def run_tiles(model: Callable, image: np.ndarray, plan: TilePlan, device: str | 
 
 
 @_keeps_model
-def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int, int] | None = None,
-                  batch_size: int = 1, device: str | torch.device = "auto", tta: bool = False, *,
-                  memory_budget_mb: float = MEMORY_BUDGET_MB, margin: int | None = None, precision: str | None = None,
-                  out: np.ndarray | None = None, progress: bool = False) -> np.ndarray:
+def predict_tiled(
+    model: Callable,
+    image: np.ndarray,
+    tile_size: int | tuple[int, int] | None = None,
+    batch_size: int = 1,
+    device: str | torch.device = "auto",
+    tta: bool = False,
+    *,
+    memory_budget_mb: float = MEMORY_BUDGET_MB,
+    margin: int | None = None,
+    precision: str | None = None,
+    out: np.ndarray | None = None,
+    progress: bool = False,
+) -> np.ndarray:
     """Segment an image of any size with the overlap-tile strategy (paper Fig. 2).
 
     Checks the arguments, resolves ``precision``, lays out the tiles (:func:`plan_tiles`) and runs
@@ -610,8 +680,10 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
     _, height, width = chw.shape
     k = int(model.num_classes)
     if precision == "auto" and not isinstance(model, torch.nn.Module):
-        raise TypeError(f"precision='auto' times the model's parameters and needs an nn.Module, got {fmt(model)}; "
-                        "pass a named precision such as 'fp32' or 'bf16' instead")
+        raise TypeError(
+            f"precision='auto' times the model's parameters and needs an nn.Module, got {fmt(model)}; "
+            "pass a named precision such as 'fp32' or 'bf16' instead"
+        )
     if precision == "auto":  # the fastest path whose argmax agrees with fp32, measured once per process
         model.to(dev)
     probe = int(model.input_size_for_output(64)) if model.border > 0 else max(64, model.stride * 4)
@@ -619,13 +691,23 @@ def predict_tiled(model: Callable, image: np.ndarray, tile_size: int | tuple[int
     if progress and choice is not None:
         print(choice)
     value_bytes = 2 if chosen.dtype in (torch.bfloat16, torch.float16) else 4
-    plan = plan_tiles(model, (height, width), tile_size, batch_size, memory_budget_mb=memory_budget_mb,
-                      margin=margin, bytes_per_value=value_bytes)
+    plan = plan_tiles(
+        model,
+        (height, width),
+        tile_size,
+        batch_size,
+        memory_budget_mb=memory_budget_mb,
+        margin=margin,
+        bytes_per_value=value_bytes,
+    )
     (th, tw), batch = plan.tile, plan.batch_size
     need = estimate_tile_memory(model, (th, tw), batch, value_bytes) + (k * height * width * 4 if out is None else 0)
-    check_memory(need, f"tile_size={th if th == tw else (th, tw)} with batch_size={batch} (one batch of tiles, "
-                 f"{gib(estimate_tile_memory(model, (th, tw), 1, value_bytes))} per tile) and the output",
-                 "use a smaller tile_size or batch_size (tile_size=None picks the largest that fits memory_budget_mb), "
-                 "or pass out=np.memmap(...) for a huge image")
+    check_memory(
+        need,
+        f"tile_size={th if th == tw else (th, tw)} with batch_size={batch} (one batch of tiles, "
+        f"{gib(estimate_tile_memory(model, (th, tw), 1, value_bytes))} per tile) and the output",
+        "use a smaller tile_size or batch_size (tile_size=None picks the largest that fits memory_budget_mb), "
+        "or pass out=np.memmap(...) for a huge image",
+    )
     out = _check_out(out, (k, height, width))
     return run_tiles(model, chw, plan, dev, chosen, tta=tta, out=out, progress=progress)

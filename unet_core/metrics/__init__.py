@@ -2,10 +2,22 @@
 (``isbi``), the warping error (``warping``, with Fiji's algorithm in ``warping_fiji``), the Cell Tracking
 Challenge SEG measure (``seg``); ``common`` holds what the ISBI measures share.
 """
+
 from __future__ import annotations
 
 from .isbi import ISBI_THINNED_THRESHOLDS, ISBI_THRESHOLDS, pixel_error, rand_error, rand_scores, rand_scores_thinned
 from .seg import seg_score
 from .warping import simple_point_lut, warp_labels, warping_error
 
-__all__ = ['ISBI_THINNED_THRESHOLDS', 'ISBI_THRESHOLDS', 'pixel_error', 'rand_error', 'rand_scores', 'rand_scores_thinned', 'seg_score', 'simple_point_lut', 'warp_labels', 'warping_error']
+__all__ = [
+    'ISBI_THINNED_THRESHOLDS',
+    'ISBI_THRESHOLDS',
+    'pixel_error',
+    'rand_error',
+    'rand_scores',
+    'rand_scores_thinned',
+    'seg_score',
+    'simple_point_lut',
+    'warp_labels',
+    'warping_error',
+]

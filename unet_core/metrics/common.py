@@ -1,4 +1,5 @@
 """Helpers shared by the ISBI measures: input checks, binarisations at thresholds, 4-connected labels."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,16 +31,20 @@ def check_prob_truth(prob, truth) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"prob and truth must have the same shape, got {p.shape} and {t.shape}")
     if not (t.dtype == bool or np.issubdtype(t.dtype, np.number)) or not np.isin(t, (0, 1)).all():
         values = np.unique(t)[:5] if np.issubdtype(t.dtype, np.number) else t.dtype
-        raise ValueError(f"truth must be binary with 1 = cell, 0 = membrane, got values {values}; "
-                         "convert raw ISBI labels (255 = cell, 0 = membrane) with truth > 0")
+        raise ValueError(
+            f"truth must be binary with 1 = cell, 0 = membrane, got values {values}; "
+            "convert raw ISBI labels (255 = cell, 0 = membrane) with truth > 0"
+        )
     if not (p.dtype == bool or np.issubdtype(p.dtype, np.integer) or np.issubdtype(p.dtype, np.floating)):
         raise TypeError(f"prob must be a numeric array, got dtype {p.dtype}")
     p = p.astype(np.float64)
     if not np.isfinite(p).all():
         raise ValueError(f"prob must be finite, but {int((~np.isfinite(p)).sum())} pixel(s) are NaN or inf")
     if p.min() < 0 or p.max() > 1:
-        raise ValueError(f"prob must lie in [0, 1] (probability of cell), got min {p.min():g} and max "
-                         f"{p.max():g}; divide 0/255 maps by 255, apply a softmax/sigmoid to logits")
+        raise ValueError(
+            f"prob must lie in [0, 1] (probability of cell), got min {p.min():g} and max "
+            f"{p.max():g}; divide 0/255 maps by 255, apply a softmax/sigmoid to logits"
+        )
     return p, t.astype(bool)
 
 

@@ -10,6 +10,7 @@ counts are pooled over slices, segments stay within a slice (as the challenge
 scored its 30-slice test stack). The warping error is in :mod:`.warping`; the
 Cell Tracking Challenge SEG of Table 2 lives in :mod:`.seg` and is re-exported here.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,14 @@ from scipy import ndimage
 from .common import binarizations, check_prob_truth, label4
 from .warping_fiji import watershed_thin
 
-__all__ = ['ISBI_THINNED_THRESHOLDS', 'ISBI_THRESHOLDS', 'pixel_error', 'rand_error', 'rand_scores', 'rand_scores_thinned']
+__all__ = [
+    'ISBI_THINNED_THRESHOLDS',
+    'ISBI_THRESHOLDS',
+    'pixel_error',
+    'rand_error',
+    'rand_scores',
+    'rand_scores_thinned',
+]
 
 
 ISBI_THRESHOLDS: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(10))
@@ -26,7 +34,7 @@ ISBI_THRESHOLDS: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(10))
 
 # Fiji's 2016 script sweeps 0.0 to 1.0 by accumulating 0.1 in doubles (0.30000000000000004, ...):
 # on 32-bit pixels the rounded values cut the same; the last, 1 - 2**-53, keeps only prob == 1 as cell.
-ISBI_THINNED_THRESHOLDS: tuple[float, ...] = (*ISBI_THRESHOLDS, 1.0 - 2.0 ** -53)
+ISBI_THINNED_THRESHOLDS: tuple[float, ...] = (*ISBI_THRESHOLDS, 1.0 - 2.0**-53)
 
 
 BOUNDARY_MODES = ("singletons", "background", "grow", "ignore")
@@ -133,8 +141,9 @@ def pixel_error(prob, truth, *, thresholds=ISBI_THRESHOLDS, definition: str = "f
     return float(best)
 
 
-def rand_scores(prob, truth, *, thresholds=ISBI_THRESHOLDS, boundary: str = "singletons",
-                self_pairs: bool = True) -> dict:
+def rand_scores(
+    prob, truth, *, thresholds=ISBI_THRESHOLDS, boundary: str = "singletons", self_pairs: bool = True
+) -> dict:
     """Foreground-restricted Rand and information scores V_rand, V_info (best over thresholds).
 
     Parameters
@@ -309,6 +318,12 @@ def rand_scores_thinned(prob, truth, *, thresholds=ISBI_THINNED_THRESHOLDS) -> d
     for name, k in (("rand", 0), ("info", 3)):
         score = np.nan_to_num([r[1][k + 2] for r in rows], nan=-np.inf)
         best = int(np.argmax(score))  # first maximum, as Fiji's strict ">"
-        out.update({f"v_{name}": max(float(score[best]), 0.0), f"v_{name}_split": float(rows[best][1][k]),
-                    f"v_{name}_merge": float(rows[best][1][k + 1]), f"threshold_{name}": rows[best][0]})
+        out.update(
+            {
+                f"v_{name}": max(float(score[best]), 0.0),
+                f"v_{name}_split": float(rows[best][1][k]),
+                f"v_{name}_merge": float(rows[best][1][k + 1]),
+                f"threshold_{name}": rows[best][0],
+            }
+        )
     return out

@@ -8,6 +8,7 @@ positives are counted by the CTC's DET measure instead). A stack of frames is
 scored by pooling the reference objects of all frames, as the CTC does for a
 time-lapse sequence.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -19,6 +19,7 @@ flipped at once), re-tests only the frontier, and classifies topologically.
 The ISBI 2012 leaderboard (U-Net Table 1) counts only the split and merge
 pixels left after warping, minimised over the thresholds 0.0, 0.1, ..., 0.9.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache, partial
@@ -97,8 +98,10 @@ def _binary(value, name: str) -> np.ndarray:
     if x.ndim != 2 or x.size == 0:
         raise ValueError(f"{name} must be a non-empty (H, W) bool array (1 = cell), got {fmt(x)}")
     if x.dtype != bool and not np.isin(x, (0, 1)).all():
-        raise ValueError(f"{name} must be binary (bool, or only 0 and 1), got values {np.unique(x)[:5]}; threshold "
-                         f"it first, e.g. {name} = prob > 0.5, or labels > 0 for 0/255 labels")
+        raise ValueError(
+            f"{name} must be binary (bool, or only 0 and 1), got values {np.unique(x)[:5]}; threshold "
+            f"it first, e.g. {name} = prob > 0.5, or labels > 0 for 0/255 labels"
+        )
     return x.astype(bool, copy=False)
 
 
@@ -227,12 +230,25 @@ def _classify(warped: np.ndarray, target: np.ndarray, limit: float = np.inf) -> 
         if split + merge >= limit:
             break
         split += _cuts_cell(lab, divmod(int(i), wp), boxes)
-    return {"split": split, "merge": merge, "other": len(ys) - split - merge, "mismatch": len(ys),
-            "exceeded": split + merge >= limit}
+    return {
+        "split": split,
+        "merge": merge,
+        "other": len(ys) - split - merge,
+        "mismatch": len(ys),
+        "exceeded": split + merge >= limit,
+    }
 
 
-def warping_error(prob, truth, *, thresholds=ISBI_THRESHOLDS, count: str = "split_merge",
-                  method: str = "fiji", radius: int | None = 20, return_details: bool = False):
+def warping_error(
+    prob,
+    truth,
+    *,
+    thresholds=ISBI_THRESHOLDS,
+    count: str = "split_merge",
+    method: str = "fiji",
+    radius: int | None = 20,
+    return_details: bool = False,
+):
     """ISBI 2012 warping error: topological disagreement after warping the truth, best over thresholds.
 
     Parameters
@@ -300,14 +316,18 @@ def warping_error(prob, truth, *, thresholds=ISBI_THRESHOLDS, count: str = "spli
     if count not in ("split_merge", "all"):
         raise ValueError(f"count={count!r} must be 'split_merge' or 'all'")
     if method == "fiji":
-        n_err, details = _fiji_counts(p, t, np.unique(check_thresholds(thresholds)), count, radius,
-                                      simple_point_lut())
+        n_err, details = _fiji_counts(p, t, np.unique(check_thresholds(thresholds)), count, radius, simple_point_lut())
         return (n_err / t.size, details) if return_details else n_err / t.size
     if method != "parity":
         raise ValueError(f"method={method!r} must be 'fiji' or 'parity'")
     cuts = list(binarizations(p, thresholds))
-    n_err, details = _best_cut(((th, [partial(_score_parity, tk, bk) for tk, bk in zip(t, b)])
-                                for th, b in [c for c in cuts if c[1].any()] or cuts), count)  # all-membrane scores 0
+    n_err, details = _best_cut(
+        (
+            (th, [partial(_score_parity, tk, bk) for tk, bk in zip(t, b)])
+            for th, b in [c for c in cuts if c[1].any()] or cuts
+        ),
+        count,
+    )  # all-membrane scores 0
     return (n_err / t.size, details) if return_details else n_err / t.size
 
 

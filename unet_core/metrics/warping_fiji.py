@@ -32,6 +32,7 @@ border pixels are flooded from them through a FIFO seeded in column-major order,
 neighbours visited as x-1, y-1, x+1, y+1, and a pixel reached by two basins
 becomes a dam (label 0). The global ``flag`` of that implementation is kept.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -110,8 +111,16 @@ def _flip_passes(flat: np.ndarray, tgt: bytes, order: np.ndarray, wp: int, lut: 
             if not dirty[i]:
                 continue  # same neighbourhood as at its last test: still not simple
             dirty[i] = 0
-            if lut[s[i - wp - 1] | s[i - wp] << 1 | s[i - wp + 1] << 2 | s[i - 1] << 3 | s[i + 1] << 5
-                   | s[i + wp - 1] << 6 | s[i + wp] << 7 | s[i + wp + 1] << 8]:
+            if lut[
+                s[i - wp - 1]
+                | s[i - wp] << 1
+                | s[i - wp + 1] << 2
+                | s[i - 1] << 3
+                | s[i + 1] << 5
+                | s[i + wp - 1] << 6
+                | s[i + wp] << 7
+                | s[i + wp + 1] << 8
+            ]:
                 s[i] ^= 1
                 flipped = True
                 for o in nbrs:
@@ -145,7 +154,7 @@ def classify(warped: np.ndarray, left, radius, limit: float = np.inf) -> dict:
             break
         y, x = int(ys[k]), int(xs[k])
         if r:  # the window, zero outside the image
-            win, cy, cx = big[y:y + 2 * r + 1, x:x + 2 * r + 1].copy(), r, r
+            win, cy, cx = big[y : y + 2 * r + 1, x : x + 2 * r + 1].copy(), r, r
         elif set(nb[k][nb[k] > 0].tolist()) == {lab[y, x]}:  # whole image: only p's own cell matters
             box = boxes[lab[y, x] - 1]
             win, cy, cx = lab[box] == lab[y, x], y - box[0].start, x - box[1].start
@@ -153,11 +162,19 @@ def classify(warped: np.ndarray, left, radius, limit: float = np.inf) -> dict:
             continue
         win[cy, cx] = False
         sub = ndimage.label(win, _FOUR)[0]
-        near = {int(sub[cy + dy, cx + dx]) for dy, dx in _RING
-                if 0 <= cy + dy < win.shape[0] and 0 <= cx + dx < win.shape[1]}
+        near = {
+            int(sub[cy + dy, cx + dx])
+            for dy, dx in _RING
+            if 0 <= cy + dy < win.shape[0] and 0 <= cx + dx < win.shape[1]
+        }
         split += len(near - {0}) >= 2
-    return {"split": split, "merge": merge, "other": len(ys) - split - merge, "mismatch": len(ys),
-            "exceeded": split + merge >= limit}
+    return {
+        "split": split,
+        "merge": merge,
+        "other": len(ys) - split - merge,
+        "mismatch": len(ys),
+        "exceeded": split + merge >= limit,
+    }
 
 
 def warping_counts(p, t, thresholds, count: str, radius, simple: np.ndarray):
@@ -168,8 +185,10 @@ def warping_counts(p, t, thresholds, count: str, radius, simple: np.ndarray):
     """
     p32 = p.astype(np.float32)  # Fiji compares 32-bit pixels with the (double) threshold
     usable = [th for th in thresholds if (p32 > th).any()] or list(thresholds)
-    return best_cut(((float(th), [partial(_score_fiji, tk, pk, th, simple, radius) for pk, tk in zip(p32, t)])
-                     for th in usable), count)
+    return best_cut(
+        ((float(th), [partial(_score_fiji, tk, pk, th, simple, radius) for pk, tk in zip(p32, t)]) for th in usable),
+        count,
+    )
 
 
 def _score_fiji(tk, pk, th, simple, radius, limit):

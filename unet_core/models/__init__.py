@@ -3,6 +3,7 @@ activation memory), FusionNet (Quan et al. 2016; ``fusionnet``, ``fusionnet_size
 share (``blocks``), and the registry (``registry``) that answers each network's arithmetic:
 parameters, FLOPs, receptive field / tile margin, activation bytes (``memory``).
 """
+
 from __future__ import annotations
 
 from .fusionnet import COPIED_VARIANT, PAPER_TILE, FusionNet
@@ -20,4 +21,30 @@ from .unet_sizes import (
     valid_input_sizes,
 )
 
-__all__ = ['FusionNet', 'COPIED_VARIANT', 'PAPER_TILE', 'fusionnet_parameter_count', 'fusionnet_flops', 'fusionnet_receptive_field', 'ReceptiveField', 'estimate_memory', 'MODEL_NAMES', 'SegmentationModel', 'build_model', 'model_name', 'UNet', 'center_crop', 'he_init_', 'count_conv_layers', 'count_parameters', 'layer_table', 'PADDINGS', 'unet_output_size', 'is_valid_input_size', 'valid_input_sizes', 'nearest_valid_input_sizes', 'input_size_for_output', 'unet_flops']
+__all__ = [
+    'FusionNet',
+    'COPIED_VARIANT',
+    'PAPER_TILE',
+    'fusionnet_parameter_count',
+    'fusionnet_flops',
+    'fusionnet_receptive_field',
+    'ReceptiveField',
+    'estimate_memory',
+    'MODEL_NAMES',
+    'SegmentationModel',
+    'build_model',
+    'model_name',
+    'UNet',
+    'center_crop',
+    'he_init_',
+    'count_conv_layers',
+    'count_parameters',
+    'layer_table',
+    'PADDINGS',
+    'unet_output_size',
+    'is_valid_input_size',
+    'valid_input_sizes',
+    'nearest_valid_input_sizes',
+    'input_size_for_output',
+    'unet_flops',
+]

@@ -7,6 +7,7 @@ convolution + batch normalisation + activation, the residual block of FusionNet
 and its up-convolution. :func:`he_init_` (paper Sec. 3) and the U-Net's own double
 convolution stay in :mod:`unet_core.models.unet`, re-exported here.
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,8 +36,11 @@ def check_activation(name, argument: str) -> str:
 
 def make_activation(name: str) -> nn.Module:
     """A fresh activation module: ``"relu"``, ``"elu"`` (alpha 1) or ``"leaky_relu"`` (slope 0.2)."""
-    return {"relu": lambda: nn.ReLU(inplace=True), "elu": lambda: nn.ELU(inplace=True),
-            "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE, inplace=True)}[check_activation(name, "activation")]()
+    return {
+        "relu": lambda: nn.ReLU(inplace=True),
+        "elu": lambda: nn.ELU(inplace=True),
+        "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
+    }[check_activation(name, "activation")]()
 
 
 def conv_bn_act(c_in: int, c_out: int, act: str | None, stride: int = 1) -> nn.Sequential:
@@ -67,8 +71,11 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, channels: int, act: str) -> None:
         super().__init__()
-        self.branch = nn.Sequential(conv_bn_act(channels, channels, act), conv_bn_act(channels, channels, act),
-                                    conv_bn_act(channels, channels, None))
+        self.branch = nn.Sequential(
+            conv_bn_act(channels, channels, act),
+            conv_bn_act(channels, channels, act),
+            conv_bn_act(channels, channels, None),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
@@ -82,8 +89,11 @@ def conv_res_conv(c_in: int, c_out: int, act: str) -> nn.Sequential:
 
 def up_conv(c_in: int, c_out: int, act: str) -> nn.Sequential:
     """3x3 transposed convolution, stride 2 (padding 1, output padding 1) + BN + activation: H -> 2 H."""
-    return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1, bias=False),
-                         nn.BatchNorm2d(c_out), make_activation(act))
+    return nn.Sequential(
+        nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        make_activation(act),
+    )
 
 
 def down_layer(kind: str, channels: int, act: str) -> nn.Module:

@@ -35,6 +35,7 @@ for image segmentation in connectomics, arXiv:1612.05360; journal version Front.
 GunhoChoi/FusionNet-Pytorch, ``FusionNet.py`` and ``Basic_blocks.py`` (github.com, read at commit
 00fc130): the widely copied PyTorch version. NySunShine/fusion-net, ``FusionNet.py`` (TensorFlow).
 """
+
 from __future__ import annotations
 
 import torch
@@ -137,19 +138,36 @@ class FusionNet(nn.Module):
     torch.Size([1, 2, 48, 40])
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 2, base_channels: int = 64, depth: int = 5,
-                 skip: str = "sum", down: str = "pool", activation: str = "relu",
-                 decoder_activation: str | None = None, head_kernel: int = 1, dropout: float = 0.25,
-                 init: str = "he") -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 2,
+        base_channels: int = 64,
+        depth: int = 5,
+        skip: str = "sum",
+        down: str = "pool",
+        activation: str = "relu",
+        decoder_activation: str | None = None,
+        head_kernel: int = 1,
+        dropout: float = 0.25,
+        init: str = "he",
+    ) -> None:
         super().__init__()
-        in_channels, num_classes, base_channels = (check_int(value, name, 1) for name, value in (
-            ("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels)))
+        in_channels, num_classes, base_channels = (
+            check_int(value, name, 1)
+            for name, value in (
+                ("in_channels", in_channels),
+                ("num_classes", num_classes),
+                ("base_channels", base_channels),
+            )
+        )
         depth = check_fusionnet_config(depth, down, head_kernel)
         if not isinstance(skip, str) or skip not in SKIPS:
             raise ValueError(f"skip={fmt(skip)} must be 'sum' (the paper) or 'mean' ((up + down) / 2)")
         activation = check_activation(activation, "activation")
-        decoder_activation = activation if decoder_activation is None else \
-            check_activation(decoder_activation, "decoder_activation")
+        decoder_activation = (
+            activation if decoder_activation is None else check_activation(decoder_activation, "decoder_activation")
+        )
         rule = f"dropout={fmt(dropout)} must be a probability in [0, 1); the paper uses 0.25, 0 disables it"
         if not is_real(dropout):
             raise TypeError(rule)
@@ -158,16 +176,20 @@ class FusionNet(nn.Module):
         if init not in ("he", "naive"):
             raise ValueError(f"init={fmt(init)} must be 'he' or 'naive'")
         n_params = fusionnet_parameter_count(in_channels, num_classes, base_channels, depth, down, head_kernel)
-        check_memory(8 * n_params, f"FusionNet(base_channels={base_channels}, depth={depth}) with {n_params:,} "
-                     "parameters (weights and their initialisation)",
-                     "use a smaller base_channels or depth (the paper: 64 and 5)")
+        check_memory(
+            8 * n_params,
+            f"FusionNet(base_channels={base_channels}, depth={depth}) with {n_params:,} "
+            "parameters (weights and their initialisation)",
+            "use a smaller base_channels or depth (the paper: 64 and 5)",
+        )
         self.in_channels, self.num_classes, self.base_channels = in_channels, num_classes, base_channels
         self.depth = depth
         self.skip, self.down, self.activation, self.decoder_activation = skip, down, activation, decoder_activation
         self.head_kernel, self.dropout = int(head_kernel), float(dropout)
         chans = [base_channels * 2**level for level in range(depth)]
-        self.encoders = nn.ModuleList(conv_res_conv(c_in, c, activation)
-                                      for c_in, c in zip([in_channels] + chans[:-1], chans))
+        self.encoders = nn.ModuleList(
+            conv_res_conv(c_in, c, activation) for c_in, c in zip([in_channels] + chans[:-1], chans)
+        )
         self.downs = nn.ModuleList(down_layer(down, c, activation) for c in chans[:-1])
         self.drop = nn.Dropout(self.dropout)
         self.upconvs = nn.ModuleList(up_conv(2 * c, c, decoder_activation) for c in reversed(chans[:-1]))
@@ -178,10 +200,18 @@ class FusionNet(nn.Module):
     @property
     def config(self) -> dict:
         """The architecture arguments, e.g. to rebuild the network from a checkpoint."""
-        return {"in_channels": self.in_channels, "num_classes": self.num_classes, "base_channels": self.base_channels,
-                "depth": self.depth, "skip": self.skip, "down": self.down, "activation": self.activation,
-                "decoder_activation": self.decoder_activation, "head_kernel": self.head_kernel,
-                "dropout": self.dropout}
+        return {
+            "in_channels": self.in_channels,
+            "num_classes": self.num_classes,
+            "base_channels": self.base_channels,
+            "depth": self.depth,
+            "skip": self.skip,
+            "down": self.down,
+            "activation": self.activation,
+            "decoder_activation": self.decoder_activation,
+            "head_kernel": self.head_kernel,
+            "dropout": self.dropout,
+        }
 
     border = 0  # padded convolutions: nothing is lost
 
@@ -226,8 +256,10 @@ class FusionNet(nn.Module):
             If ``x`` has another shape or a side that is not a positive multiple of ``stride``.
         """
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"x must be a tensor of shape (B, in_channels={self.in_channels}, H, W), got {fmt(x)}; "
-                             "add a batch/channel axis (x[None, None])")
+            raise ValueError(
+                f"x must be a tensor of shape (B, in_channels={self.in_channels}, H, W), got {fmt(x)}; "
+                "add a batch/channel axis (x[None, None])"
+            )
         if not torch.is_floating_point(x):
             raise TypeError(f"x must be a floating-point tensor, got {fmt(x)}; convert it with x.float()")
         for what, n in (("input height", x.shape[2]), ("input width", x.shape[3])):

@@ -8,6 +8,7 @@ including the bridge; level ``l`` has ``base_channels * 2**l`` channels; each le
 five 3x3 convolutions (conv, the residual block's three, conv), each followed by batch
 normalisation (2 parameters per channel; the convolutions have no bias).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -38,8 +39,9 @@ def check_fusionnet_config(depth, down="pool", head_kernel=1) -> int:
     """Validate the size-relevant arguments; return ``int(depth)``."""
     depth = check_int(depth, "depth", 1, MAX_DEPTH, "the paper's FusionNet has depth=5 (four levels and a bridge)")
     if not isinstance(down, str) or down not in DOWNS:
-        raise ValueError(f"down={fmt(down)} must be 'pool' (2x2 max pooling, the paper) or 'stride' (a 3x3 stride-2 "
-                         "convolution)")
+        raise ValueError(
+            f"down={fmt(down)} must be 'pool' (2x2 max pooling, the paper) or 'stride' (a 3x3 stride-2 convolution)"
+        )
     rule = f"head_kernel={fmt(head_kernel)} must be 1 (the paper's 1x1 output convolution) or 3"
     if not is_int(head_kernel):
         raise TypeError(rule)
@@ -49,8 +51,10 @@ def check_fusionnet_config(depth, down="pool", head_kernel=1) -> int:
 
 
 def _channels(in_channels, num_classes, base_channels) -> tuple[int, int, int]:
-    return tuple(check_int(v, k, 1) for k, v in (("in_channels", in_channels), ("num_classes", num_classes),
-                                                  ("base_channels", base_channels)))
+    return tuple(
+        check_int(v, k, 1)
+        for k, v in (("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels))
+    )
 
 
 def nearest_fusionnet_sizes(n: int, depth: int) -> tuple[int | None, int]:
@@ -67,10 +71,15 @@ def check_side(n, depth: int, what: str) -> int:
     n, s = int(n), 2 ** (depth - 1)
     if n < s or n % s:
         below, above = nearest_fusionnet_sizes(n, depth)
-        near = f"nearest valid sizes are {below} and {above}" if below is not None else \
-            f"the smallest valid size is {above}"
-        raise ValueError(f"{what} {n} is not a valid input size for FusionNet(depth={depth}): it must be a positive "
-                         f"multiple of 2**(depth - 1) = {s}; {near}")
+        near = (
+            f"nearest valid sizes are {below} and {above}"
+            if below is not None
+            else f"the smallest valid size is {above}"
+        )
+        raise ValueError(
+            f"{what} {n} is not a valid input size for FusionNet(depth={depth}): it must be a positive "
+            f"multiple of 2**(depth - 1) = {s}; {near}"
+        )
     return n
 
 
@@ -82,8 +91,14 @@ def check_input_size(input_size, depth: int) -> tuple[int, int]:
     return check_side(input_size[0], depth, "input height"), check_side(input_size[1], depth, "input width")
 
 
-def fusionnet_parameter_count(in_channels: int = 1, num_classes: int = 2, base_channels: int = 64, depth: int = 5,
-                              down: str = "pool", head_kernel: int = 1) -> int:
+def fusionnet_parameter_count(
+    in_channels: int = 1,
+    num_classes: int = 2,
+    base_channels: int = 64,
+    depth: int = 5,
+    down: str = "pool",
+    head_kernel: int = 1,
+) -> int:
     """Parameters of ``FusionNet(in_channels, num_classes, base_channels, depth, down=..., head_kernel=...)``.
 
     Parameters
@@ -121,8 +136,15 @@ def fusionnet_parameter_count(in_channels: int = 1, num_classes: int = 2, base_c
     return total + head_kernel**2 * base_channels * num_classes + num_classes
 
 
-def fusionnet_flops(input_size: int | tuple[int, int] = 640, in_channels: int = 1, num_classes: int = 2,
-                    base_channels: int = 64, depth: int = 5, down: str = "pool", head_kernel: int = 1) -> int:
+def fusionnet_flops(
+    input_size: int | tuple[int, int] = 640,
+    in_channels: int = 1,
+    num_classes: int = 2,
+    base_channels: int = 64,
+    depth: int = 5,
+    down: str = "pool",
+    head_kernel: int = 1,
+) -> int:
     """Floating-point operations of one forward pass (2 x multiply-adds of the convolutions), batch 1.
 
     Parameters
@@ -249,9 +271,21 @@ def fusionnet_receptive_field(depth: int = 5, down: str = "pool", head_kernel: i
     return ReceptiveField(size, margin)
 
 
-def _fusionnet_tape(h: int, w: int, in_channels: int, num_classes: int, base_channels: int, depth: int, skip: str,
-                    down: str, head_kernel: int, dropout: float, train: bool, batch_size: int,
-                    bytes_per_value: int) -> Tape:
+def _fusionnet_tape(
+    h: int,
+    w: int,
+    in_channels: int,
+    num_classes: int,
+    base_channels: int,
+    depth: int,
+    skip: str,
+    down: str,
+    head_kernel: int,
+    dropout: float,
+    train: bool,
+    batch_size: int,
+    bytes_per_value: int,
+) -> Tape:
     """:class:`FusionNet`'s forward pass (and loss, in training) on an ``h x w`` tile, as :class:`Tape` operations."""
     tape = Tape(train, batch_size, bytes_per_value)
 
@@ -308,10 +342,21 @@ def _fusionnet_tape(h: int, w: int, in_channels: int, num_classes: int, base_cha
 _SKIPS = ("sum", "mean")  # as unet_core.models.fusionnet.SKIPS
 
 
-def fusionnet_memory(input_size: int | tuple[int, int] = 640, in_channels: int = 1, num_classes: int = 2,
-                     base_channels: int = 64, depth: int = 5, skip: str = "sum", down: str = "pool",
-                     head_kernel: int = 1, dropout: float = 0.25, *, batch_size: int = 1, train: bool = False,
-                     bytes_per_value: int = 4) -> int:
+def fusionnet_memory(
+    input_size: int | tuple[int, int] = 640,
+    in_channels: int = 1,
+    num_classes: int = 2,
+    base_channels: int = 64,
+    depth: int = 5,
+    skip: str = "sum",
+    down: str = "pool",
+    head_kernel: int = 1,
+    dropout: float = 0.25,
+    *,
+    batch_size: int = 1,
+    train: bool = False,
+    bytes_per_value: int = 4,
+) -> int:
     """Peak activation memory of :class:`unet_core.models.FusionNet` on one batch of tiles, in bytes.
 
     Parameters
@@ -378,6 +423,19 @@ def fusionnet_memory(input_size: int | tuple[int, int] = 640, in_channels: int =
         raise ValueError(f"skip={fmt(skip)} must be 'sum' (the paper) or 'mean' ((up + down) / 2)")
     dropout = check_real(dropout, "dropout", 0.0, 1.0, high_open=True, fix="the paper uses 0.25, 0 disables it")
     batch_size, train, bytes_per_value = check_memory_args(batch_size, train, bytes_per_value)
-    tape = _fusionnet_tape(h, w, in_channels, num_classes, base_channels, depth, skip, down, int(head_kernel),
-                           dropout, train, batch_size, bytes_per_value)
+    tape = _fusionnet_tape(
+        h,
+        w,
+        in_channels,
+        num_classes,
+        base_channels,
+        depth,
+        skip,
+        down,
+        int(head_kernel),
+        dropout,
+        train,
+        batch_size,
+        bytes_per_value,
+    )
     return tape.peak() + ALLOCATOR_SLACK

@@ -8,6 +8,7 @@ is built, so the command line checks a configuration before allocating it.
 as chapter 09 of the book does; ``tests/test_memory.py`` and ``benchmarks/bench_memory.py`` compare
 the two.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,11 +34,15 @@ def resolve_model_config(model_or_name: Any, config: dict) -> tuple[str, dict]:
         return spec.name, dict(config)
     name = model_name(model_or_name)
     if name is None:
-        raise TypeError(f"model_or_name must be one of {', '.join(map(repr, MODEL_NAMES))} or a network built from "
-                        f"them (unet_core.UNet, unet_core.FusionNet), got {fmt(model_or_name)}")
+        raise TypeError(
+            f"model_or_name must be one of {', '.join(map(repr, MODEL_NAMES))} or a network built from "
+            f"them (unet_core.UNet, unet_core.FusionNet), got {fmt(model_or_name)}"
+        )
     if config:
-        raise TypeError(f"model_or_name is a network, which fixes its configuration; pass its registry name "
-                        f"({name!r}) to use {', '.join(sorted(config))}")
+        raise TypeError(
+            f"model_or_name is a network, which fixes its configuration; pass its registry name "
+            f"({name!r}) to use {', '.join(sorted(config))}"
+        )
     return name, dict(model_or_name.config)
 
 
@@ -51,8 +56,15 @@ def tile_pair(tile: Any) -> tuple[int, int]:
     return int(tile[0]), int(tile[1])
 
 
-def estimate_memory(model_or_name: Any, tile: int | tuple[int, int], *, batch_size: int = 1, train: bool = False,
-                    bytes_per_value: int = 4, **config) -> int:
+def estimate_memory(
+    model_or_name: Any,
+    tile: int | tuple[int, int],
+    *,
+    batch_size: int = 1,
+    train: bool = False,
+    bytes_per_value: int = 4,
+    **config,
+) -> int:
     """Peak activation memory of one forward pass or one training step, from the architecture.
 
     Parameters
@@ -112,8 +124,13 @@ def estimate_memory(model_or_name: Any, tile: int | tuple[int, int], *, batch_si
     th, tw = tile_pair(tile)
     spec = model_spec(name)
     try:
-        return spec.memory((th, tw), batch_size=batch_size, train=train, bytes_per_value=bytes_per_value,
-                           **{k: v for k, v in config.items() if k in spec.memory_arguments})
+        return spec.memory(
+            (th, tw),
+            batch_size=batch_size,
+            train=train,
+            bytes_per_value=bytes_per_value,
+            **{k: v for k, v in config.items() if k in spec.memory_arguments},
+        )
     except ValueError as exc:
         if "input height" in str(exc) or "input width" in str(exc):
             raise ValueError(f"tile={fmt(tile)}: {exc}") from None

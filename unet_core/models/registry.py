@@ -5,11 +5,13 @@ line never ask which network they hold; they use the members of :class:`Segmenta
 which :class:`unet_core.UNet` and :class:`unet_core.FusionNet` both have. A checkpoint stores
 the network's registry name next to its ``config``, so :func:`build_model` rebuilds it.
 """
+
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -70,22 +72,30 @@ class ModelSpec:
     @property
     def memory_arguments(self) -> frozenset:
         """The constructor arguments that ``memory`` takes (the others do not change the memory)."""
-        return frozenset(inspect.signature(self.memory).parameters) - {"input_size", "batch_size", "train",
-                                                                         "bytes_per_value"}
+        return frozenset(inspect.signature(self.memory).parameters) - {
+            "input_size",
+            "batch_size",
+            "train",
+            "bytes_per_value",
+        }
 
 
 def _specs() -> dict[str, ModelSpec]:
 
-    return {"unet": ModelSpec("unet", UNet, unet_parameter_count, nearest_valid_input_sizes, 572, unet_memory),
-            "fusionnet": ModelSpec("fusionnet", FusionNet, fusionnet_parameter_count, nearest_fusionnet_sizes,
-                                   PAPER_TILE, fusionnet_memory)}
+    return {
+        "unet": ModelSpec("unet", UNet, unet_parameter_count, nearest_valid_input_sizes, 572, unet_memory),
+        "fusionnet": ModelSpec(
+            "fusionnet", FusionNet, fusionnet_parameter_count, nearest_fusionnet_sizes, PAPER_TILE, fusionnet_memory
+        ),
+    }
 
 
 def model_spec(name: str, argument: str = "name") -> ModelSpec:
     """The :class:`ModelSpec` of a registry name; TypeError/ValueError naming ``argument`` otherwise."""
     if not isinstance(name, str):
-        raise TypeError(f"{argument} must be a network name, one of {', '.join(map(repr, MODEL_NAMES))}, "
-                        f"got {fmt(name)}")
+        raise TypeError(
+            f"{argument} must be a network name, one of {', '.join(map(repr, MODEL_NAMES))}, got {fmt(name)}"
+        )
     if name not in MODEL_NAMES:
         raise ValueError(f"{argument}={name!r} is unknown; choose one of {', '.join(map(repr, MODEL_NAMES))}")
     return _specs()[name]
@@ -96,8 +106,9 @@ def check_config_keys(spec: ModelSpec, config: dict) -> None:
     accepted = [p for p in inspect.signature(spec.cls).parameters]
     unknown = sorted(set(config) - set(accepted))
     if unknown:
-        raise TypeError(f"{spec.cls.__name__} takes no argument {', '.join(map(repr, unknown))}; it takes "
-                        f"{', '.join(accepted)}")
+        raise TypeError(
+            f"{spec.cls.__name__} takes no argument {', '.join(map(repr, unknown))}; it takes {', '.join(accepted)}"
+        )
 
 
 def model_name(model) -> str | None:

@@ -8,6 +8,7 @@ convolution to ``num_classes`` logits. The defaults are the paper's network:
 23 convolution layers, 31,030,658 parameters, 572 x 572 in -> 388 x 388 out.
 Size arithmetic lives in :mod:`unet_core.models.unet_sizes` and is re-exported here.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,7 +19,6 @@ from torch import nn
 
 from ..utils.system import check_memory
 from ..utils.validation import check_bool, check_int, check_real, fmt, is_int, is_real
-from .unet_sizes import *
 from .unet_sizes import (
     check_input_size,
     check_unet_config,
@@ -156,8 +156,10 @@ def unet_parameter_count(in_channels: int, num_classes: int, base_channels: int,
 
 def _double_conv(c_in: int, c_out: int, pad: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=pad), nn.ReLU(inplace=True),
-        nn.Conv2d(c_out, c_out, 3, padding=pad), nn.ReLU(inplace=True),
+        nn.Conv2d(c_in, c_out, 3, padding=pad),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, padding=pad),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -227,11 +229,25 @@ class UNet(nn.Module):
     torch.Size([1, 2, 4, 20])
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 2, base_channels: int = 64, depth: int = 5,
-                 padding: str = "valid", dropout: float = 0.5, init: str = "he") -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 2,
+        base_channels: int = 64,
+        depth: int = 5,
+        padding: str = "valid",
+        dropout: float = 0.5,
+        init: str = "he",
+    ) -> None:
         super().__init__()
-        in_channels, num_classes, base_channels = (check_int(value, name, 1) for name, value in (
-            ("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels)))
+        in_channels, num_classes, base_channels = (
+            check_int(value, name, 1)
+            for name, value in (
+                ("in_channels", in_channels),
+                ("num_classes", num_classes),
+                ("base_channels", base_channels),
+            )
+        )
         depth = check_unet_config(depth, padding)
         rule = f"dropout={fmt(dropout)} must be a probability in [0, 1); the paper uses 0.5, 0 disables it"
         if not is_real(dropout):
@@ -241,8 +257,12 @@ class UNet(nn.Module):
         if init not in ("he", "naive"):
             raise ValueError(f"init={fmt(init)} must be 'he' (the paper) or 'naive'")
         n_params = unet_parameter_count(in_channels, num_classes, base_channels, depth)
-        check_memory(8 * n_params, f"UNet(base_channels={base_channels}, depth={depth}) with {n_params:,} parameters "
-                     "(weights and their initialisation)", "use a smaller base_channels or depth (the paper: 64 and 5)")
+        check_memory(
+            8 * n_params,
+            f"UNet(base_channels={base_channels}, depth={depth}) with {n_params:,} parameters "
+            "(weights and their initialisation)",
+            "use a smaller base_channels or depth (the paper: 64 and 5)",
+        )
         self.in_channels, self.num_classes, self.base_channels = in_channels, num_classes, base_channels
         self.depth, self.padding, self.dropout = depth, padding, float(dropout)
         pad = 1 if padding == "same" else 0
@@ -259,8 +279,14 @@ class UNet(nn.Module):
     @property
     def config(self) -> dict:
         """The six architecture arguments, e.g. to refuse a checkpoint of another configuration."""
-        return {"in_channels": self.in_channels, "num_classes": self.num_classes, "base_channels": self.base_channels,
-                "depth": self.depth, "padding": self.padding, "dropout": self.dropout}
+        return {
+            "in_channels": self.in_channels,
+            "num_classes": self.num_classes,
+            "base_channels": self.base_channels,
+            "depth": self.depth,
+            "padding": self.padding,
+            "dropout": self.dropout,
+        }
 
     @property
     def border(self) -> int:  # pixels lost per side: 2 per 3x3 conv at each level's scale, down and up
@@ -383,17 +409,29 @@ def layer_table(model: UNet, input_size: int | tuple[int, int] = 572) -> list[di
     """
     if not isinstance(model, UNet):
         raise TypeError(f"model must be a unet_core.UNet, got {fmt(model)}")
-    traces = [trace_sizes(n, model.depth, model.padding) for n in check_input_size(input_size, model.depth, model.padding)]
+    traces = [
+        trace_sizes(n, model.depth, model.padding) for n in check_input_size(input_size, model.depth, model.padding)
+    ]
     chans = [model.base_channels * 2**level for level in range(model.depth)]
     rows = []
     for (stage, h_in, h_out), (_, w_in, w_out) in zip(*traces):
         kind = stage.rstrip("0123456789")
-        c = chans[int(stage[len(kind):]) - 1 if kind != "final" else 0]
+        c = chans[int(stage[len(kind) :]) - 1 if kind != "final" else 0]
         c_in, c_out = {
             "enc": (model.in_channels if stage == "enc1" else c // 2, c),
-            "pool": (c, c), "up": (2 * c, c), "crop": (c, c), "dec": (2 * c, c),
+            "pool": (c, c),
+            "up": (2 * c, c),
+            "crop": (c, c),
+            "dec": (2 * c, c),
             "final": (chans[0], model.num_classes),
         }[kind]
-        rows.append({"stage": stage, "channels_in": c_in, "channels_out": c_out,
-                     "size_in": (h_in, w_in), "size_out": (h_out, w_out)})
+        rows.append(
+            {
+                "stage": stage,
+                "channels_in": c_in,
+                "channels_out": c_out,
+                "size_in": (h_in, w_in),
+                "size_out": (h_out, w_out),
+            }
+        )
     return rows

@@ -6,13 +6,22 @@ size, so only some input sizes work: for the paper's depth-5 network these are
 ``16 k + 12`` from 188 on (572 -> 388). With ``padding="same"`` the convolutions keep
 the size, valid inputs are the multiples of ``2**(depth - 1)`` and output == input.
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from ..utils.validation import check_bool, check_int, check_real, fmt, is_int
 
-__all__ = ['PADDINGS', 'unet_output_size', 'is_valid_input_size', 'valid_input_sizes', 'nearest_valid_input_sizes', 'input_size_for_output', 'unet_flops']
+__all__ = [
+    'PADDINGS',
+    'unet_output_size',
+    'is_valid_input_size',
+    'valid_input_sizes',
+    'nearest_valid_input_sizes',
+    'input_size_for_output',
+    'unet_flops',
+]
 
 
 PADDINGS = ("valid", "same")
@@ -72,13 +81,13 @@ def trace_sizes(n: int, depth: int, padding: str) -> list[tuple[str, int, int]] 
     return stages
 
 
-@lru_cache(maxsize=None)
+@cache
 def total_border(depth: int, padding: str) -> int:
     """Pixels lost per side: 2 per 3x3 conv at each level's scale, down and up (92 for depth 5 valid)."""
     return 3 * 2**depth - 4 if padding == "valid" else 0
 
 
-@lru_cache(maxsize=None)
+@cache
 def _progression(depth: int, padding: str) -> tuple[int, int]:
     """(smallest valid input, step): the valid inputs are ``first + step * k``, k >= 0.
 
@@ -173,7 +182,9 @@ def nearest_valid_input_sizes(n: int, depth: int = 5, padding: str = "valid") ->
 
 def size_error(what: str, n: int, depth: int, padding: str) -> ValueError:
     below, above = nearest_valid_input_sizes(n, depth, padding)
-    near = f"nearest valid sizes are {below} and {above}" if below is not None else f"the smallest valid size is {above}"
+    near = (
+        f"nearest valid sizes are {below} and {above}" if below is not None else f"the smallest valid size is {above}"
+    )
     return ValueError(f"{what} {n} is not a valid input size for depth={depth} padding={padding!r}; {near}")
 
 
@@ -250,12 +261,17 @@ def valid_input_sizes(max_size: int, depth: int = 5, min_size: int | None = None
     depth = check_unet_config(depth, padding)
     max_size = _check_int(max_size, "max_size")
     first, step = _progression(depth, padding)
-    lo = first if min_size is None else \
-        nearest_valid_input_sizes(max(_check_int(min_size, "min_size"), 1), depth, padding)[1]
+    lo = (
+        first
+        if min_size is None
+        else nearest_valid_input_sizes(max(_check_int(min_size, "min_size"), 1), depth, padding)[1]
+    )
     count = (max_size - lo) // step + 1
     if count > MAX_SIZES:
-        raise ValueError(f"max_size={max_size} would list {count:,} sizes (more than {MAX_SIZES:,}); pass a smaller "
-                         "max_size (or min_size), or use nearest_valid_input_sizes(n)")
+        raise ValueError(
+            f"max_size={max_size} would list {count:,} sizes (more than {MAX_SIZES:,}); pass a smaller "
+            "max_size (or min_size), or use nearest_valid_input_sizes(n)"
+        )
     return list(range(lo, max_size + 1, step))
 
 
@@ -353,8 +369,10 @@ def unet_flops(
     """
     depth = check_unet_config(depth, padding)
     h, w = check_input_size(input_size, depth, padding)
-    in_channels, num_classes, base_channels = (check_int(v, k, 1) for k, v in (
-        ("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels)))
+    in_channels, num_classes, base_channels = (
+        check_int(v, k, 1)
+        for k, v in (("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels))
+    )
     p, c_in, total = (2 if padding == "valid" else 0), in_channels, 0
 
     def block(h: int, w: int, cin: int, cout: int) -> tuple[int, int, int]:
@@ -437,8 +455,17 @@ class Tape:
         self.size: list[int] = []  # per storage: bytes (0 for the input tile, allocated before the pass)
         self.ops: list[tuple] = []  # (kind, ins, outs, saved, drop, weight bytes, forward extra, backward extra)
 
-    def tensor(self, channels: int, h: int, w: int, *, like: int | None = None, grad: bool = True,
-               value: int | None = None, external: bool = False) -> int:
+    def tensor(
+        self,
+        channels: int,
+        h: int,
+        w: int,
+        *,
+        like: int | None = None,
+        grad: bool = True,
+        value: int | None = None,
+        external: bool = False,
+    ) -> int:
         """A new ``batch x channels x h x w`` tensor; a view of ``like``'s storage if given."""
         nbytes = self.batch * channels * h * w * (value or self.value)
         self.nbytes.append(nbytes)
@@ -450,16 +477,19 @@ class Tape:
         self.grad.append(grad and not external)
         return len(self.nbytes) - 1
 
-    def op(self, kind: str, ins, outs, *, saved=(), drop=(), weight: int = 0, extra: int = 0,
-           backward: int = 0) -> None:
+    def op(
+        self, kind: str, ins, outs, *, saved=(), drop=(), weight: int = 0, extra: int = 0, backward: int = 0
+    ) -> None:
         """Record an operation: ``kind`` "conv" (oneDNN), "im2col", "alias" (a sum or concatenation:
         its backward makes views) or "new"; ``saved`` counts in training only; ``weight``: weight
         bytes; ``extra`` and ``backward``: transient bytes beyond its outputs and input gradients."""
-        self.ops.append((kind, tuple(ins), tuple(outs), tuple(saved) if self.train else (), tuple(drop), weight,
-                         extra, backward))
+        self.ops.append(
+            (kind, tuple(ins), tuple(outs), tuple(saved) if self.train else (), tuple(drop), weight, extra, backward)
+        )
 
-    def conv(self, x: int, channels: int, h: int, w: int, kernel: int, c_in: int, transposed: bool = False,
-             drop=()) -> int:
+    def conv(
+        self, x: int, channels: int, h: int, w: int, kernel: int, c_in: int, transposed: bool = False, drop=()
+    ) -> int:
         """A ``kernel x kernel`` convolution of ``x`` (``c_in`` channels) to a new ``channels x h x w`` map."""
         y = self.tensor(channels, h, w)
         weight = 4 * kernel * kernel * c_in * channels  # fp32 weights, also under autocast
@@ -470,8 +500,16 @@ class Tape:
         else:  # im2col: a column of kernel^2 input channels per pixel of the smaller side
             small = min(self.nbytes[x] // c_in, self.nbytes[y] // channels)
             extra = backward = kernel * kernel * (channels if transposed else c_in) * small
-        self.op("conv" if onednn else "im2col", [x], [y], saved=[x], drop=drop, weight=weight, extra=extra,
-                backward=backward)
+        self.op(
+            "conv" if onednn else "im2col",
+            [x],
+            [y],
+            saved=[x],
+            drop=drop,
+            weight=weight,
+            extra=extra,
+            backward=backward,
+        )
         return y
 
     def act(self, y: int, drop=()) -> int:
@@ -496,7 +534,7 @@ class Tape:
         alive, saved, peak, same = set(), {}, 0, {}
         for t, b in enumerate(self.base):
             same.setdefault(b, []).append(t)
-        for kind, ins, outs, keep, drop, weight, extra, _ in self.ops:
+        for _kind, _ins, outs, keep, drop, _weight, extra, _ in self.ops:
             alive.update(outs)
             peak = max(peak, self._bytes(alive, saved) + extra)
             for t in keep:
@@ -536,8 +574,19 @@ class Tape:
         return max(peak, 2 * max(op[5] for op in self.ops))  # the optimiser step: Adam's two temporaries
 
 
-def _unet_tape(h: int, w: int, in_channels: int, num_classes: int, base_channels: int, depth: int, padding: str,
-               dropout: float, train: bool, batch_size: int, bytes_per_value: int) -> Tape:
+def _unet_tape(
+    h: int,
+    w: int,
+    in_channels: int,
+    num_classes: int,
+    base_channels: int,
+    depth: int,
+    padding: str,
+    dropout: float,
+    train: bool,
+    batch_size: int,
+    bytes_per_value: int,
+) -> Tape:
     """:class:`UNet`'s forward pass (and loss, in training) on an ``h x w`` tile, as :class:`Tape` operations."""
     tape, p = Tape(train, batch_size, bytes_per_value), (2 if padding == "valid" else 0)
     dropped = range(max(depth - 2, 0), depth) if dropout > 0 and train else ()
@@ -590,9 +639,19 @@ def check_memory_args(batch_size, train, bytes_per_value) -> tuple[int, bool, in
     return batch_size, train, int(bytes_per_value)
 
 
-def unet_memory(input_size: int | tuple[int, int] = 572, in_channels: int = 1, num_classes: int = 2,
-                base_channels: int = 64, depth: int = 5, padding: str = "valid", dropout: float = 0.5, *,
-                batch_size: int = 1, train: bool = False, bytes_per_value: int = 4) -> int:
+def unet_memory(
+    input_size: int | tuple[int, int] = 572,
+    in_channels: int = 1,
+    num_classes: int = 2,
+    base_channels: int = 64,
+    depth: int = 5,
+    padding: str = "valid",
+    dropout: float = 0.5,
+    *,
+    batch_size: int = 1,
+    train: bool = False,
+    bytes_per_value: int = 4,
+) -> int:
     """Peak activation memory of :class:`unet_core.UNet` on one batch of tiles, in bytes.
 
     Parameters
@@ -657,10 +716,13 @@ def unet_memory(input_size: int | tuple[int, int] = 572, in_channels: int = 1, n
     """
     depth = check_unet_config(depth, padding)
     h, w = check_input_size(input_size, depth, padding)
-    in_channels, num_classes, base_channels = (check_int(v, k, 1) for k, v in (
-        ("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels)))
+    in_channels, num_classes, base_channels = (
+        check_int(v, k, 1)
+        for k, v in (("in_channels", in_channels), ("num_classes", num_classes), ("base_channels", base_channels))
+    )
     dropout = check_real(dropout, "dropout", 0.0, 1.0, high_open=True, fix="the paper uses 0.5, 0 disables it")
     batch_size, train, bytes_per_value = check_memory_args(batch_size, train, bytes_per_value)
-    tape = _unet_tape(h, w, in_channels, num_classes, base_channels, depth, padding, dropout, train, batch_size,
-                      bytes_per_value)
+    tape = _unet_tape(
+        h, w, in_channels, num_classes, base_channels, depth, padding, dropout, train, batch_size, bytes_per_value
+    )
     return tape.peak() + ALLOCATOR_SLACK

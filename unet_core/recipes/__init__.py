@@ -2,6 +2,7 @@
 (``data``) and the held-out rule (``held_out``), running them (``run``), recipes under the check cap
 (``capped``) and the published networks (``pretrained``, files in ``weights/``).
 """
+
 from __future__ import annotations
 
 from .capped import capped_data, capped_recipe, capped_tile
@@ -12,4 +13,27 @@ from .pretrained import PRETRAINED_DIR, load_pretrained, pretrained_path, pretra
 from .registry import RECIPES, Recipe, ablations, get_recipe, recipe_names
 from .run import evaluate_recipe, predict_recipe, run_recipe, score_recipe, train_recipe
 
-__all__ = ['capped_tile', 'capped_recipe', 'capped_data', 'recipe_data', 'check_held_out', 'TrainedOnHeldOutError', 'recipe_checkpoint_path', 'PRETRAINED_DIR', 'pretrained_registry', 'pretrained_path', 'load_pretrained', 'publish_checkpoint', 'Recipe', 'RECIPES', 'get_recipe', 'recipe_names', 'ablations', 'train_recipe', 'predict_recipe', 'score_recipe', 'run_recipe', 'evaluate_recipe']
+__all__ = [
+    'capped_tile',
+    'capped_recipe',
+    'capped_data',
+    'recipe_data',
+    'check_held_out',
+    'TrainedOnHeldOutError',
+    'recipe_checkpoint_path',
+    'PRETRAINED_DIR',
+    'pretrained_registry',
+    'pretrained_path',
+    'load_pretrained',
+    'publish_checkpoint',
+    'Recipe',
+    'RECIPES',
+    'get_recipe',
+    'recipe_names',
+    'ablations',
+    'train_recipe',
+    'predict_recipe',
+    'score_recipe',
+    'run_recipe',
+    'evaluate_recipe',
+]

@@ -1,4 +1,5 @@
 """A recipe under the check cap (``$UNET_CHECK_CAP``): fewer steps, a small tile, a few cropped frames."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,7 +16,7 @@ from .registry import Recipe, get_recipe
 __all__ = ['capped_tile', 'capped_recipe', 'capped_data']
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _smallest_tile(model: str, depth: int) -> int:
     """The smallest valid training tile of a network with an output of at least :data:`CAP_OUTPUT` px."""
 
@@ -87,8 +88,12 @@ def capped_recipe(recipe: Any, value: int | None = None) -> Any:
     n = cap(value)
     if n is None or not isinstance(recipe, Recipe):
         return recipe
-    return dataclasses.replace(recipe, iterations=min(recipe.iterations, n), tta=False,
-                               tile=capped_tile(recipe.model, recipe.depth, recipe.tile, n))
+    return dataclasses.replace(
+        recipe,
+        iterations=min(recipe.iterations, n),
+        tta=False,
+        tile=capped_tile(recipe.model, recipe.depth, recipe.tile, n),
+    )
 
 
 def _spread(n: int, k: int) -> list[int]:
@@ -172,8 +177,10 @@ def capped_data(data: dict, value: int | None = None) -> dict:
             d["val_x"], d["val_y"] = held_out(d["val_x"], d["val_y"])
     if "val_ids" in d:
         d["val_ids"] = list(d["val_ids"])[:CAP_FRAMES]
-    d["source"] = (f"{d.get('source', '')}; {ENV}={n}: {len(keep)} training frame(s) and at most {CAP_FRAMES} "
-                   f"held-out frame(s) per group, cropped to {CAP_CROP} px")
+    d["source"] = (
+        f"{d.get('source', '')}; {ENV}={n}: {len(keep)} training frame(s) and at most {CAP_FRAMES} "
+        f"held-out frame(s) per group, cropped to {CAP_CROP} px"
+    )
     d["check_cap"] = n
     return d
 
@@ -181,6 +188,8 @@ def capped_data(data: dict, value: int | None = None) -> dict:
 def resolve_recipe(recipe) -> Recipe:
     """A Recipe, or a registered recipe name looked up with ``get_recipe`` (ValueError if unknown)."""
     if not isinstance(recipe, (Recipe, str)):
-        raise TypeError(f"recipe must be a Recipe or a recipe name such as 'isbi2012-cpu', got {fmt(recipe)}; "
-                        "unet_core.recipe_names() lists them")
+        raise TypeError(
+            f"recipe must be a Recipe or a recipe name such as 'isbi2012-cpu', got {fmt(recipe)}; "
+            "unet_core.recipe_names() lists them"
+        )
     return capped_recipe(get_recipe(recipe))  # $UNET_CHECK_CAP: fewer steps, a small tile

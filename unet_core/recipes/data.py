@@ -1,4 +1,5 @@
 """A recipe's data: training frames and held-out groups at full resolution."""
+
 from __future__ import annotations
 
 from .. import data
@@ -38,8 +39,7 @@ def recipe_data(recipe: Recipe, data_dir=None) -> dict:
     """
     recipe, data_dir = resolve_recipe(recipe), check_path(data_dir, "data_dir")
     spec = dataset_spec(recipe.dataset)
-    plan = resolve_split(spec, data.annotated_frames(spec.name, data_dir), recipe.truth,
-                         recipe.train_frames or None)
+    plan = resolve_split(spec, data.annotated_frames(spec.name, data_dir), recipe.truth, recipe.train_frames or None)
     train_truth, train_ids = plan.train
     train = data.load_frames(spec.name, train_ids, train_truth, data_dir)
     notes = {g.name: g.note for g in spec.split.held_out}
@@ -47,16 +47,42 @@ def recipe_data(recipe: Recipe, data_dir=None) -> dict:
     for name, (truth, ids) in plan.groups.items():
         if ids:
             frames = data.load_frames(spec.name, ids, truth, data_dir)
-            groups.append({"name": name, "note": notes[name], "truth": truth, "ids": list(ids),
-                           "x": [f.image for f in frames], "y": [f.target for f in frames]})
+            groups.append(
+                {
+                    "name": name,
+                    "note": notes[name],
+                    "truth": truth,
+                    "ids": list(ids),
+                    "x": [f.image for f in frames],
+                    "y": [f.target for f in frames],
+                }
+            )
     if not groups:
-        raise ValueError(f"{spec.name} in this data folder has no held-out frame for the split ({plan.rule}); "
-                         "import the complete data with data_scripts/fetch.py")
+        raise ValueError(
+            f"{spec.name} in this data folder has no held-out frame for the split ({plan.rule}); "
+            "import the complete data with data_scripts/fetch.py"
+        )
     first = groups[0]
-    source = (f"{spec.name}: {len(train_ids)} training frames ({frame_span(train_ids)}, {truth_label(train_truth)}); "
-              + "; ".join(f"held out: {g['name']}, {len(g['ids'])} frames ({frame_span(g['ids'])}), {truth_label(g['truth'])}"
-                          for g in groups))
-    return capped_data(dict(train_x=[f.image for f in train], train_y=[f.target for f in train], val_x=first["x"],
-                val_y=first["y"], semantic=spec.target == "semantic", truth=first["truth"], train_truth=train_truth,
-                train_ids=list(train_ids), val_ids=first["ids"], groups=groups, source=source,
-                training_data=plan.training_data()))
+    source = (
+        f"{spec.name}: {len(train_ids)} training frames ({frame_span(train_ids)}, {truth_label(train_truth)}); "
+        + "; ".join(
+            f"held out: {g['name']}, {len(g['ids'])} frames ({frame_span(g['ids'])}), {truth_label(g['truth'])}"
+            for g in groups
+        )
+    )
+    return capped_data(
+        dict(
+            train_x=[f.image for f in train],
+            train_y=[f.target for f in train],
+            val_x=first["x"],
+            val_y=first["y"],
+            semantic=spec.target == "semantic",
+            truth=first["truth"],
+            train_truth=train_truth,
+            train_ids=list(train_ids),
+            val_ids=first["ids"],
+            groups=groups,
+            source=source,
+            training_data=plan.training_data(),
+        )
+    )

@@ -1,4 +1,5 @@
 """The held-out rule: a network is never scored on frames it was trained on."""
+
 from __future__ import annotations
 
 from ..data.datasets import dataset_spec
@@ -22,8 +23,9 @@ def _dataset_key(name) -> str:
         return str(name)
 
 
-def check_held_out(training_data, dataset: str, frame_ids, where: str = "the checkpoint", *,
-                   trust_unrecorded: bool = False) -> None:
+def check_held_out(
+    training_data, dataset: str, frame_ids, where: str = "the checkpoint", *, trust_unrecorded: bool = False
+) -> None:
     """Refuse to score a network on a frame it was trained on.
 
     Parameters
@@ -62,15 +64,18 @@ def check_held_out(training_data, dataset: str, frame_ids, where: str = "the che
         raise TypeError(f"frame_ids must be a list of frame ids such as ['02/077'], got {fmt(frame_ids)}")
     trust_unrecorded = check_bool(trust_unrecorded, "trust_unrecorded")
     if training_data is not None and not isinstance(training_data, dict):
-        raise TypeError(f"training_data must be a checkpoint's record (a dict with 'train_frames') or None, got "
-                        f"{fmt(training_data)}")
+        raise TypeError(
+            f"training_data must be a checkpoint's record (a dict with 'train_frames') or None, got "
+            f"{fmt(training_data)}"
+        )
     if not isinstance(training_data, dict) or "train_frames" not in training_data:
         if trust_unrecorded:
             return
         raise TrainedOnHeldOutError(
             f"{where} does not record the frames it was trained on, so scoring it on {dataset} could score it on "
             "its own training frames; retrain it with this version (checkpoints record their training frames), "
-            "or pass trust_unrecorded=True (--trust-unrecorded) if you know it never saw these frames")
+            "or pass trust_unrecorded=True (--trust-unrecorded) if you know it never saw these frames"
+        )
     if _dataset_key(training_data.get("dataset", dataset)) != _dataset_key(dataset):
         return  # trained on another dataset (or the synthetic stand-in): no frame of this one was seen
     seen = sorted(set(map(str, training_data["train_frames"])) & set(map(str, frame_ids)))
@@ -79,4 +84,5 @@ def check_held_out(training_data, dataset: str, frame_ids, where: str = "the che
         raise TrainedOnHeldOutError(
             f"the network of {where} was trained on {dataset} frame(s) {shown}, which are about to be scored; "
             "score only held-out frames (python -m unet_core evaluate scores the recipe's held-out groups), or "
-            "train on other frames (Recipe.train_frames)")
+            "train on other frames (Recipe.train_frames)"
+        )

@@ -1,4 +1,5 @@
 """Where a recipe's checkpoint lives, named by a hash of the fields that change the trained network."""
+
 from __future__ import annotations
 
 import errno
@@ -19,13 +20,37 @@ __all__ = ['recipe_checkpoint_path']
 # a new field that is in none), so that a new field is a decision, not an accident.
 KEY_VERSION = 1
 # Hashed always: the fields of the first recipes. ("scale" changes no network, but it was hashed from the start.)
-KEY_FIELDS = ("dataset", "scale", "base_channels", "depth", "tile", "downsample", "dropout", "optimizer",
-              "learning_rate", "momentum", "schedule", "warmup_steps", "grad_clip", "iterations", "w0", "sigma",
-              "class_weights", "augment")
+KEY_FIELDS = (
+    "dataset",
+    "scale",
+    "base_channels",
+    "depth",
+    "tile",
+    "downsample",
+    "dropout",
+    "optimizer",
+    "learning_rate",
+    "momentum",
+    "schedule",
+    "warmup_steps",
+    "grad_clip",
+    "iterations",
+    "w0",
+    "sigma",
+    "class_weights",
+    "augment",
+)
 # Added later: hashed only where the value differs from the one given here (the value that trains the network
 # the recipes trained before the field existed), so the keys of the recipes that leave it there do not move.
-LATER_KEY_FIELDS = {"separation_gap": 0, "model": "unet", "batch_size": 1, "train_frames": [], "truth": "best",
-                    "model_options": {}, "train_options": {}}
+LATER_KEY_FIELDS = {
+    "separation_gap": 0,
+    "model": "unet",
+    "batch_size": 1,
+    "train_frames": [],
+    "truth": "best",
+    "model_options": {},
+    "train_options": {},
+}
 # Evaluation only: the same network, so the same checkpoint.
 NOT_KEY_FIELDS = ("name", "notes", "tta", "instances", "threshold", "seed_threshold")
 # TrainConfig fields of Recipe.train_options that do not change the network (progress bar, validation calls).
@@ -88,7 +113,10 @@ def recipe_checkpoint_path(recipe: Recipe, runs_dir=None) -> Path:
     recipe = resolve_recipe(recipe)
     runs = check_path(runs_dir, "runs_dir") or Path(os.environ.get("UNET_RUNS_DIR") or "runs")
     if runs.exists() and not runs.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, f"runs_dir={str(runs)!r} is a file, not a folder; pass a folder "
-                                                "for the checkpoints (it is created if missing) or set $UNET_RUNS_DIR")
+        raise NotADirectoryError(
+            errno.ENOTDIR,
+            f"runs_dir={str(runs)!r} is a file, not a folder; pass a folder "
+            "for the checkpoints (it is created if missing) or set $UNET_RUNS_DIR",
+        )
     slug = recipe.name.split("@")[0].replace("/", "_")
     return runs / recipe.dataset / f"{slug}-{training_key(recipe)}.pt"

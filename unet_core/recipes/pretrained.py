@@ -11,6 +11,7 @@ registry's URL into ``$UNET_PRETRAINED_DIR``, or retrain with ``python -m unet_c
 NAME``). Each checkpoint stores the recipe it was trained with (``train_config["recipe"]``) and no
 optimizer state.
 """
+
 from __future__ import annotations
 
 import errno
@@ -75,8 +76,10 @@ def pretrained_registry(registry: str | os.PathLike | None = None) -> dict[str, 
         if not parts or line.lstrip().startswith("#"):
             continue
         if len(parts) != 3 or not parts[0].endswith(".pt") or not re.fullmatch(r"[0-9a-f]{64}", parts[1]):
-            raise ValueError(f"registry file {str(path)!r}, line {number}: expected '<name>.pt <sha256 (64 hex "
-                             f"digits)> <url>', got {fmt(line)}; {fix}")
+            raise ValueError(
+                f"registry file {str(path)!r}, line {number}: expected '<name>.pt <sha256 (64 hex "
+                f"digits)> <url>', got {fmt(line)}; {fix}"
+            )
         out[parts[0].removesuffix(".pt")] = (parts[1], parts[2])
     return out
 
@@ -86,8 +89,10 @@ def _check_name(name) -> str:
     if not isinstance(name, str):
         raise TypeError(f"name must be a recipe name (str) such as 'isbi2012-cpu', got {fmt(name)}")
     if not name:
-        raise ValueError("name must not be empty; give a recipe name such as 'isbi2012-cpu' "
-                         "(unet_core.pretrained_registry() lists the published ones)")
+        raise ValueError(
+            "name must not be empty; give a recipe name such as 'isbi2012-cpu' "
+            "(unet_core.pretrained_registry() lists the published ones)"
+        )
     return name
 
 
@@ -121,20 +126,28 @@ def pretrained_path(name: str, folder: str | os.PathLike | None = None) -> Path:
     if name not in reg:
         raise ValueError(f"recipe={name!r} has no published checkpoint; published: {', '.join(sorted(reg)) or 'none'}")
     sha, url = reg[name]
-    folders = [folder] if folder is not None else [PRETRAINED_DIR] + (
-        [Path(os.environ["UNET_PRETRAINED_DIR"])] if os.environ.get("UNET_PRETRAINED_DIR") else [])
+    folders = (
+        [folder]
+        if folder is not None
+        else [PRETRAINED_DIR]
+        + ([Path(os.environ["UNET_PRETRAINED_DIR"])] if os.environ.get("UNET_PRETRAINED_DIR") else [])
+    )
     for f in folders:
         path = f / f"{name}.pt"
         if path.is_file():
             got = _sha256(path)
             if got != sha:
-                raise OSError(f"{path} has sha256 {got[:16]}..., the registry expects {sha[:16]}...; the file is "
-                              f"truncated or altered: re-fetch it ({url}) or retrain with "
-                              f"`python -m unet_core train --recipe {name}`")
+                raise OSError(
+                    f"{path} has sha256 {got[:16]}..., the registry expects {sha[:16]}...; the file is "
+                    f"truncated or altered: re-fetch it ({url}) or retrain with "
+                    f"`python -m unet_core train --recipe {name}`"
+                )
             return path
-    raise FileNotFoundError(f"the published checkpoint {name}.pt is not in {', '.join(map(str, folders))}; it ships "
-                            f"with the package (reinstall unet-core), or download {url} into a folder named by "
-                            f"$UNET_PRETRAINED_DIR, or retrain it with `python -m unet_core train --recipe {name}`")
+    raise FileNotFoundError(
+        f"the published checkpoint {name}.pt is not in {', '.join(map(str, folders))}; it ships "
+        f"with the package (reinstall unet-core), or download {url} into a folder named by "
+        f"$UNET_PRETRAINED_DIR, or retrain it with `python -m unet_core train --recipe {name}`"
+    )
 
 
 def load_pretrained(name: str, map_location: str = "cpu"):
@@ -156,8 +169,9 @@ def load_pretrained(name: str, map_location: str = "cpu"):
     return model, recipe
 
 
-def publish_checkpoint(source: str | os.PathLike, recipe, dest_folder: str | os.PathLike | None = None,
-                       scores: dict | None = None) -> tuple[Path, str]:
+def publish_checkpoint(
+    source: str | os.PathLike, recipe, dest_folder: str | os.PathLike | None = None, scores: dict | None = None
+) -> tuple[Path, str]:
     """Write a training checkpoint as a published one (weights, recipe, losses; no optimizer state).
 
     Parameters
@@ -189,25 +203,36 @@ def publish_checkpoint(source: str | os.PathLike, recipe, dest_folder: str | os.
         If ``dest_folder`` is a file (NotADirectoryError) or cannot be written.
     """
 
-
     source, folder = check_path(source, "source", none_ok=False), check_path(dest_folder, "dest_folder")
     recipe = resolve_recipe(recipe)
     ckpt = load_checkpoint(source)
     if not isinstance(ckpt.get("training_data"), dict):
-        raise ValueError(f"source={str(source)!r} does not record the frames it was trained on (training_data); "
-                         "a published network must, so that it is never scored on them: retrain it with "
-                         "unet_core.train_recipe")
+        raise ValueError(
+            f"source={str(source)!r} does not record the frames it was trained on (training_data); "
+            "a published network must, so that it is never scored on them: retrain it with "
+            "unet_core.train_recipe"
+        )
     model = UNet(**ckpt["model_config"])
     model.load_state_dict(ckpt["model_state"])
     folder = folder if folder is not None else PRETRAINED_DIR
     if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, f"dest_folder={str(folder)!r} is a file, not a folder; pass the folder "
-                                                "to write the published checkpoint into (it is created if missing)")
+        raise NotADirectoryError(
+            errno.ENOTDIR,
+            f"dest_folder={str(folder)!r} is a file, not a folder; pass the folder "
+            "to write the published checkpoint into (it is created if missing)",
+        )
     path = folder / f"{recipe.name}.pt"
     config = {**ckpt["train_config"], "recipe": recipe.to_dict()}
-    history = {"losses": [float(x) for x in ckpt["history"]["losses"]], "validation": [],
-               "scores": dict(scores or {})}
+    history = {"losses": [float(x) for x in ckpt["history"]["losses"]], "validation": [], "scores": dict(scores or {})}
     torch.manual_seed(0)
-    save_checkpoint(path, model, None, ckpt["step"], config, history, ckpt.get("scheduler_state"),
-                    training_data=ckpt["training_data"])
+    save_checkpoint(
+        path,
+        model,
+        None,
+        ckpt["step"],
+        config,
+        history,
+        ckpt.get("scheduler_state"),
+        training_data=ckpt["training_data"],
+    )
     return path, _sha256(path)

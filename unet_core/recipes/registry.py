@@ -14,6 +14,7 @@ A recipe is data (a frozen dataclass); :func:`get_recipe` looks one up by name, 
 derives the one-change-per-row variants of chapters 06 and 07, and :mod:`unet_core.recipes`
 runs one (train, predict the held-out data at full resolution, score).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -76,25 +77,40 @@ def _plain(value):
 def _options(value, field: str, example: str) -> _Options:
     """``value`` (a mapping of option names to plain values) as an :class:`_Options`; TypeError otherwise."""
     if not isinstance(value, Mapping):
-        raise TypeError(f"Recipe.{field} must be a mapping of option names to values, e.g. {example}, got "
-                        f"{fmt(value)}; pass {{}} for none")
+        raise TypeError(
+            f"Recipe.{field} must be a mapping of option names to values, e.g. {example}, got "
+            f"{fmt(value)}; pass {{}} for none"
+        )
     for key, v in value.items():
         if not isinstance(key, str) or not key:
             raise TypeError(f"Recipe.{field} must have option names (str) as keys, got {fmt(key)}; e.g. {example}")
         if _plain(v) is None and v is not None:
-            raise TypeError(f"Recipe.{field}[{key!r}] must be a plain value (str, number, bool, None or a tuple of "
-                            f"them) so that the recipe can be written to JSON and hashed, got {fmt(v)}")
+            raise TypeError(
+                f"Recipe.{field}[{key!r}] must be a plain value (str, number, bool, None or a tuple of "
+                f"them) so that the recipe can be written to JSON and hashed, got {fmt(v)}"
+            )
     return _Options({k: _plain(v) for k, v in value.items()})
 
 
 # Recipe fields that build the network (Recipe.model_kwargs) and the TrainConfig fields that a recipe sets by
 # its own name (Recipe.train_config): model_options and train_options may not set them a second time.
 _MODEL_FIELDS = ("base_channels", "depth", "dropout")
-_TRAIN_FIELDS = ("optimizer", "learning_rate", "momentum", "schedule", "warmup_steps", "grad_clip", "iterations",
-                 "batch_size")
+_TRAIN_FIELDS = (
+    "optimizer",
+    "learning_rate",
+    "momentum",
+    "schedule",
+    "warmup_steps",
+    "grad_clip",
+    "iterations",
+    "batch_size",
+)
 # TrainConfig fields that train_recipe sets for the run (the machine's), not the recipe
-_RUN_FIELDS = {"device": "train_recipe(..., device=...)", "checkpoint_every": "train_recipe (every 100 steps)",
-               "num_workers": "train_recipe (from the machine's CPUs)"}
+_RUN_FIELDS = {
+    "device": "train_recipe(..., device=...)",
+    "checkpoint_every": "train_recipe (every 100 steps)",
+    "num_workers": "train_recipe (from the machine's CPUs)",
+}
 
 
 @dataclass(frozen=True)
@@ -172,11 +188,14 @@ class Recipe:
         if isinstance(self.train_frames, list):  # read back from JSON or a checkpoint
             object.__setattr__(self, "train_frames", tuple(self.train_frames))
         if self.truth != "best" and self.truth not in spec.truth_kinds:
-            raise ValueError(f"Recipe.truth must be 'best' or one of {spec.truth_kinds} for {self.dataset}, got "
-                             f"{fmt(self.truth)}")
+            raise ValueError(
+                f"Recipe.truth must be 'best' or one of {spec.truth_kinds} for {self.dataset}, got {fmt(self.truth)}"
+            )
         if not isinstance(self.train_frames, tuple) or not all(isinstance(p, str) and p for p in self.train_frames):
-            raise ValueError("Recipe.train_frames must be a tuple of frame ids or patterns such as ('01/*',) (empty: "
-                             f"the dataset's declared split), got {fmt(self.train_frames)}")
+            raise ValueError(
+                "Recipe.train_frames must be a tuple of frame ids or patterns such as ('01/*',) (empty: "
+                f"the dataset's declared split), got {fmt(self.train_frames)}"
+            )
         if self.scale not in ("smoke", "cpu", "full"):
             raise ValueError(f"Recipe.scale must be 'smoke', 'cpu' or 'full', got {fmt(self.scale)}")
         if self.augment not in ("paper", "no-elastic", "off"):
@@ -187,8 +206,16 @@ class Recipe:
             raise ValueError(f"Recipe.class_weights must be 'balanced' or None, got {fmt(self.class_weights)}")
         if not (self.threshold == "train" or (isinstance(self.threshold, float) and 0 < self.threshold < 1)):
             raise ValueError(f"Recipe.threshold must be 'train' or a float in (0, 1), got {fmt(self.threshold)}")
-        for name in ("base_channels", "depth", "tile", "downsample", "iterations", "batch_size", "warmup_steps",
-                     "separation_gap"):
+        for name in (
+            "base_channels",
+            "depth",
+            "tile",
+            "downsample",
+            "iterations",
+            "batch_size",
+            "warmup_steps",
+            "separation_gap",
+        ):
             value = getattr(self, name)
             low = 0 if name in ("warmup_steps", "separation_gap") else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -207,38 +234,48 @@ class Recipe:
             accepted = [p for p in inspect.signature(spec.cls).parameters if p not in _MODEL_FIELDS]
             own = sorted(set(model_options) & set(_MODEL_FIELDS))
             if own:
-                raise ValueError(f"Recipe.model_options sets {', '.join(map(repr, own))}, which the recipe sets by "
-                                 f"its own field; set Recipe.{own[0]}={model_options[own[0]]!r} instead")
+                raise ValueError(
+                    f"Recipe.model_options sets {', '.join(map(repr, own))}, which the recipe sets by "
+                    f"its own field; set Recipe.{own[0]}={model_options[own[0]]!r} instead"
+                )
             unknown = sorted(set(model_options) - set(accepted))
             if unknown:
-                raise ValueError(f"Recipe.model_options has {', '.join(map(repr, unknown))}, which "
-                                 f"{spec.cls.__name__} (model={self.model!r}) does not take; use one of "
-                                 f"{', '.join(accepted)}")
+                raise ValueError(
+                    f"Recipe.model_options has {', '.join(map(repr, unknown))}, which "
+                    f"{spec.cls.__name__} (model={self.model!r}) does not take; use one of "
+                    f"{', '.join(accepted)}"
+                )
             try:  # the values: the network's own checks, on a 1-channel copy (cheap to build)
                 build_model(self.model, **{**self.model_kwargs(), "base_channels": 1})
             except (TypeError, ValueError) as e:
-                raise type(e)(f"Recipe.model_options={dict(model_options)!r} is refused by {spec.cls.__name__}: "
-                              f"{e}") from e
+                raise type(e)(
+                    f"Recipe.model_options={dict(model_options)!r} is refused by {spec.cls.__name__}: {e}"
+                ) from e
         if train_options:
             fields = [f.name for f in dataclasses.fields(TrainConfig)]
             own = sorted(set(train_options) & set(_TRAIN_FIELDS))
             if own:
-                raise ValueError(f"Recipe.train_options sets {', '.join(map(repr, own))}, which the recipe sets by "
-                                 f"its own field; set Recipe.{own[0]}={train_options[own[0]]!r} instead")
+                raise ValueError(
+                    f"Recipe.train_options sets {', '.join(map(repr, own))}, which the recipe sets by "
+                    f"its own field; set Recipe.{own[0]}={train_options[own[0]]!r} instead"
+                )
             run = sorted(set(train_options) & set(_RUN_FIELDS))
             if run:
-                raise ValueError(f"Recipe.train_options sets {', '.join(map(repr, run))}, which belongs to the run, "
-                                 f"not the recipe: it is set by {_RUN_FIELDS[run[0]]}; remove it")
+                raise ValueError(
+                    f"Recipe.train_options sets {', '.join(map(repr, run))}, which belongs to the run, "
+                    f"not the recipe: it is set by {_RUN_FIELDS[run[0]]}; remove it"
+                )
             unknown = sorted(set(train_options) - set(fields))
             if unknown:
-                raise ValueError(f"Recipe.train_options has {', '.join(map(repr, unknown))}, which is not a "
-                                 f"TrainConfig field a recipe may set here; use one of "
-                                 f"{', '.join(f for f in fields if f not in _TRAIN_FIELDS and f not in _RUN_FIELDS)}")
+                raise ValueError(
+                    f"Recipe.train_options has {', '.join(map(repr, unknown))}, which is not a "
+                    f"TrainConfig field a recipe may set here; use one of "
+                    f"{', '.join(f for f in fields if f not in _TRAIN_FIELDS and f not in _RUN_FIELDS)}"
+                )
 
     def model_kwargs(self) -> dict:
         """Keyword arguments of the recipe's network (``UNet`` or ``FusionNet``), ``model_options`` included."""
-        return {"base_channels": self.base_channels, "depth": self.depth, "dropout": self.dropout,
-                **self.model_options}
+        return {"base_channels": self.base_channels, "depth": self.depth, "dropout": self.dropout, **self.model_options}
 
     def build_model(self):
         """A fresh, He-initialised network of this recipe (``unet_core.models.build_model``)."""
@@ -247,9 +284,17 @@ class Recipe:
     def train_config(self, **overrides):
         """The ``TrainConfig`` of this recipe, ``train_options`` included (``overrides``: device,
         checkpoint_every, ...; they win)."""
-        kw = dict(optimizer=self.optimizer, learning_rate=self.learning_rate, momentum=self.momentum,
-                  schedule=self.schedule, warmup_steps=self.warmup_steps, grad_clip=self.grad_clip,
-                  iterations=self.iterations, batch_size=self.batch_size, seed=0)
+        kw = dict(
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            momentum=self.momentum,
+            schedule=self.schedule,
+            warmup_steps=self.warmup_steps,
+            grad_clip=self.grad_clip,
+            iterations=self.iterations,
+            batch_size=self.batch_size,
+            seed=0,
+        )
         kw.update(self.train_options)
         kw.update(overrides)
         return TrainConfig(**kw)
@@ -270,50 +315,130 @@ class Recipe:
 # The converged CPU recipe, shared by the three datasets. Adam 1e-3 (warm-up 20, cosine to 0) with
 # gradient clipping 1.0 converged in every lead (../shared/notes, issue 10); SGD 0.99 did not.
 # 412 px tiles (228 px output) at 16 channels: 0.34 s per step on 2 cores, 4500 steps ~ 26 min.
-_CPU = dict(scale="cpu", base_channels=16, depth=5, tile=412, optimizer="adam", learning_rate=1e-3,
-            schedule="cosine", warmup_steps=20, grad_clip=1.0, iterations=4500, class_weights=None)
+_CPU = dict(
+    scale="cpu",
+    base_channels=16,
+    depth=5,
+    tile=412,
+    optimizer="adam",
+    learning_rate=1e-3,
+    schedule="cosine",
+    warmup_steps=20,
+    grad_clip=1.0,
+    iterations=4500,
+    class_weights=None,
+)
 
 
 # The paper's recipe at the same CPU budget and network size (SGD momentum 0.99, balanced w_c).
-_CPU_PAPER = dict(scale="cpu", base_channels=16, depth=5, tile=412, optimizer="sgd", learning_rate=1e-3,
-                  momentum=0.99, iterations=4500, class_weights="balanced")
+_CPU_PAPER = dict(
+    scale="cpu",
+    base_channels=16,
+    depth=5,
+    tile=412,
+    optimizer="sgd",
+    learning_rate=1e-3,
+    momentum=0.99,
+    iterations=4500,
+    class_weights="balanced",
+)
 
 
 # The paper's network on a GPU. A global batch of 8 tiles (40,000 tiles in 5,000 steps) so that
 # `torchrun --nproc_per_node=N` can spread a step over N = 1, 2, 4 or 8 GPUs: about 0.9 GB of fp32
 # activations per 572 px training tile (measured on the CPU), so 8 tiles fit a 16 GB GPU.
-_FULL = dict(scale="full", base_channels=64, depth=5, tile=572, optimizer="adam", learning_rate=1e-4,
-             schedule="cosine", warmup_steps=25, grad_clip=1.0, iterations=5000, batch_size=8, class_weights=None)
+_FULL = dict(
+    scale="full",
+    base_channels=64,
+    depth=5,
+    tile=572,
+    optimizer="adam",
+    learning_rate=1e-4,
+    schedule="cosine",
+    warmup_steps=25,
+    grad_clip=1.0,
+    iterations=5000,
+    batch_size=8,
+    class_weights=None,
+)
 
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in [
-    Recipe("paper", "isbi2012", "full", iterations=40000,
-           notes="the paper's settings: 64 channels, 572 px, SGD 0.99, balanced w_c, w0=10, sigma=5 (GPU)"),
-    Recipe("isbi2012-cpu", "isbi2012", **_CPU),
-    Recipe("phc-u373-cpu", "phc-u373", **_CPU),
-    Recipe("dic-hela-cpu", "dic-hela", **{**_CPU, "instances": "watershed", "separation_gap": 2}),
-    Recipe("isbi2012-paper", "isbi2012", **_CPU_PAPER),
-    Recipe("phc-u373-paper", "phc-u373", **_CPU_PAPER),
-    Recipe("dic-hela-paper", "dic-hela", **_CPU_PAPER),
-    Recipe("isbi2012-full", "isbi2012", **_FULL),
-    Recipe("phc-u373-full", "phc-u373", **_FULL),
-    Recipe("dic-hela-full", "dic-hela", **{**_FULL, "instances": "watershed", "separation_gap": 2}),
-    # FusionNet (Quan et al. 2016) on the cpu budget of isbi2012-cpu (book chapter 09): same optimiser,
-    # schedule, steps, seed, Eq. 2 weights and augmentation; padded convolutions, so the tile is the
-    # output: 256 px (65,536 supervised pixels per step, the U-Net's 412 -> 228 tile has 51,984);
-    # dropout 0.25 as FusionNet's paper.
-    Recipe("isbi2012-fusionnet-cpu", "isbi2012", **{**_CPU, "model": "fusionnet", "tile": 256, "dropout": 0.25},
-           notes="FusionNet at the isbi2012-cpu budget (chapter 09)"),
-    Recipe("isbi2012-fusionnet-full", "isbi2012", **{**_FULL, "model": "fusionnet", "tile": 640, "dropout": 0.25},
-           notes="FusionNet at the isbi2012-full budget (chapter 09; GPU)"),
-    Recipe("isbi2012-fusionnet-smoke", "isbi2012", "smoke", model="fusionnet", base_channels=4, depth=3, tile=96,
-           optimizer="adam", learning_rate=3e-3, schedule="cosine", warmup_steps=5, grad_clip=1.0, iterations=30,
-           class_weights=None, tta=False, dropout=0.25),
-    # smoke: seconds on a CPU, to check the pipeline (CI, Colab's first "Run all"); never a result
-    *[Recipe(f"{ds}-smoke", ds, "smoke", base_channels=4, depth=3, tile=DATASET_SPECS[ds].smoke_tile,
-             optimizer="adam", learning_rate=3e-3, schedule="cosine", warmup_steps=5, grad_clip=1.0, iterations=30,
-             class_weights=None, tta=False, threshold=0.5) for ds in DATASETS],
-]}
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in [
+        Recipe(
+            "paper",
+            "isbi2012",
+            "full",
+            iterations=40000,
+            notes="the paper's settings: 64 channels, 572 px, SGD 0.99, balanced w_c, w0=10, sigma=5 (GPU)",
+        ),
+        Recipe("isbi2012-cpu", "isbi2012", **_CPU),
+        Recipe("phc-u373-cpu", "phc-u373", **_CPU),
+        Recipe("dic-hela-cpu", "dic-hela", **{**_CPU, "instances": "watershed", "separation_gap": 2}),
+        Recipe("isbi2012-paper", "isbi2012", **_CPU_PAPER),
+        Recipe("phc-u373-paper", "phc-u373", **_CPU_PAPER),
+        Recipe("dic-hela-paper", "dic-hela", **_CPU_PAPER),
+        Recipe("isbi2012-full", "isbi2012", **_FULL),
+        Recipe("phc-u373-full", "phc-u373", **_FULL),
+        Recipe("dic-hela-full", "dic-hela", **{**_FULL, "instances": "watershed", "separation_gap": 2}),
+        # FusionNet (Quan et al. 2016) on the cpu budget of isbi2012-cpu (book chapter 09): same optimiser,
+        # schedule, steps, seed, Eq. 2 weights and augmentation; padded convolutions, so the tile is the
+        # output: 256 px (65,536 supervised pixels per step, the U-Net's 412 -> 228 tile has 51,984);
+        # dropout 0.25 as FusionNet's paper.
+        Recipe(
+            "isbi2012-fusionnet-cpu",
+            "isbi2012",
+            **{**_CPU, "model": "fusionnet", "tile": 256, "dropout": 0.25},
+            notes="FusionNet at the isbi2012-cpu budget (chapter 09)",
+        ),
+        Recipe(
+            "isbi2012-fusionnet-full",
+            "isbi2012",
+            **{**_FULL, "model": "fusionnet", "tile": 640, "dropout": 0.25},
+            notes="FusionNet at the isbi2012-full budget (chapter 09; GPU)",
+        ),
+        Recipe(
+            "isbi2012-fusionnet-smoke",
+            "isbi2012",
+            "smoke",
+            model="fusionnet",
+            base_channels=4,
+            depth=3,
+            tile=96,
+            optimizer="adam",
+            learning_rate=3e-3,
+            schedule="cosine",
+            warmup_steps=5,
+            grad_clip=1.0,
+            iterations=30,
+            class_weights=None,
+            tta=False,
+            dropout=0.25,
+        ),
+        # smoke: seconds on a CPU, to check the pipeline (CI, Colab's first "Run all"); never a result
+        *[
+            Recipe(
+                f"{ds}-smoke",
+                ds,
+                "smoke",
+                base_channels=4,
+                depth=3,
+                tile=DATASET_SPECS[ds].smoke_tile,
+                optimizer="adam",
+                learning_rate=3e-3,
+                schedule="cosine",
+                warmup_steps=5,
+                grad_clip=1.0,
+                iterations=30,
+                class_weights=None,
+                tta=False,
+                threshold=0.5,
+            )
+            for ds in DATASETS
+        ],
+    ]
+}
 
 
 def recipe_names() -> list[str]:
@@ -341,8 +466,10 @@ def get_recipe(name: str | Recipe, **overrides) -> Recipe:
         raise ValueError(f"recipe={name!r} is unknown; known recipes: {', '.join(recipe_names())}")
     unknown = set(overrides) - {f.name for f in dataclasses.fields(Recipe)}
     if unknown:
-        raise ValueError(f"unknown Recipe field(s) {sorted(unknown)}; fields: "
-                         f"{', '.join(f.name for f in dataclasses.fields(Recipe))}")
+        raise ValueError(
+            f"unknown Recipe field(s) {sorted(unknown)}; fields: "
+            f"{', '.join(f.name for f in dataclasses.fields(Recipe))}"
+        )
     return dataclasses.replace(recipe, **overrides) if overrides else recipe
 
 

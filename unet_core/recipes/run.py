@@ -17,6 +17,7 @@ A network is never scored on a frame it was trained on: checkpoints record their
 published network or a checkpoint without training (``python -m unet_core evaluate``).
 Nothing here touches the network; the data must have been converted by ``data_scripts/fetch.py``.
 """
+
 from __future__ import annotations
 
 import os
@@ -82,8 +83,17 @@ def data_workers(device: str | torch.device = "auto", cpus: int | None = None, w
     return max(1, min(8, cpus // max(size, 1) - 1))
 
 
-def train_recipe(recipe: Recipe, data_dir=None, *, runs_dir=None, device: str = "auto",
-                 checkpoint_path=None, progress: bool = False, resume: bool = True, data=None):
+def train_recipe(
+    recipe: Recipe,
+    data_dir=None,
+    *,
+    runs_dir=None,
+    device: str = "auto",
+    checkpoint_path=None,
+    progress: bool = False,
+    resume: bool = True,
+    data=None,
+):
     """Train the recipe's network (resuming its checkpoint); return ``(model, TrainResult, seconds)``.
 
     Raises
@@ -109,19 +119,31 @@ def train_recipe(recipe: Recipe, data_dir=None, *, runs_dir=None, device: str = 
     torch.manual_seed(0)
     model = recipe.build_model()
     path = checkpoint_path if checkpoint_path is not None else recipe_checkpoint_path(recipe, runs_dir)
-    tiles = TrainingTiles(images, targets, in_size=recipe.tile, out_size=model.output_size(recipe.tile), seed=0,
-                          length=max(recipe.iterations * recipe.batch_size, len(images)), w0=recipe.w0, sigma=recipe.sigma,
-                          class_weights=recipe.class_weights, semantic=d["semantic"],
-                          augment=recipe.augment_config(), cache_dir=path.parent / "weights-cache")
+    tiles = TrainingTiles(
+        images,
+        targets,
+        in_size=recipe.tile,
+        out_size=model.output_size(recipe.tile),
+        seed=0,
+        length=max(recipe.iterations * recipe.batch_size, len(images)),
+        w0=recipe.w0,
+        sigma=recipe.sigma,
+        class_weights=recipe.class_weights,
+        semantic=d["semantic"],
+        augment=recipe.augment_config(),
+        cache_dir=path.parent / "weights-cache",
+    )
     config = recipe.train_config(device=device, checkpoint_every=100, num_workers=data_workers(device))
     start = time.perf_counter()
-    result = train(model, tiles, config, checkpoint_path=path, resume=resume, progress=progress,
-                   training_data=d["training_data"])
+    result = train(
+        model, tiles, config, checkpoint_path=path, resume=resume, progress=progress, training_data=d["training_data"]
+    )
     return model, result, time.perf_counter() - start
 
 
-def predict_recipe(model, recipe: Recipe, images, device: str = "auto", tta: bool | None = None,
-                   progress: bool = False) -> np.ndarray:
+def predict_recipe(
+    model, recipe: Recipe, images, device: str = "auto", tta: bool | None = None, progress: bool = False
+) -> np.ndarray:
     """``(N, H, W)`` probability of cell at full resolution for a list of (H, W) images.
 
     ``progress`` shows a progress bar over the images.
@@ -139,15 +161,16 @@ def predict_recipe(model, recipe: Recipe, images, device: str = "auto", tta: boo
     if images is None or isinstance(images, (str, bytes, dict)) or not hasattr(images, "__len__"):
         raise TypeError(f"images must be a list of (H, W) images or an (N, H, W) array, got {fmt(images)}")
     if getattr(images, "ndim", 3) == 2 or len(images) == 0:
-        raise ValueError(f"images must be a non-empty list of (H, W) images or an (N, H, W) array, got "
-                         f"{fmt(images)}; wrap a single image in a list: [image]")
+        raise ValueError(
+            f"images must be a non-empty list of (H, W) images or an (N, H, W) array, got "
+            f"{fmt(images)}; wrap a single image in a list: [image]"
+        )
     out = []
     for img in tqdm(images, desc="predict", unit="image", disable=not check_bool(progress, "progress")):
         img = np.asarray(img, np.float32)
         small = _down(img, recipe.downsample, 1)
         p = predict_tiled(model, normalize_image(small), device=device, tta=tta)[1]
         if recipe.downsample > 1:
-
             p = resize(p, img.shape, order=1, preserve_range=True)
         out.append(p.astype(np.float32))
     return np.stack(out)
@@ -155,8 +178,9 @@ def predict_recipe(model, recipe: Recipe, images, device: str = "auto", tta: boo
 
 def _seg(prob, truth, threshold, recipe) -> float:
 
-    pred = np.stack([cut_instances(p, threshold, recipe.instances, recipe.seed_threshold, recipe.separation_gap)
-                     for p in prob])
+    pred = np.stack(
+        [cut_instances(p, threshold, recipe.instances, recipe.seed_threshold, recipe.separation_gap) for p in prob]
+    )
     return float(seg_score(pred, np.stack(truth)))
 
 
@@ -180,21 +204,30 @@ def score_recipe(recipe: Recipe, prob: np.ndarray, truth, train_prob=None, train
     measures = dataset_spec(recipe.dataset).measures
     if measures == "instances" and recipe.threshold == "train":
         if train_prob is None or train_truth is None:
-            raise TypeError(f"train_prob and train_truth are needed: recipe {recipe.name!r} chooses its threshold on "
-                            "the training frames (threshold='train'); pass them, or a recipe with a fixed threshold")
+            raise TypeError(
+                f"train_prob and train_truth are needed: recipe {recipe.name!r} chooses its threshold on "
+                "the training frames (threshold='train'); pass them, or a recipe with a fixed threshold"
+            )
         train_prob = prob_stack(train_prob, "train_prob")
         train_truth = truth_instances(train_truth, train_prob.shape, "train_truth")
     if measures == "membranes":
-
         t = truth > 0
         rand, thin = rand_scores(prob, t), rand_scores_thinned(prob, t)
         warp, detail = warping_error(prob, t, return_details=True)  # Fiji's algorithm (41 x 41 window)
-        return {"pixel error": pixel_error(prob, t), "Rand error": 1 - rand["v_rand"], "warping error": warp,
-                "V_rand": rand["v_rand"], "V_rand split": rand["v_rand_split"],
-                "V_rand merge": rand["v_rand_merge"], "V_info": rand["v_info"],
-                "V_rand after thinning": thin["v_rand"], "V_info after thinning": thin["v_info"],
-                "threshold (Rand)": rand["threshold_rand"], "threshold (warping)": detail["threshold"],
-                "warping split / merge pixels": [int(detail["split"]), int(detail["merge"])]}
+        return {
+            "pixel error": pixel_error(prob, t),
+            "Rand error": 1 - rand["v_rand"],
+            "warping error": warp,
+            "V_rand": rand["v_rand"],
+            "V_rand split": rand["v_rand_split"],
+            "V_rand merge": rand["v_rand_merge"],
+            "V_info": rand["v_info"],
+            "V_rand after thinning": thin["v_rand"],
+            "V_info after thinning": thin["v_info"],
+            "threshold (Rand)": rand["threshold_rand"],
+            "threshold (warping)": detail["threshold"],
+            "warping split / merge pixels": [int(detail["split"]), int(detail["merge"])],
+        }
     if recipe.threshold == "train":
         per = {t: _seg(train_prob, train_truth, t, recipe) for t in CTC_THRESHOLDS}
         threshold = max(per, key=per.get)
@@ -202,14 +235,28 @@ def score_recipe(recipe: Recipe, prob: np.ndarray, truth, train_prob=None, train
         per, threshold = {}, recipe.threshold
     held = {t: _seg(prob, truth, t, recipe) for t in CTC_THRESHOLDS}
     seg = held[threshold] if threshold in held else _seg(prob, truth, threshold, recipe)
-    return {"SEG": seg, "threshold": threshold, "threshold chosen on": "training frames" if per else "fixed",
-            "SEG on training frames by threshold": {str(k): v for k, v in per.items()},
-            "SEG on held-out frames by threshold (not used to choose)": {str(k): v for k, v in held.items()}}
+    return {
+        "SEG": seg,
+        "threshold": threshold,
+        "threshold chosen on": "training frames" if per else "fixed",
+        "SEG on training frames by threshold": {str(k): v for k, v in per.items()},
+        "SEG on held-out frames by threshold (not used to choose)": {str(k): v for k, v in held.items()},
+    }
 
 
-def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: str = "auto", progress: bool = False,
-               checkpoint_path=None, train: bool = True, save_prob: bool = True, max_train_frames: int = 24,
-               trust_unrecorded: bool = False) -> dict:
+def run_recipe(
+    recipe: str | Recipe,
+    data_dir=None,
+    *,
+    runs_dir=None,
+    device: str = "auto",
+    progress: bool = False,
+    checkpoint_path=None,
+    train: bool = True,
+    save_prob: bool = True,
+    max_train_frames: int = 24,
+    trust_unrecorded: bool = False,
+) -> dict:
     """Train (or load) a recipe's network, predict its held-out frames and score them.
 
     Parameters
@@ -253,8 +300,14 @@ def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: st
     r, _ = resolve_recipe(recipe), resolve_device(device)  # a bad device fails before the data is read
     checkpoint_path = check_path(checkpoint_path, "checkpoint_path")
     train, save_prob, progress, trust_unrecorded = (
-        check_bool(v, n) for v, n in ((train, "train"), (save_prob, "save_prob"), (progress, "progress"),
-                                      (trust_unrecorded, "trust_unrecorded")))
+        check_bool(v, n)
+        for v, n in (
+            (train, "train"),
+            (save_prob, "save_prob"),
+            (progress, "progress"),
+            (trust_unrecorded, "trust_unrecorded"),
+        )
+    )
     max_train_frames = check_int(max_train_frames, "max_train_frames", low=1)
     d = recipe_data(r, data_dir)
     path = checkpoint_path if checkpoint_path is not None else recipe_checkpoint_path(r, runs_dir)
@@ -265,15 +318,21 @@ def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: st
 
         rank, size = world()
         if rank:  # torchrun: every rank trained its share of the batches; rank 0 alone predicts and scores
-            return {"recipe": r.to_dict(), "rank": rank, "world_size": size, "steps": int(steps),
-                    "checkpoint": str(path)}
+            return {
+                "recipe": r.to_dict(),
+                "rank": rank,
+                "world_size": size,
+                "steps": int(steps),
+                "checkpoint": str(path),
+            }
     else:
         ckpt = load_checkpoint(path)
         record = ckpt.get("training_data")
         model = model_from_checkpoint(path)
         steps, losses, seconds, trained_now = ckpt["step"], ckpt["history"]["losses"], 0.0, 0
-    check_held_out(record, r.dataset, [i for g in d["groups"] for i in g["ids"]], str(path),
-                   trust_unrecorded=trust_unrecorded)
+    check_held_out(
+        record, r.dataset, [i for g in d["groups"] for i in g["ids"]], str(path), trust_unrecorded=trust_unrecorded
+    )
     model.eval()
     start = time.perf_counter()
     probs = [predict_recipe(model, r, g["x"], device, progress=progress) for g in d["groups"]]
@@ -287,16 +346,34 @@ def run_recipe(recipe: str | Recipe, data_dir=None, *, runs_dir=None, device: st
         _save_array(path.with_suffix(".val_prob.npy"), probs[0])
         if train_prob is not None:
             _save_array(path.with_suffix(".train_prob.npy"), train_prob)
-    groups = [{"name": g["name"], "note": g["note"], "truth": truth_label(g["truth"]), "frames": g["ids"],
-               "values": score_recipe(r, p, g["y"], train_prob, train_truth)} for g, p in zip(d["groups"], probs)]
+    groups = [
+        {
+            "name": g["name"],
+            "note": g["note"],
+            "truth": truth_label(g["truth"]),
+            "frames": g["ids"],
+            "values": score_recipe(r, p, g["y"], train_prob, train_truth),
+        }
+        for g, p in zip(d["groups"], probs)
+    ]
     losses = np.asarray(losses, float)
-    return {"recipe": r.to_dict(), "values": groups[0]["values"], "truth": groups[0]["truth"],
-            "held-out groups": groups, "trained on": record, "steps": int(steps),
-            "steps trained in this call": int(trained_now), "train seconds (this call)": round(seconds, 1),
-            "seconds per step": round(seconds / trained_now, 3) if trained_now else None,
-            "loss, first / last 100 steps": [float(losses[:100].mean()), float(losses[-100:].mean())]
-            if len(losses) else None,
-            "predict seconds": round(predict_seconds, 1), "checkpoint": str(path), "source": d["source"]}
+    return {
+        "recipe": r.to_dict(),
+        "values": groups[0]["values"],
+        "truth": groups[0]["truth"],
+        "held-out groups": groups,
+        "trained on": record,
+        "steps": int(steps),
+        "steps trained in this call": int(trained_now),
+        "train seconds (this call)": round(seconds, 1),
+        "seconds per step": round(seconds / trained_now, 3) if trained_now else None,
+        "loss, first / last 100 steps": [float(losses[:100].mean()), float(losses[-100:].mean())]
+        if len(losses)
+        else None,
+        "predict seconds": round(predict_seconds, 1),
+        "checkpoint": str(path),
+        "source": d["source"],
+    }
 
 
 def _save_array(path: Path, array: np.ndarray) -> None:
@@ -309,8 +386,15 @@ def _save_array(path: Path, array: np.ndarray) -> None:
     atomic_write(path, write)
 
 
-def evaluate_recipe(recipe: str | Recipe, checkpoint=None, data_dir=None, *, device: str = "auto",
-                    progress: bool = False, trust_unrecorded: bool = False) -> dict:
+def evaluate_recipe(
+    recipe: str | Recipe,
+    checkpoint=None,
+    data_dir=None,
+    *,
+    device: str = "auto",
+    progress: bool = False,
+    trust_unrecorded: bool = False,
+) -> dict:
     """Score a network on the recipe's held-out frames, as the challenge did (nothing is trained).
 
     Parameters
@@ -350,12 +434,22 @@ def evaluate_recipe(recipe: str | Recipe, checkpoint=None, data_dir=None, *, dev
     r = resolve_recipe(recipe)
     if checkpoint is None:
         if r.name not in pretrained_registry():
-            raise ValueError(f"recipe {r.name!r} has no published network; pass checkpoint=PATH (--checkpoint) or a "
-                             f"recipe with one: {', '.join(sorted(pretrained_registry()))}")
+            raise ValueError(
+                f"recipe {r.name!r} has no published network; pass checkpoint=PATH (--checkpoint) or a "
+                f"recipe with one: {', '.join(sorted(pretrained_registry()))}"
+            )
         checkpoint, network = pretrained_path(r.name), f"published network {r.name}"
     else:
         checkpoint = check_path(checkpoint, "checkpoint", none_ok=False)
         network = str(checkpoint)
-    result = run_recipe(r, data_dir, device=device, progress=progress, checkpoint_path=checkpoint, train=False,
-                        save_prob=False, trust_unrecorded=trust_unrecorded)
+    result = run_recipe(
+        r,
+        data_dir,
+        device=device,
+        progress=progress,
+        checkpoint_path=checkpoint,
+        train=False,
+        save_prob=False,
+        trust_unrecorded=trust_unrecorded,
+    )
     return {"network": network, **result}

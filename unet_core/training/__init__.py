@@ -3,6 +3,7 @@
 the reads of the loss), checkpoints (``checkpoint``), several processes (``distributed``) and the
 measured peak memory of a step (``peak_memory``).
 """
+
 from __future__ import annotations
 
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
@@ -22,4 +23,25 @@ from .loop import train
 from .loss import WeightedCrossEntropy, weighted_cross_entropy
 from .peak_memory import measure_peak_memory
 
-__all__ = ['save_checkpoint', 'load_checkpoint', 'model_from_checkpoint', 'init_from_env', 'world', 'rank_items', 'all_mean', 'step_loss', 'dropout_seed', 'broadcast_object', 'barrier', 'check_resume_world', 'apply_check_cap', 'TrainConfig', 'TrainResult', 'train', 'learning_rate_at', 'weighted_cross_entropy', 'WeightedCrossEntropy', 'measure_peak_memory']
+__all__ = [
+    'save_checkpoint',
+    'load_checkpoint',
+    'model_from_checkpoint',
+    'init_from_env',
+    'world',
+    'rank_items',
+    'all_mean',
+    'step_loss',
+    'dropout_seed',
+    'broadcast_object',
+    'barrier',
+    'check_resume_world',
+    'apply_check_cap',
+    'TrainConfig',
+    'TrainResult',
+    'train',
+    'learning_rate_at',
+    'weighted_cross_entropy',
+    'WeightedCrossEntropy',
+    'measure_peak_memory',
+]

@@ -26,6 +26,7 @@ save never leaves a truncated checkpoint behind. Keys:
                     checkpoints lack the key and :func:`load_checkpoint` returns None for it).
                     :func:`unet_core.train` refuses to resume a checkpoint with other training data.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -119,14 +120,20 @@ def save_checkpoint(
     step = check_int(step, "step", 0, fix="the number of completed training steps")
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         config = dataclasses.asdict(config)
-    for name, value in (("config", config), ("history", history), ("scheduler", scheduler),
-                        ("training_data", training_data)):
+    for name, value in (
+        ("config", config),
+        ("history", history),
+        ("scheduler", scheduler),
+        ("training_data", training_data),
+    ):
         if value is not None and not isinstance(value, dict):
-            raise TypeError(f"{name} must be a dict (or None{', or a TrainConfig' if name == 'config' else ''}), "
-                            f"got {fmt(value)}")
+            raise TypeError(
+                f"{name} must be a dict (or None{', or a TrainConfig' if name == 'config' else ''}), got {fmt(value)}"
+            )
     if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, f"path {str(path)!r} is a folder; give a file name such as "
-                                f"{str(path / 'model.pt')!r}")
+        raise IsADirectoryError(
+            errno.EISDIR, f"path {str(path)!r} is a folder; give a file name such as {str(path / 'model.pt')!r}"
+        )
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -155,17 +162,21 @@ def _check_map_location(map_location) -> None:
     if map_location is None or isinstance(map_location, dict) or callable(map_location):
         return
     if not isinstance(map_location, (str, torch.device)):
-        raise TypeError(f"map_location must be a device such as 'cpu' or 'cuda:0', a torch.device, a dict or None, "
-                        f"got {fmt(map_location)}")
+        raise TypeError(
+            f"map_location must be a device such as 'cpu' or 'cuda:0', a torch.device, a dict or None, "
+            f"got {fmt(map_location)}"
+        )
     try:
         dev = torch.device(map_location)
     except RuntimeError:
-        raise ValueError(f"map_location={map_location!r} is not a device; use 'cpu', 'cuda', 'cuda:0' or 'mps'") \
-            from None
+        raise ValueError(
+            f"map_location={map_location!r} is not a device; use 'cpu', 'cuda', 'cuda:0' or 'mps'"
+        ) from None
     if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
         have = f"{torch.cuda.device_count()} CUDA device(s)" if torch.cuda.is_available() else "no CUDA"
-        raise ValueError(f"map_location={map_location!r} names a GPU this machine does not have ({have}); "
-                         "use map_location='cpu'")
+        raise ValueError(
+            f"map_location={map_location!r} names a GPU this machine does not have ({have}); use map_location='cpu'"
+        )
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError(f"map_location={map_location!r}: MPS is not available here; use map_location='cpu'")
 
@@ -257,8 +268,10 @@ def load_checkpoint(
     if model is not None:
         stored, this = _stored_name(ckpt), _model_name(model)
         if stored is not None and this is not None and stored != this:
-            raise ValueError(f"checkpoint {str(path)!r} holds a {_class_name(stored)}, not a {type(model).__name__}; "
-                             f"use model_from_checkpoint({str(path)!r}) to rebuild the stored network")
+            raise ValueError(
+                f"checkpoint {str(path)!r} holds a {_class_name(stored)}, not a {type(model).__name__}; "
+                f"use model_from_checkpoint({str(path)!r}) to rebuild the stored network"
+            )
         saved, current = ckpt.get("model_config"), getattr(model, "config", None)
         if isinstance(saved, dict) and isinstance(current, dict) and saved != current:
             raise _config_mismatch(path, saved, current, stored)
@@ -285,8 +298,10 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, ckpt: dict, path: str
     try:
         optimizer.load_state_dict(ckpt["optimizer_state"])
     except (ValueError, KeyError, RuntimeError) as exc:
-        raise ValueError(f"the optimizer state in checkpoint {str(path)!r} does not fit this optimizer ({exc}); "
-                         "build the optimizer of the same type over model.parameters()") from exc
+        raise ValueError(
+            f"the optimizer state in checkpoint {str(path)!r} does not fit this optimizer ({exc}); "
+            "build the optimizer of the same type over model.parameters()"
+        ) from exc
 
 
 def model_from_checkpoint(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> nn.Module:
@@ -313,12 +328,16 @@ def model_from_checkpoint(path: str | os.PathLike, map_location: str | torch.dev
 
     ckpt = load_checkpoint(path, map_location=map_location)
     if not isinstance(ckpt.get("model_config"), dict):
-        raise ValueError(f"checkpoint {str(path)!r} stores no model configuration; build the model yourself "
-                         "and call load_checkpoint(path, model)")
+        raise ValueError(
+            f"checkpoint {str(path)!r} stores no model configuration; build the model yourself "
+            "and call load_checkpoint(path, model)"
+        )
     try:
         model = build_model(_stored_name(ckpt) or "unet", **ckpt["model_config"])
         model.load_state_dict(ckpt["model_state"])
     except (TypeError, ValueError, RuntimeError, KeyError) as exc:
-        raise ValueError(f"checkpoint {str(path)!r} stores a model that cannot be rebuilt ({exc}); "
-                         "it is damaged or from another program") from exc
+        raise ValueError(
+            f"checkpoint {str(path)!r} stores a model that cannot be rebuilt ({exc}); "
+            "it is damaged or from another program"
+        ) from exc
     return model.to(map_location if map_location is not None else "cpu").eval()

@@ -11,6 +11,7 @@ chooses the optimiser (``"sgd"``, ``"adam"``, ``"adamw"``), a learning-rate sche
 the loss normalisation (``loss_reduction``) and the numerics (``precision``). The schedule is a pure
 function of the step, so resuming needs only the step.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,8 +26,19 @@ from ..inference.precision import PRECISIONS
 from ..utils.check_cap import cap, capped_batch
 from ..utils.validation import check_int, fmt
 
-__all__ = ['apply_check_cap', 'TrainConfig', 'TrainResult', 'learning_rate_at', 'precision_of_legacy',
-           'effective_precision', 'OPTIMIZERS', 'SCHEDULES', 'LOSS_REDUCTIONS', 'RESUME_FREE', 'REMOVED_FIELDS']
+__all__ = [
+    'apply_check_cap',
+    'TrainConfig',
+    'TrainResult',
+    'learning_rate_at',
+    'precision_of_legacy',
+    'effective_precision',
+    'OPTIMIZERS',
+    'SCHEDULES',
+    'LOSS_REDUCTIONS',
+    'RESUME_FREE',
+    'REMOVED_FIELDS',
+]
 
 
 def apply_check_cap(config: Any, value: int | None = None) -> Any:
@@ -60,8 +72,9 @@ def apply_check_cap(config: Any, value: int | None = None) -> Any:
         world = max(1, int(os.environ.get("WORLD_SIZE") or 1))
     except ValueError:
         world = 1  # unet_core.training.distributed reports a malformed $WORLD_SIZE
-    return dataclasses.replace(config, iterations=min(config.iterations, n),
-                               batch_size=capped_batch(config.batch_size, world, n))
+    return dataclasses.replace(
+        config, iterations=min(config.iterations, n), batch_size=capped_batch(config.batch_size, world, n)
+    )
 
 
 # Fields that may change between a run and its resumption without breaking exactness
@@ -162,22 +175,33 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.momentum must lie in [0, 1), got {self.momentum}; the paper uses 0.99")
         if self.weight_decay < 0:
             raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay}")
-        for name, low in (("batch_size", 1), ("iterations", 0), ("seed", 0), ("log_every", 1),
-                          ("val_every", 0), ("checkpoint_every", 0), ("num_workers", 0)):
+        for name, low in (
+            ("batch_size", 1),
+            ("iterations", 0),
+            ("seed", 0),
+            ("log_every", 1),
+            ("val_every", 0),
+            ("checkpoint_every", 0),
+            ("num_workers", 0),
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"TrainConfig.{name} must be an int, got {fmt(value)}")
             if value < low:
                 raise ValueError(f"TrainConfig.{name} must be >= {low}, got {value}")
         if self.precision is not None and self.precision != "auto" and self.precision not in PRECISIONS:
-            raise ValueError(f"TrainConfig.precision must be None, 'auto' or one of {tuple(PRECISIONS)}, got "
-                             f"{fmt(self.precision)}; None is bf16 autocast on CUDA and fp32 elsewhere, 'auto' "
-                             "measures the fastest path once")
+            raise ValueError(
+                f"TrainConfig.precision must be None, 'auto' or one of {tuple(PRECISIONS)}, got "
+                f"{fmt(self.precision)}; None is bf16 autocast on CUDA and fp32 elsewhere, 'auto' "
+                "measures the fastest path once"
+            )
         if not isinstance(self.device, str):
             raise TypeError(f"TrainConfig.device must be a string such as 'auto' or 'cpu', got {fmt(self.device)}")
         if not re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]+)?", self.device):
-            raise ValueError(f"TrainConfig.device must be 'auto', 'cpu', 'cuda', 'cuda:N' (N = 0, 1, ...) or 'mps', "
-                             f"got {self.device!r}; use device='auto' to pick the best one (train() checks availability)")
+            raise ValueError(
+                f"TrainConfig.device must be 'auto', 'cpu', 'cuda', 'cuda:N' (N = 0, 1, ...) or 'mps', "
+                f"got {self.device!r}; use device='auto' to pick the best one (train() checks availability)"
+            )
         for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss_reduction", LOSS_REDUCTIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {fmt(getattr(self, name))}")
@@ -194,10 +218,15 @@ class TrainConfig:
         if self.grad_clip < 0:
             raise ValueError(f"TrainConfig.grad_clip must be >= 0 (0 disables clipping), got {self.grad_clip}")
         betas = tuple(self.betas) if isinstance(self.betas, (list, tuple)) else None
-        if betas is None or len(betas) != 2 or not all(
-                isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas):
-            raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1), got {fmt(self.betas)}; "
-                             "Adam's defaults are (0.9, 0.999)")
+        if (
+            betas is None
+            or len(betas) != 2
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)
+        ):
+            raise ValueError(
+                f"TrainConfig.betas must be two numbers in [0, 1), got {fmt(self.betas)}; "
+                "Adam's defaults are (0.9, 0.999)"
+            )
         self.betas = (float(betas[0]), float(betas[1]))
 
 
@@ -237,8 +266,10 @@ def precision_of_legacy(amp: bool | str = "auto", channels_last: bool = False, d
     'bf16+channels_last'
     """
     if amp not in ("auto", True, False) or not isinstance(channels_last, bool):
-        raise ValueError(f"amp must be 'auto', True or False and channels_last True or False (the fields TrainConfig "
-                         f"had before precision), got amp={fmt(amp)}, channels_last={fmt(channels_last)}")
+        raise ValueError(
+            f"amp must be 'auto', True or False and channels_last True or False (the fields TrainConfig "
+            f"had before precision), got amp={fmt(amp)}, channels_last={fmt(channels_last)}"
+        )
     if amp == "auto" and not channels_last and not isinstance(amp, bool):
         return None
     bf16 = amp is True or (amp == "auto" and not isinstance(amp, bool) and device_type == "cuda")
@@ -287,9 +318,12 @@ def _refuse_removed_fields(init):
             except ValueError:
                 meant = "one of None, 'auto', " + ", ".join(map(repr, PRECISIONS))
             given = ", ".join(f"{name}={kwargs[name]!r}" for name in removed)
-            raise TypeError(f"TrainConfig.{removed[0]} was removed: the numerics are set by TrainConfig.precision "
-                            f"alone; use precision={meant} for {given}")
+            raise TypeError(
+                f"TrainConfig.{removed[0]} was removed: the numerics are set by TrainConfig.precision "
+                f"alone; use precision={meant} for {given}"
+            )
         init(self, *args, **kwargs)
+
     return __init__
 
 
@@ -329,8 +363,10 @@ class TrainResult:
         for name in ("losses", "validation"):
             value = getattr(self, name)
             if not isinstance(value, (list, tuple)):
-                raise TypeError(f"TrainResult.{name} must be a list (one entry per step or validation), got "
-                                f"{fmt(value)}; e.g. TrainResult(losses=[], validation=[], step=0)")
+                raise TypeError(
+                    f"TrainResult.{name} must be a list (one entry per step or validation), got "
+                    f"{fmt(value)}; e.g. TrainResult(losses=[], validation=[], step=0)"
+                )
             if isinstance(value, tuple):
                 setattr(self, name, list(value))
         self.step = check_int(self.step, "TrainResult.step", low=0)
@@ -385,4 +421,3 @@ def learning_rate_at(config: TrainConfig, step: int) -> float:
     if config.schedule == "cosine":
         return floor + (base - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
     return floor + (base - floor) * (1.0 - t) ** config.poly_power
-

@@ -15,6 +15,7 @@ and at the end, every rank reads the mean over ranks in one all-reduce, which al
 whether any rank's loss became NaN or infinite (and at which step), so all ranks stop together.
 :func:`step_loss` is the same all-reduce for one step.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,17 @@ import warnings
 import torch
 import torch.distributed as dist
 
-__all__ = ['init_from_env', 'world', 'rank_items', 'all_mean', 'step_loss', 'dropout_seed', 'broadcast_object', 'barrier', 'check_resume_world']
+__all__ = [
+    'init_from_env',
+    'world',
+    'rank_items',
+    'all_mean',
+    'step_loss',
+    'dropout_seed',
+    'broadcast_object',
+    'barrier',
+    'check_resume_world',
+]
 
 
 RANK_SEED_STRIDE = 0x9E3779B9
@@ -50,8 +61,10 @@ def init_from_env(device: torch.device) -> tuple[int, int]:
     if size <= 1:
         return 0, 1
     if not dist.is_available():
-        raise RuntimeError(f"WORLD_SIZE={size} asks for distributed training, but this torch build has no "
-                           "torch.distributed; run a single process (python -m unet_core train ...)")
+        raise RuntimeError(
+            f"WORLD_SIZE={size} asks for distributed training, but this torch build has no "
+            "torch.distributed; run a single process (python -m unet_core train ...)"
+        )
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
@@ -92,9 +105,11 @@ def rank_items(step: int, batch_size: int, rank: int, world_size: int, length: i
     ([14, 15], [12, 13, 14, 15])
     """
     if batch_size % world_size:
-        raise ValueError(f"TrainConfig.batch_size={batch_size} (the global batch) must be divisible by the number "
-                         f"of processes, {world_size}; use batch_size={world_size * max(1, batch_size // world_size)}"
-                         f" or --nproc_per_node dividing {batch_size}")
+        raise ValueError(
+            f"TrainConfig.batch_size={batch_size} (the global batch) must be divisible by the number "
+            f"of processes, {world_size}; use batch_size={world_size * max(1, batch_size // world_size)}"
+            f" or --nproc_per_node dividing {batch_size}"
+        )
     per = batch_size // world_size
     first = step * batch_size + rank * per
     return [i % length for i in range(first, first + per)]
@@ -182,7 +197,7 @@ def dropout_seed(seed: int, step: int, rank: int = 0) -> int:
     >>> dropout_seed(0, 3), dropout_seed(0, 3, rank=1)
     (3, 2654435772)
     """
-    return (seed + step + rank * RANK_SEED_STRIDE) % 2 ** 64
+    return (seed + step + rank * RANK_SEED_STRIDE) % 2**64
 
 
 def broadcast_object(value):
@@ -210,6 +225,9 @@ def check_resume_world(saved: int | None, world_size: int, path) -> None:
 
     saved = 1 if saved is None else saved
     if saved != world_size:
-        warnings.warn(f"checkpoint {str(path)!r} was written with world_size={saved}, this run has world_size="
-                      f"{world_size}: the steps see the same tiles but will not be bit-identical to an "
-                      f"uninterrupted run; resume with --nproc_per_node={saved} for that", stacklevel=3)
+        warnings.warn(
+            f"checkpoint {str(path)!r} was written with world_size={saved}, this run has world_size="
+            f"{world_size}: the steps see the same tiles but will not be bit-identical to an "
+            f"uninterrupted run; resume with --nproc_per_node={saved} for that",
+            stacklevel=3,
+        )

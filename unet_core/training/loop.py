@@ -24,6 +24,7 @@ switch it. Checkpoints are handled by :mod:`unet_core.training.checkpoint`.
 The hot loop does not wait for the device: the loss of each step stays there, and the losses are read
 (with the non-finite check) only on logging, validation and checkpoint steps and after the last one.
 """
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,10 @@ def _plain(metrics: dict) -> dict[str, Any]:
     """Validation results as plain python values, so that checkpoints load with weights_only=True."""
     out: dict[str, Any] = {}
     for key, value in dict(metrics).items():
-        if isinstance(value, (torch.Tensor, np.ndarray)) and (value.numel() if isinstance(value, torch.Tensor)
-                                                              else value.size) == 1:
+        if (
+            isinstance(value, (torch.Tensor, np.ndarray))
+            and (value.numel() if isinstance(value, torch.Tensor) else value.size) == 1
+        ):
             value = value.item()
         try:
             value = plain_value(value, f"validate()[{key!r}]")  # numpy scalars of every kind -> python ones
@@ -73,15 +76,36 @@ def _plain(metrics: dict) -> dict[str, Any]:
     return out
 
 
-def _write_checkpoint(path, model: nn.Module, optimizer: torch.optim.Optimizer, result: TrainResult,
-                      config: TrainConfig, stored_config: dict, rank: int, world_size: int,
-                      training_data: dict | None) -> None:
+def _write_checkpoint(
+    path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    result: TrainResult,
+    config: TrainConfig,
+    stored_config: dict,
+    rank: int,
+    world_size: int,
+    training_data: dict | None,
+) -> None:
     """Rank 0 writes the checkpoint of ``result.step`` (atomically); every rank waits for it."""
     history = {"losses": result.losses, "validation": result.validation, "seconds": result.seconds}
-    scheduler = {"schedule": config.schedule, "step": result.step, "learning_rate": learning_rate_at(config, result.step)}
+    scheduler = {
+        "schedule": config.schedule,
+        "step": result.step,
+        "learning_rate": learning_rate_at(config, result.step),
+    }
     if rank == 0:  # one writer; the file is replaced atomically
-        save_checkpoint(path, model, optimizer, result.step, stored_config, history, scheduler,
-                        world_size=world_size, training_data=training_data)
+        save_checkpoint(
+            path,
+            model,
+            optimizer,
+            result.step,
+            stored_config,
+            history,
+            scheduler,
+            world_size=world_size,
+            training_data=training_data,
+        )
     barrier()
 
 
@@ -184,8 +208,9 @@ def train(
     """
     from tqdm.auto import tqdm
 
-    config, resume, progress, training_data = check_arguments(model, dataset, config, validate, resume, progress,
-                                                              training_data)
+    config, resume, progress, training_data = check_arguments(
+        model, dataset, config, validate, resume, progress, training_data
+    )
     device, rank, world_size = open_device(config)
     progress = progress and rank == 0
     model.to(device)
@@ -207,8 +232,9 @@ def train(
         result.step += 1
         last = result.step == config.iterations
         validating = last or (config.val_every and result.step % config.val_every == 0)
-        saving = checkpoint_path is not None and (last or (config.checkpoint_every
-                                                           and result.step % config.checkpoint_every == 0))
+        saving = checkpoint_path is not None and (
+            last or (config.checkpoint_every and result.step % config.checkpoint_every == 0)
+        )
         if validating or saving or result.step % config.log_every == 0:  # the same steps on every rank
             result.losses.extend(log.read(config))  # the global batch's losses (means over the ranks)
         now = time.perf_counter()
@@ -219,8 +245,9 @@ def train(
         if validate is not None and rank == 0 and validating:
             _run_validation(model, validate, result)
         if saving:
-            _write_checkpoint(checkpoint_path, model, optimizer, result, config, stored_config, rank, world_size,
-                              training_data)
+            _write_checkpoint(
+                checkpoint_path, model, optimizer, result, config, stored_config, rank, world_size, training_data
+            )
     result.losses.extend(log.read(config))  # nothing left unless the loader stopped early
     bar.close()
     model.eval()

@@ -11,6 +11,7 @@ weighted by a per-pixel weight map ``w`` (Eq. 2, :mod:`unet_core.data.loss_weigh
 provides the functional form :func:`weighted_cross_entropy` and a thin
 ``nn.Module`` wrapper :class:`WeightedCrossEntropy`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -53,7 +54,9 @@ def _check_inputs(logits, target, weight, reduction, ignore_index, values: bool 
         )
     if weight is not None:
         if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
-            raise TypeError(f"weight must be a floating point torch.Tensor or None, got {fmt(weight)}; use weight.float()")
+            raise TypeError(
+                f"weight must be a floating point torch.Tensor or None, got {fmt(weight)}; use weight.float()"
+            )
         if tuple(weight.shape) != expected:
             raise ValueError(f"weight must have shape (B, H, W) = {expected} like target, got {fmt(weight)}")
     if reduction not in _REDUCTIONS:
@@ -217,9 +220,7 @@ class WeightedCrossEntropy(nn.Module):
         self.reduction = reduction
         self.ignore_index = ignore_index
 
-    def forward(
-        self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Return the loss of Eq. 1 for a batch; see :func:`weighted_cross_entropy`."""
         return weighted_cross_entropy(logits, target, weight, self.reduction, self.ignore_index)
 

@@ -1,5 +1,6 @@
 """The measured peak memory of one training or inference step (Linux), beside the estimate of
 :func:`unet_core.models.memory.estimate_memory`."""
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,6 @@ def _probe(cfg: dict) -> dict:
     """Run in the child process: two passes (or training steps), the peak growth of each in bytes
     (``steps``) and the process's peak resident memory after each (``peaks``)."""
 
-
     torch.set_num_threads(cfg["threads"])
     torch.manual_seed(0)
     net = build_model(cfg["model"], **cfg["config"])
@@ -74,13 +74,23 @@ def _probe(cfg: dict) -> dict:
 
 def _check_linux() -> None:
     if not sys.platform.startswith("linux") or not os.access("/proc/self/clear_refs", os.W_OK):
-        raise OSError(f"measure_peak_memory needs Linux's /proc/self/clear_refs and /proc/self/status (this is "
-                      f"{sys.platform}); use estimate_memory elsewhere")
+        raise OSError(
+            f"measure_peak_memory needs Linux's /proc/self/clear_refs and /proc/self/status (this is "
+            f"{sys.platform}); use estimate_memory elsewhere"
+        )
 
 
-def measure_peak_memory(model_or_name: Any, tile: int | tuple[int, int], *, batch_size: int = 1,
-                        train: bool = False, threads: int = 1, timeout: float = 900, details: bool = False,
-                        **config) -> int | dict:
+def measure_peak_memory(
+    model_or_name: Any,
+    tile: int | tuple[int, int],
+    *,
+    batch_size: int = 1,
+    train: bool = False,
+    threads: int = 1,
+    timeout: float = 900,
+    details: bool = False,
+    **config,
+) -> int | dict:
     """Measure the peak memory of one forward pass or training step on the CPU, in a fresh process.
 
     Parameters
@@ -132,18 +142,27 @@ def measure_peak_memory(model_or_name: Any, tile: int | tuple[int, int], *, batc
     name, config = resolve_model_config(model_or_name, config)
     estimate_memory(name, tile, batch_size=batch_size, train=train, **config)  # validates the arguments
     th, tw = tile_pair(tile)
-    cfg = {"model": name, "config": config, "tile": [th, tw], "batch_size": check_int(batch_size, "batch_size", 1),
-           "train": check_bool(train, "train"), "threads": check_int(threads, "threads", 1)}
+    cfg = {
+        "model": name,
+        "config": config,
+        "tile": [th, tw],
+        "batch_size": check_int(batch_size, "batch_size", 1),
+        "train": check_bool(train, "train"),
+        "threads": check_int(threads, "threads", 1),
+    }
     details = check_bool(details, "details")
     _check_linux()
     root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(MMAP_THRESHOLD),
-               PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    env = dict(
+        os.environ,
+        MALLOC_MMAP_THRESHOLD_=str(MMAP_THRESHOLD),
+        PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
+    )
     code = "import json, sys; from unet_core.training.peak_memory import _probe; print(json.dumps(_probe(json.loads(sys.argv[1]))))"
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps(cfg)], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(cfg)], env=env, capture_output=True, text=True, timeout=timeout
+    )
     if proc.returncode:
-        raise RuntimeError(f"the memory probe for {name} {config} on a {th} x {tw} tile failed:\n"
-                           f"{proc.stderr[-2000:]}")
+        raise RuntimeError(f"the memory probe for {name} {config} on a {th} x {tw} tile failed:\n{proc.stderr[-2000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     return {k: [int(v) for v in out[k]] for k in ("steps", "peaks")} if details else int(out["steps"][1])

@@ -5,6 +5,7 @@ Step ``k`` reads the dataset items ``k * batch_size ... k * batch_size + batch_s
 length; rank ``r`` of several processes its consecutive share, :func:`unet_core.training.distributed.rank_items`),
 so the loader of a resumed run starts at its step and reads what an uninterrupted run would.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,12 +24,28 @@ from ..utils.validation import check_bool, fmt
 from .config import TrainConfig, apply_check_cap, effective_precision
 from .distributed import broadcast_object, init_from_env, rank_items
 
-__all__ = ['check_arguments', 'open_device', 'resolve_numerics', 'stored_precision', 'make_optimizer',
-           'optimizer_hyper', 'StepSampler', 'make_loader', 'wrap_for_ranks']
+__all__ = [
+    'check_arguments',
+    'open_device',
+    'resolve_numerics',
+    'stored_precision',
+    'make_optimizer',
+    'optimizer_hyper',
+    'StepSampler',
+    'make_loader',
+    'wrap_for_ranks',
+]
 
 
-def check_arguments(model: nn.Module, dataset: Dataset, config: TrainConfig | None, validate: Callable | None,
-                    resume: bool, progress: bool, training_data: dict | None) -> tuple[TrainConfig, bool, bool, Any]:
+def check_arguments(
+    model: nn.Module,
+    dataset: Dataset,
+    config: TrainConfig | None,
+    validate: Callable | None,
+    resume: bool,
+    progress: bool,
+    training_data: dict | None,
+) -> tuple[TrainConfig, bool, bool, Any]:
     """The arguments of :func:`~unet_core.training.loop.train`, checked; ``config`` under ``$UNET_CHECK_CAP``.
 
     Parameters
@@ -64,12 +81,15 @@ def check_arguments(model: nn.Module, dataset: Dataset, config: TrainConfig | No
         raise TypeError(f"validate must be a callable validate(model, step) -> dict or None, got {fmt(validate)}")
     check_module(model)
     if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")) or isinstance(dataset, (str, bytes)):
-        raise TypeError("dataset must be a torch Dataset or a list of (image, label[, weight]) items, got "
-                        f"{fmt(dataset)}")
+        raise TypeError(
+            f"dataset must be a torch Dataset or a list of (image, label[, weight]) items, got {fmt(dataset)}"
+        )
     resume, progress = check_bool(resume, "resume"), check_bool(progress, "progress")
     if training_data is not None and not isinstance(training_data, dict):
-        raise TypeError(f"training_data must be a dict describing the training data (e.g. {{'dataset': "
-                        f"'phc-u373', 'truth': 'gt'}}) or None, got {fmt(training_data)}")
+        raise TypeError(
+            f"training_data must be a dict describing the training data (e.g. {{'dataset': "
+            f"'phc-u373', 'truth': 'gt'}}) or None, got {fmt(training_data)}"
+        )
     training_data = None if training_data is None else plain_value(training_data, "training_data")
     if len(dataset) == 0:
         raise ValueError("dataset is empty; train needs at least one (image, label, weight) item")
@@ -138,8 +158,16 @@ def stored_precision(ckpt: dict | None, device: torch.device) -> str | None:
     return name if name in {p.name for p in candidates(device)} else None
 
 
-def resolve_numerics(config: TrainConfig, model: nn.Module, dataset, device: torch.device, ckpt: dict | None,
-                     rank: int, path, progress: bool) -> Precision:
+def resolve_numerics(
+    config: TrainConfig,
+    model: nn.Module,
+    dataset,
+    device: torch.device,
+    ckpt: dict | None,
+    rank: int,
+    path,
+    progress: bool,
+) -> Precision:
     """The numeric path of the run: ``config.precision`` resolved on ``device``.
 
     Parameters
@@ -184,8 +212,9 @@ def resolve_numerics(config: TrainConfig, model: nn.Module, dataset, device: tor
         chosen = None  # rank 0 measures; timing noise must not give the ranks different numerics
     elif auto:
         sample = dataset[0][0]  # (C, H_in, W_in)
-        choice = precision_module.choose_precision(model, device, int(sample.shape[-1]), train=True,
-                                                   in_channels=int(sample.shape[0]))
+        choice = precision_module.choose_precision(
+            model, device, int(sample.shape[-1]), train=True, in_channels=int(sample.shape[0])
+        )
         chosen = choice.precision
         if progress:
             print(choice)
@@ -216,8 +245,9 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     """
     params = model.parameters()
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum,
-                               weight_decay=config.weight_decay)
+        return torch.optim.SGD(
+            params, lr=config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay
+        )
     cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
     return cls(params, lr=config.learning_rate, betas=config.betas, weight_decay=config.weight_decay)
 
@@ -268,15 +298,19 @@ class StepSampler(torch.utils.data.Sampler):
         self.rank, self.world_size = rank, world_size
 
     def __iter__(self):
-        return (i for step in range(self.start, self.stop)
-                for i in rank_items(step, self.batch_size, self.rank, self.world_size, self.length))
+        return (
+            i
+            for step in range(self.start, self.stop)
+            for i in rank_items(step, self.batch_size, self.rank, self.world_size, self.length)
+        )
 
     def __len__(self) -> int:
         return (self.stop - self.start) * (self.batch_size // self.world_size)
 
 
-def make_loader(dataset: Dataset, config: TrainConfig, start: int, rank: int, world_size: int,
-                device: torch.device) -> DataLoader:
+def make_loader(
+    dataset: Dataset, config: TrainConfig, start: int, rank: int, world_size: int, device: torch.device
+) -> DataLoader:
     """The batches of steps ``start .. config.iterations - 1`` for this rank.
 
     Parameters
@@ -301,8 +335,13 @@ def make_loader(dataset: Dataset, config: TrainConfig, start: int, rank: int, wo
     3
     """
     sampler = StepSampler(start, config.iterations, config.batch_size, len(dataset), rank, world_size)
-    return DataLoader(dataset, batch_size=config.batch_size // world_size, sampler=sampler,
-                      num_workers=config.num_workers, pin_memory=device.type == "cuda")
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size // world_size,
+        sampler=sampler,
+        num_workers=config.num_workers,
+        pin_memory=device.type == "cuda",
+    )
 
 
 def wrap_for_ranks(model: nn.Module, device: torch.device, world_size: int) -> nn.Module:
@@ -328,4 +367,3 @@ def wrap_for_ranks(model: nn.Module, device: torch.device, world_size: int) -> n
     if world_size == 1:
         return model
     return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-

@@ -14,6 +14,7 @@ stopped at step ``k`` and resumed ends bit-identical on the CPU to an uninterrup
   meant (:func:`~unet_core.training.config.precision_of_legacy`), and ``precision`` is compared by the
   numeric path it takes on the device (None is ``"fp32"`` on a CPU).
 """
+
 from __future__ import annotations
 
 import os
@@ -85,13 +86,21 @@ def check_training_data(saved: dict | None, given: dict | None, path) -> None:
     keys = sorted((k for k in set(old) | set(new) if old.get(k, missing) != new.get(k, missing)), key=str)
     if keys:
         diff = "; ".join(f"{k!r}: checkpoint {fmt(old.get(k))} vs given {fmt(new.get(k))}" for k in keys)
-        raise ValueError(f"checkpoint {str(path)!r} was trained on other data than training_data describes "
-                         f"(differing keys: {diff}); pass resume=False to train from scratch on this data, or "
-                         "another checkpoint_path")
+        raise ValueError(
+            f"checkpoint {str(path)!r} was trained on other data than training_data describes "
+            f"(differing keys: {diff}); pass resume=False to train from scratch on this data, or "
+            "another checkpoint_path"
+        )
 
 
-def open_checkpoint(path: str | os.PathLike | None, model: torch.nn.Module, config: TrainConfig,
-                    training_data: dict | None, resume: bool, device: torch.device) -> tuple[dict | None, dict | None]:
+def open_checkpoint(
+    path: str | os.PathLike | None,
+    model: torch.nn.Module,
+    config: TrainConfig,
+    training_data: dict | None,
+    resume: bool,
+    device: torch.device,
+) -> tuple[dict | None, dict | None]:
     """Load the checkpoint to resume, if there is one, into ``model``; refuse one of another run.
 
     Parameters
@@ -130,9 +139,11 @@ def open_checkpoint(path: str | os.PathLike | None, model: torch.nn.Module, conf
     ckpt = load_checkpoint(path, model, map_location=device)
     saved = dict(ckpt["train_config"])
     if saved.get("optimizer", "sgd") != config.optimizer:
-        raise ValueError(f"checkpoint {str(path)!r} was trained with optimizer={saved.get('optimizer', 'sgd')!r}, "
-                         f"the config asks for {config.optimizer!r}; use the same optimizer or resume=False to "
-                         "start again")
+        raise ValueError(
+            f"checkpoint {str(path)!r} was trained with optimizer={saved.get('optimizer', 'sgd')!r}, "
+            f"the config asks for {config.optimizer!r}; use the same optimizer or resume=False to "
+            "start again"
+        )
     check_training_data(ckpt.get("training_data"), training_data, path)
     return ckpt, ckpt.get("training_data") if training_data is None else training_data
 
@@ -161,8 +172,9 @@ def saved_settings(saved: dict, device_type: str) -> dict:
     legacy = {name: out.pop(name) for name in REMOVED_FIELDS if name in out}
     if legacy and out.get("precision") is None:
         try:
-            out["precision"] = precision_of_legacy(legacy.get("amp", "auto"), legacy.get("channels_last", False),
-                                                   device_type)
+            out["precision"] = precision_of_legacy(
+                legacy.get("amp", "auto"), legacy.get("channels_last", False), device_type
+            )
         except ValueError:
             pass  # a malformed old value: compared as the default
     return out
@@ -206,8 +218,9 @@ def changed_fields(saved: dict, config: TrainConfig, device_type: str) -> list[s
     return changed
 
 
-def restore(ckpt: dict, optimizer: torch.optim.Optimizer, config: TrainConfig, path, world_size: int,
-            device: torch.device) -> TrainResult:
+def restore(
+    ckpt: dict, optimizer: torch.optim.Optimizer, config: TrainConfig, path, world_size: int, device: torch.device
+) -> TrainResult:
     """Put a checkpoint's optimizer state into ``optimizer`` and return its step and history.
 
     Parameters
@@ -253,12 +266,15 @@ def restore(ckpt: dict, optimizer: torch.optim.Optimizer, config: TrainConfig, p
     if ckpt["step"] < config.iterations:  # a finished run is only loaded, whatever its world size
         check_resume_world(ckpt.get("world_size"), world_size, path)
     history = ckpt["history"]
-    result = TrainResult(list(history["losses"]), list(history["validation"]), ckpt["step"],
-                         float(history.get("seconds", 0.0)))
+    result = TrainResult(
+        list(history["losses"]), list(history["validation"]), ckpt["step"], float(history.get("seconds", 0.0))
+    )
     changed = changed_fields(dict(ckpt["train_config"]), config, device.type)
     if changed:
-        warnings.warn(f"resuming {path} with changed {', '.join(changed)}; the run will not match an "
-                      "uninterrupted one", stacklevel=3)
+        warnings.warn(
+            f"resuming {path} with changed {', '.join(changed)}; the run will not match an uninterrupted one",
+            stacklevel=3,
+        )
     for group in optimizer.param_groups:  # the config, not the checkpoint, sets the hyper-parameters
         group.update(optimizer_hyper(config))
     return result

@@ -12,6 +12,7 @@ validation and checkpoint steps and after the last step. The non-finite check ha
 raises ``FloatingPointError`` naming the first step whose loss was NaN or infinite, on every rank at
 once, before any checkpoint or validation sees the diverged weights.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -51,14 +52,28 @@ def check_batch(batch) -> None:
     """
     ok = isinstance(batch, (list, tuple)) and len(batch) in (2, 3) and all(isinstance(b, torch.Tensor) for b in batch)
     if not ok or batch[0].ndim != 4 or any(b.ndim != 3 for b in batch[1:]):
-        got = "(" + ", ".join(fmt(b[0]) if isinstance(b, torch.Tensor) and b.ndim else fmt(b) for b in batch) + ")" \
-            if isinstance(batch, (list, tuple)) else fmt(batch)
-        raise ValueError("dataset items must be (image (C, H_in, W_in), label (H_out, W_out)) or (image, label, "
-                         f"weight (H_out, W_out)) arrays or tensors, got an item {got}")
+        got = (
+            "(" + ", ".join(fmt(b[0]) if isinstance(b, torch.Tensor) and b.ndim else fmt(b) for b in batch) + ")"
+            if isinstance(batch, (list, tuple))
+            else fmt(batch)
+        )
+        raise ValueError(
+            "dataset items must be (image (C, H_in, W_in), label (H_out, W_out)) or (image, label, "
+            f"weight (H_out, W_out)) arrays or tensors, got an item {got}"
+        )
 
 
-def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, batch, config: TrainConfig, step: int, *,
-               device: torch.device, precision: Precision, rank: int = 0) -> torch.Tensor:
+def train_step(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch,
+    config: TrainConfig,
+    step: int,
+    *,
+    device: torch.device,
+    precision: Precision,
+    rank: int = 0,
+) -> torch.Tensor:
     """One SGD (or Adam) step on a batch with the loss of Eq. 1; the loss stays on the device.
 
     Parameters
@@ -114,8 +129,9 @@ def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, batch, config: 
     label = batch[1].to(device, torch.int64, non_blocking=True)  # (B, H_out, W_out)
     weight = batch[2].to(device, torch.float32, non_blocking=True) if len(batch) == 3 else None  # (B, H_out, W_out)
     torch.manual_seed(dropout_seed(config.seed, step, rank))  # dropout of step k: (seed, k, rank) only
-    autocast = (torch.autocast(device.type, dtype=precision.dtype) if precision.dtype is not None
-                else contextlib.nullcontext())
+    autocast = (
+        torch.autocast(device.type, dtype=precision.dtype) if precision.dtype is not None else contextlib.nullcontext()
+    )
     with autocast:
         logits = net(image)  # (B, K, H_out, W_out)
     # the tiles were checked when they were made: no value checks, which would each wait for the device
@@ -125,9 +141,11 @@ def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, batch, config: 
         if "out of bounds" not in str(exc):
             raise
         k = logits.shape[1]
-        raise ValueError(f"dataset labels must lie in [0, {k - 1}] for the network's {k} classes, but step {step} "
-                         f"has one outside ({exc}); check the label encoding of the dataset (TrainingTiles checks "
-                         "it when the tiles are made)") from exc
+        raise ValueError(
+            f"dataset labels must lie in [0, {k - 1}] for the network's {k} classes, but step {step} "
+            f"has one outside ({exc}); check the label encoding of the dataset (TrainingTiles checks "
+            "it when the tiles are made)"
+        ) from exc
     lr = learning_rate_at(config, step)
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -139,8 +157,9 @@ def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, batch, config: 
     return loss.detach()
 
 
-def nonfinite_message(value: float, step: int, bad_ranks: list[int], rank: int, world_size: int,
-                      config: TrainConfig) -> str:
+def nonfinite_message(
+    value: float, step: int, bad_ranks: list[int], rank: int, world_size: int, config: TrainConfig
+) -> str:
     """What ``train`` says when the loss of ``step`` is NaN or infinite on ``bad_ranks``.
 
     Parameters
@@ -168,8 +187,10 @@ def nonfinite_message(value: float, step: int, bad_ranks: list[int], rank: int, 
     if world_size == 1:
         return f"the loss became {value} at step {step}; {fix}"
     which = f"rank{'s' if len(bad_ranks) > 1 else ''} {', '.join(map(str, bad_ranks))}"
-    return (f"the loss became non-finite at step {step} on {which} of {world_size} processes (this is rank {rank}, "
-            f"its loss {value}); every rank stops at this step; {fix}")
+    return (
+        f"the loss became non-finite at step {step} on {which} of {world_size} processes (this is rank {rank}, "
+        f"its loss {value}); every rank stops at this step; {fix}"
+    )
 
 
 class LossLog:
@@ -243,10 +264,11 @@ class LossLog:
             stats[self.rank + 1] = (~torch.isfinite(losses)).to(losses.dtype)
             values = torch.cat([all_mean(stats).flatten(), losses]).tolist()
             means, own = values[:n], values[-n:]
-            flags = [values[(r + 1) * n:(r + 2) * n] for r in range(self.world_size)]
+            flags = [values[(r + 1) * n : (r + 2) * n] for r in range(self.world_size)]
         for j in range(n):
             bad_ranks = [r for r, row in enumerate(flags) if row[j] != 0]
             if bad_ranks:
-                raise FloatingPointError(nonfinite_message(own[j], first + j, bad_ranks, self.rank, self.world_size,
-                                                           config))
+                raise FloatingPointError(
+                    nonfinite_message(own[j], first + j, bad_ranks, self.rank, self.world_size, config)
+                )
         return means

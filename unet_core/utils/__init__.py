@@ -2,6 +2,7 @@
 (``system``: device, memory budgets), files that are never half-written (``files``), and the
 check cap of CI runs (``check_cap``). Imports nothing else of the package.
 """
+
 from __future__ import annotations
 
 from .check_cap import (
@@ -21,4 +22,19 @@ from .check_cap import (
 )
 from .system import resolve_device
 
-__all__ = ['ENV', 'CAP_BATCH', 'CAP_CROP', 'CAP_FRAMES', 'CAP_OUTPUT', 'cap', 'label', 'results_dir', 'capped_steps', 'capped_batch', 'capped_repeat', 'capped_count', 'capped_image', 'resolve_device']
+__all__ = [
+    'ENV',
+    'CAP_BATCH',
+    'CAP_CROP',
+    'CAP_FRAMES',
+    'CAP_OUTPUT',
+    'cap',
+    'label',
+    'results_dir',
+    'capped_steps',
+    'capped_batch',
+    'capped_repeat',
+    'capped_count',
+    'capped_image',
+    'resolve_device',
+]

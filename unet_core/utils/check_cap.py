@@ -22,6 +22,7 @@ throw-away folder (:func:`results_dir`) with the cap in the record, and every li
 run says so (:func:`label`). Unset, empty or ``0``: no cap, and every function here returns its
 input unchanged.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,7 +31,21 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ['ENV', 'CAP_BATCH', 'CAP_CROP', 'CAP_FRAMES', 'CAP_OUTPUT', 'cap', 'label', 'results_dir', 'capped_steps', 'capped_batch', 'capped_repeat', 'capped_count', 'capped_image']
+__all__ = [
+    'ENV',
+    'CAP_BATCH',
+    'CAP_CROP',
+    'CAP_FRAMES',
+    'CAP_OUTPUT',
+    'cap',
+    'label',
+    'results_dir',
+    'capped_steps',
+    'capped_batch',
+    'capped_repeat',
+    'capped_count',
+    'capped_image',
+]
 
 
 ENV = "UNET_CHECK_CAP"
@@ -77,9 +92,11 @@ def cap(value: int | None = None) -> int | None:
         if not text:
             return None
         if not text.isdigit():
-            raise ValueError(f"{ENV}={os.environ[ENV]!r} must be a whole number of training steps >= 0 (e.g. "
-                             f"{ENV}=1 for a capped check run of the full path; 0 or unset: no cap); set it to a "
-                             f"number such as 1, or unset it with `unset {ENV}`")
+            raise ValueError(
+                f"{ENV}={os.environ[ENV]!r} must be a whole number of training steps >= 0 (e.g. "
+                f"{ENV}=1 for a capped check run of the full path; 0 or unset: no cap); set it to a "
+                f"number such as 1, or unset it with `unset {ENV}`"
+            )
         value = int(text)
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"the check cap must be a whole number of training steps >= 0 (as {ENV}), got {value!r}")
@@ -108,8 +125,10 @@ def label(value: int | None = None) -> str | None:
     n = cap(value)
     if n is None:
         return None
-    return (f"CAPPED CHECK RUN ({ENV}={n}: at most {n} training step(s), cropped images, one repetition): "
-            "a check of the code path, not a result")
+    return (
+        f"CAPPED CHECK RUN ({ENV}={n}: at most {n} training step(s), cropped images, one repetition): "
+        "a check of the code path, not a result"
+    )
 
 
 def results_dir() -> Path:

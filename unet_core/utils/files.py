@@ -1,10 +1,12 @@
 """Files written so that nothing is lost: atomic writes, plain values for JSON and checkpoints."""
+
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -57,8 +59,10 @@ def plain_value(value: Any, where: str) -> Any:
         if isinstance(item, np.generic):
             item = complex(item) if np.iscomplexobj(item) else float(item) if isinstance(item, np.floating) else item
         if not isinstance(item, (*_PLAIN_SCALARS, tuple)):  # a datetime64's date, ...
-            raise TypeError(f"{where} holds {fmt(value)} ({type(value).__name__}), which a checkpoint cannot store "
-                            "(it loads with weights_only=True); store numbers, strings, lists or dicts")
+            raise TypeError(
+                f"{where} holds {fmt(value)} ({type(value).__name__}), which a checkpoint cannot store "
+                "(it loads with weights_only=True); store numbers, strings, lists or dicts"
+            )
         return plain_value(item, where)
     if isinstance(value, str):  # a subclass (a str Enum): its characters, whatever its __str__ says
         return str.__str__(value)
@@ -80,8 +84,10 @@ def plain_value(value: Any, where: str) -> Any:
                 plain = str(key)
             out[plain if isinstance(plain, (str, int)) else str(key)] = plain_value(v, f"{where}[{key!r}]")
         return out
-    raise TypeError(f"{where} holds {fmt(value)}, which a checkpoint cannot store (it loads with weights_only=True); "
-                    "store numbers, strings, lists or dicts")
+    raise TypeError(
+        f"{where} holds {fmt(value)}, which a checkpoint cannot store (it loads with weights_only=True); "
+        "store numbers, strings, lists or dicts"
+    )
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -101,8 +107,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     except OSError as exc:  # name the destination, not the temporary file
-        raise type(exc)(exc.errno, f"cannot write path {str(path)!r}: {exc.strerror or exc}; "
-                        "choose a writable folder") from exc
+        raise type(exc)(
+            exc.errno, f"cannot write path {str(path)!r}: {exc.strerror or exc}; choose a writable folder"
+        ) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -1,4 +1,5 @@
 """The machine: the device to run on, the memory available, budgets checked before large allocations."""
+
 from __future__ import annotations
 
 import os
@@ -26,15 +27,15 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a device; use 'auto', 'cpu', 'cuda', 'cuda:0' or 'mps'"
-        ) from exc
+        raise ValueError(f"device={device!r} is not a device; use 'auto', 'cpu', 'cuda', 'cuda:0' or 'mps'") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available here; use device='auto' or 'cpu'")
     if dev.type == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise ValueError(f"device={device!r} was requested but MPS is not available here; use device='auto' or 'cpu'")
+            raise ValueError(
+                f"device={device!r} was requested but MPS is not available here; use device='auto' or 'cpu'"
+            )
     return dev
 
 

@@ -4,6 +4,7 @@ Private module; the public functions of ``unet_core`` call these so that every
 user-facing error has the same shape: it names the argument, states the rule,
 shows the value received and, where there is one, says the fix.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,7 +45,9 @@ def check_finite_image(image: np.ndarray, name: str = "image") -> None:
         )
     if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
         bad = int(np.count_nonzero(~np.isfinite(image)))
-        raise ValueError(f"{name} must be finite, but {bad} pixel(s) are NaN or inf; replace them (np.nan_to_num) first")
+        raise ValueError(
+            f"{name} must be finite, but {bad} pixel(s) are NaN or inf; replace them (np.nan_to_num) first"
+        )
 
 
 def is_int(value: Any) -> bool:
@@ -72,14 +75,23 @@ def check_int(value: Any, name: str, low: int | None = None, high: int | None = 
         raise TypeError(f"{name}={fmt(value)} must be an integer (got {type(value).__name__}){hint}")
     value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
-        rule = " and ".join(r for r in (f">= {low}" if low is not None else "",
-                                         f"<= {high}" if high is not None else "") if r)
+        rule = " and ".join(
+            r for r in (f">= {low}" if low is not None else "", f"<= {high}" if high is not None else "") if r
+        )
         raise ValueError(f"{name}={value} must be an integer {rule}{hint}")
     return value
 
 
-def check_real(value: Any, name: str, low: float | None = None, high: float | None = None, *,
-               low_open: bool = False, high_open: bool = False, fix: str = "") -> float:
+def check_real(
+    value: Any,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    fix: str = "",
+) -> float:
     """Return ``float(value)``; TypeError unless a real number, ValueError if not finite or out of range.
 
     Raises
@@ -97,8 +109,10 @@ def check_real(value: Any, name: str, low: float | None = None, high: float | No
     bad |= low is not None and (value < low or (low_open and value == low))
     bad |= high is not None and (value > high or (high_open and value == high))
     if bad:
-        parts = [f"{'>' if low_open else '>='} {low:g}" if low is not None else "",
-                 f"{'<' if high_open else '<='} {high:g}" if high is not None else ""]
+        parts = [
+            f"{'>' if low_open else '>='} {low:g}" if low is not None else "",
+            f"{'<' if high_open else '<='} {high:g}" if high is not None else "",
+        ]
         rule = " and ".join(p for p in parts if p)
         raise ValueError(f"{name} must be a finite number{' ' + rule if rule else ''}, got {value!r}{hint}")
     return value
@@ -131,7 +145,8 @@ def check_path(value: Any, name: str, none_ok: bool = True) -> Path | None:
         return None
     if not isinstance(value, (str, os.PathLike)) or value == "":
         raise (ValueError if value == "" else TypeError)(
-            f"{name} must be a path (a non-empty str or pathlib.Path){' or None' if none_ok else ''}, got {fmt(value)}")
+            f"{name} must be a path (a non-empty str or pathlib.Path){' or None' if none_ok else ''}, got {fmt(value)}"
+        )
     return Path(value)
 
 
@@ -192,20 +207,26 @@ def check_labels(labels: Any, name: str, ndims: tuple[int, ...] = (2,), allow_bo
         raise TypeError(f"{name} must be an integer label array, got {fmt(labels)}")
     x = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if x.dtype == bool and not allow_bool:
-        raise TypeError(f"{name} must be an integer label image, got a boolean mask; label its connected "
-                        f"components first: scipy.ndimage.label({name})[0]")
+        raise TypeError(
+            f"{name} must be an integer label image, got a boolean mask; label its connected "
+            f"components first: scipy.ndimage.label({name})[0]"
+        )
     if not (np.issubdtype(x.dtype, np.integer) or x.dtype == bool):
-        raise TypeError(f"{name} must have an integer dtype (integer instance labels or class labels are never "
-                        f"truncated silently), got {fmt(x)}; "
-                        f"if the values are whole numbers convert with {name}.astype(np.int32)")
+        raise TypeError(
+            f"{name} must have an integer dtype (integer instance labels or class labels are never "
+            f"truncated silently), got {fmt(x)}; "
+            f"if the values are whole numbers convert with {name}.astype(np.int32)"
+        )
     if x.ndim not in ndims:
         shapes = " or ".join({2: "(H, W)", 3: "(N, H, W)"}.get(n, f"{n}-D") for n in ndims)
         raise ValueError(f"{name} must be a {shapes} label array, got {fmt(x)}")
     if x.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {x.shape}")
     if np.issubdtype(x.dtype, np.signedinteger) and x.min() < 0:
-        raise ValueError(f"{name} must hold labels >= 0 (0 = background), got minimum {x.min()}; "
-                         "set negative pixels to 0 or relabel them")
+        raise ValueError(
+            f"{name} must hold labels >= 0 (0 = background), got minimum {x.min()}; "
+            "set negative pixels to 0 or relabel them"
+        )
     return x
 
 
@@ -222,5 +243,7 @@ def check_float32_range(image: np.ndarray, name: str = "image") -> None:
     lo, hi = float(image.min()), float(image.max())
     big = max(abs(lo), abs(hi))
     if big > 1e30:
-        raise ValueError(f"{name} holds values up to {big:.3g}, too large for float32 network arithmetic; "
-                         "standardise it first with unet_core.normalize_image(image)")
+        raise ValueError(
+            f"{name} holds values up to {big:.3g}, too large for float32 network arithmetic; "
+            "standardise it first with unet_core.normalize_image(image)"
+        )
