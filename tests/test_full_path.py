@@ -38,8 +38,10 @@ import torch
 from _book import BOOK, git_status, load_build, load_script  # noqa: E402  (tests/ is on sys.path)
 
 from unet_core.book import viz
+from unet_core.recipes.capped import capped_data, capped_recipe
 from unet_core.recipes.key import recipe_checkpoint_path
 from unet_core.recipes.registry import get_recipe
+from unet_core.training.config import apply_check_cap
 from unet_core.utils import check_cap
 
 build = load_build()
@@ -254,16 +256,16 @@ def test_a_malformed_cap_is_refused_naming_the_variable_the_rule_and_the_fix(mon
         match=rf"UNET_CHECK_CAP={value!r} must be a whole number of training steps >= 0 "
         r"\(e\.g\. UNET_CHECK_CAP=1 .*unset it with `unset UNET_CHECK_CAP`",
     ):
-        check_cap.capped_recipe(get_recipe("isbi2012-full"))
+        capped_recipe(get_recipe("isbi2012-full"))
 
 
 def test_capped_recipe_keeps_the_network_and_never_shares_the_checkpoint(tmp_path, monkeypatch):
     full = get_recipe("isbi2012-full")
-    capped = check_cap.capped_recipe(full, value=1)
+    capped = capped_recipe(full, value=1)
     assert (capped.base_channels, capped.depth, capped.optimizer, capped.batch_size) == (64, 5, "adam", 8)
     assert (capped.tile, capped.iterations, capped.tta) == (252, 1, False)
-    assert check_cap.capped_recipe(capped, value=1) == capped  # idempotent
-    fusion = check_cap.capped_recipe(get_recipe("isbi2012-fusionnet-full"), value=2)
+    assert capped_recipe(capped, value=1) == capped  # idempotent
+    fusion = capped_recipe(get_recipe("isbi2012-fusionnet-full"), value=2)
     assert (fusion.tile, fusion.iterations, fusion.base_channels) == (64, 2, 64)
     uncapped_path = recipe_checkpoint_path(full, tmp_path)
     monkeypatch.setenv("UNET_CHECK_CAP", "1")
@@ -276,13 +278,11 @@ def test_apply_check_cap_caps_steps_and_the_global_batch_per_process(monkeypatch
 
     config = TrainConfig(iterations=5000, batch_size=8, learning_rate=1e-4)
     monkeypatch.setenv("WORLD_SIZE", "4")
-    capped = check_cap.apply_check_cap(config, value=3)
+    capped = apply_check_cap(config, value=3)
     assert (capped.iterations, capped.batch_size, capped.learning_rate) == (3, 4, 1e-4)
     monkeypatch.delenv("WORLD_SIZE")
-    assert check_cap.apply_check_cap(config, value=3).batch_size == 2
-    assert (
-        check_cap.apply_check_cap(config) is config and check_cap.apply_check_cap("no config", value=1) == "no config"
-    )
+    assert apply_check_cap(config, value=3).batch_size == 2
+    assert apply_check_cap(config) is config and apply_check_cap("no config", value=1) == "no config"
 
 
 def test_train_under_the_cap_stops_after_its_steps_and_records_them(tmp_path, monkeypatch):
@@ -318,7 +318,7 @@ def test_capped_data_keeps_two_frames_crops_the_held_out_groups_and_records_what
         "semantic": False,
         "source": "phc-u373",
     }
-    c = check_cap.capped_data(d, value=1)
+    c = capped_data(d, value=1)
     assert c["train_ids"] == ["01/000", "01/005"] and [x[0, 0] for x in c["train_x"]] == [0, 5]
     assert [x.shape for x in c["train_x"]] == [y.shape for y in c["train_y"]] == [(128, 128)] * 2
     assert (
@@ -327,7 +327,7 @@ def test_capped_data_keeps_two_frames_crops_the_held_out_groups_and_records_what
     assert c["val_ids"] == c["groups"][0]["ids"] == ["02/000", "02/001"]
     assert [y.shape for y in c["val_y"]] == [(128, 128)] * 2 and (c["val_y"][0] == 3).sum() == 40 * 40
     assert c["val_x"] is c["groups"][0]["x"] and "UNET_CHECK_CAP=1" in c["source"] and c["check_cap"] == 1
-    assert check_cap.capped_data(d, value=0) is d
+    assert capped_data(d, value=0) is d
 
 
 def test_a_capped_record_goes_to_the_throw_away_folder_and_says_so(tmp_path, monkeypatch):

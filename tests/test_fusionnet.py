@@ -404,3 +404,13 @@ def test_every_new_public_name_has_five_bad_inputs():
         if hasattr(uc, n) and callable(getattr(uc, n)) and not isinstance(getattr(uc, n), (dict, tuple))
     ]
     assert all(counts.get(n, 0) >= 5 for n in new), counts
+
+
+def test_the_registry_answers_each_networks_flops_without_building_it():
+    from unet_core.models.registry import model_spec
+
+    assert model_spec("unet").forward_flops(572, base_channels=64, depth=5, dropout=0.5) == uc.unet_flops(572)
+    assert model_spec("fusionnet").forward_flops(640, base_channels=16, skip="sum") == uc.fusionnet_flops(
+        640, base_channels=16
+    )
+    assert model_spec("unet").forward_flops(572, base_channels=32) < model_spec("unet").forward_flops(572)

@@ -55,5 +55,6 @@ LAZY_IMPORTS: dict[str, str] = {
     "IPython": "optional (notebook display in the book's helpers)",
     "ipywidgets": "optional (the book's sliders)",
     "psutil": "optional (a better estimate of available memory where installed)",
+    "resource": "Unix only (the process's peak memory); Windows has none",
     "tqdm": "tqdm.auto imports the notebook front end when present: paid only when a progress bar is shown",
 }

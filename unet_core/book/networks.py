@@ -7,8 +7,6 @@ tested in ``tests/test_book_helpers.py`` on tiny recipes.
 
 from __future__ import annotations
 
-import os
-import resource
 import sys
 import tempfile
 import time
@@ -20,6 +18,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from ..data.paths import default_runs_dir
 from ..data.synthetic import synthetic_cells, synthetic_em
 from ..recipes.data import recipe_data
 from ..recipes.key import recipe_checkpoint_path
@@ -71,7 +70,7 @@ def runs_folder(scale: str) -> Path:
     if scale == "smoke":
         return Path(tempfile.mkdtemp())
     cwd = Path.cwd()
-    return Path(os.environ.get("UNET_RUNS_DIR") or (cwd.parent if cwd.name == "book" else cwd) / "runs")
+    return default_runs_dir(cwd.parent if cwd.name == "book" else cwd)
 
 
 @dataclass
@@ -192,8 +191,7 @@ def obtain_network(
             seconds,
             np.array(ckpt["history"]["losses"]),
             ckpt.get("training_data") or {},
-            f"checkpoint {path.name} ({ckpt['step']:,} steps, "
-            + (f"trained in {seconds:,.0f} s)" if seconds else "training time not recorded)"),
+            training_note(int(ckpt["step"]), seconds or 0.0, 0.0, device_name(device), steps_before=int(ckpt["step"])),
             None,
             path,
         )
@@ -354,6 +352,8 @@ def training_step_cost(recipe: Recipe, device: Any = "cpu", repeat: int = 1, see
     x = torch.randn(1, 1, t, t, device=device)  # (1, 1, tile, tile)
     y = (torch.rand(1, o, o, device=device) > 0.2).long()  # (1, o, o) labels
     w = 1 + 9 * torch.rand(1, o, o, device=device)  # (1, o, o) weights
+    if device.type != "cuda":
+        import resource  # Unix only (see unet_core._stages.LAZY_IMPORTS)
     unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
     times, grown, peaks = [], [], []
     for k in range(repeat + 1):  # the first is an untimed warm-up

@@ -18,9 +18,9 @@ from torch import nn
 
 from ..utils.validation import fmt
 from .fusionnet import PAPER_TILE, FusionNet
-from .fusionnet_sizes import fusionnet_memory, fusionnet_parameter_count, nearest_fusionnet_sizes
+from .fusionnet_sizes import fusionnet_flops, fusionnet_memory, fusionnet_parameter_count, nearest_fusionnet_sizes
 from .unet import UNet, unet_parameter_count
-from .unet_sizes import nearest_valid_input_sizes, unet_memory
+from .unet_sizes import nearest_valid_input_sizes, unet_flops, unet_memory
 
 __all__ = ['MODEL_NAMES', 'build_model']
 
@@ -60,7 +60,10 @@ class SegmentationModel(Protocol):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What the command line needs to know of a network before building it."""
+    """A network's arithmetic, answered without building it: parameters, valid sizes, FLOPs and memory.
+
+    What the command line, :func:`unet_core.estimate_memory` and the book ask of a network by name.
+    """
 
     name: str
     cls: type
@@ -68,6 +71,12 @@ class ModelSpec:
     nearest_valid: Callable[[int, int], tuple]  # (n, depth) -> (largest valid <= n or None, smallest valid >= n)
     default_tile: int  # the paper's training tile
     memory: Callable[..., int]  # (input_size, **config, batch_size, train, bytes_per_value) -> peak activation bytes
+    flops: Callable[..., int]  # (input_size, **size-relevant config) -> forward FLOPs (2 x multiply-adds), batch 1
+
+    def forward_flops(self, input_size, **config) -> int:
+        """Forward FLOPs of one tile, from the constructor arguments that change them (others ignored)."""
+        keep = inspect.signature(self.flops).parameters
+        return self.flops(input_size, **{k: v for k, v in config.items() if k in keep})
 
     @property
     def memory_arguments(self) -> frozenset:
@@ -83,9 +92,15 @@ class ModelSpec:
 def _specs() -> dict[str, ModelSpec]:
 
     return {
-        "unet": ModelSpec("unet", UNet, unet_parameter_count, nearest_valid_input_sizes, 572, unet_memory),
+        "unet": ModelSpec("unet", UNet, unet_parameter_count, nearest_valid_input_sizes, 572, unet_memory, unet_flops),
         "fusionnet": ModelSpec(
-            "fusionnet", FusionNet, fusionnet_parameter_count, nearest_fusionnet_sizes, PAPER_TILE, fusionnet_memory
+            "fusionnet",
+            FusionNet,
+            fusionnet_parameter_count,
+            nearest_fusionnet_sizes,
+            PAPER_TILE,
+            fusionnet_memory,
+            fusionnet_flops,
         ),
     }
 

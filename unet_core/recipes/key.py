@@ -5,9 +5,9 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from ..data.paths import default_runs_dir
 from ..utils.validation import check_path, fmt
 from .capped import resolve_recipe
 from .registry import Recipe
@@ -111,7 +111,7 @@ def recipe_checkpoint_path(recipe: Recipe, runs_dir=None) -> Path:
         If ``runs_dir`` (or ``$UNET_RUNS_DIR``) is an existing file.
     """
     recipe = resolve_recipe(recipe)
-    runs = check_path(runs_dir, "runs_dir") or Path(os.environ.get("UNET_RUNS_DIR") or "runs")
+    runs = check_path(runs_dir, "runs_dir") or default_runs_dir()
     if runs.exists() and not runs.is_dir():
         raise NotADirectoryError(
             errno.ENOTDIR,
