@@ -372,7 +372,12 @@ def _parser() -> Parser:
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     common.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_demo, _add_train, _add_predict, _add_evaluate):
+        add(sub, common)
+    return parser
 
+
+def _add_demo(sub, common: Parser) -> None:
     demo = sub.add_parser(
         "demo", parents=[common], help="one-minute synthetic smoke run writing input | prediction | truth"
     )
@@ -386,6 +391,8 @@ def _parser() -> Parser:
     )
     demo.set_defaults(func=_demo)
 
+
+def _add_train(sub, common: Parser) -> None:
     tr = sub.add_parser("train", parents=[common], help="train a U-Net (Sec. 3) or a FusionNet and write a checkpoint")
     tr.add_argument(
         "--model",
@@ -441,6 +448,8 @@ def _parser() -> Parser:
     tr.add_argument("--resume", action="store_true", help="continue from an existing --checkpoint")
     tr.set_defaults(func=_train)
 
+
+def _add_predict(sub, common: Parser) -> None:
     pr = sub.add_parser("predict", parents=[common], help="segment an image with a trained checkpoint")
     pr.add_argument("image", help="input image (.tif, .tiff, .png, ...), one 2-D gray-value image")
     pr.add_argument(
@@ -467,6 +476,8 @@ def _parser() -> Parser:
     pr.add_argument("--device", default="auto")
     pr.set_defaults(func=_predict)
 
+
+def _add_evaluate(sub, common: Parser) -> None:
     ev = sub.add_parser(
         "evaluate",
         parents=[common],
@@ -485,7 +496,6 @@ def _parser() -> Parser:
         help="score a checkpoint that does not record its training frames (older versions)",
     )
     ev.set_defaults(func=_evaluate)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
