@@ -98,7 +98,7 @@ from unet_core.recipes.registry import ablations, get_recipe
 
 CHAPTER = "06_isbi2012"
 RECIPE = {"smoke": "isbi2012-smoke", "cpu": "isbi2012-cpu", "full": "isbi2012-full"}[SCALE]
-PUBLISHED_NET = "isbi2012-cpu"  # the published network of the cpu recipe (shipped in unet_core/pretrained)
+PUBLISHED_NET = "isbi2012-cpu"  # the published network of the cpu recipe (shipped in unet_core/recipes/weights)
 recipe = capped_recipe(get_recipe(RECIPE))  # $UNET_CHECK_CAP: fewer steps, a small tile
 device = viz.resolve_device(DEVICE)
 data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()

@@ -2,7 +2,7 @@
 
     python book/scripts/run_recipes.py isbi2012-cpu phc-u373-cpu dic-hela-cpu   # the converged recipes
     python book/scripts/run_recipes.py --ablations isbi2012-cpu phc-u373-cpu      # one change per row
-    python book/scripts/run_recipes.py --publish isbi2012-cpu                    # checkpoint -> unet_core/pretrained
+    python book/scripts/run_recipes.py --publish isbi2012-cpu                    # checkpoint -> unet_core/recipes/weights
 
 Each run writes ``book/results/recipes/<key>.json`` (scores, steps, seconds per step, training and
 wall time, device, date, versions) as soon as it ends; a key whose JSON exists is skipped, and an
@@ -12,7 +12,7 @@ ablation table runs at the steps of the chapter that shows it (its ``ablations``
 ``book/manifest.py``), so that its keys are those the chapter reads, unless ``--steps`` says otherwise
 (500 for a base recipe that no chapter shows).
 ``--publish`` strips the optimizer state, stores the recipe and its recorded scores in the checkpoint,
-copies it to ``unet_core/pretrained/<name>.pt`` and rewrites the registry line (``name sha256 url``).
+copies it to ``unet_core/recipes/weights/<name>.pt`` and rewrites the registry line (``name sha256 url``).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def publish(name: str) -> None:
     ]
     if not lines or not lines[0].startswith("#"):
         lines.insert(0, "# published checkpoints of the cpu recipes (pooch format: name sha256 url)")
-    lines.append(f"{name}.pt {sha} {REPO_URL}/raw/main/unet_core/pretrained/{name}.pt")
+    lines.append(f"{name}.pt {sha} {REPO_URL}/raw/main/unet_core/recipes/weights/{name}.pt")
     registry.write_text("\n".join(lines) + "\n")
     print(f"published {path} ({path.stat().st_size / 1e6:.1f} MB, sha256 {sha[:16]}...)")
 

@@ -10,7 +10,7 @@ the date). No image or label data is stored (the datasets are never committed).
 Each map is read from the held-out probabilities that ``reproduce.run_recipe`` saved beside the
 recipe's checkpoint (``<runs>/isbi2012/<recipe>-<hash>.val_prob.npy``, slices 25-29, so index 0) when
 that file exists, else predicted here with the recipe's 8-fold test-time augmentation: the U-Net with
-the published network of ``isbi2012-cpu`` (``unet_core/pretrained``), FusionNet from its finished
+the published network of ``isbi2012-cpu`` (``unet_core/recipes/weights``), FusionNet from its finished
 checkpoint of ``isbi2012-fusionnet-cpu`` under ``runs/``. The static book (smoke build) shows these
 maps, so that its figure is that of the recorded cpu networks without running them.
 """
@@ -61,7 +61,7 @@ def _map(name: str, recipe_name: str, runs_dir: Path, isbi, device: str) -> tupl
         ckpt = uc.load_checkpoint(pretrained_path(recipe.name))
         info = {
             "recipe": recipe.name,
-            "checkpoint": f"unet_core/pretrained/{recipe.name}.pt (sha256 {sha[:16]}...)",
+            "checkpoint": f"unet_core/recipes/weights/{recipe.name}.pt (sha256 {sha[:16]}...)",
             "steps": ckpt["step"],
             "tta": recipe.tta,
             "source": f"published network {recipe.name} ({ckpt['step']:,} steps), predicted by "
