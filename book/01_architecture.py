@@ -100,19 +100,12 @@ net = uc.UNet()  # in_channels=1, num_classes=2, base_channels=64, depth=5, padd
 table = uc.layer_table(net, input_size=572)
 n_conv = uc.count_conv_layers(net)
 n_params = uc.count_parameters(net)
-display(
-    Markdown(
-        "Feature-map sizes of `uc.UNet()` (the paper's configuration) for a 572 x 572 input, from "
-        "`uc.layer_table` (exact size arithmetic; the same at every scale and on every device):\n\n"
-        + viz.md_table(
-            ["stage", "channels in -> out", "side in", "side out"],
-            [
-                [row["stage"], f"{row['channels_in']} -> {row['channels_out']}", row["size_in"][0], row["size_out"][0]]
-                for row in table
-            ],
-        )
-    )
-)
+display(Markdown(
+    "Feature-map sizes of `uc.UNet()` (the paper's configuration) for a 572 x 572 input, from "
+    "`uc.layer_table` (exact size arithmetic; the same at every scale and on every device):\n\n"
+    + viz.md_table(["stage", "channels in -> out", "side in", "side out"],
+                   [[row["stage"], f"{row['channels_in']} -> {row['channels_out']}", row["size_in"][0],
+                     row["size_out"][0]] for row in table])))
 print(f"convolution layers of uc.UNet() (3x3, 2x2 up-conv and 1x1): {n_conv}")
 print(f"parameters of uc.UNet(): {viz.fmt_like(n_params)}")
 
@@ -128,10 +121,8 @@ with torch.no_grad():
     y = net(x)
 forward_s = time.perf_counter() - start
 assert tuple(y.shape) == (1, 2, 388, 388)
-print(
-    f"uc.UNet(), input {tuple(x.shape)} -> output {tuple(y.shape)}: one forward pass in "
-    f"{viz.fmt_like(forward_s)} s on {viz.device_name(DEVICE)} (this run, scale={SCALE})"
-)
+print(f"uc.UNet(), input {tuple(x.shape)} -> output {tuple(y.shape)}: one forward pass in "
+      f"{viz.fmt_like(forward_s)} s on {viz.device_name(DEVICE)} (this run, scale={SCALE})")
 
 # %% [markdown]
 # ## The U, drawn from the module
@@ -161,9 +152,8 @@ result = {
     "convolution layers": n_conv,
     "parameters": n_params,
     "valid input sides in [400, 600]": valid,
-    "o(n) = n - 184 for every valid n <= 1000": all(
-        uc.unet_output_size(n) == n - 184 for n in uc.valid_input_sizes(1000)
-    ),
+    "o(n) = n - 184 for every valid n <= 1000": all(uc.unet_output_size(n) == n - 184
+                                                  for n in uc.valid_input_sizes(1000)),
 }
 published = {
     "input tile side": 572,
@@ -174,29 +164,17 @@ published = {
     "o(n) = n - 184 for every valid n <= 1000": True,
 }
 assert all(result[k] == v for k, v in published.items())
-recorded = viz.record_results(
-    "01_architecture",
-    {**result, "forward 572x572 [s]": round(forward_s, 3)},
-    scale=SCALE,
-    device=DEVICE,
-    published=published,
-    budget=f"one 572 x 572 forward pass, {forward_s:.1f} s",
-    notes="sizes and counts are exact; the forward time depends on the machine",
-)
+recorded = viz.record_results("01_architecture", {**result, "forward 572x572 [s]": round(forward_s, 3)}, scale=SCALE,
+                              device=DEVICE, published=published,
+                              budget=f"one 572 x 572 forward pass, {forward_s:.1f} s",
+                              notes="sizes and counts are exact; the forward time depends on the machine")
 this_run = viz.load_results(recorded.parent)["01_architecture"]["runs"][SCALE]
-display(
-    Markdown(
-        viz.md_table(
-            ["quantity (uc.UNet(), 572 x 572 input)", "paper (Fig. 1, Sec. 2)", "this run"],
-            [
-                [key, viz.fmt_like(published.get(key)), viz.fmt_like(value, published.get(key))]
-                for key, value in result.items()
-            ],
-        )
-        + f"\n\nThis run: {viz.provenance(this_run, SCALE)}. The paper states no parameter count and no list of "
-        "valid sides (-)."
-    )
-)
+display(Markdown(
+    viz.md_table(["quantity (uc.UNet(), 572 x 572 input)", "paper (Fig. 1, Sec. 2)", "this run"],
+                 [[key, viz.fmt_like(published.get(key)), viz.fmt_like(value, published.get(key))]
+                  for key, value in result.items()])
+    + f"\n\nThis run: {viz.provenance(this_run, SCALE)}. The paper states no parameter count and no list of "
+    "valid sides (-)."))
 
 # %% [markdown]
 # ## What differs, and why

@@ -94,7 +94,6 @@ viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a ca
 # as for training. Without the converted data the smoke run uses `uc.synthetic_em`, and every figure says
 # **SYNTHETIC**.
 
-
 # %%
 def load_slice():
     """(image, source): ISBI 2012 training slice 0, or a synthetic EM-like image at smoke scale."""
@@ -110,9 +109,7 @@ def load_slice():
 raw, source = load_slice()
 synthetic = source.startswith("SYNTHETIC")
 tag = " - SYNTHETIC" if synthetic else ""
-image = check_cap.capped_image(
-    uc.normalize_image(raw)
-)  # (512, 512) float32, zero mean, unit std ($UNET_CHECK_CAP: a crop)
+image = check_cap.capped_image(uc.normalize_image(raw))  # (512, 512) float32, zero mean, unit std ($UNET_CHECK_CAP: a crop)
 H, W = image.shape
 print(f"{source}: {image.shape}")
 
@@ -148,10 +145,8 @@ out_paper = PAPER_TILE - 2 * border  # 388
 origins = uc.tile_origins(H, out_paper, 16)  # the paper's tiles on the stride-16 grid of predict_tiled
 out_small = SMALL_TILE - 2 * border
 small_origins = uc.tile_origins(H, out_small, 16)
-print(
-    f"border b = {border} px; {PAPER_TILE} tiles: output origins {origins}; "
-    f"{SMALL_TILE} tiles: {len(small_origins)}^2 with output origins {small_origins}"
-)
+print(f"border b = {border} px; {PAPER_TILE} tiles: output origins {origins}; "
+      f"{SMALL_TILE} tiles: {len(small_origins)}^2 with output origins {small_origins}")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The paper's Fig. 2 on an ISBI 2012 slice: the image mirror-extended by the 92 px border (left, red: the image), the paper's 572 px input tiles (blue) with their 388 px outputs (yellow) placed on the stride-16 grid of `uc.predict_tiled` (middle), and the many small tiles of the proof below (right, one input tile in blue).", "name": "fig-overlap-tile"}, "image": {"alt": "Three gray EM images. Left: the slice surrounded by a mirrored frame, the original outlined in red. Middle: four overlapping blue input squares, each with a smaller yellow output square inside, the first drawn solid. Right: a grid of small yellow output squares covering the slice, one blue input square around one of them."}}
 fig, axes = plt.subplots(1, 3, figsize=(7.5, 3.1))
@@ -161,51 +156,29 @@ ax.add_patch(Rectangle((border - 0.5, border - 0.5), W, H, fill=False, ec="red",
 ax.set_title(f"mirror-extended by {border} px\n(red: the image)", fontsize=8)
 
 ax = axes[1]
-ax.imshow(
-    uc.mirror_pad(
-        image, ((border, origins[-1] + PAPER_TILE - border - H), (border, origins[-1] + PAPER_TILE - border - W))
-    ),
-    cmap="gray",
-)
+ax.imshow(uc.mirror_pad(image, ((border, origins[-1] + PAPER_TILE - border - H),
+                                (border, origins[-1] + PAPER_TILE - border - W))), cmap="gray")
 ax.add_patch(Rectangle((border - 0.5, border - 0.5), W, H, fill=False, ec="red", lw=1, ls=":"))
 for i, y in enumerate(origins):
     for j, x in enumerate(origins):
         first = i == j == 0
-        ax.add_patch(
-            Rectangle(
-                (x - 0.5, y - 0.5),
-                PAPER_TILE,
-                PAPER_TILE,
-                fill=False,
-                ec="tab:blue",
-                lw=2.0 if first else 0.8,
-                ls="-" if first else "--",
-            )
-        )
-        ax.add_patch(
-            Rectangle(
-                (x + border - 0.5, y + border - 0.5),
-                out_paper,
-                out_paper,
-                fill=False,
-                ec="gold",
-                lw=2.0 if first else 0.8,
-                ls="-" if first else "--",
-            )
-        )
-ax.set_title(f"{len(origins) ** 2} tiles: {PAPER_TILE} in, {out_paper} out\noutput origins {origins}", fontsize=8)
+        ax.add_patch(Rectangle((x - 0.5, y - 0.5), PAPER_TILE, PAPER_TILE, fill=False, ec="tab:blue",
+                               lw=2.0 if first else 0.8, ls="-" if first else "--"))
+        ax.add_patch(Rectangle((x + border - 0.5, y + border - 0.5), out_paper, out_paper, fill=False,
+                               ec="gold", lw=2.0 if first else 0.8, ls="-" if first else "--"))
+ax.set_title(f"{len(origins)**2} tiles: {PAPER_TILE} in, {out_paper} out\n"
+             f"output origins {origins}", fontsize=8)
 
 ax = axes[2]
 ax.imshow(padded, cmap="gray")
 for y in small_origins:
     for x in small_origins:
-        ax.add_patch(
-            Rectangle((x + border - 0.5, y + border - 0.5), out_small, out_small, fill=False, ec="gold", lw=0.8)
-        )
+        ax.add_patch(Rectangle((x + border - 0.5, y + border - 0.5), out_small, out_small, fill=False,
+                               ec="gold", lw=0.8))
 y0 = x0 = small_origins[1]
 ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), SMALL_TILE, SMALL_TILE, fill=False, ec="tab:blue", lw=2))
 ax.add_patch(Rectangle((x0 + border - 0.5, y0 + border - 0.5), out_small, out_small, fc="gold", alpha=0.5))
-ax.set_title(f"{len(small_origins) ** 2} small tiles:\n{SMALL_TILE} in, {out_small} out", fontsize=8)
+ax.set_title(f"{len(small_origins)**2} small tiles:\n{SMALL_TILE} in, {out_small} out", fontsize=8)
 for ax in axes:
     ax.axis("off")
 fig.suptitle(f"{source}{tag}", fontsize=9)
@@ -223,7 +196,6 @@ plt.show()
 # untrained (He initialisation {cite}`he2015delving`, see {ref}`initialisation`): the identity is a
 # property of the architecture, not of the weights.
 
-
 # %%
 def margin_from_probs(p):
     """(2, H, W) probabilities -> (H, W) logit margin z1 - z0."""
@@ -238,17 +210,13 @@ def margin_from_logits(z):
 def whole_image_logits(net, img, pad_before):
     """One forward pass over img mirror-padded to the smallest valid size; (2, H, W) logits of img."""
     h, w = img.shape
-    side = [
-        net.input_size_for_output(n + 2 * pad_before - 2 * net.border)
-        if net.border
-        else -(-(n + 2 * pad_before) // net.stride) * net.stride
-        for n in (h, w)
-    ]
+    side = [net.input_size_for_output(n + 2 * pad_before - 2 * net.border) if net.border else
+            -(-(n + 2 * pad_before) // net.stride) * net.stride for n in (h, w)]
     big = uc.mirror_pad(img, ((pad_before, side[0] - h - pad_before), (pad_before, side[1] - w - pad_before)))
     with torch.inference_mode():
         z = net.eval()(torch.from_numpy(np.ascontiguousarray(big))[None, None].to(device))[0]  # (2, sh', sw')
     off = pad_before - net.border  # 0 for the valid net, pad_before for "same"
-    return z[:, off : off + h, off : off + w].float().cpu().numpy()
+    return z[:, off:off + h, off:off + w].float().cpu().numpy()
 
 
 torch.manual_seed(SEED)
@@ -263,14 +231,10 @@ tiled = margin_from_probs(tiled_probs)
 diff_aligned = np.abs(tiled - whole)
 print(f"{NET}, scale={SCALE}, {source}:")
 print(f"  logit margin range {whole.min():.2f} .. {whole.max():.2f}")
-print(
-    f"  whole image (one {image.shape[0] + 188}^2 pass): {t_whole:.2f} s; "
-    f"tiled ({len(small_origins) ** 2} tiles of {SMALL_TILE}^2): {t_tiled:.2f} s"
-)
-print(
-    f"  max |tiled - whole| = {diff_aligned.max():.2e} logits; "
-    f"max |probability difference| = {np.abs(tiled_probs[1] - 1 / (1 + np.exp(-whole))).max():.2e}"
-)
+print(f"  whole image (one {image.shape[0] + 188}^2 pass): {t_whole:.2f} s; "
+      f"tiled ({len(small_origins)**2} tiles of {SMALL_TILE}^2): {t_tiled:.2f} s")
+print(f"  max |tiled - whole| = {diff_aligned.max():.2e} logits; "
+      f"max |probability difference| = {np.abs(tiled_probs[1] - 1 / (1 + np.exp(-whole))).max():.2e}")
 assert diff_aligned.max() < 1e-3, "tiles on the stride grid must reproduce the whole-image pass"
 
 # %% [markdown]
@@ -284,7 +248,6 @@ assert diff_aligned.max() < 1e-3, "tiles on the stride grid must reproduce the w
 # package). Running the same helper with the tile origins of `uc.tile_origins` reproduces the proof
 # above, a check on the helper.
 
-
 # %%
 def tiled_logits_at(net, img, tile, origins):
     """Logits of output tiles at the given origins (both axes), later tiles overwriting earlier ones."""
@@ -296,9 +259,9 @@ def tiled_logits_at(net, img, tile, origins):
     with torch.inference_mode():
         for y in origins:
             for x in origins:
-                crop = torch.from_numpy(np.ascontiguousarray(big[y : y + tile, x : x + tile]))[None, None].to(device)
-                z[:, y : y + out, x : x + out] = net(crop)[0].float().cpu().numpy()  # (2, out, out)
-    return z[:, : img.shape[0], : img.shape[1]]
+                crop = torch.from_numpy(np.ascontiguousarray(big[y:y + tile, x:x + tile]))[None, None].to(device)
+                z[:, y:y + out, x:x + out] = net(crop)[0].float().cpu().numpy()  # (2, out, out)
+    return z[:, :img.shape[0], :img.shape[1]]
 
 
 naive = {}
@@ -307,10 +270,8 @@ for tile in dict.fromkeys([PAPER_TILE, SMALL_TILE]):
     out = tile - 2 * border
     steps = list(range(0, H, out))  # multiples of the output side
     naive[tile] = (steps, margin_from_logits(tiled_logits_at(valid_net, image, tile, steps)))
-    print(
-        f"  tiles of {tile} at multiples of {out}: origins {steps}, "
-        f"max |naive - whole| = {np.abs(naive[tile][1] - whole).max():.2f} logits"
-    )
+    print(f"  tiles of {tile} at multiples of {out}: origins {steps}, "
+          f"max |naive - whole| = {np.abs(naive[tile][1] - whole).max():.2f} logits")
 check = margin_from_logits(tiled_logits_at(valid_net, image, PAPER_TILE, origins))
 print(f"  the same helper on the stride grid {origins}: max |difference| = {np.abs(check - whole).max():.2e} logits")
 diff_naive = np.abs(naive[PAPER_TILE][1] - whole)
@@ -327,7 +288,6 @@ diff_naive_small = np.abs(naive[SMALL_TILE][1] - whole)
 # mirror-padded by the same margin: 92 px (the valid network's border) and 100 px (`predict_tiled`'s
 # default for a "same" network: the valid border plus half the stride).
 
-
 # %%
 def same_tile_for(margin, out=SAME_OUT):
     """Smallest input side (a multiple of 16) with at least `out` px left after cropping `margin` per side."""
@@ -340,10 +300,8 @@ same_whole = margin_from_logits(whole_image_logits(same_net, image, 0))  # zero 
 same_nomargin = margin_from_probs(uc.predict_tiled(same_net, image, tile_size=128, margin=0, device=device))
 diff_same_nomargin = np.abs(same_nomargin - same_whole)
 print(f"untrained UNet(base_channels={WIDTH}, padding='same') on {viz.device_name(DEVICE)}, scale={SCALE}:")
-print(
-    f"  tiles of 128, no overlap (zero-padded tile edges):   "
-    f"max {diff_same_nomargin.max():6.2f}, mean {diff_same_nomargin.mean():.3f} logits"
-)
+print(f"  tiles of 128, no overlap (zero-padded tile edges):   "
+      f"max {diff_same_nomargin.max():6.2f}, mean {diff_same_nomargin.mean():.3f} logits")
 diff_same = {}
 for m in (92, 100):
     ref = margin_from_logits(whole_image_logits(same_net, image, m))
@@ -351,17 +309,13 @@ for m in (92, 100):
     diff_same[m] = np.abs(tiled_m - ref)
     if m == 92:
         same_whole_mirror = ref
-    print(
-        f"  overlap-tiles of {same_tile_for(m)}, {m} px context cropped: "
-        f"max {diff_same[m].max():9.2e}, mean {diff_same[m].mean():.1e} logits"
-    )
+    print(f"  overlap-tiles of {same_tile_for(m)}, {m} px context cropped: "
+          f"max {diff_same[m].max():9.2e}, mean {diff_same[m].mean():.1e} logits")
 diff_same_overlap = diff_same[92]
 same_tile = same_tile_for(92)
 diff_same_edge = np.abs(same_whole - same_whole_mirror)  # zero vs mirror padding of the whole image
-print(
-    f"  whole image, zero vs 92 px mirror padding:          "
-    f"max {diff_same_edge.max():6.2f}, mean {diff_same_edge.mean():.3f} logits"
-)
+print(f"  whole image, zero vs 92 px mirror padding:          "
+      f"max {diff_same_edge.max():6.2f}, mean {diff_same_edge.mean():.3f} logits")
 
 # %% [markdown]
 # ## Result: the difference maps
@@ -371,7 +325,7 @@ print(
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Absolute difference between tiled and whole-image prediction (logit margin, logarithmic colour scale) of an untrained network on the ISBI slice. Top: the valid network with `predict_tiled`'s tiles on the 16 px pooling grid (float rounding only), with the paper's 572 px tiles abutting every 388 px, and with small tiles abutting every output side. Bottom: the zero-padded ('same') network without overlap, and with overlap-tiles that crop 92 px or 100 px of mirrored context. Each panel's title gives its maximum.", "name": "fig-tiled-diff"}, "image": {"alt": "Six difference maps in two rows. The first map is uniformly dark (differences near 1e-6). The two off-grid valid-network maps are bright in every tile except the ones whose origin lies on the 16 px grid. The 'same' network without overlap is bright everywhere, brightest along the tile edges; with 92 px of context only thin lines along the seams remain; with 100 px the map is dark."}}
 panels = [
-    (diff_aligned, f"valid, predict_tiled:\n{len(small_origins) ** 2} tiles of {SMALL_TILE}, 16-grid"),
+    (diff_aligned, f"valid, predict_tiled:\n{len(small_origins)**2} tiles of {SMALL_TILE}, 16-grid"),
     (diff_naive, f"valid, tiles of {PAPER_TILE}\nevery {out_paper} px"),
     (diff_naive_small, f"valid, tiles of {SMALL_TILE}\nevery {out_small} px"),
     (diff_same_nomargin, "'same', tiles of 128\nno overlap"),
@@ -401,10 +355,8 @@ fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.9))
 lim = float(np.abs(same_whole_mirror).max())
 axes[0].imshow(same_whole_mirror[q], cmap="RdBu_r", vmin=-lim, vmax=lim)
 axes[0].set_title(f"whole image: z1 - z0\n(range +-{lim:.0f} logits)", fontsize=8)
-for ax, d, title in (
-    (axes[1], diff_same_nomargin, "tiles of 128,\nno overlap"),
-    (axes[2], diff_same_overlap, f"overlap-tiles of {same_tile},\nmirrored context"),
-):
+for ax, d, title in ((axes[1], diff_same_nomargin, "tiles of 128,\nno overlap"),
+                     (axes[2], diff_same_overlap, f"overlap-tiles of {same_tile},\nmirrored context")):
     im = ax.imshow(d[q], cmap="magma", vmin=0, vmax=float(d.max()))
     ax.set_title(f"|difference|, {title}\n(0 .. {d.max():.2g} logits)", fontsize=8)
     fig.colorbar(im, ax=ax, shrink=0.75)
@@ -436,21 +388,14 @@ result = {
     "input": source,
 }
 published = {"max |tiled - whole|, stride-16 tiles [logits]": "0 (\"seamless\")"}
-recorded = viz.record_results(
-    "02_overlap_tile",
-    result,
-    scale=SCALE,
-    device=DEVICE,
-    published=published,
-    notes=f"untrained He-initialised network, base_channels={WIDTH}; input: {source}",
-    budget=f"{time.perf_counter() - T0:.0f} s wall time (forward passes only, no training)",
-)
+recorded = viz.record_results("02_overlap_tile", result, scale=SCALE, device=DEVICE, published=published,
+                              notes=f"untrained He-initialised network, base_channels={WIDTH}; input: {source}",
+                              budget=f"{time.perf_counter() - T0:.0f} s wall time (forward passes only, no training)")
 this_run = viz.load_results(recorded.parent)["02_overlap_tile"]["runs"][SCALE]
 
 
-for block in figures.paper_comparison(
-    "02_overlap_tile", published, scale=SCALE, this_run=this_run, result=result, paper="Fig. 2"
-):
+for block in figures.paper_comparison("02_overlap_tile", published, scale=SCALE, this_run=this_run, result=result,
+                                      paper="Fig. 2"):
     display(Markdown(block))
 
 # %% [markdown]

@@ -96,7 +96,6 @@ viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a ca
 # touch. If the converted data is missing, the smoke run falls back to `uc.synthetic_cells`, and every
 # figure says **SYNTHETIC**.
 
-
 # %%
 def load_frames():
     """(samples, source): gold-truth U373 frames, or one synthetic image when the data is missing (smoke)."""
@@ -117,17 +116,14 @@ borders_per_frame = {s.frame_id: int(uc.separation_border(s.instances).sum()) fo
 frame_id = "02/041" if "02/041" in by_id else max(borders_per_frame, key=borders_per_frame.get)
 sample = by_id[frame_id]
 image, instances = sample.image, sample.instances  # (H, W) uint8 / float32, (H, W) int32
-print(
-    f"{source}: {len(samples)} annotated frame(s); showing {frame_id}, {image.shape}, "
-    f"{len(np.unique(instances)) - 1} cells, {borders_per_frame[frame_id]} separation-border pixels"
-)
+print(f"{source}: {len(samples)} annotated frame(s); showing {frame_id}, {image.shape}, "
+      f"{len(np.unique(instances)) - 1} cells, {borders_per_frame[frame_id]} separation-border pixels")
 
 # %% [markdown]
 # The paper's Fig. 3 zooms in on touching cells. We crop a square around the separation border of the chosen frame;
 # the maps themselves are always computed on the **whole frame** (distances to cells outside the crop
 # matter, and $w_c$ counts the pixels of the whole image) and only then cropped
 # ({numref}`fig-weight-map`).
-
 
 # %%
 def crop_around(mask, size):
@@ -137,7 +133,7 @@ def crop_around(mask, size):
     size = min(size, h, w)
     cy, cx = (int(ys.mean()), int(xs.mean())) if len(ys) else (h // 2, w // 2)
     y0, x0 = min(max(cy - size // 2, 0), h - size), min(max(cx - size // 2, 0), w - size)
-    return np.s_[y0 : y0 + size, x0 : x0 + size]
+    return np.s_[y0:y0 + size, x0:x0 + size]
 
 
 border = uc.separation_border(instances)  # (H, W) bool, both sides of every contact
@@ -159,15 +155,8 @@ def fig3(image, instances, target, weights, crop, title):
     axes[2].imshow(target[crop], cmap="gray", vmin=0, vmax=1)
     im = axes[3].imshow(weights[crop], cmap="jet")
     fig.colorbar(im, ax=axes[3], fraction=0.046, pad=0.04, label="loss weight w(x)")
-    for ax, t in zip(
-        axes,
-        [
-            "(a) raw image",
-            "(b) ground truth, one colour per cell",
-            "(c) mask with separation borders",
-            f"(d) weight map, w0={W0:g}, sigma={SIGMA:g}",
-        ],
-    ):
+    for ax, t in zip(axes, ["(a) raw image", "(b) ground truth, one colour per cell",
+                            "(c) mask with separation borders", f"(d) weight map, w0={W0:g}, sigma={SIGMA:g}"]):
         ax.set_title(t, fontsize=9)
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
@@ -222,9 +211,8 @@ assert np.allclose(w_class + w_border, weights, atol=1e-5)  # Eq. 2 is the sum o
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The two terms of Eq. 2 on the crop of {numref}`fig-weight-map`: the class-balancing weight $w_c$ (left), the border term $w_0 \\exp(-(d_1+d_2)^2/2\\sigma^2)$ (middle) and their sum, the weight map $w$ (right).", "name": "fig-weight-map-terms"}, "image": {"alt": "Three jet-coloured maps of the same crop. Left: two flat levels, low on the background and high on the cells. Middle: zero on the cells and a bright ridge in the gap between the two cells that fades into the background. Right: the sum of both."}}
 fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.6))
-for ax, (m, t) in zip(
-    axes, [(w_class, "class balancing w_c"), (w_border, "border term w0 exp(...)"), (weights, "w = w_c + border term")]
-):
+for ax, (m, t) in zip(axes, [(w_class, "class balancing w_c"), (w_border, "border term w0 exp(...)"),
+                             (weights, "w = w_c + border term")]):
     im = ax.imshow(m[crop], cmap="jet")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ax.set_title(t, fontsize=8)
@@ -255,9 +243,8 @@ def render(sigma, w0):
     return fig
 
 
-viz.parameter_slider(
-    render, {"sigma": SIGMAS, "w0": W0S}, initial={"sigma": SIGMA, "w0": W0}, title=f"Weight map (Eq. 2), {where}"
-)
+viz.parameter_slider(render, {"sigma": SIGMAS, "w0": W0S}, initial={"sigma": SIGMA, "w0": W0},
+                     title=f"Weight map (Eq. 2), {where}")
 
 # %% [markdown]
 # ## Correctness and speed
@@ -267,7 +254,6 @@ viz.parameter_slider(
 # below $\varepsilon = 10^{-6}$ (the docstring has the proof). `uc.weight_map_brute_force` is the literal
 # definition: one full-image EDT per cell, stacked and sorted. They must agree to float32 precision. The
 # smoke scale checks the frame shown, `cpu` and `full` every gold-truth frame.
-
 
 # %%
 def best_time(fn, repeat=3):
@@ -279,7 +265,7 @@ def best_time(fn, repeat=3):
     return min(times)
 
 
-check_frames = samples[: check_cap.capped_count(len(samples))] if SCALE != "smoke" else [sample]
+check_frames = samples[:check_cap.capped_count(len(samples))] if SCALE != "smoke" else [sample]
 max_diff, t_fast, t_brute, n_cells = 0.0, 0.0, 0.0, []
 for s in check_frames:
     fast = uc.weight_map(s.instances)
@@ -290,10 +276,8 @@ for s in check_frames:
     n_cells.append(len(np.unique(s.instances)) - 1)
 print(f"scale={SCALE}: {len(check_frames)} frame(s) of {source}, {min(n_cells)}-{max(n_cells)} cells each")
 print(f"  max |weight_map - weight_map_brute_force| = {max_diff:.2e}")
-print(
-    f"  time on {CPU}: fast {t_fast * 1e3:.1f} ms, brute force {t_brute * 1e3:.1f} ms, "
-    f"ratio {t_brute / t_fast:.1f}x (this run, one measurement; noisy on a shared CPU)"
-)
+print(f"  time on {CPU}: fast {t_fast * 1e3:.1f} ms, brute force {t_brute * 1e3:.1f} ms, "
+      f"ratio {t_brute / t_fast:.1f}x (this run, one measurement; noisy on a shared CPU)")
 assert max_diff < 1e-5
 
 # %% [markdown]
@@ -303,14 +287,8 @@ assert max_diff < 1e-5
 # run, named under the table; not this notebook):
 
 # %%
-bench = next(
-    (
-        p
-        for p in (Path("../benchmarks/results/weight_map.json"), Path("benchmarks/results/weight_map.json"))
-        if p.exists()
-    ),
-    None,
-)
+bench = next((p for p in (Path("../benchmarks/results/weight_map.json"), Path("benchmarks/results/weight_map.json"))
+              if p.exists()), None)
 bench_speedup = None
 if bench is None:
     print("benchmarks/results/weight_map.json is not in this checkout (run benchmarks/bench_weight_map.py)")
@@ -322,23 +300,13 @@ else:
         brute_s = c.get("brute_force", {}).get("wall_s") or c.get("brute_force_estimate", {}).get("estimated_s")
         estimated = "brute_force" not in c
         speed = c.get("speedup") or c.get("speedup_lower_bound")
-        rows.append(
-            [
-                name,
-                c["cells"],
-                viz.fmt_like(c["fast"]["median_s"]),
-                viz.fmt_like(brute_s) + (" (estimated)" if estimated else ""),
-                ("> " if estimated else "") + viz.fmt_like(float(speed)),
-                viz.fmt_like(c.get("max_abs_diff")),
-            ]
-        )
-    display(
-        Markdown(
-            viz.md_table(["case", "cells", "fast [s] (median)", "brute force [s]", "speed-up", "max diff"], rows)
-            + f"\n\nBenchmark run of {m['date'][:10]}: {m['cpu']}, {m['cpu_count']} cores, "
-            f"{doc['results']['threads']} thread; synthetic cells (`{bench.name}`)."
-        )
-    )
+        rows.append([name, c["cells"], viz.fmt_like(c["fast"]["median_s"]),
+                     viz.fmt_like(brute_s) + (" (estimated)" if estimated else ""),
+                     ("> " if estimated else "") + viz.fmt_like(float(speed)), viz.fmt_like(c.get("max_abs_diff"))])
+    display(Markdown(
+        viz.md_table(["case", "cells", "fast [s] (median)", "brute force [s]", "speed-up", "max diff"], rows)
+        + f"\n\nBenchmark run of {m['date'][:10]}: {m['cpu']}, {m['cpu_count']} cores, "
+        f"{doc['results']['threads']} thread; synthetic cells (`{bench.name}`)."))
     bench_speedup = doc["results"]["cases"].get("512x512_200", {}).get("speedup")
 
 # %% [markdown]
@@ -363,23 +331,15 @@ if hela:
     t_h_fast = best_time(lambda: uc.weight_map(h.instances))
     t_h_brute = best_time(lambda: uc.weight_map_brute_force(h.instances), repeat=1)
     h_diff = float(np.abs(h_w - uc.weight_map_brute_force(h.instances)).max())
-    print(
-        f"DIC-C2DH-HeLa {h.frame_id} ({'gold' if h.truth == 'gt' else 'silver'} truth): "
-        f"{len(np.unique(h.instances)) - 1} cells; max diff "
-        f"{h_diff:.2e}; on {CPU}: fast {t_h_fast * 1e3:.0f} ms, brute force {t_h_brute * 1e3:.0f} ms, "
-        f"ratio {t_h_brute / t_h_fast:.1f}x (this run)"
-    )
+    print(f"DIC-C2DH-HeLa {h.frame_id} ({'gold' if h.truth == 'gt' else 'silver'} truth): "
+          f"{len(np.unique(h.instances)) - 1} cells; max diff "
+          f"{h_diff:.2e}; on {CPU}: fast {t_h_fast * 1e3:.0f} ms, brute force {t_h_brute * 1e3:.0f} ms, "
+          f"ratio {t_h_brute / t_h_fast:.1f}x (this run)")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The four panels of the paper's Fig. 3 on DIC-C2DH-HeLa, the paper's own example (the frame of the first 20 with the longest separation borders, 192 x 192 crop), from the dataset's gold truth where the data folder has it, else its computer-generated silver truth (the printed line above says which): (a) raw DIC image, (b) cells in colour, (c) target with separation borders, (d) weight map of Eq. 2.", "name": "fig-weight-map-hela"}, "image": {"alt": "Four panels of a crop of densely packed HeLa cells: the gray DIC image, the cells tinted in many colours, a white mask divided by thin black separation lines, and a jet-coloured weight map whose brightest values run along the lines between touching cells."}}
 if hela:
-    fig3(
-        h.image,
-        h.instances,
-        uc.foreground_with_borders(h.instances),
-        h_w,
-        crop_around(h_border, 192),
-        f"DIC-C2DH-HeLa frame {h.frame_id}, SILVER truth, 192 x 192 crop",
-    )
+    fig3(h.image, h.instances, uc.foreground_with_borders(h.instances), h_w, crop_around(h_border, 192),
+         f"DIC-C2DH-HeLa frame {h.frame_id}, SILVER truth, 192 x 192 crop")
     plt.show()
 
 # %% [markdown]
@@ -407,26 +367,18 @@ result = {
 if bench_speedup is not None:
     result["benchmark speed-up, 512x512, 200 cells"] = bench_speedup
 if hela:
-    result[f"HeLa ({'gold' if h.truth == 'gt' else 'silver'} truth) brute force / fast time"] = round(
-        t_h_brute / t_h_fast, 2
-    )
+    result[f"HeLa ({'gold' if h.truth == 'gt' else 'silver'} truth) brute force / fast time"] = round(t_h_brute / t_h_fast, 2)
 published = {"w0": 10, "sigma [px]": "approximately 5"}
-recorded = viz.record_results(
-    "03_weight_map",
-    result,
-    scale=SCALE,
-    device="cpu",
-    published=published,
-    notes=("SYNTHETIC cells (data missing); " if synthetic else "")
-    + "w_c = n_max / n_k per image (the paper gives no formula); timings from one run",
-    budget=f"{len(check_frames)} frame(s) checked against brute force, {time.perf_counter() - T0:.0f} s wall time",
-)
+recorded = viz.record_results("03_weight_map", result, scale=SCALE, device="cpu", published=published,
+                              notes=("SYNTHETIC cells (data missing); " if synthetic else "")
+                              + "w_c = n_max / n_k per image (the paper gives no formula); timings from one run",
+                              budget=f"{len(check_frames)} frame(s) checked against brute force, "
+                                     f"{time.perf_counter() - T0:.0f} s wall time")
 this_run = viz.load_results(recorded.parent)["03_weight_map"]["runs"][SCALE]
 
 
-for block in figures.paper_comparison(
-    "03_weight_map", published, scale=SCALE, this_run=this_run, result=result, paper="Sec. 3"
-):
+for block in figures.paper_comparison("03_weight_map", published, scale=SCALE, this_run=this_run, result=result,
+                                      paper="Sec. 3"):
     display(Markdown(block))
 
 # %% [markdown]

@@ -141,44 +141,21 @@ grid_err = float(np.abs(uc.upsample_grid_displacements(coarse, (odd, odd))[:, on
 print(f"coarse displacements drawn with seed {SEED} (rows, then cols) [px]:\n{coarse.round(1)}")
 print(f"field at the grid points minus the coarse values ({odd} x {odd} image): max {grid_err:.1e} px")
 assert grid_err < 1e-4
-print(
-    f"per-pixel field on {shape[0]} x {shape[1]}: |d| mean {np.hypot(*field).mean():.1f} px, "
-    f"max {np.hypot(*field).max():.1f} px"
-)
+print(f"per-pixel field on {shape[0]} x {shape[1]}: |d| mean {np.hypot(*field).mean():.1f} px, "
+      f"max {np.hypot(*field).max():.1f} px")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "A random elastic displacement field of Sec. 3.1 on the ISBI slice: the coarse 3 x 3 grid of Gaussian displacement vectors (std 10 px, red) and the per-pixel field interpolated from them with a cubic spline (yellow, every 32 px). Arrows are drawn 3 times longer than the displacements.", "name": "fig-elastic-field"}, "image": {"alt": "A gray EM slice with nine red dots at the corners, edge midpoints and centre, each with a red arrow, and a regular array of smaller yellow arrows whose directions and lengths vary smoothly between the red ones."}}
 step = max(shape[0] // 16, 8)
-yy, xx = np.mgrid[step // 2 : shape[0] : step, step // 2 : shape[1] : step]
+yy, xx = np.mgrid[step // 2:shape[0]:step, step // 2:shape[1]:step]
 fig, ax = plt.subplots(figsize=(5.6, 5.6))
 ax.imshow(image, cmap="gray")
 MAG = 3  # arrows drawn 3x longer than the displacement, to be visible at this size
-ax.quiver(
-    xx,
-    yy,
-    field[1, yy, xx],
-    field[0, yy, xx],
-    color="yellow",
-    angles="xy",
-    scale_units="xy",
-    scale=1 / MAG,
-    width=0.003,
-    label=f"per-pixel field (every {step} px)",
-)
+ax.quiver(xx, yy, field[1, yy, xx], field[0, yy, xx], color="yellow", angles="xy", scale_units="xy",
+          scale=1 / MAG, width=0.003, label=f"per-pixel field (every {step} px)")
 GX, GY = np.meshgrid(gx, gy)
 ax.plot(GX, GY, "o", color="red", ms=5, clip_on=False)
-ax.quiver(
-    GX,
-    GY,
-    coarse[1],
-    coarse[0],
-    color="red",
-    angles="xy",
-    scale_units="xy",
-    scale=1 / MAG,
-    width=0.007,
-    label=f"coarse {GRID} x {GRID} grid vectors",
-    zorder=3,
-)
+ax.quiver(GX, GY, coarse[1], coarse[0], color="red", angles="xy", scale_units="xy", scale=1 / MAG,
+          width=0.007, label=f"coarse {GRID} x {GRID} grid vectors", zorder=3)
 ax.set_xlim(-80, shape[1] + 80)
 ax.set_ylim(shape[0] + 80, -80)
 ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
@@ -214,15 +191,10 @@ z = np.s_[: min(256, shape[0]), : min(256, shape[1])]  # zoom: top-left quarter
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "One field deforms the image, its labels and its weight map alike (top-left 256 x 256 of the ISBI slice, the field of {numref}`fig-elastic-field`): the original with its label boundaries in cyan, the deformed image with the boundaries of the deformed labels, the deformed labels (nearest-neighbour) and the deformed Eq. 2 weight map (bilinear).", "name": "fig-elastic-one-field"}, "image": {"alt": "Four panels in a 2 by 2 grid. Top: the EM crop with cyan cell outlines on the membranes, before and after deformation; after deformation the outlines still lie on the dark membranes. Bottom: the deformed black and white label image, and the deformed weight map in jet colours with high weights along the thin membranes."}}
 fig, axes = plt.subplots(2, 2, figsize=(6.4, 6.6))
-for ax, (pic, t) in zip(
-    axes.flat,
-    [
-        (overlay(image, labels)[z], "original + label boundaries"),
-        (overlay(warped_image, warped_labels)[z], "deformed image + deformed labels"),
-        (warped_labels[z], "deformed labels (nearest)"),
-        (warped_weights[z], "deformed weight map (bilinear)"),
-    ],
-):
+for ax, (pic, t) in zip(axes.flat, [(overlay(image, labels)[z], "original + label boundaries"),
+                                    (overlay(warped_image, warped_labels)[z], "deformed image + deformed labels"),
+                                    (warped_labels[z], "deformed labels (nearest)"),
+                                    (warped_weights[z], "deformed weight map (bilinear)")]):
     ax.imshow(pic, cmap="gray" if pic.ndim == 2 and "labels" in t else "jet", interpolation="nearest")
     ax.set_title(t, fontsize=9)
     ax.axis("off")
@@ -235,7 +207,6 @@ plt.show()
 # gray value under the deformed membrane label stays as dark as it was before; with labels deformed by a
 # *different* random field, the contrast collapses. The smoke scale measures one slice, `cpu`/`full`
 # average over all slices of the training split, each with its own random field.
-
 
 # %%
 def membrane_contrast(img, lbl):
@@ -254,13 +225,10 @@ for i in range(n_check):
     before.append(membrane_contrast(img_i, lbl_i))
     after.append(membrane_contrast(w_img, uc.apply_elastic_field(lbl_i, f, order=0)))
     mismatched.append(membrane_contrast(w_img, uc.apply_elastic_field(lbl_i, other, order=0)))
-contrast = {
-    k: float(np.mean(v)) for k, v in [("original", before), ("same field", after), ("different field", mismatched)]
-}
-print(
-    f"scale={SCALE}, cell-minus-membrane gray value over {n_check} slice(s) of the ISBI training split"
-    f"{tag}: " + ", ".join(f"{k} {v:.1f}" for k, v in contrast.items())
-)
+contrast = {k: float(np.mean(v)) for k, v in
+            [("original", before), ("same field", after), ("different field", mismatched)]}
+print(f"scale={SCALE}, cell-minus-membrane gray value over {n_check} slice(s) of the ISBI training split"
+      f"{tag}: " + ", ".join(f"{k} {v:.1f}" for k, v in contrast.items()))
 assert contrast["same field"] > 0.9 * contrast["original"] > contrast["different field"]
 
 # %% [markdown]
@@ -292,9 +260,8 @@ def render(std, grid):
     return fig
 
 
-viz.parameter_slider(
-    render, {"std": STDS, "grid": GRIDS}, initial={"std": STD, "grid": GRID}, title=f"Elastic deformation of {source}"
-)
+viz.parameter_slider(render, {"std": STDS, "grid": GRIDS}, initial={"std": STD, "grid": GRID},
+                     title=f"Elastic deformation of {source}")
 
 # %% [markdown]
 # **Identity.** With `std = 0` the field is zero and the deformation returns the input *exactly* (no
@@ -302,19 +269,13 @@ viz.parameter_slider(
 
 # %%
 zero = uc.random_elastic_field(shape, std=0.0, rng=SEED)
-identity_exact = (
-    not zero.any()
-    and np.array_equal(uc.apply_elastic_field(image, zero), image)
-    and np.array_equal(uc.apply_elastic_field(labels, zero, order=0), labels)
-    and np.array_equal(uc.apply_elastic_field(weights, zero, order=1), weights)
-)
+identity_exact = (not zero.any() and np.array_equal(uc.apply_elastic_field(image, zero), image)
+                  and np.array_equal(uc.apply_elastic_field(labels, zero, order=0), labels)
+                  and np.array_equal(uc.apply_elastic_field(weights, zero, order=1), weights))
 off = uc.draw_augmentation(SEED, shape, uc.AugmentConfig.off())
 aug_img, aug_lbl, aug_w = uc.apply_augmentation(off, image, labels, weights)
-identity_exact &= (
-    np.array_equal(aug_img, image.astype(np.float32))
-    and np.array_equal(aug_lbl, labels)
-    and np.array_equal(aug_w, weights)
-)
+identity_exact &= (np.array_equal(aug_img, image.astype(np.float32)) and np.array_equal(aug_lbl, labels)
+                   and np.array_equal(aug_w, weights))
 assert identity_exact
 print(f"std = 0 and AugmentConfig.off() return image, labels and weights bit-exactly ({source}): True")
 
@@ -342,12 +303,10 @@ params = {
     "random (default config)": uc.draw_augmentation(rng, tshape, uc.AugmentConfig(max_shift=10.0)),
 }
 p = params["random (default config)"]
-print(
-    f"random draw (default AugmentConfig, max_shift=10): flips (rows, cols) ({p.flip_rows}, {p.flip_cols}), "
-    f"rotation {p.angle_deg:.1f} deg, shift ({p.shift[0]:.1f}, {p.shift[1]:.1f}) px, "
-    f"elastic {'on' if p.coarse is not None else 'off'}, gamma {p.gamma:.2f}, contrast {p.contrast:.2f}, "
-    f"brightness {p.brightness:+.3f}"
-)
+print(f"random draw (default AugmentConfig, max_shift=10): flips (rows, cols) ({p.flip_rows}, {p.flip_cols}), "
+      f"rotation {p.angle_deg:.1f} deg, shift ({p.shift[0]:.1f}, {p.shift[1]:.1f}) px, "
+      f"elastic {'on' if p.coarse is not None else 'off'}, gamma {p.gamma:.2f}, contrast {p.contrast:.2f}, "
+      f"brightness {p.brightness:+.3f}")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The augmentations of `unet_core.augment.tiles`, each applied to the same 256 x 256 region of the ISBI slice with its label boundaries (cyan) transformed alike: none, a flip, a 30 degree rotation, a shift, the elastic field of {numref}`fig-elastic-field`, a gray-value change, and one random draw of the default `AugmentConfig` as used in training.", "name": "fig-augmentations"}, "image": {"alt": "Seven small EM crops in two rows with cyan outlines on the membranes: the original, mirrored left to right, rotated by 30 degrees with mirrored corners, shifted, smoothly warped, with brighter contrast, and a random combination; in every panel the outlines stay on the membranes."}}
 fig, axes = plt.subplots(2, 4, figsize=(7.5, 4.3))
@@ -374,18 +333,15 @@ plt.show()
 start = time.perf_counter()
 x_tile, y_tile, w_tile = uc.sample_training_tile(image, labels.astype(np.int64), weights, rng=SEED)
 tile_s = time.perf_counter() - start
-print(
-    f"input tile {x_tile.shape}, labels {y_tile.shape}, weights {w_tile.shape} in {tile_s * 1e3:.0f} ms "
-    f"on {CPU} (this run)"
-)
+print(f"input tile {x_tile.shape}, labels {y_tile.shape}, weights {w_tile.shape} in {tile_s * 1e3:.0f} ms "
+      f"on {CPU} (this run)")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "One random training sample from the ISBI slice as `uc.sample_training_tile` returns it: the augmented 572 x 572 input tile (left, yellow: the region the network predicts), the 388 x 388 label tile (middle) and the 388 x 388 weight tile (right).", "name": "fig-training-tile"}, "image": {"alt": "Three panels: a gray, deformed EM tile with a yellow square marking its centre, the matching black and white label tile showing membranes in black, and a jet-coloured weight tile that is highest along the membranes."}}
 pad = (x_tile.shape[-1] - y_tile.shape[-1]) // 2
 fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.9))
 axes[0].imshow(x_tile[0], cmap="gray")
-axes[0].add_patch(
-    plt.Rectangle((pad - 0.5, pad - 0.5), y_tile.shape[1], y_tile.shape[0], fill=False, ec="yellow", lw=1.5)
-)
+axes[0].add_patch(plt.Rectangle((pad - 0.5, pad - 0.5), y_tile.shape[1], y_tile.shape[0], fill=False,
+                                ec="yellow", lw=1.5))
 axes[0].set_title("input tile 572 x 572", fontsize=8)
 axes[1].imshow(y_tile, cmap="gray", interpolation="nearest")
 axes[1].set_title("label tile 388 x 388", fontsize=8)
@@ -410,32 +366,24 @@ start = time.perf_counter()
 for _ in range(3):
     uc.apply_elastic_field(image, uc.random_elastic_field(shape, rng=rng), order=3)
 deform_ms = (time.perf_counter() - start) / 3 * 1e3
-print(
-    f"this run (scale={SCALE}, {CPU}): draw + cubic deformation of a {shape[0]} x {shape[1]} slice: {deform_ms:.0f} ms"
-)
+print(f"this run (scale={SCALE}, {CPU}): draw + cubic deformation of a {shape[0]} x {shape[1]} slice: "
+      f"{deform_ms:.0f} ms")
 
-bench = next(
-    (p for p in (Path("../benchmarks/results/elastic.json"), Path("benchmarks/results/elastic.json")) if p.exists()),
-    None,
-)
+bench = next((p for p in (Path("../benchmarks/results/elastic.json"), Path("benchmarks/results/elastic.json"))
+              if p.exists()), None)
 bench_ms = None
 if bench is None:
     print("benchmarks/results/elastic.json is not in this checkout (run benchmarks/bench_elastic.py)")
 else:
     doc = json.loads(bench.read_text())
     m, r = doc["machine"], doc["results"]
-    rows = [
-        [name, viz.fmt_like(float(ms)), viz.fmt_like(r["speedup_vs_elasticdeform"].get(name))]
-        for name, ms in r["per_sample_ms"].items()
-    ]
-    display(
-        Markdown(
-            viz.md_table(["method", "ms / sample", "speed-up vs elasticdeform"], rows)
-            + f"\n\nBenchmark run of {m['date'][:10]}: {m['cpu']}, {m['cpu_count']} cores, {r['torch_threads']} "
-            f"torch thread, GPU: {m['gpu'] or 'none'}; {r['size']} x {r['size']} tile, grid {r['grid']}, "
-            f"std {r['std']:g} px, {r['repeat']} repeats (`{bench.name}`)."
-        )
-    )
+    rows = [[name, viz.fmt_like(float(ms)), viz.fmt_like(r["speedup_vs_elasticdeform"].get(name))]
+            for name, ms in r["per_sample_ms"].items()]
+    display(Markdown(
+        viz.md_table(["method", "ms / sample", "speed-up vs elasticdeform"], rows)
+        + f"\n\nBenchmark run of {m['date'][:10]}: {m['cpu']}, {m['cpu_count']} cores, {r['torch_threads']} "
+        f"torch thread, GPU: {m['gpu'] or 'none'}; {r['size']} x {r['size']} tile, grid {r['grid']}, "
+        f"std {r['std']:g} px, {r['repeat']} repeats (`{bench.name}`)."))
     bench_ms = r["per_sample_ms"]
 
 # %% [markdown]
@@ -453,34 +401,24 @@ result = {
     "field at grid points = coarse vectors (max error px)": grid_err,
     "std = 0 / AugmentConfig.off() is the identity (bit-exact)": bool(identity_exact),
     "slices checked for label alignment": n_check,
-    "cell-minus-membrane gray value: original / same field / other field": [
-        round(contrast[k], 2) for k in ("original", "same field", "different field")
-    ],
+    "cell-minus-membrane gray value: original / same field / other field":
+        [round(contrast[k], 2) for k in ("original", "same field", "different field")],
     "draw + cubic deformation of one 512^2 slice [ms]": round(deform_ms, 1),
 }
 if bench_ms is not None:
     result["benchmark ms/sample 572^2 (numpy, torch b1, elasticdeform)"] = [
-        bench_ms.get("ours_numpy"),
-        bench_ms.get("ours_torch_b1"),
-        bench_ms.get("elasticdeform"),
-    ]
+        bench_ms.get("ours_numpy"), bench_ms.get("ours_torch_b1"), bench_ms.get("elasticdeform")]
 published = {"grid points per side": 3, "displacement std [px]": 10, "interpolation": "bicubic"}
-recorded = viz.record_results(
-    "04_elastic",
-    result,
-    scale=SCALE,
-    device="cpu",
-    published=published,
-    notes=("SYNTHETIC EM image (data missing); " if synthetic else "")
-    + "ranges of flip/rotation/shift/gray augmentation are ours (the paper gives none)",
-    budget=f"{n_check} slice(s) deformed for the alignment check, {time.perf_counter() - T0:.0f} s wall time",
-)
+recorded = viz.record_results("04_elastic", result, scale=SCALE, device="cpu", published=published,
+                              notes=("SYNTHETIC EM image (data missing); " if synthetic else "")
+                              + "ranges of flip/rotation/shift/gray augmentation are ours (the paper gives none)",
+                              budget=f"{n_check} slice(s) deformed for the alignment check, "
+                                     f"{time.perf_counter() - T0:.0f} s wall time")
 this_run = viz.load_results(recorded.parent)["04_elastic"]["runs"][SCALE]
 
 
-for block in figures.paper_comparison(
-    "04_elastic", published, scale=SCALE, this_run=this_run, result=result, paper="Sec. 3.1"
-):
+for block in figures.paper_comparison("04_elastic", published, scale=SCALE, this_run=this_run, result=result,
+                                      paper="Sec. 3.1"):
     display(Markdown(block))
 
 # %% [markdown]

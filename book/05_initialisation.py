@@ -75,7 +75,8 @@ CHAPTER = "05_initialisation"
 N_NETS = check_cap.capped_repeat({"smoke": 1, "cpu": 3, "full": 10}[SCALE])  # $UNET_CHECK_CAP: one
 TILE = {"smoke": 252, "cpu": 572, "full": 572}[SCALE]  # valid input sides; the widths (and N) are the paper's
 device = viz.resolve_device(DEVICE)
-print(f"scale={SCALE}: {N_NETS} network(s) per initialisation, {TILE} x {TILE} input, device={viz.device_name(DEVICE)}")
+print(f"scale={SCALE}: {N_NETS} network(s) per initialisation, {TILE} x {TILE} input, "
+      f"device={viz.device_name(DEVICE)}")
 viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
 
 # %% [markdown]
@@ -103,7 +104,6 @@ viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a ca
 # to zero mean and unit variance; the network is in evaluation mode (no dropout). For every convolution
 # we record the variance of each output channel (after the ReLU where one follows), averaged over the
 # channels.
-
 
 # %%
 def input_tile(data_dir) -> tuple[np.ndarray, str]:
@@ -141,11 +141,8 @@ def feature_map_variances(net: nn.Module, x: torch.Tensor) -> tuple[list[str], n
         names.append(name)
         values.append(fmap.double().var(dim=(0, 2, 3)).mean().item())
 
-    handles = [
-        m.register_forward_hook(lambda mod, i, o, n=name: hook(mod, i, o, n))
-        for name, m in net.named_modules()
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
-    ]
+    handles = [m.register_forward_hook(lambda mod, i, o, n=name: hook(mod, i, o, n))
+               for name, m in net.named_modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     try:
         with torch.no_grad():
             net.eval()(x)
@@ -156,11 +153,8 @@ def feature_map_variances(net: nn.Module, x: torch.Tensor) -> tuple[list[str], n
 
 
 # %%
-inits = {
-    "He (paper)": lambda: uc.UNet(init="he"),
-    "naive, std 0.01": lambda: uc.UNet(init="naive"),
-    "Xavier (normal)": lambda: xavier_init_(uc.UNet()),
-}
+inits = {"He (paper)": lambda: uc.UNet(init="he"), "naive, std 0.01": lambda: uc.UNet(init="naive"),
+         "Xavier (normal)": lambda: xavier_init_(uc.UNet())}
 curves = {}
 if SCALE == "smoke":  # this run's numbers are a pipeline check; the reproduction is in the table below
     print(viz.SMOKE_LABEL)
@@ -172,15 +166,11 @@ for label, make in inits.items():
         names, v = feature_map_variances(make().to(device), x)
         runs.append(v)
     curves[label] = np.stack(runs)  # (N_NETS, 23)
-    print(
-        f"{label:<17} layer 1: {viz.fmt_like(curves[label][:, 0].mean())}   "
-        f"layer 22: {viz.fmt_like(curves[label][:, -2].mean())}   output: {viz.fmt_like(curves[label][:, -1].mean())}"
-    )
+    print(f"{label:<17} layer 1: {viz.fmt_like(curves[label][:, 0].mean())}   "
+          f"layer 22: {viz.fmt_like(curves[label][:, -2].mean())}   output: {viz.fmt_like(curves[label][:, -1].mean())}")
 wall = time.perf_counter() - t0
-short = [
-    n.replace("encoders.", "e").replace("decoders.", "d").replace("upconvs.", "up").replace("head", "1x1")
-    for n in names
-]
+short = [n.replace("encoders.", "e").replace("decoders.", "d").replace("upconvs.", "up").replace("head", "1x1")
+         for n in names]
 print(f"{len(inits) * N_NETS} forward passes in {wall:.0f} s")
 
 # %% [markdown]
@@ -200,11 +190,8 @@ for label, c in curves.items():
 ax.axhline(1.0, color="k", lw=0.8, ls="--")
 ax.set_xticks(range(1, len(short) + 1), short, rotation=90, fontsize=7)
 ax.set_ylabel("feature-map variance")
-ax.set_title(
-    f"{SCALE} scale{' (pipeline check)' if SCALE == 'smoke' else ''}: {N_NETS} net(s) per init, "
-    f"input {TILE}x{TILE} " + ("SYNTHETIC" if source.startswith("SYNTHETIC") else "ISBI 2012"),
-    fontsize=9,
-)
+ax.set_title(f"{SCALE} scale{' (pipeline check)' if SCALE == 'smoke' else ''}: {N_NETS} net(s) per init, "
+             f"input {TILE}x{TILE} " + ("SYNTHETIC" if source.startswith("SYNTHETIC") else "ISBI 2012"), fontsize=9)
 ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
@@ -216,24 +203,16 @@ result = {
     "He: median feature-map variance": float(np.median(hidden)),
     "He: min / max layer variance": [float(hidden.mean(0).min()), float(hidden.mean(0).max())],
     "He: layer of the max variance": short[int(hidden.mean(0).argmax())],
-    "naive 0.01: min / max layer variance": [
-        float(curves["naive, std 0.01"][:, :-1].mean(0).min()),
-        float(curves["naive, std 0.01"][:, :-1].mean(0).max()),
-    ],
+    "naive 0.01: min / max layer variance": [float(curves["naive, std 0.01"][:, :-1].mean(0).min()),
+                                             float(curves["naive, std 0.01"][:, :-1].mean(0).max())],
     "naive 0.01: variance at the last hidden layer": float(curves["naive, std 0.01"][:, -2].mean()),
     "Xavier: variance at the last hidden layer": float(curves["Xavier (normal)"][:, -2].mean()),
     "input": ("synthetic" if source.startswith("SYNTHETIC") else "ISBI 2012 slice 0") + f", {TILE} x {TILE}",
 }
 PUBLISHED = {"He: median feature-map variance": "approximately 1"}
-recorded = viz.record_results(
-    CHAPTER,
-    result,
-    scale=SCALE,
-    device=DEVICE,
-    published=PUBLISHED,
-    notes=f"{N_NETS} untrained network(s) per initialisation; input: {source}",
-    budget=f"{len(inits) * N_NETS} forward passes of a {TILE} x {TILE} tile, {wall:.0f} s",
-)
+recorded = viz.record_results(CHAPTER, result, scale=SCALE, device=DEVICE, published=PUBLISHED,
+                              notes=f"{N_NETS} untrained network(s) per initialisation; input: {source}",
+                              budget=f"{len(inits) * N_NETS} forward passes of a {TILE} x {TILE} tile, {wall:.0f} s")
 print(f"recorded in {recorded}")
 if SCALE == "smoke":  # this run's own numbers: a pipeline check, not the reproduction shown below
     print(f"this run, {viz.SMOKE_LABEL}:")
@@ -262,37 +241,25 @@ ROWS = [  # (quantity, what the paper says)
     ("input", "-"),
 ]
 if rep is None:
-    display(
-        Markdown(
-            "*No `cpu` or `full` run of this chapter is recorded: run it with `SCALE = \"cpu\"` "
-            "(about a minute on 2 cores) to fill this table.*"
-        )
-    )
+    display(Markdown("*No `cpu` or `full` run of this chapter is recorded: run it with `SCALE = \"cpu\"` "
+                     "(about a minute on 2 cores) to fill this table.*"))
 else:
     scale, run = rep
     vals = run["values"]
-    display(
-        Markdown(
-            f"**Our run:** {viz.provenance(run, scale)}; {run.get('notes', '')}.\n\n"
-            + viz.md_table(
-                ["quantity", "paper (Sec. 3)", "ours"],
-                [[q, paper, viz.fmt_like(vals.get(q), PUBLISHED.get(q))] for q, paper in ROWS],
-            )
-        )
-    )
+    display(Markdown(
+        f"**Our run:** {viz.provenance(run, scale)}; {run.get('notes', '')}.\n\n"
+        + viz.md_table(["quantity", "paper (Sec. 3)", "ours"],
+                       [[q, paper, viz.fmt_like(vals.get(q), PUBLISHED.get(q))] for q, paper in ROWS])))
     lo, hi = vals["He: min / max layer variance"]
     naive_last = vals["naive 0.01: variance at the last hidden layer"]
     peak = vals.get("He: layer of the max variance")
-    display(
-        Markdown(
-            f"In this run ({scale} scale) He initialisation keeps every hidden feature map between "
-            f"{viz.fmt_like(lo)} and {viz.fmt_like(hi)} (median {viz.fmt_like(vals['He: median feature-map variance'])})"
-            + (f", highest at `{peak}`" if peak else "")
-            + f"; the naive initialisation ends at {viz.fmt_like(naive_last)} at the last hidden layer, "
-            f"{viz.fmt_like(naive_last / vals['He: median feature-map variance'])} times the He median, "
-            f"and Xavier at {viz.fmt_like(vals['Xavier: variance at the last hidden layer'])}."
-        )
-    )
+    display(Markdown(
+        f"In this run ({scale} scale) He initialisation keeps every hidden feature map between "
+        f"{viz.fmt_like(lo)} and {viz.fmt_like(hi)} (median {viz.fmt_like(vals['He: median feature-map variance'])})"
+        + (f", highest at `{peak}`" if peak else "")
+        + f"; the naive initialisation ends at {viz.fmt_like(naive_last)} at the last hidden layer, "
+        f"{viz.fmt_like(naive_last / vals['He: median feature-map variance'])} times the He median, "
+        f"and Xavier at {viz.fmt_like(vals['Xavier: variance at the last hidden layer'])}."))
 
 # %% [markdown]
 # ## What differs, and why

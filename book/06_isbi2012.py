@@ -122,32 +122,11 @@ viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a ca
 # class-balance term $w_c$ (the border term of Eq. 2 is kept).
 
 # %%
-fields = [
-    "base_channels",
-    "depth",
-    "tile",
-    "downsample",
-    "optimizer",
-    "learning_rate",
-    "momentum",
-    "schedule",
-    "warmup_steps",
-    "grad_clip",
-    "iterations",
-    "w0",
-    "sigma",
-    "class_weights",
-    "augment",
-    "tta",
-]
+fields = ["base_channels", "depth", "tile", "downsample", "optimizer", "learning_rate", "momentum", "schedule",
+          "warmup_steps", "grad_clip", "iterations", "w0", "sigma", "class_weights", "augment", "tta"]
 table = {name: get_recipe(name) for name in ("paper", "isbi2012-paper", "isbi2012-cpu")}
-display(
-    Markdown(
-        viz.md_table(
-            ["field"] + [f"`{n}`" for n in table], [[f] + [str(getattr(r, f)) for r in table.values()] for f in fields]
-        )
-    )
-)
+display(Markdown(viz.md_table(["field"] + [f"`{n}`" for n in table],
+                              [[f] + [str(getattr(r, f)) for r in table.values()] for f in fields])))
 
 # %% [markdown]
 # ## The data and the split
@@ -160,13 +139,11 @@ display(
 # (`uc.synthetic_em`), and every output says **SYNTHETIC**.
 
 # %%
-data, synthetic = data_or_synthetic(
-    recipe, data_dir, synthetic=SCALE == "smoke", seed=SEED
-)  # smoke: a stand-in if missing
+data, synthetic = data_or_synthetic(recipe, data_dir, synthetic=SCALE == "smoke", seed=SEED)  # smoke: a stand-in if missing
 first_held_out = data["val_x"][0], data["val_y"][0]  # slice 25 at full size (for the figure)
 if SCALE == "smoke":  # score the central 256 x 256 px of each held-out image only (seconds, for CI)
     c = (data["val_x"][0].shape[-1] - 256) // 2
-    data["val_x"], data["val_y"] = ([a[c : c + 256, c : c + 256] for a in data[k]] for k in ("val_x", "val_y"))
+    data["val_x"], data["val_y"] = ([a[c:c + 256, c:c + 256] for a in data[k]] for k in ("val_x", "val_y"))
 TAG = " (SYNTHETIC)" if synthetic else ""
 print(f"{data['source']}: {len(data['train_x'])} training and {len(data['val_x'])} held-out images{TAG}")
 
@@ -254,10 +231,8 @@ print(f"loss: first {k} steps {losses[:k].mean():.3f}, last {k} steps {losses[-k
 if SCALE == "smoke":  # the published network's recorded history; the smoke run's loss is printed above
     pub_ckpt = uc.load_checkpoint(pretrained_path(PUBLISHED_NET))
     curve = np.array(pub_ckpt["history"]["losses"])
-    curve_title = (
-        f"published network {PUBLISHED_NET} ({pub_ckpt['step']:,} steps, "
-        f"{pub_ckpt['history']['scores']['date'][:10]}), ISBI 2012 slices 0-24"
-    )
+    curve_title = (f"published network {PUBLISHED_NET} ({pub_ckpt['step']:,} steps, "
+                   f"{pub_ckpt['history']['scores']['date'][:10]}), ISBI 2012 slices 0-24")
 else:
     curve, curve_title = losses, f"this run, recipe {recipe.name}{TAG}"
 fig, ax = plt.subplots(figsize=(7, 3))
@@ -296,31 +271,20 @@ if trained is not None:
 
 # %%
 values = dict(ours)
-values.update(
-    {
-        "recipe": recipe.name,
-        "steps": int(steps),
-        "network": f"base_channels={recipe.base_channels}, depth={recipe.depth}",
-        "trained": how,
-        "evaluated on": ("SYNTHETIC held-out images" if synthetic else "held-out training slices 25-29")
-        + (" (central 256 x 256 px)" if SCALE == "smoke" else ""),
-        "prediction seconds": round(predict_seconds, 1),
-    }
-)
+values.update({
+    "recipe": recipe.name, "steps": int(steps), "network": f"base_channels={recipe.base_channels}, depth={recipe.depth}",
+    "trained": how, "evaluated on": ("SYNTHETIC held-out images" if synthetic else "held-out training slices 25-29")
+    + (" (central 256 x 256 px)" if SCALE == "smoke" else ""),
+    "prediction seconds": round(predict_seconds, 1),
+})
 scored = f"scored in {predict_seconds + score_seconds:,.0f} s"
 if net.source == "published":
     budget = f"published network {recipe.name}: {steps:,} steps, {train_seconds:,.0f} s training; {scored}"
 else:
     budget = f"{steps:,} steps, {train_seconds:,.0f} s training; {scored}"
-path = viz.record_results(
-    CHAPTER,
-    values,
-    scale=SCALE,
-    device=DEVICE,
-    published={k: float(v) for k, v in PUBLISHED.items()},
-    notes=data["source"] + "; not the challenge test set" + TAG,
-    budget=budget,
-)
+path = viz.record_results(CHAPTER, values, scale=SCALE, device=DEVICE,
+                          published={k: float(v) for k, v in PUBLISHED.items()},
+                          notes=data["source"] + "; not the challenge test set" + TAG, budget=budget)
 this_run = viz.load_results(path.parent)[CHAPTER]["runs"][SCALE]
 print(f"recorded in {path}: {viz.provenance(this_run, SCALE)}")
 
@@ -333,23 +297,16 @@ print(f"recorded in {path}: {viz.provenance(this_run, SCALE)}")
 # (`book/results/recipes/`). Each row says where its numbers came from (scale; device; steps and
 # training time or the run's budget; date).
 
-
 # %% tags=["hide-input"]
 def scores(v):
     """The cells of one row: Table 1's three measures at its decimals, then V_rand split / merge."""
     return [viz.fmt_like(v.get(k), PUBLISHED[k]) for k in ("warping error", "Rand error", "pixel error")] + [
-        f"{viz.fmt_like(v.get('V_rand split'))} / {viz.fmt_like(v.get('V_rand merge'))}"
-    ]
+        f"{viz.fmt_like(v.get('V_rand split'))} / {viz.fmt_like(v.get('V_rand merge'))}"]
 
 
-TABLE1 = [
-    ("\\*\\* human values \\*\\*", "0.000005", "0.0021", "0.0010"),
-    ("u-net (rank 1)", "0.000353", "0.0382", "0.0611"),
-    ("DIVE-SCI (2)", "0.000355", "0.0305", "0.0584"),
-    ("IDSIA (3)", "0.000420", "0.0504", "0.0613"),
-    ("DIVE (4)", "0.000430", "0.0545", "0.0582"),
-    ("IDSIA-SCI (10)", "0.000653", "0.0189", "0.1027"),
-]
+TABLE1 = [("\\*\\* human values \\*\\*", "0.000005", "0.0021", "0.0010"), ("u-net (rank 1)", "0.000353", "0.0382", "0.0611"),
+          ("DIVE-SCI (2)", "0.000355", "0.0305", "0.0584"), ("IDSIA (3)", "0.000420", "0.0504", "0.0613"),
+          ("DIVE (4)", "0.000430", "0.0545", "0.0582"), ("IDSIA-SCI (10)", "0.000653", "0.0189", "0.1027")]
 rows = [[name, "published, challenge test set (March 6th, 2015)", w, r, p, "-"] for name, w, r, p in TABLE1]
 shown, own_rows = set(), set()  # recipes whose scores are in the table; those with a training-run row
 if SCALE != "smoke":
@@ -366,38 +323,19 @@ else:
 for key in ("isbi2012-cpu", "isbi2012-paper", "isbi2012-full"):  # training runs of book/scripts/run_recipes.py
     rec = recorded(key)
     if rec is not None and key not in shown:
-        rows.append(
-            [f"ours: `{key}`, recorded training run", f"{viz.provenance(rec)}; slices 25-29"] + scores(rec["values"])
-        )
+        rows.append([f"ours: `{key}`, recorded training run", f"{viz.provenance(rec)}; slices 25-29"]
+                    + scores(rec["values"]))
         shown.add(key)
         own_rows.add(key)
 note = ""
 if not shown:
-    note = (
-        "\n\n*No `cpu` or `full` run is recorded here: run the chapter with `SCALE = \"cpu\"` (a few minutes "
-        "with the published network) to put our numbers beside Table 1.*"
-    )
+    note = ("\n\n*No `cpu` or `full` run is recorded here: run the chapter with `SCALE = \"cpu\"` (a few minutes "
+            "with the published network) to put our numbers beside Table 1.*")
 if PUBLISHED_NET in shown - own_rows and recorded(PUBLISHED_NET) is not None:
-    note += (
-        f"\n\nThe published network `{PUBLISHED_NET}` was trained by `book/scripts/run_recipes.py`: "
-        f"{viz.provenance(recorded(PUBLISHED_NET))}."
-    )
-display(
-    Markdown(
-        viz.md_table(
-            [
-                "group / run",
-                "where the numbers come from",
-                "warping error",
-                "Rand error",
-                "pixel error",
-                "V_rand split / merge",
-            ],
-            rows,
-        )
-        + note
-    )
-)
+    note += (f"\n\nThe published network `{PUBLISHED_NET}` was trained by `book/scripts/run_recipes.py`: "
+             f"{viz.provenance(recorded(PUBLISHED_NET))}.")
+display(Markdown(viz.md_table(["group / run", "where the numbers come from", "warping error", "Rand error",
+                               "pixel error", "V_rand split / merge"], rows) + note))
 
 # %% [markdown]
 # ## What matters: one change at a time
@@ -418,25 +356,10 @@ rows = []
 for label, _variant in ablations("isbi2012-cpu", iterations=ABLATION_STEPS).items():
     key = f"ablation-isbi2012-cpu@{ABLATION_STEPS}-{label.replace(' ', '_').replace('=', '')}"
     rec = recorded(key)
-    rows.append(
-        [label]
-        + (["not recorded yet", "", "", "", ""] if rec is None else scores(rec["values"]) + [viz.provenance(rec)])
-    )
-display(
-    Markdown(
-        viz.md_table(
-            [
-                f"change ({ABLATION_STEPS} steps)",
-                "warping error",
-                "Rand error",
-                "pixel error",
-                "V_rand split / merge",
-                "run (scale; device; steps, training time; date)",
-            ],
-            rows,
-        )
-    )
-)
+    rows.append([label] + (["not recorded yet", "", "", "", ""] if rec is None else
+                           scores(rec["values"]) + [viz.provenance(rec)]))
+display(Markdown(viz.md_table([f"change ({ABLATION_STEPS} steps)", "warping error", "Rand error", "pixel error",
+                               "V_rand split / merge", "run (scale; device; steps, training time; date)"], rows)))
 
 # %% [markdown]
 # ## The segmentation and its topological errors
@@ -456,21 +379,15 @@ if SCALE == "smoke" and not synthetic:
     rec_values = rec_values.get("values", {})
     t_rand, t_warp = rec_values.get("threshold (Rand)", 0.5), rec_values.get("threshold (warping)", 0.5)
     fig_image, fig_truth = first_held_out
-    fig_title = (
-        f"Published network {PUBLISHED_NET} (cpu recipe, {pub_ckpt['step']:,} steps), held-out slice 25, 8-fold TTA"
-    )
-    print(
-        f"{fig_title}: predicted in {time.perf_counter() - start:.1f} s; thresholds of the recorded run: "
-        f"{t_rand} (Rand), {t_warp} (warping)"
-    )
+    fig_title = (f"Published network {PUBLISHED_NET} (cpu recipe, {pub_ckpt['step']:,} steps), "
+                 f"held-out slice 25, 8-fold TTA")
+    print(f"{fig_title}: predicted in {time.perf_counter() - start:.1f} s; thresholds of the recorded run: "
+          f"{t_rand} (Rand), {t_warp} (warping)")
 else:  # this run's network (cpu/full), or the smoke network on a SYNTHETIC image
     fig_prob, fig_image, fig_truth = prob[0], data["val_x"][0], data["val_y"][0]
     t_rand, t_warp = ours["threshold (Rand)"], ours["threshold (warping)"]
-    fig_title = (
-        f"This run, recipe {recipe.name}, held-out slice 25"
-        if not synthetic
-        else f"SYNTHETIC image, smoke network {recipe.name} ({steps} steps, pipeline check)"
-    )
+    fig_title = (f"This run, recipe {recipe.name}, held-out slice 25" if not synthetic else
+                 f"SYNTHETIC image, smoke network {recipe.name} ({steps} steps, pipeline check)")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "A held-out ISBI 2012 slice segmented by the trained U-Net (the title names the network; on the smoke-built site the published isbi2012-cpu network on slice 25). (a) The input. (b) The probability of cell. (c) The map thresholded at the Rand error's threshold against the truth: cells white, membranes black, red where the network draws membrane inside a truth cell, blue where it misses a truth membrane. (d) The truth with, in red, the pixels that still disagree after warping it towards the map thresholded at the warping error's threshold.", "name": "fig-isbi-segmentation"}, "image": {"alt": "Four panels in a two by two grid. Top left: a gray electron micrograph of neural tissue, cells bounded by dark membranes. Top right: the network's probability map, cells light and membranes dark. Bottom left: the truth in black and white with red blobs inside cells and blue gaps along membranes where the segmentation disagrees. Bottom right: the black and white truth with scattered red pixels where topological errors remain."}}
 fig, axes = plt.subplots(2, 2, figsize=(7.2, 7.6))

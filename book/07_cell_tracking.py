@@ -110,21 +110,14 @@ device = viz.resolve_device(DEVICE)
 root = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
 runs = runs_folder(SCALE)  # checkpoints under <repo>/runs (never committed); smoke in a throw-away folder
 recorded = viz.recorded_run  # recorded runs of the recipes (book/scripts/run_recipes.py); None if absent
-DATASETS = {
-    "phc-u373": dict(title="PhC-U373", modality="phase", published="0.9203"),
-    "dic-hela": dict(title="DIC-HeLa", modality="dic", published="0.7756"),
-}  # Table 2's u-net row
+DATASETS = {"phc-u373": dict(title="PhC-U373", modality="phase", published="0.9203"),
+            "dic-hela": dict(title="DIC-HeLa", modality="dic", published="0.7756")}  # Table 2's u-net row
 PUBLISHED_NETS = {name: f"{name}-cpu" for name in DATASETS}  # published networks of the cpu recipes
-RECIPES = {
-    "smoke": ("phc-u373-smoke", "dic-hela-smoke"),
-    "cpu": ("phc-u373-cpu", "dic-hela-cpu"),
-    "full": ("phc-u373-full", "dic-hela-full"),
-}  # per scale, in the order of DATASETS
+RECIPES = {"smoke": ("phc-u373-smoke", "dic-hela-smoke"), "cpu": ("phc-u373-cpu", "dic-hela-cpu"),
+           "full": ("phc-u373-full", "dic-hela-full")}  # per scale, in the order of DATASETS
 recipes = {name: capped_recipe(get_recipe(r)) for name, r in zip(DATASETS, RECIPES[SCALE])}  # $UNET_CHECK_CAP
-print(
-    f"scale={SCALE}, device={viz.device_name(DEVICE)}, recipes={[r.name for r in recipes.values()]}, "
-    f"pretrained={PRETRAINED}"
-)
+print(f"scale={SCALE}, device={viz.device_name(DEVICE)}, recipes={[r.name for r in recipes.values()]}, "
+      f"pretrained={PRETRAINED}")
 viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
 
 # %% [markdown]
@@ -139,32 +132,11 @@ viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a ca
 # on the *training* frames, never on the held-out ones.
 
 # %%
-fields = [
-    "base_channels",
-    "depth",
-    "tile",
-    "optimizer",
-    "learning_rate",
-    "schedule",
-    "grad_clip",
-    "iterations",
-    "w0",
-    "sigma",
-    "class_weights",
-    "separation_gap",
-    "augment",
-    "tta",
-    "instances",
-    "threshold",
-]
+fields = ["base_channels", "depth", "tile", "optimizer", "learning_rate", "schedule", "grad_clip", "iterations",
+          "w0", "sigma", "class_weights", "separation_gap", "augment", "tta", "instances", "threshold"]
 table = {n: get_recipe(n) for n in ("phc-u373-paper", "phc-u373-cpu", "dic-hela-cpu")}
-display(
-    Markdown(
-        viz.md_table(
-            ["field"] + [f"`{n}`" for n in table], [[f] + [str(getattr(r, f)) for r in table.values()] for f in fields]
-        )
-    )
-)
+display(Markdown(viz.md_table(["field"] + [f"`{n}`" for n in table],
+                              [[f] + [str(getattr(r, f)) for r in table.values()] for f in fields])))
 
 # %% [markdown]
 # ## Data
@@ -188,10 +160,8 @@ data = {name: cell_tracking_data(recipes[name], root, smoke=SCALE == "smoke", se
 for d in data.values():
     print(f"{d['source']}: {len(d['train_x'])} training frames, {len(d['val_x'])} held-out frames")
 synthetic = any(d["truth"] == "synthetic" for d in data.values())
-kind = {
-    n: ("" if data[n]["truth"] == "gt" else " (vs SILVER truth)" if data[n]["truth"] == "st" else " (SYNTHETIC)")
-    for n in DATASETS
-}  # gold truth is the paper's; silver truth is marked on every number
+kind = {n: ("" if data[n]["truth"] == "gt" else " (vs SILVER truth)" if data[n]["truth"] == "st" else " (SYNTHETIC)")
+        for n in DATASETS}  # gold truth is the paper's; silver truth is marked on every number
 
 # %% [markdown]
 # ## Method
@@ -244,10 +214,8 @@ for name, recipe in recipes.items():
     models[name], recipes[name], how[name], trained_on[name] = net.model, net.recipe, net.how, net.training_data
     histories[name], steps[name], train_seconds[name], source[name] = net.losses, net.steps, net.seconds, net.source
     k = max(1, min(100, len(histories[name]) // 3))
-    print(
-        f"{DATASETS[name]['title']}{kind[name]}: {how[name]}; loss {histories[name][:k].mean():.3f} "
-        f"(first {k} steps) -> {histories[name][-k:].mean():.3f} (last {k})"
-    )
+    print(f"{DATASETS[name]['title']}{kind[name]}: {how[name]}; loss {histories[name][:k].mean():.3f} "
+          f"(first {k} steps) -> {histories[name][-k:].mean():.3f} (last {k})")
 
 # %% [markdown]
 # {numref}`fig-ctc-loss` shows the training loss of the networks whose scores stand beside Table 2: at
@@ -256,9 +224,8 @@ for name, recipe in recipes.items():
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss of the networks that are compared with Table 2, one curve per dataset: the running mean of the weighted cross-entropy of Eq. 1 over the training steps (one random tile per step). The title says which networks; on the smoke-built site they are the histories recorded in the published phc-u373-cpu and dic-hela-cpu checkpoints.", "name": "fig-ctc-loss"}, "image": {"alt": "A line chart of the running-mean training loss on a logarithmic axis against the training step, one curve per dataset: the PhC-U373 loss falls steeply in the first few hundred steps and ends near 0.02, the DIC-HeLa loss falls slowly from about 0.8 to about 0.25."}}
 if SCALE == "smoke":  # the published networks' recorded histories; the smoke runs' losses are printed above
-    curves = {
-        n: np.array(uc.load_checkpoint(pretrained_path(net))["history"]["losses"]) for n, net in PUBLISHED_NETS.items()
-    }
+    curves = {n: np.array(uc.load_checkpoint(pretrained_path(net))["history"]["losses"])
+              for n, net in PUBLISHED_NETS.items()}
     labels = {n: f"published {net} (ISBI CTC training frames)" for n, net in PUBLISHED_NETS.items()}
     title = "Training loss of the published networks of the cpu recipes"
 else:
@@ -288,26 +255,17 @@ for name, recipe in recipes.items():
         train_prob = uc.predict_recipe(models[name], recipe, [d["train_x"][i] for i in idx], str(device))
         train_truth = [d["train_y"][i] for i in idx]
     scores = uc.score_recipe(recipe, prob, d["val_y"], train_prob, train_truth)
-    preds = [
-        uc.cut_instances(p, scores["threshold"], recipe.instances, recipe.seed_threshold, recipe.separation_gap)
-        for p in prob
-    ]
+    preds = [uc.cut_instances(p, scores["threshold"], recipe.instances, recipe.seed_threshold,
+                                     recipe.separation_gap) for p in prob]
     results[name] = dict(scores=scores, prob=prob, preds=preds, seconds=seconds, more={})
-    print(
-        f"{d['source']}: SEG = {viz.fmt_like(scores['SEG'], DATASETS[name]['published'])}{kind[name]} at "
-        f"threshold {scores['threshold']} ({scores['threshold chosen on']}); {seconds:.2f} s per frame"
-    )
+    print(f"{d['source']}: SEG = {viz.fmt_like(scores['SEG'], DATASETS[name]['published'])}{kind[name]} at "
+          f"threshold {scores['threshold']} ({scores['threshold chosen on']}); {seconds:.2f} s per frame")
     for g in d["groups"][1:] if SCALE != "smoke" else []:  # more held-out groups (the official archive's)
-        more = uc.score_recipe(
-            dataclasses.replace(recipe, threshold=scores["threshold"]),
-            uc.predict_recipe(models[name], recipe, g["x"], str(device)),
-            g["y"],
-        )
+        more = uc.score_recipe(dataclasses.replace(recipe, threshold=scores["threshold"]),
+                                      uc.predict_recipe(models[name], recipe, g["x"], str(device)), g["y"])
         results[name]["more"][g["name"]] = (more["SEG"], g)
-        print(
-            f"  also held out, {g['name']} ({len(g['ids'])} frames, {uc.data.datasets.truth_label(g['truth'])}): SEG = "
-            f"{viz.fmt_like(more['SEG'], DATASETS[name]['published'])} at the same threshold"
-        )
+        print(f"  also held out, {g['name']} ({len(g['ids'])} frames, {uc.data.datasets.truth_label(g['truth'])}): SEG = "
+              f"{viz.fmt_like(more['SEG'], DATASETS[name]['published'])} at the same threshold")
 score_seconds = time.perf_counter() - score_start
 
 # %% [markdown]
@@ -317,11 +275,8 @@ score_seconds = time.perf_counter() - score_start
 # writes the committed `book/results/07_cell_tracking.json` that the table below and the results page read.
 
 # %%
-published = {
-    "SEG PhC-U373": 0.9203,
-    "SEG DIC-HeLa": 0.7756,
-    "reference (PhC-U373, DIC-HeLa)": "gold truth of the challenge test set",
-}
+published = {"SEG PhC-U373": 0.9203, "SEG DIC-HeLa": 0.7756,
+             "reference (PhC-U373, DIC-HeLa)": "gold truth of the challenge test set"}
 values = {
     "SEG PhC-U373": results["phc-u373"]["scores"]["SEG"],
     "SEG DIC-HeLa": results["dic-hela"]["scores"]["SEG"],
@@ -330,19 +285,13 @@ values = {
     "thresholds (chosen on training frames)": [results[n]["scores"]["threshold"] for n in DATASETS],
     "trained": [how[n] for n in DATASETS],
     "segmentation time s per frame (PhC-U373, DIC-HeLa)": [round(results[n]["seconds"], 3) for n in DATASETS],
-    **{
-        f"SEG {DATASETS[n]['title']}, {group} ({uc.data.datasets.truth_label(g['truth'])}, {len(g['ids'])} frames)": v
-        for n in DATASETS
-        for group, (v, g) in results[n]["more"].items()
-    },
+    **{f"SEG {DATASETS[n]['title']}, {group} ({uc.data.datasets.truth_label(g['truth'])}, {len(g['ids'])} frames)": v
+       for n in DATASETS for group, (v, g) in results[n]["more"].items()},
 }
-notes = (
-    "held-out frames of the public training sequences (PhC-U373 seq 02 last 5 annotated frames, gold truth; "
-    f"DIC-HeLa seq 02 vs {uc.data.datasets.truth_label(data['dic-hela']['truth'])}, trained on seq 01 "
-    f"{uc.data.datasets.truth_label(data['dic-hela'].get('train_truth', 'synthetic'))}), not the challenge test set"
-    + ("; SYNTHETIC data" if synthetic else "")
-    + ("; smoke: 2 cropped held-out frames" if SCALE == "smoke" else "")
-)
+notes = ("held-out frames of the public training sequences (PhC-U373 seq 02 last 5 annotated frames, gold truth; "
+         f"DIC-HeLa seq 02 vs {uc.data.datasets.truth_label(data['dic-hela']['truth'])}, trained on seq 01 "
+         f"{uc.data.datasets.truth_label(data['dic-hela'].get('train_truth', 'synthetic'))}), not the challenge test set"
+         + ("; SYNTHETIC data" if synthetic else "") + ("; smoke: 2 cropped held-out frames" if SCALE == "smoke" else ""))
 costs = " and ".join(f"{recipes[n].name} ({steps[n]:,} steps, {train_seconds[n]:,.0f} s training)" for n in DATASETS)
 budget = f"published networks {costs}" if all(s == "published" for s in source.values()) else f"trained: {costs}"
 budget += f"; scored in {score_seconds:,.0f} s"
@@ -357,25 +306,12 @@ print(f"recorded in {path}: {viz.provenance(this_run, SCALE)}")
 # training sequences. Only `cpu` and `full` runs are reproductions: this run when it is one, else the
 # recorded ones (`comparisons.table2` lists where each row's numbers came from).
 
-
 # %% tags=["hide-input"]
 def seg(value, name, silver=False):  # a SEG value at Table 2's decimals, marked when against silver truth
     return comparisons.table2_seg(value, DATASETS[name]["published"], silver)
-
-
 ours = {} if SCALE == "smoke" else dict(this_run=this_run, values=values, kind=kind)  # smoke: the recorded runs
-display(
-    Markdown(
-        comparisons.table2(
-            CHAPTER,
-            SCALE,
-            DATASETS,
-            recipe_names=[r.name for r in recipes.values()],
-            published_nets=PUBLISHED_NETS,
-            **ours,
-        )
-    )
-)
+display(Markdown(comparisons.table2(CHAPTER, SCALE, DATASETS, recipe_names=[r.name for r in recipes.values()],
+                                    published_nets=PUBLISHED_NETS, **ours)))
 
 # %% [markdown]
 # How much the threshold matters ({numref}`fig-ctc-threshold`; diagnostic only: the numbers above use the
@@ -387,23 +323,13 @@ curves = {}  # name -> (training-frame curve, held-out curve, chosen threshold, 
 for name in DATASETS:
     rec = recorded(PUBLISHED_NETS[name]) if SCALE == "smoke" else None
     v = rec["values"] if rec is not None else results[name]["scores"]
-    label = DATASETS[name]["title"] + (
-        (" (vs SILVER truth)" if name == "dic-hela" else "") if rec is not None else kind[name]
-    )
-    curves[name] = (
-        v["SEG on training frames by threshold"],
-        v["SEG on held-out frames by threshold (not used to choose)"],
-        v["threshold"],
-        label,
-    )
+    label = DATASETS[name]["title"] + ((" (vs SILVER truth)" if name == "dic-hela" else "") if rec is not None
+                                       else kind[name])
+    curves[name] = (v["SEG on training frames by threshold"],
+                    v["SEG on held-out frames by threshold (not used to choose)"], v["threshold"], label)
 from_records = SCALE == "smoke" and all(recorded(net) is not None for net in PUBLISHED_NETS.values())
-title = (
-    "recorded cpu runs (published networks)"
-    if from_records
-    else f"{viz.SMOKE_LABEL.split(' (')[0].upper()} run, pipeline check"
-    if SCALE == "smoke"
-    else f"this run (scale={SCALE})"
-)
+title = ("recorded cpu runs (published networks)" if from_records else
+         f"{viz.SMOKE_LABEL.split(' (')[0].upper()} run, pipeline check" if SCALE == "smoke" else f"this run (scale={SCALE})")
 figures.draw_threshold_curves(curves, title)
 plt.show()
 
@@ -422,27 +348,11 @@ ABLATION_STEPS = 300
 rows = []
 for label in ablations("phc-u373-cpu", iterations=ABLATION_STEPS):
     rec = recorded(f"ablation-phc-u373-cpu@{ABLATION_STEPS}-{label.replace(' ', '_').replace('=', '')}")
-    rows.append(
-        [label]
-        + (
-            ["not recorded yet", "", ""]
-            if rec is None
-            else [seg(rec["values"]["SEG"], "phc-u373"), viz.fmt_like(rec["values"]["threshold"]), viz.provenance(rec)]
-        )
-    )
-display(
-    Markdown(
-        viz.md_table(
-            [
-                f"change ({ABLATION_STEPS} steps)",
-                "SEG (gold truth)",
-                "threshold (training frames)",
-                "run (scale; device; steps, training time; date)",
-            ],
-            rows,
-        )
-    )
-)
+    rows.append([label] + (["not recorded yet", "", ""] if rec is None else
+                           [seg(rec["values"]["SEG"], "phc-u373"), viz.fmt_like(rec["values"]["threshold"]),
+                            viz.provenance(rec)]))
+display(Markdown(viz.md_table([f"change ({ABLATION_STEPS} steps)", "SEG (gold truth)", "threshold (training frames)",
+                               "run (scale; device; steps, training time; date)"], rows)))
 
 # %% [markdown]
 # ### DIC-HeLa: what the instance cutting contributes
@@ -458,31 +368,14 @@ post = recorded("dic-hela-cpu-postprocessing")
 if post is None:
     print("not recorded (book/results/recipes/dic-hela-cpu-postprocessing.json is absent)")
 else:
-    display(
-        Markdown(
-            viz.md_table(
-                [
-                    "instances",
-                    "grown back by",
-                    "threshold (training frames)",
-                    "SEG training frames",
-                    "SEG held-out (SILVER truth)",
-                ],
-                [
-                    [
-                        r["method"],
-                        f"{r['grow']} px",
-                        viz.fmt_like(r["threshold"]),
-                        seg(r["seg_training_frames"], "dic-hela"),
-                        seg(r["seg_held_out"], "dic-hela"),
-                    ]
-                    for r in post["chosen on training frames"]
-                ],
-            )
-            + f"\n\nRecorded: {viz.provenance(post, 'cpu')}; the published `dic-hela-cpu` network's probabilities "
-            "(8-fold TTA) re-cut, no training."
-        )
-    )
+    display(Markdown(
+        viz.md_table(["instances", "grown back by", "threshold (training frames)", "SEG training frames",
+                      "SEG held-out (SILVER truth)"],
+                     [[r["method"], f"{r['grow']} px", viz.fmt_like(r["threshold"]),
+                       seg(r["seg_training_frames"], "dic-hela"), seg(r["seg_held_out"], "dic-hela")]
+                      for r in post["chosen on training frames"]])
+        + f"\n\nRecorded: {viz.provenance(post, 'cpu')}; the published `dic-hela-cpu` network's probabilities "
+        "(8-fold TTA) re-cut, no training."))
 
 # %% [markdown]
 # ## Fig. 4: segmentations
@@ -518,24 +411,13 @@ for name in DATASETS:
     figure[name] = (image, truth, pred, what)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The paper's Fig. 4 reproduced on held-out frames (the panel titles name the networks; on the smoke-built site the published phc-u373-cpu and dic-hela-cpu networks). (a) A PhC-U373 phase-contrast frame and (b) its segmentation as a cyan mask with the gold-truth borders in yellow; (c) a DIC-HeLa frame and (d) its segmentation with one random colour per predicted cell and the silver-truth borders in yellow. Each segmentation panel gives the SEG of its frame.", "name": "fig-ctc-fig4"}, "image": {"alt": "Four panels in a two by two grid. Top: a gray phase-contrast image of a handful of scattered cells with bright halos, and the same image with the predicted cells filled in cyan and the reference cell outlines in yellow. Bottom: a gray DIC image of densely packed HeLa cells, and the same image with each predicted cell in a different colour and the reference outlines in yellow."}}
-panels = {
-    name: (
-        image,
-        truth,
-        pred,
-        f"({a}) {DATASETS[name]['title']}{kind[name]}\n{what}",
-        f"({b}) prediction, yellow: reference\nSEG of this frame "
-        f"{viz.fmt_like(uc.seg_score(pred, truth), DATASETS[name]['published'])}",
-    )
-    for (name, (image, truth, pred, what)), (a, b) in zip(figure.items(), ("ab", "cd"))
-}
+panels = {name: (image, truth, pred, f"({a}) {DATASETS[name]['title']}{kind[name]}\n{what}",
+                 f"({b}) prediction, yellow: reference\nSEG of this frame "
+                 f"{viz.fmt_like(uc.seg_score(pred, truth), DATASETS[name]['published'])}")
+          for (name, (image, truth, pred, what)), (a, b) in zip(figure.items(), ("ab", "cd"))}
 # PhC-U373: a cyan mask; DIC-HeLa: a random colour per predicted cell; yellow: the reference borders
-figures.draw_fig4(
-    panels,
-    random_colours=("dic-hela",),
-    seed=SEED,
-    suptitle="Fig. 4 reproduced" + (" - SYNTHETIC DATA" if synthetic else ""),
-)
+figures.draw_fig4(panels, random_colours=("dic-hela",), seed=SEED,
+                  suptitle="Fig. 4 reproduced" + (" - SYNTHETIC DATA" if synthetic else ""))
 plt.show()
 
 # %% [markdown]

@@ -72,9 +72,7 @@ from unet_core.book import figures, viz
 from unet_core.utils import check_cap
 
 CHAPTER = "08_speed"
-CPU_REPEAT = check_cap.capped_repeat(
-    {"smoke": 1, "cpu": 3, "full": 2}[SCALE]
-)  # timed repetitions (minimum reported) ...
+CPU_REPEAT = check_cap.capped_repeat({"smoke": 1, "cpu": 3, "full": 2}[SCALE])  # timed repetitions (minimum reported) ...
 GPU_REPEAT = check_cap.capped_repeat({"smoke": 3, "cpu": 5, "full": 10}[SCALE])  # ... the GPU ones take milliseconds
 CPU_WIDTH = {"smoke": 8, "cpu": 64, "full": 64}[SCALE]  # base_channels of the CPU runs; 64 = the paper's
 device = viz.resolve_device(DEVICE)
@@ -83,14 +81,11 @@ data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
 WARMUP = "no warm-up (capped check run)" if check_cap.cap() is not None else "one warm-up"
 print(f"scale={SCALE}, {CPU_REPEAT} (CPU) / {GPU_REPEAT} (GPU) timed repetition(s) after {WARMUP}")
 viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
-print(
-    f"python {platform.python_version()}, torch {torch.__version__}, unet_core {uc.__version__}, numpy {np.__version__}"
-)
+print(f"python {platform.python_version()}, torch {torch.__version__}, unet_core {uc.__version__}, "
+      f"numpy {np.__version__}")
 for dev in devices:
-    print(
-        f"{viz.device_name(dev)}"
-        + (f", CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}" if dev.type == "cuda" else "")
-    )
+    print(f"{viz.device_name(dev)}" + (f", CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}"
+                                         if dev.type == "cuda" else ""))
 
 # %% [markdown]
 # ## Method
@@ -110,17 +105,14 @@ for dev in devices:
 # by the Titan's peak (and by a realistic 30 to 50 % of it, cuDNN of 2015) gives the time the paper's
 # GPU needs for this arithmetic:
 
-
 # %%
 def load_image():
     """(image, source): a 512 x 512 ISBI 2012 test slice, or a synthetic EM-like image."""
     try:
         return uc.load_isbi2012(data_dir).test_images[0], "ISBI 2012 test slice 0"
     except (FileNotFoundError, ValueError) as err:
-        print(
-            f"real data unavailable ({err.__class__.__name__}); timing a SYNTHETIC EM-like image "
-            "(the time does not depend on the content)"
-        )
+        print(f"real data unavailable ({err.__class__.__name__}); timing a SYNTHETIC EM-like image "
+              "(the time does not depend on the content)")
         return uc.synthetic_em((512, 512), seed=SEED)[0], "SYNTHETIC EM-like image (unet_core.synthetic_em)"
 
 
@@ -131,24 +123,13 @@ print(f"{source}: {raw.shape} {raw.dtype}")
 PAPER_FLOPS = {"one pass (700)": uc.unet_flops(700), "four tiles (572)": 4 * uc.unet_flops(572)}
 FLOP_RATIO = PAPER_FLOPS["four tiles (572)"] / PAPER_FLOPS["one pass (700)"]
 TITAN_PEAK = (4.5e12, 5.1e12)  # fp32 FLOP/s, GTX Titan / Titan Black
-display(
-    Markdown(
-        viz.md_table(
-            ["tiling", "GFLOP (paper's network)", "Titan at peak [s]", "Titan at 30-50 % of peak [s]"],
-            [
-                [
-                    label,
-                    f"{flops / 1e9:.0f}",
-                    f"{flops / TITAN_PEAK[1]:.2f} to {flops / TITAN_PEAK[0]:.2f}",
-                    f"{flops / (0.5 * TITAN_PEAK[1]):.2f} to {flops / (0.3 * TITAN_PEAK[0]):.2f}",
-                ]
-                for label, flops in PAPER_FLOPS.items()
-            ],
-        )
-        + f"\n\nFLOP ratio four 572 tiles / one 700 pass: {FLOP_RATIO:.2f} (computed by `uc.unet_flops`). "
-        "\"Less than a second\" is what the FLOPs predict for the paper's GPU."
-    )
-)
+display(Markdown(viz.md_table(
+    ["tiling", "GFLOP (paper's network)", "Titan at peak [s]", "Titan at 30-50 % of peak [s]"],
+    [[label, f"{flops / 1e9:.0f}", f"{flops / TITAN_PEAK[1]:.2f} to {flops / TITAN_PEAK[0]:.2f}",
+      f"{flops / (0.5 * TITAN_PEAK[1]):.2f} to {flops / (0.3 * TITAN_PEAK[0]):.2f}"]
+     for label, flops in PAPER_FLOPS.items()])
+    + f"\n\nFLOP ratio four 572 tiles / one 700 pass: {FLOP_RATIO:.2f} (computed by `uc.unet_flops`). "
+    "\"Less than a second\" is what the FLOPs predict for the paper's GPU."))
 
 # %% [markdown]
 # ## Timing
@@ -192,20 +173,10 @@ for dev in devices:
             outputs[dev.type, mode_name, tiling] = (labels, probs)
             n_tiles, side = (1, 700) if tile_size is None else (4, tile_size)
             flops = n_tiles * uc.unet_flops(side, base_channels=width)
-            rows.append(
-                {
-                    "device": viz.device_name(dev),
-                    "base_channels": width,
-                    "mode": mode_name,
-                    "tiling": tiling,
-                    "seconds": min(times),
-                    "GFLOP/s": flops / min(times) / 1e9,
-                }
-            )
-            print(
-                f"{rows[-1]['device']:<38} width {width:>2}  {mode_name:<21} {tiling:<17} "
-                f"{viz.fmt_like(min(times)):>8} s  ({rows[-1]['GFLOP/s']:.0f} GFLOP/s)"
-            )
+            rows.append({"device": viz.device_name(dev), "base_channels": width, "mode": mode_name,
+                         "tiling": tiling, "seconds": min(times), "GFLOP/s": flops / min(times) / 1e9})
+            print(f"{rows[-1]['device']:<38} width {width:>2}  {mode_name:<21} {tiling:<17} "
+                  f"{viz.fmt_like(min(times)):>8} s  ({rows[-1]['GFLOP/s']:.0f} GFLOP/s)")
     del base_net, net
 total_seconds = time.perf_counter() - t_start
 
@@ -226,30 +197,22 @@ for dev in devices:
         ref_labels, ref_probs = outputs[dev.type, "fp32", tiling]
         labels, probs = outputs[dev.type, "bf16 + channels_last", tiling]
         agreement[dev.type, tiling] = (float((labels == ref_labels).mean()), float(np.abs(probs - ref_probs).max()))
-        print(
-            f"{dev.type}, {tiling:<17}: argmax agreement {agreement[dev.type, tiling][0]:.3%}, "
-            f"max |probability difference| {viz.fmt_like(agreement[dev.type, tiling][1])}"
-        )
+        print(f"{dev.type}, {tiling:<17}: argmax agreement {agreement[dev.type, tiling][0]:.3%}, "
+              f"max |probability difference| {viz.fmt_like(agreement[dev.type, tiling][1])}")
 for dev in devices:
     one, four = outputs[dev.type, "fp32", "one pass (700)"][1], outputs[dev.type, "fp32", "four tiles (572)"][1]
-    print(
-        f"{dev.type}, fp32: one pass vs four 572 tiles, max |probability difference| "
-        f"{viz.fmt_like(float(np.abs(one - four).max()))} (the tiles sit on the stride-16 grid, see the "
-        "overlap-tile chapter)"
-    )
-
+    print(f"{dev.type}, fp32: one pass vs four 572 tiles, max |probability difference| "
+          f"{viz.fmt_like(float(np.abs(one - four).max()))} (the tiles sit on the stride-16 grid, see the "
+          "overlap-tile chapter)")
 
 # %%
 def seconds(dev_type, mode, tiling):
-    return next(
-        r["seconds"] for r in rows if r["device"].startswith(dev_type) and r["mode"] == mode and r["tiling"] == tiling
-    )
+    return next(r["seconds"] for r in rows if r["device"].startswith(dev_type) and r["mode"] == mode
+                and r["tiling"] == tiling)
 
 
-overhead = {
-    dev.type: seconds(dev.type, "fp32", "four tiles (572)") / seconds(dev.type, "fp32", "one pass (700)")
-    for dev in devices
-}
+overhead = {dev.type: seconds(dev.type, "fp32", "four tiles (572)") / seconds(dev.type, "fp32", "one pass (700)")
+            for dev in devices}
 result = {}
 for dev in devices:
     for r in rows:
@@ -265,16 +228,11 @@ result["base_channels of the CPU runs (GPU: 64)"] = CPU_WIDTH
 result["timed repetitions (CPU, GPU)"] = [CPU_REPEAT, GPU_REPEAT]
 PUBLISHED = {f"cuda, fp32, {tiling} [s]": "< 1 (NVidia Titan, 2015; tiling not stated)" for tiling in TILINGS}
 recorded = viz.record_results(
-    CHAPTER,
-    result,
-    scale=SCALE,
-    device=DEVICE,
-    published=PUBLISHED,
+    CHAPTER, result, scale=SCALE, device=DEVICE, published=PUBLISHED,
     notes=f"untrained network; CPU runs with base_channels={CPU_WIDTH}; {CPU_REPEAT}/{GPU_REPEAT} repetition(s) "
-    f"(CPU/GPU), minimum reported; input: {source}",
+          f"(CPU/GPU), minimum reported; input: {source}",
     budget=f"{len(MODES) * len(TILINGS)} configurations per device, each 1 warm-up + {CPU_REPEAT} (CPU) / "
-    f"{GPU_REPEAT} (GPU) timed runs; {total_seconds:.0f} s in all",
-)
+           f"{GPU_REPEAT} (GPU) timed runs; {total_seconds:.0f} s in all")
 print(f"recorded in {recorded}")
 
 # %% [markdown]
@@ -283,7 +241,6 @@ print(f"recorded in {recorded}")
 # The table holds only the paper's network (64 channels) at `cpu` or `full` scale: this run when it was
 # one and every such run in `book/results/08_speed.json`, one row per device, precision mode and tiling,
 # each with where, when and how it was measured (a `smoke` run is printed above and never appears here).
-
 
 # %% tags=["remove-input"]
 def recorded_rows():
@@ -307,70 +264,30 @@ def recorded_rows():
                     if secs is None:
                         continue
                     n_tiles, side = (1, 700) if tiling.startswith("one") else (4, 572)
-                    out.append(
-                        {
-                            "scale": scale,
-                            "date": run["date"][:10],
-                            "device": name,
-                            "dev_type": dev_type,
-                            "width": width,
-                            "mode": mode,
-                            "tiling": tiling,
-                            "seconds": secs,
-                            "repeat": rep,
-                            "GFLOP/s": n_tiles * uc.unet_flops(side, base_channels=width) / secs / 1e9,
-                            "agreement": vals.get(f"{dev_type}, {tiling}: bf16 argmax agreement with fp32"),
-                            "max_diff": vals.get(f"{dev_type}, {tiling}: bf16 max probability difference"),
-                        }
-                    )
+                    out.append({"scale": scale, "date": run["date"][:10], "device": name, "dev_type": dev_type,
+                                "width": width, "mode": mode, "tiling": tiling, "seconds": secs, "repeat": rep,
+                                "GFLOP/s": n_tiles * uc.unet_flops(side, base_channels=width) / secs / 1e9,
+                                "agreement": vals.get(f"{dev_type}, {tiling}: bf16 argmax agreement with fp32"),
+                                "max_diff": vals.get(f"{dev_type}, {tiling}: bf16 max probability difference")})
     return out, runs
 
 
 table_rows, runs = recorded_rows()
-paper_row = [
-    "NVidia Titan (6 GB), Caffe",
-    "64",
-    "fp32 (Caffe)",
-    "not stated",
-    "< 1",
-    "-",
-    "< 1",
-    "the paper, Sec. 1 and 3 (2015)",
-]
-lines = [
-    [
-        r["device"],
-        str(r["width"]),
-        r["mode"],
-        r["tiling"],
-        viz.fmt_like(r["seconds"]),
-        f"{r['GFLOP/s']:.0f}",
-        ("< 1 (Titan)" if r["dev_type"] == "cuda" else "- (the claim is for a GPU)")
-        if r["width"] == 64
-        else "- (narrow network)",
-        f"{r['scale']} scale, {r['date']}; min of {r['repeat']} timed run(s) after 1 warm-up",
-    ]
-    for r in table_rows
-]
+paper_row = ["NVidia Titan (6 GB), Caffe", "64", "fp32 (Caffe)", "not stated", "< 1", "-", "< 1", "the paper, Sec. 1 and 3 (2015)"]
+lines = [[r["device"], str(r["width"]), r["mode"], r["tiling"], viz.fmt_like(r["seconds"]),
+          f"{r['GFLOP/s']:.0f}",
+          ("< 1 (Titan)" if r["dev_type"] == "cuda" else "- (the claim is for a GPU)") if r["width"] == 64
+          else "- (narrow network)",
+          f"{r['scale']} scale, {r['date']}; min of {r['repeat']} timed run(s) after 1 warm-up"]
+         for r in table_rows]
 if lines:
-    display(
-        Markdown(
-            viz.md_table(
-                ["measured on", "base channels", "mode", "tiling", "seconds", "GFLOP/s", "paper [s]", "run"],
-                [paper_row] + lines,
-            )
-            + "\n\n"
-            + "\n".join(f"* **{s} run**: {viz.provenance(run, s)}; {run.get('notes', '')}." for s, run in runs)
-        )
-    )
+    display(Markdown(
+        viz.md_table(["measured on", "base channels", "mode", "tiling", "seconds", "GFLOP/s", "paper [s]", "run"],
+                     [paper_row] + lines)
+        + "\n\n" + "\n".join(f"* **{s} run**: {viz.provenance(run, s)}; {run.get('notes', '')}." for s, run in runs)))
 else:
-    display(
-        Markdown(
-            "*No `cpu` or `full` run of this chapter is recorded: run it with `SCALE = \"cpu\"` (CPU) "
-            "or `\"full\"` (on a GPU) to fill this table.*"
-        )
-    )
-
+    display(Markdown("*No `cpu` or `full` run of this chapter is recorded: run it with `SCALE = \"cpu\"` (CPU) "
+                     "or `\"full\"` (on a GPU) to fill this table.*"))
 
 # %% tags=["remove-input"]
 def spoken(name):
@@ -392,17 +309,13 @@ def devices_sentence(table_rows, runs):
     if gpu:
         best = {r["tiling"]: r["seconds"] for r in gpu}
         verdict = "below" if max(best.values()) < 1 else "not all below"
-        text += (
-            "On the GPU the paper's network in fp32 segments the 512 x 512 image in "
-            + " and ".join(f"{viz.fmt_like(s)} s ({t})" for t, s in best.items())
-            + f": {verdict} the paper's one second, on a GPU about ten years newer than the Titan."
-        )
+        text += ("On the GPU the paper's network in fp32 segments the 512 x 512 image in "
+                 + " and ".join(f"{viz.fmt_like(s)} s ({t})" for t, s in best.items())
+                 + f": {verdict} the paper's one second, on a GPU about ten years newer than the Titan.")
     else:
-        text += (
-            "No GPU run is recorded, so the claim itself, which is about a GPU, is not reproduced on this "
-            "page; the CPU rows show what the same network costs without one. Run this chapter on a GPU "
-            "(`SCALE = \"full\"`, e.g. on Colab) to add the GPU rows."
-        )
+        text += ("No GPU run is recorded, so the claim itself, which is about a GPU, is not reproduced on this "
+                 "page; the CPU rows show what the same network costs without one. Run this chapter on a GPU "
+                 "(`SCALE = \"full\"`, e.g. on Colab) to add the GPU rows.")
     return text
 
 
@@ -410,19 +323,13 @@ display(Markdown(devices_sentence(table_rows, runs)))
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Seconds to segment a 512 x 512 image end to end (predict_tiled + argmax) with the paper's network, one bar per measured device, precision mode and tiling of the table above (blue: fp32, orange: bf16 + channels_last); the dashed line is the paper's \"less than a second\" on an NVidia Titan. Bars come from the recorded cpu/full runs (device, scale and date in the labels); without one, from this build's smoke run, as its title says.", "name": "fig-speed"}, "image": {"alt": "Horizontal bar chart of segmentation time in seconds, one bar per device, mode and tiling, labelled with device, scale and date; a dashed vertical line at 1 second marks the paper's claim for a GPU, and the fp32 bars are longer than the bf16 ones."}}
 if table_rows:
-    bars = [
-        (f"{r['device']}, {r['scale']} scale, {r['date']}\n{r['mode']}, {r['tiling']}", r["seconds"], r["mode"])
-        for r in table_rows
-    ]
+    bars = [(f"{r['device']}, {r['scale']} scale, {r['date']}\n{r['mode']}, {r['tiling']}", r["seconds"], r["mode"])
+            for r in table_rows]
     title = "Recorded runs of the paper's network (64 channels), untrained"
 else:  # nothing recorded (e.g. a copy without book/results): this run, labelled as the smoke check it is
-    bars = [
-        (f"{r['device']}, width {r['base_channels']}\n{r['mode']}, {r['tiling']}", r["seconds"], r["mode"])
-        for r in rows
-    ]
-    title = f"This run, {SCALE} scale" + (
-        " (pipeline check, narrow CPU network: not comparable)" if SCALE == "smoke" else ""
-    )
+    bars = [(f"{r['device']}, width {r['base_channels']}\n{r['mode']}, {r['tiling']}", r["seconds"], r["mode"])
+            for r in rows]
+    title = f"This run, {SCALE} scale" + (" (pipeline check, narrow CPU network: not comparable)" if SCALE == "smoke" else "")
 figures.draw_speed_bars(bars, title)
 plt.show()
 
@@ -437,7 +344,6 @@ plt.show()
 # (forward and training step). Their JSON files record the machine they ran on, printed with their
 # numbers. They are part of the repository, not of the installed package, so a Colab run may not have them.
 
-
 # %%
 def load_benchmark(name):
     doc, where = figures.load_benchmark(name)
@@ -450,33 +356,19 @@ tiling_bench, where = load_benchmark("tiling")
 if tiling_bench is not None:  # its 512 x 512 speed table: predict_tiled modes of the paper's network
     res = tiling_bench.get("results", {})
     speed = res.get("speed_512", {})
-    table = [
-        [
-            mode_name,
-            viz.fmt_like(row["min_s"]),
-            "-" if row.get("argmax_agreement_vs_fp32") is None else f"{row['argmax_agreement_vs_fp32']:.3%}",
-        ]
-        if "min_s" in row
-        else [mode_name, row.get("error", "not measured")[:60], "-"]
-        for mode_name, row in speed.get("modes", {}).items()
-    ]
+    table = [[mode_name, viz.fmt_like(row["min_s"]), "-" if row.get("argmax_agreement_vs_fp32") is None
+              else f"{row['argmax_agreement_vs_fp32']:.3%}"] if "min_s" in row
+             else [mode_name, row.get("error", "not measured")[:60], "-"]
+             for mode_name, row in speed.get("modes", {}).items()]
     extra = []
     for part in ("overhead", "memory_8192"):
         if part in res:
-            numbers = ", ".join(
-                f"{k} {viz.fmt_like(v)}"
-                for k, v in res[part].items()
-                if not isinstance(v, (dict, list)) and k != "note"
-            )
+            numbers = ", ".join(f"{k} {viz.fmt_like(v)}" for k, v in res[part].items()
+                                if not isinstance(v, (dict, list)) and k != "note")
             extra.append(f"* **{part}**: {numbers}")
-    display(
-        Markdown(
-            f"{where}; {speed.get('image', '')}; {speed.get('network', '')}.\n\n"
-            + viz.md_table(["predict_tiled mode (512 x 512)", "min s", "argmax = fp32"], table)
-            + "\n\n"
-            + "\n".join(extra)
-        )
-    )
+    display(Markdown(f"{where}; {speed.get('image', '')}; {speed.get('network', '')}.\n\n"
+                     + viz.md_table(["predict_tiled mode (512 x 512)", "min s", "argmax = fp32"], table)
+                     + "\n\n" + "\n".join(extra)))
 network_bench, network_where = load_benchmark("network")
 
 # %% [markdown]
@@ -490,23 +382,12 @@ if network_bench is not None:
     predicted = []
     for mode_key, fwd in ((k, v["forward"]) for k, v in network_bench["results"]["modes"].items()):
         per_572 = fwd["min_s"]
-        predicted.append(
-            [
-                mode_key,
-                viz.fmt_like(per_572),
-                viz.fmt_like(per_572 * PAPER_FLOPS["one pass (700)"] / uc.unet_flops(572)),
-                viz.fmt_like(4 * per_572),
-            ]
-        )
-    display(
-        Markdown(
-            f"{network_where}.\n\n"
-            + viz.md_table(
-                ["mode", "s per 572 tile (measured)", "one 700 pass [s] (predicted)", "four 572 tiles [s] (predicted)"],
-                predicted,
-            )
-        )
-    )
+        predicted.append([mode_key, viz.fmt_like(per_572),
+                          viz.fmt_like(per_572 * PAPER_FLOPS["one pass (700)"] / uc.unet_flops(572)),
+                          viz.fmt_like(4 * per_572)])
+    display(Markdown(f"{network_where}.\n\n" + viz.md_table(
+        ["mode", "s per 572 tile (measured)", "one 700 pass [s] (predicted)", "four 572 tiles [s] (predicted)"],
+        predicted)))
 
 # %% [markdown]
 # ## What differs, and why
@@ -522,56 +403,39 @@ def differs(table_rows):
     gpu = {(r["mode"], r["tiling"]): r for r in table_rows if r["dev_type"] == "cuda"}
     if gpu:
         g = next(iter(gpu.values()))
-        out.append(
-            f"**On a GPU the claim holds**: on {spoken(g['device'])} ({g['scale']} scale, {g['date']}) the "
-            "paper's network segments the image in "
-            + ", ".join(f"{viz.fmt_like(r['seconds'])} s ({m}, {t})" for (m, t), r in gpu.items())
-            + "."
-        )
+        out.append(f"**On a GPU the claim holds**: on {spoken(g['device'])} ({g['scale']} scale, {g['date']}) the "
+                   "paper's network segments the image in " + ", ".join(
+                       f"{viz.fmt_like(r['seconds'])} s ({m}, {t})" for (m, t), r in gpu.items()) + ".")
     else:
-        out.append(
-            "**On a GPU the claim is arithmetic**: 0.5 to 1.2 TFLOP per 512 x 512 image (depending on the "
-            "tiling) is a fraction of a second of a 2015 GPU at a realistic fraction of its peak (the "
-            "table under *Method*). No GPU run is recorded (see the table above), so this page does not "
-            "measure it: run the chapter on a GPU to add those rows."
-        )
+        out.append("**On a GPU the claim is arithmetic**: 0.5 to 1.2 TFLOP per 512 x 512 image (depending on the "
+                   "tiling) is a fraction of a second of a 2015 GPU at a realistic fraction of its peak (the "
+                   "table under *Method*). No GPU run is recorded (see the table above), so this page does not "
+                   "measure it: run the chapter on a GPU to add those rows.")
     if cpu:
         f1, f4 = cpu.get(("fp32", "one pass (700)")), cpu.get(("fp32", "four tiles (572)"))
-        b1, b4 = (
-            cpu.get(("bf16 + channels_last", "one pass (700)")),
-            cpu.get(("bf16 + channels_last", "four tiles (572)")),
-        )
+        b1, b4 = cpu.get(("bf16 + channels_last", "one pass (700)")), cpu.get(("bf16 + channels_last", "four tiles (572)"))
         if f1 and f4 and b1 and b4:
-            out.append(
-                f"**On a CPU it is seconds, not less than one**: on {spoken(f1['device'])} ({f1['scale']} scale, "
-                f"{f1['date']}) the paper's network took {viz.fmt_like(f1['seconds'])} s for one 700 pass and "
-                f"{viz.fmt_like(f4['seconds'])} s for four 572 tiles in fp32 ({f1['GFLOP/s']:.0f} GFLOP/s), "
-                f"and {viz.fmt_like(b1['seconds'])} s and {viz.fmt_like(b4['seconds'])} s with bf16 autocast "
-                f"and channels-last ({b1['GFLOP/s']:.0f} GFLOP/s). bf16 helps on CPUs with bf16 units "
-                "(AVX-512 BF16, AMX) and does nothing useful elsewhere. Absolute times on a shared machine "
-                "vary from run to run; ratios within one run are more reliable."
-            )
-            out.append(
-                f"**Tiling costs time**: overlapping tiles recompute the context; four 572 tiles do "
-                f"{FLOP_RATIO:.2f}x the arithmetic of one 700 pass and took "
-                f"{f4['seconds'] / f1['seconds']:.2f}x its time in that run. `predict_tiled` therefore "
-                "picks the largest tile that fits its memory budget (`memory_budget_mb`, 1 GiB by "
-                "default: 700 x 700 for a 512 x 512 image)."
-            )
+            out.append(f"**On a CPU it is seconds, not less than one**: on {spoken(f1['device'])} ({f1['scale']} scale, "
+                       f"{f1['date']}) the paper's network took {viz.fmt_like(f1['seconds'])} s for one 700 pass and "
+                       f"{viz.fmt_like(f4['seconds'])} s for four 572 tiles in fp32 ({f1['GFLOP/s']:.0f} GFLOP/s), "
+                       f"and {viz.fmt_like(b1['seconds'])} s and {viz.fmt_like(b4['seconds'])} s with bf16 autocast "
+                       f"and channels-last ({b1['GFLOP/s']:.0f} GFLOP/s). bf16 helps on CPUs with bf16 units "
+                       "(AVX-512 BF16, AMX) and does nothing useful elsewhere. Absolute times on a shared machine "
+                       "vary from run to run; ratios within one run are more reliable.")
+            out.append(f"**Tiling costs time**: overlapping tiles recompute the context; four 572 tiles do "
+                       f"{FLOP_RATIO:.2f}x the arithmetic of one 700 pass and took "
+                       f"{f4['seconds'] / f1['seconds']:.2f}x its time in that run. `predict_tiled` therefore "
+                       "picks the largest tile that fits its memory budget (`memory_budget_mb`, 1 GiB by "
+                       "default: 700 x 700 for a 512 x 512 image).")
         agree = [r for r in cpu.values() if r["agreement"] is not None]
         if agree:
             diffs = [r["max_diff"] for r in agree if r["max_diff"] is not None]
-            out.append(
-                "**The fast mode segments almost the same**: in that run bf16 kept the fp32 argmax on "
-                + " and ".join(
-                    f"{r['agreement']:.2%} of the pixels with {TILING_WORDS[r['tiling']]}"
-                    for r in agree
-                    if r["mode"] == "fp32"
-                )
-                + (f", changing a class probability by at most {viz.fmt_like(max(diffs))}" if diffs else "")
-                + "; the flipped pixels are those whose logit margin is near zero, measured with an "
-                "untrained network, whose output is noisier than a trained one's."
-            )
+            out.append("**The fast mode segments almost the same**: in that run bf16 kept the fp32 argmax on "
+                       + " and ".join(f"{r['agreement']:.2%} of the pixels with {TILING_WORDS[r['tiling']]}"
+                                      for r in agree if r["mode"] == "fp32")
+                       + (f", changing a class probability by at most {viz.fmt_like(max(diffs))}" if diffs else "")
+                       + "; the flipped pixels are those whose logit margin is near zero, measured with an "
+                       "untrained network, whose output is noisier than a trained one's.")
     return "\n".join(f"* {b}" for b in out)
 
 

@@ -107,27 +107,19 @@ RECIPES = {
 }
 recipes = {name: capped_recipe(r) for name, r in RECIPES[SCALE].items()}  # $UNET_CHECK_CAP: small tiles
 CPU_KEYS = {"U-Net": "isbi2012-cpu", "FusionNet": "isbi2012-fusionnet-cpu"}  # recorded recipe runs (smoke page)
-REPEAT = check_cap.capped_repeat(
-    {"smoke": 2, "cpu": 5, "full": 10}[SCALE]
-)  # timed training steps (median), after one warm-up
-SLICE_REPEAT = check_cap.capped_repeat(
-    {"smoke": 1, "cpu": 3, "full": 5}[SCALE]
-)  # timed one-pass predictions of a slice (median)
+REPEAT = check_cap.capped_repeat({"smoke": 2, "cpu": 5, "full": 10}[SCALE])  # timed training steps (median), after one warm-up
+SLICE_REPEAT = check_cap.capped_repeat({"smoke": 1, "cpu": 3, "full": 5}[SCALE])  # timed one-pass predictions of a slice (median)
 device = viz.resolve_device(DEVICE)
 data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
 runs = runs_folder(SCALE)  # checkpoints under <repo>/runs (never committed); smoke in a throw-away folder
 # Table 1's u-net row (2015 scoring) and the leaderboard entries after thinning (second-hand, see the claim)
 TABLE1 = {"warping error": "0.000353", "Rand error": "0.0382", "pixel error": "0.0611"}
-LEADERBOARD = {
-    "U-Net": {"V_rand after thinning": "0.97276", "V_info after thinning": "0.98662"},
-    "FusionNet": {"V_rand after thinning": "0.97804", "V_info after thinning": "0.98893"},
-}
+LEADERBOARD = {"U-Net": {"V_rand after thinning": "0.97276", "V_info after thinning": "0.98662"},
+               "FusionNet": {"V_rand after thinning": "0.97804", "V_info after thinning": "0.98893"}}
 PUBLISHED = {**TABLE1, **LEADERBOARD["FusionNet"]}  # the decimals every value beside them is printed with
 T0 = time.perf_counter()
-print(
-    f"scale={SCALE}, recipes {', '.join(r.name for r in recipes.values())}, device={viz.device_name(DEVICE)}, "
-    f"pretrained={PRETRAINED}"
-)
+print(f"scale={SCALE}, recipes {', '.join(r.name for r in recipes.values())}, device={viz.device_name(DEVICE)}, "
+      f"pretrained={PRETRAINED}")
 viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
 
 # %% [markdown]
@@ -172,31 +164,18 @@ viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a ca
 torch.manual_seed(SEED)
 UNET_RF = comparisons.linearised_support(uc.UNet(base_channels=1), uc.input_size_for_output(256), 92)
 WIDTHS = {"paper": 64, "cpu": RECIPES["cpu"]["U-Net"].base_channels}
-arch = {
-    (name, label): comparisons.architecture(
-        name,
-        width,
-        (572 if name == "U-Net" else PAPER_TILE) if label == "paper" else RECIPES["cpu"][name].tile,
-        UNET_RF,
-    )
-    for label, width in WIDTHS.items()
-    for name in NETS
-}
+arch = {(name, label): comparisons.architecture(name, width, (572 if name == "U-Net" else PAPER_TILE)
+                                                if label == "paper" else RECIPES["cpu"][name].tile, UNET_RF)
+        for label, width in WIDTHS.items() for name in NETS}
 for (name, label), a in arch.items():
     assert a["built"] is None or a["built"] == a["params"], (name, label, a)
-    assert (
-        uc.count_parameters(uc.build_model("unet" if name == "U-Net" else "fusionnet", base_channels=16))
+    assert uc.count_parameters(uc.build_model("unet" if name == "U-Net" else "fusionnet", base_channels=16)) \
         == a["built_for"]
-    )
-if (
-    SCALE != "smoke" and check_cap.cap() is None
-):  # FusionNet's closed-form receptive field against the gradient support (about 30 s)
+if SCALE != "smoke" and check_cap.cap() is None:  # FusionNet's closed-form receptive field against the gradient support (about 30 s)
     got = comparisons.linearised_support(uc.FusionNet(base_channels=1), 768, 0)
     assert got[:2] == tuple(fusionnet_receptive_field()), got
-    print(
-        f"FusionNet receptive field by gradient support: {got[0]} px wide, reaching {got[1]} px past its pixel "
-        f"(closed form: {tuple(fusionnet_receptive_field())})"
-    )
+    print(f"FusionNet receptive field by gradient support: {got[0]} px wide, reaching {got[1]} px past its pixel "
+          f"(closed form: {tuple(fusionnet_receptive_field())})")
 print(f"U-Net receptive field by gradient support: {UNET_RF[0]} px wide, reaching {UNET_RF[1]} px past its pixel")
 display(Markdown(comparisons.architecture_table(arch, WIDTHS, UNET_RF)))
 
@@ -221,11 +200,9 @@ if SCALE == "smoke":
     print(viz.SMOKE_LABEL)
 for name, c in cost.items():
     r = recipes[name]
-    print(
-        f"{name} ({r.name}: {r.base_channels} channels, depth {r.depth}, {r.tile} px tile): peak training memory "
-        f"per tile {viz.fmt_like(c['memory MiB'])} MiB (first step {viz.fmt_like(c['first step MiB'])} MiB; process "
-        f"peak {viz.fmt_like(c['process MiB'])} MiB), training step {viz.fmt_like(c['step s'])} s (median of {REPEAT})"
-    )
+    print(f"{name} ({r.name}: {r.base_channels} channels, depth {r.depth}, {r.tile} px tile): peak training memory "
+          f"per tile {viz.fmt_like(c['memory MiB'])} MiB (first step {viz.fmt_like(c['first step MiB'])} MiB; process "
+          f"peak {viz.fmt_like(c['process MiB'])} MiB), training step {viz.fmt_like(c['step s'])} s (median of {REPEAT})")
 print(f"memory: {cost['FusionNet']['memory how']}")
 
 # %% [markdown]
@@ -238,39 +215,15 @@ print(f"memory: {cost['FusionNet']['memory how']}")
 # supervised) and its dropout (FusionNet its paper's 0.25, the U-Net 0.5).
 
 # %%
-fields = [
-    "model",
-    "base_channels",
-    "depth",
-    "tile",
-    "dropout",
-    "optimizer",
-    "learning_rate",
-    "schedule",
-    "warmup_steps",
-    "grad_clip",
-    "iterations",
-    "w0",
-    "sigma",
-    "class_weights",
-    "augment",
-    "tta",
-]
-display(
-    Markdown(
-        viz.md_table(
-            ["field"] + [f"`{r.name}`" for r in RECIPES["cpu"].values()],
-            [[f] + [str(getattr(r, f)) for r in RECIPES["cpu"].values()] for f in fields],
-        )
-    )
-)
-data, synthetic = data_or_synthetic(
-    recipes["U-Net"], data_dir, synthetic=SCALE == "smoke", seed=SEED
-)  # smoke: a stand-in if missing
+fields = ["model", "base_channels", "depth", "tile", "dropout", "optimizer", "learning_rate", "schedule",
+          "warmup_steps", "grad_clip", "iterations", "w0", "sigma", "class_weights", "augment", "tta"]
+display(Markdown(viz.md_table(["field"] + [f"`{r.name}`" for r in RECIPES["cpu"].values()],
+                              [[f] + [str(getattr(r, f)) for r in RECIPES["cpu"].values()] for f in fields])))
+data, synthetic = data_or_synthetic(recipes["U-Net"], data_dir, synthetic=SCALE == "smoke", seed=SEED)  # smoke: a stand-in if missing
 first_held_out = data["val_x"][0], data["val_y"][0]  # slice 25 at full size (for the timing and the figure)
 if SCALE == "smoke":  # score the central 256 x 256 px of each held-out image only (seconds, for CI)
     c = (data["val_x"][0].shape[-1] - 256) // 2
-    data["val_x"], data["val_y"] = ([a[c : c + 256, c : c + 256] for a in data[k]] for k in ("val_x", "val_y"))
+    data["val_x"], data["val_y"] = ([a[c:c + 256, c:c + 256] for a in data[k]] for k in ("val_x", "val_y"))
 TAG = " (SYNTHETIC)" if synthetic else ""
 print(f"{data['source']}: {len(data['train_x'])} training and {len(data['val_x'])} held-out images{TAG}")
 
@@ -284,10 +237,8 @@ for name, recipe in recipes.items():
     train_seconds[name], losses[name] = net.seconds, net.losses
     uc.check_held_out(net.training_data, recipe.dataset, data.get("val_ids", []), how[name])
     k = max(1, min(100, len(losses[name]) // 3))
-    print(
-        f"{name}{TAG}: {how[name]}; loss {losses[name][:k].mean():.3f} (first {k} steps) -> "
-        f"{losses[name][-k:].mean():.3f} (last {k}); {time.perf_counter() - start:.0f} s"
-    )
+    print(f"{name}{TAG}: {how[name]}; loss {losses[name][:k].mean():.3f} (first {k} steps) -> "
+          f"{losses[name][-k:].mean():.3f} (last {k}); {time.perf_counter() - start:.0f} s")
 if SCALE == "smoke":
     print(viz.SMOKE_LABEL)
 
@@ -323,21 +274,12 @@ if SCALE == "smoke":
     print(f"{viz.SMOKE_LABEL}{TAG}")
 for name in NETS:
     side = data["val_x"][0].shape[-1]
-    print(
-        f"{name}: {side} px held-out images, {viz.fmt_like(float(np.median(slice_seconds[name])))} s each "
-        f"(TTA={recipes[name].tta}, median of {len(slice_seconds[name])}); one {first_held_out[0].shape[-1]} px "
-        f"image ({'SYNTHETIC' if synthetic else 'slice 25'}), one pass: "
-        f"{viz.fmt_like(one_pass_seconds[name])} s"
-    )
-    for key in (
-        "pixel error",
-        "Rand error",
-        "warping error",
-        "V_rand",
-        "V_info",
-        "V_rand after thinning",
-        "V_info after thinning",
-    ):
+    print(f"{name}: {side} px held-out images, {viz.fmt_like(float(np.median(slice_seconds[name])))} s each "
+          f"(TTA={recipes[name].tta}, median of {len(slice_seconds[name])}); one {first_held_out[0].shape[-1]} px "
+          f"image ({'SYNTHETIC' if synthetic else 'slice 25'}), one pass: "
+          f"{viz.fmt_like(one_pass_seconds[name])} s")
+    for key in ("pixel error", "Rand error", "warping error", "V_rand", "V_info", "V_rand after thinning",
+                "V_info after thinning"):
         print(f"  {key:<24} {viz.fmt_like(ours[name][key], PUBLISHED.get(key))}")
 
 # %% [markdown]
@@ -349,66 +291,39 @@ for name in NETS:
 # second-hand): they are not measured on the same slices.
 
 # %%
-MEASURES = (
-    "pixel error",
-    "Rand error",
-    "warping error",
-    "V_rand",
-    "V_rand split",
-    "V_rand merge",
-    "V_info",
-    "V_rand after thinning",
-    "V_info after thinning",
-    "threshold (Rand)",
-    "threshold (warping)",
-)
+MEASURES = ("pixel error", "Rand error", "warping error", "V_rand", "V_rand split", "V_rand merge", "V_info",
+            "V_rand after thinning", "V_info after thinning", "threshold (Rand)", "threshold (warping)")
 values = {}
 for name in NETS:
     r, a = recipes[name], arch[name, "cpu"]
     values.update({f"{name} {m}": ours[name][m] for m in MEASURES})
-    values.update(
-        {
-            f"{name} recipe": r.name,
-            f"{name} steps": int(steps[name]),
-            f"{name} trained": how[name],
-            f"{name} network": f"{r.model}, base_channels={r.base_channels}, depth={r.depth}, tile={r.tile}",
-            f"{name} parameters": uc.count_parameters(models[name]),
-            f"{name} GFLOP per 512 slice (one pass, cpu width)": round(a["flops"] / 1e9, 2),
-            f"{name} GFLOP per 512 slice (one pass, paper width)": round(arch[name, "paper"]["flops"] / 1e9, 2),
-            f"{name} parameters (paper width)": arch[name, "paper"]["params"],
-            f"{name} receptive field [px]": a["receptive"][0],
-            f"{name} peak training memory per tile [MiB]": round(cost[name]["memory MiB"], 1),
-            f"{name} first training step, memory [MiB]": round(cost[name]["first step MiB"], 1),
-            f"{name} training process peak resident memory [MiB]": round(cost[name]["process MiB"], 1),
-            f"{name} training step [s]": round(cost[name]["step s"], 4),
-            f"{name} per held-out image, TTA={r.tta} [s]": round(float(np.median(slice_seconds[name])), 3),
-            f"{name} per 512 slice, one pass [s]": round(one_pass_seconds[name], 3),
-        }
-    )
+    values.update({
+        f"{name} recipe": r.name, f"{name} steps": int(steps[name]), f"{name} trained": how[name],
+        f"{name} network": f"{r.model}, base_channels={r.base_channels}, depth={r.depth}, tile={r.tile}",
+        f"{name} parameters": uc.count_parameters(models[name]),
+        f"{name} GFLOP per 512 slice (one pass, cpu width)": round(a["flops"] / 1e9, 2),
+        f"{name} GFLOP per 512 slice (one pass, paper width)": round(arch[name, "paper"]["flops"] / 1e9, 2),
+        f"{name} parameters (paper width)": arch[name, "paper"]["params"],
+        f"{name} receptive field [px]": a["receptive"][0],
+        f"{name} peak training memory per tile [MiB]": round(cost[name]["memory MiB"], 1),
+        f"{name} first training step, memory [MiB]": round(cost[name]["first step MiB"], 1),
+        f"{name} training process peak resident memory [MiB]": round(cost[name]["process MiB"], 1),
+        f"{name} training step [s]": round(cost[name]["step s"], 4),
+        f"{name} per held-out image, TTA={r.tta} [s]": round(float(np.median(slice_seconds[name])), 3),
+        f"{name} per 512 slice, one pass [s]": round(one_pass_seconds[name], 3),
+    })
 values["evaluated on"] = ("SYNTHETIC held-out images" if synthetic else "held-out training slices 25-29") + (
-    " (central 256 x 256 px)" if SCALE == "smoke" else ""
-)
-values["memory measured by"] = (
-    cost["FusionNet"]["memory how"] + "; second training step in a fresh process per "
-    "network, glibc MALLOC_MMAP_THRESHOLD_=65536"
-)
+    " (central 256 x 256 px)" if SCALE == "smoke" else "")
+values["memory measured by"] = (cost["FusionNet"]["memory how"] + "; second training step in a fresh process per "
+                               "network, glibc MALLOC_MMAP_THRESHOLD_=65536")
 values["timed repetitions (training step, one-pass slice)"] = [REPEAT, SLICE_REPEAT]
 published = {f"{name} {k}": float(v) for name in NETS for k, v in LEADERBOARD[name].items()}
-budget = "; ".join(
-    f"{name}: {steps[name]:,} steps" + (f", {train_seconds[name]:,.0f} s training" if train_seconds[name] else "")
-    for name in NETS
-)
+budget = "; ".join(f"{name}: {steps[name]:,} steps" + (f", {train_seconds[name]:,.0f} s training"
+                                                          if train_seconds[name] else "") for name in NETS)
 budget += f"; prediction, scoring and timing in {score_seconds:,.0f} s; chapter {time.perf_counter() - T0:,.0f} s"
-path = viz.record_results(
-    CHAPTER,
-    values,
-    scale=SCALE,
-    device=DEVICE,
-    published=published,
-    budget=budget,
-    notes=data["source"] + "; not the challenge test set; published values: leaderboard "
-    "entries after thinning on the test set, as listed by Guo et al. (ICME 2019)" + TAG,
-)
+path = viz.record_results(CHAPTER, values, scale=SCALE, device=DEVICE, published=published, budget=budget,
+                          notes=data["source"] + "; not the challenge test set; published values: leaderboard "
+                          "entries after thinning on the test set, as listed by Guo et al. (ICME 2019)" + TAG)
 this_run = viz.load_results(path.parent)[CHAPTER]["runs"][SCALE]
 print(f"recorded in {path}: {viz.provenance(this_run, SCALE)}")
 
@@ -422,14 +337,9 @@ print(f"recorded in {path}: {viz.provenance(this_run, SCALE)}")
 
 # %% tags=["hide-input"]
 scale, shown, where = comparisons.shown_run(CHAPTER, SCALE, values, this_run)
-display(
-    Markdown(
-        comparisons.cost_table(shown, scale, where, CPU_KEYS)
-        if shown is not None
-        else "*No `cpu` or `full` run of this chapter is recorded yet: run it with `SCALE = \"cpu\"` to "
-        "measure the cost of the two cpu networks. This run's smoke numbers are printed above.*"
-    )
-)
+display(Markdown(comparisons.cost_table(shown, scale, where, CPU_KEYS) if shown is not None else
+                 "*No `cpu` or `full` run of this chapter is recorded yet: run it with `SCALE = \"cpu\"` to "
+                 "measure the cost of the two cpu networks. This run's smoke numbers are printed above.*"))
 
 # %% [markdown]
 # ## Result beside the published numbers
@@ -441,18 +351,9 @@ display(
 # where its numbers come from (scale; device; steps and training time; date).
 
 # %% tags=["hide-input"]
-table, compared = comparisons.score_table(
-    CHAPTER,
-    SCALE,
-    table1=TABLE1,
-    leaderboard=LEADERBOARD,
-    published=PUBLISHED,
-    ours=ours,
-    recipe_names={n: r.name for n, r in recipes.items()},
-    this_run=this_run,
-    cpu_keys=CPU_KEYS,
-    measures=MEASURES,
-)
+table, compared = comparisons.score_table(CHAPTER, SCALE, table1=TABLE1, leaderboard=LEADERBOARD, published=PUBLISHED,
+                                          ours=ours, recipe_names={n: r.name for n, r in recipes.items()},
+                                          this_run=this_run, cpu_keys=CPU_KEYS, measures=MEASURES)
 display(Markdown(table))
 display(Markdown(comparisons.summary(compared, PUBLISHED, SCALE)))
 
@@ -481,10 +382,8 @@ else:  # this run's networks (cpu/full), or the smoke networks on the crop or a 
     fig_prob = {name: prob[name][0] for name in NETS}
     fig_image, fig_truth = data["val_x"][0], data["val_y"][0]
     thresholds = {name: (ours[name]["threshold (Rand)"], ours[name]["threshold (warping)"]) for name in NETS}
-    fig_title = {
-        name: f"{name}\n" + (f"this run ({SCALE})" if SCALE != "smoke" else f"SMOKE, {steps[name]} steps{TAG}")
-        for name in NETS
-    }
+    fig_title = {name: f"{name}\n" + (f"this run ({SCALE})" if SCALE != "smoke" else f"SMOKE, {steps[name]} steps{TAG}")
+                 for name in NETS}
     for name in NETS:
         print(f"{name}: {recipes[name].name}, {how[name]}{TAG}; thresholds (Rand, warping) {thresholds[name]}")
 

@@ -57,31 +57,20 @@ for chapter, doc in results.items():
             continue
         scale, run = best
         value = run["values"].get(key)
-        rows.append(
-            [
-                key,
-                viz.fmt_like(published, published),
-                viz.fmt_like(value, published) if value is not None else "-",
-                viz.provenance(run, scale),
-                chapter_link(chapter),
-            ]
-        )
+        rows.append([key, viz.fmt_like(published, published),
+                     viz.fmt_like(value, published) if value is not None else "-",
+                     viz.provenance(run, scale), chapter_link(chapter)])
 if rows:
-    display(
-        Markdown(viz.md_table(["quantity", "paper", "ours", "our run (scale; device; cost; date)", "chapter"], rows))
-    )
+    display(Markdown(viz.md_table(["quantity", "paper", "ours", "our run (scale; device; cost; date)", "chapter"],
+                                  rows)))
 else:
     display(Markdown("*No chapter has recorded a `cpu` or `full` run yet: run `python book/build.py --scale cpu`.*"))
 full = [c for c, d in results.items() if "full" in d.get("runs", {})]
-display(
-    Markdown(
-        f"Full-scale (GPU) runs are recorded for: {', '.join(chapter_link(c) for c in full)}."
-        if full
-        else "**No full-scale run is recorded yet.** Every number above comes from a `cpu` run (the budgeted recipes "
-        "on a 2-core CPU, named per row); the paper's accuracy figures need the `full` scale on a GPU "
-        "(`python book/build.py --scale full`, or the `book-full` workflow, then commit its `book/results`)."
-    )
-)
+display(Markdown(
+    f"Full-scale (GPU) runs are recorded for: {', '.join(chapter_link(c) for c in full)}." if full else
+    "**No full-scale run is recorded yet.** Every number above comes from a `cpu` run (the budgeted recipes "
+    "on a 2-core CPU, named per row); the paper's accuracy figures need the `full` scale on a GPU "
+    "(`python book/build.py --scale full`, or the `book-full` workflow, then commit its `book/results`)."))
 
 # %% [markdown]
 # ## Every recorded number, per chapter
@@ -95,23 +84,14 @@ for chapter, doc in results.items():
     if not runs:
         continue
     keys = list(dict.fromkeys(k for _, run in runs for k in run["values"]))
-    table = viz.md_table(
-        ["quantity", "paper", *[f"{s} run" for s, _ in runs]],
-        [
-            [
-                k,
-                viz.fmt_like(doc["published"].get(k), doc["published"].get(k)),
-                *[viz.fmt_like(run["values"].get(k), doc["published"].get(k)) for _, run in runs],
-            ]
-            for k in keys
-        ],
-    )
+    table = viz.md_table(["quantity", "paper", *[f"{s} run" for s, _ in runs]],
+                         [[k, viz.fmt_like(doc["published"].get(k), doc["published"].get(k)),
+                           *[viz.fmt_like(run["values"].get(k), doc["published"].get(k)) for _, run in runs]]
+                          for k in keys])
     lines = [f"**{chapter_link(chapter)}**", "", table, ""]
     for s, run in runs:
         v = run.get("versions", {})
-        lines.append(
-            f"* **{s}**: {viz.provenance(run, s)}; unet_core {v.get('unet_core', '?')}, torch "
-            f"{v.get('torch', '?')}" + (f". {run['notes']}" if run.get("notes") else "")
-        )
+        lines.append(f"* **{s}**: {viz.provenance(run, s)}; unet_core {v.get('unet_core', '?')}, torch "
+                     f"{v.get('torch', '?')}" + (f". {run['notes']}" if run.get("notes") else ""))
     blocks.append("\n".join(lines))
 display(Markdown("\n\n".join(blocks) or "*Nothing recorded yet.*"))
