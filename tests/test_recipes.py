@@ -270,3 +270,17 @@ def test_the_key_moves_with_the_options_but_not_with_evaluation_or_logging():
         assert training_key(dataclasses.replace(base, **evaluation)) == key, evaluation
     with pytest.raises(TypeError, match="recipe must be a Recipe"):
         training_key("isbi2012-cpu")
+
+
+def test_seeded_recipes_have_their_own_checkpoint_and_seed_every_draw():
+    from unet_core.recipes.key import training_key
+    from unet_core.recipes.registry import seeded
+
+    base = get_recipe("isbi2012-cpu")
+    assert seeded("isbi2012-cpu", 0) == base  # seed 0: the recipe itself (the published network's run)
+    one, two = seeded(base, 1), seeded(base, 2)
+    assert (one.name, one.train_config().seed, dict(one.train_options)) == ("isbi2012-cpu@seed1", 1, {"seed": 1})
+    assert len({training_key(base), training_key(one), training_key(two)}) == 3
+    for bad, exc in ((-1, ValueError), (1.5, TypeError), ("1", TypeError)):
+        with pytest.raises(exc, match="seed"):
+            seeded(base, bad)

@@ -2,6 +2,7 @@
 
     python book/scripts/run_recipes.py isbi2012-cpu phc-u373-cpu dic-hela-cpu   # the converged recipes
     python book/scripts/run_recipes.py --ablations isbi2012-cpu phc-u373-cpu      # one change per row
+    python book/scripts/run_recipes.py isbi2012-cpu --seeds 1 2                   # the same recipe, seeds 1 and 2
     python book/scripts/run_recipes.py --publish isbi2012-cpu                    # checkpoint -> unet_core/recipes/weights
 
 Each run writes ``book/results/recipes/<key>.json`` (scores, steps, seconds per step, training and
@@ -120,6 +121,14 @@ def main(argv=None) -> int:
         help="the ablation tables' budget (steps; default: the steps of the chapter that shows the "
         f"table, in book/manifest.py, else {DEFAULT_ABLATION_STEPS})",
     )
+    parser.add_argument(
+        "--seeds",
+        nargs="*",
+        type=int,
+        default=[0],
+        help="with recipe names: the seeds to run (0: the recipe itself, whose network is published; k: the "
+        "recipe <name>@seed<k>, unet_core.recipes.seeded); default 0",
+    )
     parser.add_argument("--publish", nargs="*", default=[], help="recipes whose finished run to publish")
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
     parser.add_argument("--device", default="auto")
@@ -131,10 +140,12 @@ def main(argv=None) -> int:
             f"run_recipes: {ENV} is set; this script records results and publishes networks, which a "
             f"capped check run never does; unset {ENV} (`unset {ENV}`) and run it again"
         )
-    from unet_core.recipes.registry import ablations, get_recipe
+    from unet_core.recipes.registry import ablations, seeded
 
     for name in args.recipes:
-        run_one(_key(name), get_recipe(name), args.runs_dir, args.device)
+        for seed in args.seeds:
+            recipe = seeded(name, seed)
+            run_one(_key(recipe.name), recipe, args.runs_dir, args.device)
     for base in args.ablations:
         steps = args.steps or manifest.ablation_steps(base) or DEFAULT_ABLATION_STEPS
         for row, recipe in ablations(base, iterations=steps).items():

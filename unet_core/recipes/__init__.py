@@ -10,7 +10,7 @@ from .data import recipe_data
 from .held_out import TrainedOnHeldOutError, check_held_out
 from .key import recipe_checkpoint_path
 from .pretrained import PRETRAINED_DIR, load_pretrained, pretrained_path, pretrained_registry, publish_checkpoint
-from .registry import RECIPES, Recipe, ablations, get_recipe, recipe_names
+from .registry import RECIPES, Recipe, ablations, get_recipe, recipe_names, seeded
 from .run import evaluate_recipe, predict_recipe, run_recipe, score_recipe, train_recipe
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     'get_recipe',
     'recipe_names',
     'ablations',
+    'seeded',
     'train_recipe',
     'predict_recipe',
     'score_recipe',

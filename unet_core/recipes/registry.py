@@ -29,7 +29,7 @@ from ..models.registry import MODEL_NAMES, build_model, model_spec
 from ..training import TrainConfig
 from ..utils.validation import check_int, fmt
 
-__all__ = ['Recipe', 'RECIPES', 'get_recipe', 'recipe_names', 'ablations']
+__all__ = ['Recipe', 'RECIPES', 'get_recipe', 'recipe_names', 'ablations', 'seeded']
 
 
 DATASETS = dataset_names()  # declared in unet_core.data.datasets
@@ -471,6 +471,43 @@ def get_recipe(name: str | Recipe, **overrides) -> Recipe:
             f"{', '.join(f.name for f in dataclasses.fields(Recipe))}"
         )
     return dataclasses.replace(recipe, **overrides) if overrides else recipe
+
+
+def seeded(recipe: str | Recipe, seed: int) -> Recipe:
+    """The recipe trained from another seed: its initial weights, training tiles and dropout masks.
+
+    Seed 0 is the recipe itself (the run whose network is published); another seed ``k`` gives the
+    recipe ``<name>@seed<k>`` with ``train_options["seed"] = k``, which has its own checkpoint key, so
+    runs of several seeds never share a checkpoint and give the spread of a result over seeds.
+
+    Parameters
+    ----------
+    recipe : str or Recipe
+        A registered name or a Recipe.
+    seed : int
+        >= 0.
+
+    Returns
+    -------
+    Recipe
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an unknown recipe, or a seed that is not an integer >= 0.
+
+    Examples
+    --------
+    >>> r = seeded("isbi2012-cpu", 2)
+    >>> r.name, r.train_config().seed, seeded("isbi2012-cpu", 0) == get_recipe("isbi2012-cpu")
+    ('isbi2012-cpu@seed2', 2, True)
+    """
+    recipe = get_recipe(recipe)
+    seed = check_int(seed, "seed", 0, fix="seed 0 is the recipe's own run; 1, 2, ... its repetitions")
+    if seed == 0:
+        return recipe
+    options = {**dict(recipe.train_options), "seed": seed}
+    return dataclasses.replace(recipe, name=f"{recipe.name}@seed{seed}", train_options=options)
 
 
 def ablations(recipe: str | Recipe, iterations: int | None = None) -> dict[str, Recipe]:

@@ -116,7 +116,8 @@ def train_recipe(
     targets = [_down(y, f, 0) for y in d["train_y"]]
     if recipe.separation_gap:
         targets = [separate_touching(y, recipe.separation_gap) for y in targets]
-    torch.manual_seed(0)
+    seed = int(recipe.train_options.get("seed", 0))  # one seed: weights, training tiles, dropout
+    torch.manual_seed(seed)
     model = recipe.build_model()
     path = checkpoint_path if checkpoint_path is not None else recipe_checkpoint_path(recipe, runs_dir)
     tiles = TrainingTiles(
@@ -124,7 +125,7 @@ def train_recipe(
         targets,
         in_size=recipe.tile,
         out_size=model.output_size(recipe.tile),
-        seed=0,
+        seed=seed,
         length=max(recipe.iterations * recipe.batch_size, len(images)),
         w0=recipe.w0,
         sigma=recipe.sigma,
