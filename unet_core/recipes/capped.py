@@ -18,7 +18,7 @@ __all__ = ['capped_tile', 'capped_recipe', 'capped_data']
 
 @functools.cache
 def _smallest_tile(model: str, depth: int) -> int:
-    """The smallest valid training tile of a network with an output of at least :data:`CAP_OUTPUT` px."""
+    """The smallest valid training tile of a network with an output of at least :data:`~unet_core.utils.check_cap.CAP_OUTPUT` px."""
 
     net = build_model(model, base_channels=1, depth=depth)  # the sizes do not depend on the width
     for tile in range(8, 4096):
@@ -32,7 +32,7 @@ def _smallest_tile(model: str, depth: int) -> int:
 
 def capped_tile(model: str, depth: int, tile: int, value: int | None = None) -> int:
     """A training tile of network ``model`` (depth ``depth``), capped to the smallest valid one whose output is at
-    least :data:`CAP_OUTPUT` px (U-Net of depth 5: 252 -> 68; FusionNet: 64).
+    least :data:`~unet_core.utils.check_cap.CAP_OUTPUT` px (U-Net of depth 5: 252 -> 68; FusionNet: 64).
 
     Parameters
     ----------
@@ -42,7 +42,7 @@ def capped_tile(model: str, depth: int, tile: int, value: int | None = None) -> 
     tile : int
         The training tile asked for (returned as it is when it is smaller, or without the cap).
     value : int or None
-        As for :func:`cap`.
+        As for :func:`~unet_core.utils.check_cap.cap`.
 
     Returns
     -------
@@ -71,7 +71,7 @@ def capped_recipe(recipe: Any, value: int | None = None) -> Any:
     ----------
     recipe : Recipe or anything
     value : int or None
-        As for :func:`cap`.
+        As for :func:`~unet_core.utils.check_cap.cap`.
 
     Returns
     -------
@@ -102,7 +102,7 @@ def _spread(n: int, k: int) -> list[int]:
 
 
 def _crop_pair(image, truth, semantic: bool):
-    """``(image, truth)`` cropped to :data:`CAP_CROP` px: centred on the image, or on the largest cell of an
+    """``(image, truth)`` cropped to :data:`~unet_core.utils.check_cap.CAP_CROP` px: centred on the image, or on the largest cell of an
     instance map (so that the crop holds a reference cell to score)."""
     truth_arr = np.asarray(truth)
     centre = None
@@ -118,10 +118,10 @@ def _crop_pair(image, truth, semantic: bool):
 def capped_data(data: dict, value: int | None = None) -> dict:
     """A recipe's data (:func:`unet_core.recipes.data.recipe_data`) under the cap.
 
-    Keeps :data:`CAP_FRAMES` evenly spaced training frames (``train_x``, ``train_y``, ``train_ids``
-    and the ``training_data`` record that a checkpoint keeps) and the first :data:`CAP_FRAMES` frames
+    Keeps :data:`~unet_core.utils.check_cap.CAP_FRAMES` evenly spaced training frames (``train_x``, ``train_y``, ``train_ids``
+    and the ``training_data`` record that a checkpoint keeps) and the first :data:`~unet_core.utils.check_cap.CAP_FRAMES` frames
     of every held-out group (``groups`` and ``val_x``, ``val_y``, ``val_ids``), every frame cropped to
-    :data:`CAP_CROP` px (around the largest cell of instance masks, so that a crop holds a cell to
+    :data:`~unet_core.utils.check_cap.CAP_CROP` px (around the largest cell of instance masks, so that a crop holds a cell to
     train on or to score); says so in ``source`` and adds ``check_cap``. Returns ``data`` itself when
     there is no cap.
 
@@ -130,7 +130,7 @@ def capped_data(data: dict, value: int | None = None) -> dict:
     data : dict
         As :func:`unet_core.recipes.data.recipe_data` returns it (missing keys are left out).
     value : int or None
-        As for :func:`cap`.
+        As for :func:`~unet_core.utils.check_cap.cap`.
 
     Returns
     -------

@@ -43,7 +43,7 @@ __all__ = [
 
 def apply_check_cap(config: Any, value: int | None = None) -> Any:
     """A :class:`TrainConfig` under the cap: at most ``N`` iterations and a global batch of
-    :func:`capped_batch` tiles (the processes are read from ``$WORLD_SIZE``, which torchrun sets).
+    :func:`~unet_core.utils.check_cap.capped_batch` tiles (the processes are read from ``$WORLD_SIZE``, which torchrun sets).
 
     Anything but a TrainConfig is returned unchanged (``train`` then refuses it with its own message).
     The capped ``iterations`` are stored in the checkpoint's ``train_config``, so an uncapped run
@@ -53,7 +53,7 @@ def apply_check_cap(config: Any, value: int | None = None) -> Any:
     ----------
     config : TrainConfig or anything
     value : int or None
-        As for :func:`cap`.
+        As for :func:`~unet_core.utils.check_cap.cap`.
 
     Returns
     -------
