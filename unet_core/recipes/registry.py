@@ -113,6 +113,16 @@ _RUN_FIELDS = {
 }
 
 
+def _refuse_own_fields(options, own_fields, what: str) -> None:
+    """ValueError when ``Recipe.<what>`` sets a name that the recipe sets by its own field."""
+    own = sorted(set(options) & set(own_fields))
+    if own:
+        raise ValueError(
+            f"Recipe.{what} sets {', '.join(map(repr, own))}, which the recipe sets by "
+            f"its own field; set Recipe.{own[0]}={options[own[0]]!r} instead"
+        )
+
+
 @dataclass(frozen=True)
 class Recipe:
     """One named training and evaluation recipe (see the module docstring).
@@ -230,48 +240,42 @@ class Recipe:
         object.__setattr__(self, "model_options", model_options)
         object.__setattr__(self, "train_options", train_options)
         if model_options:
-            spec = model_spec(self.model, "Recipe.model")
-            accepted = [p for p in inspect.signature(spec.cls).parameters if p not in _MODEL_FIELDS]
-            own = sorted(set(model_options) & set(_MODEL_FIELDS))
-            if own:
-                raise ValueError(
-                    f"Recipe.model_options sets {', '.join(map(repr, own))}, which the recipe sets by "
-                    f"its own field; set Recipe.{own[0]}={model_options[own[0]]!r} instead"
-                )
-            unknown = sorted(set(model_options) - set(accepted))
-            if unknown:
-                raise ValueError(
-                    f"Recipe.model_options has {', '.join(map(repr, unknown))}, which "
-                    f"{spec.cls.__name__} (model={self.model!r}) does not take; use one of "
-                    f"{', '.join(accepted)}"
-                )
-            try:  # the values: the network's own checks, on a 1-channel copy (cheap to build)
-                build_model(self.model, **{**self.model_kwargs(), "base_channels": 1})
-            except (TypeError, ValueError) as e:
-                raise type(e)(
-                    f"Recipe.model_options={dict(model_options)!r} is refused by {spec.cls.__name__}: {e}"
-                ) from e
+            self._check_model_options(model_options)
         if train_options:
-            fields = [f.name for f in dataclasses.fields(TrainConfig)]
-            own = sorted(set(train_options) & set(_TRAIN_FIELDS))
-            if own:
-                raise ValueError(
-                    f"Recipe.train_options sets {', '.join(map(repr, own))}, which the recipe sets by "
-                    f"its own field; set Recipe.{own[0]}={train_options[own[0]]!r} instead"
-                )
-            run = sorted(set(train_options) & set(_RUN_FIELDS))
-            if run:
-                raise ValueError(
-                    f"Recipe.train_options sets {', '.join(map(repr, run))}, which belongs to the run, "
-                    f"not the recipe: it is set by {_RUN_FIELDS[run[0]]}; remove it"
-                )
-            unknown = sorted(set(train_options) - set(fields))
-            if unknown:
-                raise ValueError(
-                    f"Recipe.train_options has {', '.join(map(repr, unknown))}, which is not a "
-                    f"TrainConfig field a recipe may set here; use one of "
-                    f"{', '.join(f for f in fields if f not in _TRAIN_FIELDS and f not in _RUN_FIELDS)}"
-                )
+            self._check_train_options(train_options)
+
+    def _check_model_options(self, model_options) -> None:
+        spec = model_spec(self.model, "Recipe.model")
+        accepted = [p for p in inspect.signature(spec.cls).parameters if p not in _MODEL_FIELDS]
+        _refuse_own_fields(model_options, _MODEL_FIELDS, "model_options")
+        unknown = sorted(set(model_options) - set(accepted))
+        if unknown:
+            raise ValueError(
+                f"Recipe.model_options has {', '.join(map(repr, unknown))}, which "
+                f"{spec.cls.__name__} (model={self.model!r}) does not take; use one of "
+                f"{', '.join(accepted)}"
+            )
+        try:  # the values: the network's own checks, on a 1-channel copy (cheap to build)
+            build_model(self.model, **{**self.model_kwargs(), "base_channels": 1})
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"Recipe.model_options={dict(model_options)!r} is refused by {spec.cls.__name__}: {e}") from e
+
+    def _check_train_options(self, train_options) -> None:
+        fields = [f.name for f in dataclasses.fields(TrainConfig)]
+        _refuse_own_fields(train_options, _TRAIN_FIELDS, "train_options")
+        run = sorted(set(train_options) & set(_RUN_FIELDS))
+        if run:
+            raise ValueError(
+                f"Recipe.train_options sets {', '.join(map(repr, run))}, which belongs to the run, "
+                f"not the recipe: it is set by {_RUN_FIELDS[run[0]]}; remove it"
+            )
+        unknown = sorted(set(train_options) - set(fields))
+        if unknown:
+            raise ValueError(
+                f"Recipe.train_options has {', '.join(map(repr, unknown))}, which is not a "
+                f"TrainConfig field a recipe may set here; use one of "
+                f"{', '.join(f for f in fields if f not in _TRAIN_FIELDS and f not in _RUN_FIELDS)}"
+            )
 
     def model_kwargs(self) -> dict:
         """Keyword arguments of the recipe's network (``UNet`` or ``FusionNet``), ``model_options`` included."""
