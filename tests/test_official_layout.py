@@ -24,6 +24,7 @@ from unet_core.data.datasets import PHC_TRAIN, dataset_spec, resolve_split
 from unet_core.recipes.data import recipe_data
 from unet_core.recipes.held_out import TrainedOnHeldOutError, check_held_out
 from unet_core.recipes.run import evaluate_recipe
+from unet_core.recipes.snapshots import load_snapshots
 
 ROOT = Path(__file__).resolve().parents[1]
 FETCH = ROOT / "data_scripts" / "fetch.py"
@@ -166,6 +167,19 @@ def test_a_training_run_records_its_frames(official, tmp_path):
     _, result, _ = uc.train_recipe(recipe, data, checkpoint_path=tmp_path / "run.pt", device="cpu")
     assert result.step == 2
     assert uc.load_checkpoint(tmp_path / "run.pt")["training_data"]["train_frames"] == list(PHC_TRAIN)
+
+
+def test_a_recipe_run_keeps_snapshots_of_a_held_out_frame_without_changing_the_weights(official, tmp_path):
+    _, data = official
+    recipe = uc.get_recipe("phc-u373-smoke", iterations=3)
+    on = uc.run_recipe(recipe, data, runs_dir=tmp_path / "on", device="cpu")
+    off = uc.run_recipe(recipe, data, runs_dir=tmp_path / "off", device="cpu", snapshots=False)
+    assert off["snapshots"] is None
+    snaps = load_snapshots(on["snapshots"])
+    assert snaps["steps"] == [0, 3] and snaps["frame"] == on["held-out groups"][0]["frames"][0]
+    assert snaps["image"].shape == snaps["truth"].shape == SHAPE  # frames smaller than the crop are kept whole
+    a, b = (uc.load_checkpoint(r["checkpoint"])["model_state"] for r in (on, off))
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 # ----------------------------------------------------------------------------- the refusal

@@ -193,3 +193,15 @@ def test_run_recipes_runs_each_ablation_table_at_the_steps_of_the_chapter_that_s
             f"no recorded ablation table of {base} at {steps} steps: python book/scripts/run_recipes.py --ablations {base}"
         )
     assert pretrain.manifest.ablation_steps("dic-hela-cpu") is None  # run_recipes.py: its default steps
+
+
+def test_run_recipes_runs_chosen_ablation_rows_with_seeds_under_their_own_keys(monkeypatch):
+    rr = load_script(ROOT / "book" / "scripts" / "run_recipes.py", "run_recipes_rows")
+    ran = []
+    monkeypatch.setattr(rr, "run_one", lambda key, recipe, runs_dir, device: ran.append((key, recipe)))
+    monkeypatch.delenv("UNET_CHECK_CAP", raising=False)
+    assert rr.main(["--ablations", "isbi2012-cpu", "--steps", "4500", "--rows", "w0 = 0", "--seeds", "0", "2"]) == 0
+    assert [k for k, _ in ran] == ["ablation-isbi2012-cpu@4500-w0__0", "ablation-isbi2012-cpu@4500-w0__0@seed2"]
+    assert [(r.w0, r.iterations, r.train_config().seed) for _, r in ran] == [(0.0, 4500, 0), (0.0, 4500, 2)]
+    with pytest.raises(SystemExit, match="not rows of isbi2012-cpu"):
+        rr.main(["--ablations", "isbi2012-cpu", "--rows", "w0=0"])

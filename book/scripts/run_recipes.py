@@ -3,10 +3,12 @@
     python book/scripts/run_recipes.py isbi2012-cpu phc-u373-cpu dic-hela-cpu   # the converged recipes
     python book/scripts/run_recipes.py --ablations isbi2012-cpu phc-u373-cpu      # one change per row
     python book/scripts/run_recipes.py isbi2012-cpu --seeds 1 2                   # the same recipe, seeds 1 and 2
+    python book/scripts/run_recipes.py --ablations isbi2012-cpu --steps 4500 --rows "w0 = 0" --seeds 0 1 2
     python book/scripts/run_recipes.py --publish isbi2012-cpu                    # checkpoint -> unet_core/recipes/weights
 
 Each run writes ``book/results/recipes/<key>.json`` (scores, steps, seconds per step, training and
-wall time, device, date, versions) as soon as it ends; a key whose JSON exists is skipped, and an
+wall time, device, date, versions) and ``book/results/snapshots/<key>.npz`` (one held-out frame's
+prediction at steps 0, 100, 300, 1000 and the last, ``unet_core.recipes.snapshots``) as soon as it ends; a key whose JSON exists is skipped, and an
 interrupted training resumes from its checkpoint under ``runs/`` (``$UNET_RUNS_DIR``), bit-identically.
 The chapters read these files; they never train the ablations themselves (hours on a CPU). An
 ablation table runs at the steps of the chapter that shows it (its ``ablations`` in
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 import sys
 import time
 import traceback
@@ -28,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "book" / "results" / "recipes"
+SNAPSHOTS = ROOT / "book" / "results" / "snapshots"  # unet_core.recipes.snapshots files of the recorded runs
 DEFAULT_ABLATION_STEPS = 500  # for a base recipe whose ablation table no chapter shows
 if str(ROOT / "book") not in sys.path:
     sys.path.append(str(ROOT / "book"))
@@ -65,6 +69,11 @@ def run_one(key: str, recipe, runs_dir, device: str) -> dict | None:
         traceback.print_exc()
         return None
     out["checkpoint"] = repo_relative(out["checkpoint"])
+    if out.get("snapshots"):  # a few small 8-bit crops of one held-out frame's prediction: committed
+        snap = SNAPSHOTS / f"{key}.npz"
+        SNAPSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out["snapshots"], snap)
+        out["snapshots"] = repo_relative(snap)
     out.update(
         {
             "key": key,
@@ -126,8 +135,14 @@ def main(argv=None) -> int:
         nargs="*",
         type=int,
         default=[0],
-        help="with recipe names: the seeds to run (0: the recipe itself, whose network is published; k: the "
-        "recipe <name>@seed<k>, unet_core.recipes.seeded); default 0",
+        help="the seeds to run, of the recipes and of the ablation rows (0: the recipe itself, whose network is "
+        "published; k: the recipe <name>@seed<k>, unet_core.recipes.seeded, key suffix @seed<k>); default 0",
+    )
+    parser.add_argument(
+        "--rows",
+        nargs="*",
+        default=None,
+        help='with --ablations: only these rows (e.g. "w0 = 0" recipe); default all',
     )
     parser.add_argument("--publish", nargs="*", default=[], help="recipes whose finished run to publish")
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
@@ -148,8 +163,18 @@ def main(argv=None) -> int:
             run_one(_key(recipe.name), recipe, args.runs_dir, args.device)
     for base in args.ablations:
         steps = args.steps or manifest.ablation_steps(base) or DEFAULT_ABLATION_STEPS
-        for row, recipe in ablations(base, iterations=steps).items():
-            run_one(_key(row, f"{base}@{steps}"), recipe, args.runs_dir, args.device)
+        table = ablations(base, iterations=steps)
+        unknown = set(args.rows or ()) - set(table)
+        if unknown:
+            raise SystemExit(
+                f"run_recipes: --rows {sorted(unknown)} are not rows of {base}'s table; rows: {list(table)}"
+            )
+        for row, recipe in table.items():
+            if args.rows and row not in args.rows:
+                continue
+            for seed in args.seeds:
+                suffix = f"@seed{seed}" if seed else ""
+                run_one(_key(row, f"{base}@{steps}") + suffix, seeded(recipe, seed), args.runs_dir, args.device)
     for name in args.publish:
         publish(name)
     return 0

@@ -1,6 +1,7 @@
 """Tables 1 and 2 end to end: named recipes (``registry``), their checkpoints (``key``), data
 (``data``) and the held-out rule (``held_out``), running them (``run``), recipes under the check cap
-(``capped``) and the published networks (``pretrained``, files in ``weights/``).
+(``capped``), the published networks (``pretrained``, files in ``weights/``) and snapshots of a run's
+prediction while it learns (``snapshots``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from .key import recipe_checkpoint_path
 from .pretrained import PRETRAINED_DIR, load_pretrained, pretrained_path, pretrained_registry, publish_checkpoint
 from .registry import RECIPES, Recipe, ablations, get_recipe, recipe_names, seeded
 from .run import evaluate_recipe, predict_recipe, run_recipe, score_recipe, train_recipe
+from .snapshots import SnapshotRecorder, load_snapshots
 
 __all__ = [
     'capped_tile',
@@ -37,4 +39,6 @@ __all__ = [
     'score_recipe',
     'run_recipe',
     'evaluate_recipe',
+    'SnapshotRecorder',
+    'load_snapshots',
 ]

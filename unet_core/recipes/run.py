@@ -48,6 +48,7 @@ from .held_out import check_held_out
 from .key import recipe_checkpoint_path
 from .pretrained import pretrained_path, pretrained_registry
 from .registry import Recipe
+from .snapshots import SnapshotRecorder, snapshot_steps
 
 __all__ = ['train_recipe', 'predict_recipe', 'score_recipe', 'run_recipe', 'evaluate_recipe']
 
@@ -93,8 +94,12 @@ def train_recipe(
     progress: bool = False,
     resume: bool = True,
     data=None,
+    snapshots: SnapshotRecorder | None = None,
 ):
     """Train the recipe's network (resuming its checkpoint); return ``(model, TrainResult, seconds)``.
+
+    ``snapshots`` (a :class:`~unet_core.recipes.snapshots.SnapshotRecorder`) is called at its steps,
+    step 0 included when the run starts from scratch; it does not change the trained weights.
 
     Raises
     ------
@@ -134,10 +139,22 @@ def train_recipe(
         augment=recipe.augment_config(),
         cache_dir=path.parent / "weights-cache",
     )
-    config = recipe.train_config(device=device, checkpoint_every=100, num_workers=data_workers(device))
+    if snapshots is not None and not isinstance(snapshots, SnapshotRecorder):
+        raise TypeError(f"snapshots must be None or a SnapshotRecorder, got {fmt(snapshots)}")
+    every = snapshots.every if snapshots is not None else 0
+    config = recipe.train_config(device=device, checkpoint_every=100, num_workers=data_workers(device), val_every=every)
     start = time.perf_counter()
+    if snapshots is not None and not (resume and path.is_file()):
+        snapshots(model, 0)  # the initial weights (a no-op unless 0 is one of its steps)
     result = train(
-        model, tiles, config, checkpoint_path=path, resume=resume, progress=progress, training_data=d["training_data"]
+        model,
+        tiles,
+        config,
+        validate=snapshots,
+        checkpoint_path=path,
+        resume=resume,
+        progress=progress,
+        training_data=d["training_data"],
     )
     return model, result, time.perf_counter() - start
 
@@ -257,6 +274,7 @@ def run_recipe(
     save_prob: bool = True,
     max_train_frames: int = 24,
     trust_unrecorded: bool = False,
+    snapshots: bool = True,
 ) -> dict:
     """Train (or load) a recipe's network, predict its held-out frames and score them.
 
@@ -276,6 +294,10 @@ def run_recipe(
         CTC: at most this many training frames (evenly spaced) are predicted to choose the threshold.
     trust_unrecorded : bool
         Score a checkpoint that does not record its training frames (see :func:`check_held_out`).
+    snapshots : bool
+        While training, keep the first held-out frame's prediction at the steps of
+        :func:`~unet_core.recipes.snapshots.snapshot_steps` in ``<checkpoint>.snapshots.npz``
+        (:class:`~unet_core.recipes.snapshots.SnapshotRecorder`); it does not change the trained weights.
 
     Returns
     -------
@@ -284,7 +306,7 @@ def run_recipe(
         (one entry per group with frames in this folder: ``name``, ``note``, ``truth``, ``frames``,
         ``values``), ``truth`` (the primary group's, as a label), ``trained on`` (the checkpoint's record),
         ``steps``, ``train seconds (this call)``, ``seconds per step``, ``predict seconds``, ``checkpoint``,
-        ``source``.
+        ``snapshots`` (the snapshot file, or None) and ``source``.
 
     Raises
     ------
@@ -300,21 +322,35 @@ def run_recipe(
 
     r, _ = resolve_recipe(recipe), resolve_device(device)  # a bad device fails before the data is read
     checkpoint_path = check_path(checkpoint_path, "checkpoint_path")
-    train, save_prob, progress, trust_unrecorded = (
+    train, save_prob, progress, trust_unrecorded, snapshots = (
         check_bool(v, n)
         for v, n in (
             (train, "train"),
             (save_prob, "save_prob"),
             (progress, "progress"),
             (trust_unrecorded, "trust_unrecorded"),
+            (snapshots, "snapshots"),
         )
     )
     max_train_frames = check_int(max_train_frames, "max_train_frames", low=1)
     d = recipe_data(r, data_dir)
     path = checkpoint_path if checkpoint_path is not None else recipe_checkpoint_path(r, runs_dir)
+    recorder = None
+    if train and snapshots and world()[0] == 0:
+        g = d["groups"][0]
+        recorder = SnapshotRecorder(
+            lambda m, x: predict_recipe(m, r, [x], device, tta=False)[0],
+            g["x"][0],
+            g["y"][0],
+            g["ids"][0],
+            path.with_suffix(".snapshots.npz"),
+            snapshot_steps(r.iterations),
+        )
     if train:
         before = load_checkpoint(path)["step"] if path.is_file() else 0
-        model, result, seconds = train_recipe(r, data=d, device=device, checkpoint_path=path, progress=progress)
+        model, result, seconds = train_recipe(
+            r, data=d, device=device, checkpoint_path=path, progress=progress, snapshots=recorder
+        )
         steps, losses, trained_now, record = result.step, result.losses, result.step - before, d["training_data"]
 
         rank, size = world()
@@ -373,6 +409,7 @@ def run_recipe(
         else None,
         "predict seconds": round(predict_seconds, 1),
         "checkpoint": str(path),
+        "snapshots": str(recorder.path) if recorder is not None and recorder.probs else None,
         "source": d["source"],
     }
 
