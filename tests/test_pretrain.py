@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 from _book import BOOK, load_script
+
+from unet_core.recipes import get_recipe, seeded
 
 pretrain = load_script(BOOK / "scripts" / "pretrain.py", "book_pretrain")
 ROOT = BOOK.parent
@@ -205,3 +208,11 @@ def test_run_recipes_runs_chosen_ablation_rows_with_seeds_under_their_own_keys(m
     assert [(r.w0, r.iterations, r.train_config().seed) for _, r in ran] == [(0.0, 4500, 0), (0.0, 4500, 2)]
     with pytest.raises(SystemExit, match="not rows of isbi2012-cpu"):
         rr.main(["--ablations", "isbi2012-cpu", "--rows", "w0=0"])
+
+
+def test_an_evaluation_only_row_scores_the_published_network_when_its_run_is_gone(tmp_path):
+    rr = load_script(ROOT / "book" / "scripts" / "run_recipes.py", "run_recipes_published")
+    no_tta = dataclasses.replace(get_recipe("isbi2012-cpu", tta=False), name="isbi2012-cpu@4500")
+    assert rr.published_network(no_tta, tmp_path).name == "isbi2012-cpu.pt"  # same training key, no run here
+    assert rr.published_network(get_recipe("isbi2012-cpu", w0=0.0), tmp_path) is None  # another network
+    assert rr.published_network(seeded(no_tta, 1), tmp_path) is None  # another seed: never published

@@ -53,9 +53,28 @@ def _key(row: str, base: str | None = None) -> str:
     return f"ablation-{base}-{slug}" if base else slug
 
 
+def published_network(recipe, runs_dir):
+    """The published network that ``recipe`` would train, when its own checkpoint is not in ``runs_dir``.
+
+    A row that changes only the evaluation (``no TTA``) trains the network of its base recipe (the same
+    training key); when that run's checkpoint is gone but the network is published, the row scores the
+    published file instead of training it again. None otherwise.
+    """
+    from unet_core.recipes.key import recipe_checkpoint_path, training_key
+    from unet_core.recipes.pretrained import pretrained_path, pretrained_registry
+    from unet_core.recipes.registry import get_recipe
+
+    if recipe_checkpoint_path(recipe, runs_dir).is_file():
+        return None
+    for base in pretrained_registry():
+        if training_key(get_recipe(base)) == training_key(recipe):
+            return pretrained_path(base)
+    return None
+
+
 def run_one(key: str, recipe, runs_dir, device: str) -> dict | None:
     from unet_core.book import viz
-    from unet_core.recipes.run import run_recipe
+    from unet_core.recipes.run import evaluate_recipe, run_recipe
 
     dest = RESULTS / f"{key}.json"
     if dest.exists():
@@ -64,7 +83,14 @@ def run_one(key: str, recipe, runs_dir, device: str) -> dict | None:
     t0 = time.time()
     print(time.strftime("%H:%M:%S"), "start", key, flush=True)
     try:
-        out = run_recipe(recipe, runs_dir=runs_dir, device=device)
+        published = published_network(recipe, runs_dir)
+        if published is not None:
+            print(f"{key}: scoring the published network {published.name} (the same training key)", flush=True)
+            out = evaluate_recipe(recipe, published, device=device)
+            out["network"] = repo_relative(published)
+            out["note"] = f"the published network {published.name} (its training: the base recipe's record)"
+        else:
+            out = run_recipe(recipe, runs_dir=runs_dir, device=device)
     except Exception:  # keep going with the other runs; the traceback is in the log
         traceback.print_exc()
         return None

@@ -33,6 +33,7 @@ from ..utils.files import atomic_write
 from ..utils.system import resolve_device
 from ..utils.validation import fmt
 from .report import SMOKE_LABEL, decimals_of, fmt_like, md_table, provenance, reproduction, training_note
+from .seeds import MAX_SEED, SeedStats, fmt_spread, seed_stats, seed_table, separated
 from .widgets import ParameterSlider, parameter_slider, to_png
 
 __all__ = [
@@ -57,6 +58,12 @@ __all__ = [
     'check_cap_notice',
     'check_cap_text',
     'checkpoint_steps',
+    'SeedStats',
+    'recorded_seeds',
+    'seed_stats',
+    'fmt_spread',
+    'separated',
+    'seed_table',
 ]
 
 
@@ -112,6 +119,19 @@ def recorded_run(key: str, directory: str | os.PathLike | None = None) -> dict |
         if path.is_file():
             return json.loads(path.read_text())
     return None
+
+
+def recorded_seeds(key: str, directory: str | os.PathLike | None = None) -> dict[int, dict]:
+    """The recorded runs of ``key`` by seed: ``{0: <key>.json, k: <key>@seed<k>.json, ...}``, those that exist.
+
+    Seeds 0 to :data:`unet_core.book.seeds.MAX_SEED`; ``directory`` as :func:`recorded_run`.
+    """
+    runs = {}
+    for seed in range(MAX_SEED + 1):
+        run = recorded_run(key if seed == 0 else f"{key}@seed{seed}", directory)
+        if run is not None:
+            runs[seed] = run
+    return runs
 
 
 def device_name(device: Any = "auto") -> str:

@@ -1,0 +1,65 @@
+"""Results over seeds (unet_core.book.seeds, viz.recorded_seeds): the statistics, the text, the rule for a finding."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from unet_core.book import viz
+from unet_core.book.seeds import SeedStats, fmt_spread, seed_stats, seed_table, separated
+
+
+def _write(folder, key, **values):
+    (folder / f"{key}.json").write_text(json.dumps({"values": values}))
+
+
+def test_recorded_seeds_reads_seed_0_under_the_key_and_the_others_under_their_suffix(tmp_path):
+    _write(tmp_path, "r", SEG=0.8)
+    _write(tmp_path, "r@seed2", SEG=0.9)
+    _write(tmp_path, "r@seed1x", SEG=0.1)  # not a seed of r
+    _write(tmp_path, "other@seed1", SEG=0.1)
+    assert {k: v["values"]["SEG"] for k, v in viz.recorded_seeds("r", tmp_path).items()} == {0: 0.8, 2: 0.9}
+    assert viz.recorded_seeds("missing", tmp_path) == {}
+
+
+def test_seed_stats_is_the_mean_and_sample_sd_over_runs_that_have_the_measure():
+    runs = {
+        0: {"values": {"Rand error": 0.10}},
+        1: {"values": {"Rand error": 0.06}},
+        2: {"values": {"Rand error": 0.08}},
+        3: {"values": {"Rand error": None}},
+    }
+    s = seed_stats(runs, "Rand error")
+    assert s.n == 3 and s.mean == pytest.approx(0.08) and s.sd == pytest.approx(0.02)
+    assert seed_stats(runs, "SEG") is None
+    assert seed_stats({0: {"values": {"SEG": 0.5}}}, "SEG").sd == 0.0
+
+
+def test_fmt_spread_uses_the_published_precision():
+    s = SeedStats({0: 0.10811, 1: 0.06417, 2: 0.0863}, 0.08619, 0.02197)
+    assert fmt_spread(s, "0.0382") == "0.0862 ± 0.0220 (3 seeds: 0.1081, 0.0642, 0.0863)"
+    assert fmt_spread(None) == "-"
+
+
+def test_separated_needs_disjoint_intervals_and_two_seeds_each():
+    a, b = SeedStats({0: 0.1, 1: 0.2}, 0.15, 0.05), SeedStats({0: 0.3, 1: 0.4}, 0.35, 0.05)
+    assert separated(a, b) and separated(b, a)
+    assert not separated(a, SeedStats({0: 0.25, 1: 0.27}, 0.26, 0.07))
+    assert not separated(a, SeedStats({0: 0.9}, 0.9, 0.0))  # one seed has no spread to compare with
+
+
+def test_seed_table_marks_only_differences_beyond_the_spread():
+    def runs(*v):
+        return {k: {"values": {"SEG": x, "Rand error": 0.1}} for k, x in enumerate(v)}
+
+    table = seed_table(
+        {"recipe": runs(0.80, 0.82), "w0 = 0": runs(0.90, 0.91), "no TTA": runs(0.81, 0.83)},
+        ["SEG", "Rand error"],
+        {"SEG": "0.9203"},
+        baseline="recipe",
+    )
+    lines = table.splitlines()
+    assert lines[0].startswith("|  | SEG | Rand error | seeds | differs from recipe |")
+    assert "0.9050 ± 0.0071 (2 seeds)" in lines[3] and lines[3].rstrip(" |").endswith("SEG")
+    assert lines[4].rstrip(" |").endswith("within the spread")
