@@ -216,3 +216,31 @@ def test_an_evaluation_only_row_scores_the_published_network_when_its_run_is_gon
     assert rr.published_network(no_tta, tmp_path).name == "isbi2012-cpu.pt"  # same training key, no run here
     assert rr.published_network(get_recipe("isbi2012-cpu", w0=0.0), tmp_path) is None  # another network
     assert rr.published_network(seeded(no_tta, 1), tmp_path) is None  # another seed: never published
+
+
+def test_run_recipes_runs_few_image_and_learning_rate_sweeps_seed_by_seed(monkeypatch):
+    rr = load_script(ROOT / "book" / "scripts" / "run_recipes.py", "run_recipes_sweeps")
+    ran = []
+    monkeypatch.setattr(rr, "run_one", lambda key, recipe, runs_dir, device: ran.append((key, recipe)))
+    monkeypatch.delenv("UNET_CHECK_CAP", raising=False)
+    args = ["--few-images", "phc-u373-cpu", "--sizes", "1", "14", "--steps", "1000", "--seeds", "0", "1"]
+    assert rr.main(args) == 0
+    assert [k for k, _ in ran] == [
+        "phc-u373-cpu@1000-n1",
+        "phc-u373-cpu@1000-n1-no_elastic",
+        "phc-u373-cpu@1000-n14",
+        "phc-u373-cpu@1000-n14-no_elastic",
+        "phc-u373-cpu@1000-n1@seed1",
+        "phc-u373-cpu@1000-n1-no_elastic@seed1",
+        "phc-u373-cpu@1000-n14@seed1",
+        "phc-u373-cpu@1000-n14-no_elastic@seed1",
+    ]
+    assert all(k == r.name and r.iterations == 1000 for k, r in ran)
+    ran.clear()
+    assert rr.main(["--learning-rates", "isbi2012-paper", "--rates", "0.001", "0.003", "--seeds", "0", "2"]) == 0
+    assert [(k, r.learning_rate) for k, r in ran] == [
+        ("isbi2012-paper@4500-lr0.001", 0.001),
+        ("isbi2012-paper@4500-lr0.001@seed2", 0.001),
+        ("isbi2012-paper@4500-lr0.003", 0.003),
+        ("isbi2012-paper@4500-lr0.003@seed2", 0.003),
+    ]

@@ -4,6 +4,8 @@
     python book/scripts/run_recipes.py --ablations isbi2012-cpu phc-u373-cpu      # one change per row
     python book/scripts/run_recipes.py isbi2012-cpu --seeds 1 2                   # the same recipe, seeds 1 and 2
     python book/scripts/run_recipes.py --ablations isbi2012-cpu --steps 4500 --rows "w0 = 0" --seeds 0 1 2
+    python book/scripts/run_recipes.py --few-images phc-u373-cpu --sizes 1 2 4 8 14 --steps 1000 --seeds 0 1 2
+    python book/scripts/run_recipes.py --learning-rates isbi2012-paper --rates 3e-4 1e-3 3e-3 --steps 4500
     python book/scripts/run_recipes.py --publish isbi2012-cpu                    # checkpoint -> unet_core/recipes/weights
 
 Each run writes ``book/results/recipes/<key>.json`` (scores, steps, seconds per step, training and
@@ -153,8 +155,9 @@ def main(argv=None) -> int:
         "--steps",
         type=int,
         default=None,
-        help="the ablation tables' budget (steps; default: the steps of the chapter that shows the "
-        f"table, in book/manifest.py, else {DEFAULT_ABLATION_STEPS})",
+        help="the budget in steps: of the ablation tables (default: the steps of the chapter that shows the "
+        f"table, in book/manifest.py, else {DEFAULT_ABLATION_STEPS}), of --few-images and --learning-rates "
+        "(default: the recipe's)",
     )
     parser.add_argument(
         "--seeds",
@@ -170,6 +173,21 @@ def main(argv=None) -> int:
         default=None,
         help='with --ablations: only these rows (e.g. "w0 = 0" recipe); default all',
     )
+    parser.add_argument(
+        "--few-images",
+        nargs="*",
+        default=[],
+        help="recipes to train on few of their frames (--sizes), with and without elastic deformation, at "
+        "--steps, for each of --seeds (unet_core.recipes.experiments.few_images)",
+    )
+    parser.add_argument("--sizes", nargs="*", type=int, default=[1, 2, 4, 8], help="with --few-images")
+    parser.add_argument(
+        "--learning-rates",
+        nargs="*",
+        default=[],
+        help="recipes to train at each of --rates, at --steps, for each of --seeds",
+    )
+    parser.add_argument("--rates", nargs="*", type=float, default=[1e-3], help="with --learning-rates")
     parser.add_argument("--publish", nargs="*", default=[], help="recipes whose finished run to publish")
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
     parser.add_argument("--device", default="auto")
@@ -181,6 +199,7 @@ def main(argv=None) -> int:
             f"run_recipes: {ENV} is set; this script records results and publishes networks, which a "
             f"capped check run never does; unset {ENV} (`unset {ENV}`) and run it again"
         )
+    from unet_core.recipes.experiments import few_images, learning_rates
     from unet_core.recipes.registry import ablations, seeded
 
     for name in args.recipes:
@@ -201,6 +220,16 @@ def main(argv=None) -> int:
             for seed in args.seeds:
                 suffix = f"@seed{seed}" if seed else ""
                 run_one(_key(row, f"{base}@{steps}") + suffix, seeded(recipe, seed), args.runs_dir, args.device)
+    for base in args.few_images:
+        for seed in args.seeds:  # seed by seed, so that a partial sweep has whole curves
+            for n in args.sizes:
+                for elastic in (True, False):
+                    recipe = few_images(base, n, seed, iterations=args.steps, elastic=elastic)
+                    run_one(recipe.name, recipe, args.runs_dir, args.device)
+    for base in args.learning_rates:
+        for recipe in learning_rates(base, args.rates, iterations=args.steps).values():
+            for seed in args.seeds:
+                run_one(seeded(recipe, seed).name, seeded(recipe, seed), args.runs_dir, args.device)
     for name in args.publish:
         publish(name)
     return 0

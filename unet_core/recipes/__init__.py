@@ -1,13 +1,15 @@
 """Tables 1 and 2 end to end: named recipes (``registry``), their checkpoints (``key``), data
 (``data``) and the held-out rule (``held_out``), running them (``run``), recipes under the check cap
 (``capped``), the published networks (``pretrained``, files in ``weights/``) and snapshots of a run's
-prediction while it learns (``snapshots``).
+prediction while it learns (``snapshots``) and the variants that test the paper's claims
+(``experiments``).
 """
 
 from __future__ import annotations
 
 from .capped import capped_data, capped_recipe, capped_tile
 from .data import recipe_data
+from .experiments import few_images, learning_rates, training_frames
 from .held_out import TrainedOnHeldOutError, check_held_out
 from .key import recipe_checkpoint_path
 from .pretrained import PRETRAINED_DIR, load_pretrained, pretrained_path, pretrained_registry, publish_checkpoint
@@ -39,6 +41,9 @@ __all__ = [
     'score_recipe',
     'run_recipe',
     'evaluate_recipe',
+    'few_images',
+    'learning_rates',
+    'training_frames',
     'SnapshotRecorder',
     'load_snapshots',
 ]
