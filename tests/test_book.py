@@ -133,13 +133,14 @@ def _scale_dict_recipes(source: str, scale: str, known: set[str]) -> list[str]:
 
 
 def _ablation_tables(source: str) -> dict[str, int]:
-    """``{base: ABLATION_STEPS}`` for each ``ablations("base", ...)`` call of a chapter."""
+    """``{base: ABLATION_STEPS}`` for each ``ablations("base", ...)`` or ``comparisons.ablation_table("base", ...)``
+    call of a chapter."""
     tree = ast.parse(source)
     bases = [
         n.args[0].value
         for n in ast.walk(tree)
         if isinstance(n, ast.Call)
-        and getattr(n.func, "id", None) == "ablations"
+        and (getattr(n.func, "id", None) == "ablations" or getattr(n.func, "attr", None) == "ablation_table")
         and n.args
         and isinstance(n.args[0], ast.Constant)
     ]

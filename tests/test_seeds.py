@@ -63,3 +63,28 @@ def test_seed_table_marks_only_differences_beyond_the_spread():
     assert lines[0].startswith("|  | SEG | Rand error | seeds | differs from recipe |")
     assert "0.9050 ± 0.0071 (2 seeds)" in lines[3] and lines[3].rstrip(" |").endswith("SEG")
     assert lines[4].rstrip(" |").endswith("within the spread")
+
+
+def test_ablation_table_reads_the_recipe_row_from_the_recipes_own_seeds_at_its_budget(tmp_path):
+    from unet_core.book.comparisons import ablation_key, ablation_table
+
+    def write(key, rand, trained):
+        run = {
+            "values": {"Rand error": rand},
+            "steps trained in this call": trained,
+            "train seconds (this call)": 99.0,
+            "device": "cpu: test",
+            "date": "2026-12-07 08:00 UTC",
+        }
+        (tmp_path / f"{key}.json").write_text(json.dumps(run))
+
+    write("isbi2012-cpu", 0.10, 4500)
+    write("isbi2012-cpu@seed1", 0.08, 4500)
+    write(ablation_key("isbi2012-cpu", 4500, "no TTA"), 0.30, 0)
+    write(ablation_key("isbi2012-cpu", 4500, "no TTA") + "@seed1", 0.32, 0)
+    text = ablation_table("isbi2012-cpu", 4500, ["Rand error"], {"Rand error": "0.0382"}, directory=tmp_path)
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert "0.0900 ± 0.0141 (2 seeds)" in rows["recipe"] and rows["no TTA"].rstrip(" |").endswith("Rand error")
+    assert "Not recorded yet: paper recipe, paper SGD, w0 = 0, class balance on, no elastic deformation." in text
+    assert "4 recorded runs at 4,500 steps (99 to 99 s of training each; cpu: test; 2026-12-07)" in text
+    assert "is recorded yet" in ablation_table("isbi2012-cpu", 123, ["Rand error"], directory=tmp_path)

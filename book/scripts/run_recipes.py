@@ -50,11 +50,6 @@ def repo_relative(path) -> str:
 REPO_URL = "https://github.com/unet-reproduced/unet-reproduced"
 
 
-def _key(row: str, base: str | None = None) -> str:
-    slug = row.replace(" ", "_").replace("=", "").replace("/", "_")
-    return f"ablation-{base}-{slug}" if base else slug
-
-
 def published_network(recipe, runs_dir):
     """The published network that ``recipe`` would train, when its own checkpoint is not in ``runs_dir``.
 
@@ -199,13 +194,14 @@ def main(argv=None) -> int:
             f"run_recipes: {ENV} is set; this script records results and publishes networks, which a "
             f"capped check run never does; unset {ENV} (`unset {ENV}`) and run it again"
         )
+    from unet_core.book.comparisons import ablation_key
     from unet_core.recipes.experiments import few_images, learning_rates
     from unet_core.recipes.registry import ablations, seeded
 
     for name in args.recipes:
         for seed in args.seeds:
             recipe = seeded(name, seed)
-            run_one(_key(recipe.name), recipe, args.runs_dir, args.device)
+            run_one(recipe.name, recipe, args.runs_dir, args.device)
     for base in args.ablations:
         steps = args.steps or manifest.ablation_steps(base) or DEFAULT_ABLATION_STEPS
         table = ablations(base, iterations=steps)
@@ -219,7 +215,7 @@ def main(argv=None) -> int:
                 continue
             for seed in args.seeds:
                 suffix = f"@seed{seed}" if seed else ""
-                run_one(_key(row, f"{base}@{steps}") + suffix, seeded(recipe, seed), args.runs_dir, args.device)
+                run_one(ablation_key(base, steps, row) + suffix, seeded(recipe, seed), args.runs_dir, args.device)
     for base in args.few_images:
         for seed in args.seeds:  # seed by seed, so that a partial sweep has whole curves
             for n in args.sizes:

@@ -26,8 +26,10 @@ from ..models import (
     unet_output_size,
 )
 from ..models.unet import unet_parameter_count
+from ..recipes.registry import ablations, get_recipe
 from .report import fmt_like, md_table, provenance, reproduction
-from .viz import load_results, recorded_run
+from .seeds import seed_table
+from .viz import load_results, recorded_run, recorded_seeds
 
 __all__ = [
     'NETS',
@@ -43,6 +45,8 @@ __all__ = [
     'TABLE2_PUBLISHED',
     'table2_seg',
     'table2',
+    'ablation_key',
+    'ablation_table',
 ]
 
 NETS = ("U-Net", "FusionNet")
@@ -518,3 +522,53 @@ def table2(
     if trained:
         note += "\n\nThe published networks were trained by `book/scripts/run_recipes.py`: " + "; ".join(trained) + "."
     return md_table(["Name", "where the numbers come from", "PhC-U373", "DIC-HeLa"], rows) + note
+
+
+def ablation_key(base: str, steps: int, row: str) -> str:
+    """The recorded key of one ablation row (``book/scripts/run_recipes.py --ablations``), seed 0.
+
+    Examples
+    --------
+    >>> ablation_key("isbi2012-cpu", 500, "w0 = 0")
+    'ablation-isbi2012-cpu@500-w0__0'
+    """
+    return f"ablation-{base}@{steps}-{row.replace(' ', '_').replace('=', '').replace('/', '_')}"
+
+
+def ablation_table(
+    base: str,
+    steps: int,
+    measures: list[str],
+    published: Mapping[str, Any] | None = None,
+    directory=None,
+) -> str:
+    """The ablation table of ``base`` at ``steps`` over the recorded seeds, and where its runs came from.
+
+    One row per :func:`~unet_core.recipes.registry.ablations` row: mean +- sd over its recorded seeds
+    (``<key>``, ``<key>@seed<k>``) per measure, and whether it differs from the "recipe" row beyond the
+    spread (:func:`~unet_core.book.seeds.separated`); below it, the rows not recorded yet, the device(s),
+    the training time per run and the dates of the recorded runs. At the recipe's own budget the
+    "recipe" row is the recipe's recorded runs (``<base>``, ``<base>@seed<k>``).
+    """
+    full = steps == get_recipe(base).iterations  # the recipe row is the recipe's own runs
+    rows = {
+        row: recorded_seeds(base if full and row == "recipe" else ablation_key(base, steps, row), directory)
+        for row in ablations(base, steps)
+    }
+    missing = [row for row, seeds in rows.items() if not seeds]
+    rows = {row: seeds for row, seeds in rows.items() if seeds}
+    runs = [r for seeds in rows.values() for r in seeds.values()]
+    if not runs:
+        return f"*No run of the {steps:,}-step table of {base} is recorded yet.*"
+    table = seed_table(rows, measures, published, baseline="recipe" if "recipe" in rows else None)
+    if missing:
+        table += f"\n\nNot recorded yet: {', '.join(missing)}."
+    train = [r["train seconds (this call)"] for r in runs if r.get("steps trained in this call")]
+    devices = sorted({str(r.get("device", "?")) for r in runs})
+    dates = sorted(str(r.get("date", "?"))[:10] for r in runs)
+    cost = f"{min(train):,.0f} to {max(train):,.0f} s of training each" if train else "scoring only"
+    when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+    return (
+        f"{table}\n\n{len(runs)} recorded runs at {steps:,} steps ({cost}; {'; '.join(devices)}; {when}). "
+        "A row differs from the recipe only where the mean +- sd intervals over the seeds are disjoint."
+    )

@@ -17,7 +17,16 @@ from typing import Any
 
 from .report import fmt_like, md_table
 
-__all__ = ["MAX_SEED", "SeedStats", "seed_stats", "fmt_spread", "separated", "seed_table"]
+__all__ = [
+    "MAX_SEED",
+    "SeedStats",
+    "seed_stats",
+    "fmt_spread",
+    "separated",
+    "paired_difference",
+    "seed_table",
+    "spread_rows",
+]
 
 MAX_SEED = 20  # viz.recorded_seeds looks for seeds 0 .. MAX_SEED
 
@@ -91,6 +100,29 @@ def separated(a: SeedStats | None, b: SeedStats | None) -> bool:
     return abs(a.mean - b.mean) > a.sd + b.sd
 
 
+def paired_difference(
+    a: Mapping[int, Mapping[str, Any]], b: Mapping[int, Mapping[str, Any]], measure: str
+) -> SeedStats | None:
+    """``a - b`` in ``measure`` seed by seed, over the seeds both record (e.g. one network scored two ways).
+
+    Where two rows share their networks (with and without test-time augmentation) the per-seed
+    difference removes the seed-to-seed spread of the networks themselves.
+
+    Examples
+    --------
+    >>> a = {0: {"values": {"e": 0.30}}, 1: {"values": {"e": 0.20}}, 2: {"values": {"e": 0.5}}}
+    >>> b = {0: {"values": {"e": 0.25}}, 1: {"values": {"e": 0.17}}}
+    >>> d = paired_difference(a, b, "e")
+    >>> d.n, round(d.mean, 3), round(d.sd, 4)
+    (2, 0.04, 0.0141)
+    """
+    sa, sb = seed_stats(a, measure), seed_stats(b, measure)
+    if sa is None or sb is None:
+        return None
+    common = {k: sa.values[k] - sb.values[k] for k in sa.values if k in sb.values}
+    return seed_stats({k: {"values": {measure: v}} for k, v in common.items()}, measure) if common else None
+
+
 def seed_table(
     rows: Mapping[str, Mapping[int, Mapping[str, Any]]],
     measures: Sequence[str],
@@ -100,7 +132,8 @@ def seed_table(
     """A markdown table: one row per entry of ``rows`` (``{label: recorded_seeds(...)}``), mean +- sd per measure.
 
     With ``baseline`` (a label of ``rows``), a last column names the measures in which the row differs
-    from the baseline beyond the spread (:func:`separated`), or says "within the spread".
+    from the baseline beyond the spread (:func:`separated`), or says "within the spread" (or "one seed:
+    no spread yet" where a row or the baseline has fewer than 2 seeds).
     """
     published = published or {}
     header = ["", *measures, "seeds"] + (["differs from " + baseline] if baseline else [])
@@ -115,6 +148,39 @@ def seed_table(
                 cells.append("")
             else:
                 diff = [m for m in measures if separated(stats[m], base.get(m))]
-                cells.append(", ".join(diff) if diff else "within the spread")
+                few = any(s is not None and s.n < 2 for s in [*stats.values(), *base.values()])
+                cells.append(", ".join(diff) if diff else "one seed: no spread yet" if few else "within the spread")
         body.append(cells)
     return md_table(header, body)
+
+
+def spread_rows(
+    entries: Sequence[tuple[str, Mapping[int, Mapping[str, Any]], str, Any]],
+) -> list[list[str]]:
+    """Rows ``[run, measure, paper, mean +- sd (every seed), published network]`` for :func:`report.md_table`.
+
+    ``entries`` holds ``(recipe, recorded_seeds(recipe), measure, published value or None)``; the last
+    cell names the seed whose network is published (seed 0, the recipe's own run) and its value.
+
+    Examples
+    --------
+    >>> runs = {0: {"values": {"SEG": 0.877}}, 1: {"values": {"SEG": 0.874}}}
+    >>> spread_rows([("phc-u373-cpu", runs, "SEG", 0.9203)])[0][3]
+    '0.8755 ± 0.0021 (2 seeds: 0.8770, 0.8740)'
+    """
+    rows = []
+    for recipe, runs, measure, published in entries:
+        stats = seed_stats(runs, measure)
+        if stats is None:
+            continue
+        seed0 = stats.values.get(0)
+        rows.append(
+            [
+                f"`{recipe}`",
+                measure,
+                fmt_like(published, published) if published is not None else "-",
+                fmt_spread(stats, published),
+                f"seed 0: {fmt_like(seed0, published)}" if seed0 is not None else "-",
+            ]
+        )
+    return rows

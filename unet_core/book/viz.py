@@ -33,7 +33,16 @@ from ..utils.files import atomic_write
 from ..utils.system import resolve_device
 from ..utils.validation import fmt
 from .report import SMOKE_LABEL, decimals_of, fmt_like, md_table, provenance, reproduction, training_note
-from .seeds import MAX_SEED, SeedStats, fmt_spread, seed_stats, seed_table, separated
+from .seeds import (
+    MAX_SEED,
+    SeedStats,
+    fmt_spread,
+    paired_difference,
+    seed_stats,
+    seed_table,
+    separated,
+    spread_rows,
+)
 from .widgets import ParameterSlider, parameter_slider, to_png
 
 __all__ = [
@@ -64,6 +73,8 @@ __all__ = [
     'fmt_spread',
     'separated',
     'seed_table',
+    'spread_rows',
+    'paired_difference',
 ]
 
 
