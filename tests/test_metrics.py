@@ -17,7 +17,7 @@ from unet_core.metrics.isbi import (
     rand_scores,
     rand_scores_thinned,
 )
-from unet_core.metrics.seg import seg_score
+from unet_core.metrics.seg import seg_score, segmentation_errors
 from unet_core.metrics.warping_fiji import watershed_thin
 
 FOUR = ndimage.generate_binary_structure(2, 1)
@@ -339,3 +339,18 @@ def test_real_phc_u373_gold_masks_seg(data_dir):
     shrunk = np.where(interior, ref, 0)  # every cell loses a 2-pixel rim
     seg, per = seg_score(shrunk, ref, return_per_object=True)
     assert 0.7 < seg < 1.0 and len(per) == sum(np.unique(r).size - 1 for r in ref)
+
+
+def test_segmentation_errors_count_merged_and_missed_cells_with_segs_matching_rule():
+    truth = np.zeros((2, 10, 10), int)
+    truth[0, :, :3], truth[0, :, 4:7], truth[0, :, 8:] = 1, 2, 3
+    truth[1, :4, :4] = 5
+    pred = np.zeros_like(truth)
+    pred[0, :, :7] = 9  # one predicted cell over truth cells 1 and 2: both merged
+    pred[0, :4, 8:] = 4  # covers 4 of the 10 pixels of truth cell 3: no match, missed
+    pred[1, :4, :4] = 1  # exact
+    assert segmentation_errors(pred, truth) == {"truth cells": 4, "merged cells": 2, "missed cells": 1}
+    pred[0, :, :7], pred[0, :, 4:7] = 9, 8  # split the merge: nothing merged
+    assert segmentation_errors(pred, truth)["merged cells"] == 0
+    with pytest.raises(ValueError, match="same shape"):
+        segmentation_errors(pred[0], truth)

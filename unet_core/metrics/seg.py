@@ -15,7 +15,7 @@ import numpy as np
 
 from ..utils.validation import check_bool, check_labels
 
-__all__ = ['seg_score']
+__all__ = ['seg_score', 'segmentation_errors']
 
 
 def _as_stack(labels, name: str) -> np.ndarray:
@@ -27,7 +27,13 @@ def _as_stack(labels, name: str) -> np.ndarray:
 
 
 def _frame_scores(r: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
-    """(reference ids present, {index into those ids: J}) of one frame, for ids of any dtype and size.
+    """(reference ids present, {index into those ids: J}) of one frame, for ids of any dtype and size."""
+    r_vals, jac, _ = _frame_matches(r, s)
+    return r_vals, jac
+
+
+def _frame_matches(r: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, dict[int, float], dict[int, int]]:
+    """(reference ids present, {reference index: J}, {reference index: matched predicted index}) of one frame.
 
     The ids are replaced by their rank (np.unique's inverse) before any arithmetic, so a pair
     key ``rank_r * n_s + rank_s`` never overflows and never depends on the id values.
@@ -42,7 +48,51 @@ def _frame_scores(r: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, dict[int, f
     size_r, size_s = r_size[ri], s_size[si]
     ok = 2 * inter > size_r  # |R & S| > 0.5 |R|: at most one S per R
     jac = dict(zip(ri[ok].tolist(), (inter / (size_r + size_s - inter))[ok].tolist()))
-    return r_vals, jac
+    return r_vals, jac, dict(zip(ri[ok].tolist(), si[ok].tolist()))
+
+
+def segmentation_errors(pred_instances, truth_instances) -> dict[str, int]:
+    """Counts of the reference objects that SEG's matching merges or misses.
+
+    With SEG's rule (a predicted object S matches a reference object R when |R & S| > 0.5 |R|), a
+    reference object is *merged* when its S also matches another reference object (one predicted cell
+    spans two or more true cells: each of them scores a low Jaccard index), and *missed* when no S
+    matches it (it scores 0).
+
+    Parameters
+    ----------
+    pred_instances, truth_instances : (H, W) or (N, H, W) integer arrays
+        Instance labels, 0 = background; a stack is N independent frames.
+
+    Returns
+    -------
+    dict
+        ``{"truth cells": n, "merged cells": m, "missed cells": k}`` over all frames.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`seg_score`.
+
+    Examples
+    --------
+    >>> r = np.zeros((4, 6), int); r[:, :2], r[:, 3:5] = 1, 2
+    >>> s = np.zeros((4, 6), int); s[:, :5] = 7
+    >>> segmentation_errors(s, r)
+    {'truth cells': 2, 'merged cells': 2, 'missed cells': 0}
+    """
+    s, r = _as_stack(pred_instances, "pred_instances"), _as_stack(truth_instances, "truth_instances")
+    if s.shape != r.shape:
+        raise ValueError(f"pred_instances and truth_instances must have the same shape, got {s.shape} and {r.shape}")
+    total = merged = missed = 0
+    for k in range(r.shape[0]):
+        r_vals, _, match = _frame_matches(r[k], s[k])
+        refs = np.flatnonzero(r_vals != 0).tolist()
+        shared = np.bincount(list(match.values())) if match else np.zeros(0, int)
+        total += len(refs)
+        missed += sum(1 for i in refs if i not in match)
+        merged += sum(1 for i in refs if i in match and shared[match[i]] > 1)
+    return {"truth cells": total, "merged cells": merged, "missed cells": missed}
 
 
 def seg_score(pred_instances, truth_instances, *, return_per_object: bool = False):

@@ -34,7 +34,7 @@ from ..data.labels import cut_instances, prob_stack, separate_touching, truth_in
 from ..data.tiles import TrainingTiles, normalize_image
 from ..inference.tiling import predict_tiled
 from ..metrics.isbi import pixel_error, rand_scores, rand_scores_thinned
-from ..metrics.seg import seg_score
+from ..metrics.seg import seg_score, segmentation_errors
 from ..metrics.warping import warping_error
 from ..training.checkpoint import load_checkpoint, model_from_checkpoint
 from ..training.distributed import world
@@ -194,19 +194,22 @@ def predict_recipe(
     return np.stack(out)
 
 
-def _seg(prob, truth, threshold, recipe) -> float:
-
-    pred = np.stack(
+def _instances(prob, threshold, recipe) -> np.ndarray:
+    return np.stack(
         [cut_instances(p, threshold, recipe.instances, recipe.seed_threshold, recipe.separation_gap) for p in prob]
     )
-    return float(seg_score(pred, np.stack(truth)))
+
+
+def _seg(prob, truth, threshold, recipe) -> float:
+    return float(seg_score(_instances(prob, threshold, recipe), np.stack(truth)))
 
 
 def score_recipe(recipe: Recipe, prob: np.ndarray, truth, train_prob=None, train_truth=None) -> dict:
     """Scores of held-out probabilities ``prob`` (N, H, W) against ``truth`` (list of (H, W)).
 
     ``train_prob`` and ``train_truth`` (the training frames) are needed for a CTC recipe whose
-    threshold is ``"train"``: it is chosen there.
+    threshold is ``"train"``: it is chosen there. A CTC recipe also reports, at that threshold, the
+    ``truth cells``, ``merged cells`` and ``missed cells`` of :func:`~unet_core.metrics.seg.segmentation_errors`.
 
     Raises
     ------
@@ -259,6 +262,8 @@ def score_recipe(recipe: Recipe, prob: np.ndarray, truth, train_prob=None, train
         "threshold chosen on": "training frames" if per else "fixed",
         "SEG on training frames by threshold": {str(k): v for k, v in per.items()},
         "SEG on held-out frames by threshold (not used to choose)": {str(k): v for k, v in held.items()},
+        # at the chosen threshold: true cells that share their matched predicted cell, or have none
+        **segmentation_errors(_instances(prob, threshold, recipe), np.stack(truth)),
     }
 
 
