@@ -88,3 +88,18 @@ def test_ablation_table_reads_the_recipe_row_from_the_recipes_own_seeds_at_its_b
     assert "Not recorded yet: paper recipe, paper SGD, w0 = 0, class balance on, no elastic deformation." in text
     assert "4 recorded runs at 4,500 steps (99 to 99 s of training each; cpu: test; 2026-12-07)" in text
     assert "is recorded yet" in ablation_table("isbi2012-cpu", 123, ["Rand error"], directory=tmp_path)
+
+
+def test_few_images_stats_gathers_the_recorded_seeds_per_size_and_arm(tmp_path):
+    from unet_core.book.figures import few_images_stats
+    from unet_core.recipes import few_images
+
+    for elastic in (True, False):
+        for n, k in ((1, 0), (1, 1), (4, 0)):
+            name = few_images("phc-u373-cpu", n, k, 1000, elastic).name
+            seg = 0.5 + 0.1 * n + 0.05 * k + 0.2 * elastic
+            (tmp_path / f"{name}.json").write_text(json.dumps({"values": {"SEG": seg}}))
+    stats = few_images_stats("phc-u373-cpu", 1000, [1, 2, 4], directory=tmp_path)
+    assert sorted(stats[True]) == sorted(stats[False]) == [1, 4]  # size 2 is not recorded
+    assert stats[True][1].n == 2 and stats[True][1].mean == pytest.approx(0.825)
+    assert stats[False][4].values == {0: pytest.approx(0.9)}

@@ -106,3 +106,13 @@ def test_training_with_snapshots_gives_the_same_weights(tmp_path):
     assert sorted(rec.probs) == [2, 4, 6]
     assert all(torch.equal(plain[k], recorded[k]) for k in plain)
     assert not np.array_equal(rec.probs[2], rec.probs[6])  # the network changed between the snapshots
+
+
+def test_recorded_snapshots_are_read_from_the_results_folder(tmp_path):
+    from unet_core.book import viz
+
+    rec = _recorder(tmp_path)
+    rec(torch.nn.Conv2d(1, 2, 1), 2)
+    (tmp_path / "s.npz").rename(tmp_path / "isbi2012-cpu.npz")
+    assert viz.recorded_snapshots("isbi2012-cpu", tmp_path)["steps"] == [2]
+    assert viz.recorded_snapshots("missing", tmp_path) is None

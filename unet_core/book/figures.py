@@ -15,8 +15,10 @@ import numpy as np
 from skimage.segmentation import find_boundaries
 
 from ..metrics.warping import warp_labels, warping_error
+from ..recipes.experiments import few_images
 from .report import SMOKE_LABEL, fmt_like, md_table, provenance, reproduction
-from .viz import load_results, results_dir
+from .seeds import seed_stats
+from .viz import load_results, recorded_seeds, results_dir
 
 __all__ = [
     'paper_comparison',
@@ -34,6 +36,9 @@ __all__ = [
     'draw_fig4',
     'draw_speed_bars',
     'load_benchmark',
+    'draw_snapshots',
+    'few_images_stats',
+    'draw_few_images',
 ]
 
 FALSE_MEMBRANE = (0.9, 0.1, 0.1)  # red: membrane drawn inside a truth cell
@@ -495,3 +500,85 @@ def load_benchmark(name: str, roots: Sequence[Path] | None = None) -> tuple[dict
             )
             return doc, where
     return None, None
+
+
+def draw_snapshots(snaps: Mapping[str, Any], title: str):
+    """One row of panels: the held-out crop, ``p(cell)`` at each snapshot step, and the truth.
+
+    Parameters
+    ----------
+    snaps : dict
+        :func:`unet_core.recipes.snapshots.load_snapshots` of a recorded run.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    steps = snaps["steps"]
+    fig, axes = plt.subplots(1, len(steps) + 2, figsize=(1.55 * (len(steps) + 2), 2.1))
+    axes[0].imshow(snaps["image"], cmap="gray")
+    axes[0].set_title(f"input {snaps['frame']}", fontsize=7)
+    for ax, step in zip(axes[1:], steps):
+        ax.imshow(snaps["probs"][step], cmap="magma", vmin=0, vmax=1)
+        ax.set_title(f"step {step:,}", fontsize=7)
+    axes[-1].imshow(snaps["truth"], cmap="gray", vmin=0, vmax=1)
+    axes[-1].set_title("truth (cell)", fontsize=7)
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return fig
+
+
+def few_images_stats(base: str, steps: int, sizes: Sequence[int], measure: str = "SEG", directory=None) -> dict:
+    """``{elastic: {n: SeedStats}}`` of the recorded few-image runs (:func:`unet_core.recipes.few_images`).
+
+    Sizes without a recorded run are left out; the seeds are those recorded (``<name>``, ``<name>@seed<k>``).
+    """
+    out: dict[bool, dict] = {True: {}, False: {}}
+    for elastic in (True, False):
+        for n in sizes:
+            stats = seed_stats(recorded_seeds(few_images(base, n, 0, steps, elastic).name, directory), measure)
+            if stats is not None:
+                out[elastic][n] = stats
+    return out
+
+
+def draw_few_images(stats: Mapping[bool, Mapping[int, Any]], measure: str, title: str, published: float | None = None):
+    """The held-out ``measure`` against the number of training images, with and without elastic deformation.
+
+    Each point is the mean over seeds with a bar of +- one standard deviation; every seed's value is drawn
+    as a small dot. ``stats`` is :func:`few_images_stats`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 3.2))
+    for elastic, marker, shift in ((True, "o", -0.03), (False, "s", 0.03)):
+        points = stats.get(elastic, {})
+        if not points:
+            continue
+        ns = sorted(points)
+        x = np.array(ns, float) * (1 + shift)
+        label = "with elastic deformation" if elastic else "without (flips, rotations, gray values only)"
+        ax.errorbar(x, [points[n].mean for n in ns], [points[n].sd for n in ns], marker=marker, capsize=3, label=label)
+        for xi, n in zip(x, ns):
+            ax.plot([xi] * points[n].n, list(points[n].values.values()), ".", color="0.5", ms=3)
+    if published is not None:
+        ax.axhline(published, ls=":", color="0.3", lw=1, label=f"paper ({published})")
+    ax.set_xscale("log", base=2)
+    sizes = sorted({n for points in stats.values() for n in points})
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("training images")
+    ax.set_ylabel(f"held-out {measure}")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

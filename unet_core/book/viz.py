@@ -28,6 +28,7 @@ import torch
 
 from .. import __version__
 from ..recipes.key import recipe_checkpoint_path
+from ..recipes.snapshots import load_snapshots
 from ..utils import check_cap
 from ..utils.files import atomic_write
 from ..utils.system import resolve_device
@@ -57,6 +58,7 @@ __all__ = [
     'load_results',
     'draw_unet',
     'recorded_run',
+    'recorded_snapshots',
     'SMOKE_LABEL',
     'decimals_of',
     'fmt_like',
@@ -129,6 +131,24 @@ def recorded_run(key: str, directory: str | os.PathLike | None = None) -> dict |
         path = folder / f"{key}.json"
         if path.is_file():
             return json.loads(path.read_text())
+    return None
+
+
+def recorded_snapshots(key: str, directory: str | os.PathLike | None = None) -> dict | None:
+    """The snapshots of a recorded run (``book/results/snapshots/<key>.npz``), or None when absent.
+
+    Looks in ``directory``, else beside the recorded runs (:func:`recorded_run`'s folders with
+    ``snapshots`` for ``recipes``); returns :func:`unet_core.recipes.snapshots.load_snapshots`.
+    """
+    folders = (
+        [Path(directory)]
+        if directory is not None
+        else [_repository_results() / "snapshots", Path("results/snapshots"), Path("book/results/snapshots")]
+    )
+    for folder in folders:
+        path = folder / f"{key}.npz"
+        if path.is_file():
+            return load_snapshots(path)
     return None
 
 
