@@ -24,7 +24,7 @@ from unet_core.data.datasets import PHC_TRAIN, dataset_spec, resolve_split
 from unet_core.recipes.data import recipe_data
 from unet_core.recipes.held_out import TrainedOnHeldOutError, check_held_out
 from unet_core.recipes.run import evaluate_recipe
-from unet_core.recipes.snapshots import load_snapshots
+from unet_core.recipes.snapshots import SnapshotRecorder, load_snapshots
 
 ROOT = Path(__file__).resolve().parents[1]
 FETCH = ROOT / "data_scripts" / "fetch.py"
@@ -273,3 +273,21 @@ def test_check_held_out_ignores_frames_of_another_dataset():
     check_held_out({"dataset": "dic-hela", "train_frames": ["01/002"]}, "phc-u373", ["01/002"])
     with pytest.raises(TrainedOnHeldOutError):
         check_held_out({"dataset": "DIC-C2DH-HeLa", "train_frames": ["01/002"]}, "dic-hela", ["01/002"])
+
+
+def test_a_run_from_scratch_replaces_the_snapshots_of_an_earlier_run(official, tmp_path):
+    _, data = official
+    recipe = uc.get_recipe("phc-u373-smoke", iterations=2)
+    image, truth = np.zeros(SHAPE, np.float32), np.ones(SHAPE, np.int32)
+    path = tmp_path / "run.snapshots.npz"
+    calls = []
+
+    def predict(model, x):
+        calls.append(1)
+        return np.full(x.shape, 0.5)
+
+    SnapshotRecorder(predict, image, truth, "f", path, (0, 1, 2))(torch.nn.Conv2d(1, 1, 1), 1)  # an earlier run's
+    rec = SnapshotRecorder(predict, image, truth, "f", path, (0, 1, 2))
+    assert sorted(rec.probs) == [1]
+    uc.train_recipe(recipe, data, checkpoint_path=tmp_path / "run.pt", device="cpu", resume=False, snapshots=rec)
+    assert sorted(rec.probs) == [0, 1, 2] and len(calls) == 4  # step 1 retaken by this run

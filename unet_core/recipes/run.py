@@ -144,7 +144,8 @@ def train_recipe(
     every = snapshots.every if snapshots is not None else 0
     config = recipe.train_config(device=device, checkpoint_every=100, num_workers=data_workers(device), val_every=every)
     start = time.perf_counter()
-    if snapshots is not None and not (resume and path.is_file()):
+    if snapshots is not None and not (resume and path.is_file()):  # a fresh run: no snapshot of an earlier one
+        snapshots.reset()
         snapshots(model, 0)  # the initial weights (a no-op unless 0 is one of its steps)
     result = train(
         model,

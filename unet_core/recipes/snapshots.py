@@ -134,6 +134,10 @@ class SnapshotRecorder:
             self.save()
         return {}
 
+    def reset(self) -> None:
+        """Forget the snapshots taken so far (a run that starts from scratch); the file is rewritten at the next."""
+        self.probs = {}
+
     def save(self) -> None:
         """Write the snapshots taken so far (atomic)."""
         steps = sorted(self.probs)
