@@ -30,7 +30,7 @@ def test_snapshot_window_is_centred_and_clipped():
 def _recorder(tmp_path, steps=(0, 2, 4), calls=None):
     image = np.arange(20 * 30, dtype=np.float32).reshape(20, 30)
     truth = np.zeros((20, 30), np.int32)
-    truth[5:10, 5:25] = 3  # an instance label: kept as the mask truth > 0
+    truth[5:10, 5:15], truth[5:10, 15:25] = 3, 4  # two touching instances: kept apart in the mask
 
     def predict(model, x):
         if calls is not None:
@@ -54,6 +54,7 @@ def test_the_recorder_keeps_its_steps_only_in_eval_mode_and_restores_the_mode(tm
     assert s["image"].shape == s["truth"].shape == s["probs"][0].shape == (16, 16)
     assert s["image"].dtype == np.uint8 and s["image"].min() == 0 and s["image"].max() == 255
     assert set(np.unique(s["truth"])) == {0, 1} and s["truth"][0, 0] == 0  # rows 2-18, cols 7-23 of the frame
+    assert s["truth"][5, 4] == 1 and s["truth"][5, 7] == 0 and s["truth"][5, 8] == 0  # frame cols 14, 15: the border
     assert s["window"].tolist() == [[2, 18], [7, 23]]
     p = float(net.weight.detach().abs().sum() % 1)
     assert abs(float(s["probs"][4][0, 0]) - p) <= 0.5 / 255 + 1e-6

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from skimage.segmentation import find_boundaries
 
 from ..utils.files import atomic_write
 from ..utils.validation import check_int, fmt
@@ -67,6 +68,14 @@ def _to_uint8(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.round(np.clip((np.asarray(a, np.float64) - lo) / max(hi - lo, 1e-12), 0, 1) * 255).astype(np.uint8)
 
 
+def _cell_mask(truth: np.ndarray) -> np.ndarray:
+    """``truth > 0`` as 0/1, with the borders between touching instances set to 0 (instance labels only)."""
+    mask = truth > 0
+    if len(np.unique(truth)) > 2:  # instance labels: keep touching cells apart
+        mask &= ~find_boundaries(truth, mode="inner")
+    return mask.astype(np.uint8)
+
+
 class SnapshotRecorder:
     """``validate(model, step)`` callback that keeps a crop of one frame's prediction at chosen steps.
 
@@ -77,7 +86,8 @@ class SnapshotRecorder:
     image : ndarray (H, W)
         The held-out frame.
     truth : ndarray (H, W)
-        Its truth: semantic labels (cell = 1) or instance labels; kept as the mask ``truth > 0``.
+        Its truth: semantic labels (cell = 1) or instance labels; kept as the mask ``truth > 0``, in which
+        the inner border pixels of touching instances are 0.
     frame : str
         The frame's id, stored with the snapshots.
     path : path
@@ -117,7 +127,7 @@ class SnapshotRecorder:
         self.frame_image, self.window = image, snapshot_window(image.shape, crop)
         crop_img = image[self.window].astype(np.float64)
         self.image = _to_uint8(crop_img, *np.percentile(crop_img, (0.5, 99.5)))
-        self.truth = (truth[self.window] > 0).astype(np.uint8)
+        self.truth = _cell_mask(truth[self.window])
         self.probs: dict[int, np.ndarray] = {}
         if self.path.is_file():
             self.probs = _read(self.path)["probs"]
