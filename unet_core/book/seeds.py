@@ -154,13 +154,39 @@ def seed_table(
     return md_table(header, body)
 
 
+LOWER_IS_BETTER = ("error",)  # a measure whose name contains one of these: lower is better (else higher)
+
+
+def verdict(stats: SeedStats, published: Any, measure: str) -> str:
+    """Where the paper's value lies against ours: "reached" (within mean +- sd, or ours better) or "not reached".
+
+    Examples
+    --------
+    >>> verdict(SeedStats({0: 0.08, 1: 0.06}, 0.07, 0.014), 0.0382, "Rand error")
+    'not reached (ours higher)'
+    >>> verdict(SeedStats({0: 0.048, 1: 0.047}, 0.0475, 0.0007), 0.0611, "pixel error")
+    'reached (ours lower)'
+    >>> verdict(SeedStats({0: 0.91, 1: 0.93}, 0.92, 0.014), 0.9203, "SEG")
+    'reached (within the spread)'
+    """
+    if published is None or not isinstance(published, (int, float)):
+        return "-"
+    lower = any(word in measure for word in LOWER_IS_BETTER)
+    if abs(stats.mean - published) <= stats.sd:
+        return "reached (within the spread)"
+    better = stats.mean < published if lower else stats.mean > published
+    side = "lower" if stats.mean < published else "higher"
+    return f"{'reached' if better else 'not reached'} (ours {side})"
+
+
 def spread_rows(
     entries: Sequence[tuple[str, Mapping[int, Mapping[str, Any]], str, Any]],
 ) -> list[list[str]]:
-    """Rows ``[run, measure, paper, mean +- sd (every seed), published network]`` for :func:`report.md_table`.
+    """Rows ``[run, measure, paper, mean +- sd (every seed), paper's value, published network]``.
 
-    ``entries`` holds ``(recipe, recorded_seeds(recipe), measure, published value or None)``; the last
-    cell names the seed whose network is published (seed 0, the recipe's own run) and its value.
+    For :func:`report.md_table`. ``entries`` holds ``(recipe, recorded_seeds(recipe), measure, published
+    value or None)``; the fifth cell is :func:`verdict` and the last names the seed whose network is
+    published (seed 0, the recipe's own run) and its value.
 
     Examples
     --------
@@ -180,6 +206,7 @@ def spread_rows(
                 measure,
                 fmt_like(published, published) if published is not None else "-",
                 fmt_spread(stats, published),
+                verdict(stats, published, measure),
                 f"seed 0: {fmt_like(seed0, published)}" if seed0 is not None else "-",
             ]
         )
