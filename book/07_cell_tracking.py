@@ -127,13 +127,13 @@ viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a ca
 # on 412 px tiles with Adam (learning rate $10^{-3}$, 20 warm-up steps, cosine decay, gradient norm clipped to
 # 1) and the Eq. 2 border term without the class-balance term $w_c$. DIC-HeLa cells touch along long borders,
 # so `dic-hela-cpu` also widens the separation between touching cells in the training labels
-# (`separation_gap = 2`: every cell loses the pixels within 2 px of another cell, and predicted cells are
-# grown back by 2 px) and cuts instances with a seeded watershed. The threshold on $p(\text{cell})$ is chosen
-# on the *training* frames, never on the held-out ones.
+# (`separation_gap = 2`: every cell loses the pixels within 2 px of another cell) and cuts instances with a
+# seeded watershed, not grown back (`grow = 0`: what the training frames chose, below). The threshold on
+# $p(\text{cell})$ is chosen on the *training* frames, never on the held-out ones.
 
 # %%
 fields = ["base_channels", "depth", "tile", "optimizer", "learning_rate", "schedule", "grad_clip", "iterations",
-          "w0", "sigma", "class_weights", "separation_gap", "augment", "tta", "instances", "threshold"]
+          "w0", "sigma", "class_weights", "separation_gap", "grow", "augment", "tta", "instances", "threshold"]
 table = {n: get_recipe(n) for n in ("phc-u373-paper", "phc-u373-cpu", "dic-hela-cpu")}
 display(Markdown(viz.md_table(["field"] + [f"`{n}`" for n in table],
                               [[f] + [str(getattr(r, f)) for r in table.values()] for f in fields])))
@@ -188,7 +188,7 @@ kind = {n: ("" if data[n]["truth"] == "gt" else " (vs SILVER truth)" if data[n][
 # **Segmentation.** `unet_core.predict_tiled` segments each whole frame with the overlap-tile strategy
 # (Fig. 2, {ref}`the overlap-tile chapter <overlap-tile>`), averaging the 8 flips/rotations. Instances are the
 # 4-connected components of $p(\text{cell}) > t$ (PhC-U373) or a watershed of $-p$ inside $p > t$ seeded by
-# the components of $p > 0.9$, grown back by the separation gap (DIC-HeLa); $t \in \{0.3, \dots, 0.8\}$ is the
+# the components of $p > 0.9$ (DIC-HeLa); $t \in \{0.3, \dots, 0.8\}$ is the
 # best on up to 24 evenly spaced *training* frames (`uc.cut_instances`, `uc.score_recipe`).
 #
 # **Score.** The challenge's SEG measure {cite}`ulman2017objective` (`unet_core.seg_score`): for every
@@ -256,7 +256,7 @@ for name, recipe in recipes.items():
         train_truth = [d["train_y"][i] for i in idx]
     scores = uc.score_recipe(recipe, prob, d["val_y"], train_prob, train_truth)
     preds = [uc.cut_instances(p, scores["threshold"], recipe.instances, recipe.seed_threshold,
-                                     recipe.separation_gap) for p in prob]
+                                     recipe.grow_px) for p in prob]
     results[name] = dict(scores=scores, prob=prob, preds=preds, seconds=seconds, more={})
     print(f"{d['source']}: SEG = {viz.fmt_like(scores['SEG'], DATASETS[name]['published'])}{kind[name]} at "
           f"threshold {scores['threshold']} ({scores['threshold chosen on']}); {seconds:.2f} s per frame")
@@ -358,9 +358,9 @@ if tta_gain is not None:
 #
 # The same published `dic-hela-cpu` probabilities cut four ways (a one-off analysis of the saved maps,
 # `book/results/recipes/dic-hela-cpu-postprocessing.json`), each at its best threshold on 24 training
-# frames. Components merge touching cells; the seeded watershed splits them. The training frames would have
-# chosen the watershed *without* growing cells back (also better held out); the recipe fixed `grow = gap`
-# before this was measured and is reported as it is.
+# frames. Components merge touching cells; the seeded watershed splits them. The training frames choose the
+# watershed *without* growing cells back, and so does the recipe now (`grow = 0`; it grew them by the gap
+# until this was measured, and its recorded runs were re-scored).
 
 # %% tags=["hide-input"]
 post = recorded("dic-hela-cpu-postprocessing")
@@ -406,7 +406,7 @@ for name in DATASETS:
         recipe, threshold = recipes[name], results[name]["scores"]["threshold"]
         p = results[name]["prob"][most_cells(data[name]["val_y"])]
         what = f"this run, {recipe.name}, held-out frame, threshold {threshold}"
-    pred = uc.cut_instances(p, threshold, recipe.instances, recipe.seed_threshold, recipe.separation_gap)
+    pred = uc.cut_instances(p, threshold, recipe.instances, recipe.seed_threshold, recipe.grow_px)
     figure[name] = (image, truth, pred, what)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The paper's Fig. 4 reproduced on held-out frames (the panel titles name the networks; on the smoke-built site the published phc-u373-cpu and dic-hela-cpu networks). (a) A PhC-U373 phase-contrast frame and (b) its segmentation as a cyan mask with the gold-truth borders in yellow; (c) a DIC-HeLa frame and (d) its segmentation with one random colour per predicted cell and the silver-truth borders in yellow. Each segmentation panel gives the SEG of its frame.", "name": "fig-ctc-fig4"}, "image": {"alt": "Four panels in a two by two grid. Top: a gray phase-contrast image of a handful of scattered cells with bright halos, and the same image with the predicted cells filled in cyan and the reference cell outlines in yellow. Bottom: a gray DIC image of densely packed HeLa cells, and the same image with each predicted cell in a different colour and the reference outlines in yellow."}}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from unet_core.book import comparisons, figures, networks
+from unet_core.recipes.pretrained import load_pretrained
 from unet_core.recipes.registry import get_recipe
 
 TINY = dict(base_channels=2, depth=2, tile=44, iterations=2, warmup_steps=0, tta=False)
@@ -95,6 +96,9 @@ def test_obtain_network_trained_checkpoint_published(tmp_path):
     published = networks.obtain_network(get_recipe("isbi2012-cpu"), runs_dir=tmp_path, pretrained=True)
     assert published.source == "published" and published.scores is not None
     assert published.how.startswith("published network isbi2012-cpu") and published.steps == len(published.losses)
+    dic = networks.obtain_network(get_recipe("dic-hela-cpu"), runs_dir=tmp_path, pretrained=True)
+    assert dic.source == "published" and dic.recipe.grow_px == 0  # the evaluation fields as registered now
+    assert load_pretrained("dic-hela-cpu")[1].grow_px == 2  # the stored recipe predates `grow`
     with pytest.raises(TypeError, match="recipe must be a Recipe"):
         networks.obtain_network("isbi2012-cpu")
 

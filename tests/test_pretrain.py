@@ -13,6 +13,7 @@ import pytest
 import yaml
 from _book import BOOK, load_script
 
+import unet_core.recipes.run as recipes_run
 from unet_core.recipes import get_recipe, seeded
 
 pretrain = load_script(BOOK / "scripts" / "pretrain.py", "book_pretrain")
@@ -244,3 +245,30 @@ def test_run_recipes_runs_few_image_and_learning_rate_sweeps_seed_by_seed(monkey
         ("isbi2012-paper@4500-lr0.003", 0.003),
         ("isbi2012-paper@4500-lr0.003@seed2", 0.003),
     ]
+
+
+def test_rescore_replaces_the_scores_and_keeps_the_training_record(tmp_path, monkeypatch):
+    rr = load_script(ROOT / "book" / "scripts" / "run_recipes.py", "run_recipes_rescore")
+    monkeypatch.setattr(rr, "RESULTS", tmp_path)
+    recipe = get_recipe("dic-hela-cpu")
+    before = {"values": {"SEG": 0.75}, "train seconds (this call)": 1404.2, "date": "2026-12-02 00:18 UTC"}
+    (tmp_path / "dic-hela-cpu.json").write_text(json.dumps(before))
+    seen = []
+
+    def evaluate(r, network, device="auto"):
+        seen.append((r.grow_px, network.name))
+        return {
+            "values": {"SEG": 0.77},
+            "held-out groups": [],
+            "truth": "silver truth",
+            "predict seconds": 1.0,
+            "recipe": r.to_dict(),
+        }
+
+    monkeypatch.setattr(recipes_run, "evaluate_recipe", evaluate)
+    after = rr.rescore("dic-hela-cpu", recipe, tmp_path / "runs", "cpu")
+    assert seen == [(0, "dic-hela-cpu.pt")]  # no run here: the published network of the same training
+    stored = json.loads((tmp_path / "dic-hela-cpu.json").read_text())
+    assert stored["values"] == after["values"] == {"SEG": 0.77} and stored["train seconds (this call)"] == 1404.2
+    assert stored["rescored"]["values before"] == {"SEG": 0.75} and stored["rescored"]["evaluation"]["grow"] == 0
+    assert rr.rescore("dic-hela-cpu@seed9", seeded(recipe, 9), tmp_path / "runs", "cpu") is None  # not recorded

@@ -43,7 +43,7 @@ def test_cpu_recipes_share_one_budget_and_differ_from_their_paper_twin_only_in_w
         cpu, paper = get_recipe(f"{ds}-cpu"), get_recipe(f"{ds}-paper")
         assert cpu.iterations == paper.iterations == 4500 and cpu.base_channels == paper.base_channels == 16
         diff = {f.name for f in dataclasses.fields(Recipe) if getattr(cpu, f.name) != getattr(paper, f.name)}
-        assert diff - {"name", "instances", "separation_gap", "notes"} == {
+        assert diff - {"name", "instances", "separation_gap", "grow", "notes"} == {
             "optimizer",
             "schedule",
             "warmup_steps",
@@ -86,7 +86,9 @@ def test_ablations_change_one_thing_per_row():
         ({"scale": "huge"}, r"Recipe.scale must be 'smoke', 'cpu' or 'full', got 'huge'"),
         ({"augment": "strong"}, r"Recipe.augment must be 'paper', 'no-elastic' or 'off'"),
         ({"threshold": 1.5}, r"Recipe.threshold must be 'train' or a float in \(0, 1\), got 1.5"),
-        ({"tile": 0}, r"Recipe.tile must be a positive int, got 0"),
+        ({"tile": 0}, r"Recipe.tile must be an int >= 1, got 0"),
+        ({"grow": -1}, r"Recipe.grow must be an int >= 0, got -1"),
+        ({"grow": 1.5}, r"Recipe.grow must be an int >= 0, got 1.5"),
         ({"optimizer": "lbfgs"}, r"TrainConfig.optimizer must be one of"),
         ({"class_weights": (1, 2)}, r"Recipe.class_weights must be 'balanced' or None"),
     ],
@@ -115,7 +117,7 @@ def test_full_recipes_have_a_global_batch_that_torchrun_splits_over_1_2_4_or_8_g
     assert get_recipe("isbi2012-cpu").batch_size == 1  # the paper's single tile; its checkpoint hash is pinned
     one = recipe_checkpoint_path(get_recipe("isbi2012-smoke"), "runs")
     assert recipe_checkpoint_path(get_recipe("isbi2012-smoke", batch_size=2), "runs") != one
-    with pytest.raises(ValueError, match="Recipe.batch_size must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="Recipe.batch_size must be an int >= 1, got 0"):
         get_recipe("isbi2012-smoke", batch_size=0)
 
 
@@ -176,6 +178,10 @@ def test_the_recorded_runs_of_the_book_find_their_checkpoints():
     records = [r for r in records if "recipe" in r and "checkpoint" in r]
     assert records
     for r in records:
+        if r.get("network"):  # an evaluation-only row scored on the published network of the same training key
+            published = Path(__file__).resolve().parents[1] / r["checkpoint"]
+            assert r["checkpoint"] == r["network"] and published.is_file(), r["recipe"]["name"]
+            continue
         assert str(recipe_checkpoint_path(Recipe(**r["recipe"]), "runs")) == r["checkpoint"], r["recipe"]["name"]
 
 
@@ -284,3 +290,12 @@ def test_seeded_recipes_have_their_own_checkpoint_and_seed_every_draw():
     for bad, exc in ((-1, ValueError), (1.5, TypeError), ("1", TypeError)):
         with pytest.raises(exc, match="seed"):
             seeded(base, bad)
+
+
+def test_grow_defaults_to_the_separation_gap_and_never_changes_the_checkpoint():
+    from unet_core.recipes.key import training_key
+
+    r = get_recipe("dic-hela-cpu")
+    assert (r.separation_gap, r.grow, r.grow_px) == (2, 0, 0)
+    assert get_recipe("dic-hela-cpu", grow=None).grow_px == 2
+    assert training_key(get_recipe("dic-hela-cpu", grow=2)) == training_key(r)

@@ -6,12 +6,14 @@
     python book/scripts/run_recipes.py --ablations isbi2012-cpu --steps 4500 --rows "w0 = 0" --seeds 0 1 2
     python book/scripts/run_recipes.py --few-images phc-u373-cpu --sizes 1 2 4 8 14 --steps 1000 --seeds 0 1 2
     python book/scripts/run_recipes.py --learning-rates isbi2012-paper --rates 3e-4 1e-3 3e-3 --steps 4500
+    python book/scripts/run_recipes.py --rescore dic-hela-cpu --seeds 0 1 2             # new evaluation fields
     python book/scripts/run_recipes.py --publish isbi2012-cpu                    # checkpoint -> unet_core/recipes/weights
 
 Each run writes ``book/results/recipes/<key>.json`` (scores, steps, seconds per step, training and
 wall time, device, date, versions) and ``book/results/snapshots/<key>.npz`` (one held-out frame's
-prediction at steps 0, 100, 300, 1000 and the last, ``unet_core.recipes.snapshots``) as soon as it ends; a key whose JSON exists is skipped, and an
-interrupted training resumes from its checkpoint under ``runs/`` (``$UNET_RUNS_DIR``), bit-identically.
+prediction at steps 0, 100, 300, 1000 and the last, ``unet_core.recipes.snapshots``) as soon as it
+ends; a key whose JSON exists is skipped (``--rescore`` scores its network again), and an interrupted
+training resumes from its checkpoint under ``runs/`` (``$UNET_RUNS_DIR``), bit-identically.
 The chapters read these files; they never train the ablations themselves (hours on a CPU). An
 ablation table runs at the steps of the chapter that shows it (its ``ablations`` in
 ``book/manifest.py``), so that its keys are those the chapter reads, unless ``--steps`` says otherwise
@@ -114,6 +116,48 @@ def run_one(key: str, recipe, runs_dir, device: str) -> dict | None:
     return out
 
 
+def rescore(key: str, recipe, runs_dir, device: str) -> dict | None:
+    """Score a recorded run's network again with the recipe as registered now (its evaluation fields).
+
+    The training record (steps, times, device, date of the training) stays; the scores, the held-out
+    groups and ``rescored`` (date, device, the recipe's evaluation fields) are replaced. The network is
+    the run's checkpoint under ``runs_dir``, else the published network of the same training key.
+    """
+    from unet_core.book import viz
+    from unet_core.recipes.key import recipe_checkpoint_path
+    from unet_core.recipes.run import evaluate_recipe
+    from unet_core.utils.files import atomic_write
+
+    dest = RESULTS / f"{key}.json"
+    if not dest.exists():
+        print(f"{key}: not recorded, nothing to re-score (run it first)")
+        return None
+    old = json.loads(dest.read_text())
+    network = recipe_checkpoint_path(recipe, runs_dir)
+    if not network.is_file():
+        network = published_network(recipe, runs_dir)
+    if network is None:
+        print(f"{key}: neither its checkpoint under {runs_dir} nor a published network of its training is here")
+        return None
+    print(time.strftime("%H:%M:%S"), "re-score", key, "with", network.name, flush=True)
+    out = evaluate_recipe(recipe, network, device=device)
+    fields = ("tta", "threshold", "instances", "seed_threshold", "grow")
+    new = {
+        **old,
+        **{k: out[k] for k in ("values", "held-out groups", "truth", "predict seconds")},
+        "recipe": out["recipe"],
+        "rescored": {
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "device": viz.device_name(device),
+            "evaluation": {k: out["recipe"].get(k) for k in fields},
+            "values before": old.get("values"),
+        },
+    }
+    atomic_write(dest, lambda tmp: tmp.write_text(json.dumps(new, indent=1, default=str) + "\n"))
+    print(time.strftime("%H:%M:%S"), "re-scored", key, json.dumps(new["values"], default=str)[:300], flush=True)
+    return new
+
+
 def publish(name: str) -> None:
     from unet_core.recipes.pretrained import PRETRAINED_DIR, publish_checkpoint
     from unet_core.recipes.registry import get_recipe
@@ -183,6 +227,13 @@ def main(argv=None) -> int:
         help="recipes to train at each of --rates, at --steps, for each of --seeds",
     )
     parser.add_argument("--rates", nargs="*", type=float, default=[1e-3], help="with --learning-rates")
+    parser.add_argument(
+        "--rescore",
+        nargs="*",
+        default=[],
+        help="recipes whose recorded runs (of --seeds) to score again with the recipe's evaluation fields as "
+        "registered now (threshold, instance cutting, TTA); the training record stays",
+    )
     parser.add_argument("--publish", nargs="*", default=[], help="recipes whose finished run to publish")
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
     parser.add_argument("--device", default="auto")
@@ -226,6 +277,10 @@ def main(argv=None) -> int:
         for recipe in learning_rates(base, args.rates, iterations=args.steps).values():
             for seed in args.seeds:
                 run_one(seeded(recipe, seed).name, seeded(recipe, seed), args.runs_dir, args.device)
+    for name in args.rescore:
+        for seed in args.seeds:
+            recipe = seeded(name, seed)
+            rescore(recipe.name, recipe, args.runs_dir, args.device)
     for name in args.publish:
         publish(name)
     return 0

@@ -21,7 +21,7 @@ from scipy import ndimage
 from ..data.paths import default_runs_dir
 from ..data.synthetic import synthetic_cells, synthetic_em
 from ..recipes.data import recipe_data
-from ..recipes.key import recipe_checkpoint_path
+from ..recipes.key import recipe_checkpoint_path, training_key
 from ..recipes.pretrained import load_pretrained, pretrained_path, pretrained_registry
 from ..recipes.registry import Recipe
 from ..recipes.run import train_recipe
@@ -138,7 +138,9 @@ def obtain_network(
     -------
     Network
         ``source`` is "published", "checkpoint" or "trained" (a finished checkpoint met while
-        training is reported by ``how`` as trained before this run).
+        training is reported by ``how`` as trained before this run). A published network comes with
+        ``recipe`` itself when its training key is the stored recipe's (so the evaluation fields, e.g.
+        the threshold or the instance cutting, are the recipe's as registered now), else with the stored one.
 
     Raises
     ------
@@ -164,9 +166,11 @@ def obtain_network(
         model, stored_recipe = load_pretrained(recipe.name)
         ckpt = load_checkpoint(path)
         scores = ckpt["history"]["scores"]  # what the training run measured, with its device, date and time
+        # the same training: the recipe's evaluation fields as registered now (TTA, threshold, instance cutting)
+        same = training_key(recipe) == training_key(stored_recipe)
         return Network(
             model,
-            stored_recipe,
+            recipe if same else stored_recipe,
             "published",
             int(ckpt["step"]),
             scores["train seconds"],

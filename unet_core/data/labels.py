@@ -74,8 +74,6 @@ def cut_instances(prob: np.ndarray, threshold: float, method: str = "components"
         If ``prob`` is not (H, W), is empty or holds NaN/inf, a threshold lies outside [0, 1],
         ``method`` is not "components" or "watershed", or ``grow < 0``.
     """
-    pass
-
     check_finite_image(prob, "prob")
     if prob.ndim != 2:
         raise ValueError(f"prob must be an (H, W) map of p(cell), got {fmt(prob)}; cut a stack frame by frame")
@@ -88,13 +86,11 @@ def cut_instances(prob: np.ndarray, threshold: float, method: str = "components"
     if method == "components":
         lab = instances_from_labels(mask.astype(np.uint8))
     else:
-
         seeds = instances_from_labels((prob > max(seed_threshold, threshold)).astype(np.uint8))
         lab = watershed(-prob, markers=seeds, mask=mask)
         orphans, n = ndimage.label(mask & (lab == 0))
         lab[orphans > 0] = orphans[orphans > 0] + lab.max()
     if grow:
-
         lab = expand_labels(lab, distance=grow)
     return lab.astype(np.int32)
 

@@ -52,7 +52,7 @@ LATER_KEY_FIELDS = {
     "train_options": {},
 }
 # Evaluation only: the same network, so the same checkpoint.
-NOT_KEY_FIELDS = ("name", "notes", "tta", "instances", "threshold", "seed_threshold")
+NOT_KEY_FIELDS = ("name", "notes", "tta", "instances", "threshold", "seed_threshold", "grow")
 # TrainConfig fields of Recipe.train_options that do not change the network (progress bar, validation calls).
 NOT_KEY_TRAIN_OPTIONS = ("log_every", "val_every")
 

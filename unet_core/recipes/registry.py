@@ -177,6 +177,8 @@ class Recipe:
     # of about 2 * gap + 1 px instead of 1-2 px; predicted instances are grown back by `gap` px
     # (skimage's expand_labels). 0: the paper's labels.
     separation_gap: int = 0
+    # CTC only: px by which predicted instances are grown back; None: separation_gap (see grow_px)
+    grow: int | None = None
     # --- augmentation (Sec. 3.1): "paper" = flips, rotation, gray values + elastic (3x3 grid, 10 px);
     # "no-elastic" = the same without the elastic deformation; "off" = none
     augment: str = "paper"
@@ -225,11 +227,12 @@ class Recipe:
             "batch_size",
             "warmup_steps",
             "separation_gap",
+            *(("grow",) if self.grow is not None else ()),
         ):
             value = getattr(self, name)
-            low = 0 if name in ("warmup_steps", "separation_gap") else 1
+            low = 0 if name in ("warmup_steps", "separation_gap", "grow") else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"Recipe.{name} must be a positive int, got {fmt(value)}")
+                raise ValueError(f"Recipe.{name} must be an int >= {low}, got {fmt(value)}")
         self._check_options()
         self.train_config()  # validates the optimiser fields (TrainConfig raises with the fix)
 
@@ -276,6 +279,11 @@ class Recipe:
                 f"TrainConfig field a recipe may set here; use one of "
                 f"{', '.join(f for f in fields if f not in _TRAIN_FIELDS and f not in _RUN_FIELDS)}"
             )
+
+    @property
+    def grow_px(self) -> int:
+        """Pixels by which predicted instances are grown back (``grow``, else ``separation_gap``)."""
+        return self.separation_gap if self.grow is None else self.grow
 
     def model_kwargs(self) -> dict:
         """Keyword arguments of the recipe's network (``UNet`` or ``FusionNet``), ``model_options`` included."""
@@ -379,7 +387,9 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe("isbi2012-cpu", "isbi2012", **_CPU),
         Recipe("phc-u373-cpu", "phc-u373", **_CPU),
-        Recipe("dic-hela-cpu", "dic-hela", **{**_CPU, "instances": "watershed", "separation_gap": 2}),
+        # grow 0: of watershed or components, grown back by 0 or 2 px, the training frames choose the watershed
+        # without growing (book/results/recipes/dic-hela-cpu-postprocessing.json, chapter 07)
+        Recipe("dic-hela-cpu", "dic-hela", **{**_CPU, "instances": "watershed", "separation_gap": 2, "grow": 0}),
         Recipe("isbi2012-paper", "isbi2012", **_CPU_PAPER),
         Recipe("phc-u373-paper", "phc-u373", **_CPU_PAPER),
         Recipe("dic-hela-paper", "dic-hela", **_CPU_PAPER),

@@ -197,7 +197,7 @@ def predict_recipe(
 
 def _instances(prob, threshold, recipe) -> np.ndarray:
     return np.stack(
-        [cut_instances(p, threshold, recipe.instances, recipe.seed_threshold, recipe.separation_gap) for p in prob]
+        [cut_instances(p, threshold, recipe.instances, recipe.seed_threshold, recipe.grow_px) for p in prob]
     )
 
 
