@@ -202,9 +202,13 @@ def test_run_recipes_runs_each_ablation_table_at_the_steps_of_the_chapter_that_s
 def test_run_recipes_runs_chosen_ablation_rows_with_seeds_under_their_own_keys(monkeypatch):
     rr = load_script(ROOT / "book" / "scripts" / "run_recipes.py", "run_recipes_rows")
     ran = []
-    monkeypatch.setattr(rr, "run_one", lambda key, recipe, runs_dir, device: ran.append((key, recipe)))
+    monkeypatch.setattr(
+        rr, "run_one", lambda key, recipe, runs_dir, device, snapshots=True: ran.append((key, recipe, snapshots))
+    )
     monkeypatch.delenv("UNET_CHECK_CAP", raising=False)
     assert rr.main(["--ablations", "isbi2012-cpu", "--steps", "4500", "--rows", "w0 = 0", "--seeds", "0", "2"]) == 0
+    assert [s for _, _, s in ran] == [True, True]  # full-budget rows keep snapshots
+    ran[:] = [(k, r) for k, r, _ in ran]
     assert [k for k, _ in ran] == ["ablation-isbi2012-cpu@4500-w0__0", "ablation-isbi2012-cpu@4500-w0__0@seed2"]
     assert [(r.w0, r.iterations, r.train_config().seed) for _, r in ran] == [(0.0, 4500, 0), (0.0, 4500, 2)]
     with pytest.raises(SystemExit, match="not rows of isbi2012-cpu"):
@@ -222,10 +226,14 @@ def test_an_evaluation_only_row_scores_the_published_network_when_its_run_is_gon
 def test_run_recipes_runs_few_image_and_learning_rate_sweeps_seed_by_seed(monkeypatch):
     rr = load_script(ROOT / "book" / "scripts" / "run_recipes.py", "run_recipes_sweeps")
     ran = []
-    monkeypatch.setattr(rr, "run_one", lambda key, recipe, runs_dir, device: ran.append((key, recipe)))
+    monkeypatch.setattr(
+        rr, "run_one", lambda key, recipe, runs_dir, device, snapshots=True: ran.append((key, recipe, snapshots))
+    )
     monkeypatch.delenv("UNET_CHECK_CAP", raising=False)
     args = ["--few-images", "phc-u373-cpu", "--sizes", "1", "14", "--steps", "1000", "--seeds", "0", "1"]
     assert rr.main(args) == 0
+    assert not any(s for _, _, s in ran)  # no snapshots of the sweeps
+    ran[:] = [(k, r) for k, r, _ in ran]
     assert [k for k, _ in ran] == [
         "phc-u373-cpu@1000-n1",
         "phc-u373-cpu@1000-n1-no_elastic",
@@ -239,7 +247,7 @@ def test_run_recipes_runs_few_image_and_learning_rate_sweeps_seed_by_seed(monkey
     assert all(k == r.name and r.iterations == 1000 for k, r in ran)
     ran.clear()
     assert rr.main(["--learning-rates", "isbi2012-paper", "--rates", "0.001", "0.003", "--seeds", "0", "2"]) == 0
-    assert [(k, r.learning_rate) for k, r in ran] == [
+    assert [(k, r.learning_rate) for k, r, _ in ran] == [
         ("isbi2012-paper@4500-lr0.001", 0.001),
         ("isbi2012-paper@4500-lr0.001@seed2", 0.001),
         ("isbi2012-paper@4500-lr0.003", 0.003),

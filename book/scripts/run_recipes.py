@@ -11,8 +11,8 @@
 
 Each run writes ``book/results/recipes/<key>.json`` (scores, steps, seconds per step, training and
 wall time, device, date, versions) and ``book/results/snapshots/<key>.npz`` (one held-out frame's
-prediction at steps 0, 100, 300, 1000 and the last, ``unet_core.recipes.snapshots``) as soon as it
-ends; a key whose JSON exists is skipped (``--rescore`` scores its network again), and an interrupted
+prediction at steps 0, 100, 300, 1000 and the last, ``unet_core.recipes.snapshots``; recipes and
+full-budget ablation rows only, to keep the repository small) as soon as it ends; a key whose JSON exists is skipped (``--rescore`` scores its network again), and an interrupted
 training resumes from its checkpoint under ``runs/`` (``$UNET_RUNS_DIR``), bit-identically.
 The chapters read these files; they never train the ablations themselves (hours on a CPU). An
 ablation table runs at the steps of the chapter that shows it (its ``ablations`` in
@@ -71,7 +71,7 @@ def published_network(recipe, runs_dir):
     return None
 
 
-def run_one(key: str, recipe, runs_dir, device: str) -> dict | None:
+def run_one(key: str, recipe, runs_dir, device: str, snapshots: bool = True) -> dict | None:
     from unet_core.book import viz
     from unet_core.recipes.run import evaluate_recipe, run_recipe
 
@@ -89,7 +89,7 @@ def run_one(key: str, recipe, runs_dir, device: str) -> dict | None:
             out["network"] = repo_relative(published)
             out["note"] = f"the published network {published.name} (its training: the base recipe's record)"
         else:
-            out = run_recipe(recipe, runs_dir=runs_dir, device=device)
+            out = run_recipe(recipe, runs_dir=runs_dir, device=device, snapshots=snapshots)
     except Exception:  # keep going with the other runs; the traceback is in the log
         traceback.print_exc()
         return None
@@ -247,7 +247,7 @@ def main(argv=None) -> int:
         )
     from unet_core.book.comparisons import ablation_key
     from unet_core.recipes.experiments import few_images, learning_rates
-    from unet_core.recipes.registry import ablations, seeded
+    from unet_core.recipes.registry import ablations, get_recipe, seeded
 
     for name in args.recipes:
         for seed in args.seeds:
@@ -266,17 +266,19 @@ def main(argv=None) -> int:
                 continue
             for seed in args.seeds:
                 suffix = f"@seed{seed}" if seed else ""
-                run_one(ablation_key(base, steps, row) + suffix, seeded(recipe, seed), args.runs_dir, args.device)
+                full = steps == get_recipe(base).iterations  # snapshots of the full-budget rows only
+                key = ablation_key(base, steps, row) + suffix
+                run_one(key, seeded(recipe, seed), args.runs_dir, args.device, snapshots=full)
     for base in args.few_images:
         for seed in args.seeds:  # seed by seed, so that a partial sweep has whole curves
             for n in args.sizes:
                 for elastic in (True, False):
                     recipe = few_images(base, n, seed, iterations=args.steps, elastic=elastic)
-                    run_one(recipe.name, recipe, args.runs_dir, args.device)
+                    run_one(recipe.name, recipe, args.runs_dir, args.device, snapshots=False)
     for base in args.learning_rates:
         for recipe in learning_rates(base, args.rates, iterations=args.steps).values():
             for seed in args.seeds:
-                run_one(seeded(recipe, seed).name, seeded(recipe, seed), args.runs_dir, args.device)
+                run_one(seeded(recipe, seed).name, seeded(recipe, seed), args.runs_dir, args.device, snapshots=False)
     for name in args.rescore:
         for seed in args.seeds:
             recipe = seeded(name, seed)
