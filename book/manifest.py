@@ -134,6 +134,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             "full": ("isbi2012-full", "isbi2012-fusionnet-full"),
         },
     ),
+    Chapter("10_few_images", "few-images", datasets=("phc-u373",)),
 )
 
 
