@@ -280,3 +280,14 @@ def test_rescore_replaces_the_scores_and_keeps_the_training_record(tmp_path, mon
     assert stored["values"] == after["values"] == {"SEG": 0.77} and stored["train seconds (this call)"] == 1404.2
     assert stored["rescored"]["values before"] == {"SEG": 0.75} and stored["rescored"]["evaluation"]["grow"] == 0
     assert rr.rescore("dic-hela-cpu@seed9", seeded(recipe, 9), tmp_path / "runs", "cpu") is None  # not recorded
+
+
+def test_a_recorded_run_names_its_seed(tmp_path, monkeypatch):
+    rr = load_script(ROOT / "book" / "scripts" / "run_recipes.py", "run_recipes_seed")
+    monkeypatch.setattr(rr, "RESULTS", tmp_path)
+    monkeypatch.setattr(rr, "published_network", lambda recipe, runs_dir: None)
+    monkeypatch.setattr(
+        recipes_run, "run_recipe", lambda r, runs_dir, device, snapshots: {"values": {}, "checkpoint": "x.pt"}
+    )
+    out = rr.run_one("isbi2012-cpu@seed2", seeded("isbi2012-cpu", 2), tmp_path, "cpu", snapshots=False)
+    assert out["seed"] == 2 and json.loads((tmp_path / "isbi2012-cpu@seed2.json").read_text())["seed"] == 2

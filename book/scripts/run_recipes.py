@@ -102,6 +102,7 @@ def run_one(key: str, recipe, runs_dir, device: str, snapshots: bool = True) -> 
     out.update(
         {
             "key": key,
+            "seed": int(recipe.train_options.get("seed", 0)),  # initial weights, tiles, dropout
             "wall seconds": round(time.time() - t0, 1),
             "device": viz.device_name(device),
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
