@@ -332,7 +332,8 @@ if not shown:
     note = ("\n\n*No `cpu` or `full` run is recorded here: run the chapter with `SCALE = \"cpu\"` (a few minutes "
             "with the published network) to put our numbers beside Table 1.*")
 if PUBLISHED_NET in shown - own_rows and recorded(PUBLISHED_NET) is not None:
-    note += (f"\n\nThe published network `{PUBLISHED_NET}` was trained by `book/scripts/run_recipes.py`: "
+    note += (f"\n\nThe published network `{PUBLISHED_NET}` is the recipe's seed-0 run (its spread over seeds: "
+             f"below), trained by `book/scripts/run_recipes.py`: "
              f"{viz.provenance(recorded(PUBLISHED_NET))}.")
 display(Markdown(viz.md_table(["group / run", "where the numbers come from", "warping error", "Rand error",
                                "pixel error", "V_rand split / merge"], rows) + note))

@@ -520,7 +520,10 @@ def table2(
         if net in shown - own_rows and recorded_run(net) is not None
     ]
     if trained:
-        note += "\n\nThe published networks were trained by `book/scripts/run_recipes.py`: " + "; ".join(trained) + "."
+        note += (
+            "\n\nThe published networks are each recipe's seed-0 run (the spread over seeds is on the results "
+            "page), trained by `book/scripts/run_recipes.py`: " + "; ".join(trained) + "."
+        )
     return md_table(["Name", "where the numbers come from", "PhC-U373", "DIC-HeLa"], rows) + note
 
 
