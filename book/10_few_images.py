@@ -75,6 +75,7 @@ PUBLISHED_SEG = 0.9203  # Table 2, PhC-U373, all 35 partially annotated training
 recipe = uc.get_recipe(BASE)
 data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
 print(f"scale={SCALE}; base recipe {BASE}; budget {FEW_STEPS} steps; training frames {len(training_frames(BASE))}")
+viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
 
 # %% [markdown]
 # ## The mechanism: what one annotated frame becomes
@@ -99,7 +100,7 @@ tiles = {
 }
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Eight training tiles drawn from one PhC-U373 frame, with the elastic deformation (top row) and without it (bottom row): the same crops, flips, rotations and gray-value changes, drawn from the same seed. The elastic arm bends the cells; without it, every tile shows the cells in one of their eight rigid poses.", "name": "fig-few-tiles"}, "image": {"alt": "Two rows of eight gray microscopy tiles. The top row shows cells with smoothly bent, stretched outlines; the bottom row shows the same kind of crops with the cells only flipped or rotated."}}
-fig, axes = plt.subplots(2, 8, figsize=(9.6, 2.8))
+fig, axes = plt.subplots(2, 8, figsize=(7.5, 2.3))
 for row, (arm, ds) in enumerate(tiles.items()):
     for i, ax in enumerate(axes[row]):
         ax.imshow(ds[i][0][0].numpy(), cmap="gray")

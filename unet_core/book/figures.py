@@ -518,7 +518,7 @@ def draw_snapshots(snaps: Mapping[str, Any], title: str):
     import matplotlib.pyplot as plt
 
     steps = snaps["steps"]
-    fig, axes = plt.subplots(1, len(steps) + 2, figsize=(1.55 * (len(steps) + 2), 2.1))
+    fig, axes = plt.subplots(1, len(steps) + 2, figsize=(7.5, 2.0))  # within the book's 660 px text column
     axes[0].imshow(snaps["image"], cmap="gray")
     axes[0].set_title(f"input {snaps['frame']}", fontsize=7)
     for ax, step in zip(axes[1:], steps):
