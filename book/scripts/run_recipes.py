@@ -12,8 +12,9 @@
 Each run writes ``book/results/recipes/<key>.json`` (scores, steps, seconds per step, training and
 wall time, device, date, versions) and ``book/results/snapshots/<key>.npz`` (one held-out frame's
 prediction at steps 0, 100, 300, 1000 and the last, ``unet_core.recipes.snapshots``; recipes and
-full-budget ablation rows only, to keep the repository small) as soon as it ends; a key whose JSON exists is skipped (``--rescore`` scores its network again), and an interrupted
-training resumes from its checkpoint under ``runs/`` (``$UNET_RUNS_DIR``), bit-identically.
+full-budget ablation rows only, to keep the repository small) as soon as it ends; a key whose JSON
+exists is skipped (``--rescore`` scores its network again), and an interrupted training resumes from
+its checkpoint under ``runs/`` (``$UNET_RUNS_DIR``), bit-identically.
 The chapters read these files; they never train the ablations themselves (hours on a CPU). An
 ablation table runs at the steps of the chapter that shows it (its ``ablations`` in
 ``book/manifest.py``), so that its keys are those the chapter reads, unless ``--steps`` says otherwise
@@ -262,12 +263,12 @@ def main(argv=None) -> int:
             raise SystemExit(
                 f"run_recipes: --rows {sorted(unknown)} are not rows of {base}'s table; rows: {list(table)}"
             )
+        full = steps == get_recipe(base).iterations  # snapshots of the full-budget rows only
         for row, recipe in table.items():
             if args.rows and row not in args.rows:
                 continue
             for seed in args.seeds:
                 suffix = f"@seed{seed}" if seed else ""
-                full = steps == get_recipe(base).iterations  # snapshots of the full-budget rows only
                 key = ablation_key(base, steps, row) + suffix
                 run_one(key, seeded(recipe, seed), args.runs_dir, args.device, snapshots=full)
     for base in args.few_images:
