@@ -135,6 +135,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         },
     ),
     Chapter("10_few_images", "few-images", datasets=("phc-u373",)),
+    Chapter("11_border_term", "border-term"),
 )
 
 

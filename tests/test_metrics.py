@@ -17,7 +17,7 @@ from unet_core.metrics.isbi import (
     rand_scores,
     rand_scores_thinned,
 )
-from unet_core.metrics.seg import seg_score, segmentation_errors
+from unet_core.metrics.seg import seg_score, segmentation_error_masks, segmentation_errors
 from unet_core.metrics.warping_fiji import watershed_thin
 
 FOUR = ndimage.generate_binary_structure(2, 1)
@@ -354,3 +354,20 @@ def test_segmentation_errors_count_merged_and_missed_cells_with_segs_matching_ru
     assert segmentation_errors(pred, truth)["merged cells"] == 0
     with pytest.raises(ValueError, match="same shape"):
         segmentation_errors(pred[0], truth)
+
+
+def test_segmentation_error_masks_mark_the_truth_cells_that_are_counted_merged_or_missed():
+    truth = np.zeros((10, 10), int)
+    truth[:, :3], truth[:, 4:7], truth[:, 8:] = 1, 2, 3
+    pred = np.zeros_like(truth)
+    pred[:, :7] = 9  # spans truth cells 1 and 2
+    pred[:4, 8:] = 4  # 8 of the 20 pixels of truth cell 3: missed
+    merged, missed = segmentation_error_masks(pred, truth)
+    assert merged.shape == truth.shape and merged.dtype == bool
+    assert np.array_equal(merged, (truth == 1) | (truth == 2)) and np.array_equal(missed, truth == 3)
+    counts = segmentation_errors(pred, truth)
+    assert counts["merged cells"] == 2 and counts["missed cells"] == 1
+    stack_merged, _ = segmentation_error_masks(np.stack([pred, truth]), np.stack([truth, truth]))
+    assert stack_merged.shape == (2, 10, 10) and stack_merged[0].any() and not stack_merged[1].any()
+    with pytest.raises(ValueError, match="same shape"):
+        segmentation_error_masks(pred[:5], truth)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..utils.validation import check_bool, check_labels
 
-__all__ = ['seg_score', 'segmentation_errors']
+__all__ = ['seg_score', 'segmentation_errors', 'segmentation_error_masks']
 
 
 def _as_stack(labels, name: str) -> np.ndarray:
@@ -86,13 +86,57 @@ def segmentation_errors(pred_instances, truth_instances) -> dict[str, int]:
         raise ValueError(f"pred_instances and truth_instances must have the same shape, got {s.shape} and {r.shape}")
     total = merged = missed = 0
     for k in range(r.shape[0]):
-        r_vals, _, match = _frame_matches(r[k], s[k])
-        refs = np.flatnonzero(r_vals != 0).tolist()
-        shared = np.bincount(list(match.values())) if match else np.zeros(0, int)
-        total += len(refs)
-        missed += sum(1 for i in refs if i not in match)
-        merged += sum(1 for i in refs if i in match and shared[match[i]] > 1)
+        _, refs, merged_ids, missed_ids = _frame_errors(r[k], s[k])
+        total, merged, missed = total + len(refs), merged + len(merged_ids), missed + len(missed_ids)
     return {"truth cells": total, "merged cells": merged, "missed cells": missed}
+
+
+def segmentation_error_masks(pred_instances, truth_instances) -> tuple[np.ndarray, np.ndarray]:
+    """Where the merged and the missed reference objects of :func:`segmentation_errors` lie.
+
+    Parameters
+    ----------
+    pred_instances, truth_instances : (H, W) or (N, H, W) integer arrays
+        Instance labels, 0 = background, of the same shape.
+
+    Returns
+    -------
+    merged, missed : numpy.ndarray
+        Bool arrays of the shape of ``truth_instances``: the pixels of the reference objects that SEG's
+        matching merges (their predicted object also matches another one) or misses.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`segmentation_errors`.
+
+    Examples
+    --------
+    >>> r = np.zeros((4, 6), int); r[:, :2], r[:, 3:5] = 1, 2
+    >>> s = np.zeros((4, 6), int); s[:, :5] = 7
+    >>> merged, missed = segmentation_error_masks(s, r)
+    >>> int(merged.sum()), int(missed.sum())
+    (16, 0)
+    """
+    s, r = _as_stack(pred_instances, "pred_instances"), _as_stack(truth_instances, "truth_instances")
+    if s.shape != r.shape:
+        raise ValueError(f"pred_instances and truth_instances must have the same shape, got {s.shape} and {r.shape}")
+    merged, missed = np.zeros(r.shape, bool), np.zeros(r.shape, bool)  # (N, H, W)
+    for k in range(r.shape[0]):
+        r_vals, _, merged_ids, missed_ids = _frame_errors(r[k], s[k])
+        merged[k], missed[k] = np.isin(r[k], r_vals[merged_ids]), np.isin(r[k], r_vals[missed_ids])
+    shape = np.shape(truth_instances)
+    return merged.reshape(shape), missed.reshape(shape)
+
+
+def _frame_errors(r: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, list[int], list[int], list[int]]:
+    """(reference ids present, indices of the reference objects, of those merged, of those missed) of one frame."""
+    r_vals, _, match = _frame_matches(r, s)
+    refs = np.flatnonzero(r_vals != 0).tolist()
+    shared = np.bincount(list(match.values())) if match else np.zeros(0, int)
+    missed = [i for i in refs if i not in match]
+    merged = [i for i in refs if i in match and shared[match[i]] > 1]
+    return r_vals, refs, merged, missed
 
 
 def seg_score(pred_instances, truth_instances, *, return_per_object: bool = False):
