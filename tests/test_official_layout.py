@@ -175,6 +175,8 @@ def test_a_recipe_run_keeps_snapshots_of_a_held_out_frame_without_changing_the_w
     on = uc.run_recipe(recipe, data, runs_dir=tmp_path / "on", device="cpu")
     off = uc.run_recipe(recipe, data, runs_dir=tmp_path / "off", device="cpu", snapshots=False)
     assert off["snapshots"] is None
+    losses = uc.load_checkpoint(on["checkpoint"])["history"]["losses"]
+    assert on["loss per 100 steps"] == [pytest.approx(float(np.mean(losses)), abs=1e-5)]  # 3 steps: one window
     snaps = load_snapshots(on["snapshots"])
     assert snaps["steps"] == [0, 3] and snaps["frame"] == on["held-out groups"][0]["frames"][0]
     assert snaps["image"].shape == snaps["truth"].shape == SHAPE  # frames smaller than the crop are kept whole
