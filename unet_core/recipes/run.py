@@ -50,7 +50,15 @@ from .pretrained import pretrained_path, pretrained_registry
 from .registry import Recipe
 from .snapshots import SnapshotRecorder, snapshot_steps
 
-__all__ = ['train_recipe', 'predict_recipe', 'score_recipe', 'run_recipe', 'evaluate_recipe', 'loss_curve']
+__all__ = [
+    'train_recipe',
+    'predict_recipe',
+    'score_recipe',
+    'run_recipe',
+    'evaluate_recipe',
+    'loss_curve',
+    'recipe_tiles',
+]
 
 
 CTC_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -117,29 +125,11 @@ def train_recipe(
     if data is not None and not isinstance(data, dict):
         raise TypeError(f"data must be None or the dict of recipe_data(recipe), got {fmt(data)}")
     d = data if data is not None else recipe_data(recipe, data_dir)
-    f = recipe.downsample
-    images = [_down(x, f, 1) for x in d["train_x"]]
-    targets = [_down(y, f, 0) for y in d["train_y"]]
-    if recipe.separation_gap:
-        targets = [separate_touching(y, recipe.separation_gap) for y in targets]
     seed = int(recipe.train_options.get("seed", 0))  # one seed: weights, training tiles, dropout
     torch.manual_seed(seed)
     model = recipe.build_model()
     path = checkpoint_path if checkpoint_path is not None else recipe_checkpoint_path(recipe, runs_dir)
-    tiles = TrainingTiles(
-        images,
-        targets,
-        in_size=recipe.tile,
-        out_size=model.output_size(recipe.tile),
-        seed=seed,
-        length=max(recipe.iterations * recipe.batch_size, len(images)),
-        w0=recipe.w0,
-        sigma=recipe.sigma,
-        class_weights=recipe.class_weights,
-        semantic=d["semantic"],
-        augment=recipe.augment_config(),
-        cache_dir=path.parent / "weights-cache",
-    )
+    tiles = recipe_tiles(recipe, d, out_size=model.output_size(recipe.tile), cache_dir=path.parent / "weights-cache")
     if snapshots is not None and not isinstance(snapshots, SnapshotRecorder):
         raise TypeError(f"snapshots must be None or a SnapshotRecorder, got {fmt(snapshots)}")
     every = snapshots.every if snapshots is not None else 0
@@ -194,6 +184,58 @@ def predict_recipe(
             p = resize(p, img.shape, order=1, preserve_range=True)
         out.append(p.astype(np.float32))
     return np.stack(out)
+
+
+def recipe_tiles(
+    recipe: Recipe, data: dict, *, length: int | None = None, out_size: int | None = None, cache_dir=None
+) -> TrainingTiles:
+    """The training tiles of ``recipe`` on ``data``, as its training draws them.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        Its tile, network (for the output size), seed, Eq. 2 constants, class weights, augmentation,
+        downsampling and separation gap.
+    data : dict
+        :func:`unet_core.recipes.data.recipe_data` of the recipe (``train_x``, ``train_y``, ``semantic``).
+    length : int or None
+        Tiles in the dataset; None: one per training step (at least one per image).
+    out_size : int or None
+        The network's output side for the recipe's tile; None: from a network built for the purpose
+        (without touching torch's global random state).
+    cache_dir : path or None
+        Where weight maps are cached as files (None: in memory only).
+
+    Returns
+    -------
+    TrainingTiles
+        Item ``i`` is ``(image (1, tile, tile), label (out, out), weight (out, out))``, the same item the
+        recipe's training uses at step ``i`` (batch 1).
+    """
+    f = recipe.downsample
+    images = [_down(x, f, 1) for x in data["train_x"]]
+    targets = [_down(y, f, 0) for y in data["train_y"]]
+    if recipe.separation_gap:
+        targets = [separate_touching(y, recipe.separation_gap) for y in targets]
+    if length is None:
+        length = max(recipe.iterations * recipe.batch_size, len(images))
+    if out_size is None:
+        with torch.random.fork_rng(devices=[]):
+            out_size = recipe.build_model().output_size(recipe.tile)
+    return TrainingTiles(
+        images,
+        targets,
+        in_size=recipe.tile,
+        out_size=out_size,
+        seed=int(recipe.train_options.get("seed", 0)),
+        length=check_int(length, "length", low=1, fix="a number of tiles, e.g. 64"),
+        w0=recipe.w0,
+        sigma=recipe.sigma,
+        class_weights=recipe.class_weights,
+        semantic=data["semantic"],
+        augment=recipe.augment_config(),
+        cache_dir=cache_dir,
+    )
 
 
 def _instances(prob, threshold, recipe) -> np.ndarray:
