@@ -136,6 +136,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     ),
     Chapter("10_few_images", "few-images", datasets=("phc-u373",)),
     Chapter("11_border_term", "border-term"),
+    Chapter("12_optimiser", "optimiser", datasets=("isbi2012",)),
 )
 
 
