@@ -35,6 +35,7 @@ from pathlib import Path
 from IPython.display import Markdown, display
 
 from unet_core.book import viz
+from unet_core.book.claims import claim_rows
 
 sys.path.append(str(Path(viz.__file__).resolve().parents[2] / "book"))  # the book beside the package
 import manifest  # noqa: E402  (book/manifest.py: each chapter's label)
@@ -95,6 +96,18 @@ spread = viz.spread_rows([(r, viz.recorded_seeds(r), m, results.get(c, {}).get("
 display(Markdown(viz.md_table(["recipe", "measure", "paper", "ours: mean ± sd over seeds", "the paper's value",
                                "published network"],
                               spread) if spread else "*No recorded recipe run yet.*"))
+
+# %% [markdown]
+# ## The paper's claims, tested
+#
+# The paper states more than it measures. Each claim below is put to one test in its chapter: two arms of
+# recorded runs that differ in one respect, over seeds. The effect is arm minus arm (seed by seed where the
+# arms share their seeds, frames and initial weights); it supports or contradicts the claim only where it
+# exceeds its spread.
+
+# %% tags=["remove-input"]
+claims = claim_rows(link={c: chapter_link(c) for c in manifest.stems()})
+display(Markdown(viz.md_table(["claim", "test", "effect: mean ± sd", "reading", "chapter"], claims)))
 
 # %% [markdown]
 # ## Every recorded number, per chapter
