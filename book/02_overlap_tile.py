@@ -136,7 +136,11 @@ print(f"{source}: {image.shape}")
 # of one pass over the whole padded image, so its output equals that pass; a tile shifted by, say, 4 px
 # pools different pixel quadruples and computes a different function. `uc.predict_tiled` therefore
 # places output tiles at multiples of 16 with step $16\lfloor o/16 \rfloor$ (384 for the paper's 388)
-# and lets them overlap a little ({numref}`fig-overlap-tile`); the paper's Fig. 2 does not discuss this.
+# and lets them overlap a little ({numref}`fig-overlap-tile`). The paper states the condition on the tile's
+# *size* (end of Sec. 2): "To allow a seamless tiling of the output segmentation map (see Figure 2), it is
+# important to select the input tile size such that all 2x2 max-pooling operations are applied to a layer
+# with an even x- and y-size." Below, that condition turns out necessary but not sufficient: the tile's
+# *position* matters too.
 
 # %%
 border = uc.UNet().border  # 92
@@ -405,8 +409,9 @@ for block in figures.paper_comparison("02_overlap_tile", published, scale=SCALE,
 #   one pass over the whole mirror-padded image to float rounding (the first row of the table), with any
 #   number of tiles. This is what makes the overlap-tile strategy an exact method rather than an
 #   approximation, and it is why `uc.predict_tiled` steps by 384, not 388, for the paper's tile.
-# * **The paper's figure leaves the tile placement open.** Tiles that abut every 388 px (or every output
-#   side $o$ that is not a multiple of 16) pool different pixel quadruples than their neighbours. For an
+# * **The paper's rule is necessary, not sufficient.** Every tile here has a size the paper's rule allows
+#   (572 px, and the smaller valid sizes of the other scales: even before every pooling), yet tiles that abut every 388 px (or every output side $o$
+#   that is not a multiple of 16) pool different pixel quadruples than their neighbours. For an
 #   untrained network the logits then change by several units inside every off-grid tile (rows 2 and 3 of
 #   the table, and {numref}`fig-tiled-diff`: the tiles whose origin happens to be a multiple of 16, such as
 #   the first one, agree; all the others do not; with the 68 px steps of the cpu scale the one at

@@ -151,8 +151,8 @@ print(f"{data['source']}: {len(data['train_x'])} training and {len(data['val_x']
 # %% [markdown]
 # ## Method
 #
-# **Training** (Sec. 3) minimises the pixel-wise weighted cross-entropy of Eq. 1 with the weight map of
-# Eq. 2 ({ref}`the weight map chapter <weight-map>`),
+# **Training** (Sec. 3) minimises the weighted cross-entropy $-E$ ($E$ of Eq. 1, printed without its minus sign:
+# {ref}`the optimiser chapter <optimiser>`) with the weight map of Eq. 2 ({ref}`the weight map chapter <weight-map>`),
 #
 # $$
 # \begin{aligned}
@@ -296,7 +296,7 @@ path = viz.record_results(CHAPTER, values, scale=SCALE, device=DEVICE,
                           published={k: float(v) for k, v in PUBLISHED.items()},
                           notes=data["source"] + "; not the challenge test set" + TAG, budget=budget)
 this_run = viz.load_results(path.parent)[CHAPTER]["runs"][SCALE]
-print(f"recorded in {path}: {viz.provenance(this_run, SCALE)}")
+print(f"recorded in results/{path.name}: {viz.provenance(this_run, SCALE)}")
 
 # %% [markdown]
 # ## Result beside Table 1
@@ -434,8 +434,8 @@ plt.show()
 #   CPU threads; the paper trained the 64-channel network for 10 hours on a GPU. The remaining gap to Table 1
 #   is mostly *splits* ($V_\text{split}$ well below $V_\text{merge}$): spurious and too-thick membranes inside
 #   cells, which a wider network trained longer removes (`SCALE = "full"`, GPU).
-# * **The optimiser.** The paper's SGD with momentum 0.99 at a learning rate of $10^{-3}$ (ours: the paper
-#   gives none) learns more slowly within this budget (the "paper" rows of the tables). With one tile per step
+# * **The optimiser.** The paper's SGD with momentum 0.99 (at a learning rate of $10^{-3}$, our choice: the
+#   paper gives none; {ref}`the optimiser chapter <optimiser>` sweeps it) learns more slowly within this budget (the "paper" rows of the tables). With one tile per step
 #   and the loss averaged over pixels its effective step $\eta / (1 - 0.99)$ is small, and 0.01 diverged
 #   with the high Eq. 2 weights in an earlier run. Adam with warm-up and cosine decay converges; this is a
 #   change of the budget's recipe, not a claim about the paper's.

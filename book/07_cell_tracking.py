@@ -166,8 +166,8 @@ kind = {n: ("" if data[n]["truth"] == "gt" else " (vs SILVER truth)" if data[n][
 # %% [markdown]
 # ## Method
 #
-# **Loss.** The pixel-wise softmax cross-entropy weighted by the map of Eq. 2
-# ({ref}`the weight map chapter <weight-map>`), computed from the instance masks:
+# **Loss.** The pixel-wise softmax cross-entropy $-E$ weighted by the map of Eq. 2 ({ref}`the weight map chapter
+# <weight-map>`; the paper prints $E$ without the minus sign, {ref}`the optimiser chapter <optimiser>`):
 #
 # $$
 # \begin{aligned}
@@ -297,7 +297,7 @@ budget = f"published networks {costs}" if all(s == "published" for s in source.v
 budget += f"; scored in {score_seconds:,.0f} s"
 path = viz.record_results(CHAPTER, values, scale=SCALE, device=DEVICE, published=published, notes=notes, budget=budget)
 this_run = viz.load_results(path.parent)[CHAPTER]["runs"][SCALE]
-print(f"recorded in {path}: {viz.provenance(this_run, SCALE)}")
+print(f"recorded in results/{path.name}: {viz.provenance(this_run, SCALE)}")
 
 # %% [markdown]
 # ## Result: SEG on the held-out frames, beside Table 2
@@ -432,14 +432,14 @@ plt.show()
 #   it, and agreement with it is not accuracy against manual annotation. The published `dic-hela-cpu`
 #   was trained on silver truth; the current CTC release has 17 gold DIC-HeLa frames, not the paper's 20.
 # * **Partial annotation.** The paper trained on "partially annotated" frames (35 and 20); the gold
-#   truth here (PhC-U373, 14 frames) treats every unannotated pixel as background, as our loss has no
-#   "ignore" label. The silver-truth masks are complete.
+#   truth here (PhC-U373, 14 frames) treats every unannotated pixel as background: the recipes do not use the
+#   loss's ignore label (`ignore_index`). The silver-truth masks are complete.
 # * **Network, optimiser, budget.** 16 instead of 64 channels, 412 instead of 572 px tiles, 4500 Adam
 #   steps (23-27 minutes on 2 CPU threads) instead of ten GPU hours of SGD. In the ablation table the
 #   paper's recipe learns far more slowly ("paper recipe"), and SGD without the class balance collapses
 #   to predicting no cell at all ("paper SGD"): with one tile per step and momentum 0.99 a stable
-#   learning rate is too small for a few thousand steps, and only the class-balancing term $w_c$ (a cell
-#   pixel of PhC-U373 weighs about 25 background pixels) keeps the rare cells in the gradient. With Adam
+#   learning rate is too small for a few thousand steps, and only the class-balancing term $w_c$ (per image:
+#   a cell pixel of frame 02/041 weighs 16.15, {ref}`the weight map chapter <weight-map>`) keeps the cells in the gradient. With Adam
 #   the class balance makes little difference, but shifts the best threshold up (over-confident cells).
 #   The ISBI 2012 ablations of {ref}`the ISBI 2012 chapter <isbi2012>` show the same slow SGD.
 # * **Separation of touching DIC-HeLa cells.** Beyond the paper, `dic-hela-cpu` widens the gap between

@@ -13,13 +13,13 @@
 
 # %% [markdown]
 # (speed)=
-# # Sec. 1: speed, "less than a second"
+# # Abstract: speed, "less than a second"
 #
 # [![Open in Colab](_static/colab-badge.svg)](https://colab.research.google.com/github/unet-reproduced/unet-reproduced/blob/main/book/08_speed.ipynb)
 #
-# **Claim (Sec. 1).** "Moreover, the network is fast. Segmentation of a 512x512 image takes less than a
-# second on a recent GPU." {cite}`ronneberger2015unet` The GPU of the paper is "a NVidia Titan GPU
-# (6 GB)" (Sec. 3), i.e. a 2013/14 GTX Titan or Titan Black (Kepler, 4.5 to 5.1 TFLOP/s fp32 peak).
+# **Claim (abstract).** "Moreover, the network is fast. Segmentation of a 512x512 image takes less than a
+# second on a recent GPU." {cite}`ronneberger2015unet` It does not say which GPU; the one it names trained the net
+# ("10 hours on a NVidia Titan GPU (6 GB)", Sec. 5): a GTX Titan or Titan Black (Kepler, 4.5-5.1 TFLOP/s fp32), our guess.
 #
 # We time the segmentation of a 512 x 512 image with the network of {ref}`architecture`, end to end
 # (mirror padding, forward pass, softmax, argmax), with `uc.predict_tiled` (the overlap-tile strategy of
@@ -102,8 +102,8 @@ for dev in devices:
 # operations of one forward pass (`uc.unet_flops`, multiply-adds counted twice). Their ratio is the
 # **overlap-tile overhead** of the 572 tiling: 512 px need only a little more than one 388 px output
 # tile, so the four input tiles overlap by 444 px and cover the 700 x 700 area about 2.7 times. Dividing
-# by the Titan's peak (and by a realistic 30 to 50 % of it, cuDNN of 2015) gives the time the paper's
-# GPU needs for this arithmetic:
+# by a Titan's peak (and by a realistic 30 to 50 % of it, cuDNN of 2015) gives the time a GPU of the
+# paper's kind needs for this arithmetic:
 
 # %%
 def load_image():
@@ -226,14 +226,14 @@ result["FLOP ratio four 572 tiles / one 700 pass"] = round(FLOP_RATIO, 3)
 result["devices"] = [viz.device_name(dev) for dev in devices]
 result["base_channels of the CPU runs (GPU: 64)"] = CPU_WIDTH
 result["timed repetitions (CPU, GPU)"] = [CPU_REPEAT, GPU_REPEAT]
-PUBLISHED = {f"cuda, fp32, {tiling} [s]": "< 1 (NVidia Titan, 2015; tiling not stated)" for tiling in TILINGS}
+PUBLISHED = {f"cuda, fp32, {tiling} [s]": "< 1 (a recent GPU of 2015, not named; tiling not stated)" for tiling in TILINGS}
 recorded = viz.record_results(
     CHAPTER, result, scale=SCALE, device=DEVICE, published=PUBLISHED,
     notes=f"untrained network; CPU runs with base_channels={CPU_WIDTH}; {CPU_REPEAT}/{GPU_REPEAT} repetition(s) "
           f"(CPU/GPU), minimum reported; input: {source}",
     budget=f"{len(MODES) * len(TILINGS)} configurations per device, each 1 warm-up + {CPU_REPEAT} (CPU) / "
            f"{GPU_REPEAT} (GPU) timed runs; {total_seconds:.0f} s in all")
-print(f"recorded in {recorded}")
+print(f"recorded in results/{recorded.name}")
 
 # %% [markdown]
 # ## Result beside the paper
@@ -273,10 +273,10 @@ def recorded_rows():
 
 
 table_rows, runs = recorded_rows()
-paper_row = ["NVidia Titan (6 GB), Caffe", "64", "fp32 (Caffe)", "not stated", "< 1", "-", "< 1", "the paper, Sec. 1 and 3 (2015)"]
+paper_row = ["a recent GPU (not named), Caffe", "64", "fp32 (Caffe)", "not stated", "< 1", "-", "< 1", "the paper, abstract and Sec. 5 (2015)"]
 lines = [[r["device"], str(r["width"]), r["mode"], r["tiling"], viz.fmt_like(r["seconds"]),
           f"{r['GFLOP/s']:.0f}",
-          ("< 1 (Titan)" if r["dev_type"] == "cuda" else "- (the claim is for a GPU)") if r["width"] == 64
+          ("< 1 (a 2015 GPU)" if r["dev_type"] == "cuda" else "- (the claim is for a GPU)") if r["width"] == 64
           else "- (narrow network)",
           f"{r['scale']} scale, {r['date']}; min of {r['repeat']} timed run(s) after 1 warm-up"]
          for r in table_rows]
@@ -311,7 +311,7 @@ def devices_sentence(table_rows, runs):
         verdict = "below" if max(best.values()) < 1 else "not all below"
         text += ("On the GPU the paper's network in fp32 segments the 512 x 512 image in "
                  + " and ".join(f"{viz.fmt_like(s)} s ({t})" for t, s in best.items())
-                 + f": {verdict} the paper's one second, on a GPU about ten years newer than the Titan.")
+                 + f": {verdict} the paper's one second, on a GPU about ten years newer than those of 2015.")
     else:
         text += ("No GPU run is recorded, so the claim itself, which is about a GPU, is not reproduced on this "
                  "page; the CPU rows show what the same network costs without one. Run this chapter on a GPU "

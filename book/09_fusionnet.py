@@ -325,7 +325,7 @@ path = viz.record_results(CHAPTER, values, scale=SCALE, device=DEVICE, published
                           notes=data["source"] + "; not the challenge test set; published values: leaderboard "
                           "entries after thinning on the test set, as listed by Guo et al. (ICME 2019)" + TAG)
 this_run = viz.load_results(path.parent)[CHAPTER]["runs"][SCALE]
-print(f"recorded in {path}: {viz.provenance(this_run, SCALE)}")
+print(f"recorded in results/{path.name}: {viz.provenance(this_run, SCALE)}")
 
 # %% [markdown]
 # ## Cost beside each other

@@ -19,7 +19,7 @@
 # speed) beside the value this companion measured, with the run it comes from (scale, device, what the
 # run cost, date) and a link to the chapter that explains the difference. Only `cpu` and `full` runs
 # count as reproductions: `cpu` runs are the budgeted recipes that fit a 2-core CPU, `full` runs the
-# paper's settings on a GPU (the `book-full` workflow). `smoke` runs are pipeline checks on reduced
+# paper's network on a GPU with Adam (the `book-full` workflow; only the `paper` recipe has the paper's SGD). `smoke` runs are pipeline checks on reduced
 # data or tiny networks and appear nowhere on this page.
 
 # %% tags=["parameters", "remove-cell"]
