@@ -38,7 +38,7 @@
 SCALE = "smoke"  # "smoke" | "cpu" | "full": this chapter does the same work at every scale
 DEVICE = "auto"  # "auto" picks cuda, then mps, then cpu
 SEED = 0
-DATA_DIR = None  # unused here: the network needs no data
+DATA_DIR = None  # an ISBI 2012 slice for the receptive-field figure (None -> $UNET_DATA_DIR or ./data)
 
 # %% tags=["colab", "remove-cell"]
 # Colab only (skipped elsewhere): clone the repository, install it with the `colab` extra (the package,
@@ -51,7 +51,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     REPO, BRANCH = "https://github.com/unet-reproduced/unet-reproduced", "main"  # _config.yml (build.py --sync)
-    COLAB_SCALE, DATASETS = "auto", []  # = book/manifest.py
+    COLAB_SCALE, DATASETS = "auto", ["isbi2012"]  # = book/manifest.py
     CLONE = "/content/" + REPO.rstrip("/").rsplit("/", 1)[-1]
     if not os.path.isdir(CLONE):
         subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", BRANCH, REPO, CLONE], check=True)
@@ -62,11 +62,16 @@ if "google.colab" in sys.modules:
     SCALE, DEVICE = setup(COLAB_SCALE, DATASETS, data_dir=f"{CLONE}/data")
 
 # %%
+import inspect
+import textwrap
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from IPython.display import Markdown, display
+from matplotlib.patches import Rectangle
 
 import unet_core as uc
 from unet_core.book import viz
@@ -136,6 +141,78 @@ viz.draw_unet(table, ax=ax)
 plt.show()
 
 # %% [markdown]
+# ## The forward pass as code
+#
+# The U in a dozen lines of `uc.UNet.forward` (after its input checks): the contracting path keeps each
+# level's output as a skip before pooling; the expansive path up-convolves, crops the skip to the same side
+# (the "copy and crop" arrows: valid convolutions make the skip larger) and concatenates it before two
+# convolutions.
+
+# %%
+forward = textwrap.dedent(inspect.getsource(uc.UNet.forward)).splitlines()
+print("\n".join(forward[next(i for i, line in enumerate(forward) if "skips = []" in line):]))
+crop = textwrap.dedent(inspect.getsource(uc.center_crop)).splitlines()
+print("\n".join(["def center_crop(x, size):  # after its checks", *crop[-2:]]))
+
+# %% [markdown]
+# ## Why a U: context and localisation in one pass
+#
+# Sec. 1 explains the design against the sliding-window network of {cite}`ciresan2012deep`, which
+# classified each pixel from a patch around it: "First, it is quite slow because the network must be run
+# separately for each patch, and there is a lot of redundancy due to overlapping patches. Secondly, there is
+# a trade-off between localization accuracy and the use of context. Larger patches require more max-pooling
+# layers that reduce the localization accuracy, while small patches allow the network to see only little
+# context." The U resolves both: one pass predicts a whole 388 px tile, and every output pixel combines the
+# coarse, wide-context features of the bottom of the U with the full-resolution features of the skip at its
+# own level. How much input one output pixel sees can be measured: the gradient of that pixel's logit with
+# respect to the input is non-zero exactly on its context (a narrow 4-channel network has the same context
+# as the 64-channel one: it depends only on the kernels and poolings).
+
+# %%
+def load_slice():
+    """(image 572 x 572, source): an ISBI 2012 training slice mirrored to 572 px, or a synthetic one."""
+    data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
+    try:
+        image, source = uc.load_isbi2012(data_dir).train_images[0], "ISBI 2012 training slice 0"
+    except (FileNotFoundError, ValueError) as err:
+        print(f"real data unavailable ({err.__class__.__name__}); using a SYNTHETIC EM-like slice")
+        image, source = uc.synthetic_em((512, 512), seed=SEED)[0], "SYNTHETIC EM-like slice"
+    return uc.mirror_pad(uc.normalize_image(image), 30)[:572, :572], source  # (572, 572) float32
+
+
+image, source = load_slice()
+torch.manual_seed(SEED)
+narrow = uc.UNet(base_channels=4).eval()  # same kernels and poolings as uc.UNet(), 1/16 of the channels
+x = torch.from_numpy(image)[None, None].requires_grad_(True)  # (1, 1, 572, 572)
+centre = 388 // 2
+narrow(x)[0, 1, centre, centre].backward()  # one output pixel, the middle of the 388 x 388 map
+support = x.grad[0, 0].abs().numpy()  # (572, 572): non-zero on the pixel's context
+rows, cols = np.nonzero(support)
+extent = (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
+print(f"{source}: output pixel ({centre}, {centre}) depends on an input window of {extent[0]} x {extent[1]} px "
+      f"(the network's border is {uc.UNet().border} px on each side of the output map)")
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The context of one output pixel, measured: a 572 x 572 input tile of an EM slice (left) with the 388 x 388 area that the network segments (yellow) and, in red, the input window on which the logit of the centre output pixel depends (its gradient is non-zero there); right, the magnitude of that gradient on a log scale. Sizes are the same for the paper's 64-channel network.", "name": "fig-receptive-field"}, "image": {"alt": "Left: a gray electron micrograph tile with a large yellow square marking the segmented area and a smaller red square around its centre marking the context of one pixel. Right: a dark image with a bright, roughly square blob of gradient magnitude in the middle, brightest at the centre."}}
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.5, 3.6))
+ax.imshow(image, cmap="gray")
+b = uc.UNet().border
+ax.add_patch(Rectangle((b, b), 388, 388, fill=False, ec="yellow", lw=1.2))
+ax.add_patch(Rectangle((cols.min(), rows.min()), extent[1], extent[0], fill=False, ec="red", lw=1.2))
+ax.set_title(f"{source}: 572 px input, 388 px output", fontsize=8)
+ax2.imshow(np.log10(support + support.max() * 1e-6), cmap="magma")
+ax2.set_title(f"|d logit / d input|: {extent[0]} x {extent[1]} px", fontsize=8)
+for a in (ax, ax2):
+    a.axis("off")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# A sliding-window network with the same context would classify each of the 388 x 388 = 150,544 output pixels
+# from its own patch of this size, recomputing features its neighbours' patches share; the U computes each
+# feature once per tile, and the tiles of {ref}`the overlap-tile chapter <overlap-tile>` overlap only by the
+# border. The window is a few pixels wider than $2 \cdot 92 + 1$ because the poolings' window boundaries make
+# the context depend on the pixel's position modulo 16 (the same chapter measures what this does to tiling).
+#
 # ## Result beside the paper
 #
 # All rows are exact properties of `uc.UNet()` computed by this run (they do not depend on the scale
