@@ -15,12 +15,12 @@
 # (results)=
 # # Results: every published number beside ours
 #
-# The one table to read: each number the paper publishes (Table 1, Table 2, the network's sizes, the
-# speed) beside the value this companion measured, with the run it comes from (scale, device, what the
-# run cost, date) and a link to the chapter that explains the difference. Only `cpu` and `full` runs
-# count as reproductions: `cpu` runs are the budgeted recipes that fit a 2-core CPU, `full` runs the
-# paper's network on a GPU with Adam (the `book-full` workflow; only the `paper` recipe has the paper's SGD). `smoke` runs are pipeline checks on reduced
-# data or tiny networks and appear nowhere on this page.
+# First the numbers a reader comes for, the paper's Tables 1 and 2 beside this companion's, as mean ± sd
+# over training seeds; then the paper's claims, each put to one test; then every other number the paper
+# publishes (the network's sizes, the speed). Only `cpu` and `full` runs count: `cpu` runs are the budgeted
+# recipes that fit a 2-core CPU, `full` runs the paper's network on a GPU with Adam (the `book-full` workflow;
+# only the `paper` recipe has the paper's SGD). `smoke` runs are pipeline checks and appear nowhere on this
+# page. Each run is cited as [k] and described once, in the run table at the end.
 
 # %% tags=["parameters", "remove-cell"]
 SCALE = "smoke"  # unused: this page only reads what the chapters recorded
@@ -36,6 +36,7 @@ from IPython.display import Markdown, display
 
 from unet_core.book import viz
 from unet_core.book.claims import claim_rows
+from unet_core.book.results_page import chapter_blocks, published_rows, runs_table
 
 sys.path.append(str(Path(viz.__file__).resolve().parents[2] / "book"))  # the book beside the package
 import manifest  # noqa: E402  (book/manifest.py: each chapter's label)
@@ -48,42 +49,16 @@ def chapter_link(chapter: str) -> str:
     return f"{{ref}}`{chapter[:2]} <{label}>`" if label else chapter
 
 
-rows, missing = [], []
-for chapter, doc in results.items():
-    best = viz.reproduction(doc)
-    for key, published in doc.get("published", {}).items():
-        if best is None:
-            missing.append(chapter)
-            rows.append([key, viz.fmt_like(published, published), "not reproduced yet", "-", chapter_link(chapter)])
-            continue
-        scale, run = best
-        value = run["values"].get(key)
-        rows.append([key, viz.fmt_like(published, published),
-                     viz.fmt_like(value, published) if value is not None else "-",
-                     viz.provenance(run, scale), chapter_link(chapter)])
-if rows:
-    display(Markdown(viz.md_table(["quantity", "paper", "ours", "our run (scale; device; cost; date)", "chapter"],
-                                  rows)))
-else:
-    display(Markdown("*No chapter has recorded a `cpu` or `full` run yet: run `python book/build.py --scale cpu`.*"))
-full = [c for c, d in results.items() if "full" in d.get("runs", {})]
-display(Markdown(
-    f"Full-scale (GPU) runs are recorded for: {', '.join(chapter_link(c) for c in full)}." if full else
-    "**No full-scale run is recorded yet.** Every number above comes from a `cpu` run (the budgeted recipes "
-    "on a 2-core CPU, named per row); the paper's accuracy figures need the `full` scale on a GPU "
-    "(`python book/build.py --scale full`, or the `book-full` workflow, then commit its `book/results`)."))
-
 # %% [markdown]
-# ## The `cpu` recipes over seeds
+# ## Tables 1 and 2, over seeds
 #
-# One training run is one draw: the initial weights, the tiles and the dropout masks come from a seed,
-# and on five held-out slices or frames the scores move with it. Each `cpu` recipe is trained from
-# several seeds (`book/scripts/run_recipes.py NAME --seeds 0 1 2`); the table gives the mean and the
-# standard deviation over the recorded seeds and every seed's value. The published network of each
-# recipe is its seed-0 run (the last column); the chapters score that one. "Reached" means the paper's value
-# lies within our mean ± sd or beyond it on the better side. DIC-HeLa is scored against the
-# silver truth here (the gold truth of its held-out frames is not in this data copy), the paper against
-# the gold truth of the challenge's test set.
+# Each `cpu` recipe is trained from several seeds (`book/scripts/run_recipes.py NAME --seeds 0 1 2`: the
+# initial weights, the tiles and the dropout masks); on five held-out slices or frames the scores move with
+# the seed. "Reached" means the paper's value lies within our mean ± sd or beyond it on the better side. The
+# published network of each recipe is its seed-0 run (the last column); the chapters score that one. DIC-HeLa
+# is scored against the silver truth here (the gold truth of its held-out frames is not in this data copy),
+# the paper against the gold truth of the challenge's test set. The devices and times of these runs are in
+# {ref}`the chapters <isbi2012>` and the records under `book/results/recipes/`.
 
 # %% tags=["remove-input"]
 SPREAD = [  # (recipe, its measure, the chapter and the published value it stands beside)
@@ -110,25 +85,35 @@ claims = claim_rows(link={c: chapter_link(c) for c in manifest.stems()})
 display(Markdown(viz.md_table(["claim", "test", "effect: mean ± sd", "reading", "chapter"], claims)))
 
 # %% [markdown]
-# ## Every recorded number, per chapter
+# ## The other published numbers
 #
-# Beyond the published ones: everything each chapter recorded, with the run it comes from.
+# The network's sizes, the weight map's constants, the speed and the rest, beside the chapter's
+# reproduction run (`full` where recorded, else `cpu`); Table 1 and 2's scores are above.
 
 # %% tags=["remove-input"]
-blocks = []
-for chapter, doc in results.items():
-    runs = [(s, doc["runs"][s]) for s in ("cpu", "full") if s in doc.get("runs", {})]
-    if not runs:
-        continue
-    keys = list(dict.fromkeys(k for _, run in runs for k in run["values"]))
-    table = viz.md_table(["quantity", "paper", *[f"{s} run" for s, _ in runs]],
-                         [[k, viz.fmt_like(doc["published"].get(k), doc["published"].get(k)),
-                           *[viz.fmt_like(run["values"].get(k), doc["published"].get(k)) for _, run in runs]]
-                          for k in keys])
-    lines = [f"**{chapter_link(chapter)}**", "", table, ""]
-    for s, run in runs:
-        v = run.get("versions", {})
-        lines.append(f"* **{s}**: {viz.provenance(run, s)}; unet_core {v.get('unet_core', '?')}, torch "
-                     f"{v.get('torch', '?')}" + (f". {run['notes']}" if run.get("notes") else ""))
-    blocks.append("\n".join(lines))
-display(Markdown("\n\n".join(blocks) or "*Nothing recorded yet.*"))
+TABLE_SCORES = {(c, p) for _, _, c, p in SPREAD}
+rows = published_rows(results, chapter_link, skip=lambda chapter, key: (chapter, key) in TABLE_SCORES)
+display(Markdown(viz.md_table(["quantity", "paper", "ours", "run", "chapter"], rows) if rows else
+                 "*No chapter has recorded a `cpu` or `full` run yet: run `python book/build.py --scale cpu`.*"))
+full = [c for c, d in results.items() if "full" in d.get("runs", {})]
+display(Markdown(
+    f"Full-scale (GPU) runs are recorded for: {', '.join(chapter_link(c) for c in full)}." if full else
+    "**No full-scale run is recorded yet.** Every number above comes from a `cpu` run (the budgeted recipes "
+    "on a 2-core CPU); the paper's accuracy figures need the `full` scale on a GPU "
+    "(`python book/build.py --scale full`, or the `book-full` workflow, then commit its `book/results`)."))
+
+# %% [markdown]
+# ## Every recorded number, per chapter
+#
+# Beyond the published ones: everything each chapter recorded.
+
+# %% tags=["remove-input"]
+display(Markdown("\n\n".join(chapter_blocks(results, chapter_link)) or "*Nothing recorded yet.*"))
+
+# %% [markdown]
+# ## The runs
+#
+# Every run cited above as [k], with its scale, device, what it cost and when, once.
+
+# %% tags=["remove-input"]
+display(Markdown(runs_table(results, chapter_link) or "*No `cpu` or `full` run recorded yet.*"))
