@@ -66,7 +66,9 @@ if "google.colab" in sys.modules:
     SCALE, DEVICE = setup(COLAB_SCALE, DATASETS, data_dir=f"{CLONE}/data")
 
 # %%
+import inspect
 import json
+import textwrap
 import time
 from pathlib import Path
 
@@ -77,6 +79,7 @@ from skimage.color import label2rgb
 
 import unet_core as uc
 from unet_core.book import figures, viz
+from unet_core.data import loss_weights
 from unet_core.utils import check_cap
 
 T0 = time.perf_counter()  # the budget recorded with the results: wall time of the whole chapter
@@ -252,8 +255,14 @@ viz.parameter_slider(render, {"sigma": SIGMAS, "w0": W0S}, initial={"sigma": SIG
 # `uc.weight_map` does not compute a full-image distance transform per cell: it processes each cell in its
 # bounding box grown by the reach $R = \sigma\sqrt{2 \ln(w_0/\varepsilon)}$ beyond which the border term is
 # below $\varepsilon = 10^{-6}$ (the docstring has the proof). `uc.weight_map_brute_force` is the literal
-# definition: one full-image EDT per cell, stacked and sorted. They must agree to float32 precision. The
-# smoke scale checks the frame shown, `cpu` and `full` every gold-truth frame.
+# definition: one full-image EDT per cell, stacked and sorted (its lines after the input checks, and the
+# helper that adds the term of Eq. 2). They must agree to float32 precision. The smoke scale checks the
+# frame shown, `cpu` and `full` every gold-truth frame.
+
+# %%
+lines = inspect.getsource(uc.weight_map_brute_force).split('"""')[-1].splitlines()
+print(textwrap.dedent("\n".join(lines[next(i for i, line in enumerate(lines) if "dist = " in line):])))
+print(textwrap.dedent(inspect.getsource(loss_weights._finish)))
 
 # %%
 def best_time(fn, repeat=3):

@@ -61,9 +61,6 @@ if "google.colab" in sys.modules:
     SCALE, DEVICE = setup(COLAB_SCALE, DATASETS, data_dir=f"{CLONE}/data")
 
 # %%
-import inspect
-import textwrap
-
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
@@ -73,7 +70,6 @@ from unet_core.book import seeds, viz
 from unet_core.book.comparisons import ablation_key
 from unet_core.book.seed_plots import draw_seed_rows
 from unet_core.book.touching import draw_touching, snapshot_cells
-from unet_core.data import loss_weights
 
 BASE, STEPS = "dic-hela-cpu", 4500  # the experiment: run_recipes.py --ablations dic-hela-cpu --rows "w0 = 0"
 recipe, no_border = uc.get_recipe(BASE), uc.ablations(BASE)["w0 = 0"]
@@ -86,13 +82,9 @@ viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a ca
 # %% [markdown]
 # ## The mechanism: the weight where two cells meet
 #
-# Eq. 2, as `uc.weight_map_brute_force` computes it literally (one distance map per cell, sorted; `d[0]` and
-# `d[1]` are $d_1$ and $d_2$ at every pixel) and as it adds the term to the class weight:
-
-# %%
-lines = textwrap.dedent(inspect.getsource(uc.weight_map_brute_force).split('"""')[-1]).strip().splitlines()
-print("\n".join(lines[next(i for i, line in enumerate(lines) if line.startswith("dist = ")):]))  # after the checks
-print(textwrap.dedent(inspect.getsource(loss_weights._finish)).strip())
+# Eq. 2's border term is $w_0 \exp(-(d_1 + d_2)^2 / 2\sigma^2)$ on the background, with $d_1$ and $d_2$ the
+# distances to the nearest and the second-nearest cell; {ref}`the weight map chapter <weight-map>` shows the
+# lines of `uc.weight_map_brute_force` that compute it literally and checks the fast `uc.weight_map` against them.
 
 # %% [markdown]
 # The training chapters' loss multiplies each pixel's log-likelihood by this $w(\mathbf x)$ (Eq. 1); with
