@@ -34,7 +34,7 @@ from ..utils.validation import check_bool, check_finite_image, check_float32_ran
 from .mirror import read_block, reflect_index, tile_origins
 from .precision import PRECISIONS, Precision, resolve_precision
 
-__all__ = ['TilePlan', 'estimate_tile_memory', 'plan_tiles', 'predict_tiled', 'run_tiles']
+__all__ = ['TilePlan', 'estimate_tile_memory', 'plan_tiles', 'predict_tiled', 'run_tiles', 'tta_probs']
 
 
 MEMORY_BUDGET_MB = 1024.0
@@ -369,8 +369,13 @@ def _probs(model: Callable, batch: torch.Tensor, dtype: torch.dtype | None, crop
     return torch.softmax(logits[..., crop : h - crop, crop : w - crop].float(), dim=1)
 
 
-def _probs_tta(model: Callable, batch: torch.Tensor, dtype: torch.dtype | None, crop: int) -> torch.Tensor:
-    """Mean softmax over the 8 flips/rotations of the batch, each inverted on the output."""
+def tta_probs(model: Callable, batch: torch.Tensor, dtype: torch.dtype | None, crop: int) -> torch.Tensor:
+    """Mean softmax over the 8 flips/rotations of the batch, each inverted on the output.
+
+    ``predict_tiled(..., tta=True)`` calls it per batch of tiles: (B, C, th, tw) -> (B, K, oh, ow)
+    float32, ``crop`` px removed on every side of the logits. Ronneberger et al. (2015), Sec. 4:
+    "averaged over 7 rotated versions of the input data".
+    """
     total = 0
     for k in range(4):
         for flip in (False, True):
@@ -519,7 +524,7 @@ def run_tiles(
     if is_module:
         model.to(dev, memory_format=torch.channels_last) if chosen.channels_last else model.to(dev)
         model.eval()
-    forward = _probs_tta if tta else _probs
+    forward = tta_probs if tta else _probs
     try:
         with torch.inference_mode():
             for chunk in tqdm(plan.batches, disable=not progress, desc="tiles"):
