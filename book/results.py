@@ -103,6 +103,24 @@ display(Markdown(
     "(`python book/build.py --scale full`, or the `book-full` workflow, then commit its `book/results`)."))
 
 # %% [markdown]
+# ## Limitations
+#
+# **Of the paper.** It reports no ablation: none of its design choices (the border term, the elastic
+# deformation, momentum 0.99, the overlap-tile strategy) is measured against its absence, which is why the
+# chapters test them. It is 2D, slice by slice, on stacks that are 3D. Its segmentation for the cell
+# challenges cut probabilities into cells in a way it does not describe, and its ISBI 2012 entry averaged
+# 7 rotated predictions (test-time augmentation) that the architecture itself does not include. It gives
+# no learning rate, schedule or number of steps, and no code in the paper (the authors released a Caffe
+# model separately).
+#
+# **Of this companion.** No `full` (GPU) run is recorded yet, so every score above comes from 16-channel
+# networks trained for 25 minutes on 2 CPU cores, not the 64-channel network trained for ten GPU hours. The
+# held-out ISBI 2012 slices are 5 of the 30 annotated training slices (the challenge's test labels are not
+# public), not the challenge's test set. DIC-HeLa is scored against silver (computer-generated) truth, and
+# PhC-U373 on 5 gold frames of one sequence. Five held-out slices or frames make the spread between seeds
+# large; the tables show it rather than hide it.
+
+# %% [markdown]
 # ## Every recorded number, per chapter
 #
 # Beyond the published ones: everything each chapter recorded.
