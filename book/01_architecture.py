@@ -38,12 +38,12 @@
 SCALE = "smoke"  # "smoke" | "cpu" | "full": this chapter does the same work at every scale
 DEVICE = "auto"  # "auto" picks cuda, then mps, then cpu
 SEED = 0
-DATA_DIR = None  # an ISBI 2012 slice for the receptive-field figure (None -> $UNET_DATA_DIR or ./data)
+DATA_DIR = None  # an ISBI 2012 slice for the receptive-field figure if there (None -> $UNET_DATA_DIR or ./data)
 
 # %% tags=["colab", "remove-cell"]
 # Colab only (skipped elsewhere): clone the repository, install it with the `colab` extra (the package,
 # data_scripts and what this chapter imports), download and verify the data the chapter needs, and
-# choose the scale: COLAB_SCALE = "auto" runs `full` on a Colab GPU and `cpu` otherwise.
+# choose the scale: COLAB_SCALE = "auto" runs `cpu` (minutes, on the GPU if any); "full" (hours) only when set.
 import sys
 
 if "google.colab" in sys.modules:
@@ -51,7 +51,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     REPO, BRANCH = "https://github.com/unet-reproduced/unet-reproduced", "main"  # _config.yml (build.py --sync)
-    COLAB_SCALE, DATASETS = "auto", ["isbi2012"]  # = book/manifest.py
+    COLAB_SCALE, DATASETS = "auto", []  # = book/manifest.py
     CLONE = "/content/" + REPO.rstrip("/").rsplit("/", 1)[-1]
     if not os.path.isdir(CLONE):
         subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", BRANCH, REPO, CLONE], check=True)

@@ -63,7 +63,7 @@ PRETRAINED = True  # score the published, sha256-verified network (cpu) instead 
 # %% tags=["colab", "remove-cell"]
 # Colab only (skipped elsewhere): clone the repository, install it with the `colab` extra (the package,
 # data_scripts and what this chapter imports), download and verify the data the chapter needs, and
-# choose the scale: COLAB_SCALE = "auto" runs `full` on a Colab GPU and `cpu` otherwise.
+# choose the scale: COLAB_SCALE = "auto" runs `cpu` (minutes, on the GPU if any); "full" (hours) only when set.
 import sys
 
 if "google.colab" in sys.modules:

@@ -100,7 +100,7 @@ class Chapter:
 
 
 CHAPTERS: tuple[Chapter, ...] = (
-    Chapter("01_architecture", "architecture", datasets=("isbi2012",)),
+    Chapter("01_architecture", "architecture"),
     Chapter("02_overlap_tile", "overlap-tile", datasets=("isbi2012",)),
     Chapter("03_weight_map", "weight-map", datasets=("phc-u373", "dic-hela")),
     Chapter("04_elastic", "elastic", datasets=("isbi2012",)),

@@ -4,8 +4,9 @@ Every chapter of the book starts with the same Colab cell (written by ``book/bui
 Colab only, it clones the repository, installs it with the ``colab`` extra (the package, these data
 scripts and what the chapters import), changes into ``book/`` and calls :func:`setup`, which
 
-* picks the scale: ``colab_scale="auto"`` runs ``full`` on a GPU and ``cpu`` otherwise (any of
-  ``"smoke"``, ``"cpu"``, ``"full"`` overrides it);
+* picks the scale: ``colab_scale="auto"`` runs ``cpu`` (the budgeted recipes: minutes on a Colab GPU,
+  which the chapter's ``DEVICE = "auto"`` uses, and on a CPU); ``"full"`` (the paper's network, hours of
+  training) runs only when asked (any of ``"smoke"``, ``"cpu"``, ``"full"`` overrides ``"auto"``);
 * downloads, verifies and converts the datasets the chapter needs (``fetch.py NAME --dest DIR``, the
   official sources, sha256-checked), unless a ``smoke`` run was asked for, which needs none;
 * points ``$UNET_DATA_DIR`` at them, so the chapter's ``DATA_DIR = None`` finds them.
@@ -27,9 +28,10 @@ def choose_scale(colab_scale: str = "auto", cuda: bool | None = None) -> str:
     Parameters
     ----------
     colab_scale : {"auto", "smoke", "cpu", "full"}
-        ``"auto"``: ``"full"`` when a CUDA GPU is visible, else ``"cpu"``; anything else is taken as is.
+        ``"auto"``: ``"cpu"`` with or without a GPU (never hours of training unasked); anything else is
+        taken as is.
     cuda : bool, optional
-        Whether a GPU is there; default ``torch.cuda.is_available()``.
+        Whether a GPU is there (kept for the device :func:`setup` reports; the scale does not depend on it).
 
     Returns
     -------
@@ -43,20 +45,14 @@ def choose_scale(colab_scale: str = "auto", cuda: bool | None = None) -> str:
 
     Examples
     --------
-    >>> choose_scale("auto", cuda=True), choose_scale("auto", cuda=False), choose_scale("smoke", cuda=True)
-    ('full', 'cpu', 'smoke')
+    >>> choose_scale("auto", cuda=True), choose_scale("auto", cuda=False), choose_scale("full", cuda=False)
+    ('cpu', 'cpu', 'full')
     """
     if colab_scale not in ("auto", *SCALES):
         raise ValueError(
-            f"COLAB_SCALE={colab_scale!r} must be 'auto' (full on a GPU, cpu otherwise) or one of {SCALES}"
+            f"COLAB_SCALE={colab_scale!r} must be 'auto' (cpu: minutes, on the GPU if any) or one of {SCALES}"
         )
-    if colab_scale != "auto":
-        return colab_scale
-    if cuda is None:
-        import torch
-
-        cuda = torch.cuda.is_available()
-    return "full" if cuda else "cpu"
+    return "cpu" if colab_scale == "auto" else colab_scale
 
 
 def setup(

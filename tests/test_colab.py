@@ -26,7 +26,7 @@ CHAPTERS = load_build().chapter_sources()
 @pytest.mark.parametrize(
     "asked, cuda, scale",
     [
-        ("auto", True, "full"),
+        ("auto", True, "cpu"),  # never hours of training unasked
         ("auto", False, "cpu"),
         ("smoke", True, "smoke"),
         ("cpu", True, "cpu"),
@@ -40,7 +40,7 @@ def test_choose_scale(asked, cuda, scale):
 def test_choose_scale_rejects_unknown_names():
     with pytest.raises(
         ValueError,
-        match=r"COLAB_SCALE='gpu' must be 'auto' \(full on a GPU, cpu otherwise\) or one "
+        match=r"COLAB_SCALE='gpu' must be 'auto' \(cpu: minutes, on the GPU if any\) or one "
         r"of \('smoke', 'cpu', 'full'\)",
     ):
         choose_scale("gpu", cuda=True)
