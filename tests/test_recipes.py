@@ -146,11 +146,13 @@ PINNED_KEYS = {
     "isbi2012-fusionnet-cpu": "76a810ffab71",
     "isbi2012-fusionnet-full": "cba3306bf4a4",
     "isbi2012-fusionnet-smoke": "f00088536889",
+    "isbi2012-lesson": "3f63d9ff4991",  # = the 300-step cpu recipe (the name is not part of the key)
     "isbi2012-paper": "94457907127e",
     "isbi2012-smoke": "f1f927bafb22",
     "paper": "b50c84112ffd",
     "phc-u373-cpu": "c41a801a31cd",
     "phc-u373-full": "eb38492b495c",
+    "phc-u373-lesson": "993a57986c17",
     "phc-u373-paper": "f1245ef168dc",
     "phc-u373-smoke": "7b6abff984cf",
 }

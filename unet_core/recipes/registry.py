@@ -342,6 +342,10 @@ _CPU = dict(
 )
 
 
+LESSON_STEPS = 300  # the *-lesson recipes: a workshop exercise (book/instructor.md)
+_LESSON = "a workshop exercise: the cpu recipe at 300 steps (a visible result, not a reproduction)"
+
+
 # The paper's recipe at the same CPU budget and network size (SGD momentum 0.99, balanced w_c).
 _CPU_PAPER = dict(
     scale="cpu",
@@ -390,6 +394,10 @@ RECIPES: dict[str, Recipe] = {
         # grow 0: of watershed or components, grown back by 0 or 2 px, the training frames choose the watershed
         # without growing (book/results/recipes/dic-hela-cpu-postprocessing.json, chapter 07)
         Recipe("dic-hela-cpu", "dic-hela", **{**_CPU, "instances": "watershed", "separation_gap": 2, "grow": 0}),
+        # Workshop exercises: the cpu recipes at 300 steps, a visible result in 1.5 to 3 minutes on 2 CPU cores
+        # (book/instructor.md); the same networks, schedule and augmentation, shortened.
+        Recipe("isbi2012-lesson", "isbi2012", **{**_CPU, "iterations": LESSON_STEPS}, notes=_LESSON),
+        Recipe("phc-u373-lesson", "phc-u373", **{**_CPU, "iterations": LESSON_STEPS}, notes=_LESSON),
         Recipe("isbi2012-paper", "isbi2012", **_CPU_PAPER),
         Recipe("phc-u373-paper", "phc-u373", **_CPU_PAPER),
         Recipe("dic-hela-paper", "dic-hela", **_CPU_PAPER),
