@@ -12,6 +12,7 @@ import ast
 import base64
 import functools
 import http.server
+import importlib.util
 import json
 import re
 import shutil
@@ -63,10 +64,10 @@ def test_toc_lists_existing_pages_and_every_chapter():
     assert len(pages) == len(set(pages)), "a page is listed twice in _toc.yml"
     for page in pages:
         assert (ROOT / f"{page}.md").exists() or (ROOT / f"{page}.ipynb").exists(), f"{page} is in _toc.yml but missing"
-    assert sorted(f"book/{p.stem}" for p in CHAPTERS) == sorted(
-        p for p in pages if p not in ("book/intro", "book/references")
-    )
-    assert pages[-2:] == ["book/results", "book/references"]
+    notebooks = [p for p in pages if (ROOT / f"{p}.py").exists()]
+    assert sorted(f"book/{p.stem}" for p in CHAPTERS) == sorted(notebooks)
+    assert all((ROOT / f"{p}.md").exists() for p in pages if p not in notebooks)  # the other pages: Markdown
+    assert pages[-1] == "book/references" and pages.index("book/results") > pages.index(notebooks[-2])
 
 
 @pytest.mark.parametrize("py", [p for p in CHAPTERS if p.stem[:2].isdigit()], ids=lambda p: p.stem)
@@ -177,6 +178,7 @@ def test_manifest_and_toc_list_the_same_chapters_in_the_same_order():
         p.removeprefix("book/")
         for p in pages
         if p not in ("book/intro", *(f"book/{n}" for n in build.LAST), "book/references")
+        and not (ROOT / f"{p}.md").exists()  # Markdown pages (the instructor's) are no chapters
     ]
     assert chapters == manifest.stems(), (
         "_toc.yml and book/manifest.py must list the same chapters in the same order: a chapter is one entry in "
@@ -409,3 +411,16 @@ def test_no_chapter_is_longer_than_the_limit(chapter):
         f"{chapter} has {lines} lines, more than {MAX_CHAPTER_LINES}: move plumbing (tables, figures, "
         "loading, provenance) into unet_core/book and keep the paper's mechanism on the page"
     )
+
+
+def test_code_share_counts_only_visible_code_and_calls_the_books_helpers_plumbing():
+    spec = importlib.util.spec_from_file_location("code_share", BOOK / "scripts" / "code_share.py")
+    code_share = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(code_share)
+    text = "\n".join([
+        "# %% [markdown]", "# text, not code",
+        "# %%", "import unet_core as uc", "net = uc.UNet()", "# a comment", "", "y = net(x)",
+        '# %% tags=["hide-input"]', "viz.record_results('x', {})",
+        "# %%", "viz.record_results('x', {})", "fig, ax = plt.subplots()",
+    ])  # fmt: skip
+    assert code_share.share(text) == {"visible": 5, "plumbing": 3, "teaching": 2}
