@@ -92,6 +92,7 @@ from IPython.display import Markdown, display
 import unet_core as uc
 from unet_core.book import comparisons, figures, viz
 from unet_core.book.networks import data_or_synthetic, obtain_network, runs_folder
+from unet_core.book.recording import networks_budget, record_chapter_run
 from unet_core.recipes.capped import capped_recipe
 from unet_core.recipes.pretrained import load_pretrained, pretrained_path
 from unet_core.recipes.registry import get_recipe
@@ -216,7 +217,7 @@ runs = runs_folder(SCALE)  # checkpoints under <repo>/runs (never committed); sm
 # the published network (cpu), else a finished checkpoint under runs/, else train (resuming a checkpoint)
 net = obtain_network(recipe, data, runs_dir=runs, device=device, pretrained=PRETRAINED and SCALE != "smoke")
 model, recipe, how, trained_on = net.model, net.recipe, net.how, net.training_data
-losses, steps, train_seconds, trained = net.losses, net.steps, net.seconds, net.scores  # scores: published only
+losses, steps, trained = net.losses, net.steps, net.scores  # scores: published only
 k = max(1, min(100, len(losses) // 3))
 if SCALE == "smoke":
     print(viz.SMOKE_LABEL)
@@ -274,12 +275,9 @@ if trained is not None:
     print("re-scored published network " + ("reproduces" if same else "DIFFERS FROM") + " the recorded scores")
 
 # %% [markdown]
-# ## Record the numbers
-#
-# `viz.record_results` stores this run's numbers with what they cost (`budget`); a `cpu` or `full` run
-# writes the committed `book/results/06_isbi2012.json` that the table below and the results page read.
+# ## Record the numbers (a `cpu` or `full` run writes `book/results/06_isbi2012.json`, read below and by the results page)
 
-# %%
+# %% tags=["hide-input"]
 values = dict(ours)
 values.update({
     "recipe": recipe.name, "steps": int(steps), "network": f"base_channels={recipe.base_channels}, depth={recipe.depth}",
@@ -287,16 +285,10 @@ values.update({
     + (" (central 256 x 256 px)" if SCALE == "smoke" else ""),
     "prediction seconds": round(predict_seconds, 1),
 })
-scored = f"scored in {predict_seconds + score_seconds:,.0f} s"
-if net.source == "published":
-    budget = f"published network {recipe.name}: {steps:,} steps, {train_seconds:,.0f} s training; {scored}"
-else:
-    budget = f"{steps:,} steps, {train_seconds:,.0f} s training; {scored}"
-path = viz.record_results(CHAPTER, values, scale=SCALE, device=DEVICE,
-                          published={k: float(v) for k, v in PUBLISHED.items()},
-                          notes=data["source"] + "; not the challenge test set" + TAG, budget=budget)
-this_run = viz.load_results(path.parent)[CHAPTER]["runs"][SCALE]
-print(f"recorded in results/{path.name}: {viz.provenance(this_run, SCALE)}")
+budget = networks_budget({recipe.name: net}, f"scored in {predict_seconds + score_seconds:,.0f} s")
+this_run = record_chapter_run(CHAPTER, values, scale=SCALE, device=DEVICE, budget=budget,
+                              published={k: float(v) for k, v in PUBLISHED.items()},
+                              notes=data["source"] + "; not the challenge test set" + TAG)
 
 # %% [markdown]
 # ## Result beside Table 1
@@ -413,6 +405,13 @@ for ax in axes:
 fig.suptitle(fig_title, fontsize=9)
 fig.tight_layout(rect=(0, 0, 1, 0.96))
 plt.show()
+
+# %% [markdown]
+# **The threshold is a choice.** The scores take each measure's best threshold; slide it to see what it trades
+# (the same map as panel (c), precomputed at every position, so the slider works in the static page):
+
+# %% tags=["hide-input"]
+figures.threshold_slider(fig_prob, fig_truth, [0.1, 0.3, 0.5, 0.7, 0.9], f"Threshold on p(cell): {fig_title}")
 
 # %% [markdown]
 # **Reading the figure.** Red in panel (c): pixels the network calls membrane inside a truth cell;

@@ -101,6 +101,8 @@ from IPython.display import Markdown, display
 import unet_core as uc
 from unet_core.book import comparisons, figures, viz
 from unet_core.book.networks import cell_tracking_data, most_cells, obtain_network, runs_folder
+from unet_core.book.recording import networks_budget, record_chapter_run
+from unet_core.book.touching import threshold_cells_slider
 from unet_core.recipes.capped import capped_recipe
 from unet_core.recipes.pretrained import load_pretrained, pretrained_path
 from unet_core.recipes.registry import get_recipe
@@ -204,7 +206,7 @@ kind = {n: ("" if data[n]["truth"] == "gt" else " (vs SILVER truth)" if data[n][
 # smoke scale it trains the tiny `*-smoke` networks for 30 steps: a pipeline check, not a reproduction.
 
 # %%
-models, histories, how, steps, train_seconds, source = {}, {}, {}, {}, {}, {}
+models, histories, how, steps, nets = {}, {}, {}, {}, {}
 if SCALE == "smoke":
     print(viz.SMOKE_LABEL)
 trained_on = {}  # the frames each network was trained on (it is never scored on them)
@@ -212,7 +214,7 @@ for name, recipe in recipes.items():
     # the published network (cpu), else a finished checkpoint under runs/, else train (resuming a checkpoint)
     net = obtain_network(recipe, data[name], runs_dir=runs, device=device, pretrained=PRETRAINED and SCALE != "smoke")
     models[name], recipes[name], how[name], trained_on[name] = net.model, net.recipe, net.how, net.training_data
-    histories[name], steps[name], train_seconds[name], source[name] = net.losses, net.steps, net.seconds, net.source
+    histories[name], steps[name], nets[recipe.name] = net.losses, net.steps, net
     k = max(1, min(100, len(histories[name]) // 3))
     print(f"{DATASETS[name]['title']}{kind[name]}: {how[name]}; loss {histories[name][:k].mean():.3f} "
           f"(first {k} steps) -> {histories[name][-k:].mean():.3f} (last {k})")
@@ -269,12 +271,9 @@ for name, recipe in recipes.items():
 score_seconds = time.perf_counter() - score_start
 
 # %% [markdown]
-# ## Record the numbers
-#
-# `viz.record_results` stores this run's numbers with what they cost (`budget`); a `cpu` or `full` run
-# writes the committed `book/results/07_cell_tracking.json` that the table below and the results page read.
+# ## Record the numbers (a `cpu` or `full` run writes `book/results/07_cell_tracking.json`, read below and by the results page)
 
-# %%
+# %% tags=["hide-input"]
 published = {"SEG PhC-U373": 0.9203, "SEG DIC-HeLa": 0.7756,
              "reference (PhC-U373, DIC-HeLa)": "gold truth of the challenge test set"}
 values = {
@@ -292,12 +291,8 @@ notes = ("held-out frames of the public training sequences (PhC-U373 seq 02 last
          f"DIC-HeLa seq 02 vs {uc.data.datasets.truth_label(data['dic-hela']['truth'])}, trained on seq 01 "
          f"{uc.data.datasets.truth_label(data['dic-hela'].get('train_truth', 'synthetic'))}), not the challenge test set"
          + ("; SYNTHETIC data" if synthetic else "") + ("; smoke: 2 cropped held-out frames" if SCALE == "smoke" else ""))
-costs = " and ".join(f"{recipes[n].name} ({steps[n]:,} steps, {train_seconds[n]:,.0f} s training)" for n in DATASETS)
-budget = f"published networks {costs}" if all(s == "published" for s in source.values()) else f"trained: {costs}"
-budget += f"; scored in {score_seconds:,.0f} s"
-path = viz.record_results(CHAPTER, values, scale=SCALE, device=DEVICE, published=published, notes=notes, budget=budget)
-this_run = viz.load_results(path.parent)[CHAPTER]["runs"][SCALE]
-print(f"recorded in results/{path.name}: {viz.provenance(this_run, SCALE)}")
+this_run = record_chapter_run(CHAPTER, values, scale=SCALE, device=DEVICE, published=published, notes=notes,
+                              budget=networks_budget(nets, f"scored in {score_seconds:,.0f} s"))
 
 # %% [markdown]
 # ## Result: SEG on the held-out frames, beside Table 2
@@ -307,8 +302,6 @@ print(f"recorded in results/{path.name}: {viz.provenance(this_run, SCALE)}")
 # recorded ones (`comparisons.table2` lists where each row's numbers came from).
 
 # %% tags=["hide-input"]
-def seg(value, name, silver=False):  # a SEG value at Table 2's decimals, marked when against silver truth
-    return comparisons.table2_seg(value, DATASETS[name]["published"], silver)
 ours = {} if SCALE == "smoke" else dict(this_run=this_run, values=values, kind=kind)  # smoke: the recorded runs
 display(Markdown(comparisons.table2(CHAPTER, SCALE, DATASETS, recipe_names=[r.name for r in recipes.values()],
                                     published_nets=PUBLISHED_NETS, **ours)))
@@ -332,6 +325,15 @@ title = ("recorded cpu runs (published networks)" if from_records else
          f"{viz.SMOKE_LABEL.split(' (')[0].upper()} run, pipeline check" if SCALE == "smoke" else f"this run (scale={SCALE})")
 figures.draw_threshold_curves(curves, title)
 plt.show()
+
+# %% [markdown]
+# Slide the threshold over a held-out DIC-HeLa crop (a recorded run's last snapshot, no TTA): low merge (red), high lose cells (blue).
+
+# %% tags=["hide-input"]
+snap_key = next((k for k in ("dic-hela-cpu@seed2", "dic-hela-cpu@seed1") if viz.recorded_snapshots(k)), None)
+if snap_key is not None:
+    display(threshold_cells_slider(viz.recorded_snapshots(snap_key), get_recipe("dic-hela-cpu"),
+                                   [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], f"Threshold on p(cell): recorded run {snap_key}"))
 
 # %% [markdown]
 # ## What matters: one change at a time, over seeds (PhC-U373)
@@ -371,7 +373,8 @@ else:
         viz.md_table(["instances", "grown back by", "threshold (training frames)", "SEG training frames",
                       "SEG held-out (SILVER truth)"],
                      [[r["method"], f"{r['grow']} px", viz.fmt_like(r["threshold"]),
-                       seg(r["seg_training_frames"], "dic-hela"), seg(r["seg_held_out"], "dic-hela")]
+                       *(comparisons.table2_seg(r[k], DATASETS["dic-hela"]["published"], False)
+                         for k in ("seg_training_frames", "seg_held_out"))]
                       for r in post["chosen on training frames"]])
         + f"\n\nRecorded: {viz.provenance(post, 'cpu')}; the published `dic-hela-cpu` network's probabilities "
         "(8-fold TTA) re-cut, no training."))
@@ -428,9 +431,8 @@ plt.show()
 #   same sequence, earlier in time, which is easier than a new sequence; with the official archive the
 #   15 gold frames of sequence 01 are scored as well, a sequence the network never saw); for DIC-HeLa all
 #   of sequence 02, against **silver truth** in the recorded copy (gold truth with the official archive).
-#   Silver truth is itself a segmentation by earlier algorithms: a network trained on it learns to imitate
-#   it, and agreement with it is not accuracy against manual annotation. The published `dic-hela-cpu`
-#   was trained on silver truth; the current CTC release has 17 gold DIC-HeLa frames, not the paper's 20.
+#   Silver truth is an earlier algorithm's segmentation: agreeing with it is not accuracy against manual
+#   annotation. `dic-hela-cpu` was trained on it; the CTC release has 17 gold DIC-HeLa frames, not 20.
 # * **Partial annotation.** The paper trained on "partially annotated" frames (35 and 20); the gold
 #   truth here (PhC-U373, 14 frames) treats every unannotated pixel as background: the recipes do not use the
 #   loss's ignore label (`ignore_index`). The silver-truth masks are complete.
@@ -438,10 +440,9 @@ plt.show()
 #   steps (23-27 minutes on 2 CPU threads) instead of ten GPU hours of SGD. In the ablation table the
 #   paper's recipe learns far more slowly ("paper recipe"), and SGD without the class balance collapses
 #   to predicting no cell at all ("paper SGD"): with one tile per step and momentum 0.99 a stable
-#   learning rate is too small for a few thousand steps, and only the class-balancing term $w_c$ (per image:
-#   a cell pixel of frame 02/041 weighs 16.15, {ref}`the weight map chapter <weight-map>`) keeps the cells in the gradient. With Adam
-#   the class balance makes little difference, but shifts the best threshold up (over-confident cells).
-#   The ISBI 2012 ablations of {ref}`the ISBI 2012 chapter <isbi2012>` show the same slow SGD.
+#   learning rate is too small for a few thousand steps, and only $w_c$ (per image: 16.15 for a cell pixel of
+#   frame 02/041, {ref}`weight-map`) keeps the cells in the gradient. With Adam the class balance makes little
+#   difference but shifts the best threshold up. {ref}`isbi2012` and {ref}`optimiser` show the same slow SGD.
 # * **Separation of touching DIC-HeLa cells.** Beyond the paper, `dic-hela-cpu` widens the gap between
 #   touching cells in the labels and cuts instances with a seeded watershed; the paper's own
 #   post-processing for the challenge is not described.

@@ -66,3 +66,16 @@ def test_seed_rows_draw_every_seed_and_say_when_a_measure_is_not_recorded():
     plt.close(fig)
     with pytest.raises(ValueError, match="measures must name"):
         draw_seed_rows(rows, [], "t")
+
+
+def test_threshold_sliders_precompute_one_image_per_threshold():
+    from unet_core.book.figures import threshold_slider
+    from unet_core.book.touching import threshold_cells_slider
+
+    cells = threshold_cells_slider(_snaps(True), uc.get_recipe("phc-u373-cpu"), [0.3, 0.5, 0.97], "t")
+    assert len(cells.images) == 3
+    prob = np.random.default_rng(0).random((40, 40)).astype(np.float32)
+    pixels = threshold_slider(prob, prob > 0.5, [0.2, 0.5], "t", crop=16)
+    assert len(pixels.images) == 2
+    with pytest.raises(ValueError, match="one shape"):
+        threshold_slider(prob, prob[:5] > 0.5, [0.5], "t")

@@ -39,6 +39,7 @@ __all__ = [
     'draw_snapshots',
     'few_images_stats',
     'draw_few_images',
+    'threshold_slider',
 ]
 
 FALSE_MEMBRANE = (0.9, 0.1, 0.1)  # red: membrane drawn inside a truth cell
@@ -582,3 +583,45 @@ def draw_few_images(stats: Mapping[bool, Mapping[int, Any]], measure: str, title
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def threshold_slider(prob: np.ndarray, truth: np.ndarray, thresholds: Sequence[float], title: str, crop: int = 256):
+    """A static slider over the threshold: the map ``p > t`` against the truth (:func:`error_rgb`), per ``t``.
+
+    Parameters
+    ----------
+    prob : numpy.ndarray
+        (H, W) probability of cell.
+    truth : numpy.ndarray
+        (H, W), nonzero on truth cells.
+    thresholds : sequence of float
+        The slider's positions.
+    title : str
+    crop : int
+        Side of the centred crop shown (the whole map is scored).
+
+    Returns
+    -------
+    unet_core.book.widgets.ParameterSlider
+        Each position titled with the pixel error of the whole map at that threshold.
+    """
+    from .widgets import parameter_slider
+
+    prob, truth = np.asarray(prob, np.float32), np.asarray(truth) > 0
+    if prob.shape != truth.shape:
+        raise ValueError(f"prob and truth must have one shape, got {prob.shape} and {truth.shape}")
+    h, w = prob.shape
+    window = np.s_[max(0, (h - crop) // 2) : (h + crop) // 2, max(0, (w - crop) // 2) : (w + crop) // 2]
+
+    def render(t):
+        import matplotlib.pyplot as plt
+
+        errors = float(((prob > t) != truth).mean())
+        fig, ax = plt.subplots(figsize=(3.4, 3.5))
+        ax.imshow(error_rgb(prob[window] > t, truth[window]))
+        ax.set_title(f"p > {t:g}: {errors:.1%} of the pixels wrong\nred: false membrane, blue: missed", fontsize=8)
+        ax.axis("off")
+        return fig
+
+    return parameter_slider(render, {"t": list(thresholds)}, initial={"t": thresholds[len(thresholds) // 2]},
+                            title=title, label=lambda t: f"{t:g}")  # fmt: skip

@@ -19,7 +19,7 @@ from ..data.labels import cut_instances, instances_from_labels
 from ..metrics.seg import segmentation_error_masks, segmentation_errors
 from ..recipes.registry import Recipe
 
-__all__ = ["snapshot_cells", "draw_touching"]
+__all__ = ["snapshot_cells", "draw_touching", "threshold_cells_slider"]
 
 MERGED_RGB = (0.95, 0.15, 0.1)  # red: a truth cell that shares its predicted cell with another
 MISSED_RGB = (0.2, 0.45, 1.0)  # blue: a truth cell that no predicted cell covers by more than half
@@ -119,3 +119,41 @@ def draw_touching(runs: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]
     fig.suptitle(title, fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
+
+
+def threshold_cells_slider(snaps: Mapping[str, Any], recipe: Recipe, thresholds, title: str):
+    """A static slider over the threshold on ``p(cell)``: the cells cut from a snapshot at each ``t``.
+
+    Parameters
+    ----------
+    snaps : dict
+        :func:`unet_core.recipes.snapshots.load_snapshots` of a recorded run (its last step is cut).
+    recipe : Recipe
+        The run's recipe (how it cuts cells).
+    thresholds : sequence of float
+        The slider's positions, in (0, 1).
+    title : str
+
+    Returns
+    -------
+    unet_core.book.widgets.ParameterSlider
+        Each position: the cells (yellow outlines) over the image, truth cells merged in red and missed in
+        blue, and the counts in the title.
+    """
+    import matplotlib.pyplot as plt
+
+    from .widgets import parameter_slider
+
+    def render(t):
+        cells = snapshot_cells(snaps, recipe, t)
+        c = cells["counts"]
+        fig, ax = plt.subplots(figsize=(3.4, 3.5))
+        ax.imshow(_overlay(snaps["image"], cells))
+        ax.set_title(f"p > {t:g}: {int(cells['pred'].max())} cells cut, {c['truth cells']} true;\n"
+                     f"{c['merged cells']} merged (red), {c['missed cells']} missed (blue)", fontsize=8)  # fmt: skip
+        ax.axis("off")
+        return fig
+
+    thresholds = list(thresholds)
+    return parameter_slider(render, {"t": thresholds}, initial={"t": thresholds[len(thresholds) // 2]}, title=title,
+                            label=lambda t: f"{t:g}")  # fmt: skip
