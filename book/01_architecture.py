@@ -65,7 +65,6 @@ if "google.colab" in sys.modules:
 import inspect
 import textwrap
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -75,6 +74,7 @@ from matplotlib.patches import Rectangle
 
 import unet_core as uc
 from unet_core.book import viz
+from unet_core.book.samples import em_slice
 
 torch.manual_seed(SEED)
 device = viz.resolve_device(DEVICE)
@@ -169,18 +169,8 @@ print("\n".join(["def center_crop(x, size):  # after its checks", *crop[-2:]]))
 # as the 64-channel one: it depends only on the kernels and poolings).
 
 # %%
-def load_slice():
-    """(image 572 x 572, source): an ISBI 2012 training slice mirrored to 572 px, or a synthetic one."""
-    data_dir = Path(DATA_DIR) if DATA_DIR is not None else uc.default_data_dir()
-    try:
-        image, source = uc.load_isbi2012(data_dir).train_images[0], "ISBI 2012 training slice 0"
-    except (FileNotFoundError, ValueError) as err:
-        print(f"real data unavailable ({err.__class__.__name__}); using a SYNTHETIC EM-like slice")
-        image, source = uc.synthetic_em((512, 512), seed=SEED)[0], "SYNTHETIC EM-like slice"
-    return uc.mirror_pad(uc.normalize_image(image), 30)[:572, :572], source  # (572, 572) float32
-
-
-image, source = load_slice()
+raw, source = em_slice(DATA_DIR, allow_synthetic=True, seed=SEED)  # the context does not depend on the content
+image = uc.mirror_pad(uc.normalize_image(raw), 30)[:572, :572]  # (572, 572) float32: one input tile
 torch.manual_seed(SEED)
 narrow = uc.UNet(base_channels=4).eval()  # same kernels and poolings as uc.UNet(), 1/16 of the channels
 x = torch.from_numpy(image)[None, None].requires_grad_(True)  # (1, 1, 572, 572)

@@ -74,6 +74,7 @@ from matplotlib.patches import Rectangle
 
 import unet_core as uc
 from unet_core.book import figures, viz
+from unet_core.book.samples import em_slice
 from unet_core.inference.tiling import tta_probs
 from unet_core.utils import check_cap
 
@@ -97,18 +98,7 @@ viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a ca
 # **SYNTHETIC**.
 
 # %%
-def load_slice():
-    """(image, source): ISBI 2012 training slice 0, or a synthetic EM-like image at smoke scale."""
-    try:
-        return uc.load_isbi2012(data_dir).train_images[0], "ISBI 2012 training slice 0"
-    except (FileNotFoundError, ValueError) as err:
-        if SCALE != "smoke":
-            raise
-        print(f"real data unavailable ({err.__class__.__name__}); using a SYNTHETIC EM-like image")
-        return uc.synthetic_em((512, 512), seed=SEED)[0], "SYNTHETIC EM-like image (unet_core.synthetic_em)"
-
-
-raw, source = load_slice()
+raw, source = em_slice(data_dir, allow_synthetic=SCALE == "smoke", seed=SEED)  # ISBI 2012 training slice 0
 synthetic = source.startswith("SYNTHETIC")
 tag = " - SYNTHETIC" if synthetic else ""
 image = check_cap.capped_image(uc.normalize_image(raw))  # (512, 512) float32, zero mean, unit std ($UNET_CHECK_CAP: a crop)
@@ -203,13 +193,8 @@ plt.show()
 # property of the architecture, not of the weights.
 
 # %%
-def margin_from_probs(p):
-    """(2, H, W) probabilities -> (H, W) logit margin z1 - z0."""
-    return np.log(p[1]) - np.log(p[0])
-
-
-def margin_from_logits(z):
-    """(2, H, W) logits -> (H, W) logit margin z1 - z0."""
+def margin(z):
+    """(2, H, W) logits, or log-probabilities -> (H, W) logit margin z1 - z0 (the argmax thresholds it at 0)."""
     return z[1] - z[0]
 
 
@@ -228,12 +213,12 @@ def whole_image_logits(net, img, pad_before):
 torch.manual_seed(SEED)
 valid_net = uc.UNet(base_channels=WIDTH).to(device).eval()  # He initialisation (Sec. 3), untrained
 start = time.perf_counter()
-whole = margin_from_logits(whole_image_logits(valid_net, image, border))
+whole = margin(whole_image_logits(valid_net, image, border))
 t_whole = time.perf_counter() - start
 start = time.perf_counter()
 tiled_probs = uc.predict_tiled(valid_net, image, tile_size=SMALL_TILE, device=device)  # (2, H, W)
 t_tiled = time.perf_counter() - start
-tiled = margin_from_probs(tiled_probs)
+tiled = margin(np.log(tiled_probs))
 diff_aligned = np.abs(tiled - whole)
 print(f"{NET}, scale={SCALE}, {source}:")
 print(f"  logit margin range {whole.min():.2f} .. {whole.max():.2f}")
@@ -244,15 +229,30 @@ print(f"  max |tiled - whole| = {diff_aligned.max():.2e} logits; "
 assert diff_aligned.max() < 1e-3, "tiles on the stride grid must reproduce the whole-image pass"
 
 # %% [markdown]
+# **Slide the grid.** The same tiles against one pass whose pooling grid is shifted by $d$ px (the image
+# mirror-padded by $92 + d$ px before it): only shifts by a multiple of 16 leave the prediction unchanged.
+
+# %% tags=["hide-input"]
+shifted = {d: np.abs(tiled - margin(whole_image_logits(valid_net, image, border + d))) for d in (0, 4, 8, 12, 16)}
+
+
+def render_shift(d):
+    fig, ax = plt.subplots(figsize=(3.4, 3.5))
+    ax.imshow(shifted[d] + 1e-7, cmap="magma", norm=LogNorm(vmin=1e-6, vmax=30))
+    ax.set_title(f"grid shifted by {d} px:\nmax |tiled - one pass| = {shifted[d].max():.1e} logits", fontsize=8)
+    ax.axis("off")
+    return fig
+
+
+viz.parameter_slider(render_shift, {"d": list(shifted)}, title=f"Tiles against a pass on a shifted grid{tag}")
+
+# %% [markdown]
 # ## Counter-example: tiles every 388 px
 #
-# Now the naive tiling: output tiles that simply abut, at multiples of the output side $o$ ($o = 388$ for
-# the paper's 572 tile; 388 = 24 x 16 + 4, so the tile at 388 is 4 px off the pooling grid, one at 776
-# would be 8 px off). The image is
-# mirror-extended far enough for the last tile. `predict_tiled` deliberately does not offer this
-# placement, so a few plain forward passes on crops do it here (demonstration code, not part of the
-# package). Running the same helper with the tile origins of `uc.tile_origins` reproduces the proof
-# above, a check on the helper.
+# Now the naive tiling: output tiles that abut at multiples of the output side $o$ (388 = 24 x 16 + 4 for the
+# paper's 572 tile: the tile at 388 is 4 px off the pooling grid, one at 776 8 px). `predict_tiled` does not
+# offer this placement, so plain forward passes on mirror-extended crops do it here (demonstration code);
+# the same helper with the origins of `uc.tile_origins` reproduces the proof above, a check on the helper.
 
 # %%
 def tiled_logits_at(net, img, tile, origins):
@@ -275,10 +275,10 @@ print(f"{NET}, scale={SCALE}:")
 for tile in dict.fromkeys([PAPER_TILE, SMALL_TILE]):
     out = tile - 2 * border
     steps = list(range(0, H, out))  # multiples of the output side
-    naive[tile] = (steps, margin_from_logits(tiled_logits_at(valid_net, image, tile, steps)))
+    naive[tile] = (steps, margin(tiled_logits_at(valid_net, image, tile, steps)))
     print(f"  tiles of {tile} at multiples of {out}: origins {steps}, "
           f"max |naive - whole| = {np.abs(naive[tile][1] - whole).max():.2f} logits")
-check = margin_from_logits(tiled_logits_at(valid_net, image, PAPER_TILE, origins))
+check = margin(tiled_logits_at(valid_net, image, PAPER_TILE, origins))
 print(f"  the same helper on the stride grid {origins}: max |difference| = {np.abs(check - whole).max():.2e} logits")
 diff_naive = np.abs(naive[PAPER_TILE][1] - whole)
 diff_naive_small = np.abs(naive[SMALL_TILE][1] - whole)
@@ -295,23 +295,23 @@ diff_naive_small = np.abs(naive[SMALL_TILE][1] - whole)
 # default for a "same" network: the valid border plus half the stride).
 
 # %%
-def same_tile_for(margin, out=SAME_OUT):
-    """Smallest input side (a multiple of 16) with at least `out` px left after cropping `margin` per side."""
-    return -(-(out + 2 * margin) // 16) * 16
+def same_tile_for(m, out=SAME_OUT):
+    """Smallest input side (a multiple of 16) with at least `out` px left after cropping `m` px per side."""
+    return -(-(out + 2 * m) // 16) * 16
 
 
 torch.manual_seed(SEED)
 same_net = uc.UNet(base_channels=WIDTH, padding="same").to(device).eval()
-same_whole = margin_from_logits(whole_image_logits(same_net, image, 0))  # zero padding at the image edge
-same_nomargin = margin_from_probs(uc.predict_tiled(same_net, image, tile_size=128, margin=0, device=device))
+same_whole = margin(whole_image_logits(same_net, image, 0))  # zero padding at the image edge
+same_nomargin = margin(np.log(uc.predict_tiled(same_net, image, tile_size=128, margin=0, device=device)))
 diff_same_nomargin = np.abs(same_nomargin - same_whole)
 print(f"untrained UNet(base_channels={WIDTH}, padding='same') on {viz.device_name(DEVICE)}, scale={SCALE}:")
 print(f"  tiles of 128, no overlap (zero-padded tile edges):   "
       f"max {diff_same_nomargin.max():6.2f}, mean {diff_same_nomargin.mean():.3f} logits")
 diff_same = {}
 for m in (92, 100):
-    ref = margin_from_logits(whole_image_logits(same_net, image, m))
-    tiled_m = margin_from_probs(uc.predict_tiled(same_net, image, tile_size=same_tile_for(m), margin=m, device=device))
+    ref = margin(whole_image_logits(same_net, image, m))
+    tiled_m = margin(np.log(uc.predict_tiled(same_net, image, tile_size=same_tile_for(m), margin=m, device=device)))
     diff_same[m] = np.abs(tiled_m - ref)
     if m == 92:
         same_whole_mirror = ref

@@ -69,6 +69,7 @@ from IPython.display import Markdown, display
 
 import unet_core as uc
 from unet_core.book import figures, viz
+from unet_core.book.samples import em_slice
 from unet_core.utils import check_cap
 
 CHAPTER = "08_speed"
@@ -106,17 +107,7 @@ for dev in devices:
 # paper's kind needs for this arithmetic:
 
 # %%
-def load_image():
-    """(image, source): a 512 x 512 ISBI 2012 test slice, or a synthetic EM-like image."""
-    try:
-        return uc.load_isbi2012(data_dir).test_images[0], "ISBI 2012 test slice 0"
-    except (FileNotFoundError, ValueError) as err:
-        print(f"real data unavailable ({err.__class__.__name__}); timing a SYNTHETIC EM-like image "
-              "(the time does not depend on the content)")
-        return uc.synthetic_em((512, 512), seed=SEED)[0], "SYNTHETIC EM-like image (unet_core.synthetic_em)"
-
-
-raw, source = load_image()
+raw, source = em_slice(data_dir, allow_synthetic=True, seed=SEED, test=True)  # the time does not depend on the content
 raw = check_cap.capped_image(raw)  # $UNET_CHECK_CAP: a central crop
 print(f"{source}: {raw.shape} {raw.dtype}")
 

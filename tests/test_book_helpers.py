@@ -152,3 +152,12 @@ def test_comparisons_tables(monkeypatch, tmp_path):
     assert "2.0 times the time per training step" in comparisons.cost_table(
         shown, "cpu", "here", {"U-Net": "none", "FusionNet": "none"}
     )
+
+
+def test_em_slice_reads_the_data_or_says_it_is_synthetic_only_where_allowed(tmp_path):
+    from unet_core.book.samples import SYNTHETIC_EM, em_slice
+
+    image, source = em_slice(tmp_path, allow_synthetic=True, seed=3)
+    assert source == SYNTHETIC_EM and source.startswith("SYNTHETIC") and image.shape == (512, 512)
+    with pytest.raises(FileNotFoundError):
+        em_slice(tmp_path, allow_synthetic=False)
