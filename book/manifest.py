@@ -124,8 +124,12 @@ CHAPTERS: tuple[Chapter, ...] = (
         ablations={"phc-u373-cpu": 300},
     ),
     Chapter("08_speed", "speed", datasets=("isbi2012",)),
+    Chapter("09_few_images", "few-images", datasets=("phc-u373",)),
+    Chapter("10_border_term", "border-term"),
+    Chapter("11_optimiser", "optimiser", datasets=("isbi2012",)),
+    # an appendix: FusionNet (Quan et al. 2016) beside the U-Net, reproducing no claim of the paper
     Chapter(
-        "09_fusionnet",
+        "12_fusionnet",
         "fusionnet",
         datasets=("isbi2012",),
         recipes={
@@ -134,9 +138,6 @@ CHAPTERS: tuple[Chapter, ...] = (
             "full": ("isbi2012-full", "isbi2012-fusionnet-full"),
         },
     ),
-    Chapter("10_few_images", "few-images", datasets=("phc-u373",)),
-    Chapter("11_border_term", "border-term"),
-    Chapter("12_optimiser", "optimiser", datasets=("isbi2012",)),
 )
 
 

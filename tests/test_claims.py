@@ -13,8 +13,8 @@ def _write(folder, key, seed, **values):
     (folder / f"{name}.json").write_text(json.dumps({"values": values}))
 
 
-PAIRED = Claim("q", "Sec. 1", "10_few_images", "t", "with", "without", "SEG", True, "higher", "0.001")
-UNPAIRED = Claim("q", "Sec. 1", "11_border_term", "t", "w10", "w0", "merged cells", False, "lower", "1.0")
+PAIRED = Claim("q", "Sec. 1", "09_few_images", "t", "with", "without", "SEG", True, "higher", "0.001")
+UNPAIRED = Claim("q", "Sec. 1", "10_border_term", "t", "w10", "w0", "merged cells", False, "lower", "1.0")
 
 
 def test_a_paired_claim_reads_the_per_seed_difference(tmp_path):
@@ -48,6 +48,6 @@ def test_every_registered_claim_names_a_chapter_and_gives_a_row(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book"))
     import manifest
 
-    rows = claim_rows(link={"10_few_images": "LINK"}, directory=tmp_path)
+    rows = claim_rows(link={"09_few_images": "LINK"}, directory=tmp_path)
     assert len(rows) == len(CLAIMS) and all(c.chapter in manifest.stems() for c in CLAIMS)
     assert all(row[3] == "not recorded yet" for row in rows) and rows[0][4] == "LINK"

@@ -1,4 +1,4 @@
-"""The momentum arithmetic and the per-tile gradient measurement of chapter 12 (unet_core.book.gradients)."""
+"""The momentum arithmetic and the per-tile gradient measurement of chapter 11 (unet_core.book.gradients)."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ ROOT = BOOK.parent
         ("08_speed", []),
         ("06_isbi2012", ["isbi2012-full"]),
         ("07_cell_tracking", ["phc-u373-full", "dic-hela-full"]),
-        ("09_fusionnet", ["isbi2012-full", "isbi2012-fusionnet-full"]),
+        ("12_fusionnet", ["isbi2012-full", "isbi2012-fusionnet-full"]),
     ],
 )
 def test_chapter_recipes_are_the_manifests(chapter, full):
@@ -48,7 +48,7 @@ def test_processes_divide_the_global_batch():
 
 def test_plan_runs_torchrun_per_unpublished_recipe_into_the_chapters_runs_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("UNET_RUNS_DIR", str(tmp_path))
-    jobs = pretrain.plan("09_fusionnet", "full", "cuda", gpus=4)
+    jobs = pretrain.plan("12_fusionnet", "full", "cuda", gpus=4)
     assert [j["recipe"] for j in jobs] == ["isbi2012-full", "isbi2012-fusionnet-full"]
     for job in jobs:
         cmd = job["command"]
@@ -57,7 +57,7 @@ def test_plan_runs_torchrun_per_unpublished_recipe_into_the_chapters_runs_folder
         assert job["checkpoint"].startswith(str(tmp_path / "isbi2012" / job["recipe"]))
         assert cmd[-1] == job["checkpoint"][:-3] + ".pretrain.json"
     # cpu: 09's U-Net is published (the chapter loads it), its FusionNet is not; batch 1 -> one process
-    assert [(j["recipe"], j["processes"]) for j in pretrain.plan("09_fusionnet", "cpu", "cpu", 8)] == [
+    assert [(j["recipe"], j["processes"]) for j in pretrain.plan("12_fusionnet", "cpu", "cpu", 8)] == [
         ("isbi2012-fusionnet-cpu", 1)
     ]
     assert pretrain.plan("06_isbi2012", "smoke", "cpu", 1) == []
@@ -138,9 +138,9 @@ def test_book_full_workflow_reads_the_chapters_and_their_datasets_from_the_manif
 
 def test_plan_under_the_check_cap_trains_other_checkpoints_with_a_small_batch(tmp_path, monkeypatch):
     monkeypatch.setenv("UNET_RUNS_DIR", str(tmp_path))
-    real = pretrain.plan("09_fusionnet", "full", "cuda", gpus=8)
+    real = pretrain.plan("12_fusionnet", "full", "cuda", gpus=8)
     monkeypatch.setenv("UNET_CHECK_CAP", "1")
-    capped = pretrain.plan("09_fusionnet", "full", "cuda", gpus=8)
+    capped = pretrain.plan("12_fusionnet", "full", "cuda", gpus=8)
     assert [j["recipe"] for j in capped] == [j["recipe"] for j in real] == ["isbi2012-full", "isbi2012-fusionnet-full"]
     for c, r in zip(capped, real):  # the capped recipe's hash names another file: never taken for the real run
         assert c["checkpoint"] != r["checkpoint"] and Path(c["checkpoint"]).parent == Path(r["checkpoint"]).parent

@@ -1,4 +1,4 @@
-"""Store the two cpu networks' probability maps of held-out ISBI 2012 slice 25 for chapter 09's figure.
+"""Store the two cpu networks' probability maps of held-out ISBI 2012 slice 25 for the FusionNet appendix's figure.
 
     python book/scripts/save_slice_probs.py [--data-dir DIR] [--runs-dir runs] [--out PATH]
 

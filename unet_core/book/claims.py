@@ -49,7 +49,7 @@ def _claims() -> tuple[Claim, ...]:
             "random elastic deformations ... seem to be the key concept to train a segmentation network with "
             "very few annotated images",
             "Sec. 3.1",
-            "10_few_images",
+            "09_few_images",
             f"PhC-U373, {n} training frame{'s' if n > 1 else ''}, 1000 steps: SEG with minus without elastic "
             "deformation",
             few_images("phc-u373-cpu", n, 0, 1000, True).name,
@@ -68,7 +68,7 @@ def _claims() -> tuple[Claim, ...]:
             "[the weight map forces] the network to learn the small separation borders that we introduce "
             "between touching cells",
             "Sec. 3",
-            "11_border_term",
+            "10_border_term",
             "DIC-HeLa, 4500 steps: merged cells with w0 = 10 minus with w0 = 0",
             "dic-hela-cpu",
             ablation_key("dic-hela-cpu", 4500, "w0 = 0"),
@@ -93,7 +93,7 @@ def _claims() -> tuple[Claim, ...]:
             "a high momentum (0.99) such that a large number of the previously seen training samples "
             "determine the update",
             "Sec. 3",
-            "12_optimiser",
+            "11_optimiser",
             "ISBI 2012, 4500 steps: Rand error of the paper's SGD (momentum 0.99, batch 1, lr 1e-3) minus the "
             "cpu recipe's Adam (negative: batch 1 with momentum trains better)",
             sgd,

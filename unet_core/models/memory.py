@@ -5,7 +5,7 @@
 training, the backward pass) operation by operation with the sizes of its feature maps: no network
 is built, so the command line checks a configuration before allocating it.
 :func:`measure_peak_memory` measures the same quantity on this machine in a fresh Python process,
-as chapter 09 of the book does; ``tests/test_memory.py`` and ``benchmarks/bench_memory.py`` compare
+as the book's FusionNet appendix does; ``tests/test_memory.py`` and ``benchmarks/bench_memory.py`` compare
 the two.
 """
 

@@ -148,7 +148,7 @@ class Recipe:
     train_frames: tuple[str, ...] = ()
     truth: str = "best"
     # --- network and input
-    model: str = "unet"  # "unet" (the paper) or "fusionnet" (Quan et al. 2016, book chapter 09)
+    model: str = "unet"  # "unet" (the paper) or "fusionnet" (Quan et al. 2016, the book's FusionNet appendix)
     base_channels: int = 64  # paper: 64
     depth: int = 5  # paper: 5 levels (4 poolings)
     tile: int = 572  # input tile side; paper: 572 -> 388
@@ -404,7 +404,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe("isbi2012-full", "isbi2012", **_FULL),
         Recipe("phc-u373-full", "phc-u373", **_FULL),
         Recipe("dic-hela-full", "dic-hela", **{**_FULL, "instances": "watershed", "separation_gap": 2}),
-        # FusionNet (Quan et al. 2016) on the cpu budget of isbi2012-cpu (book chapter 09): same optimiser,
+        # FusionNet (Quan et al. 2016) on the cpu budget of isbi2012-cpu (the book's FusionNet appendix): same optimiser,
         # schedule, steps, seed, Eq. 2 weights and augmentation; padded convolutions, so the tile is the
         # output: 256 px (65,536 supervised pixels per step, the U-Net's 412 -> 228 tile has 51,984);
         # dropout 0.25 as FusionNet's paper.
@@ -412,13 +412,13 @@ RECIPES: dict[str, Recipe] = {
             "isbi2012-fusionnet-cpu",
             "isbi2012",
             **{**_CPU, "model": "fusionnet", "tile": 256, "dropout": 0.25},
-            notes="FusionNet at the isbi2012-cpu budget (chapter 09)",
+            notes="FusionNet at the isbi2012-cpu budget (the FusionNet appendix)",
         ),
         Recipe(
             "isbi2012-fusionnet-full",
             "isbi2012",
             **{**_FULL, "model": "fusionnet", "tile": 640, "dropout": 0.25},
-            notes="FusionNet at the isbi2012-full budget (chapter 09; GPU)",
+            notes="FusionNet at the isbi2012-full budget (the FusionNet appendix; GPU)",
         ),
         Recipe(
             "isbi2012-fusionnet-smoke",

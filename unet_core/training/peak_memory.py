@@ -126,7 +126,7 @@ def measure_peak_memory(
 
     Notes
     -----
-    As chapter 09 measures its training steps: a new Python process per measurement (no earlier
+    As the FusionNet appendix of the book measures its training steps: a new Python process per measurement (no earlier
     allocation can hide or inflate the peak), glibc's ``MALLOC_MMAP_THRESHOLD_=65536`` (freed
     feature maps go back to the system at once), the peak (``VmHWM``) reset to the current resident
     size through ``/proc/self/clear_refs`` just before the pass, and the second of two passes

@@ -15,7 +15,7 @@
 # (fusionnet)=
 # # Table 1, a successor: FusionNet against the U-Net
 #
-# [![Open in Colab](_static/colab-badge.svg)](https://colab.research.google.com/github/unet-reproduced/unet-reproduced/blob/main/book/09_fusionnet.ipynb)
+# [![Open in Colab](_static/colab-badge.svg)](https://colab.research.google.com/github/unet-reproduced/unet-reproduced/blob/main/book/12_fusionnet.ipynb)
 #
 # **Claim ({cite}`quan2016fusionnet`, abstract).** "FusionNet leverages the latest advances in machine
 # learning, such as semantic segmentation and residual neural networks, with the novel introduction of
@@ -97,7 +97,7 @@ from unet_core.recipes.capped import capped_recipe
 from unet_core.recipes.registry import get_recipe
 from unet_core.utils import check_cap
 
-CHAPTER = "09_fusionnet"
+CHAPTER = "12_fusionnet"
 NETS = ("U-Net", "FusionNet")
 RECIPES = {
     "smoke": {"U-Net": get_recipe("isbi2012-smoke"), "FusionNet": get_recipe("isbi2012-fusionnet-smoke")},
@@ -286,7 +286,7 @@ for name in NETS:
 # ## Record the numbers
 #
 # `viz.record_results` stores this run's numbers with what they cost (`budget`); a `cpu` or `full` run
-# writes the committed `book/results/09_fusionnet.json` that the tables below and the results page read.
+# writes the committed `book/results/12_fusionnet.json` that the tables below and the results page read.
 # The published values recorded beside ours are the leaderboard entries after thinning (test set,
 # second-hand): they are not measured on the same slices.
 
@@ -331,7 +331,7 @@ print(f"recorded in results/{path.name}: {viz.provenance(this_run, SCALE)}")
 # ## Cost beside each other
 #
 # The measured costs of the two `cpu` networks: this run's when it is a `cpu` or `full` run, else the
-# recorded one (`book/results/09_fusionnet.json`), with where and when they were measured; the last
+# recorded one (`book/results/12_fusionnet.json`), with where and when they were measured; the last
 # row is the training runs' own seconds per step (data pipeline included, on CPUs shared with other
 # jobs: only a rough guide).
 

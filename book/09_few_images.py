@@ -15,7 +15,7 @@
 # (few-images)=
 # # Sec. 3.1: very few annotated images, with and without elastic deformation
 #
-# [![Open in Colab](_static/colab-badge.svg)](https://colab.research.google.com/github/unet-reproduced/unet-reproduced/blob/main/book/10_few_images.ipynb)
+# [![Open in Colab](_static/colab-badge.svg)](https://colab.research.google.com/github/unet-reproduced/unet-reproduced/blob/main/book/09_few_images.ipynb)
 #
 # **Claim (Sec. 3.1 of {cite}`ronneberger2015unet`).** "Especially random elastic deformations of the training
 # samples seem to be the key concept to train a segmentation network with very few annotated images." The
@@ -147,7 +147,7 @@ display(Markdown(viz.md_table(["training frames", "SEG with elastic", "SEG witho
                               rows)))
 values = {f"SEG, {n} frame(s), {'elastic' if e else 'no elastic'} (mean over seeds)": s.mean
           for e, by_n in stats.items() for n, s in by_n.items()}
-viz.record_results("10_few_images", values, scale=SCALE, device="cpu", published={},
+viz.record_results("09_few_images", values, scale=SCALE, device="cpu", published={},
                    notes=f"{BASE} at {FEW_STEPS} steps per run; recorded runs of book/scripts/run_recipes.py")
 
 # %% [markdown]

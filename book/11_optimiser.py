@@ -15,7 +15,7 @@
 # (optimiser)=
 # # Sec. 3, Eq. 1: the loss, batch 1 and momentum 0.99
 #
-# [![Open in Colab](_static/colab-badge.svg)](https://colab.research.google.com/github/unet-reproduced/unet-reproduced/blob/main/book/12_optimiser.ipynb)
+# [![Open in Colab](_static/colab-badge.svg)](https://colab.research.google.com/github/unet-reproduced/unet-reproduced/blob/main/book/11_optimiser.ipynb)
 #
 # **Claim (Sec. 3 of {cite}`ronneberger2015unet`).** "The input images and their corresponding segmentation
 # maps are used to train the network with the stochastic gradient descent implementation of Caffe. [...]
@@ -228,7 +228,7 @@ short = {row: viz.recorded_seeds(ablation_key(BASE, 500, row)) for row in ("reci
 display(Markdown(seeds.seed_table(short, MEASURES, PUBLISHED, baseline="recipe")))
 values = {f"gradient cosine, 1 tile, {name}": by_k[1][0] for name, by_k in agreement.items()}
 values.update({f"Rand error, {label} (mean over seeds)": s.mean for label, s in stats.items() if s is not None})
-viz.record_results("12_optimiser", values, scale=SCALE, device=DEVICE, published={"Rand error": 0.0382},
+viz.record_results("11_optimiser", values, scale=SCALE, device=DEVICE, published={"Rand error": 0.0382},
                    notes=f"{N_TILES} tiles; {'SYNTHETIC' if synthetic else 'ISBI 2012'}; recorded runs of run_recipes.py")
 
 # %% [markdown]

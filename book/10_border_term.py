@@ -15,7 +15,7 @@
 # (border-term)=
 # # Sec. 3, Eq. 2: the separation border on touching cells
 #
-# [![Open in Colab](_static/colab-badge.svg)](https://colab.research.google.com/github/unet-reproduced/unet-reproduced/blob/main/book/11_border_term.ipynb)
+# [![Open in Colab](_static/colab-badge.svg)](https://colab.research.google.com/github/unet-reproduced/unet-reproduced/blob/main/book/10_border_term.ipynb)
 #
 # **Claim (Sec. 3 of {cite}`ronneberger2015unet`).** "We pre-compute the weight map for each ground truth
 # segmentation to compensate the different frequency of pixels from a certain class in the training data
@@ -183,7 +183,7 @@ def reading(measure: str) -> str:
 
 
 display(Markdown("\n".join(f"* {reading(m)}" for m in ("SEG", "merged cells", "missed cells"))))
-viz.record_results("11_border_term", {f"{m}, {label} (mean over seeds)": s[m].mean for label, s in stats.items()
+viz.record_results("10_border_term", {f"{m}, {label} (mean over seeds)": s[m].mean for label, s in stats.items()
                                       for m in ("SEG", "merged cells", "missed cells") if s[m] is not None},
                    scale=SCALE, device="cpu", published={"SEG": 0.7756},
                    notes=f"{BASE} and its w0 = 0 row at {STEPS} steps; recorded runs of book/scripts/run_recipes.py")
