@@ -19,6 +19,7 @@ from ..recipes.experiments import few_images
 from .report import SMOKE_LABEL, fmt_like, md_table, provenance, reproduction
 from .seeds import seed_stats
 from .viz import load_results, recorded_seeds, results_dir
+from .widgets import parameter_slider
 
 __all__ = [
     'paper_comparison',
@@ -605,8 +606,6 @@ def threshold_slider(prob: np.ndarray, truth: np.ndarray, thresholds: Sequence[f
     unet_core.book.widgets.ParameterSlider
         Each position titled with the pixel error of the whole map at that threshold.
     """
-    from .widgets import parameter_slider
-
     prob, truth = np.asarray(prob, np.float32), np.asarray(truth) > 0
     if prob.shape != truth.shape:
         raise ValueError(f"prob and truth must have one shape, got {prob.shape} and {truth.shape}")

@@ -18,6 +18,7 @@ from skimage.segmentation import find_boundaries
 from ..data.labels import cut_instances, instances_from_labels
 from ..metrics.seg import segmentation_error_masks, segmentation_errors
 from ..recipes.registry import Recipe
+from .widgets import parameter_slider
 
 __all__ = ["snapshot_cells", "draw_touching", "threshold_cells_slider"]
 
@@ -141,8 +142,6 @@ def threshold_cells_slider(snaps: Mapping[str, Any], recipe: Recipe, thresholds,
         blue, and the counts in the title.
     """
     import matplotlib.pyplot as plt
-
-    from .widgets import parameter_slider
 
     def render(t):
         cells = snapshot_cells(snaps, recipe, t)

@@ -1,0 +1,98 @@
+"""Your own images (unet_core.data.folders): pairing by name, reading, checks that name the file, the split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from unet_core.data.folders import load_pairs, pair_files, read_image_file, read_label_file, split_names
+
+
+def _cells(h=24, w=32):
+    lab = np.zeros((h, w), np.uint16)
+    lab[2:10, 2:12], lab[12:20, 14:28] = 1, 7
+    return lab
+
+
+def _folder(tmp_path, names=("a", "b", "c"), label_tag="", fmt="tif"):
+    img, lab = tmp_path / "images", tmp_path / "labels"
+    img.mkdir(), lab.mkdir()
+    rng = np.random.default_rng(0)
+    for i, n in enumerate(names):
+        image = (rng.random((24, 32)) * (255 if i % 2 else 4000)).astype(np.uint8 if i % 2 else np.uint16)
+        if fmt == "png":
+            Image.fromarray(image).save(img / f"{n}.png")
+        else:
+            tifffile.imwrite(img / f"{n}.tif", image)
+        tifffile.imwrite(lab / f"{n}{label_tag}.tif", _cells())
+    return img, lab
+
+
+@pytest.mark.parametrize("tag", ["", "_mask", "_labels"])
+def test_images_and_labels_pair_by_name_with_or_without_a_label_tag(tmp_path, tag):
+    img, lab = _folder(tmp_path, label_tag=tag, fmt="png")
+    pairs = pair_files(img, lab)
+    assert [p.name for p in pairs] == ["a", "b", "c"] and pairs[0].labels.name == f"a{tag}.tif"
+    data = load_pairs(img, lab)
+    assert data.names == ["a", "b", "c"] and data.images[0].dtype == np.float32
+    assert set(np.unique(data.labels[0])) == {0, 1, 7} and data.ignore == [None, None, None]
+
+
+def test_names_that_do_not_pair_are_all_listed(tmp_path):
+    img, lab = _folder(tmp_path)
+    (img / "d.tif").write_bytes((img / "a.tif").read_bytes())
+    tifffile.imwrite(lab / "zz.tif", _cells())
+    with pytest.raises(ValueError, match=r"without a label file .*d\.tif.*label files without an image .*zz\.tif"):
+        pair_files(img, lab)
+
+
+def test_empty_missing_and_duplicate_folders_are_refused_by_name(tmp_path):
+    (tmp_path / "empty").mkdir()
+    img, lab = _folder(tmp_path)
+    with pytest.raises(ValueError, match="holds no image file"):
+        pair_files(tmp_path / "empty", lab)
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        pair_files(tmp_path / "nope", lab)
+    Image.fromarray(np.zeros((24, 32), np.uint8)).save(img / "a.png")
+    with pytest.raises(ValueError, match=r"two files named 'a' \(a\.png and a\.tif\)"):
+        pair_files(img, lab)
+
+
+def test_labels_must_be_integers_of_the_images_size(tmp_path):
+    img, lab = _folder(tmp_path)
+    tifffile.imwrite(lab / "b.tif", _cells().astype(np.float32))
+    with pytest.raises(ValueError, match=r"b\.tif holds float32 values; labels must be integers"):
+        load_pairs(img, lab)
+    tifffile.imwrite(lab / "b.tif", _cells(20, 32))
+    with pytest.raises(ValueError, match=r"b\.tif has shape \(20, 32\) but its image .*b\.tif has \(24, 32\)"):
+        load_pairs(img, lab)
+
+
+def test_colour_images_are_refused_and_float_images_read(tmp_path):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "rgb.png")
+    with pytest.raises(ValueError, match=r"rgb\.png is a colour image"):
+        read_image_file(tmp_path / "rgb.png")
+    tifffile.imwrite(tmp_path / "f.tif", np.full((8, 8), 0.5, np.float32))
+    assert read_image_file(tmp_path / "f.tif").mean() == pytest.approx(0.5)
+
+
+def test_semantic_masks_become_cells_and_an_ignore_value_becomes_a_mask(tmp_path):
+    mask = (_cells() > 0).astype(np.uint8) * 255
+    mask[0, :] = 9  # not annotated
+    tifffile.imwrite(tmp_path / "m.tif", mask)
+    cells, ignore = read_label_file(tmp_path / "m.tif", semantic=True, ignore_value=9)
+    assert cells.max() == 2 and ignore.sum() == 32 and not cells[0].any()
+    with pytest.raises(ValueError, match=r"m\.tif holds the values \[0, 9, 255\]"):
+        read_label_file(tmp_path / "m.tif", semantic=True)
+
+
+def test_the_split_holds_out_a_seeded_share_and_never_everything():
+    names = [f"n{i}" for i in range(10)]
+    train, held = split_names(names, 0.2, seed=3)
+    assert len(held) == 2 and sorted(train + held) == sorted(names) and not set(train) & set(held)
+    assert split_names(names, 0.2, seed=3) == (train, held) and split_names(names, 0.2, seed=4) != (train, held)
+    assert len(split_names(["a", "b"], 0.9)[0]) == 1
+    with pytest.raises(ValueError, match="at least 2 annotated images"):
+        split_names(["a"])
