@@ -67,6 +67,7 @@ from IPython.display import Markdown, display
 
 import unet_core as uc
 from unet_core.book import figures, viz
+from unet_core.book.claims import CLAIMS, claim_reading
 from unet_core.book.networks import data_or_synthetic
 from unet_core.recipes import few_images, training_frames
 
@@ -145,6 +146,9 @@ for n in SIZES:
                  "-" if gain is None else viz.fmt_spread(gain, "0.9203") + (" (beyond its spread)" if beyond else "")])
 display(Markdown(viz.md_table(["training frames", "SEG with elastic", "SEG without", "gain of elastic, per seed"],
                               rows)))
+readings = [f"{c.test}: {' - '.join(claim_reading(c))}" for c in CLAIMS if c.chapter == "09_few_images"]
+display(Markdown("**The claim, as the results page reads it** (a gain counts only beyond its spread): "
+                 + "; ".join(readings) + "."))
 values = {f"SEG, {n} frame(s), {'elastic' if e else 'no elastic'} (mean over seeds)": s.mean
           for e, by_n in stats.items() for n, s in by_n.items()}
 viz.record_results("09_few_images", values, scale=SCALE, device="cpu", published={},
