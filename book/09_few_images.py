@@ -161,7 +161,9 @@ viz.record_results("09_few_images", values, scale=SCALE, device="cpu", published
 #   this companion, on PhC-U373 because its few gold frames (14 for training here, 35 partially annotated in
 #   the paper) are the setting the sentence speaks of.
 # * **A short, fixed budget.** 1000 steps of a 16-channel network, not ten GPU hours of the 64-channel one:
-#   the budget of a workshop exercise. Longer training would let the arm without elastic deformation overfit
-#   its few frames more, so this budget, if anything, understates the gap.
+#   the budget of a workshop exercise. The deformation makes every tile a new problem, which costs steps
+#   before it pays: at this budget it can slow learning more than it prevents overfitting. Whether the
+#   arm without it overfits its few frames with longer training is a separate test (the same runs at the
+#   full 4500 steps), not yet recorded.
 # * **Five held-out frames, 24 cells.** SEG moves by about 0.01 between seeds with all frames; with one frame
 #   the choice of that frame adds to the spread, which is why each seed draws its own frames.
