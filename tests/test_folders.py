@@ -96,3 +96,23 @@ def test_the_split_holds_out_a_seeded_share_and_never_everything():
     assert len(split_names(["a", "b"], 0.9)[0]) == 1
     with pytest.raises(ValueError, match="at least 2 annotated images"):
         split_names(["a"])
+
+
+def test_training_tiles_give_unannotated_pixels_weight_zero():
+    from unet_core.data.tiles import TrainingTiles
+
+    image = np.random.default_rng(0).random((60, 60)).astype(np.float32)
+    cells = np.zeros((60, 60), np.int32)
+    cells[10:30, 10:30], cells[32:50, 32:50] = 1, 2
+    ignore = np.zeros((60, 60), bool)
+    ignore[:, :30] = True
+    kw = dict(in_size=60, out_size=20, augment=False, class_weights=None)
+    _, _, w_all = TrainingTiles([image], [cells], **kw)[0]
+    _, _, w_part = TrainingTiles([image], [cells], ignore=[ignore], **kw)[0]
+    assert (w_all > 0).all() and (w_part == 0).any() and (w_part > 0).any()
+    tiles = TrainingTiles([image], [cells], ignore=[ignore], **kw)
+    full = tiles.label_and_weights(0)[1]
+    assert (full[ignore] == 0).all() and np.array_equal(full[~ignore], TrainingTiles([image], [cells], **kw)
+                                                         .label_and_weights(0)[1][~ignore])  # fmt: skip
+    with pytest.raises(ValueError, match=r"ignore\[0\] must be a bool mask"):
+        TrainingTiles([image], [cells], ignore=[ignore[:5]], **kw)

@@ -86,6 +86,28 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
         np.save(f, array)
 
 
+def _check_ignore(ignore, targets: list[np.ndarray]) -> list[np.ndarray | None]:
+    """``ignore`` as one (H, W) bool mask or None per target (see :class:`TrainingTiles`)."""
+    if ignore is None:
+        return [None] * len(targets)
+    if isinstance(ignore, (str, bytes)) or not hasattr(ignore, "__iter__"):
+        raise TypeError(f"ignore must be None or a sequence of (H, W) bool masks, got {fmt(ignore)}")
+    ignore = list(ignore)
+    if len(ignore) != len(targets):
+        raise ValueError(f"ignore must hold one mask (or None) per target, got {len(ignore)} for {len(targets)}")
+    out = []
+    for k, (mask, tgt) in enumerate(zip(ignore, targets)):
+        if mask is None:
+            out.append(None)
+            continue
+        mask = np.asarray(mask)
+        if mask.dtype != bool or mask.shape != tgt.shape:
+            raise ValueError(f"ignore[{k}] must be a bool mask of the shape of targets[{k}] {tgt.shape}, got "
+                             f"{fmt(mask)}; pass (labels == IGNORE_VALUE)")  # fmt: skip
+        out.append(mask if mask.any() else None)
+    return out
+
+
 class TrainingTiles(torch.utils.data.Dataset):
     """Random augmented training tiles with Eq. 2 weight maps; item ``i`` is deterministic in (seed, i).
 
@@ -114,6 +136,9 @@ class TrainingTiles(torch.utils.data.Dataset):
     cache_dir : path or None
         Also keep weight maps as ``.npy`` files there, keyed by a hash of the
         labels and parameters (written atomically); always cached in memory.
+    ignore : sequence of (H, W) bool arrays (or None entries), or None
+        Pixels that are not annotated (the paper's "partially annotated" images): their
+        weight is 0, so the loss leaves them out; they count as background for Eq. 2.
 
     Notes
     -----
@@ -142,7 +167,8 @@ class TrainingTiles(torch.utils.data.Dataset):
 
     def __init__(self, images, targets, *, in_size: int = 572, out_size: int = 388, augment=True,
                  seed: int = 0, length: int | None = None, w0: float = 10.0, sigma: float = 5.0,
-                 class_weights="balanced", semantic: bool = False, cache_dir: str | os.PathLike | None = None):
+                 class_weights="balanced", semantic: bool = False, cache_dir: str | os.PathLike | None = None,
+                 ignore=None):
         for name, value in (("images", images), ("targets", targets)):
             if value is None or isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
                 raise TypeError(f"{name} must be a sequence of arrays or an (N, H, W) stack, got {fmt(value)}")
@@ -165,6 +191,7 @@ class TrainingTiles(torch.utils.data.Dataset):
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"images[{k}]: {exc}") from None
         self.targets = [np.asarray(t) for t in targets]
+        self.ignore = _check_ignore(ignore, self.targets)
         if not isinstance(augment, (AugmentConfig, bool, np.bool_)) and augment is not None:
             raise TypeError(f"augment must be an AugmentConfig, True, False or None, got {fmt(augment)}")
         self.config = augment if isinstance(augment, AugmentConfig) else (
@@ -192,7 +219,10 @@ class TrainingTiles(torch.utils.data.Dataset):
             tgt = self.targets[k]
             instances = instances_from_labels(tgt) if self.semantic else tgt
             label = cell_mask(tgt) if self.semantic else foreground_with_borders(instances)
-            self._cache[k] = (label.astype(np.int64), self._weights(instances))
+            weights = self._weights(instances)
+            if self.ignore[k] is not None:
+                weights = np.where(self.ignore[k], np.float32(0), weights).astype(np.float32)
+            self._cache[k] = (label.astype(np.int64), weights)
         return self._cache[k]
 
     def _weights(self, instances: np.ndarray) -> np.ndarray:
