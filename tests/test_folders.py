@@ -116,3 +116,52 @@ def test_training_tiles_give_unannotated_pixels_weight_zero():
                                                          .label_and_weights(0)[1][~ignore])  # fmt: skip
     with pytest.raises(ValueError, match=r"ignore\[0\] must be a bool mask"):
         TrainingTiles([image], [cells], ignore=[ignore[:5]], **kw)
+
+
+def _synthetic_folder(n=4):
+    from unet_core.data.folders import FolderData, ImagePair
+    from unet_core.data.synthetic import synthetic_cells
+
+    images, labels = zip(*(synthetic_cells((64, 64), n_cells=4, seed=s) for s in range(n)))
+    names = [f"img{i}" for i in range(n)]
+    return FolderData(names, [np.asarray(x, np.float32) for x in images], [np.asarray(y, np.int32) for y in labels],
+                      [None] * n, [ImagePair(m, None, None) for m in names])  # fmt: skip
+
+
+def test_train_folder_holds_out_images_records_the_split_and_scores_only_unseen_ones(tmp_path):
+    import unet_core as uc
+    from unet_core.recipes.folder import score_folder, train_folder
+
+    data = _synthetic_folder()
+    out = train_folder(data, tmp_path / "run.pt", held_out=0.25, iterations=3, base_channels=2, tile=204,
+                       device="cpu", progress=False)  # fmt: skip
+    assert len(out["held_out"]) == 1 and sorted(out["train"] + out["held_out"]) == data.names
+    record = uc.load_checkpoint(tmp_path / "run.pt")["training_data"]
+    assert record["train_frames"] == out["train"] and record["held_out"] == out["held_out"] and out["result"].step == 3
+    scores = score_folder(out["model"], data, out["held_out"], device="cpu", trained_on=out["train"])
+    assert set(scores["per image"]) == set(out["held_out"]) and 0 <= scores["all"]["SEG"] <= 1
+    assert scores["all"]["truth cells"] == sum(s["truth cells"] for s in scores["per image"].values())
+    with pytest.raises(ValueError, match="was trained on img"):
+        score_folder(out["model"], data, out["train"][:1], device="cpu", trained_on=out["train"])
+    semantic = score_folder(out["model"], data, out["held_out"], semantic=True, device="cpu")
+    assert set(semantic["all"]) == {"pixel error", "Rand error", "warping error"}
+
+
+def test_fine_tuning_starts_from_a_published_network_and_refuses_one_that_does_not_fit(tmp_path):
+    import torch
+
+    import unet_core as uc
+    from unet_core.recipes.folder import initial_network, train_folder
+
+    published, _ = uc.load_pretrained("phc-u373-cpu")
+    start = initial_network("phc-u373-cpu", 2, 0)
+    assert all(torch.equal(a, b) for a, b in zip(start.state_dict().values(), published.state_dict().values()))
+    out = train_folder(_synthetic_folder(3), tmp_path / "ft.pt", init="phc-u373-cpu", iterations=1, device="cpu",
+                       progress=False)  # fmt: skip
+    assert uc.load_checkpoint(tmp_path / "ft.pt")["training_data"]["init"] == "phc-u373-cpu"
+    assert out["model"].base_channels == published.base_channels
+    uc.save_checkpoint(tmp_path / "three.pt", uc.UNet(base_channels=2, num_classes=3))
+    with pytest.raises(ValueError, match=r"three\.pt' holds a network with 1 input channel\(s\) and 3 classes"):
+        initial_network(tmp_path / "three.pt", 2, 0)
+    with pytest.raises(ValueError, match="neither a recipe"):
+        initial_network("no-such-thing", 2, 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .capped import capped_data, capped_recipe, capped_tile
 from .data import recipe_data
 from .experiments import few_images, learning_rates, training_frames
+from .folder import score_folder, train_folder
 from .held_out import TrainedOnHeldOutError, check_held_out
 from .key import recipe_checkpoint_path
 from .pretrained import PRETRAINED_DIR, load_pretrained, pretrained_path, pretrained_registry, publish_checkpoint
@@ -18,6 +19,8 @@ from .run import evaluate_recipe, predict_recipe, run_recipe, score_recipe, trai
 from .snapshots import SnapshotRecorder, load_snapshots
 
 __all__ = [
+    'train_folder',
+    'score_folder',
     'capped_tile',
     'capped_recipe',
     'capped_data',
