@@ -165,3 +165,28 @@ def test_fine_tuning_starts_from_a_published_network_and_refuses_one_that_does_n
         initial_network(tmp_path / "three.pt", 2, 0)
     with pytest.raises(ValueError, match="neither a recipe"):
         initial_network("no-such-thing", 2, 0)
+
+
+def test_the_cli_trains_on_a_folder_and_scores_the_held_out_images(tmp_path, capsys):
+    import json
+
+    from unet_core.cli.commands import main
+    from unet_core.data.synthetic import synthetic_cells
+
+    img, lab = tmp_path / "images", tmp_path / "labels"
+    img.mkdir(), lab.mkdir()
+    for s in range(4):
+        image, cells = synthetic_cells((64, 64), n_cells=4, seed=s)
+        tifffile.imwrite(img / f"f{s}.tif", (np.asarray(image) * 200).astype(np.uint8))
+        tifffile.imwrite(lab / f"f{s}_mask.tif", np.asarray(cells, np.uint16))
+    args = ["train", "--images", str(img), "--labels", str(lab), "--iterations", "2", "--base-channels", "2",
+            "--tile-size", "204", "--checkpoint", str(tmp_path / "f.pt"), "--json", str(tmp_path / "f.json"),
+            "--device", "cpu", "-q"]  # fmt: skip
+    assert main(args) == 0
+    report = json.loads((tmp_path / "f.json").read_text())
+    assert report["steps"] == 2 and len(report["held out"]) == 1 and "SEG" in report["scores"]["all"]
+    assert "held out" in capsys.readouterr().out
+    assert main(args) == 2  # the checkpoint exists: refused (a usage error), nothing overwritten
+    assert "exists; pass --resume" in capsys.readouterr().err
+    assert main(["train", "--images", str(img), "--device", "cpu"]) == 2
+    assert "give both --images DIR and --labels DIR" in capsys.readouterr().err

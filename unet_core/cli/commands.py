@@ -31,6 +31,7 @@ from PIL import Image, ImageDraw
 
 from .. import data
 from ..data.datasets import dataset_names, dataset_spec, resolve_split
+from ..data.folders import load_pairs
 from ..data.synthetic import synthetic_em
 from ..data.tiles import TrainingTiles, normalize_image
 from ..inference.tiling import predict_tiled
@@ -38,6 +39,7 @@ from ..metrics.isbi import pixel_error
 from ..models.registry import MODEL_NAMES, build_model, model_spec
 from ..models.unet import UNet
 from ..models.unet_sizes import MAX_DEPTH
+from ..recipes.folder import FOLDER_DEFAULTS, score_folder, train_folder
 from ..recipes.pretrained import load_pretrained
 from ..recipes.registry import get_recipe
 from ..recipes.run import evaluate_recipe, predict_recipe, run_recipe
@@ -88,7 +90,7 @@ TRAIN_ITERATIONS = 1000  # TrainConfig's default
 _TRAIN_FLAGS = {
     "model": "unet",
     "data": "synthetic",
-    "base_channels": 64,
+    "base_channels": None,
     "depth": 5,
     "tile_size": None,
     "lr": 0.001,
@@ -241,10 +243,46 @@ def _train_recipe(args) -> int:
     return 0
 
 
+def _train_folder(args) -> int:
+    """``train --images DIR --labels DIR``: hold out a share, train (or fine-tune), score the held-out images."""
+    if not (args.images and args.labels):
+        raise UserError("give both --images DIR and --labels DIR (the label files are named like their images)")
+    clash = [f for f, on in (("--recipe", args.recipe), ("--data", args.data != "synthetic"),
+                            ("--model fusionnet", args.model != "unet")) if on]  # fmt: skip
+    if clash:
+        raise UserError(f"--images/--labels train a U-Net on your folder; drop {', '.join(clash)}")
+    ckpt = Path(args.checkpoint or "checkpoints/folder.pt")
+    if ckpt.exists() and not args.resume:
+        raise UserError(f"--checkpoint {str(ckpt)!r} exists; pass --resume to continue it or choose another path")
+    check_writable(ckpt, "--checkpoint")
+    if args.json:
+        check_writable(Path(args.json), "--json")
+    check_device(args.device)
+    data = load_pairs(args.images, args.labels, semantic=args.semantic, ignore_value=args.ignore_value)
+    out = train_folder(data, ckpt, held_out=args.held_out, seed=args.seed, init=args.init, device=args.device,
+                       iterations=args.iterations or FOLDER_DEFAULTS["iterations"], progress=not args.quiet,
+                       base_channels=args.base_channels or FOLDER_DEFAULTS["base_channels"],
+                       tile=args.tile_size or FOLDER_DEFAULTS["tile"])  # fmt: skip
+    scores = score_folder(out["model"], data, out["held_out"], semantic=args.semantic, device=args.device,
+                          trained_on=out["train"])  # fmt: skip
+    report = {"checkpoint": str(ckpt), "steps": out["result"].step, "train": out["train"],
+              "held out": out["held_out"], "scores": scores}  # fmt: skip
+    if args.json:
+        atomic_write(Path(args.json), lambda tmp: tmp.write_text(json.dumps(report, indent=1, default=str)))
+    shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in scores["all"].items()}
+    print(f"train: {len(out['train'])} images, {out['result'].step} steps, checkpoint {ckpt}; held out "
+          f"{', '.join(out['held_out'])}: {shown}")  # fmt: skip
+    return 0
+
+
 def _train(args) -> int:
 
+    if args.images or args.labels:
+        return _train_folder(args)
     if args.recipe:
         return _train_recipe(args)
+    if args.base_channels is None:
+        args.base_channels = 64  # the paper's
     if args.json:
         raise UserError(
             "--json only works with --recipe (it writes the recipe's held-out scores); drop it or add --recipe NAME"
@@ -413,7 +451,16 @@ def _add_train(sub, common: Parser) -> None:
         default=None,
         help=f"training steps (default {TrainConfig.iterations}, or the recipe's)",
     )
-    tr.add_argument("--base-channels", type=int_at_least(1), default=64, help="channels of the first level (paper: 64)")
+    tr.add_argument("--base-channels", type=int_at_least(1), default=None,
+                    help="channels of the first level (default: the paper's 64; with --images 16)")  # fmt: skip
+    tr.add_argument("--images", help="a folder of your images (TIFF/PNG); with --labels: train on them")
+    tr.add_argument("--labels", help="a folder of label images named like the images (optionally *_mask.*)")
+    tr.add_argument("--semantic", action="store_true", help="with --images: the labels are binary masks (0/1, 0/255)")
+    tr.add_argument("--ignore-value", type=int_at_least(0), default=None,
+                    help="with --images: a label value that marks pixels without annotation")  # fmt: skip
+    tr.add_argument("--held-out", type=positive_float, default=0.2,
+                    help="with --images: share of the images held out and scored (default %(default)s)")  # fmt: skip
+    tr.add_argument("--init", help="with --images: fine-tune from a recipe's published network or a checkpoint")
     tr.add_argument(
         "--depth", type=int_at_least(1, MAX_DEPTH), default=5, help="levels including the bottom one (paper: 5)"
     )
