@@ -190,3 +190,27 @@ def test_the_cli_trains_on_a_folder_and_scores_the_held_out_images(tmp_path, cap
     assert "exists; pass --resume" in capsys.readouterr().err
     assert main(["train", "--images", str(img), "--device", "cpu"]) == 2
     assert "give both --images DIR and --labels DIR" in capsys.readouterr().err
+
+
+def test_the_cli_evaluates_a_folder_skipping_the_images_the_network_trained_on(tmp_path, capsys):
+    import json
+
+    from unet_core.cli.commands import main
+    from unet_core.data.synthetic import synthetic_cells
+
+    img, lab = tmp_path / "images", tmp_path / "labels"
+    img.mkdir(), lab.mkdir()
+    for s in range(4):
+        image, cells = synthetic_cells((64, 64), n_cells=4, seed=s)
+        tifffile.imwrite(img / f"f{s}.tif", (np.asarray(image) * 200).astype(np.uint8))
+        tifffile.imwrite(lab / f"f{s}.tif", np.asarray(cells, np.uint16))
+    common = ["--images", str(img), "--labels", str(lab), "--device", "cpu", "-q"]
+    assert main(["train", *common, "--iterations", "1", "--base-channels", "2", "--tile-size", "204",
+                 "--checkpoint", str(tmp_path / "f.pt")]) == 0  # fmt: skip
+    assert main(["evaluate", *common, "--checkpoint", str(tmp_path / "f.pt"), "--json", str(tmp_path / "e.json")]) == 0
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert len(report["skipped (trained on)"]) == 3 and list(report["per image"]) == [
+        n for n in ["f0", "f1", "f2", "f3"] if n not in report["skipped (trained on)"]
+    ]
+    assert main(["evaluate", *common]) == 2
+    assert "--checkpoint PATH" in capsys.readouterr().err

@@ -39,11 +39,11 @@ from ..metrics.isbi import pixel_error
 from ..models.registry import MODEL_NAMES, build_model, model_spec
 from ..models.unet import UNet
 from ..models.unet_sizes import MAX_DEPTH
-from ..recipes.folder import FOLDER_DEFAULTS, score_folder, train_folder
+from ..recipes.folder import FOLDER_DEFAULTS, score_folder, train_folder, trained_names
 from ..recipes.pretrained import load_pretrained
 from ..recipes.registry import get_recipe
 from ..recipes.run import evaluate_recipe, predict_recipe, run_recipe
-from ..training.checkpoint import model_from_checkpoint
+from ..training.checkpoint import load_checkpoint, model_from_checkpoint
 from ..training.distributed import world
 from ..training.loop import TrainConfig, train
 from ..utils.files import atomic_write
@@ -371,7 +371,35 @@ def _predict(args) -> int:
     return 0
 
 
+def _evaluate_folder(args) -> int:
+    """``evaluate --images DIR --labels DIR --checkpoint PATH``: every image the network was not trained on."""
+    if not (args.images and args.labels and args.checkpoint) or args.recipe:
+        raise UserError("give --images DIR, --labels DIR and --checkpoint PATH (and no --recipe) to score your folder")
+    if args.json:
+        check_writable(Path(args.json), "--json")
+    check_device(args.device)
+    data = load_pairs(args.images, args.labels, semantic=args.semantic, ignore_value=args.ignore_value)
+    seen = trained_names(load_checkpoint(args.checkpoint).get("training_data"), data)
+    names = [n for n in data.names if n not in seen]
+    if not names:
+        raise UserError(f"the checkpoint was trained on every image of {args.images}; score it on images it never saw")
+    model = model_from_checkpoint(args.checkpoint)
+    scores = score_folder(model, data, names, semantic=args.semantic, threshold=args.threshold, device=args.device,
+                          trained_on=seen)  # fmt: skip
+    report = {"checkpoint": str(args.checkpoint), "skipped (trained on)": seen, **scores}
+    if args.json:
+        atomic_write(Path(args.json), lambda tmp: tmp.write_text(json.dumps(report, indent=1, default=str)))
+    shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in scores["all"].items()}
+    skipped = f"; skipped {len(seen)} training image(s)" if seen else ""
+    print(f"evaluate: {args.checkpoint} on {len(names)} image(s) of {args.images}{skipped}: {shown}")
+    return 0
+
+
 def _evaluate(args) -> int:
+    if args.images or args.labels:
+        return _evaluate_folder(args)
+    if not args.recipe:
+        raise UserError("give --recipe NAME (a recipe's held-out frames) or --images DIR --labels DIR (your folder)")
 
     check_device(args.device)
     if args.json:
@@ -530,9 +558,12 @@ def _add_evaluate(sub, common: Parser) -> None:
         parents=[common],
         help="score a network on a recipe's held-out frames, as the challenge did (never on frames it was trained on)",
     )
-    ev.add_argument(
-        "--recipe", required=True, help="the recipe whose split, prediction and scoring are used, e.g. phc-u373-cpu"
-    )
+    ev.add_argument("--recipe", help="the recipe whose split, prediction and scoring are used, e.g. phc-u373-cpu")
+    ev.add_argument("--images", help="instead of --recipe: a folder of your images (with --labels, --checkpoint)")
+    ev.add_argument("--labels", help="the folder of their label images, named like the images")
+    ev.add_argument("--semantic", action="store_true", help="with --images: binary masks; pixel/Rand/warping error")
+    ev.add_argument("--ignore-value", type=int_at_least(0), default=None, help="with --images: unannotated pixels")
+    ev.add_argument("--threshold", type=positive_float, default=0.5, help="with --images: on p(cell) for cutting cells")
     ev.add_argument("--checkpoint", help="the network to score (default: the recipe's published network)")
     ev.add_argument("--data-dir", help="converted datasets (default $UNET_DATA_DIR, else ./data)")
     ev.add_argument("--json", help="write the scores of every held-out group to this JSON file")

@@ -32,7 +32,7 @@ from ..utils.validation import check_int, fmt
 from .pretrained import load_pretrained
 from .registry import RECIPES
 
-__all__ = ["FOLDER_DEFAULTS", "initial_network", "train_folder", "score_folder"]
+__all__ = ["FOLDER_DEFAULTS", "initial_network", "train_folder", "score_folder", "trained_names"]
 
 FOLDER_DEFAULTS = dict(base_channels=16, tile=412, iterations=1000, learning_rate=1e-3, warmup_steps=20)
 """The defaults of :func:`train_folder`: the ``cpu`` recipes' network and Adam, at 1000 steps (about 4
@@ -117,7 +117,9 @@ def train_folder(
     config = TrainConfig(optimizer="adam", learning_rate=FOLDER_DEFAULTS["learning_rate"], schedule="cosine",
                          warmup_steps=min(FOLDER_DEFAULTS["warmup_steps"], iterations - 1), grad_clip=1.0,
                          iterations=iterations, seed=seed, device=device, checkpoint_every=100)  # fmt: skip
+    folder = data.pairs[0].image.parent if data.pairs and data.pairs[0].image is not None else None
     record = {"dataset": "folder", "truth": "labels", "train_frames": train_names, "held_out": held,
+              "images_dir": None if folder is None else str(folder.resolve()),
               "init": None if init is None else str(init)}  # fmt: skip
     result = train(model, tiles, config, checkpoint_path=checkpoint_path, progress=progress, training_data=record)
     return {"model": model, "result": result, "train": train_names, "held_out": held}
@@ -174,3 +176,22 @@ def _pooled(per_image: dict, semantic: bool) -> dict:
     counts = {k: sum(s[k] for s in per_image.values()) for k in ("truth cells", "merged cells", "missed cells")}
     cells = max(counts["truth cells"], 1)
     return {"SEG": sum(s["SEG"] * s["truth cells"] for s in per_image.values()) / cells, **counts}
+
+
+def trained_names(training_data: dict | None, data: FolderData) -> list[str]:
+    """The images of ``data`` that a checkpoint's ``training_data`` says it was trained on (none from another folder).
+
+    Examples
+    --------
+    >>> from unet_core.data.folders import FolderData, ImagePair
+    >>> d = FolderData(["a", "b"], [], [], [], [ImagePair("a", Path("/x/a.tif"), None), ImagePair("b", None, None)])
+    >>> trained_names({"dataset": "folder", "train_frames": ["a"], "images_dir": "/x"}, d)
+    ['a']
+    >>> trained_names({"dataset": "folder", "train_frames": ["a"], "images_dir": "/elsewhere"}, d)
+    []
+    """
+    if not training_data or training_data.get("dataset") != "folder":
+        return []
+    first = data.pairs[0].image if data.pairs else None
+    same = first is None or training_data.get("images_dir") in (None, str(first.parent.resolve()))
+    return [n for n in data.names if n in set(training_data.get("train_frames", []))] if same else []
