@@ -2050,7 +2050,12 @@ _PR = lambda *extra: cargs("predict", "-q", *extra)  # noqa: E731
 cli_bad("cli predict", "corrupt TIFF", _PR(F("corrupt"), "-o", T("o.npy"), "--checkpoint", CK), ("corrupt.tif", "read"))
 cli_bad("cli predict", "truncated TIFF", _PR(F("trunc"), "-o", T("o.npy"), "--checkpoint", CK), "trunc.tif")
 cli_bad("cli predict", "RGB TIFF", _PR(F("rgb"), "-o", T("o.npy"), "--checkpoint", CK), ("rgb.tif", "(40, 44, 3)"))
-cli_bad("cli predict", "stack TIFF", _PR(F("stack"), "-o", T("o.npy"), "--checkpoint", CK), ("stack.tif", "2-d"))
+cli_bad(
+    "cli predict",
+    "stack TIFF, one output file",
+    _PR(F("stack"), "-o", T("o.npy"), "--checkpoint", CK),
+    ("stack.tif", "must be an output folder"),
+)
 cli_bad("cli predict", "NaN TIFF", _PR(F("nan"), "-o", T("o.npy"), "--checkpoint", CK), ("nan.tif", "nan"))
 cli_bad("cli predict", "empty TIFF", _PR(F("empty"), "-o", T("o.npy"), "--checkpoint", CK), ("empty.tif", "empty"))
 cli_bad("cli predict", "complex TIFF", _PR(F("cplx"), "-o", T("o.npy"), "--checkpoint", CK), "cplx.tif")

@@ -214,3 +214,25 @@ def test_the_cli_evaluates_a_folder_skipping_the_images_the_network_trained_on(t
     ]
     assert main(["evaluate", *common]) == 2
     assert "--checkpoint PATH" in capsys.readouterr().err
+
+
+def test_predict_writes_every_image_of_a_folder_or_stack_with_its_cells(tmp_path, capsys):
+    import unet_core as uc
+    from unet_core.cli.commands import main
+
+    uc.save_checkpoint(tmp_path / "net.pt", uc.UNet(base_channels=2, depth=3))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    stack = np.random.default_rng(0).integers(0, 255, (3, 40, 40), dtype=np.uint8)
+    for i in range(2):
+        tifffile.imwrite(folder / f"im{i}.tif", stack[i])
+    tifffile.imwrite(tmp_path / "stack.tif", stack, photometric="minisblack")
+    args = ["--checkpoint", str(tmp_path / "net.pt"), "--device", "cpu", "-q", "--cells"]
+    assert main(["predict", str(folder), "-o", str(tmp_path / "out"), *args]) == 0
+    probs = np.load(tmp_path / "out" / "im0.npy")
+    assert probs.shape == (2, 40, 40) and np.allclose(probs.sum(0), 1, atol=1e-5)
+    assert tifffile.imread(tmp_path / "out" / "im1_cells.tif").dtype == np.uint16
+    assert main(["predict", str(tmp_path / "stack.tif"), "-o", str(tmp_path / "s"), *args]) == 0
+    assert sorted(p.name for p in (tmp_path / "s").glob("*.npy")) == ["stack_000.npy", "stack_001.npy", "stack_002.npy"]
+    assert main(["predict", str(folder), "-o", str(tmp_path / "x.npy"), *args]) == 2
+    assert "must be an output folder" in capsys.readouterr().err

@@ -28,10 +28,12 @@ import numpy as np
 import tifffile
 import torch
 from PIL import Image, ImageDraw
+from tqdm.auto import tqdm
 
 from .. import data
 from ..data.datasets import dataset_names, dataset_spec, resolve_split
-from ..data.folders import load_pairs
+from ..data.folders import IMAGE_SUFFIXES, load_pairs
+from ..data.labels import cut_instances
 from ..data.synthetic import synthetic_em
 from ..data.tiles import TrainingTiles, normalize_image
 from ..inference.tiling import predict_tiled
@@ -331,12 +333,64 @@ def _train(args) -> int:
     return 0
 
 
+def _batch_inputs(path: Path) -> list[tuple[str, Path, int | None]] | None:
+    """``[(name, file, page)]`` for a folder of images or a multi-page TIFF stack; None for one 2-D image."""
+    if path.is_dir():
+        files = sorted(f for f in path.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise UserError(f"IMAGE {str(path)!r} is a folder without TIFF/PNG images; put the images there")
+        return [(f.stem, f, None) for f in files]
+    if path.suffix.lower() in (".tif", ".tiff") and path.is_file():
+        with tifffile.TiffFile(path) as tif:
+            shape, axes = (tif.series[0].shape, tif.series[0].axes) if tif.series else ((), "")
+        if len(shape) == 3 and axes.endswith("YX") and axes[0] != "S":  # (N, H, W), not an RGB image
+            return [(f"{path.stem}_{i:03d}", path, i) for i in range(shape[0])]
+    return None
+
+
+def _predict_batch(args, inputs) -> int:
+    """Every image of a folder or stack: ``OUT/<name>.npy`` (K, H, W) probabilities, with ``--cells`` also
+    ``OUT/<name>_cells.tif`` (uint16 cells cut at ``--threshold``)."""
+    out = Path(args.output)
+    if out.suffix:
+        raise UserError(
+            f"IMAGE {str(args.image)!r} holds {len(inputs)} images (a folder or a stack): -o {str(out)!r} "
+            "must be an output folder (no suffix), e.g. -o preds"
+        )
+    if args.recipe is not None:
+        model, recipe = load_pretrained(args.recipe)
+    else:
+        model, recipe = model_from_checkpoint(args.checkpoint), None
+    out.mkdir(parents=True, exist_ok=True)
+    for name, file, page in tqdm(inputs, desc="predict", unit="image", disable=args.quiet):
+        image = read_image(file) if page is None else np.asarray(tifffile.imread(file)[page], np.float32)
+        if recipe is not None:
+            p = predict_recipe(model, recipe, [np.asarray(image, np.float32)], args.device, progress=False)[0]
+            probs = np.stack([1 - p, p])
+        else:
+            probs = predict_tiled(model, normalize_image(image), tile_size=args.tile_size, device=args.device,
+                                  tta=args.tta, progress=False)  # fmt: skip
+        _write_output(out / f"{name}.npy", probs)
+        if args.cells:
+            cells = cut_instances(probs[1], args.threshold).astype(np.uint16)
+            atomic_write(out / f"{name}_cells.tif", lambda tmp, c=cells: tifffile.imwrite(tmp, c))
+    print(
+        f"predict: {len(inputs)} image(s) of {args.image} -> {out}/<name>.npy"
+        + (" and <name>_cells.tif" if args.cells else "")
+    )
+    return 0
+
+
 def _predict(args) -> int:
 
-    out = Path(args.output)
-    _check_output_suffix(out)  # before any work
     if (args.checkpoint is None) == (args.recipe is None):
         raise UserError("give exactly one of --checkpoint PATH or --recipe NAME")
+    check_device(args.device)
+    inputs = _batch_inputs(Path(args.image))
+    if inputs is not None:
+        return _predict_batch(args, inputs)
+    out = Path(args.output)
+    _check_output_suffix(out)  # before any work
     check_writable(out, "-o")
     check_device(args.device)
     image = read_image(Path(args.image))
@@ -526,7 +580,10 @@ def _add_train(sub, common: Parser) -> None:
 
 def _add_predict(sub, common: Parser) -> None:
     pr = sub.add_parser("predict", parents=[common], help="segment an image with a trained checkpoint")
-    pr.add_argument("image", help="input image (.tif, .tiff, .png, ...), one 2-D gray-value image")
+    pr.add_argument("image", help="input image (.tif, .tiff, .png, ...): one 2-D gray-value image, a folder of "
+                    "them or a multi-page TIFF stack (then -o is an output folder)")  # fmt: skip
+    pr.add_argument("--cells", action="store_true", help="a folder or stack: also write the cells cut at --threshold")
+    pr.add_argument("--threshold", type=positive_float, default=0.5, help="with --cells: on p(cell) (default 0.5)")
     pr.add_argument(
         "-o",
         "--output",
