@@ -275,7 +275,7 @@ if trained is not None:
     print("re-scored published network " + ("reproduces" if same else "DIFFERS FROM") + " the recorded scores")
 
 # %% [markdown]
-# ## Record the numbers (a `cpu` or `full` run writes `book/results/06_isbi2012.json`, read below and by the results page)
+# ## Record the numbers
 
 # %% tags=["hide-input"]
 values = dict(ours)

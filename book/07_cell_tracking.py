@@ -271,7 +271,7 @@ for name, recipe in recipes.items():
 score_seconds = time.perf_counter() - score_start
 
 # %% [markdown]
-# ## Record the numbers (a `cpu` or `full` run writes `book/results/07_cell_tracking.json`, read below and by the results page)
+# ## Record the numbers
 
 # %% tags=["hide-input"]
 published = {"SEG PhC-U373": 0.9203, "SEG DIC-HeLa": 0.7756,
