@@ -167,10 +167,8 @@ def test_fine_tuning_starts_from_a_published_network_and_refuses_one_that_does_n
         initial_network("no-such-thing", 2, 0)
 
 
-def test_the_cli_trains_on_a_folder_and_scores_the_held_out_images(tmp_path, capsys):
-    import json
-
-    from unet_core.cli.commands import main
+def _cell_files(tmp_path, tag=""):
+    """Four synthetic 64 x 64 cell images as 8-bit TIFFs and their instance labels (``<name><tag>.tif``)."""
     from unet_core.data.synthetic import synthetic_cells
 
     img, lab = tmp_path / "images", tmp_path / "labels"
@@ -178,7 +176,16 @@ def test_the_cli_trains_on_a_folder_and_scores_the_held_out_images(tmp_path, cap
     for s in range(4):
         image, cells = synthetic_cells((64, 64), n_cells=4, seed=s)
         tifffile.imwrite(img / f"f{s}.tif", (np.asarray(image) * 200).astype(np.uint8))
-        tifffile.imwrite(lab / f"f{s}_mask.tif", np.asarray(cells, np.uint16))
+        tifffile.imwrite(lab / f"f{s}{tag}.tif", np.asarray(cells, np.uint16))
+    return img, lab
+
+
+def test_the_cli_trains_on_a_folder_and_scores_the_held_out_images(tmp_path, capsys):
+    import json
+
+    from unet_core.cli.commands import main
+
+    img, lab = _cell_files(tmp_path, "_mask")
     args = ["train", "--images", str(img), "--labels", str(lab), "--iterations", "2", "--base-channels", "2",
             "--tile-size", "204", "--checkpoint", str(tmp_path / "f.pt"), "--json", str(tmp_path / "f.json"),
             "--device", "cpu", "-q"]  # fmt: skip
@@ -196,14 +203,8 @@ def test_the_cli_evaluates_a_folder_skipping_the_images_the_network_trained_on(t
     import json
 
     from unet_core.cli.commands import main
-    from unet_core.data.synthetic import synthetic_cells
 
-    img, lab = tmp_path / "images", tmp_path / "labels"
-    img.mkdir(), lab.mkdir()
-    for s in range(4):
-        image, cells = synthetic_cells((64, 64), n_cells=4, seed=s)
-        tifffile.imwrite(img / f"f{s}.tif", (np.asarray(image) * 200).astype(np.uint8))
-        tifffile.imwrite(lab / f"f{s}.tif", np.asarray(cells, np.uint16))
+    img, lab = _cell_files(tmp_path)
     common = ["--images", str(img), "--labels", str(lab), "--device", "cpu", "-q"]
     assert main(["train", *common, "--iterations", "1", "--base-channels", "2", "--tile-size", "204",
                  "--checkpoint", str(tmp_path / "f.pt")]) == 0  # fmt: skip
