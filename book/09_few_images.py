@@ -141,7 +141,7 @@ rows = []
 for n in SIZES:
     arms = {e: viz.recorded_seeds(few_images(BASE, n, 0, FEW_STEPS, e).name) for e in (True, False)}
     gain = viz.paired_difference(arms[True], arms[False], "SEG")
-    beyond = gain is not None and gain.n >= 2 and abs(gain.mean) > gain.sd
+    beyond = viz.beyond_spread(gain)
     rows.append([n, *(viz.fmt_spread(viz.seed_stats(arms[e], "SEG"), "0.9203") for e in (True, False)),
                  "-" if gain is None else viz.fmt_spread(gain, "0.9203") + (" (beyond its spread)" if beyond else "")])
 display(Markdown(viz.md_table(["training frames", "SEG with elastic", "SEG without", "gain of elastic, per seed"],

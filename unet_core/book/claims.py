@@ -16,7 +16,7 @@ from typing import Any
 from ..recipes.experiments import few_images, learning_rates
 from .comparisons import ablation_key
 from .report import fmt_like
-from .seeds import SeedStats, fmt_spread, paired_difference, seed_stats, separated
+from .seeds import SeedStats, beyond_spread, fmt_spread, paired_difference, seed_stats, separated
 from .viz import recorded_seeds
 
 __all__ = ["Claim", "CLAIMS", "claim_reading", "claim_rows"]
@@ -117,7 +117,7 @@ def _effect(claim: Claim, directory=None) -> tuple[SeedStats | None, bool, int]:
         return None, False, 0
     if claim.paired:
         d = paired_difference(a, b, claim.measure)
-        return d, d is not None and d.n >= 2 and abs(d.mean) > d.sd, 0 if d is None else d.n
+        return d, beyond_spread(d), 0 if d is None else d.n
     diff = SeedStats({}, sa.mean - sb.mean, (sa.sd**2 + sb.sd**2) ** 0.5)
     return diff, separated(sa, sb), min(sa.n, sb.n)
 

@@ -24,6 +24,7 @@ __all__ = [
     "fmt_spread",
     "separated",
     "paired_difference",
+    "beyond_spread",
     "seed_table",
     "spread_rows",
 ]
@@ -121,6 +122,17 @@ def paired_difference(
         return None
     common = {k: sa.values[k] - sb.values[k] for k in sa.values if k in sb.values}
     return seed_stats({k: {"values": {measure: v}} for k, v in common.items()}, measure) if common else None
+
+
+def beyond_spread(difference: SeedStats | None) -> bool:
+    """Whether a per-seed difference (:func:`paired_difference`) exceeds its spread: >= 2 seeds, |mean| > sd.
+
+    Examples
+    --------
+    >>> beyond_spread(SeedStats({0: 0.03, 1: 0.05}, 0.04, 0.014)), beyond_spread(SeedStats({0: 0.04}, 0.04, 0.0))
+    (True, False)
+    """
+    return difference is not None and difference.n >= 2 and abs(difference.mean) > difference.sd
 
 
 def seed_table(
