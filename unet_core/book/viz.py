@@ -37,6 +37,7 @@ from .report import SMOKE_LABEL, decimals_of, fmt_like, md_table, provenance, re
 from .seeds import (
     MAX_SEED,
     SeedStats,
+    beyond_spread,
     fmt_spread,
     paired_difference,
     seed_stats,
@@ -73,6 +74,7 @@ __all__ = [
     'recorded_seeds',
     'seed_stats',
     'fmt_spread',
+    'beyond_spread',
     'separated',
     'seed_table',
     'spread_rows',
