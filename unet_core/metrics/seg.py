@@ -26,6 +26,14 @@ def _as_stack(labels, name: str) -> np.ndarray:
     return x.reshape((-1,) + x.shape[-2:])  # (N, H, W)
 
 
+def _pair(pred_instances, truth_instances) -> tuple[np.ndarray, np.ndarray]:
+    """Both label arguments as (N, H, W) stacks of one shape (the checks of every public function here)."""
+    s, r = _as_stack(pred_instances, "pred_instances"), _as_stack(truth_instances, "truth_instances")
+    if s.shape != r.shape:
+        raise ValueError(f"pred_instances and truth_instances must have the same shape, got {s.shape} and {r.shape}")
+    return s, r
+
+
 def _frame_scores(r: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
     """(reference ids present, {index into those ids: J}) of one frame, for ids of any dtype and size."""
     r_vals, jac, _ = _frame_matches(r, s)
@@ -81,9 +89,7 @@ def segmentation_errors(pred_instances, truth_instances) -> dict[str, int]:
     >>> segmentation_errors(s, r)
     {'truth cells': 2, 'merged cells': 2, 'missed cells': 0}
     """
-    s, r = _as_stack(pred_instances, "pred_instances"), _as_stack(truth_instances, "truth_instances")
-    if s.shape != r.shape:
-        raise ValueError(f"pred_instances and truth_instances must have the same shape, got {s.shape} and {r.shape}")
+    s, r = _pair(pred_instances, truth_instances)
     total = merged = missed = 0
     for k in range(r.shape[0]):
         _, refs, merged_ids, missed_ids = _frame_errors(r[k], s[k])
@@ -118,9 +124,7 @@ def segmentation_error_masks(pred_instances, truth_instances) -> tuple[np.ndarra
     >>> int(merged.sum()), int(missed.sum())
     (16, 0)
     """
-    s, r = _as_stack(pred_instances, "pred_instances"), _as_stack(truth_instances, "truth_instances")
-    if s.shape != r.shape:
-        raise ValueError(f"pred_instances and truth_instances must have the same shape, got {s.shape} and {r.shape}")
+    s, r = _pair(pred_instances, truth_instances)
     merged, missed = np.zeros(r.shape, bool), np.zeros(r.shape, bool)  # (N, H, W)
     for k in range(r.shape[0]):
         r_vals, _, merged_ids, missed_ids = _frame_errors(r[k], s[k])
@@ -178,9 +182,7 @@ def seg_score(pred_instances, truth_instances, *, return_per_object: bool = Fals
     1.0
     """
     return_per_object = check_bool(return_per_object, "return_per_object")
-    s, r = _as_stack(pred_instances, "pred_instances"), _as_stack(truth_instances, "truth_instances")
-    if s.shape != r.shape:
-        raise ValueError(f"pred_instances and truth_instances must have the same shape, got {s.shape} and {r.shape}")
+    s, r = _pair(pred_instances, truth_instances)
     stack = np.ndim(truth_instances) == 3
     scores: dict = {}
     for k in range(r.shape[0]):
