@@ -70,7 +70,8 @@ def setup(
     colab_scale : str
         See :func:`choose_scale`.
     datasets : sequence of str
-        Dataset names of ``fetch.py`` (``"isbi2012"``, ``"phc-u373"``, ``"dic-hela"``).
+        Dataset names of ``fetch.py`` (``"isbi2012"``, ``"phc-u373"``, ``"dic-hela"``, and ``"nuclei"``: the
+        folder of the "your own images" page).
     data_dir : path
         Where the converted data go (default ``./data``); ``$UNET_DATA_DIR`` is set to it.
     cuda : bool, optional
@@ -100,8 +101,8 @@ def setup(
     fetch = main if fetch is None else fetch
     data_dir = Path(data_dir).resolve()
     for name in datasets:
-        if name not in DATASETS:
-            raise ValueError(f"datasets contains {name!r}; known datasets are {tuple(DATASETS)}")
+        if name not in (*DATASETS, "nuclei"):
+            raise ValueError(f"datasets contains {name!r}; known datasets are {(*DATASETS, 'nuclei')}")
         if scale == "smoke":
             continue  # smoke runs fall back to labelled synthetic data when the real data are absent
         status = fetch([name, "--dest", str(data_dir)])

@@ -2,6 +2,7 @@
 """Download (or import), verify and convert the three datasets of the U-Net paper.
 
     python data_scripts/fetch.py isbi2012|phc-u373|dic-hela|all [--source DIR] [--dest DIR]
+    python data_scripts/fetch.py nuclei [--source WHEEL_OR_DIR] [--dest DIR]   # "your own images": nuclei.py
 
 Without ``--source`` the official files are downloaded (registry.txt: URLs and byte
 hashes). With ``--source`` a local folder or archive is used exactly as a download
@@ -41,6 +42,7 @@ try:  # installed with the package (`pip install "unet-core[data]"`): python -m 
         read_registry,
         safe_extract,
     )
+    from .nuclei import main as nuclei_main
 except ImportError:  # run as a script from the repository: python data_scripts/fetch.py
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _archive import (  # noqa: E402
@@ -54,6 +56,7 @@ except ImportError:  # run as a script from the repository: python data_scripts/
         read_registry,
         safe_extract,
     )
+    from nuclei import main as nuclei_main  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REGISTRY = read_registry(HERE / "registry.txt")  # name -> (hash, url)
@@ -534,6 +537,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line. Exit status: 0 done, 1 a dataset failed (refused download, corrupt or
     unverifiable data), 2 a usage error (bad --source/--dest, unknown dataset); ``--debug`` or
     ``UNET_DEBUG=1`` shows tracebacks."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["nuclei"]:  # not a dataset of the paper: the folder of "your own images" (nuclei.py)
+        return nuclei_main(argv[1:])
     parser = _Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", choices=[*DATASETS, "all"])
     parser.add_argument("--source", type=Path, help="local folder or archive to import instead of downloading")

@@ -67,9 +67,12 @@ def test_setup_errors_name_the_dataset_and_the_fix(tmp_path):
     with pytest.raises(
         ValueError,
         match=r"datasets contains 'isbi'; known datasets are \('isbi2012', 'phc-u373', "
-        r"'dic-hela'\)",
+        r"'dic-hela', 'nuclei'\)",
     ):
         setup("cpu", ["isbi"], data_dir=tmp_path, cuda=False, fetch=lambda a: 0)
+    calls = []
+    setup("cpu", ["nuclei"], data_dir=tmp_path, cuda=False, fetch=lambda a: calls.append(a) or 0)
+    assert calls == [["nuclei", "--dest", str(tmp_path.resolve())]]  # fetch.py dispatches it to nuclei.py
     with pytest.raises(
         RuntimeError,
         match=r"fetching 'isbi2012' into .* failed \(exit status 1\).*COLAB_SCALE = "
