@@ -75,6 +75,7 @@ from unet_core.book import seeds, viz
 from unet_core.book.comparisons import ablation_key
 from unet_core.book.gradients import average_agreement, momentum_share, momentum_window, tile_gradients
 from unet_core.book.networks import data_or_synthetic, obtain_network, runs_folder
+from unet_core.book.seed_plots import draw_seed_panel
 from unet_core.recipes import learning_rates
 from unet_core.recipes.pretrained import load_pretrained
 from unet_core.recipes.run import recipe_tiles
@@ -207,15 +208,8 @@ ax.set_yscale("log")
 ax.set_xlabel("step")
 ax.set_ylabel("training loss (mean per 100 steps)")
 ax.legend(fontsize=6)
-stats = {label: seeds.seed_stats(runs, "Rand error") for label, runs in rows.items()}
-for y, s in enumerate(stats.values()):
-    if s is not None:
-        ax2.plot(list(s.values.values()), [y] * s.n, "o", color="0.55", ms=3.5)
-        ax2.errorbar([s.mean], [y], xerr=[s.sd] if s.n > 1 else None, fmt="D", ms=5, color=f"C{y}", capsize=4)
-ax2.set_yticks(range(len(stats)), [label.split(" (")[0] for label in stats], fontsize=7)
-ax2.set_ylim(len(stats) - 0.5, -0.5)
-ax2.axvline(0.0382, ls=":", color="0.3", lw=1)
-ax2.set_xlabel("held-out Rand error (dotted: paper)", fontsize=8)
+stats = draw_seed_panel(ax2, rows, "Rand error", {"Rand error": 0.0382}, row_colours=True,
+                        tick_labels=[label.split(" (")[0] for label in rows])  # dotted: the paper's 0.0382
 fig.tight_layout()
 plt.show()
 
@@ -227,7 +221,7 @@ plt.show()
 short = {row: viz.recorded_seeds(ablation_key(BASE, 500, row)) for row in ("recipe", "paper SGD", "paper recipe")}
 display(Markdown(seeds.seed_table(short, MEASURES, PUBLISHED, baseline="recipe")))
 values = {f"gradient cosine, 1 tile, {name}": by_k[1][0] for name, by_k in agreement.items()}
-values.update({f"Rand error, {label} (mean over seeds)": s.mean for label, s in stats.items() if s is not None})
+values.update({f"Rand error, {label} (mean over seeds)": s.mean for label, s in stats.items()})
 viz.record_results("11_optimiser", values, scale=SCALE, device=DEVICE, published={"Rand error": 0.0382},
                    notes=f"{N_TILES} tiles; {'SYNTHETIC' if synthetic else 'ISBI 2012'}; recorded runs of run_recipes.py")
 

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import unet_core as uc  # noqa: E402
-from unet_core.book.seed_plots import draw_seed_rows, seed_rows_stats  # noqa: E402
+from unet_core.book.seed_plots import draw_seed_panel, draw_seed_rows, seed_rows_stats  # noqa: E402
 from unet_core.book.touching import draw_touching, snapshot_cells  # noqa: E402
 
 
@@ -66,6 +66,19 @@ def test_seed_rows_draw_every_seed_and_say_when_a_measure_is_not_recorded():
     plt.close(fig)
     with pytest.raises(ValueError, match="measures must name"):
         draw_seed_rows(rows, [], "t")
+
+
+def test_a_seed_panel_on_a_given_axis_colours_rows_and_labels_them_as_asked():
+    rows = {"a": {0: {"values": {"Rand": 0.1}}, 1: {"values": {"Rand": 0.2}}}, "b": {0: {"values": {"Rand": 0.3}}}}
+    fig, (left, right) = plt.subplots(1, 2)
+    stats = draw_seed_panel(right, rows, "Rand", {"Rand": "0.05"}, row_colours=True, tick_labels=["A", "B"])
+    assert set(stats) == {"a", "b"} and abs(stats["a"].mean - 0.15) < 1e-12
+    assert [t.get_text() for t in right.get_yticklabels()] == ["A", "B"]
+    means = [c for c in right.containers]  # one errorbar per row
+    assert [c.lines[0].get_color() for c in means] == ["C0", "C1"]
+    assert 0.05 in [line.get_xdata()[0] for line in right.get_lines() if line.get_linestyle() == ":"]
+    assert not left.get_lines()  # only the given axis is drawn on
+    plt.close(fig)
 
 
 def test_threshold_sliders_precompute_one_image_per_threshold():
