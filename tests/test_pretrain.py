@@ -28,7 +28,7 @@ ROOT = BOOK.parent
         ("08_speed", []),
         ("06_isbi2012", ["isbi2012-full"]),
         ("07_cell_tracking", ["phc-u373-full", "dic-hela-full"]),
-        ("12_fusionnet", ["isbi2012-full", "isbi2012-fusionnet-full"]),
+        ("12_fusionnet", []),  # shows recorded runs, trains nothing
     ],
 )
 def test_chapter_recipes_are_the_manifests(chapter, full):
@@ -48,18 +48,22 @@ def test_processes_divide_the_global_batch():
 
 def test_plan_runs_torchrun_per_unpublished_recipe_into_the_chapters_runs_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("UNET_RUNS_DIR", str(tmp_path))
-    jobs = pretrain.plan("12_fusionnet", "full", "cuda", gpus=4)
-    assert [j["recipe"] for j in jobs] == ["isbi2012-full", "isbi2012-fusionnet-full"]
+    jobs = pretrain.plan("07_cell_tracking", "full", "cuda", gpus=4)
+    assert [j["recipe"] for j in jobs] == ["phc-u373-full", "dic-hela-full"]
     for job in jobs:
         cmd = job["command"]
         assert cmd[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4", "-m"]
         assert cmd[6:8] == ["unet_core", "train"] and cmd[cmd.index("--recipe") + 1] == job["recipe"]
-        assert job["checkpoint"].startswith(str(tmp_path / "isbi2012" / job["recipe"]))
+        assert Path(job["checkpoint"]).parent.parent == tmp_path and Path(job["checkpoint"]).name.startswith(
+            job["recipe"]
+        )
         assert cmd[-1] == job["checkpoint"][:-3] + ".pretrain.json"
-    # cpu: 09's U-Net is published (the chapter loads it), its FusionNet is not; batch 1 -> one process
-    assert [(j["recipe"], j["processes"]) for j in pretrain.plan("12_fusionnet", "cpu", "cpu", 8)] == [
-        ("isbi2012-fusionnet-cpu", 1)
+    # cpu: a published network is loaded, an unpublished one trained; batch 1 -> one process
+    monkeypatch.setattr(pretrain, "pretrained_registry", lambda: {"phc-u373-cpu": "published"})
+    assert [(j["recipe"], j["processes"]) for j in pretrain.plan("07_cell_tracking", "cpu", "cpu", 8)] == [
+        ("dic-hela-cpu", 1)
     ]
+    monkeypatch.undo()
     assert pretrain.plan("06_isbi2012", "smoke", "cpu", 1) == []
     assert pretrain.plan("06_isbi2012", "cpu", "cpu", 1) == []  # published: nothing to train
 
@@ -138,10 +142,10 @@ def test_book_full_workflow_reads_the_chapters_and_their_datasets_from_the_manif
 
 def test_plan_under_the_check_cap_trains_other_checkpoints_with_a_small_batch(tmp_path, monkeypatch):
     monkeypatch.setenv("UNET_RUNS_DIR", str(tmp_path))
-    real = pretrain.plan("12_fusionnet", "full", "cuda", gpus=8)
+    real = pretrain.plan("07_cell_tracking", "full", "cuda", gpus=8)
     monkeypatch.setenv("UNET_CHECK_CAP", "1")
-    capped = pretrain.plan("12_fusionnet", "full", "cuda", gpus=8)
-    assert [j["recipe"] for j in capped] == [j["recipe"] for j in real] == ["isbi2012-full", "isbi2012-fusionnet-full"]
+    capped = pretrain.plan("07_cell_tracking", "full", "cuda", gpus=8)
+    assert [j["recipe"] for j in capped] == [j["recipe"] for j in real] == ["phc-u373-full", "dic-hela-full"]
     for c, r in zip(capped, real):  # the capped recipe's hash names another file: never taken for the real run
         assert c["checkpoint"] != r["checkpoint"] and Path(c["checkpoint"]).parent == Path(r["checkpoint"]).parent
         assert (c["check_cap"], r["check_cap"], c["command"][:-1]) == (1, None, r["command"][:-1])
