@@ -130,6 +130,8 @@ CHAPTERS: tuple[Chapter, ...] = (
     # an appendix: FusionNet (Quan et al. 2016) beside the U-Net, reproducing no claim of the paper; it shows
     # the recorded runs of isbi2012-cpu and isbi2012-fusionnet-cpu and trains nothing
     Chapter("12_fusionnet", "fusionnet", datasets=("isbi2012",)),
+    # using it: a folder of your own images (the nuclei of data_scripts/fetch.py nuclei stand in for them)
+    Chapter("13_own_images", "own-images", datasets=("nuclei",)),
 )
 
 
