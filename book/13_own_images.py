@@ -82,7 +82,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from unet_core.book import viz
-from unet_core.book.own_images import draw_arms, example_folder, train_arms
+from unet_core.book.own_images import arm_values, arms_table, draw_arms, example_folder, train_arms
 from unet_core.book.recording import record_chapter_run
 from unet_core.data.folders import load_pairs
 from unet_core.recipes.folder import train_folder
@@ -122,40 +122,29 @@ ARMS = {"scratch": {"init": None, "iterations": STEPS},  # random initial weight
 results = train_arms(data, ARMS, work.name, seed=SEED, device=DEVICE)
 
 # %% tags=["hide-input"]
-held = results["scratch"]["held_out"]
-rows = ["| network | starts from | steps | training (s) | SEG | merged nuclei | missed nuclei |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-for label, r in results.items():
-    s, init = r["scores"]["all"], ARMS[label]["init"] or "random weights"
-    rows.append(f"| {label} | {init} | {r['steps']:,} | {r['train seconds']:,.0f} | {s['SEG']:.3f} | "
-                f"{s['merged cells']} of {s['truth cells']} | {s['missed cells']} |")  # fmt: skip
-display(Markdown(f"Held out: **{', '.join(held)}** (never trained on); trained on "
-                 f"{', '.join(results['scratch']['train'])}.\n\n" + "\n".join(rows)))
+held, values = results["scratch"]["held_out"], arm_values(results)
+values["held-out images"] = ", ".join(held)
+record_chapter_run("13_own_images", values, scale=SCALE, device=DEVICE, notes=(
+    "SYNTHETIC stand-in folder" if synthetic else "nuclei (data_scripts/fetch.py nuclei)") + f", seed {SEED}",
+    budget=f"{STEPS} + {FINE_STEPS} steps of 412 px tiles")  # fmt: skip
+label = f"*{viz.SMOKE_LABEL}.* " if SCALE == "smoke" else ""
+display(Markdown(f"{label}This run ({SCALE} scale): held out **{', '.join(held)}** (never trained on); trained on "
+                 f"{', '.join(results['scratch']['train'])}.\n\n" + arms_table(values, ARMS)))  # fmt: skip
+recorded = viz.load_results(viz.results_dir("cpu")).get("13_own_images", {}).get("runs", {}).get("cpu")
+if SCALE != "cpu" and recorded:
+    display(Markdown(f"The recorded `cpu` run ({viz.provenance(recorded, 'cpu')}), held out "
+                     f"**{recorded['values'].get('held-out images')}**:\n\n" + arms_table(recorded["values"], ARMS)))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The held-out quadrant (nuclei of the 2018 Data Science Bowl) and its truth; per network (trained from scratch, the published phc-u373-cpu network as it is, and that network fine-tuned), p(cell) (top) and the nuclei cut at p > 0.5 (yellow outlines) over the image, truth nuclei merged with a neighbour in red and missed ones in blue.", "name": "fig-own-images"}, "image": {"alt": "A grid of square panels: a dark fluorescence image with bright round nuclei and its black and white truth; then for each of three networks a probability map with bright nuclei, and the image with yellow outlines around the nuclei found, some tinted red or blue."}}
 fig = draw_arms(data, results, held[0], f"held-out {held[0]}, {SCALE} scale, seed {SEED}")
 plt.show()
+work.cleanup()
 
 # %% [markdown]
 # ## What the numbers say, and what they do not
 #
 # One held-out quadrant holds about 30 nuclei, so one nucleus more or less found moves SEG by about 0.03: a
-# difference between the rows below that size is not a finding. The nuclei images are of another modality
+# difference between the rows above that size is not a finding. The nuclei images are of another modality
 # than the phase-contrast cells the published network learnt, and the rows show how much of it carries
 # over as it is and after a few hundred steps. On your own images, hold out more than one image where you
 # can (`--held-out`), and compare the networks on the same held-out images, as here.
-
-# %% tags=["hide-input"]
-recorded = viz.load_results(viz.results_dir("cpu")).get("13_own_images", {}).get("runs", {}).get("cpu")
-if SCALE != "cpu" and recorded:
-    v = recorded["values"]
-    display(Markdown(f"The recorded `cpu` run ({recorded.get('device')}, {recorded.get('date')}): " + "; ".join(
-        f"{k} {v[k]:.3f}" for k in v if k.startswith("SEG"))))  # fmt: skip
-values = {f"SEG, {label}": r["scores"]["all"]["SEG"] for label, r in results.items()}
-values |= {f"training seconds, {label}": r["train seconds"] for label, r in results.items()}
-values |= {"held-out images": ", ".join(held),
-           "held-out nuclei": results["scratch"]["scores"]["all"]["truth cells"]}
-run = record_chapter_run("13_own_images", values, scale=SCALE, device=DEVICE, notes=(
-    "SYNTHETIC stand-in folder" if synthetic else "nuclei (data_scripts/fetch.py nuclei)") + f", seed {SEED}",
-    budget=f"{STEPS} + {FINE_STEPS} steps of 412 px tiles")  # fmt: skip
-work.cleanup()

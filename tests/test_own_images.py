@@ -44,3 +44,14 @@ def test_arms_share_one_split_and_never_score_a_training_image(tmp_path):
     fig = draw_arms(data, out, held[0], "test")
     assert len(fig.axes) == 2 * (len(arms) + 1)
     assert "2" in fig.axes[1].get_title()  # the step of the scratch arm's p(cell)
+
+
+def test_the_table_of_a_record_shows_the_arms_it_holds_in_the_arms_order():
+    from unet_core.book.own_images import arm_values, arms_table
+
+    scores = {"all": {"SEG": 0.8123, "merged cells": 3, "missed cells": 4, "truth cells": 30}}
+    results = {"b": {"steps": 300, "train seconds": 61.4, "scores": scores}}
+    table = arms_table(arm_values(results), {"a": {"init": None}, "b": {"init": "phc-u373-cpu"}})
+    lines = table.splitlines()
+    assert len(lines) == 3  # header, rule, and b only: a is not in the record
+    assert lines[2] == "| b | phc-u373-cpu | 300 | 61 | 0.812 | 3 of 30 | 4 |"

@@ -24,7 +24,7 @@ from ..metrics.seg import segmentation_error_masks, segmentation_errors
 from ..recipes.folder import initial_network, score_folder, train_folder
 from .touching import draw_touching
 
-__all__ = ["NUCLEI", "example_folder", "train_arms", "draw_arms"]
+__all__ = ["NUCLEI", "COLUMNS", "example_folder", "train_arms", "arm_values", "arms_table", "draw_arms"]
 
 NUCLEI = "nuclei"
 """The folder that ``python data_scripts/fetch.py nuclei --dest DIR`` writes under ``DIR``."""
@@ -115,6 +115,44 @@ def train_arms(data, arms: dict[str, dict], workdir, *, seed: int = 0, device: s
         out[label] = {**run, "scores": scores, "steps": arm["iterations"], "train seconds": t1 - t0,
                       "score seconds": seconds, "probs": probs}  # fmt: skip
     return out
+
+
+COLUMNS = ("steps", "training seconds", "SEG", "merged nuclei", "missed nuclei", "held-out nuclei")
+"""What :func:`arm_values` records per arm (as ``"<column>, <arm>"``) and :func:`arms_table` shows."""
+
+
+def arm_values(results: dict[str, dict]) -> dict[str, Any]:
+    """The numbers of :func:`train_arms` as flat ``{"<column>, <arm>": value}`` (what a results record holds).
+
+    Examples
+    --------
+    >>> r = {"scratch": {"steps": 5, "train seconds": 2.0, "scores": {"all": {"SEG": 0.5, "merged cells": 1,
+    ...      "missed cells": 2, "truth cells": 9}}}}
+    >>> arm_values(r)["SEG, scratch"], arm_values(r)["held-out nuclei, scratch"]
+    (0.5, 9)
+    """
+    out = {}
+    for label, r in results.items():
+        s = r["scores"]["all"]
+        numbers = (r["steps"], r["train seconds"], s["SEG"], s["merged cells"], s["missed cells"], s["truth cells"])
+        out.update({f"{column}, {label}": value for column, value in zip(COLUMNS, numbers)})
+    return out
+
+
+def arms_table(values: dict[str, Any], arms: dict[str, dict]) -> str:
+    """A markdown table of :func:`arm_values` (this run's or a recorded run's), one row per arm of ``arms``.
+
+    Arms the values do not hold are left out (a record from before an arm was added).
+    """
+    rows = ["| network | starts from | steps | training (s) | SEG | merged nuclei | missed nuclei |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for label, arm in arms.items():
+        if f"SEG, {label}" not in values:
+            continue
+        v = {c: values.get(f"{c}, {label}") for c in COLUMNS}
+        rows.append(f"| {label} | {arm.get('init') or 'random weights'} | {v['steps']:,} | {v['training seconds']:,.0f} "
+                    f"| {v['SEG']:.3f} | {v['merged nuclei']} of {v['held-out nuclei']} | {v['missed nuclei']} |")  # fmt: skip
+    return "\n".join(rows)
 
 
 def _view(image: np.ndarray, prob: np.ndarray, truth: np.ndarray, threshold: float, step: int, name: str):
