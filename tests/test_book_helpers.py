@@ -99,6 +99,9 @@ def test_obtain_network_trained_checkpoint_published(tmp_path):
     dic = networks.obtain_network(get_recipe("dic-hela-cpu"), runs_dir=tmp_path, pretrained=True)
     assert dic.source == "published" and dic.recipe.grow_px == 0  # the evaluation fields as registered now
     assert load_pretrained("dic-hela-cpu")[1].grow_px == 2  # the stored recipe predates `grow`
+    variant = networks.obtain_network(get_recipe("isbi2012-cpu", iterations=2), data, runs_dir=tmp_path,
+                                      pretrained=True)  # fmt: skip
+    assert variant.source == "trained" and variant.steps == 2  # another training: never the published network
     with pytest.raises(TypeError, match="recipe must be a Recipe"):
         networks.obtain_network("isbi2012-cpu")
 

@@ -130,9 +130,10 @@ def obtain_network(
     device : str or torch.device
         Where to train.
     pretrained : bool
-        Look for a published network (``unet_core/recipes/weights``) and then for a checkpoint
-        under ``runs_dir`` that has all ``recipe.iterations`` steps. False: always train (resuming
-        an unfinished checkpoint).
+        Look for a published network (``unet_core/recipes/weights``) of the same training (a variant
+        of the recipe with other training fields, e.g. ``get_recipe(name, iterations=300)``, is never
+        given the published network) and then for a checkpoint under ``runs_dir`` that has all
+        ``recipe.iterations`` steps. False: always train (resuming an unfinished checkpoint).
 
     Returns
     -------
@@ -161,16 +162,15 @@ def obtain_network(
         raise TypeError(f"data must be None or the dict of recipe_data(recipe), got {fmt(data)}")
     if not isinstance(pretrained, bool):
         raise TypeError(f"pretrained must be True or False, got {fmt(pretrained)}")
-    if pretrained and recipe.name in pretrained_registry():
+    stored = load_pretrained(recipe.name) if pretrained and recipe.name in pretrained_registry() else None
+    if stored is not None and training_key(recipe) == training_key(stored[1]):  # not a variant's training
         path = pretrained_path(recipe.name)
-        model, stored_recipe = load_pretrained(recipe.name)
+        model = stored[0]
         ckpt = load_checkpoint(path)
         scores = ckpt["history"]["scores"]  # what the training run measured, with its device, date and time
-        # the same training: the recipe's evaluation fields as registered now (TTA, threshold, instance cutting)
-        same = training_key(recipe) == training_key(stored_recipe)
         return Network(
             model,
-            recipe if same else stored_recipe,
+            recipe,  # the same training; its evaluation fields as registered now (TTA, threshold, cutting)
             "published",
             int(ckpt["step"]),
             scores["train seconds"],

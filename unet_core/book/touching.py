@@ -104,7 +104,7 @@ def draw_touching(runs: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]
     if not runs:
         raise ValueError("runs must hold at least one (snapshots, cells) pair, got none")
     first_snaps, first_cells = next(iter(runs.values()))
-    fig, axes = plt.subplots(2, len(runs) + 1, figsize=(7.5, 4.4), squeeze=False)
+    fig, axes = plt.subplots(2, len(runs) + 1, figsize=(7.5, 4.8), squeeze=False)
     axes[0, 0].imshow(first_snaps["image"], cmap="gray")
     axes[0, 0].set_title(f"held-out crop {first_snaps['frame']}", fontsize=7)
     axes[1, 0].imshow(first_cells["truth"] > 0, cmap="gray")
