@@ -33,15 +33,10 @@ from .viz import load_results, recorded_run, recorded_seeds
 
 __all__ = [
     'NETS',
-    'SCORE_ROWS',
     'linearised_support',
     'architecture',
     'architecture_table',
-    'shown_run',
     'cost_table',
-    'score_cells',
-    'score_table',
-    'summary',
     'TABLE2_PUBLISHED',
     'table2_seg',
     'table2',
@@ -51,17 +46,6 @@ __all__ = [
 
 NETS = ("U-Net", "FusionNet")
 """The two networks, in the order of every table."""
-
-SCORE_ROWS = [
-    "pixel error",
-    "Rand error",
-    "warping error",
-    "V_rand (split / merge)",
-    "V_info",
-    "V_rand, thinned",
-    "V_info, thinned",
-]
-"""Rows of :func:`score_table` (the cells of :func:`score_cells`)."""
 
 
 def linearised_support(net: torch.nn.Module, side: int, border: int) -> tuple[int, int, int]:
@@ -211,22 +195,13 @@ def architecture_table(
     )
 
 
-def shown_run(chapter: str, scale: str, values: Mapping[str, Any], this_run: Mapping[str, Any]):
-    """``(scale, values, provenance)`` to show: this run at ``cpu``/``full``, else the chapter's recorded
-    reproduction (``(None, None, None)`` if there is none)."""
-    if scale != "smoke":
-        return scale, values, provenance(this_run, scale)
-    rep = reproduction(load_results().get(chapter))
-    return (rep[0], rep[1]["values"], provenance(rep[1], rep[0])) if rep else (None, None, None)
-
-
 def cost_table(shown: Mapping[str, Any], scale: str, where: str, cpu_keys: Mapping[str, str]) -> str:
     """Markdown: the measured cost of the two networks (recorded keys ``"<net> <quantity>"``) and their ratios.
 
     Parameters
     ----------
     shown : mapping
-        Recorded values of one run of the chapter (:func:`shown_run`).
+        Recorded values of one run of the chapter (its results record's ``values``).
     scale : str
         That run's scale (``full`` compares the paper-width arithmetic, else the cpu width).
     where : str
@@ -277,140 +252,6 @@ def cost_table(shown: Mapping[str, Any], scale: str, where: str, cpu_keys: Mappi
         f"{ratio('per 512 slice, one pass [s]')} times the time per slice in one pass "
         f"({ratio(tta_key)} times with 8-fold TTA), for {ratio(flops_key)} times the arithmetic per slice."
     )
-
-
-def score_cells(v: Mapping[str, Any], published: Mapping[str, str]) -> list[str]:
-    """One column's cells of :data:`SCORE_ROWS`: Table 1's errors at its decimals, V_rand (split / merge),
-    V_info, and the thinned scores at the leaderboard's decimals (``published``: measure -> value as printed)."""
-    get = v.get
-    return [fmt_like(get(k), published[k]) for k in ("pixel error", "Rand error", "warping error")] + [
-        f"{fmt_like(get('V_rand'))} ({fmt_like(get('V_rand split'))} / {fmt_like(get('V_rand merge'))})",
-        fmt_like(get("V_info")),
-        fmt_like(get("V_rand after thinning"), published["V_rand after thinning"]),
-        fmt_like(get("V_info after thinning"), published["V_info after thinning"]),
-    ]
-
-
-def score_table(
-    chapter: str,
-    scale: str,
-    *,
-    table1: Mapping[str, str],
-    leaderboard: Mapping[str, Mapping[str, str]],
-    published: Mapping[str, str],
-    ours: Mapping[str, Mapping],
-    recipe_names: Mapping[str, str],
-    this_run: Mapping[str, Any],
-    cpu_keys: Mapping[str, str],
-    measures,
-) -> tuple[str, dict]:
-    """Markdown: the published columns, then ours (this run at ``cpu``/``full``, else the recorded runs).
-
-    Parameters
-    ----------
-    chapter, scale : str
-        The chapter's results name and this run's scale.
-    table1 : mapping
-        Table 1's u-net row (measure -> value as printed).
-    leaderboard : mapping
-        Network -> its leaderboard entry after thinning (measure -> value as printed).
-    published : mapping
-        Measure -> the published value whose decimals ours are printed with.
-    ours : mapping
-        Network -> this run's scores.
-    recipe_names : mapping
-        Network -> this run's recipe name.
-    this_run : mapping
-        This run's entry of the results file.
-    cpu_keys : mapping
-        Network -> key of its recorded cpu training run.
-    measures : sequence of str
-        The recorded measures (keys ``"<net> <measure>"`` of the chapter's record).
-
-    Returns
-    -------
-    markdown : str
-    compared : dict
-        Network -> the scores shown (for :func:`summary`).
-    """
-    columns = {
-        "u-net, Table 1 (rank 1)": (
-            "published: challenge test set, 2015 scoring (March 6th, 2015)",
-            [table1["pixel error"], table1["Rand error"], table1["warping error"]] + ["-"] * 4,
-        )
-    }
-    for name in NETS:
-        columns[f"{'u-net' if name == 'U-Net' else name}, leaderboard"] = (
-            "published: challenge test set, after thinning (second-hand: Guo et al., ICME 2019)",
-            ["-"] * 5 + [leaderboard[name]["V_rand after thinning"], leaderboard[name]["V_info after thinning"]],
-        )
-    compared = {}
-    for name in NETS:
-        if scale != "smoke":
-            columns[f"**this run**: {name}"] = (
-                f"`{recipe_names[name]}`; {provenance(this_run, scale)}; slices 25-29",
-                score_cells(ours[name], published),
-            )
-            compared[name] = ours[name]
-            continue
-        rec = recorded_run(cpu_keys[name])
-        rep = reproduction(load_results().get(chapter))
-        if rec is not None:
-            columns[f"ours: {name}, recorded"] = (
-                f"`{cpu_keys[name]}`; {provenance(rec)}; slices 25-29",
-                score_cells(rec["values"], published),
-            )
-            compared[name] = rec["values"]
-        elif rep is not None and f"{name} pixel error" in rep[1]["values"]:
-            v = {m: rep[1]["values"].get(f"{name} {m}") for m in measures}
-            columns[f"ours: {name}, recorded"] = (
-                f"`{rep[1]['values'].get(f'{name} recipe')}`; {provenance(rep[1], rep[0])}; slices 25-29",
-                score_cells(v, published),
-            )
-            compared[name] = v
-        else:
-            columns[f"ours: {name}"] = (f"`{cpu_keys[name]}`: not recorded yet", ["-"] * 7)
-    rows = [["where the numbers come from"] + [where for where, _ in columns.values()]]
-    rows += [[m] + [cells[i] for _, cells in columns.values()] for i, m in enumerate(SCORE_ROWS)]
-    return md_table(["", *columns], rows), compared
-
-
-def summary(scores: Mapping[str, Mapping], published: Mapping[str, str], scale: str) -> str:
-    """Which network is better on each measure of the held-out slices, and whether each one's Rand errors
-    are mostly splits or merges (Markdown)."""
-    if len(scores) < 2:
-        return "*The comparison needs both recorded cpu runs.*"
-    u, f = scores["U-Net"], scores["FusionNet"]
-    parts = []
-    for key, lower_better in (
-        ("pixel error", True),
-        ("Rand error", True),
-        ("warping error", True),
-        ("V_info", False),
-        ("V_rand after thinning", False),
-        ("V_info after thinning", False),
-    ):
-        if u.get(key) is None or f.get(key) is None:
-            continue
-        better = "FusionNet" if (f[key] < u[key]) == lower_better else "U-Net"
-        parts.append(
-            f"{key} {fmt_like(u[key], published.get(key))} (U-Net) against "
-            f"{fmt_like(f[key], published.get(key))} (FusionNet): {better} better"
-        )
-    text = (
-        f"**On the held-out slices, at the same {'full' if scale == 'full' else 'cpu'} budget**: "
-        + "; ".join(parts)
-        + "."
-    )
-    if all(v.get(k) is not None for v in (u, f) for k in ("V_rand split", "V_rand merge")):
-        kind = {n: "splits" if v["V_rand split"] < v["V_rand merge"] else "merges" for n, v in scores.items()}
-        text += (
-            f" $V_\\text{{split}}$ / $V_\\text{{merge}}$: U-Net {fmt_like(u['V_rand split'])} / "
-            f"{fmt_like(u['V_rand merge'])}, FusionNet {fmt_like(f['V_rand split'])} / "
-            f"{fmt_like(f['V_rand merge'])}: the U-Net's Rand errors are mostly {kind['U-Net']}, "
-            f"FusionNet's mostly {kind['FusionNet']}."
-        )
-    return text
 
 
 TABLE2_PUBLISHED = [

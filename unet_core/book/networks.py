@@ -7,9 +7,7 @@ tested in ``tests/test_book_helpers.py`` on tiny recipes.
 
 from __future__ import annotations
 
-import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +24,6 @@ from ..recipes.pretrained import load_pretrained, pretrained_path, pretrained_re
 from ..recipes.registry import Recipe
 from ..recipes.run import train_recipe
 from ..training.checkpoint import load_checkpoint
-from ..training.loss import weighted_cross_entropy
-from ..training.peak_memory import measure_peak_memory
 from ..utils.system import resolve_device
 from ..utils.validation import fmt
 from .report import training_note
@@ -38,7 +34,6 @@ __all__ = [
     'runs_folder',
     'obtain_network',
     'data_or_synthetic',
-    'training_step_cost',
     'SOURCES',
     'crop_around_largest',
     'most_cells',
@@ -292,108 +287,6 @@ def data_or_synthetic(recipe: Recipe, data_dir=None, *, synthetic: bool = False,
 _VMHWM_HOW = (
     "peak resident memory (VmHWM) after the step - resident memory before it, peak reset via /proc/self/clear_refs"
 )
-
-
-def training_step_cost(recipe: Recipe, device: Any = "cpu", repeat: int = 1, seed: int = 0) -> dict:
-    """Memory and time of one training step on one tile of the recipe's size (random data).
-
-    A step is the one of :func:`unet_core.training.loop.train`: forward pass, the weighted
-    cross-entropy of Eq. 1, backward pass, gradient clipping and an Adam update.
-
-    Parameters
-    ----------
-    recipe : Recipe
-        Network (``model``, ``model_kwargs()``), ``tile``, ``learning_rate`` and ``grad_clip``.
-    device : str or torch.device
-        Where to run.
-    repeat : int
-        Timed steps (the median is reported), after one untimed warm-up step.
-    seed : int
-        ``torch.manual_seed`` before the network is built.
-
-    Returns
-    -------
-    dict
-        ``"memory MiB"`` (second step) and ``"first step MiB"`` (which also allocates Adam's state):
-        peak memory over the step minus the memory before it; ``"process MiB"``: the peak itself
-        after the second step; ``"memory how"``: how it was measured; ``"step s"``: median seconds.
-        On Linux CPUs the memory comes from :func:`unet_core.training.peak_memory.measure_peak_memory`
-        (a fresh process, peak reset through ``/proc/self/clear_refs``); on a GPU from
-        ``torch.cuda.max_memory_allocated`` over the timed loop's first two steps; elsewhere from
-        the growth of ``ru_maxrss``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        If ``recipe`` is not a Recipe or ``repeat`` is below 1.
-    """
-    if not isinstance(recipe, Recipe):
-        raise TypeError(f"recipe must be a Recipe (unet_core.recipes.registry.get_recipe(name)), got {fmt(recipe)}")
-    if not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"repeat must be an int >= 1 (timed steps after the warm-up), got {fmt(repeat)}")
-    device = resolve_device(device)
-    linux = device.type == "cpu" and sys.platform.startswith("linux")
-    out = {}
-    if linux:
-        m = measure_peak_memory(
-            recipe.model,
-            recipe.tile,
-            train=True,
-            threads=torch.get_num_threads(),
-            details=True,
-            **recipe.model_kwargs(),
-        )
-        out = {
-            "memory MiB": m["steps"][1] / 2**20,
-            "first step MiB": m["steps"][0] / 2**20,
-            "process MiB": m["peaks"][1] / 2**20,
-            "memory how": _VMHWM_HOW,
-        }
-    torch.manual_seed(seed)
-    net = recipe.build_model().to(device).train()
-    opt = torch.optim.Adam(net.parameters(), lr=recipe.learning_rate)
-    t, o = recipe.tile, net.output_size(recipe.tile)
-    x = torch.randn(1, 1, t, t, device=device)  # (1, 1, tile, tile)
-    y = (torch.rand(1, o, o, device=device) > 0.2).long()  # (1, o, o) labels
-    w = 1 + 9 * torch.rand(1, o, o, device=device)  # (1, o, o) weights
-    if device.type != "cuda":
-        import resource  # Unix only (see unet_core._stages.LAZY_IMPORTS)
-    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
-    times, grown, peaks = [], [], []
-    for k in range(repeat + 1):  # the first is an untimed warm-up
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-            torch.cuda.reset_peak_memory_stats(device)
-            before = torch.cuda.memory_allocated(device)
-        else:
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
-        start = time.perf_counter()
-        loss = weighted_cross_entropy(net(x), y, w)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), recipe.grad_clip or 1.0)
-        opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if k:
-            times.append(time.perf_counter() - start)
-        peak = (
-            torch.cuda.max_memory_allocated(device)
-            if device.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
-        )
-        grown.append(peak - before)
-        peaks.append(peak)
-    if not linux:
-        out = {
-            "memory MiB": grown[1] / 2**20,
-            "first step MiB": grown[0] / 2**20,
-            "process MiB": peaks[1] / 2**20,
-            "memory how": "torch.cuda.max_memory_allocated over the step"
-            if device.type == "cuda"
-            else "growth of ru_maxrss over the step",
-        }
-    return {**out, "step s": float(np.median(times))}
 
 
 def crop_around_largest(image: np.ndarray, instances: np.ndarray, size: tuple[int, int] = (192, 256)):
