@@ -67,7 +67,7 @@ from IPython.display import Markdown, display
 
 import unet_core as uc
 from unet_core.book import comparisons, figures, seeds, viz
-from unet_core.book.report import provenance, reproduction
+from unet_core.book.report import provenance
 from unet_core.models import PAPER_TILE, fusionnet_receptive_field
 from unet_core.recipes.registry import get_recipe
 
@@ -80,6 +80,7 @@ TABLE1 = {"warping error": "0.000353", "Rand error": "0.0382", "pixel error": "0
 LEADERBOARD = {"U-Net": {"V_rand after thinning": "0.97276", "V_info after thinning": "0.98662"},
                "FusionNet": {"V_rand after thinning": "0.97804", "V_info after thinning": "0.98893"}}  # fmt: skip
 print(f"scale={SCALE}: recorded runs of {', '.join(CPU_KEYS.values())}")
+viz.check_cap_notice()  # only under $UNET_CHECK_CAP: says that this run is a capped check, not a result
 
 # %% [markdown]
 # ## Method: two U-shaped networks
@@ -160,9 +161,13 @@ MEASURES = ["Rand error", "warping error", "pixel error", "V_rand after thinning
 PUBLISHED = {**TABLE1, **LEADERBOARD["FusionNet"], "V_rand split": "0.0000", "V_rand merge": "0.0000"}  # decimals
 rows = {f"{name} (`{key}`)": viz.recorded_seeds(key) for name, key in CPU_KEYS.items()}
 display(Markdown(seeds.seed_table(rows, MEASURES, PUBLISHED, baseline=next(iter(rows)))))
-rep = reproduction(viz.load_results().get(CHAPTER))  # the recorded cpu run of this chapter: costs measured then
-if rep:
-    display(Markdown(comparisons.cost_table(rep[1]["values"], rep[0], provenance(rep[1], rep[0]), CPU_KEYS)))
+cost = viz.recorded_run("fusionnet-cost")  # measured once at cpu scale (time and memory of both networks)
+if cost:
+    display(Markdown(comparisons.cost_table(cost["values"], "cpu", provenance(cost, "cpu"), CPU_KEYS)))
+stats = {(n, m): seeds.seed_stats(viz.recorded_seeds(key), m) for n, key in CPU_KEYS.items() for m in MEASURES}
+viz.record_results(CHAPTER, {f"{n} {m} (mean over seeds)": s.mean for (n, m), s in stats.items() if s is not None},
+                   scale=SCALE, device="cpu", published={f"FusionNet {k}": float(v) for k, v in LEADERBOARD["FusionNet"].items()},
+                   notes=f"recorded runs of {', '.join(CPU_KEYS.values())} (book/scripts/run_recipes.py)")  # fmt: skip
 
 # %% [markdown]
 # ## The two segmentations and their topological errors

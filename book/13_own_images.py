@@ -86,10 +86,13 @@ from unet_core.book.own_images import arm_values, arms_table, draw_arms, example
 from unet_core.book.recording import record_chapter_run
 from unet_core.data.folders import load_pairs
 from unet_core.recipes.folder import train_folder
+from unet_core.utils import check_cap
 
 STEPS, FINE_STEPS = {"smoke": (20, 10), "cpu": (1000, 300), "full": (1000, 300)}[SCALE]
 work = tempfile.TemporaryDirectory()  # checkpoints of this run (an existing one would be resumed)
-folder, synthetic = example_folder(DATA_DIR, synthetic=SCALE == "smoke", seed=SEED, workdir=work.name)
+viz.check_cap_notice()  # only under $UNET_CHECK_CAP: a capped check of the code path, not a result
+stand_in = SCALE == "smoke" or check_cap.cap() is not None  # a labelled synthetic folder where the nuclei are absent
+folder, synthetic = example_folder(DATA_DIR, synthetic=stand_in, seed=SEED, workdir=work.name)
 data = load_pairs(folder / "images", folder / "labels")  # pairs by file name; checks shapes and integer labels
 print(f"scale={SCALE}; {len(data.names)} image/label pairs in {folder.name}/: {', '.join(data.names)}"
       + ("  [SYNTHETIC stand-in: the nuclei are not fetched]" if synthetic else ""))

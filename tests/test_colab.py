@@ -63,7 +63,8 @@ def test_setup_fetches_each_dataset_and_points_the_chapter_at_it(tmp_path, monke
     assert calls == []  # smoke runs need no download
 
 
-def test_setup_errors_name_the_dataset_and_the_fix(tmp_path):
+def test_setup_errors_name_the_dataset_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.delenv("UNET_DATA_DIR", raising=False)  # setup sets it: restored after the test
     with pytest.raises(
         ValueError,
         match=r"datasets contains 'isbi'; known datasets are \('isbi2012', 'phc-u373', "
