@@ -18,10 +18,8 @@ from ..data.folders import split_names
 from ..data.labels import cut_instances
 from ..data.paths import default_data_dir
 from ..data.synthetic import synthetic_cells
-from ..data.tiles import normalize_image
-from ..inference.tiling import predict_tiled
 from ..metrics.seg import segmentation_error_masks, segmentation_errors
-from ..recipes.folder import initial_network, score_folder, train_folder
+from ..recipes.folder import FOLDER_DEFAULTS, folder_probs, initial_network, score_folder, train_folder
 from .touching import draw_touching
 
 __all__ = ["NUCLEI", "COLUMNS", "example_folder", "train_arms", "arm_values", "arms_table", "draw_arms"]
@@ -104,14 +102,14 @@ def train_arms(data, arms: dict[str, dict], workdir, *, seed: int = 0, device: s
             run = train_folder(data, Path(workdir) / f"arm{i}.pt", seed=seed, init=arm.get("init"),
                                iterations=arm["iterations"], device=device, progress=False)  # fmt: skip
         else:
-            train, held = split_names(data.names, 0.2, seed)
-            run = {"model": initial_network(arm.get("init"), 16, seed), "train": train, "held_out": held}
+            train, held = split_names(data.names, FOLDER_DEFAULTS["held_out"], seed)  # train_folder's split
+            model = initial_network(arm.get("init"), FOLDER_DEFAULTS["base_channels"], seed)
+            run = {"model": model, "train": train, "held_out": held}
         t1 = time.perf_counter()
+        probs = folder_probs(run["model"], data, run["held_out"], device)  # scored and kept for the figure
         scores = score_folder(run["model"], data, run["held_out"], device=device, threshold=threshold,
-                              trained_on=run["train"])  # fmt: skip
+                              trained_on=run["train"], probs=probs)  # fmt: skip
         seconds = time.perf_counter() - t1
-        probs = {n: predict_tiled(run["model"], normalize_image(data.images[data.names.index(n)]), device=device,
-                                  progress=False)[1] for n in run["held_out"]}  # fmt: skip
         out[label] = {**run, "scores": scores, "steps": arm["iterations"], "train seconds": t1 - t0,
                       "score seconds": seconds, "probs": probs}  # fmt: skip
     return out

@@ -540,7 +540,7 @@ def _add_train(sub, common: Parser) -> None:
     tr.add_argument("--semantic", action="store_true", help="with --images: the labels are binary masks (0/1, 0/255)")
     tr.add_argument("--ignore-value", type=int_at_least(0), default=None,
                     help="with --images: a label value that marks pixels without annotation")  # fmt: skip
-    tr.add_argument("--held-out", type=positive_float, default=0.2,
+    tr.add_argument("--held-out", type=positive_float, default=FOLDER_DEFAULTS["held_out"],
                     help="with --images: share of the images held out and scored (default %(default)s)")  # fmt: skip
     tr.add_argument("--init", help="with --images: fine-tune from a recipe's published network or a checkpoint")
     tr.add_argument(

@@ -32,9 +32,9 @@ from ..utils.validation import check_int, fmt
 from .pretrained import load_pretrained
 from .registry import RECIPES
 
-__all__ = ["FOLDER_DEFAULTS", "initial_network", "train_folder", "score_folder", "trained_names"]
+__all__ = ["FOLDER_DEFAULTS", "initial_network", "train_folder", "folder_probs", "score_folder", "trained_names"]
 
-FOLDER_DEFAULTS = dict(base_channels=16, tile=412, iterations=1000, learning_rate=1e-3, warmup_steps=20)
+FOLDER_DEFAULTS = dict(base_channels=16, tile=412, iterations=1000, learning_rate=1e-3, warmup_steps=20, held_out=0.2)
 """The defaults of :func:`train_folder`: the ``cpu`` recipes' network and Adam, at 1000 steps (about 4
 minutes of training on 2 CPU cores for 412 px tiles)."""
 
@@ -69,7 +69,7 @@ def train_folder(
     data: FolderData,
     checkpoint_path: str | os.PathLike,
     *,
-    held_out: float = 0.2,
+    held_out: float = FOLDER_DEFAULTS["held_out"],
     seed: int = 0,
     init: str | os.PathLike | None = None,
     iterations: int = FOLDER_DEFAULTS["iterations"],
@@ -126,11 +126,13 @@ def train_folder(
 
 
 def score_folder(model, data: FolderData, names, *, semantic: bool = False, threshold: float = 0.5,
-                 device: str = "auto", trained_on=()) -> dict:  # fmt: skip
+                 device: str = "auto", trained_on=(), probs: dict | None = None) -> dict:  # fmt: skip
     """Scores of ``model`` on the named images: per image and over all of them.
 
     Instances (``semantic=False``): SEG, merged and missed cells of the cells cut at ``threshold``
     (4-connected components). Class masks: pixel, Rand and warping error (ISBI 2012's definitions).
+    ``probs``: ``{name: (H, W) p(cell)}`` of the named images already predicted by ``model``
+    (:func:`folder_probs`); None predicts them here.
 
     Raises
     ------
@@ -146,10 +148,10 @@ def score_folder(model, data: FolderData, names, *, semantic: bool = False, thre
     if seen:
         raise ValueError(f"the network was trained on {', '.join(seen)}; score it on images it never saw")
     index = {n: i for i, n in enumerate(data.names)}
-    probs, truths = {}, {}
+    probs = folder_probs(model, data, names, device) if probs is None else probs
+    truths = {}
     for n in names:
-        image, labels = data.images[index[n]], data.labels[index[n]]
-        probs[n] = predict_tiled(model, normalize_image(image), device=device, progress=False)[1]  # (H, W)
+        labels = data.labels[index[n]]
         truths[n] = labels if data.ignore[index[n]] is None else np.where(data.ignore[index[n]], 0, labels)
     per_image = {n: _scores(probs[n], truths[n], semantic, threshold) for n in names}
     return {
@@ -158,6 +160,13 @@ def score_folder(model, data: FolderData, names, *, semantic: bool = False, thre
         "threshold": threshold,
         "measures": "pixel, Rand and warping error" if semantic else "SEG (cells cut at the threshold)",
     }
+
+
+def folder_probs(model, data: FolderData, names, device: str = "auto") -> dict:
+    """``{name: (H, W) float32 p(cell)}`` of the named images of ``data``: overlap-tile prediction, normalised."""
+    index = {n: i for i, n in enumerate(data.names)}
+    return {n: predict_tiled(model, normalize_image(data.images[index[n]]), device=device, progress=False)[1]
+            for n in names}  # fmt: skip
 
 
 def _scores(prob: np.ndarray, truth: np.ndarray, semantic: bool, threshold: float) -> dict:
