@@ -34,6 +34,8 @@ def test_seed_stats_is_the_mean_and_sample_sd_over_runs_that_have_the_measure():
     assert s.n == 3 and s.mean == pytest.approx(0.08) and s.sd == pytest.approx(0.02)
     assert seed_stats(runs, "SEG") is None
     assert seed_stats({0: {"values": {"SEG": 0.5}}}, "SEG").sd == 0.0
+    same = seed_stats({k: {"values": {"threshold": 0.8}} for k in range(3)}, "threshold")
+    assert (same.mean, same.sd, fmt_spread(same, seeds=False)) == (0.8, 0.0, "0.8 ± 0 (3 seeds)")
 
 
 def test_fmt_spread_uses_the_published_precision():

@@ -10,7 +10,7 @@ difference between two rows as a finding only when their mean +- sd intervals do
 
 from __future__ import annotations
 
-import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +53,8 @@ def seed_stats(runs: Mapping[int, Mapping[str, Any]], measure: str) -> SeedStats
     >>> s = seed_stats({0: {"values": {"SEG": 0.8}}, 1: {"values": {"SEG": 0.9}}, 2: {"values": {}}}, "SEG")
     >>> s.n, round(s.mean, 3), round(s.sd, 4)
     (2, 0.85, 0.0707)
+    >>> seed_stats({k: {"values": {"t": 0.8}} for k in range(3)}, "t")
+    SeedStats(values={0: 0.8, 1: 0.8, 2: 0.8}, mean=0.8, sd=0.0)
     """
     values = {
         int(k): float(r["values"][measure])
@@ -61,9 +63,9 @@ def seed_stats(runs: Mapping[int, Mapping[str, Any]], measure: str) -> SeedStats
     }
     if not values:
         return None
-    mean = sum(values.values()) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values.values()) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return SeedStats(values, mean, sd)
+    # statistics sums exactly: equal values give their own value and sd 0.0, not 1e-16
+    sd = statistics.stdev(values.values()) if len(values) > 1 else 0.0
+    return SeedStats(values, statistics.mean(values.values()), sd)
 
 
 def fmt_spread(stats: SeedStats | None, published: Any = None, seeds: bool = True) -> str:
