@@ -1388,6 +1388,19 @@ bad(
     "trust_unrecorded",
 )
 good("check_held_out", "held out", lambda: uc.check_held_out(_REC, "phc-u373", ["02/077"]), lambda r: r is None)
+good(
+    "check_held_out",
+    "another dataset, no frames recorded (the synthetic stand-in)",
+    lambda: uc.check_held_out({"dataset": "synthetic"}, "isbi2012", ["25"]),
+    lambda r: r is None,
+)
+bad(
+    "check_held_out",
+    "same dataset, no frames recorded",
+    lambda: uc.check_held_out({"dataset": "isbi2012"}, "isbi2012", ["25"]),
+    uc.TrainedOnHeldOutError,
+    "does not record",
+)
 bad("evaluate_recipe", "recipe bogus", lambda: uc.evaluate_recipe("nope"), ValueError, "recipe", "reproduce")
 bad("evaluate_recipe", "recipe None", lambda: uc.evaluate_recipe(None), TypeError, "recipe", "reproduce")
 bad(

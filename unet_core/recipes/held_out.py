@@ -53,6 +53,7 @@ def check_held_out(
     Examples
     --------
     >>> check_held_out({"dataset": "phc-u373", "train_frames": ["02/010"]}, "phc-u373", ["02/077"])
+    >>> check_held_out({"dataset": "synthetic"}, "isbi2012", ["25"])  # a stand-in's network: no frame seen
     >>> check_held_out({"dataset": "phc-u373", "train_frames": ["02/010"]}, "phc-u373", ["02/010"])
     Traceback (most recent call last):
     ...
@@ -68,6 +69,8 @@ def check_held_out(
             f"training_data must be a checkpoint's record (a dict with 'train_frames') or None, got "
             f"{fmt(training_data)}"
         )
+    if isinstance(training_data, dict) and _dataset_key(training_data.get("dataset", dataset)) != _dataset_key(dataset):
+        return  # trained on another dataset (or the synthetic stand-in): no frame of this one was seen
     if not isinstance(training_data, dict) or "train_frames" not in training_data:
         if trust_unrecorded:
             return
@@ -76,8 +79,6 @@ def check_held_out(
             "its own training frames; retrain it with this version (checkpoints record their training frames), "
             "or pass trust_unrecorded=True (--trust-unrecorded) if you know it never saw these frames"
         )
-    if _dataset_key(training_data.get("dataset", dataset)) != _dataset_key(dataset):
-        return  # trained on another dataset (or the synthetic stand-in): no frame of this one was seen
     seen = sorted(set(map(str, training_data["train_frames"])) & set(map(str, frame_ids)))
     if seen:
         shown = ", ".join(seen[:10]) + (f" and {len(seen) - 10} more" if len(seen) > 10 else "")
