@@ -6,7 +6,8 @@ fall back to synthetic data without it). Then:
 
 * the build: the tree is unchanged by it (``git status --porcelain`` before and after), every
   chapter's papermill run passed (one test per chapter, with the tail of its log on failure), and
-  ``jupyter-book build -W`` passed;
+  ``jupyter-book build -W`` passed; where the build found real data, the chapters are executed once
+  more without it (``--data-dir`` an empty folder), so that both branches of each chapter run;
 * every page listed in ``_toc.yml``, served on 127.0.0.1, at a 1280x900 desktop window and on an
   emulated 375 px wide phone: no console error or warning, no failed request, nothing loaded from
   anywhere but 127.0.0.1, nothing wider than the screen unless inside a container that scrolls
@@ -80,6 +81,30 @@ def book_build(tmp_path_factory) -> BookBuild:
     return BookBuild(out, done.returncode, output, before, git_status(), time.perf_counter() - start)
 
 
+def _has_real_data() -> bool:
+    """Whether the smoke build above finds real data (as build.py's DATA_DIR default does)."""
+    return bool(os.environ.get("UNET_DATA_DIR")) or (ROOT / "data").is_dir()
+
+
+@pytest.fixture(scope="session")
+def build_without_data(book_build, tmp_path_factory) -> BookBuild:
+    """The chapters executed once more where no real data is (as on a fresh clone): their synthetic branch.
+
+    Without real data the build above already took that branch and is returned as it is.
+    """
+    if not _has_real_data():
+        return book_build
+    out, empty = tmp_path_factory.mktemp("book-no-data"), tmp_path_factory.mktemp("no-data")
+    env = {k: v for k, v in os.environ.items() if k != "UNET_DATA_DIR"}
+    cmd = [sys.executable, str(BOOK / "build.py"), "--scale", "smoke", "--jobs", "2", "--no-html", "--out", str(out)]
+    start = time.perf_counter()
+    done = subprocess.run(
+        cmd + ["--data-dir", str(empty)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600
+    )
+    output = _ANSI.sub("", done.stdout + done.stderr)
+    return BookBuild(out, done.returncode, output, None, None, time.perf_counter() - start)
+
+
 def test_build_leaves_the_tree_unchanged(book_build):
     if book_build.before is None:
         pytest.skip("not a git checkout")
@@ -100,6 +125,18 @@ def test_chapter_builds(book_build, chapter):
     log = book_build.logs / f"{chapter}.log"
     assert book_build.chapters[chapter], (
         f"papermill failed on {chapter}; tail of {log}:\n{_tail(log.read_text()) if log.exists() else '(no log)'}"
+    )
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_builds_without_the_real_data(build_without_data, chapter):
+    built = build_without_data
+    if chapter not in built.chapters:
+        pytest.fail(f"{chapter} was not executed without real data; build output:\n{_tail(built.output)}")
+    log = built.logs / f"{chapter}.log"
+    assert built.chapters[chapter], (
+        f"papermill failed on {chapter} without real data (its synthetic stand-in); tail of {log}:\n"
+        f"{_tail(log.read_text()) if log.exists() else '(no log)'}"
     )
 
 

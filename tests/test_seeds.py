@@ -92,6 +92,24 @@ def test_ablation_table_reads_the_recipe_row_from_the_recipes_own_seeds_at_its_b
     assert "is recorded yet" in ablation_table("isbi2012-cpu", 123, ["Rand error"], directory=tmp_path)
 
 
+def test_tta_gain_pairs_each_seeds_network_with_and_without_tta_at_either_budget(tmp_path):
+    from unet_core.book.comparisons import ablation_key, tta_gain
+
+    for key, errors in {
+        "isbi2012-cpu": (0.10, 0.08),  # the recipe's own runs at its budget (4500)
+        ablation_key("isbi2012-cpu", 4500, "no TTA"): (0.13, 0.09),
+        ablation_key("isbi2012-cpu", 500, "recipe"): (0.20, 0.30),
+        ablation_key("isbi2012-cpu", 500, "no TTA"): (0.25, 0.31),
+    }.items():
+        for seed, e in enumerate(errors):
+            _write(tmp_path, key + (f"@seed{seed}" if seed else ""), **{"Rand error": e})
+    full = tta_gain("isbi2012-cpu", 4500, "Rand error", lower_is_better=True, directory=tmp_path)
+    assert full.values == pytest.approx({0: 0.03, 1: 0.01})
+    short = tta_gain("isbi2012-cpu", 500, "Rand error", directory=tmp_path)  # with minus without: a score's sign
+    assert short.values == pytest.approx({0: -0.05, 1: -0.01})
+    assert tta_gain("isbi2012-cpu", 300, "Rand error", directory=tmp_path) is None
+
+
 def test_few_images_stats_gathers_the_recorded_seeds_per_size_and_arm(tmp_path):
     from unet_core.book.figures import few_images_stats
     from unet_core.recipes import few_images

@@ -28,7 +28,7 @@ from ..models import (
 from ..models.unet import unet_parameter_count
 from ..recipes.registry import ablations, get_recipe
 from .report import fmt_like, md_table, provenance, reproduction
-from .seeds import seed_table
+from .seeds import paired_difference, seed_table
 from .viz import load_results, recorded_run, recorded_seeds
 
 __all__ = [
@@ -41,7 +41,9 @@ __all__ = [
     'table2_seg',
     'table2',
     'ablation_key',
+    'ablation_runs',
     'ablation_table',
+    'tta_gain',
 ]
 
 NETS = ("U-Net", "FusionNet")
@@ -379,6 +381,65 @@ def ablation_key(base: str, steps: int, row: str) -> str:
     return f"ablation-{base}@{steps}-{row.replace(' ', '_').replace('=', '').replace('/', '_')}"
 
 
+def ablation_runs(base: str, steps: int, row: str, directory=None) -> dict[int, dict]:
+    """The recorded runs of one ablation row by seed; at the recipe's own budget "recipe" is the recipe's runs.
+
+    Parameters
+    ----------
+    base : str
+        The recipe whose ablation table it is (``"isbi2012-cpu"``).
+    steps : int
+        The table's budget in steps.
+    row : str
+        A row of :func:`~unet_core.recipes.registry.ablations` (``"w0 = 0"``).
+    directory : path, optional
+        Where the runs are recorded (default ``book/results/recipes``).
+
+    Returns
+    -------
+    dict
+        ``{seed: recorded run}``, empty where none is recorded.
+
+    Examples
+    --------
+    >>> ablation_runs("isbi2012-cpu", 500, "no such row")
+    {}
+    """
+    own = steps == get_recipe(base).iterations and row == "recipe"
+    return recorded_seeds(base if own else ablation_key(base, steps, row), directory)
+
+
+def tta_gain(base: str, steps: int, measure: str, lower_is_better: bool = False, directory=None):
+    """What test-time augmentation gains in ``measure`` at ``steps``, seed by seed; None until both rows exist.
+
+    The "no TTA" row scores the "recipe" row's networks without TTA, so the per-seed difference
+    (:func:`~unet_core.book.seeds.paired_difference`) holds the networks fixed. Positive means TTA
+    helps: with minus without for a score, without minus with for an error (``lower_is_better``).
+
+    Parameters
+    ----------
+    base, steps, directory
+        As for :func:`ablation_runs`.
+    measure : str
+        A key of the runs' ``values`` (``"SEG"``, ``"Rand error"``).
+    lower_is_better : bool
+        Whether ``measure`` is an error.
+
+    Returns
+    -------
+    SeedStats or None
+        The per-seed gains over the seeds both rows record.
+
+    References
+    ----------
+    .. [1] Ronneberger, Fischer, Brox (2015), Sec. 4: the ISBI entry averaged 7 rotated predictions.
+    """
+    with_tta = ablation_runs(base, steps, "recipe", directory)
+    without = ablation_runs(base, steps, "no TTA", directory)
+    pair = (without, with_tta) if lower_is_better else (with_tta, without)
+    return paired_difference(*pair, measure)
+
+
 def ablation_table(
     base: str,
     steps: int,
@@ -394,11 +455,7 @@ def ablation_table(
     the training time per run and the dates of the recorded runs. At the recipe's own budget the
     "recipe" row is the recipe's recorded runs (``<base>``, ``<base>@seed<k>``).
     """
-    full = steps == get_recipe(base).iterations  # the recipe row is the recipe's own runs
-    rows = {
-        row: recorded_seeds(base if full and row == "recipe" else ablation_key(base, steps, row), directory)
-        for row in ablations(base, steps)
-    }
+    rows = {row: ablation_runs(base, steps, row, directory) for row in ablations(base, steps)}
     missing = [row for row, seeds in rows.items() if not seeds]
     rows = {row: seeds for row, seeds in rows.items() if seeds}
     runs = [r for seeds in rows.values() for r in seeds.values()]
