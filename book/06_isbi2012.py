@@ -438,9 +438,10 @@ figures.threshold_slider(fig_prob, fig_truth, [0.1, 0.3, 0.5, 0.7, 0.9], f"Thres
 #   with the high Eq. 2 weights in an earlier run. Adam with warm-up and cosine decay converges; this is a
 #   change of the budget's recipe, not a claim about the paper's.
 # * **Class balance and border weights.** The tables above decide, not single runs: a row counts as
-#   different only where its mean $\pm$ sd over seeds and the recipe's do not overlap. On single runs the
-#   border term $w_0$ looked harmful to the Rand error here (fewer spurious membranes inside cells without it,
-#   higher $V_\text{split}$); the full-budget row "w0 = 0" tests that with seeds. The `cpu` recipes drop $w_c$
+#   different only where its mean $\pm$ sd over seeds and the recipe's do not overlap. On one seed the
+#   border term $w_0$ looked harmful to the Rand error here (0.149 without it against 0.245 at 500 steps:
+#   fewer spurious membranes inside cells, higher $V_\text{split}$); over seeds the "w0 = 0" rows stay within
+#   the spread at both budgets, so most of that single-run gap was the seed. The `cpu` recipes drop $w_c$
 #   because with SGD it made PhC-U373 over-segment ({ref}`the cell tracking chapter <cell-tracking>`).
 # * **Test-time augmentation.** We average the 8 flips/rotations by multiples of 90 degrees (exact, no
 #   interpolation); the paper averaged 7 rotated versions.
