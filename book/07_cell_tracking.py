@@ -442,7 +442,7 @@ plt.show()
 #   threshold is the lowest tried, its SEG swings between seeds): with one tile per step and momentum 0.99
 #   a stable learning rate is too small for a few thousand steps, and only $w_c$ (per image: 16.15 for a
 #   cell pixel of frame 02/041, {ref}`weight-map`) keeps the cells in the gradient. With Adam the class
-#   balance changes SEG within the spread over seeds but moves the best threshold up (0.8 for every seed). {ref}`isbi2012` and {ref}`optimiser` show the same slow SGD.
+#   balance moves SEG within the spread but the best threshold up (0.8 for every seed); see also {ref}`optimiser`.
 # * **Separation of touching DIC-HeLa cells.** Beyond the paper, `dic-hela-cpu` widens the gap between
 #   touching cells in the labels and cuts instances with a seeded watershed; the paper's own
 #   post-processing for the challenge is not described.
