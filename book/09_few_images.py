@@ -155,10 +155,10 @@ viz.record_results("09_few_images", values, scale=SCALE, device="cpu", published
                    notes=f"{BASE} at {FEW_STEPS} steps per run; recorded runs of book/scripts/run_recipes.py")
 
 # %% [markdown]
-# Recorded (seeds 0, 1 and 2 at 1, 2 and 4 frames, seeds 0 and 1 at 14; 2-core AMD EPYC, up to 1041 s of training
-# each, the longest beside a test run): at this budget the elastic deformation gains nothing on PhC-U373. Seed by
+# Recorded (seeds 0, 1 and 2 at 1, 2, 4 and 14 frames; 2-core AMD EPYC, up to 1041 s of training each, the
+# longest beside a test run): at this budget the elastic deformation gains nothing on PhC-U373. Seed by
 # seed its arm scores -0.004 $\pm$ 0.007 SEG with one frame, -0.003 $\pm$ 0.006 with two, -0.001 $\pm$ 0.003 with
-# four and -0.005 $\pm$ 0.021 with all fourteen, each within its spread. (With two seeds the two-frame arm was
+# four and +0.003 $\pm$ 0.020 with all fourteen, each within its spread. (With two seeds the two-frame arm was
 # lower beyond its spread; the third seed removed that.) What the number of frames does is larger: one frame
 # reaches 0.78, fourteen 0.84-0.85, with or without the deformation. So this test neither supports nor contradicts
 # the claim: cells this regular, seen at a thousand steps, do not need the deformation, or do not yet profit from
