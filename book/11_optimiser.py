@@ -218,9 +218,9 @@ plt.show()
 # 2026-12-07; 1e-3 took 2396 s on a shared one): the rate matters as much as the optimiser. At 3e-3 the paper's
 # optimiser hardly learns (its loss stops falling after about 300 steps; pixel error 0.110, where calling every
 # pixel a cell gives 0.22). At 1e-3 it reaches Rand 0.113, at 3e-4 0.152: over a tenfold range of rates none
-# reaches the Adam recipe's 0.082 $\pm$ 0.023 in 4500 steps, though the gap at 1e-3 (0.030) is 1.3 standard
-# deviations of Adam's seeds (which range from 0.064 to 0.108); the one at 3e-4 (0.069) is three. The warping error
-# reads otherwise: at 3e-4 it is 0.00158, as low as the best of the Adam runs (0.00158, 0.00184, 0.00187). So "SGD
+# reaches the Adam recipe's 0.082 $\pm$ 0.020 in 4500 steps, though the gap at 1e-3 (0.031) is 1.5 standard
+# deviations of Adam's five seeds (which range from 0.064 to 0.108); the one at 3e-4 (0.070) is 3.5. The warping error
+# reads otherwise: at 3e-4 it is 0.00158, as low as the best of the Adam runs (0.00158, 0.00163, 0.00172, 0.00184, 0.00187). So "SGD
 # 0.99 learns more slowly here" holds for the Rand error over the rates tried, on one seed per rate, and only at
 # this budget (below).
 #

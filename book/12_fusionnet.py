@@ -203,10 +203,10 @@ if data is not None:
 # ## What differs, and why
 #
 # * **One FusionNet run inside the U-Net's spread.** With one seed the U-Net (Rand 0.108) looked clearly
-#   worse than FusionNet (0.090); its three seeds (0.108, 0.064, 0.075) put FusionNet's one run inside their
+#   worse than FusionNet (0.090); its five seeds (0.108, 0.064, 0.075, 0.064, 0.098) put FusionNet's one run inside their
 #   spread on the Rand error and below two of them on $V_\text{rand}$ after thinning. What does differ is
-#   the *kind* of error: the U-Net's are splits on every seed ($V_\text{split}$ 0.89 $\pm$ 0.03 below
-#   $V_\text{merge}$ 0.95 $\pm$ 0.03: spurious or too-thick membranes inside cells), FusionNet's run's are
+#   the *kind* of error: the U-Net's are splits on four of five seeds ($V_\text{split}$ 0.89 $\pm$ 0.02 below
+#   $V_\text{merge}$ 0.95 $\pm$ 0.04: spurious or too-thick membranes inside cells), FusionNet's run's are
 #   merges (0.93 against 0.89: missed membranes). A claim that one architecture wins at this budget needs
 #   FusionNet seeds too (not run: about 40 minutes each on 2 cores).
 # * **At a cost.** Per training step FusionNet computes 1.7 times the U-Net's forward arithmetic for about
